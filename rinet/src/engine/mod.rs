@@ -1,0 +1,597 @@
+//! The protocol engine boundary. Everything smoltcp-specific lives below this module; the
+//! socket layer sees only engine-neutral types (`ERef`, `TcpState`, `Endpoint`, `Cidr`).
+//! Replacing smoltcp (for instance with its successor) means rewriting this module only.
+//!
+//! Each interface is one smoltcp `Interface` with its own `SocketSet`, so a socket can only
+//! ever be transmitted through the interface the socket layer's route selection chose.
+
+mod device;
+
+use alloc::vec;
+use alloc::vec::Vec;
+
+use smoltcp::iface::{Config, Interface, Route, SocketHandle, SocketSet};
+use smoltcp::phy::Medium;
+use smoltcp::socket::{raw, tcp, udp, AnySocket, Socket};
+use smoltcp::time::{Duration, Instant};
+use smoltcp::wire::{
+    EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, IpProtocol,
+    IpVersion, Ipv4Address, Ipv4Cidr,
+};
+
+use crate::addr::{Cidr, Endpoint, Ipv4};
+use crate::errno::{Errno, SysResult};
+use device::{Port, Queues};
+
+/// A socket inside the engine: which interface, which engine socket. Opaque outside.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ERef {
+    slot: u16,
+    gen: u16,
+    h: SocketHandle,
+}
+
+impl ERef {
+    pub fn slot(&self) -> usize {
+        usize::from(self.slot)
+    }
+}
+
+/// TCP states, numbered as Linux numbers them in `/proc/net/tcp`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum TcpState {
+    Established = 1,
+    SynSent = 2,
+    SynReceived = 3,
+    FinWait1 = 4,
+    FinWait2 = 5,
+    TimeWait = 6,
+    Closed = 7,
+    CloseWait = 8,
+    LastAck = 9,
+    Listen = 10,
+    Closing = 11,
+}
+
+/// What the socket layer needs to know about a TCP connection after a poll.
+#[derive(Clone, Copy, Debug)]
+pub struct TcpInfo {
+    pub state: TcpState,
+    pub can_recv: bool,
+    pub may_recv: bool,
+    pub can_send: bool,
+    pub may_send: bool,
+    pub recv_queue: usize,
+    pub send_queue: usize,
+    /// The peer's FIN arrived (whether or not all data was read).
+    pub fin_received: bool,
+    pub local: Option<Endpoint>,
+    pub remote: Option<Endpoint>,
+}
+
+fn v4(a: Ipv4) -> Ipv4Address {
+    Ipv4Address::from_octets(a.0)
+}
+
+fn from_ip(a: IpAddress) -> Ipv4 {
+    match a {
+        IpAddress::Ipv4(a) => Ipv4(a.octets()),
+    }
+}
+
+fn from_ep(e: IpEndpoint) -> Endpoint {
+    Endpoint::new(from_ip(e.addr), e.port)
+}
+
+fn listen_ep(e: Endpoint) -> IpListenEndpoint {
+    IpListenEndpoint {
+        addr: (!e.addr.is_any()).then(|| IpAddress::Ipv4(v4(e.addr))),
+        port: e.port,
+    }
+}
+
+fn ip_ep(e: Endpoint) -> IpEndpoint {
+    IpEndpoint::new(IpAddress::Ipv4(v4(e.addr)), e.port)
+}
+
+struct EIface {
+    gen: u16,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    q: Queues,
+    medium: Medium,
+    mtu: usize,
+    loopback: bool,
+}
+
+impl EIface {
+    fn port<'a>(
+        &'a mut self,
+        sink: &'a mut dyn FnMut(&[u8]),
+    ) -> (&'a mut Interface, &'a mut SocketSet<'static>, Port<'a>) {
+        (
+            &mut self.iface,
+            &mut self.sockets,
+            Port {
+                q: &mut self.q,
+                medium: self.medium,
+                mtu: self.mtu,
+                loopback: self.loopback,
+                sink,
+            },
+        )
+    }
+}
+
+/// Link type of an engine interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    Ethernet([u8; 6]),
+    Loopback,
+}
+
+fn zeroed(len: usize) -> SysResult<Vec<u8>> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
+    v.resize(len, 0);
+    Ok(v)
+}
+
+#[derive(Default)]
+pub struct Engine {
+    ifaces: Vec<Option<EIface>>,
+    /// Bumped on every interface added, so a stale `ERef` never reaches a new socket set.
+    next_gen: u16,
+}
+
+impl Engine {
+    /// Add an interface; returns its slot.
+    pub fn add_iface(
+        &mut self,
+        link: Link,
+        mtu: usize,
+        seed: u64,
+        now_us: u64,
+    ) -> SysResult<usize> {
+        let (medium, hw, loopback) = match link {
+            Link::Ethernet(mac) => {
+                let mac = EthernetAddress(mac);
+                if !mac.is_unicast() {
+                    return Err(Errno::EINVAL);
+                }
+                (Medium::Ethernet, HardwareAddress::Ethernet(mac), false)
+            }
+            Link::Loopback => (Medium::Ip, HardwareAddress::Ip, true),
+        };
+        let mut q = Queues::default();
+        let mut sink = |_: &[u8]| {};
+        let mut port = Port {
+            q: &mut q,
+            medium,
+            mtu,
+            loopback,
+            sink: &mut sink,
+        };
+        let mut cfg = Config::new(hw);
+        cfg.random_seed = seed;
+        let mut iface = Interface::new(cfg, &mut port, Instant::from_micros(now_us as i64));
+        // Loopback answers for all of 127.0.0.0/8 and for every local address; only
+        // traffic routed to it ever reaches it.
+        iface.set_any_ip(loopback);
+        self.next_gen = self.next_gen.wrapping_add(1);
+        let e = EIface {
+            gen: self.next_gen,
+            iface,
+            sockets: SocketSet::new(vec![]),
+            q,
+            medium,
+            mtu,
+            loopback,
+        };
+        let slot = match self.ifaces.iter().position(Option::is_none) {
+            Some(s) => {
+                self.ifaces[s] = Some(e);
+                s
+            }
+            None => {
+                self.ifaces.push(Some(e));
+                self.ifaces.len() - 1
+            }
+        };
+        Ok(slot)
+    }
+
+    /// Remove an interface and every engine socket on it.
+    pub fn remove_iface(&mut self, slot: usize) {
+        if let Some(s) = self.ifaces.get_mut(slot) {
+            *s = None;
+        }
+    }
+
+    fn get(&mut self, slot: usize) -> SysResult<&mut EIface> {
+        self.ifaces
+            .get_mut(slot)
+            .and_then(Option::as_mut)
+            .ok_or(Errno::ENODEV)
+    }
+
+    pub fn set_addrs(&mut self, slot: usize, addrs: &[Cidr]) {
+        if let Ok(e) = self.get(slot) {
+            e.iface.update_ip_addrs(|v| {
+                v.clear();
+                for c in addrs {
+                    let _ = v.push(IpCidr::Ipv4(Ipv4Cidr::new(v4(c.addr), c.prefix)));
+                }
+            });
+        }
+    }
+
+    /// Set the gateways this interface may use (destination prefix → router).
+    pub fn set_routes(&mut self, slot: usize, routes: &mut dyn Iterator<Item = (Cidr, Ipv4)>) {
+        if let Ok(e) = self.get(slot) {
+            e.iface.routes_mut().update(|v| {
+                v.clear();
+                for (dst, gw) in routes {
+                    let _ = v.push(Route {
+                        cidr: IpCidr::Ipv4(Ipv4Cidr::new(v4(dst.addr), dst.prefix)),
+                        via_router: IpAddress::Ipv4(v4(gw)),
+                        preferred_until: None,
+                        expires_at: None,
+                    });
+                }
+            });
+        }
+    }
+
+    /// Queue a received frame for `slot`; false if the queue is full.
+    pub fn push_rx(&mut self, slot: usize, frame: &[u8]) -> bool {
+        self.get(slot).is_ok_and(|e| e.q.push_rx(frame))
+    }
+
+    /// Take the oldest queued frame of `slot`, for the classifier to look at.
+    pub fn pop_rx(&mut self, slot: usize) -> Option<Vec<u8>> {
+        self.get(slot).ok()?.q.rx.pop_front()
+    }
+
+    /// Return a frame the classifier dropped to the buffer pool.
+    pub fn recycle(&mut self, slot: usize, frame: Vec<u8>) {
+        if let Ok(e) = self.get(slot) {
+            e.q.recycle(frame);
+        }
+    }
+
+    /// Let the engine process one accepted frame (and answer it through `sink`).
+    pub fn ingress(
+        &mut self,
+        slot: usize,
+        frame: Vec<u8>,
+        now_us: u64,
+        sink: &mut dyn FnMut(&[u8]),
+    ) {
+        let Ok(e) = self.get(slot) else { return };
+        e.q.rx.push_front(frame);
+        let (iface, sockets, mut port) = e.port(sink);
+        iface.poll_ingress_single(Instant::from_micros(now_us as i64), &mut port, sockets);
+    }
+
+    /// Transmit what the sockets of `slot` have queued.
+    pub fn egress(&mut self, slot: usize, now_us: u64, sink: &mut dyn FnMut(&[u8])) {
+        let Ok(e) = self.get(slot) else { return };
+        let (iface, sockets, mut port) = e.port(sink);
+        let now = Instant::from_micros(now_us as i64);
+        iface.poll_maintenance(now);
+        // Bounded: each round sends at least one packet or stops.
+        for _ in 0..64 {
+            if iface.poll_egress(now, &mut port, sockets) == smoltcp::iface::PollResult::None {
+                break;
+            }
+        }
+    }
+
+    pub fn rx_pending(&self, slot: usize) -> bool {
+        self.ifaces
+            .get(slot)
+            .and_then(Option::as_ref)
+            .is_some_and(|e| !e.q.rx.is_empty())
+    }
+
+    /// Microseconds until the earliest engine timer of any interface, if any.
+    pub fn poll_delay(&mut self, now_us: u64) -> Option<u64> {
+        let now = Instant::from_micros(now_us as i64);
+        self.ifaces
+            .iter_mut()
+            .flatten()
+            .filter_map(|e| e.iface.poll_delay(now, &e.sockets))
+            .map(|d| d.total_micros())
+            .min()
+    }
+
+    // ---- TCP ----
+
+    pub fn tcp_new(&mut self, slot: usize, rx: usize, tx: usize) -> SysResult<ERef> {
+        let (rxb, txb) = (zeroed(rx)?, zeroed(tx)?);
+        let e = self.get(slot)?;
+        let mut s = tcp::Socket::new(tcp::SocketBuffer::new(rxb), tcp::SocketBuffer::new(txb));
+        // Linux gives up on an unanswered connection after about two minutes; smoltcp
+        // retransmits forever unless told otherwise.
+        s.set_timeout(Some(Duration::from_secs(120)));
+        let h = e.sockets.add(s);
+        Ok(ERef {
+            slot: slot as u16,
+            gen: e.gen,
+            h,
+        })
+    }
+
+    /// Look a socket up without smoltcp's panicking accessors: a stale or mistyped
+    /// handle yields `None`, never a panic.
+    fn sock(&mut self, r: ERef) -> Option<&mut Socket<'static>> {
+        let e = self.ifaces.get_mut(r.slot())?.as_mut()?;
+        if e.gen != r.gen {
+            return None;
+        }
+        e.sockets
+            .iter_mut()
+            .find(|(h, _)| *h == r.h)
+            .map(|(_, s)| s)
+    }
+
+    fn tcp(&mut self, r: ERef) -> Option<&mut tcp::Socket<'static>> {
+        tcp::Socket::downcast_mut(self.sock(r)?)
+    }
+
+    pub fn tcp_listen(&mut self, r: ERef, ep: Endpoint) -> SysResult<()> {
+        let s = self.tcp(r).ok_or(Errno::ENODEV)?;
+        s.listen(listen_ep(ep)).map_err(|_| Errno::EINVAL)
+    }
+
+    pub fn tcp_connect(&mut self, r: ERef, local: Endpoint, remote: Endpoint) -> SysResult<()> {
+        let e = self.get(r.slot())?;
+        if e.gen != r.gen {
+            return Err(Errno::ENODEV);
+        }
+        let s = e
+            .sockets
+            .iter_mut()
+            .find(|(h, _)| *h == r.h)
+            .and_then(|(_, s)| tcp::Socket::downcast_mut(s))
+            .ok_or(Errno::EBADF)?;
+        s.connect(e.iface.context(), ip_ep(remote), listen_ep(local))
+            .map_err(|err| match err {
+                tcp::ConnectError::InvalidState => Errno::EISCONN,
+                tcp::ConnectError::Unaddressable => Errno::EADDRNOTAVAIL,
+            })
+    }
+
+    pub fn tcp_info(&mut self, r: ERef) -> Option<TcpInfo> {
+        let s = self.tcp(r)?;
+        let state = match s.state() {
+            tcp::State::Closed => TcpState::Closed,
+            tcp::State::Listen => TcpState::Listen,
+            tcp::State::SynSent => TcpState::SynSent,
+            tcp::State::SynReceived => TcpState::SynReceived,
+            tcp::State::Established => TcpState::Established,
+            tcp::State::FinWait1 => TcpState::FinWait1,
+            tcp::State::FinWait2 => TcpState::FinWait2,
+            tcp::State::CloseWait => TcpState::CloseWait,
+            tcp::State::Closing => TcpState::Closing,
+            tcp::State::LastAck => TcpState::LastAck,
+            tcp::State::TimeWait => TcpState::TimeWait,
+        };
+        Some(TcpInfo {
+            state,
+            can_recv: s.can_recv(),
+            may_recv: s.may_recv(),
+            can_send: s.can_send(),
+            may_send: s.may_send(),
+            recv_queue: s.recv_queue(),
+            fin_received: matches!(
+                state,
+                TcpState::CloseWait
+                    | TcpState::LastAck
+                    | TcpState::Closing
+                    | TcpState::TimeWait
+                    | TcpState::Closed
+            ),
+            send_queue: s.send_queue(),
+            local: s.local_endpoint().map(from_ep),
+            remote: s.remote_endpoint().map(from_ep),
+        })
+    }
+
+    pub fn tcp_send(&mut self, r: ERef, data: &[u8]) -> SysResult<usize> {
+        let s = self.tcp(r).ok_or(Errno::EPIPE)?;
+        s.send_slice(data).map_err(|_| Errno::EPIPE)
+    }
+
+    pub fn tcp_recv(&mut self, r: ERef, buf: &mut [u8], peek: bool) -> SysResult<usize> {
+        let s = self.tcp(r).ok_or(Errno::ENOTCONN)?;
+        let res = if peek {
+            s.peek_slice(buf)
+        } else {
+            s.recv_slice(buf)
+        };
+        res.map_err(|_| Errno::ENOTCONN)
+    }
+
+    /// Drop up to `n` received bytes without copying them (SHUT_RD).
+    pub fn tcp_discard(&mut self, r: ERef) {
+        if let Some(s) = self.tcp(r) {
+            let _ = s.recv(|b| (b.len(), ()));
+        }
+    }
+
+    pub fn tcp_close(&mut self, r: ERef) {
+        if let Some(s) = self.tcp(r) {
+            s.close();
+        }
+    }
+
+    pub fn tcp_abort(&mut self, r: ERef) {
+        if let Some(s) = self.tcp(r) {
+            s.abort();
+        }
+    }
+
+    pub fn tcp_set_nodelay(&mut self, r: ERef, on: bool) {
+        if let Some(s) = self.tcp(r) {
+            s.set_nagle_enabled(!on);
+            // Linux acks immediately with TCP_NODELAY-style request/response traffic.
+            s.set_ack_delay(if on {
+                None
+            } else {
+                Some(Duration::from_millis(10))
+            });
+        }
+    }
+
+    pub fn tcp_set_keepalive(&mut self, r: ERef, interval_s: Option<u32>) {
+        if let Some(s) = self.tcp(r) {
+            s.set_keep_alive(interval_s.map(|v| Duration::from_secs(u64::from(v))));
+        }
+    }
+
+    // ---- UDP ----
+
+    pub fn udp_new(
+        &mut self,
+        slot: usize,
+        bytes: usize,
+        packets: usize,
+        ep: Endpoint,
+    ) -> SysResult<ERef> {
+        let rx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; packets], zeroed(bytes)?);
+        let tx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; packets], zeroed(bytes)?);
+        let e = self.get(slot)?;
+        let mut s = udp::Socket::new(rx, tx);
+        s.bind(listen_ep(ep)).map_err(|_| Errno::EINVAL)?;
+        Ok(ERef {
+            slot: slot as u16,
+            gen: e.gen,
+            h: e.sockets.add(s),
+        })
+    }
+
+    fn udp(&mut self, r: ERef) -> Option<&mut udp::Socket<'static>> {
+        udp::Socket::downcast_mut(self.sock(r)?)
+    }
+
+    pub fn udp_send(&mut self, r: ERef, src: Ipv4, dst: Endpoint, data: &[u8]) -> SysResult<()> {
+        let s = self.udp(r).ok_or(Errno::ENETUNREACH)?;
+        if data.len() > s.payload_send_capacity() {
+            return Err(Errno::EMSGSIZE);
+        }
+        let mut meta = udp::UdpMetadata::from(ip_ep(dst));
+        if !src.is_any() {
+            meta.local_address = Some(IpAddress::Ipv4(v4(src)));
+        }
+        s.send_slice(data, meta).map_err(|e| match e {
+            udp::SendError::BufferFull => Errno::EAGAIN,
+            udp::SendError::Unaddressable => Errno::EINVAL,
+        })
+    }
+
+    /// Receive one datagram: (bytes copied, full datagram length, source, destination).
+    pub fn udp_recv(
+        &mut self,
+        r: ERef,
+        buf: &mut [u8],
+        peek: bool,
+    ) -> Option<(usize, usize, Endpoint, Ipv4)> {
+        let s = self.udp(r)?;
+        let (data, meta) = s.peek().ok()?;
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        let out = (
+            n,
+            data.len(),
+            from_ep(meta.endpoint),
+            meta.local_address.map(from_ip).unwrap_or_default(),
+        );
+        if !peek {
+            let _ = s.recv();
+        }
+        Some(out)
+    }
+
+    pub fn udp_pending(&mut self, r: ERef) -> (usize, bool) {
+        match self.udp(r) {
+            Some(s) => (s.peek().map(|(d, _)| d.len()).unwrap_or(0), s.can_recv()),
+            None => (0, false),
+        }
+    }
+
+    pub fn udp_can_send(&mut self, r: ERef) -> bool {
+        self.udp(r).is_some_and(|s| s.can_send())
+    }
+
+    // ---- raw IPv4 (protocol ICMP) ----
+
+    pub fn raw_new(
+        &mut self,
+        slot: usize,
+        proto: u8,
+        bytes: usize,
+        packets: usize,
+    ) -> SysResult<ERef> {
+        let rx = raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; packets], zeroed(bytes)?);
+        let tx = raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; packets], zeroed(bytes)?);
+        let e = self.get(slot)?;
+        let s = raw::Socket::new(Some(IpVersion::Ipv4), Some(IpProtocol::from(proto)), rx, tx);
+        Ok(ERef {
+            slot: slot as u16,
+            gen: e.gen,
+            h: e.sockets.add(s),
+        })
+    }
+
+    fn raw(&mut self, r: ERef) -> Option<&mut raw::Socket<'static>> {
+        raw::Socket::downcast_mut(self.sock(r)?)
+    }
+
+    /// Send a whole IPv4 packet (header included).
+    pub fn raw_send(&mut self, r: ERef, packet: &[&[u8]]) -> SysResult<()> {
+        let s = self.raw(r).ok_or(Errno::ENETUNREACH)?;
+        let len = packet.iter().map(|p| p.len()).sum();
+        if len > s.payload_send_capacity() {
+            return Err(Errno::EMSGSIZE);
+        }
+        let out = s.send(len).map_err(|_| Errno::EAGAIN)?;
+        let mut at = 0;
+        for p in packet {
+            out[at..at + p.len()].copy_from_slice(p);
+            at += p.len();
+        }
+        Ok(())
+    }
+
+    /// Receive one IPv4 packet (header included): (copied, full length).
+    pub fn raw_recv(&mut self, r: ERef, buf: &mut [u8], peek: bool) -> Option<(usize, usize)> {
+        let s = self.raw(r)?;
+        let data = s.peek().ok()?;
+        let n = data.len().min(buf.len());
+        buf[..n].copy_from_slice(&data[..n]);
+        let full = data.len();
+        if !peek {
+            let _ = s.recv();
+        }
+        Some((n, full))
+    }
+
+    pub fn raw_pending(&mut self, r: ERef) -> usize {
+        self.raw(r)
+            .and_then(|s| s.peek().ok().map(<[u8]>::len))
+            .unwrap_or(0)
+    }
+
+    // ---- common ----
+
+    pub fn remove(&mut self, r: ERef) {
+        if self.sock(r).is_some() {
+            if let Some(Some(e)) = self.ifaces.get_mut(r.slot()) {
+                e.sockets.remove(r.h);
+            }
+        }
+    }
+}

@@ -1,0 +1,583 @@
+//! The C ABI the kernel glue calls (and the user-space runner, so it is exercised outside
+//! the kernel too). Narrow on purpose: opaque handles, plain integers, byte buffers with
+//! explicit lengths, negative errno returns. The caller holds the stack lock around every
+//! call; callbacks run under that lock and must not sleep.
+//!
+//! Buffers are kernel memory the glue already copied from or will copy to user space
+//! (`copy_from_user`/`copy_to_user` stay in C); a NULL pointer with a non-zero length is
+//! answered with -EFAULT, never dereferenced.
+
+use alloc::boxed::Box;
+use core::ffi::c_void;
+
+use crate::addr::{self, Cidr, Endpoint, Ipv4};
+use crate::errno::{Errno, SysResult};
+use crate::route::Route;
+use crate::socket::SocketId;
+use crate::stack::{Config, Platform, Stack};
+
+/// Callbacks into the host. All must be non-NULL.
+#[repr(C)]
+pub struct RinetOps {
+    pub ctx: *mut c_void,
+    pub now_us: unsafe extern "C" fn(ctx: *mut c_void) -> u64,
+    pub transmit:
+        unsafe extern "C" fn(ctx: *mut c_void, ifindex: u32, frame: *const u8, len: usize),
+    pub wake: unsafe extern "C" fn(ctx: *mut c_void, sock: u32, mask: u32),
+    /// `at_us == u64::MAX` cancels the timer.
+    pub set_timer: unsafe extern "C" fn(ctx: *mut c_void, at_us: u64),
+    pub seed: u64,
+}
+
+/// Buffer and table sizes, `struct rinet_config` in C.
+#[repr(C)]
+#[derive(Clone, Copy)]
+pub struct RinetConfig {
+    pub tcp_rx_buf: u32,
+    pub tcp_tx_buf: u32,
+    pub udp_buf: u32,
+    pub max_sockets: u32,
+}
+
+pub struct FfiPlatform {
+    ops: RinetOps,
+}
+
+impl Platform for FfiPlatform {
+    fn now_us(&mut self) -> u64 {
+        // SAFETY: the glue guarantees valid callbacks for the stack's lifetime.
+        unsafe { (self.ops.now_us)(self.ops.ctx) }
+    }
+    fn transmit(&mut self, ifindex: u32, frame: &[u8]) {
+        // SAFETY: as above; the frame is valid for the call.
+        unsafe { (self.ops.transmit)(self.ops.ctx, ifindex, frame.as_ptr(), frame.len()) }
+    }
+    fn wake(&mut self, id: SocketId, mask: u32) {
+        // SAFETY: as above.
+        unsafe { (self.ops.wake)(self.ops.ctx, id.0, mask) }
+    }
+    fn set_timer(&mut self, at_us: Option<u64>) {
+        // SAFETY: as above.
+        unsafe { (self.ops.set_timer)(self.ops.ctx, at_us.unwrap_or(u64::MAX)) }
+    }
+    fn random_seed(&mut self) -> u64 {
+        self.ops.seed
+    }
+}
+
+/// The opaque `struct rinet_stack`.
+pub type RinetStack = Stack<FfiPlatform>;
+
+fn ret(r: SysResult<()>) -> i32 {
+    match r {
+        Ok(()) => 0,
+        Err(e) => -e.0,
+    }
+}
+
+fn ret_len(r: SysResult<usize>) -> isize {
+    match r {
+        Ok(n) => n.min(isize::MAX as usize) as isize,
+        Err(e) => -(e.0 as isize),
+    }
+}
+
+/// # Safety
+/// `p` must be NULL or valid for `len` bytes.
+unsafe fn slice<'a>(p: *const u8, len: usize) -> SysResult<&'a [u8]> {
+    if len == 0 {
+        return Ok(&[]);
+    }
+    if p.is_null() {
+        return Err(Errno::EFAULT);
+    }
+    // SAFETY: caller contract.
+    Ok(unsafe { core::slice::from_raw_parts(p, len) })
+}
+
+/// # Safety
+/// `p` must be NULL or valid for writes of `len` bytes.
+unsafe fn slice_mut<'a>(p: *mut u8, len: usize) -> SysResult<&'a mut [u8]> {
+    if len == 0 {
+        return Ok(&mut []);
+    }
+    if p.is_null() {
+        return Err(Errno::EFAULT);
+    }
+    // SAFETY: caller contract.
+    Ok(unsafe { core::slice::from_raw_parts_mut(p, len) })
+}
+
+/// # Safety
+/// `st` must be a live stack from `rinet_stack_new`.
+unsafe fn stack<'a>(st: *mut RinetStack) -> SysResult<&'a mut RinetStack> {
+    // SAFETY: caller contract; NULL is rejected.
+    unsafe { st.as_mut() }.ok_or(Errno::EINVAL)
+}
+
+fn write_addr(out: *mut u8, ep: Endpoint) {
+    if !out.is_null() {
+        let sa = addr::write_sockaddr_in(ep);
+        // SAFETY: the glue passes a buffer of at least sizeof(struct sockaddr_in).
+        unsafe { core::ptr::copy_nonoverlapping(sa.as_ptr(), out, sa.len()) };
+    }
+}
+
+/// Create a stack. Returns NULL if `ops` is NULL or memory is short.
+///
+/// # Safety
+/// `ops` must point to valid callbacks that outlive the stack; `cfg` may be NULL.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_stack_new(
+    ops: *const RinetOps,
+    cfg: *const RinetConfig,
+) -> *mut RinetStack {
+    // SAFETY: caller contract.
+    let Some(ops) = (unsafe { ops.as_ref() }) else {
+        return core::ptr::null_mut();
+    };
+    let mut c = Config::default();
+    // SAFETY: caller contract.
+    if let Some(k) = unsafe { cfg.as_ref() } {
+        let nz = |v: u32, d: usize| if v == 0 { d } else { v as usize };
+        c.tcp_rx_buf = nz(k.tcp_rx_buf, c.tcp_rx_buf);
+        c.tcp_tx_buf = nz(k.tcp_tx_buf, c.tcp_tx_buf);
+        c.udp_buf = nz(k.udp_buf, c.udp_buf);
+        c.max_sockets = nz(k.max_sockets, c.max_sockets);
+    }
+    let plat = FfiPlatform {
+        ops: RinetOps { ..*ops },
+    };
+    match Stack::new(c, plat) {
+        Ok(s) => Box::into_raw(Box::new(s)),
+        Err(_) => core::ptr::null_mut(),
+    }
+}
+
+/// # Safety
+/// `st` must come from `rinet_stack_new` and not be used afterwards.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_stack_free(st: *mut RinetStack) {
+    if !st.is_null() {
+        // SAFETY: caller contract.
+        drop(unsafe { Box::from_raw(st) });
+    }
+}
+
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_socket(
+    st: *mut RinetStack,
+    ty: i32,
+    protocol: i32,
+    id: *mut u32,
+) -> i32 {
+    let r = (|| {
+        // SAFETY: caller contract.
+        let s = unsafe { stack(st) }?;
+        if id.is_null() {
+            return Err(Errno::EFAULT);
+        }
+        let new = s.socket(ty, protocol)?;
+        // SAFETY: checked non-NULL; the glue passes a u32.
+        unsafe { *id = new.0 };
+        Ok(())
+    })();
+    ret(r)
+}
+
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_bind(
+    st: *mut RinetStack,
+    id: u32,
+    sa: *const u8,
+    len: usize,
+) -> i32 {
+    // SAFETY: caller contract.
+    ret((|| unsafe {
+        stack(st)?.bind(SocketId(id), addr::parse_sockaddr_in(slice(sa, len)?)?)
+    })())
+}
+
+/// `connect(2)`; an `AF_UNSPEC` address dissolves a datagram association.
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_connect(
+    st: *mut RinetStack,
+    id: u32,
+    sa: *const u8,
+    len: usize,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let (s, raw) = unsafe { (stack(st)?, slice(sa, len)?) };
+        if raw.len() >= 2 && u16::from_ne_bytes([raw[0], raw[1]]) == addr::AF_UNSPEC {
+            return s.disconnect(SocketId(id));
+        }
+        s.connect(SocketId(id), addr::parse_sockaddr_in(raw)?)
+    })())
+}
+
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_listen(st: *mut RinetStack, id: u32, backlog: i32) -> i32 {
+    // SAFETY: caller contract.
+    ret((|| unsafe { stack(st)?.listen(SocketId(id), backlog) })())
+}
+
+/// `sa_out` (may be NULL) receives a 16-byte `sockaddr_in` of the peer.
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_accept(
+    st: *mut RinetStack,
+    id: u32,
+    new_id: *mut u32,
+    sa_out: *mut u8,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let s = unsafe { stack(st)? };
+        if new_id.is_null() {
+            return Err(Errno::EFAULT);
+        }
+        let (n, peer) = s.accept(SocketId(id))?;
+        // SAFETY: checked non-NULL.
+        unsafe { *new_id = n.0 };
+        write_addr(sa_out, peer);
+        Ok(())
+    })())
+}
+
+/// Returns bytes queued or -errno. `sa` may be NULL (no destination given).
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_send(
+    st: *mut RinetStack,
+    id: u32,
+    buf: *const u8,
+    len: usize,
+    sa: *const u8,
+    sa_len: usize,
+) -> isize {
+    ret_len((|| {
+        // SAFETY: caller contract.
+        let (s, data) = unsafe { (stack(st)?, slice(buf, len)?) };
+        let to = if sa.is_null() {
+            None
+        } else {
+            // SAFETY: caller contract.
+            Some(addr::parse_sockaddr_in(unsafe { slice(sa, sa_len)? })?)
+        };
+        s.send(SocketId(id), data, to)
+    })())
+}
+
+/// Returns bytes copied or -errno; `full_len` (may be NULL) gets the datagram's length,
+/// `sa_out` (may be NULL) the sender.
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_recv(
+    st: *mut RinetStack,
+    id: u32,
+    buf: *mut u8,
+    len: usize,
+    flags: u32,
+    full_len: *mut usize,
+    sa_out: *mut u8,
+) -> isize {
+    ret_len((|| {
+        // SAFETY: caller contract.
+        let (s, out) = unsafe { (stack(st)?, slice_mut(buf, len)?) };
+        let r = s.recv(SocketId(id), out, flags)?;
+        if !full_len.is_null() {
+            // SAFETY: checked non-NULL.
+            unsafe { *full_len = r.full_len };
+        }
+        if let Some(from) = r.from {
+            write_addr(sa_out, from);
+        }
+        Ok(r.len)
+    })())
+}
+
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_shutdown(st: *mut RinetStack, id: u32, how: i32) -> i32 {
+    // SAFETY: caller contract.
+    ret((|| unsafe { stack(st)?.shutdown(SocketId(id), how) })())
+}
+
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_close(st: *mut RinetStack, id: u32) -> i32 {
+    // SAFETY: caller contract.
+    ret((|| unsafe { stack(st)?.close(SocketId(id)) })())
+}
+
+/// `getsockname` (peer = 0) or `getpeername` (peer = 1) into a 16-byte `sa_out`.
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_getname(
+    st: *mut RinetStack,
+    id: u32,
+    peer: i32,
+    sa_out: *mut u8,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let s = unsafe { stack(st)? };
+        if sa_out.is_null() {
+            return Err(Errno::EFAULT);
+        }
+        let ep = if peer != 0 {
+            s.remote_endpoint(SocketId(id))?
+        } else {
+            s.local_endpoint(SocketId(id))?
+        };
+        write_addr(sa_out, ep);
+        Ok(())
+    })())
+}
+
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_setsockopt(
+    st: *mut RinetStack,
+    id: u32,
+    level: i32,
+    name: i32,
+    val: *const u8,
+    len: usize,
+) -> i32 {
+    // SAFETY: caller contract.
+    ret((|| unsafe {
+        stack(st)?.setsockopt(SocketId(id), level, name, slice(val, len)?)
+    })())
+}
+
+/// On entry `*len` is the buffer size; on return the option's length.
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_getsockopt(
+    st: *mut RinetStack,
+    id: u32,
+    level: i32,
+    name: i32,
+    val: *mut u8,
+    len: *mut usize,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let s = unsafe { stack(st)? };
+        // SAFETY: caller contract.
+        let cap = unsafe { len.as_mut() }.ok_or(Errno::EFAULT)?;
+        // SAFETY: caller contract.
+        let out = unsafe { slice_mut(val, *cap)? };
+        *cap = s.getsockopt(SocketId(id), level, name, out)?;
+        Ok(())
+    })())
+}
+
+/// The socket's poll mask (POLLNVAL for a bad handle).
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_poll_mask(st: *mut RinetStack, id: u32) -> u32 {
+    // SAFETY: caller contract.
+    match unsafe { stack(st) } {
+        Ok(s) => s.poll_mask(SocketId(id)),
+        Err(_) => crate::socket::POLLNVAL,
+    }
+}
+
+/// `which` = 0: bytes readable (FIONREAD/SIOCINQ); 1: bytes unsent (SIOCOUTQ).
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_queue_len(st: *mut RinetStack, id: u32, which: i32) -> isize {
+    ret_len((|| {
+        // SAFETY: caller contract.
+        let s = unsafe { stack(st)? };
+        match which {
+            0 => s.bytes_readable(SocketId(id)),
+            1 => s.bytes_unsent(SocketId(id)),
+            _ => Err(Errno::EINVAL),
+        }
+    })())
+}
+
+/// Receive/send timeouts in microseconds (0 = none), for the glue's waits.
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_timeouts(
+    st: *mut RinetStack,
+    id: u32,
+    rcv_us: *mut u64,
+    snd_us: *mut u64,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let s = unsafe { stack(st)? };
+        let (r, w) = s.timeouts(SocketId(id))?;
+        // SAFETY: caller contract; NULL is skipped.
+        unsafe {
+            if let Some(p) = rcv_us.as_mut() {
+                *p = r;
+            }
+            if let Some(p) = snd_us.as_mut() {
+                *p = w;
+            }
+        }
+        Ok(())
+    })())
+}
+
+/// Register an Ethernet device. `mac` points to 6 bytes.
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_netdev_add(
+    st: *mut RinetStack,
+    ifindex: u32,
+    mac: *const u8,
+    mtu: u32,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let (s, m) = unsafe { (stack(st)?, slice(mac, 6)?) };
+        let mut hw = [0u8; 6];
+        hw.copy_from_slice(m);
+        s.add_ethernet(ifindex, hw, mtu as usize)
+    })())
+}
+
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_netdev_remove(st: *mut RinetStack, ifindex: u32) -> i32 {
+    // SAFETY: caller contract.
+    ret((|| unsafe { stack(st)?.remove_link(ifindex) })())
+}
+
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_netdev_set_up(st: *mut RinetStack, ifindex: u32, up: i32) -> i32 {
+    // SAFETY: caller contract.
+    ret((|| unsafe { stack(st)?.set_up(ifindex, up != 0) })())
+}
+
+/// A frame arrived (link header included).
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_netdev_rx(
+    st: *mut RinetStack,
+    ifindex: u32,
+    frame: *const u8,
+    len: usize,
+) {
+    // SAFETY: caller contract.
+    if let (Ok(s), Ok(f)) = unsafe { (stack(st), slice(frame, len)) } {
+        s.receive(ifindex, f);
+    }
+}
+
+/// The timer armed through `set_timer` expired.
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_poll(st: *mut RinetStack) {
+    // SAFETY: caller contract.
+    if let Ok(s) = unsafe { stack(st) } {
+        s.poll();
+    }
+}
+
+/// Set an interface address (`addr` in network byte order as 4 bytes); prefix > 32 removes it.
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_if_set_addr(
+    st: *mut RinetStack,
+    ifindex: u32,
+    addr: *const u8,
+    prefix: u32,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let (s, a) = unsafe { (stack(st)?, slice(addr, 4)?) };
+        let ip = Ipv4([a[0], a[1], a[2], a[3]]);
+        let cidr = (prefix <= 32).then_some(Cidr {
+            addr: ip,
+            prefix: prefix as u8,
+        });
+        s.set_addr(ifindex, cidr)
+    })())
+}
+
+/// Add (`add` = 1) or delete a route. Addresses are 4 bytes, network order; gateway
+/// 0.0.0.0 means on-link; on delete, `ifindex` 0 matches any interface.
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_route(
+    st: *mut RinetStack,
+    add: i32,
+    dest: *const u8,
+    prefix: u32,
+    gateway: *const u8,
+    ifindex: u32,
+    metric: u32,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let (s, d, g) = unsafe { (stack(st)?, slice(dest, 4)?, slice(gateway, 4)?) };
+        if prefix > 32 {
+            return Err(Errno::EINVAL);
+        }
+        let dest = Ipv4([d[0], d[1], d[2], d[3]]);
+        let gateway = Ipv4([g[0], g[1], g[2], g[3]]);
+        if add != 0 {
+            s.add_route(Route {
+                dest,
+                prefix: prefix as u8,
+                gateway,
+                ifindex,
+                metric,
+                connected: false,
+            })
+        } else {
+            let gw = (!gateway.is_any()).then_some(gateway);
+            s.delete_route(dest, prefix as u8, gw, (ifindex != 0).then_some(ifindex))
+        }
+    })())
+}

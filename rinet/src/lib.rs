@@ -1,0 +1,30 @@
+//! rinet: a small TCP/IPv4 stack with Linux socket semantics, for kernels built without
+//! `CONFIG_INET` and for user space on a TAP device.
+//!
+//! Layers, from the wire up (each a module):
+//! - [`wire`]: frame validation and classification, apart from any socket logic;
+//! - [`engine`]: the protocol engine boundary (smoltcp lives only there);
+//! - [`stack`]: interfaces, addresses, routes, neighbours, counters, receive/transmit, timers;
+//! - [`socket`]: the socket-facing layer (BSD semantics: backlog, ephemeral ports, shutdown,
+//!   options, errno), in the spirit of BSD's "usrreq" layer;
+//! - `ffi` (feature `ffi`): the narrow C ABI the kernel glue calls.
+#![cfg_attr(not(test), no_std)]
+
+extern crate alloc;
+
+pub mod addr;
+pub mod engine;
+pub mod errno;
+pub mod route;
+pub mod socket;
+pub mod stack;
+pub mod stats;
+pub mod wire;
+
+#[cfg(feature = "ffi")]
+pub mod ffi;
+
+pub use addr::{Cidr, Endpoint, Ipv4};
+pub use errno::{Errno, SysResult};
+pub use socket::SocketId;
+pub use stack::{Config, Platform, Stack};

@@ -1,0 +1,247 @@
+//! Datagram user requests (UDP and raw ICMP), and the protocol-independent `send`/`recv`
+//! entry points that dispatch to TCP or here.
+
+use alloc::vec::Vec;
+
+use super::{Proto, SocketId, Tcp, MSG_PEEK};
+use crate::addr::Endpoint;
+use crate::engine::ERef;
+use crate::errno::{Errno, SysResult};
+use crate::stack::{Platform, Stack};
+use crate::wire;
+
+/// Largest UDP payload over IPv4.
+pub const UDP_MAX_PAYLOAD: usize = 65507;
+
+/// What `recv` returns: bytes copied, the datagram's full length (for MSG_TRUNC), and
+/// the sender (datagram sockets only).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Received {
+    pub len: usize,
+    pub full_len: usize,
+    pub from: Option<Endpoint>,
+}
+
+impl<P: Platform> Stack<P> {
+    /// `sendto(2)`/`send(2)`: `to` is ignored on a connected stream, as Linux does.
+    pub fn send(&mut self, id: SocketId, data: &[u8], to: Option<Endpoint>) -> SysResult<usize> {
+        self.now = self.platform.now_us();
+        match self.sock(id)?.proto {
+            Proto::Tcp(_) => self.tcp_send(id, data),
+            Proto::Udp(_) | Proto::Raw(_) => self.dgram_send(id, data, to),
+        }
+    }
+
+    /// `recvfrom(2)`/`recv(2)`. `flags` may hold MSG_PEEK.
+    pub fn recv(&mut self, id: SocketId, buf: &mut [u8], flags: u32) -> SysResult<Received> {
+        self.now = self.platform.now_us();
+        match self.sock(id)?.proto {
+            Proto::Tcp(_) => {
+                let n = self.tcp_recv(id, buf, flags)?;
+                Ok(Received {
+                    len: n,
+                    full_len: n,
+                    from: None,
+                })
+            }
+            Proto::Udp(_) | Proto::Raw(_) => self.dgram_recv(id, buf, flags),
+        }
+    }
+
+    pub(crate) fn dgram_connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {
+        self.route_out(remote.addr)?;
+        if matches!(self.sock(id)?.proto, Proto::Udp(_)) {
+            self.autobind(id)?;
+        }
+        self.sock_mut(id)?.remote = Some(remote);
+        Ok(())
+    }
+
+    /// `connect(AF_UNSPEC)` on a datagram socket: forget the peer.
+    pub fn disconnect(&mut self, id: SocketId) -> SysResult<()> {
+        let s = self.sock_mut(id)?;
+        match s.proto {
+            Proto::Tcp(Tcp::Conn(_)) => Err(Errno::EOPNOTSUPP),
+            _ => {
+                s.remote = None;
+                Ok(())
+            }
+        }
+    }
+
+    /// Make sure the socket has an engine socket on every interface its binding covers.
+    pub(crate) fn dgram_refresh(&mut self, id: SocketId) -> SysResult<()> {
+        let s = self.sock(id)?;
+        let (local, bound) = (s.local, s.bound);
+        let slots = self.slots_for(local.addr);
+        let (udp_bytes, udp_pkts) = (self.cfg.udp_buf, self.cfg.udp_packets);
+        let (raw_bytes, raw_pkts) = (self.cfg.raw_buf, self.cfg.raw_packets);
+        let Some(s) = self.socks.get_mut(id) else {
+            return Ok(());
+        };
+        let (d, udp) = match &mut s.proto {
+            Proto::Udp(d) => (d, true),
+            Proto::Raw(d) => (d, false),
+            Proto::Tcp(_) => return Ok(()),
+        };
+        if udp && !bound {
+            return Ok(());
+        }
+        for slot in slots {
+            if d.refs.iter().any(|r| r.slot() == slot) {
+                continue;
+            }
+            let r = if udp {
+                self.engine.udp_new(slot, udp_bytes, udp_pkts, local)?
+            } else {
+                self.engine.raw_new(slot, d.proto, raw_bytes, raw_pkts)?
+            };
+            d.refs.push(r);
+        }
+        Ok(())
+    }
+
+    pub(crate) fn dgram_has_data(&mut self, r: ERef, udp: bool) -> bool {
+        if udp {
+            self.engine.udp_pending(r).1
+        } else {
+            self.engine.raw_pending(r) > 0
+        }
+    }
+
+    fn dgram_send(&mut self, id: SocketId, data: &[u8], to: Option<Endpoint>) -> SysResult<usize> {
+        let s = self.sock_mut(id)?;
+        if let Some(e) = s.err.take() {
+            return Err(e);
+        }
+        if s.shut_wr {
+            return Err(Errno::EPIPE);
+        }
+        let udp = matches!(s.proto, Proto::Udp(_));
+        let dst = to.or(s.remote).ok_or(Errno::EDESTADDRREQ)?;
+        let (broadcast_ok, ttl, local) = (s.opts.broadcast, s.opts.ttl, s.local);
+        if udp && dst.port == 0 {
+            return Err(Errno::EINVAL);
+        }
+        let is_bcast = dst.addr.is_broadcast()
+            || self
+                .ifs
+                .iter()
+                .filter_map(|i| i.addr)
+                .any(|c| c.prefix < 31 && c.broadcast() == dst.addr);
+        if is_bcast && !broadcast_ok {
+            return Err(Errno::EACCES);
+        }
+        let (slot, src, _) = if dst.addr.is_broadcast() {
+            // Limited broadcast leaves through the default route's interface.
+            self.route_out(crate::Ipv4::new(0, 0, 0, 1))
+                .map_err(|_| Errno::ENETUNREACH)?
+        } else {
+            self.route_out(dst.addr)?
+        };
+        let src = if local.addr.is_any() || local.addr.is_broadcast() {
+            src
+        } else {
+            local.addr
+        };
+        let mtu = self
+            .ifs
+            .iter()
+            .find(|i| i.slot == slot)
+            .map_or(1500, |i| i.mtu);
+        // No fragmentation: a datagram must fit the interface MTU.
+        let header = if udp { 28 } else { 20 };
+        if data.len() > UDP_MAX_PAYLOAD || data.len() + header > mtu {
+            return Err(Errno::EMSGSIZE);
+        }
+        if udp {
+            self.autobind(id)?;
+        }
+        self.dgram_refresh(id)?;
+        let r = self.dgram_ref(id, slot)?;
+        if udp {
+            self.engine.udp_send(r, src, dst, data)?;
+        } else {
+            let proto = match self.sock(id)?.proto {
+                Proto::Raw(ref d) => d.proto,
+                _ => wire::IPPROTO_ICMP,
+            };
+            let hdr = wire::ipv4_header(src, dst.addr, proto, ttl, data.len());
+            self.engine.raw_send(r, &[&hdr, data])?;
+        }
+        self.run();
+        Ok(data.len())
+    }
+
+    fn dgram_ref(&self, id: SocketId, slot: usize) -> SysResult<ERef> {
+        match &self.sock(id)?.proto {
+            Proto::Udp(d) | Proto::Raw(d) => d
+                .refs
+                .iter()
+                .copied()
+                .find(|r| r.slot() == slot)
+                .ok_or(Errno::ENETUNREACH),
+            Proto::Tcp(_) => Err(Errno::EOPNOTSUPP),
+        }
+    }
+
+    fn dgram_recv(&mut self, id: SocketId, buf: &mut [u8], flags: u32) -> SysResult<Received> {
+        let s = self.sock_mut(id)?;
+        if s.shut_rd {
+            return Ok(Received {
+                len: 0,
+                full_len: 0,
+                from: None,
+            });
+        }
+        let remote = s.remote;
+        let (refs, udp): (Vec<ERef>, bool) = match &s.proto {
+            Proto::Udp(d) => (d.refs.clone(), true),
+            Proto::Raw(d) => (d.refs.clone(), false),
+            Proto::Tcp(_) => return Err(Errno::EOPNOTSUPP),
+        };
+        let peek = flags & MSG_PEEK != 0;
+        for r in refs {
+            // Bounded: at most the queue's worth of datagrams from strangers is skipped.
+            for _ in 0..1024 {
+                let got = if udp {
+                    self.engine
+                        .udp_recv(r, buf, peek)
+                        .map(|(n, full, from, _)| (n, full, from))
+                } else {
+                    self.engine.raw_recv(r, buf, peek).map(|(n, full)| {
+                        let src = buf
+                            .get(12..16)
+                            .and_then(|b| b.try_into().ok())
+                            .map(crate::Ipv4);
+                        (n, full, Endpoint::new(src.unwrap_or_default(), 0))
+                    })
+                };
+                let Some((n, full, from)) = got else { break };
+                // A connected socket only hears its peer (Linux filters the same way).
+                if let Some(peer) = remote {
+                    let matches = from.addr == peer.addr && (!udp || from.port == peer.port);
+                    if !matches {
+                        if peek {
+                            let _ = if udp {
+                                self.engine.udp_recv(r, &mut [], false).map(|_| ())
+                            } else {
+                                self.engine.raw_recv(r, &mut [], false).map(|_| ())
+                            };
+                        }
+                        continue;
+                    }
+                }
+                return Ok(Received {
+                    len: n,
+                    full_len: full,
+                    from: Some(from),
+                });
+            }
+        }
+        match self.sock_mut(id)?.err.take() {
+            Some(e) => Err(e),
+            None => Err(Errno::EAGAIN),
+        }
+    }
+}

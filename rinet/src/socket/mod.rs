@@ -1,0 +1,795 @@
+//! The socket-facing layer: what `socket(2)`, `bind(2)`, `setsockopt(2)`, `poll(2)` and
+//! `close(2)` mean, on top of the engine. Protocol-specific requests live in [`tcp`] and
+//! [`dgram`] (UDP and raw ICMP).
+//!
+//! Calls never block: where Linux would sleep, they return `EAGAIN`/`EINPROGRESS`, and the
+//! caller (the kernel glue) waits for [`crate::Platform::wake`] with the right mask bits.
+
+pub mod dgram;
+pub mod opts;
+pub mod tcp;
+
+use alloc::collections::VecDeque;
+use alloc::vec::Vec;
+
+use crate::addr::{Endpoint, Ipv4};
+use crate::engine::{ERef, Engine, TcpState};
+use crate::errno::{Errno, SysResult};
+use crate::stack::{Platform, Stack};
+pub use opts::Opts;
+
+pub const SOCK_STREAM: i32 = 1;
+pub const SOCK_DGRAM: i32 = 2;
+pub const SOCK_RAW: i32 = 3;
+
+pub const IPPROTO_IP: i32 = 0;
+pub const IPPROTO_ICMP: i32 = 1;
+pub const IPPROTO_TCP: i32 = 6;
+pub const IPPROTO_UDP: i32 = 17;
+
+pub const POLLIN: u32 = 0x001;
+pub const POLLOUT: u32 = 0x004;
+pub const POLLERR: u32 = 0x008;
+pub const POLLHUP: u32 = 0x010;
+pub const POLLNVAL: u32 = 0x020;
+pub const POLLRDNORM: u32 = 0x040;
+pub const POLLWRNORM: u32 = 0x100;
+pub const POLLRDHUP: u32 = 0x2000;
+
+pub const SHUT_RD: i32 = 0;
+pub const SHUT_WR: i32 = 1;
+pub const SHUT_RDWR: i32 = 2;
+
+pub const MSG_PEEK: u32 = 0x02;
+pub const MSG_TRUNC: u32 = 0x20;
+
+/// First and last ephemeral port (Linux `ip_local_port_range` default).
+pub const EPHEMERAL_FIRST: u16 = 32768;
+pub const EPHEMERAL_LAST: u16 = 60999;
+/// How long a closed connection may sit in FIN-WAIT-2 (Linux `tcp_fin_timeout`).
+pub const FIN_TIMEOUT_US: u64 = 60_000_000;
+
+/// A socket handle: slot index and a generation, so a stale handle never reaches a new
+/// socket that reused the slot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[repr(transparent)]
+pub struct SocketId(pub u32);
+
+impl SocketId {
+    fn new(index: usize, gen: u16) -> SocketId {
+        SocketId((u32::from(gen) << 16) | (index as u32 + 1))
+    }
+    fn index(self) -> Option<usize> {
+        ((self.0 & 0xffff) as usize).checked_sub(1)
+    }
+    fn gen(self) -> u16 {
+        (self.0 >> 16) as u16
+    }
+}
+
+/// A listening TCP socket: one engine socket listening per interface it covers, the
+/// half-open connections those became, and the established ones waiting for `accept`.
+#[derive(Default)]
+pub struct Listener {
+    pub(crate) backlog: usize,
+    pub(crate) listening: Vec<ERef>,
+    pub(crate) embryos: Vec<ERef>,
+    pub(crate) ready: VecDeque<ERef>,
+}
+
+impl Listener {
+    fn all(&self) -> impl Iterator<Item = ERef> + '_ {
+        self.listening
+            .iter()
+            .chain(&self.embryos)
+            .chain(&self.ready)
+            .copied()
+    }
+}
+
+/// A TCP connection, opened by `connect` or returned by `accept`.
+pub struct Conn {
+    pub(crate) r: ERef,
+    pub(crate) state: TcpState,
+    pub(crate) established: bool,
+    pub(crate) saw_rst: bool,
+    pub(crate) started: u64,
+    /// Next hop, to detect a neighbour that never answers ARP.
+    pub(crate) hop: Ipv4,
+    pub(crate) local: Endpoint,
+    pub(crate) remote: Endpoint,
+    pub(crate) snd_max: Option<u32>,
+}
+
+pub enum Tcp {
+    /// Never connected (possibly bound).
+    Idle,
+    Listen(Listener),
+    Conn(Conn),
+    /// The connection ended; any error is in `Sock::err`.
+    Done,
+}
+
+/// UDP or raw socket: one engine socket per interface the binding covers.
+#[derive(Default)]
+pub struct Dgram {
+    pub(crate) refs: Vec<ERef>,
+    /// Raw sockets: the IP protocol.
+    pub(crate) proto: u8,
+}
+
+pub enum Proto {
+    Tcp(Tcp),
+    Udp(Dgram),
+    Raw(Dgram),
+}
+
+pub struct Sock {
+    pub(crate) proto: Proto,
+    pub(crate) local: Endpoint,
+    pub(crate) bound: bool,
+    pub(crate) remote: Option<Endpoint>,
+    pub(crate) opts: Opts,
+    /// Pending error (`SO_ERROR`), reported once.
+    pub(crate) err: Option<Errno>,
+    pub(crate) shut_rd: bool,
+    pub(crate) shut_wr: bool,
+    /// Poll mask last reported through `Platform::wake`.
+    pub(crate) reported: u32,
+}
+
+impl Sock {
+    pub(crate) fn is_tcp(&self) -> bool {
+        matches!(self.proto, Proto::Tcp(_))
+    }
+
+    /// Engine sockets this socket owns.
+    fn refs(&self) -> Vec<ERef> {
+        match &self.proto {
+            Proto::Tcp(Tcp::Listen(l)) => l.all().collect(),
+            Proto::Tcp(Tcp::Conn(c)) => alloc::vec![c.r],
+            Proto::Tcp(_) => Vec::new(),
+            Proto::Udp(d) | Proto::Raw(d) => d.refs.clone(),
+        }
+    }
+
+    pub(crate) fn forget_slot(&mut self, engine: &mut Engine, slot: usize) {
+        match &mut self.proto {
+            Proto::Tcp(Tcp::Listen(l)) => {
+                for v in [&mut l.listening, &mut l.embryos] {
+                    v.retain(|r| r.slot() != slot);
+                }
+                l.ready.retain(|r| r.slot() != slot);
+            }
+            Proto::Tcp(t @ Tcp::Conn(_)) => {
+                if let Tcp::Conn(c) = t {
+                    if c.r.slot() == slot {
+                        engine.remove(c.r);
+                        *t = Tcp::Done;
+                        self.err = Some(Errno::ENETUNREACH);
+                    }
+                }
+            }
+            Proto::Udp(d) | Proto::Raw(d) => d.refs.retain(|r| r.slot() != slot),
+            Proto::Tcp(_) => {}
+        }
+    }
+}
+
+/// A connection the user closed that still finishes its FIN handshake or TIME-WAIT.
+pub struct Orphan {
+    r: ERef,
+    local: Endpoint,
+    remote: Endpoint,
+    reuse: bool,
+    since: u64,
+    snd_max: Option<u32>,
+}
+
+struct Slot {
+    gen: u16,
+    sock: Option<Sock>,
+}
+
+pub struct SocketTable {
+    slots: Vec<Slot>,
+    live: usize,
+    orphans: Vec<Orphan>,
+    next_port: u16,
+    /// Set when bookkeeping queued something for the engine to send.
+    pub(crate) kick: bool,
+}
+
+impl SocketTable {
+    pub fn new(seed: u64) -> SocketTable {
+        let span = u64::from(EPHEMERAL_LAST - EPHEMERAL_FIRST) + 1;
+        SocketTable {
+            slots: Vec::new(),
+            live: 0,
+            orphans: Vec::new(),
+            next_port: EPHEMERAL_FIRST + (seed % span) as u16,
+            kick: false,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    pub fn get(&self, id: SocketId) -> Option<&Sock> {
+        let slot = self.slots.get(id.index()?)?;
+        if slot.gen != id.gen() {
+            return None;
+        }
+        slot.sock.as_ref()
+    }
+
+    pub fn get_mut(&mut self, id: SocketId) -> Option<&mut Sock> {
+        let slot = self.slots.get_mut(id.index()?)?;
+        if slot.gen != id.gen() {
+            return None;
+        }
+        slot.sock.as_mut()
+    }
+
+    pub fn ids(&self) -> impl Iterator<Item = SocketId> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.sock.is_some())
+            .map(|(i, s)| SocketId::new(i, s.gen))
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = (SocketId, &Sock)> + '_ {
+        self.slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.sock.as_ref().map(|k| (SocketId::new(i, s.gen), k)))
+    }
+
+    fn insert(&mut self, sock: Sock, max: usize) -> SysResult<SocketId> {
+        if self.live >= max {
+            return Err(Errno::ENOBUFS);
+        }
+        let index = match self.slots.iter().position(|s| s.sock.is_none()) {
+            Some(i) => i,
+            None if self.slots.len() < 0xffff => {
+                self.slots.push(Slot { gen: 0, sock: None });
+                self.slots.len() - 1
+            }
+            None => return Err(Errno::ENOBUFS),
+        };
+        let slot = &mut self.slots[index];
+        slot.sock = Some(sock);
+        self.live += 1;
+        Ok(SocketId::new(index, slot.gen))
+    }
+
+    fn remove(&mut self, id: SocketId) -> Option<Sock> {
+        let slot = self.slots.get_mut(id.index()?)?;
+        if slot.gen != id.gen() {
+            return None;
+        }
+        let s = slot.sock.take()?;
+        slot.gen = slot.gen.wrapping_add(1);
+        self.live -= 1;
+        Some(s)
+    }
+
+    /// Would binding `(addr, port)` for this protocol clash with an existing socket?
+    /// Linux rules: overlapping addresses clash unless both sockets set SO_REUSEADDR and
+    /// the existing one is not listening (TCP); for UDP both must set SO_REUSEADDR.
+    pub(crate) fn bind_conflict(
+        &self,
+        me: Option<SocketId>,
+        tcp: bool,
+        ep: Endpoint,
+        reuse: bool,
+    ) -> bool {
+        let overlap = |a: Ipv4| a.is_any() || ep.addr.is_any() || a == ep.addr;
+        let socks = self.iter().filter(|(id, _)| Some(*id) != me).any(|(_, s)| {
+            s.is_tcp() == tcp
+                && s.bound
+                && s.local.port == ep.port
+                && overlap(s.local.addr)
+                && !(reuse && s.opts.reuseaddr && !matches!(s.proto, Proto::Tcp(Tcp::Listen(_))))
+        });
+        let orphans = tcp
+            && self
+                .orphans
+                .iter()
+                .any(|o| o.local.port == ep.port && overlap(o.local.addr) && !(reuse && o.reuse));
+        socks || orphans
+    }
+
+    /// Pick a free ephemeral port, starting from a rolling cursor.
+    pub(crate) fn ephemeral(&mut self, tcp: bool, addr: Ipv4, reuse: bool) -> SysResult<u16> {
+        let span = EPHEMERAL_LAST - EPHEMERAL_FIRST + 1;
+        for _ in 0..span {
+            let port = self.next_port;
+            self.next_port = if port >= EPHEMERAL_LAST {
+                EPHEMERAL_FIRST
+            } else {
+                port + 1
+            };
+            if !self.bind_conflict(None, tcp, Endpoint::new(addr, port), reuse) {
+                return Ok(port);
+            }
+        }
+        Err(Errno::EADDRNOTAVAIL)
+    }
+
+    pub(crate) fn orphan(&mut self, c: &Conn, reuse: bool, now: u64) {
+        self.orphans.push(Orphan {
+            r: c.r,
+            local: c.local,
+            remote: c.remote,
+            reuse,
+            since: now,
+            snd_max: c.snd_max,
+        });
+    }
+
+    pub(crate) fn reap_orphans(&mut self, engine: &mut Engine, now: u64) {
+        let mut kick = false;
+        self.orphans.retain(|o| match engine.tcp_info(o.r) {
+            Some(i) if i.state == TcpState::Closed => {
+                engine.remove(o.r);
+                false
+            }
+            Some(i)
+                if i.state == TcpState::FinWait2
+                    && now.saturating_sub(o.since) > FIN_TIMEOUT_US =>
+            {
+                engine.tcp_abort(o.r);
+                kick = true;
+                true
+            }
+            Some(_) => true,
+            None => false,
+        });
+        self.kick |= kick;
+    }
+
+    pub(crate) fn forget_orphans_on(&mut self, slot: usize) {
+        self.orphans.retain(|o| o.r.slot() != slot);
+    }
+
+    pub fn orphans(&self) -> usize {
+        self.orphans.len()
+    }
+
+    fn conns_mut(&mut self) -> impl Iterator<Item = &mut Conn> {
+        self.slots
+            .iter_mut()
+            .filter_map(|s| match s.sock.as_mut()?.proto {
+                Proto::Tcp(Tcp::Conn(ref mut c)) => Some(c),
+                _ => None,
+            })
+    }
+
+    /// An RST arrived for `local`/`remote`: the connection ends with ECONNRESET or
+    /// ECONNREFUSED rather than a timeout.
+    pub(crate) fn note_rst(&mut self, local: Endpoint, remote: Endpoint) {
+        for c in self.conns_mut() {
+            if c.local == local && c.remote == remote {
+                c.saw_rst = true;
+            }
+        }
+    }
+
+    /// A data segment left: true if it is a retransmission.
+    pub(crate) fn note_sent(
+        &mut self,
+        local: Endpoint,
+        remote: Endpoint,
+        seq: u32,
+        len: u32,
+    ) -> bool {
+        let end = seq.wrapping_add(len);
+        let bump = |m: &mut Option<u32>| match *m {
+            Some(max) if (max.wrapping_sub(end) as i32) >= 0 => true,
+            _ => {
+                *m = Some(end);
+                false
+            }
+        };
+        if let Some(c) = self
+            .conns_mut()
+            .find(|c| c.local == local && c.remote == remote)
+        {
+            return bump(&mut c.snd_max);
+        }
+        if let Some(o) = self
+            .orphans
+            .iter_mut()
+            .find(|o| o.local == local && o.remote == remote)
+        {
+            return bump(&mut o.snd_max);
+        }
+        false
+    }
+
+    /// A SYN from `remote` for `local` arrived on `slot`: true if a listener exists there
+    /// but its backlog is full, so the SYN must be dropped (the peer retries) rather than
+    /// answered with RST.
+    pub(crate) fn listener_full(
+        &mut self,
+        engine: &mut Engine,
+        slot: usize,
+        local: Endpoint,
+        remote: Endpoint,
+    ) -> bool {
+        let Some(l) = self
+            .slots
+            .iter()
+            .filter_map(|s| s.sock.as_ref())
+            .find_map(|s| match &s.proto {
+                Proto::Tcp(Tcp::Listen(l))
+                    if s.local.port == local.port
+                        && (s.local.addr.is_any() || s.local.addr == local.addr) =>
+                {
+                    Some(l)
+                }
+                _ => None,
+            })
+        else {
+            return false;
+        };
+        let listening = l.listening.iter().any(|r| {
+            r.slot() == slot
+                && engine
+                    .tcp_info(*r)
+                    .is_some_and(|i| i.state == TcpState::Listen)
+        });
+        let known = l.embryos.iter().chain(&l.ready).any(|r| {
+            engine
+                .tcp_info(*r)
+                .is_some_and(|i| i.remote == Some(remote))
+        });
+        !listening && !known
+    }
+
+    /// Earliest deadline of the socket layer's own timers.
+    pub(crate) fn next_deadline(&self, now: u64) -> Option<u64> {
+        let fin = self.orphans.iter().map(|o| o.since + FIN_TIMEOUT_US);
+        let syn = self
+            .slots
+            .iter()
+            .filter_map(|s| match &s.sock.as_ref()?.proto {
+                Proto::Tcp(Tcp::Conn(c)) if !c.established => {
+                    Some(c.started + crate::stack::NEIGHBOR_TIMEOUT_US)
+                }
+                _ => None,
+            });
+        fin.chain(syn).filter(|&t| t > now).min()
+    }
+}
+
+impl<P: Platform> Stack<P> {
+    /// `socket(AF_INET, ty, protocol)`.
+    pub fn socket(&mut self, ty: i32, protocol: i32) -> SysResult<SocketId> {
+        let proto = match (ty, protocol) {
+            (SOCK_STREAM, IPPROTO_IP | IPPROTO_TCP) => Proto::Tcp(Tcp::Idle),
+            (SOCK_STREAM, _) => return Err(Errno::EPROTONOSUPPORT),
+            (SOCK_DGRAM, IPPROTO_IP | IPPROTO_UDP) => Proto::Udp(Dgram::default()),
+            // Linux "ping sockets" are off by default (net.ipv4.ping_group_range = 1 0).
+            (SOCK_DGRAM, IPPROTO_ICMP) => return Err(Errno::EACCES),
+            (SOCK_DGRAM, _) => return Err(Errno::EPROTONOSUPPORT),
+            (SOCK_RAW, IPPROTO_ICMP) => Proto::Raw(Dgram {
+                refs: Vec::new(),
+                proto: 1,
+            }),
+            (SOCK_RAW, _) => return Err(Errno::EPROTONOSUPPORT),
+            _ => return Err(Errno::ESOCKTNOSUPPORT),
+        };
+        let opts = Opts::new(&self.cfg);
+        let sock = Sock {
+            proto,
+            local: Endpoint::default(),
+            bound: false,
+            remote: None,
+            opts,
+            err: None,
+            shut_rd: false,
+            shut_wr: false,
+            reported: 0,
+        };
+        let id = self.socks.insert(sock, self.cfg.max_sockets)?;
+        if let Some(Proto::Raw(_)) = self.socks.get(id).map(|s| &s.proto) {
+            // A raw socket receives from every interface from the start.
+            self.refresh_bindings(id);
+        }
+        let mask = self.poll_mask(id);
+        if let Some(s) = self.socks.get_mut(id) {
+            s.reported = mask;
+        }
+        Ok(id)
+    }
+
+    pub(crate) fn sock(&self, id: SocketId) -> SysResult<&Sock> {
+        self.socks.get(id).ok_or(Errno::EBADF)
+    }
+
+    pub(crate) fn sock_mut(&mut self, id: SocketId) -> SysResult<&mut Sock> {
+        self.socks.get_mut(id).ok_or(Errno::EBADF)
+    }
+
+    /// `bind(2)`.
+    pub fn bind(&mut self, id: SocketId, ep: Endpoint) -> SysResult<()> {
+        let s = self.sock(id)?;
+        if s.bound {
+            return Err(Errno::EINVAL);
+        }
+        let (tcp, reuse) = (s.is_tcp(), s.opts.reuseaddr);
+        if !(ep.addr.is_any() || self.is_local_addr(ep.addr) || (!tcp && ep.addr.is_broadcast())) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        let raw = matches!(s.proto, Proto::Raw(_));
+        let port = if ep.port == 0 && !raw {
+            self.socks.ephemeral(tcp, ep.addr, reuse)?
+        } else {
+            ep.port
+        };
+        let ep = Endpoint::new(ep.addr, if raw { 0 } else { port });
+        if !raw && self.socks.bind_conflict(Some(id), tcp, ep, reuse) {
+            return Err(Errno::EADDRINUSE);
+        }
+        let s = self.sock_mut(id)?;
+        s.local = ep;
+        s.bound = true;
+        if let Proto::Udp(d) | Proto::Raw(d) = &mut s.proto {
+            // Rebuild the engine sockets with the new binding.
+            let old = core::mem::take(&mut d.refs);
+            for r in old {
+                self.engine.remove(r);
+            }
+        }
+        self.refresh_bindings(id);
+        Ok(())
+    }
+
+    /// Bind to an ephemeral port on the wildcard address if not bound yet (Linux autobind).
+    pub(crate) fn autobind(&mut self, id: SocketId) -> SysResult<()> {
+        if self.sock(id)?.bound {
+            return Ok(());
+        }
+        self.bind(id, Endpoint::default())
+    }
+
+    /// Create the engine sockets a binding needs on interfaces that came up.
+    pub(crate) fn refresh_bindings(&mut self, id: SocketId) {
+        let Some(s) = self.socks.get(id) else { return };
+        match &s.proto {
+            Proto::Tcp(Tcp::Listen(_)) => self.maintain_listener(id),
+            Proto::Udp(_) | Proto::Raw(_) => {
+                let _ = self.dgram_refresh(id);
+            }
+            Proto::Tcp(_) => {}
+        }
+    }
+
+    /// `close(2)` (the last reference went away).
+    pub fn close(&mut self, id: SocketId) -> SysResult<()> {
+        let s = self.socks.remove(id).ok_or(Errno::EBADF)?;
+        match s.proto {
+            Proto::Tcp(Tcp::Conn(c)) => {
+                let unread = self.engine.tcp_info(c.r).is_some_and(|i| i.recv_queue > 0);
+                let abort = unread || s.opts.linger == Some(0);
+                match c.state {
+                    TcpState::SynSent | TcpState::SynReceived | TcpState::Closed => {
+                        self.engine.tcp_abort(c.r);
+                        self.socks.orphan(&c, s.opts.reuseaddr, self.now);
+                    }
+                    _ if abort => {
+                        // Linux resets a connection closed with unread data (RFC 2525).
+                        self.engine.tcp_abort(c.r);
+                        self.stats.tcp_estab_resets += 1;
+                        self.socks.orphan(&c, s.opts.reuseaddr, self.now);
+                    }
+                    _ => {
+                        self.engine.tcp_close(c.r);
+                        self.socks.orphan(&c, s.opts.reuseaddr, self.now);
+                    }
+                }
+            }
+            Proto::Tcp(Tcp::Listen(l)) => {
+                // Connections nobody accepted are reset, as Linux does.
+                for r in l.all() {
+                    self.engine.tcp_abort(r);
+                    if let Some(i) = self.engine.tcp_info(r) {
+                        let c = Conn {
+                            r,
+                            state: i.state,
+                            established: true,
+                            saw_rst: false,
+                            started: self.now,
+                            hop: Ipv4::ANY,
+                            local: i.local.unwrap_or_default(),
+                            remote: i.remote.unwrap_or_default(),
+                            snd_max: None,
+                        };
+                        self.socks.orphan(&c, false, self.now);
+                    }
+                }
+            }
+            other => {
+                for r in (Sock { proto: other, ..s }).refs() {
+                    self.engine.remove(r);
+                }
+            }
+        }
+        self.run();
+        Ok(())
+    }
+
+    /// `getsockname(2)`.
+    pub fn local_endpoint(&mut self, id: SocketId) -> SysResult<Endpoint> {
+        let s = self.sock(id)?;
+        Ok(match &s.proto {
+            Proto::Tcp(Tcp::Conn(c)) => c.local,
+            _ => s.local,
+        })
+    }
+
+    /// `getpeername(2)`.
+    pub fn remote_endpoint(&mut self, id: SocketId) -> SysResult<Endpoint> {
+        let s = self.sock(id)?;
+        match &s.proto {
+            Proto::Tcp(Tcp::Conn(c)) if c.established => Ok(c.remote),
+            Proto::Tcp(_) => Err(Errno::ENOTCONN),
+            _ => s.remote.ok_or(Errno::ENOTCONN),
+        }
+    }
+
+    /// Take the pending error (`SO_ERROR`).
+    pub fn take_error(&mut self, id: SocketId) -> SysResult<Option<Errno>> {
+        Ok(self.sock_mut(id)?.err.take())
+    }
+
+    /// The socket's `poll(2)` mask, as Linux's `tcp_poll`/`datagram_poll` compute it.
+    pub fn poll_mask(&mut self, id: SocketId) -> u32 {
+        let Some(s) = self.socks.get(id) else {
+            return POLLNVAL;
+        };
+        let mut m = if s.err.is_some() { POLLERR } else { 0 };
+        let (shut_rd, shut_wr) = (s.shut_rd, s.shut_wr);
+        match &s.proto {
+            Proto::Tcp(Tcp::Idle) => m |= POLLOUT | POLLWRNORM | POLLHUP,
+            Proto::Tcp(Tcp::Done) => m |= POLLIN | POLLRDNORM | POLLRDHUP | POLLHUP,
+            Proto::Tcp(Tcp::Listen(l)) => {
+                if !l.ready.is_empty() {
+                    m |= POLLIN | POLLRDNORM;
+                }
+            }
+            Proto::Tcp(Tcp::Conn(c)) => {
+                let Some(i) = self.engine.tcp_info(c.r) else {
+                    return m | POLLHUP | POLLIN;
+                };
+                if matches!(i.state, TcpState::SynSent | TcpState::SynReceived) {
+                    return m;
+                }
+                if i.can_recv || i.fin_received || shut_rd {
+                    m |= POLLIN | POLLRDNORM;
+                }
+                if i.fin_received || shut_rd {
+                    m |= POLLRDHUP;
+                }
+                if (shut_wr && i.fin_received) || i.state == TcpState::Closed {
+                    m |= POLLHUP;
+                }
+                if !shut_wr && i.can_send {
+                    m |= POLLOUT | POLLWRNORM;
+                }
+            }
+            Proto::Udp(d) | Proto::Raw(d) => {
+                let udp = matches!(s.proto, Proto::Udp(_));
+                let refs = d.refs.clone();
+                if shut_rd || refs.iter().any(|r| self.dgram_has_data(*r, udp)) {
+                    m |= POLLIN | POLLRDNORM;
+                }
+                if !shut_wr {
+                    m |= POLLOUT | POLLWRNORM;
+                }
+                if shut_rd && shut_wr {
+                    m |= POLLHUP;
+                }
+            }
+        }
+        m
+    }
+
+    /// Bytes readable now (`FIONREAD`/`SIOCINQ`): TCP queue, or the next datagram's size.
+    pub fn bytes_readable(&mut self, id: SocketId) -> SysResult<usize> {
+        let s = self.sock(id)?;
+        match &s.proto {
+            Proto::Tcp(Tcp::Listen(_)) => Err(Errno::EINVAL),
+            Proto::Tcp(Tcp::Conn(c)) => Ok(self.engine.tcp_info(c.r).map_or(0, |i| i.recv_queue)),
+            Proto::Tcp(_) => Ok(0),
+            Proto::Udp(d) => {
+                let refs = d.refs.clone();
+                Ok(refs
+                    .iter()
+                    .map(|r| self.engine.udp_pending(*r).0)
+                    .find(|&n| n > 0)
+                    .unwrap_or(0))
+            }
+            Proto::Raw(d) => {
+                let refs = d.refs.clone();
+                Ok(refs
+                    .iter()
+                    .map(|r| self.engine.raw_pending(*r))
+                    .find(|&n| n > 0)
+                    .unwrap_or(0))
+            }
+        }
+    }
+
+    /// Bytes not yet acknowledged by the peer (`SIOCOUTQ`).
+    pub fn bytes_unsent(&mut self, id: SocketId) -> SysResult<usize> {
+        let s = self.sock(id)?;
+        match &s.proto {
+            Proto::Tcp(Tcp::Listen(_)) => Err(Errno::EINVAL),
+            Proto::Tcp(Tcp::Conn(c)) => Ok(self.engine.tcp_info(c.r).map_or(0, |i| i.send_queue)),
+            _ => Ok(0),
+        }
+    }
+
+    /// Number of user sockets open.
+    pub fn socket_count(&self) -> usize {
+        self.sock_count()
+    }
+
+    /// Connections closed by their owner that are still finishing (FIN handshake, TIME-WAIT).
+    pub fn orphan_count(&self) -> usize {
+        self.socks.orphans()
+    }
+
+    /// Every socket, for `/proc/net/{tcp,udp,raw}`.
+    pub fn sockets(&self) -> impl Iterator<Item = (SocketId, &Sock)> + '_ {
+        self.socks.iter()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_carry_generations() {
+        let id = SocketId::new(5, 3);
+        assert_eq!(id.index(), Some(5));
+        assert_eq!(id.gen(), 3);
+        assert_eq!(SocketId(0).index(), None);
+    }
+
+    #[test]
+    fn table_reuses_slots_with_new_generation() {
+        let mut t = SocketTable::new(0);
+        let mk = || Sock {
+            proto: Proto::Tcp(Tcp::Idle),
+            local: Endpoint::default(),
+            bound: false,
+            remote: None,
+            opts: Opts::new(&crate::Config::default()),
+            err: None,
+            shut_rd: false,
+            shut_wr: false,
+            reported: 0,
+        };
+        let a = t.insert(mk(), 4).unwrap();
+        t.remove(a).unwrap();
+        let b = t.insert(mk(), 4).unwrap();
+        assert_ne!(a, b);
+        assert!(t.get(a).is_none());
+        assert!(t.get(b).is_some());
+        for _ in 0..3 {
+            t.insert(mk(), 4).unwrap();
+        }
+        assert_eq!(t.insert(mk(), 4).err(), Some(Errno::ENOBUFS));
+    }
+}

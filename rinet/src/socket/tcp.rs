@@ -1,0 +1,450 @@
+//! TCP user requests: listen/accept with a real backlog, connect (always non-blocking at
+//! this layer), send/recv, shutdown, and the bookkeeping that turns engine state changes
+//! into Linux-visible results (ECONNREFUSED, ECONNRESET, ETIMEDOUT, EHOSTUNREACH).
+
+use super::{Conn, Listener, Proto, Sock, SocketId, Tcp, MSG_PEEK, SHUT_RD, SHUT_RDWR, SHUT_WR};
+use crate::addr::{Endpoint, Ipv4};
+use crate::engine::{ERef, TcpState};
+use crate::errno::{Errno, SysResult};
+use crate::stack::{Platform, Stack, NEIGHBOR_TIMEOUT_US};
+
+/// Largest accepted backlog (Linux `somaxconn`).
+pub const SOMAXCONN: i32 = 4096;
+
+fn tcp_of(s: &mut Sock) -> SysResult<&mut Tcp> {
+    match &mut s.proto {
+        Proto::Tcp(t) => Ok(t),
+        _ => Err(Errno::EOPNOTSUPP),
+    }
+}
+
+impl<P: Platform> Stack<P> {
+    /// `listen(2)`. Calling it again on a listening socket changes the backlog.
+    pub fn listen(&mut self, id: SocketId, backlog: i32) -> SysResult<()> {
+        let backlog = backlog.clamp(0, SOMAXCONN) as usize;
+        match tcp_of(self.sock_mut(id)?)? {
+            Tcp::Listen(l) => {
+                l.backlog = backlog;
+                self.maintain_listener(id);
+                return Ok(());
+            }
+            Tcp::Idle => {}
+            Tcp::Conn(_) | Tcp::Done => return Err(Errno::EINVAL),
+        }
+        self.autobind(id)?;
+        let local = self.sock(id)?.local;
+        let taken = self.socks.iter().any(|(other, s)| {
+            other != id
+                && matches!(s.proto, Proto::Tcp(Tcp::Listen(_)))
+                && s.local.port == local.port
+                && (s.local.addr.is_any() || local.addr.is_any() || s.local.addr == local.addr)
+        });
+        if taken {
+            return Err(Errno::EADDRINUSE);
+        }
+        self.sock_mut(id)?.proto = Proto::Tcp(Tcp::Listen(Listener {
+            backlog,
+            ..Listener::default()
+        }));
+        self.maintain_listener(id);
+        self.run();
+        Ok(())
+    }
+
+    /// `accept(2)`: the oldest established connection, or EAGAIN.
+    pub fn accept(&mut self, id: SocketId) -> SysResult<(SocketId, Endpoint)> {
+        let s = self.sock_mut(id)?;
+        let opts = s.opts;
+        let r = match tcp_of(s)? {
+            Tcp::Listen(l) => l.ready.pop_front().ok_or(Errno::EAGAIN)?,
+            _ => return Err(Errno::EINVAL),
+        };
+        let info = self.engine.tcp_info(r).ok_or(Errno::ECONNABORTED)?;
+        let (local, remote) = (
+            info.local.unwrap_or_default(),
+            info.remote.unwrap_or_default(),
+        );
+        let conn = Conn {
+            r,
+            state: info.state,
+            established: true,
+            saw_rst: false,
+            started: self.now,
+            hop: Ipv4::ANY,
+            local,
+            remote,
+            snd_max: None,
+        };
+        let sock = Sock {
+            proto: Proto::Tcp(Tcp::Conn(conn)),
+            local,
+            bound: true,
+            remote: Some(remote),
+            opts,
+            err: None,
+            shut_rd: false,
+            shut_wr: false,
+            reported: 0,
+        };
+        let new = match self.socks.insert(sock, self.cfg.max_sockets) {
+            Ok(n) => n,
+            Err(e) => {
+                self.engine.tcp_abort(r);
+                self.run();
+                return Err(e);
+            }
+        };
+        self.apply_conn_opts(new);
+        self.maintain_listener(id);
+        self.run();
+        Ok((new, remote))
+    }
+
+    fn apply_conn_opts(&mut self, id: SocketId) {
+        if let Some(s) = self.socks.get(id) {
+            if let Proto::Tcp(Tcp::Conn(c)) = &s.proto {
+                let (r, o) = (c.r, s.opts);
+                self.engine.tcp_set_nodelay(r, o.nodelay);
+                self.engine
+                    .tcp_set_keepalive(r, o.keepalive.then_some(o.keepintvl.min(o.keepidle)));
+            }
+        }
+    }
+
+    /// `connect(2)`. Starts the handshake and returns EINPROGRESS; the result arrives
+    /// through the poll mask (POLLOUT, or POLLERR with the error in SO_ERROR).
+    pub fn connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {
+        let s = self.sock_mut(id)?;
+        if !s.is_tcp() {
+            return self.dgram_connect(id, remote);
+        }
+        match tcp_of(s)? {
+            Tcp::Listen(_) => return Err(Errno::EISCONN),
+            Tcp::Conn(c) if c.established => return Err(Errno::EISCONN),
+            Tcp::Conn(_) => return Err(Errno::EALREADY),
+            Tcp::Done => {
+                // The previous attempt failed: report that first, as BSD does.
+                if let Some(e) = s.err.take() {
+                    return Err(e);
+                }
+                s.bound = s.bound && !s.local.addr.is_any();
+            }
+            Tcp::Idle => {}
+        }
+        // Linux: connecting to INADDR_ANY means the local host.
+        let remote = if remote.addr.is_any() {
+            Endpoint::new(Ipv4::LOCALHOST, remote.port)
+        } else {
+            remote
+        };
+        if remote.addr.is_broadcast() || remote.addr.is_multicast() {
+            return Err(Errno::ENETUNREACH);
+        }
+        if remote.port == 0 {
+            return Err(Errno::ECONNREFUSED);
+        }
+        let (slot, src, hop) = self.route_out(remote.addr)?;
+        let s = self.sock(id)?;
+        let src = if s.bound && !s.local.addr.is_any() {
+            s.local.addr
+        } else {
+            src
+        };
+        let (reuse, bound, port) = (s.opts.reuseaddr, s.bound, s.local.port);
+        let (rx, tx) = s.opts.tcp_buffers();
+        let port = if bound {
+            port
+        } else {
+            self.socks.ephemeral(true, src, reuse)?
+        };
+        let r = self.engine.tcp_new(slot, rx, tx)?;
+        let local = Endpoint::new(src, port);
+        if let Err(e) = self.engine.tcp_connect(r, local, remote) {
+            self.engine.remove(r);
+            return Err(e);
+        }
+        let now = self.now;
+        let s = self.sock_mut(id)?;
+        s.local = Endpoint::new(if s.bound { s.local.addr } else { Ipv4::ANY }, port);
+        s.bound = true;
+        s.remote = Some(remote);
+        s.proto = Proto::Tcp(Tcp::Conn(Conn {
+            r,
+            state: TcpState::SynSent,
+            established: false,
+            saw_rst: false,
+            started: now,
+            hop,
+            local,
+            remote,
+            snd_max: None,
+        }));
+        self.stats.tcp_active_opens += 1;
+        self.apply_conn_opts(id);
+        self.run();
+        // Loopback connections may complete within the same call.
+        match self.sock_mut(id)?.proto {
+            Proto::Tcp(Tcp::Conn(ref c)) if c.established => Ok(()),
+            _ => Err(Errno::EINPROGRESS),
+        }
+    }
+
+    /// TCP send: as much of `data` as fits now, EAGAIN if nothing fits.
+    pub(crate) fn tcp_send(&mut self, id: SocketId, data: &[u8]) -> SysResult<usize> {
+        let s = self.sock_mut(id)?;
+        if let Some(e) = s.err.take() {
+            return Err(e);
+        }
+        if s.shut_wr {
+            return Err(Errno::EPIPE);
+        }
+        let r = match tcp_of(s)? {
+            Tcp::Conn(c) if !c.established => return Err(Errno::EAGAIN),
+            Tcp::Conn(c) => c.r,
+            // Linux answers EPIPE on an unconnected or listening stream socket.
+            _ => return Err(Errno::EPIPE),
+        };
+        let info = self.engine.tcp_info(r).ok_or(Errno::EPIPE)?;
+        if !info.may_send {
+            return Err(Errno::EPIPE);
+        }
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let n = self.engine.tcp_send(r, data)?;
+        if n == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        self.run();
+        Ok(n)
+    }
+
+    /// TCP receive: 0 at end of stream, EAGAIN when nothing is there yet.
+    pub(crate) fn tcp_recv(
+        &mut self,
+        id: SocketId,
+        buf: &mut [u8],
+        flags: u32,
+    ) -> SysResult<usize> {
+        let s = self.sock_mut(id)?;
+        let shut_rd = s.shut_rd;
+        let r = match tcp_of(s)? {
+            Tcp::Conn(c) if c.established => c.r,
+            Tcp::Conn(_) => return Err(Errno::EAGAIN),
+            Tcp::Done => {
+                return match s.err.take() {
+                    Some(e) => Err(e),
+                    None => Ok(0),
+                }
+            }
+            _ => return Err(Errno::ENOTCONN),
+        };
+        if shut_rd {
+            return Ok(0);
+        }
+        let info = self.engine.tcp_info(r).ok_or(Errno::ENOTCONN)?;
+        if info.can_recv && !buf.is_empty() {
+            let n = self.engine.tcp_recv(r, buf, flags & MSG_PEEK != 0)?;
+            // The window opened: tell the peer now rather than at the next timer.
+            self.run();
+            return Ok(n);
+        }
+        if let Some(e) = self.sock_mut(id)?.err.take() {
+            return Err(e);
+        }
+        if !info.may_recv || buf.is_empty() {
+            return Ok(0);
+        }
+        Err(Errno::EAGAIN)
+    }
+
+    /// `shutdown(2)`.
+    pub fn shutdown(&mut self, id: SocketId, how: i32) -> SysResult<()> {
+        if !(SHUT_RD..=SHUT_RDWR).contains(&how) {
+            return Err(Errno::EINVAL);
+        }
+        let (rd, wr) = (how != SHUT_WR, how != SHUT_RD);
+        let s = self.socks.get_mut(id).ok_or(Errno::EBADF)?;
+        match &mut s.proto {
+            Proto::Tcp(Tcp::Listen(_)) => {
+                if rd {
+                    // Linux: SHUT_RD on a listener stops listening and wakes accept().
+                    let old = core::mem::replace(&mut s.proto, Proto::Tcp(Tcp::Idle));
+                    if let Proto::Tcp(Tcp::Listen(l)) = old {
+                        for r in l.listening.iter().chain(&l.embryos).chain(&l.ready) {
+                            self.engine.tcp_abort(*r);
+                            self.engine.remove(*r);
+                        }
+                    }
+                    s.shut_rd = true;
+                    s.shut_wr |= wr;
+                }
+            }
+            Proto::Tcp(Tcp::Conn(c)) => {
+                let r = c.r;
+                if !c.established {
+                    self.engine.tcp_abort(r);
+                } else if wr && !s.shut_wr {
+                    self.engine.tcp_close(r);
+                }
+                s.shut_rd |= rd;
+                s.shut_wr |= wr;
+                if rd {
+                    self.engine.tcp_discard(r);
+                }
+            }
+            Proto::Tcp(_) => return Err(Errno::ENOTCONN),
+            Proto::Udp(_) | Proto::Raw(_) => {
+                if s.remote.is_none() {
+                    return Err(Errno::ENOTCONN);
+                }
+                s.shut_rd |= rd;
+                s.shut_wr |= wr;
+            }
+        }
+        self.run();
+        Ok(())
+    }
+
+    /// Move connections along a listener's pipeline and keep one engine socket listening
+    /// on each interface while the backlog has room.
+    pub(crate) fn maintain_listener(&mut self, id: SocketId) {
+        let Some(s) = self.socks.get(id) else { return };
+        let (local, opts) = (s.local, s.opts);
+        let slots = self.slots_for(local.addr);
+        let Some(Proto::Tcp(Tcp::Listen(l))) = self.socks.get_mut(id).map(|s| &mut s.proto) else {
+            return;
+        };
+        let engine = &mut self.engine;
+        let mut passive = 0;
+        // Listening sockets that got a SYN become embryos; those gone are dropped.
+        let mut i = 0;
+        while i < l.listening.len() {
+            let r = l.listening[i];
+            let state = engine.tcp_info(r).map(|x| x.state);
+            if state == Some(TcpState::Listen) && slots.contains(&r.slot()) {
+                i += 1;
+                continue;
+            }
+            l.listening.swap_remove(i);
+            match state {
+                Some(TcpState::Listen) | Some(TcpState::Closed) | None => engine.remove(r),
+                Some(_) => l.embryos.push(r),
+            }
+        }
+        // Embryos that completed the handshake queue up for accept(), in order.
+        let mut i = 0;
+        while i < l.embryos.len() {
+            let r = l.embryos[i];
+            match engine.tcp_info(r).map(|x| x.state) {
+                Some(TcpState::SynReceived) => i += 1,
+                Some(TcpState::Closed) | None => {
+                    engine.remove(r);
+                    l.embryos.remove(i);
+                }
+                Some(_) => {
+                    l.ready.push_back(l.embryos.remove(i));
+                    passive += 1;
+                }
+            }
+        }
+        // Refill: Linux queues up to backlog + 1 connections.
+        let (rx, tx) = opts.tcp_buffers();
+        for slot in slots {
+            let room = l.embryos.len() + l.ready.len() <= l.backlog;
+            if !room || l.listening.iter().any(|r| r.slot() == slot) {
+                continue;
+            }
+            let Ok(r) = engine.tcp_new(slot, rx, tx) else {
+                continue;
+            };
+            if engine.tcp_listen(r, local).is_err() {
+                engine.remove(r);
+                continue;
+            }
+            engine.tcp_set_nodelay(r, opts.nodelay);
+            l.listening.push(r);
+        }
+        self.stats.tcp_passive_opens += passive;
+    }
+
+    /// Follow a connection's engine state; turn its end into the errno Linux reports.
+    pub(crate) fn maintain_conn(&mut self, id: SocketId) {
+        let now = self.now;
+        let Some(s) = self.socks.get_mut(id) else {
+            return;
+        };
+        let Proto::Tcp(Tcp::Conn(c)) = &mut s.proto else {
+            return;
+        };
+        let r: ERef = c.r;
+        let info = self.engine.tcp_info(r);
+        let state = info.map_or(TcpState::Closed, |i| i.state);
+        let prev = c.state;
+        c.state = state;
+        if !c.established
+            && !matches!(
+                state,
+                TcpState::SynSent | TcpState::SynReceived | TcpState::Closed
+            )
+        {
+            c.established = true;
+            if let Some(l) = info.and_then(|i| i.local) {
+                c.local = l;
+            }
+        }
+        if s.shut_rd && info.is_some_and(|i| i.can_recv) {
+            self.engine.tcp_discard(r);
+        }
+        let (established, saw_rst, started, hop) = (c.established, c.saw_rst, c.started, c.hop);
+        let err;
+        if state == TcpState::SynSent
+            && now.saturating_sub(started) >= NEIGHBOR_TIMEOUT_US
+            && !self.has_neighbor(r.slot(), hop)
+        {
+            // The next hop never answered ARP: fail like Linux, without clogging others.
+            self.engine.tcp_abort(r);
+            err = Some(Errno::EHOSTUNREACH);
+        } else if state == TcpState::Closed {
+            err = if !established {
+                Some(if saw_rst {
+                    Errno::ECONNREFUSED
+                } else {
+                    Errno::ETIMEDOUT
+                })
+            } else if saw_rst {
+                self.stats.tcp_estab_resets += 1;
+                Some(if prev == TcpState::CloseWait {
+                    Errno::EPIPE
+                } else {
+                    Errno::ECONNRESET
+                })
+            } else if matches!(
+                prev,
+                TcpState::TimeWait | TcpState::LastAck | TcpState::Closing
+            ) {
+                None
+            } else {
+                Some(Errno::ETIMEDOUT)
+            };
+            if err.is_none() {
+                self.engine.remove(r);
+                if let Some(s) = self.socks.get_mut(id) {
+                    s.proto = Proto::Tcp(Tcp::Done);
+                }
+                return;
+            }
+        } else {
+            return;
+        }
+        if !established {
+            self.stats.tcp_attempt_fails += 1;
+        }
+        self.engine.remove(r);
+        self.socks.kick = true;
+        if let Some(s) = self.socks.get_mut(id) {
+            s.proto = Proto::Tcp(Tcp::Done);
+            s.err = err;
+        }
+    }
+}

@@ -1,0 +1,690 @@
+//! The stack: interfaces and their addresses, routes, neighbours, counters, the receive
+//! classifier, the transmit observer, and the poll loop that drives the engine. Socket calls
+//! live in [`crate::socket`]; both are `impl Stack` blocks over the same state.
+//!
+//! The stack is event-driven: it runs when a frame arrives, when a socket call is made and
+//! when the timer the platform armed (see [`Platform::set_timer`]) expires. An idle stack
+//! arms no timer at all.
+
+use alloc::vec::Vec;
+
+use crate::addr::{Cidr, Ipv4};
+use crate::engine::{Engine, Link};
+use crate::errno::{Errno, SysResult};
+use crate::route::{Route, RouteTable};
+use crate::socket::{Proto, SocketId, SocketTable, Tcp};
+use crate::stats::Stats;
+use crate::wire::{self, DropReason, Frame, Transport};
+
+/// What the stack needs from its host (the kernel glue, or the user-space runner).
+pub trait Platform {
+    /// Monotonic time in microseconds.
+    fn now_us(&mut self) -> u64;
+    /// Put a complete link-layer frame on interface `ifindex`.
+    fn transmit(&mut self, ifindex: u32, frame: &[u8]);
+    /// The poll mask of socket `id` changed to `mask`: wake its waiters.
+    fn wake(&mut self, id: SocketId, mask: u32);
+    /// Call [`Stack::poll`] at `at_us` (absolute); `None` cancels the timer.
+    fn set_timer(&mut self, at_us: Option<u64>);
+    /// Seed for initial sequence numbers and ephemeral ports; must differ per boot.
+    fn random_seed(&mut self) -> u64;
+}
+
+/// Buffer sizes and limits. The defaults suit a small device serving HTTP.
+#[derive(Clone, Copy, Debug)]
+pub struct Config {
+    pub tcp_rx_buf: usize,
+    pub tcp_tx_buf: usize,
+    pub udp_buf: usize,
+    pub udp_packets: usize,
+    pub raw_buf: usize,
+    pub raw_packets: usize,
+    /// Most sockets open at once (user sockets; connections in TIME-WAIT not counted).
+    pub max_sockets: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            tcp_rx_buf: 32 * 1024,
+            tcp_tx_buf: 32 * 1024,
+            udp_buf: 16 * 1024,
+            udp_packets: 16,
+            raw_buf: 4 * 1024,
+            raw_packets: 8,
+            max_sockets: 256,
+        }
+    }
+}
+
+pub const LOOPBACK_IFINDEX: u32 = 1;
+pub const MAX_NEIGHBORS: usize = 32;
+/// How long a connection may wait for its next hop to answer ARP (Linux: 3 probes, 1 s).
+pub const NEIGHBOR_TIMEOUT_US: u64 = 3_000_000;
+
+/// Interface flags, as `SIOCGIFFLAGS` reports them.
+pub const IFF_UP: u32 = 0x1;
+pub const IFF_LOOPBACK: u32 = 0x8;
+
+#[derive(Clone, Debug)]
+pub struct Netif {
+    pub ifindex: u32,
+    pub slot: usize,
+    pub link: Link,
+    pub mtu: usize,
+    pub addr: Option<Cidr>,
+    pub up: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Neighbor {
+    pub ip: Ipv4,
+    pub mac: [u8; 6],
+    pub ifindex: u32,
+    pub updated_us: u64,
+}
+
+pub struct Stack<P: Platform> {
+    pub(crate) platform: P,
+    pub(crate) cfg: Config,
+    pub(crate) engine: Engine,
+    pub(crate) ifs: Vec<Netif>,
+    pub(crate) routes: RouteTable,
+    pub(crate) neighbors: heapless::Vec<Neighbor, MAX_NEIGHBORS>,
+    pub(crate) socks: SocketTable,
+    pub stats: Stats,
+    pub(crate) now: u64,
+    pub(crate) seed: u64,
+    timer: Option<u64>,
+}
+
+impl<P: Platform> Stack<P> {
+    /// A stack with the loopback interface (127.0.0.1/8) up.
+    pub fn new(cfg: Config, mut platform: P) -> SysResult<Stack<P>> {
+        let now = platform.now_us();
+        let seed = platform.random_seed();
+        let mut s = Stack {
+            platform,
+            cfg,
+            engine: Engine::default(),
+            ifs: Vec::new(),
+            routes: RouteTable::default(),
+            neighbors: heapless::Vec::new(),
+            socks: SocketTable::new(seed),
+            stats: Stats::default(),
+            now,
+            seed,
+            timer: None,
+        };
+        s.add_link(LOOPBACK_IFINDEX, Link::Loopback, 65535)?;
+        s.set_addr(
+            LOOPBACK_IFINDEX,
+            Some(Cidr {
+                addr: Ipv4::LOCALHOST,
+                prefix: 8,
+            }),
+        )?;
+        s.set_up(LOOPBACK_IFINDEX, true)?;
+        Ok(s)
+    }
+
+    pub fn platform(&mut self) -> &mut P {
+        &mut self.platform
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.cfg
+    }
+
+    // ---- interfaces ----
+
+    /// Register an Ethernet device (down, no address).
+    pub fn add_ethernet(&mut self, ifindex: u32, mac: [u8; 6], mtu: usize) -> SysResult<()> {
+        self.add_link(ifindex, Link::Ethernet(mac), mtu)
+    }
+
+    fn add_link(&mut self, ifindex: u32, link: Link, mtu: usize) -> SysResult<()> {
+        if self.ifs.iter().any(|i| i.ifindex == ifindex) {
+            return Err(Errno::EEXIST);
+        }
+        let mtu = mtu.clamp(576, 65535);
+        let frame_mtu = if matches!(link, Link::Ethernet(_)) {
+            mtu + wire::ETH_HDR_LEN
+        } else {
+            mtu
+        };
+        let seed = self.seed ^ u64::from(ifindex);
+        let slot = self.engine.add_iface(link, frame_mtu, seed, self.now)?;
+        self.ifs.push(Netif {
+            ifindex,
+            slot,
+            link,
+            mtu,
+            addr: None,
+            up: false,
+        });
+        Ok(())
+    }
+
+    /// The device is gone: its routes, neighbours and sockets bound through it go too.
+    pub fn remove_link(&mut self, ifindex: u32) -> SysResult<()> {
+        if ifindex == LOOPBACK_IFINDEX {
+            return Err(Errno::EINVAL);
+        }
+        let pos = self
+            .ifs
+            .iter()
+            .position(|i| i.ifindex == ifindex)
+            .ok_or(Errno::ENODEV)?;
+        let slot = self.ifs[pos].slot;
+        self.set_up(ifindex, false)?;
+        self.forget_slot(slot);
+        self.engine.remove_iface(slot);
+        self.ifs.remove(pos);
+        self.routes.flush_if(ifindex);
+        self.neighbors.retain(|n| n.ifindex != ifindex);
+        self.sync_addrs();
+        self.run();
+        Ok(())
+    }
+
+    pub fn netif(&self, ifindex: u32) -> Option<&Netif> {
+        self.ifs.iter().find(|i| i.ifindex == ifindex)
+    }
+
+    pub fn netifs(&self) -> impl Iterator<Item = &Netif> {
+        self.ifs.iter()
+    }
+
+    fn netif_mut(&mut self, ifindex: u32) -> SysResult<&mut Netif> {
+        self.ifs
+            .iter_mut()
+            .find(|i| i.ifindex == ifindex)
+            .ok_or(Errno::ENODEV)
+    }
+
+    pub fn set_up(&mut self, ifindex: u32, up: bool) -> SysResult<()> {
+        let nif = self.netif_mut(ifindex)?;
+        if nif.up == up {
+            return Ok(());
+        }
+        nif.up = up;
+        let addr = nif.addr;
+        if up {
+            if let Some(c) = addr {
+                self.add_connected_route(ifindex, c);
+            }
+        } else {
+            self.routes.flush_if(ifindex);
+        }
+        self.sync_routes();
+        self.rebind_all();
+        self.run();
+        Ok(())
+    }
+
+    /// Set (or with `None`, remove) the interface's address.
+    pub fn set_addr(&mut self, ifindex: u32, cidr: Option<Cidr>) -> SysResult<()> {
+        if let Some(c) = cidr {
+            if c.prefix > 32 || c.addr.is_multicast() || c.addr.is_broadcast() {
+                return Err(Errno::EINVAL);
+            }
+        }
+        let nif = self.netif_mut(ifindex)?;
+        nif.addr = cidr;
+        let up = nif.up;
+        self.routes.remove_connected(ifindex);
+        if let (Some(c), true) = (cidr, up) {
+            self.add_connected_route(ifindex, c);
+        }
+        self.sync_addrs();
+        self.sync_routes();
+        self.rebind_all();
+        self.run();
+        Ok(())
+    }
+
+    fn add_connected_route(&mut self, ifindex: u32, c: Cidr) {
+        if ifindex == LOOPBACK_IFINDEX {
+            return;
+        }
+        let _ = self.routes.add(Route {
+            dest: c.addr,
+            prefix: c.prefix,
+            gateway: Ipv4::ANY,
+            ifindex,
+            metric: 0,
+            connected: true,
+        });
+    }
+
+    /// Push addresses to the engine. Loopback also answers for every local address, as
+    /// Linux's local table does, so traffic to our own address never leaves the host.
+    fn sync_addrs(&mut self) {
+        let locals: Vec<Cidr> = self
+            .ifs
+            .iter()
+            .filter(|i| i.ifindex != LOOPBACK_IFINDEX)
+            .filter_map(|i| i.addr)
+            .map(|c| Cidr {
+                addr: c.addr,
+                prefix: 32,
+            })
+            .collect();
+        for nif in &self.ifs {
+            let mut addrs: Vec<Cidr> = nif.addr.into_iter().collect();
+            if nif.ifindex == LOOPBACK_IFINDEX {
+                addrs.extend_from_slice(&locals);
+            }
+            self.engine.set_addrs(nif.slot, &addrs);
+        }
+    }
+
+    fn sync_routes(&mut self) {
+        for nif in &self.ifs {
+            let mut it = self.routes.gateways_of(nif.ifindex).map(|r| {
+                (
+                    Cidr {
+                        addr: r.dest,
+                        prefix: r.prefix,
+                    },
+                    r.gateway,
+                )
+            });
+            self.engine.set_routes(nif.slot, &mut it);
+        }
+    }
+
+    pub fn add_route(&mut self, r: Route) -> SysResult<()> {
+        let nif = self.netif(r.ifindex).ok_or(Errno::ENODEV)?;
+        if !nif.up {
+            return Err(Errno::ENETDOWN);
+        }
+        if !r.gateway.is_any() {
+            // Linux: the gateway must be reachable on-link through that interface.
+            if !nif.addr.is_some_and(|c| c.contains(r.gateway)) {
+                return Err(Errno::ENETUNREACH);
+            }
+        }
+        self.routes.add(Route {
+            connected: false,
+            ..r
+        })?;
+        self.sync_routes();
+        Ok(())
+    }
+
+    pub fn delete_route(
+        &mut self,
+        dest: Ipv4,
+        prefix: u8,
+        gateway: Option<Ipv4>,
+        ifindex: Option<u32>,
+    ) -> SysResult<()> {
+        self.routes.delete(dest, prefix, gateway, ifindex)?;
+        self.sync_routes();
+        Ok(())
+    }
+
+    pub fn routes(&self) -> impl Iterator<Item = &Route> {
+        self.routes.iter()
+    }
+
+    pub fn neighbors(&self) -> impl Iterator<Item = &Neighbor> {
+        self.neighbors.iter()
+    }
+
+    /// Is `a` an address of this host?
+    pub fn is_local_addr(&self, a: Ipv4) -> bool {
+        a.is_loopback() || self.ifs.iter().any(|i| i.addr.is_some_and(|c| c.addr == a))
+    }
+
+    pub(crate) fn loopback_slot(&self) -> usize {
+        self.ifs
+            .iter()
+            .find(|i| i.ifindex == LOOPBACK_IFINDEX)
+            .map_or(0, |i| i.slot)
+    }
+
+    /// Output route for `dst`: (engine slot, source address, next hop).
+    pub(crate) fn route_out(&self, dst: Ipv4) -> SysResult<(usize, Ipv4, Ipv4)> {
+        if self.is_local_addr(dst) {
+            let src = if dst.is_loopback() {
+                Ipv4::LOCALHOST
+            } else {
+                dst
+            };
+            return Ok((self.loopback_slot(), src, dst));
+        }
+        let r = self.routes.lookup(dst).ok_or(Errno::ENETUNREACH)?;
+        let nif = self
+            .netif(r.ifindex)
+            .filter(|i| i.up)
+            .ok_or(Errno::ENETUNREACH)?;
+        let src = nif.addr.ok_or(Errno::ENETUNREACH)?.addr;
+        let hop = if r.gateway.is_any() { dst } else { r.gateway };
+        Ok((nif.slot, src, hop))
+    }
+
+    /// Engine slots a socket bound to `local` listens on: every up interface for the
+    /// wildcard; otherwise the interface owning the address, plus loopback.
+    pub(crate) fn slots_for(&self, local: Ipv4) -> Vec<usize> {
+        self.ifs
+            .iter()
+            .filter(|i| i.up)
+            .filter(|i| {
+                local.is_any()
+                    || i.ifindex == LOOPBACK_IFINDEX
+                    || i.addr.is_some_and(|c| c.addr == local)
+            })
+            .map(|i| i.slot)
+            .collect()
+    }
+
+    pub(crate) fn ifindex_of_slot(&self, slot: usize) -> u32 {
+        self.ifs
+            .iter()
+            .find(|i| i.slot == slot)
+            .map_or(0, |i| i.ifindex)
+    }
+
+    // ---- receive ----
+
+    /// A frame arrived on `ifindex`. Malformed frames are dropped and counted here.
+    pub fn receive(&mut self, ifindex: u32, frame: &[u8]) {
+        self.now = self.platform.now_us();
+        let Some(nif) = self.netif(ifindex) else {
+            return;
+        };
+        if !nif.up {
+            return;
+        }
+        let slot = nif.slot;
+        if !self.engine.push_rx(slot, frame) {
+            self.stats.drop_frame(DropReason::Truncated);
+            return;
+        }
+        self.run();
+    }
+
+    /// Classify a received frame before the engine sees it. False drops it.
+    fn accept_frame(&mut self, slot: usize, loopback: bool, frame: &[u8]) -> bool {
+        let parsed = if loopback {
+            wire::parse_ipv4(frame, false).map(Frame::Ipv4)
+        } else {
+            wire::parse_ethernet(frame, true)
+        };
+        let info = match parsed {
+            Ok(Frame::Arp(arp)) => {
+                self.stats.arp_in += 1;
+                self.learn_neighbor(slot, arp.sender_ip, arp.sender_mac);
+                return true;
+            }
+            Ok(Frame::Ipv4(info)) => info,
+            Err(why) => {
+                self.stats.drop_frame(why);
+                return false;
+            }
+        };
+        self.stats.ip_in_receives += 1;
+        match info.transport {
+            Transport::Tcp {
+                src_port,
+                dst_port,
+                flags,
+                ..
+            } => {
+                self.stats.tcp_in_segs += 1;
+                let local = crate::Endpoint::new(info.dst, dst_port);
+                let remote = crate::Endpoint::new(info.src, src_port);
+                if flags & wire::TCP_RST != 0 {
+                    self.socks.note_rst(local, remote);
+                }
+                if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN
+                    && self
+                        .socks
+                        .listener_full(&mut self.engine, slot, local, remote)
+                {
+                    self.stats.drop_frame(DropReason::ListenOverflow);
+                    return false;
+                }
+            }
+            Transport::Udp { .. } => self.stats.udp_in_datagrams += 1,
+            Transport::Icmp { .. } => self.stats.icmp_in_msgs += 1,
+            Transport::Other => {}
+        }
+        self.stats.ip_in_delivers += 1;
+        true
+    }
+
+    fn learn_neighbor(&mut self, slot: usize, ip: Ipv4, mac: [u8; 6]) {
+        let ifindex = self.ifindex_of_slot(slot);
+        let ours = self
+            .netif(ifindex)
+            .and_then(|i| i.addr)
+            .is_some_and(|c| c.contains(ip));
+        if !ours || ip.is_any() {
+            return;
+        }
+        let now = self.now;
+        if let Some(n) = self
+            .neighbors
+            .iter_mut()
+            .find(|n| n.ip == ip && n.ifindex == ifindex)
+        {
+            n.mac = mac;
+            n.updated_us = now;
+            return;
+        }
+        if self.neighbors.is_full() {
+            // Evict the stalest entry.
+            if let Some(pos) =
+                (0..self.neighbors.len()).min_by_key(|&i| self.neighbors[i].updated_us)
+            {
+                self.neighbors.swap_remove(pos);
+            }
+        }
+        let _ = self.neighbors.push(Neighbor {
+            ip,
+            mac,
+            ifindex,
+            updated_us: now,
+        });
+    }
+
+    pub(crate) fn has_neighbor(&self, slot: usize, ip: Ipv4) -> bool {
+        let ifindex = self.ifindex_of_slot(slot);
+        ifindex == LOOPBACK_IFINDEX
+            || self
+                .neighbors
+                .iter()
+                .any(|n| n.ip == ip && n.ifindex == ifindex)
+    }
+
+    // ---- the poll loop ----
+
+    /// Run timers; the platform calls this when the timer it armed expires.
+    pub fn poll(&mut self) {
+        self.now = self.platform.now_us();
+        self.run();
+    }
+
+    /// Drive the engine until it is quiet: every queued frame in, everything sendable out,
+    /// socket bookkeeping after each frame (so a listener's backlog is refilled between two
+    /// SYNs), then wakeups and the timer.
+    pub(crate) fn run(&mut self) {
+        let slots: Vec<(usize, u32, bool, bool)> = self
+            .ifs
+            .iter()
+            .map(|i| (i.slot, i.ifindex, i.link == Link::Loopback, i.up))
+            .collect();
+        // Bounded: loopback traffic ping-pongs, but every round drains the queues.
+        for _round in 0..256 {
+            let mut busy = false;
+            for &(slot, ifindex, loopback, up) in &slots {
+                while let Some(frame) = self.engine.pop_rx(slot) {
+                    busy = true;
+                    if !self.accept_frame(slot, loopback, &frame) {
+                        self.engine.recycle(slot, frame);
+                        continue;
+                    }
+                    {
+                        let Stack {
+                            engine,
+                            platform,
+                            stats,
+                            socks,
+                            now,
+                            ..
+                        } = self;
+                        let mut sink = tx_sink(platform, stats, socks, ifindex, loopback, up);
+                        engine.ingress(slot, frame, *now, &mut sink);
+                    }
+                    self.maintain();
+                }
+                let Stack {
+                    engine,
+                    platform,
+                    stats,
+                    socks,
+                    now,
+                    ..
+                } = self;
+                let mut sink = tx_sink(platform, stats, socks, ifindex, loopback, up);
+                engine.egress(slot, *now, &mut sink);
+                busy |= engine.rx_pending(slot);
+            }
+            busy |= self.maintain();
+            if !busy {
+                break;
+            }
+        }
+        self.report();
+    }
+
+    /// Wake sockets whose poll mask changed and re-arm the timer if the deadline moved.
+    fn report(&mut self) {
+        let ids: Vec<SocketId> = self.socks.ids().collect();
+        for id in ids {
+            let mask = self.poll_mask(id);
+            if let Some(s) = self.socks.get_mut(id) {
+                if s.reported != mask {
+                    s.reported = mask;
+                    self.platform.wake(id, mask);
+                }
+            }
+        }
+        let engine_at = self
+            .engine
+            .poll_delay(self.now)
+            .map(|d| self.now.saturating_add(d));
+        let at = match (engine_at, self.socks.next_deadline(self.now)) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+        if at != self.timer {
+            self.timer = at;
+            self.platform.set_timer(at);
+        }
+    }
+
+    /// The socket layer's own bookkeeping after engine activity. Returns true when it
+    /// queued something for the engine to send (an abort, a close).
+    pub(crate) fn maintain(&mut self) -> bool {
+        let ids: Vec<SocketId> = self.socks.ids().collect();
+        for id in ids {
+            self.maintain_socket(id);
+        }
+        self.socks.reap_orphans(&mut self.engine, self.now);
+        core::mem::take(&mut self.socks.kick)
+    }
+
+    fn maintain_socket(&mut self, id: SocketId) {
+        let Some(sock) = self.socks.get_mut(id) else {
+            return;
+        };
+        match &mut sock.proto {
+            Proto::Tcp(Tcp::Listen(_)) => self.maintain_listener(id),
+            Proto::Tcp(Tcp::Conn(_)) => self.maintain_conn(id),
+            _ => {}
+        }
+    }
+
+    /// Drop the engine sockets of an interface that is going away.
+    fn forget_slot(&mut self, slot: usize) {
+        let ids: Vec<SocketId> = self.socks.ids().collect();
+        for id in ids {
+            if let Some(s) = self.socks.get_mut(id) {
+                s.forget_slot(&mut self.engine, slot);
+            }
+        }
+        self.socks.forget_orphans_on(slot);
+    }
+
+    /// After an interface or address change: extend wildcard bindings to new interfaces.
+    fn rebind_all(&mut self) {
+        let ids: Vec<SocketId> = self.socks.ids().collect();
+        for id in ids {
+            self.refresh_bindings(id);
+        }
+    }
+
+    pub(crate) fn sock_count(&self) -> usize {
+        self.socks.len()
+    }
+}
+
+fn tx_sink<'a, P: Platform>(
+    platform: &'a mut P,
+    stats: &'a mut Stats,
+    socks: &'a mut SocketTable,
+    ifindex: u32,
+    loopback: bool,
+    up: bool,
+) -> impl FnMut(&[u8]) + 'a {
+    move |f: &[u8]| {
+        observe_tx(stats, socks, loopback, f);
+        if up && !loopback {
+            platform.transmit(ifindex, f);
+        }
+    }
+}
+
+/// Transmit-side counters; data segments at or below the highest sequence already sent on
+/// their connection are retransmissions.
+fn observe_tx(stats: &mut Stats, socks: &mut SocketTable, loopback: bool, f: &[u8]) {
+    let parsed = if loopback {
+        wire::parse_ipv4(f, false).map(Frame::Ipv4)
+    } else {
+        wire::parse_ethernet(f, false)
+    };
+    match parsed {
+        Ok(Frame::Arp(_)) => stats.arp_out += 1,
+        Ok(Frame::Ipv4(info)) => {
+            stats.ip_out_requests += 1;
+            match info.transport {
+                Transport::Tcp {
+                    src_port,
+                    dst_port,
+                    seq,
+                    flags,
+                    payload_len,
+                } => {
+                    stats.tcp_out_segs += 1;
+                    if flags & wire::TCP_RST != 0 {
+                        stats.tcp_out_rsts += 1;
+                    }
+                    let local = crate::Endpoint::new(info.src, src_port);
+                    let remote = crate::Endpoint::new(info.dst, dst_port);
+                    if payload_len > 0 && socks.note_sent(local, remote, seq, payload_len as u32) {
+                        stats.tcp_retrans_segs += 1;
+                    }
+                }
+                Transport::Udp { .. } => stats.udp_out_datagrams += 1,
+                Transport::Icmp { .. } => stats.icmp_out_msgs += 1,
+                Transport::Other => {}
+            }
+        }
+        Err(_) => {}
+    }
+}

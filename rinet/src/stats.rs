@@ -1,0 +1,70 @@
+//! Counters, named after the SNMP MIB fields `/proc/net/snmp` prints.
+
+use crate::wire::{DropReason, DROP_REASONS};
+
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub ip_in_receives: u64,
+    pub ip_in_hdr_errors: u64,
+    pub ip_in_delivers: u64,
+    pub ip_out_requests: u64,
+    pub ip_reasm_fails: u64,
+    pub icmp_in_msgs: u64,
+    pub icmp_out_msgs: u64,
+    pub tcp_active_opens: u64,
+    pub tcp_passive_opens: u64,
+    pub tcp_attempt_fails: u64,
+    pub tcp_estab_resets: u64,
+    pub tcp_in_segs: u64,
+    pub tcp_out_segs: u64,
+    pub tcp_retrans_segs: u64,
+    pub tcp_in_errs: u64,
+    pub tcp_out_rsts: u64,
+    pub tcp_listen_overflows: u64,
+    pub udp_in_datagrams: u64,
+    pub udp_in_errors: u64,
+    pub udp_out_datagrams: u64,
+    pub arp_in: u64,
+    pub arp_out: u64,
+    /// Frames dropped by the receive classifier, by [`DropReason`].
+    pub rx_drops: [u64; DROP_REASONS],
+}
+
+impl Stats {
+    pub fn drop_frame(&mut self, why: DropReason) {
+        self.rx_drops[why as usize] += 1;
+        match why {
+            DropReason::BadIpHeader | DropReason::BadIpChecksum | DropReason::Martian => {
+                self.ip_in_hdr_errors += 1
+            }
+            DropReason::Fragment => self.ip_reasm_fails += 1,
+            DropReason::ListenOverflow => self.tcp_listen_overflows += 1,
+            _ => {}
+        }
+    }
+
+    pub fn dropped(&self, why: DropReason) -> u64 {
+        self.rx_drops[why as usize]
+    }
+
+    pub fn total_drops(&self) -> u64 {
+        self.rx_drops.iter().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn drops_feed_mib_counters() {
+        let mut s = Stats::default();
+        s.drop_frame(DropReason::BadIpChecksum);
+        s.drop_frame(DropReason::ListenOverflow);
+        s.drop_frame(DropReason::Truncated);
+        assert_eq!(s.ip_in_hdr_errors, 1);
+        assert_eq!(s.tcp_listen_overflows, 1);
+        assert_eq!(s.dropped(DropReason::Truncated), 1);
+        assert_eq!(s.total_drops(), 3);
+    }
+}

@@ -1,0 +1,364 @@
+//! Wire formats rinet inspects itself, apart from the engine: the receive-path classifier
+//! (validation and drop accounting before any frame reaches the protocol engine) and the
+//! transmit-path observer (segment counters). Parsing never indexes out of bounds: every
+//! access goes through `get`, so a truncated or malformed frame can only be dropped.
+
+use crate::addr::Ipv4;
+
+pub const ETH_HDR_LEN: usize = 14;
+pub const ETHERTYPE_IPV4: u16 = 0x0800;
+pub const ETHERTYPE_ARP: u16 = 0x0806;
+pub const IPPROTO_ICMP: u8 = 1;
+pub const IPPROTO_TCP: u8 = 6;
+pub const IPPROTO_UDP: u8 = 17;
+
+pub const TCP_FIN: u8 = 0x01;
+pub const TCP_SYN: u8 = 0x02;
+pub const TCP_RST: u8 = 0x04;
+pub const TCP_ACK: u8 = 0x10;
+
+/// Why a received frame was dropped before reaching the engine.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum DropReason {
+    /// Shorter than the headers it claims to carry.
+    Truncated = 0,
+    /// An EtherType the stack does not speak (IPv6, VLAN, ...).
+    UnknownEthertype = 1,
+    /// IPv4 version/IHL/total length inconsistent.
+    BadIpHeader = 2,
+    BadIpChecksum = 3,
+    /// IPv4 fragments: reassembly is not supported.
+    Fragment = 4,
+    BadL4Header = 5,
+    BadL4Checksum = 6,
+    /// Malformed ARP packet.
+    BadArp = 7,
+    /// A SYN for a listener whose accept backlog is full (Linux: ListenOverflows).
+    ListenOverflow = 8,
+    /// Source address is multicast/broadcast, or a martian destination.
+    Martian = 9,
+}
+
+pub const DROP_REASONS: usize = 10;
+
+/// An ARP packet for IPv4 over Ethernet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arp {
+    pub op: u16,
+    pub sender_mac: [u8; 6],
+    pub sender_ip: Ipv4,
+    pub target_ip: Ipv4,
+}
+
+/// The transport header fields the socket layer and counters need.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Transport {
+    Tcp {
+        src_port: u16,
+        dst_port: u16,
+        seq: u32,
+        flags: u8,
+        payload_len: usize,
+    },
+    Udp {
+        src_port: u16,
+        dst_port: u16,
+    },
+    Icmp {
+        ty: u8,
+        code: u8,
+    },
+    Other,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Ipv4Info {
+    pub src: Ipv4,
+    pub dst: Ipv4,
+    pub proto: u8,
+    pub transport: Transport,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Frame {
+    Arp(Arp),
+    Ipv4(Ipv4Info),
+}
+
+fn be16(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
+}
+
+fn be32(b: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes([
+        *b.get(at)?,
+        *b.get(at + 1)?,
+        *b.get(at + 2)?,
+        *b.get(at + 3)?,
+    ]))
+}
+
+fn ip4(b: &[u8], at: usize) -> Option<Ipv4> {
+    Some(Ipv4(b.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// One's-complement sum of `data`, folded into 16 bits by the caller.
+pub fn csum_add(mut acc: u32, data: &[u8]) -> u32 {
+    let mut chunks = data.chunks_exact(2);
+    for c in &mut chunks {
+        acc += u32::from(u16::from_be_bytes([c[0], c[1]]));
+    }
+    if let [last] = chunks.remainder() {
+        acc += u32::from(*last) << 8;
+    }
+    acc
+}
+
+pub fn csum_fold(mut acc: u32) -> u16 {
+    while acc > 0xffff {
+        acc = (acc & 0xffff) + (acc >> 16);
+    }
+    !(acc as u16)
+}
+
+fn pseudo_header_sum(src: Ipv4, dst: Ipv4, proto: u8, len: usize) -> u32 {
+    let acc = csum_add(csum_add(0, &src.0), &dst.0);
+    acc + u32::from(proto) + (len as u32 & 0xffff) + (len as u32 >> 16)
+}
+
+/// Build a 20-byte IPv4 header without options (for raw sockets).
+pub fn ipv4_header(src: Ipv4, dst: Ipv4, proto: u8, ttl: u8, payload_len: usize) -> [u8; 20] {
+    let total = (20 + payload_len) as u16;
+    let mut h = [0u8; 20];
+    h[0] = 0x45;
+    h[2..4].copy_from_slice(&total.to_be_bytes());
+    h[6] = 0x40; // DF: rinet never fragments.
+    h[8] = ttl;
+    h[9] = proto;
+    h[12..16].copy_from_slice(&src.0);
+    h[16..20].copy_from_slice(&dst.0);
+    let c = csum_fold(csum_add(0, &h));
+    h[10..12].copy_from_slice(&c.to_be_bytes());
+    h
+}
+
+/// Validate an IPv4 packet (no link header) and extract what the stack inspects.
+/// `verify_csum` is false on loopback, where checksums are never computed.
+pub fn parse_ipv4(p: &[u8], verify_csum: bool) -> Result<Ipv4Info, DropReason> {
+    let vihl = *p.first().ok_or(DropReason::Truncated)?;
+    let ihl = usize::from(vihl & 0x0f) * 4;
+    if vihl >> 4 != 4 || ihl < 20 {
+        return Err(DropReason::BadIpHeader);
+    }
+    let total = usize::from(be16(p, 2).ok_or(DropReason::Truncated)?);
+    if p.len() < ihl {
+        return Err(DropReason::Truncated);
+    }
+    if total < ihl {
+        return Err(DropReason::BadIpHeader);
+    }
+    if p.len() < total {
+        return Err(DropReason::Truncated);
+    }
+    if verify_csum && csum_fold(csum_add(0, &p[..ihl])) != 0 {
+        return Err(DropReason::BadIpChecksum);
+    }
+    let frag = be16(p, 6).ok_or(DropReason::Truncated)?;
+    if frag & 0x3fff != 0 {
+        return Err(DropReason::Fragment);
+    }
+    let src = ip4(p, 12).ok_or(DropReason::Truncated)?;
+    let dst = ip4(p, 16).ok_or(DropReason::Truncated)?;
+    if src.is_multicast() || src.is_broadcast() {
+        return Err(DropReason::Martian);
+    }
+    let proto = p[9];
+    let l4 = &p[ihl..total];
+    let transport = parse_transport(src, dst, proto, l4, verify_csum)?;
+    Ok(Ipv4Info {
+        src,
+        dst,
+        proto,
+        transport,
+    })
+}
+
+fn parse_transport(
+    src: Ipv4,
+    dst: Ipv4,
+    proto: u8,
+    l4: &[u8],
+    verify_csum: bool,
+) -> Result<Transport, DropReason> {
+    let bad_sum = |sum_field_set: bool| {
+        verify_csum
+            && sum_field_set
+            && csum_fold(csum_add(pseudo_header_sum(src, dst, proto, l4.len()), l4)) != 0
+    };
+    match proto {
+        IPPROTO_TCP => {
+            let off = usize::from(*l4.get(12).ok_or(DropReason::Truncated)? >> 4) * 4;
+            if off < 20 {
+                return Err(DropReason::BadL4Header);
+            }
+            if l4.len() < off {
+                return Err(DropReason::Truncated);
+            }
+            if bad_sum(true) {
+                return Err(DropReason::BadL4Checksum);
+            }
+            Ok(Transport::Tcp {
+                src_port: be16(l4, 0).ok_or(DropReason::Truncated)?,
+                dst_port: be16(l4, 2).ok_or(DropReason::Truncated)?,
+                seq: be32(l4, 4).ok_or(DropReason::Truncated)?,
+                flags: l4[13],
+                payload_len: l4.len() - off,
+            })
+        }
+        IPPROTO_UDP => {
+            let len = usize::from(be16(l4, 4).ok_or(DropReason::Truncated)?);
+            if len < 8 || len > l4.len() {
+                return Err(DropReason::BadL4Header);
+            }
+            // A zero UDP checksum means "not computed" (RFC 768).
+            let field = be16(l4, 6).ok_or(DropReason::Truncated)?;
+            if len == l4.len() && bad_sum(field != 0) {
+                return Err(DropReason::BadL4Checksum);
+            }
+            Ok(Transport::Udp {
+                src_port: be16(l4, 0).ok_or(DropReason::Truncated)?,
+                dst_port: be16(l4, 2).ok_or(DropReason::Truncated)?,
+            })
+        }
+        IPPROTO_ICMP => {
+            if l4.len() < 8 {
+                return Err(DropReason::Truncated);
+            }
+            if verify_csum && csum_fold(csum_add(0, l4)) != 0 {
+                return Err(DropReason::BadL4Checksum);
+            }
+            Ok(Transport::Icmp {
+                ty: l4[0],
+                code: l4[1],
+            })
+        }
+        _ => Ok(Transport::Other),
+    }
+}
+
+/// Validate an Ethernet frame carrying ARP or IPv4.
+pub fn parse_ethernet(f: &[u8], verify_csum: bool) -> Result<Frame, DropReason> {
+    let ty = be16(f, 12).ok_or(DropReason::Truncated)?;
+    let payload = f.get(ETH_HDR_LEN..).ok_or(DropReason::Truncated)?;
+    match ty {
+        ETHERTYPE_IPV4 => parse_ipv4(payload, verify_csum).map(Frame::Ipv4),
+        ETHERTYPE_ARP => parse_arp(payload).map(Frame::Arp),
+        _ => Err(DropReason::UnknownEthertype),
+    }
+}
+
+fn parse_arp(p: &[u8]) -> Result<Arp, DropReason> {
+    if p.len() < 28 {
+        return Err(DropReason::Truncated);
+    }
+    // htype Ethernet, ptype IPv4, hlen 6, plen 4.
+    if p[0..6] != [0, 1, 8, 0, 6, 4] {
+        return Err(DropReason::BadArp);
+    }
+    let mut sender_mac = [0u8; 6];
+    sender_mac.copy_from_slice(&p[8..14]);
+    Ok(Arp {
+        op: u16::from_be_bytes([p[6], p[7]]),
+        sender_mac,
+        sender_ip: ip4(p, 14).ok_or(DropReason::Truncated)?,
+        target_ip: ip4(p, 24).ok_or(DropReason::Truncated)?,
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A valid TCP SYN from 10.0.0.1:40000 to 10.0.0.2:80 inside an Ethernet frame.
+    pub fn tcp_syn_frame() -> [u8; 54] {
+        let mut f = [0u8; 54];
+        f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+        f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+        f[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+        let src = Ipv4::new(10, 0, 0, 1);
+        let dst = Ipv4::new(10, 0, 0, 2);
+        f[14..34].copy_from_slice(&ipv4_header(src, dst, IPPROTO_TCP, 64, 20));
+        let tcp = &mut f[34..54];
+        tcp[0..2].copy_from_slice(&40000u16.to_be_bytes());
+        tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
+        tcp[4..8].copy_from_slice(&1234u32.to_be_bytes());
+        tcp[12] = 5 << 4;
+        tcp[13] = TCP_SYN;
+        tcp[14..16].copy_from_slice(&1024u16.to_be_bytes());
+        let sum = csum_fold(csum_add(pseudo_header_sum(src, dst, IPPROTO_TCP, 20), tcp));
+        tcp[16..18].copy_from_slice(&sum.to_be_bytes());
+        f
+    }
+
+    #[test]
+    fn parses_valid_syn() {
+        let f = tcp_syn_frame();
+        let Ok(Frame::Ipv4(info)) = parse_ethernet(&f, true) else {
+            panic!("valid frame rejected")
+        };
+        assert_eq!(info.dst, Ipv4::new(10, 0, 0, 2));
+        assert!(matches!(
+            info.transport,
+            Transport::Tcp {
+                dst_port: 80,
+                flags: TCP_SYN,
+                payload_len: 0,
+                ..
+            }
+        ));
+    }
+
+    #[test]
+    fn every_truncation_is_rejected_not_panicking() {
+        let f = tcp_syn_frame();
+        for n in 0..f.len() {
+            assert!(parse_ethernet(&f[..n], true).is_err(), "len {n}");
+        }
+    }
+
+    #[test]
+    fn bad_checksums_and_headers() {
+        let mut f = tcp_syn_frame();
+        f[14 + 8] ^= 1; // TTL changes: IP checksum breaks
+        assert_eq!(parse_ethernet(&f, true), Err(DropReason::BadIpChecksum));
+        assert!(parse_ethernet(&f, false).is_ok());
+        let mut f = tcp_syn_frame();
+        f[50] ^= 0xff; // TCP window: TCP checksum breaks
+        assert_eq!(parse_ethernet(&f, true), Err(DropReason::BadL4Checksum));
+        let mut f = tcp_syn_frame();
+        f[14] = 0x46; // IHL 6 with a 20-byte header: checksum now covers TCP bytes
+        assert!(parse_ethernet(&f, true).is_err());
+        let mut f = tcp_syn_frame();
+        f[14 + 6] = 0x20; // more-fragments
+        assert_eq!(parse_ethernet(&f, false), Err(DropReason::Fragment));
+        let mut f = tcp_syn_frame();
+        f[12] = 0x86;
+        f[13] = 0xdd;
+        assert_eq!(parse_ethernet(&f, true), Err(DropReason::UnknownEthertype));
+    }
+
+    #[test]
+    fn arp_parse() {
+        let mut p = [0u8; 28];
+        p[0..8].copy_from_slice(&[0, 1, 8, 0, 6, 4, 0, 1]);
+        p[8..14].copy_from_slice(&[2, 0, 0, 0, 0, 9]);
+        p[14..18].copy_from_slice(&[10, 0, 0, 9]);
+        p[24..28].copy_from_slice(&[10, 0, 0, 2]);
+        let arp = parse_arp(&p).unwrap();
+        assert_eq!(arp.op, 1);
+        assert_eq!(arp.sender_ip, Ipv4::new(10, 0, 0, 9));
+        p[4] = 8;
+        assert_eq!(parse_arp(&p), Err(DropReason::BadArp));
+    }
+}

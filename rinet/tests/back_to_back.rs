@@ -1,0 +1,710 @@
+//! Socket semantics, proven between two rinet stacks wired back to back in memory.
+
+mod common;
+
+use common::*;
+use rinet::socket::opts::*;
+use rinet::socket::*;
+use rinet::wire::DropReason;
+use rinet::{Errno, Ipv4, SocketId, Stack};
+
+const SEC: u64 = 1_000_000;
+
+fn listener(s: &mut Stack<SimPlatform>, port: u16, backlog: i32) -> SocketId {
+    let l = s.socket(SOCK_STREAM, 0).unwrap();
+    s.setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &1i32.to_ne_bytes())
+        .unwrap();
+    s.bind(l, ep(Ipv4::ANY, port)).unwrap();
+    s.listen(l, backlog).unwrap();
+    l
+}
+
+/// a connects to b:port; returns (client on a, server on b).
+fn connected(net: &mut Net, port: u16) -> (SocketId, SocketId) {
+    let l = listener(&mut net.b, port, 4);
+    let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.a.connect(c, ep(B_IP, port)), Err(Errno::EINPROGRESS));
+    net.run_until(5 * SEC, |n| n.a.poll_mask(c) & POLLOUT != 0);
+    let (srv, peer) = net.b.accept(l).unwrap();
+    assert_eq!(peer.addr, A_IP);
+    net.b.close(l).unwrap();
+    (c, srv)
+}
+
+/// Send all of `data` from `from` to `to` through the simulated wire, reading as it goes.
+fn transfer(net: &mut Net, a_to_b: bool, from: SocketId, to: SocketId, data: &[u8]) -> Vec<u8> {
+    let mut sent = 0;
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 8192];
+    let end = net.now() + 600 * SEC;
+    while got.len() < data.len() {
+        assert!(
+            net.now() < end,
+            "transfer stalled at {} of {}",
+            got.len(),
+            data.len()
+        );
+        let (tx, rx) = if a_to_b {
+            (&mut net.a, &mut net.b)
+        } else {
+            (&mut net.b, &mut net.a)
+        };
+        if sent < data.len() {
+            match tx.send(from, &data[sent..], None) {
+                Ok(n) => sent += n,
+                Err(Errno::EAGAIN) => {}
+                Err(e) => panic!("send: {e:?}"),
+            }
+        }
+        loop {
+            match rx.recv(to, &mut buf, 0) {
+                Ok(r) if r.len > 0 => got.extend_from_slice(&buf[..r.len]),
+                Ok(_) => panic!("early EOF"),
+                Err(Errno::EAGAIN) => break,
+                Err(e) => panic!("recv: {e:?}"),
+            }
+        }
+        net.step(10_000);
+    }
+    got
+}
+
+#[test]
+fn connect_accept_and_exchange_data() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    let local = net.a.local_endpoint(c).unwrap();
+    assert_eq!(local.addr, A_IP);
+    assert!((EPHEMERAL_FIRST..=EPHEMERAL_LAST).contains(&local.port));
+    assert_eq!(net.a.remote_endpoint(c).unwrap(), ep(B_IP, 80));
+    assert_eq!(net.b.remote_endpoint(s).unwrap(), local);
+    let up = pattern(100_000, 1);
+    assert_eq!(transfer(&mut net, true, c, s, &up), up);
+    let down = pattern(70_000, 7);
+    assert_eq!(transfer(&mut net, false, s, c, &down), down);
+    assert_eq!(net.a.stats.tcp_active_opens, 1);
+    assert_eq!(net.b.stats.tcp_passive_opens, 1);
+    assert_eq!(net.a.stats.tcp_retrans_segs, 0);
+}
+
+#[test]
+fn closed_port_refuses_with_rst() {
+    let mut net = Net::new();
+    let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.a.connect(c, ep(B_IP, 81)), Err(Errno::EINPROGRESS));
+    net.run_until(SEC, |n| n.a.poll_mask(c) & POLLERR != 0);
+    let mut v = [0u8; 4];
+    net.a.getsockopt(c, SOL_SOCKET, SO_ERROR, &mut v).unwrap();
+    assert_eq!(i32::from_ne_bytes(v), Errno::ECONNREFUSED.0);
+    assert!(net.b.stats.tcp_out_rsts >= 1);
+    assert_eq!(net.a.stats.tcp_attempt_fails, 1);
+    // The error is reported once; a fresh attempt is possible afterwards.
+    net.a.getsockopt(c, SOL_SOCKET, SO_ERROR, &mut v).unwrap();
+    assert_eq!(i32::from_ne_bytes(v), 0);
+}
+
+#[test]
+fn connect_reports_refusal_on_second_call() {
+    let mut net = Net::new();
+    let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.a.connect(c, ep(B_IP, 81)), Err(Errno::EINPROGRESS));
+    assert_eq!(net.a.connect(c, ep(B_IP, 81)), Err(Errno::EALREADY));
+    net.run_until(SEC, |n| n.a.poll_mask(c) & POLLERR != 0);
+    assert_eq!(net.a.connect(c, ep(B_IP, 81)), Err(Errno::ECONNREFUSED));
+}
+
+#[test]
+fn backlog_queues_in_order_and_drops_overflow_syns() {
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 2);
+    let clients: Vec<SocketId> = (0..8)
+        .map(|_| net.a.socket(SOCK_STREAM, 0).unwrap())
+        .collect();
+    for &c in &clients {
+        assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
+    }
+    net.pump();
+    // backlog 2: Linux queues backlog + 1 connections; the other SYNs are dropped, not reset.
+    let up = clients
+        .iter()
+        .filter(|&&c| net.a.poll_mask(c) & POLLOUT != 0)
+        .count();
+    assert_eq!(up, 3);
+    assert!(clients.iter().all(|&c| net.a.poll_mask(c) & POLLERR == 0));
+    assert!(net.b.stats.dropped(DropReason::ListenOverflow) >= 5);
+    // accept() returns them in the order they connected.
+    let ports: Vec<u16> = clients
+        .iter()
+        .map(|&c| net.a.local_endpoint(c).unwrap().port)
+        .collect();
+    let mut accepted = Vec::new();
+    net.run_until(60 * SEC, |n| {
+        while let Ok((_, peer)) = n.b.accept(l) {
+            accepted.push(peer.port);
+        }
+        accepted.len() == 8
+    });
+    assert_eq!(&accepted[..3], &ports[..3]);
+    let mut sorted = accepted.clone();
+    sorted.sort();
+    let mut want = ports.clone();
+    want.sort();
+    assert_eq!(sorted, want);
+    assert!(clients.iter().all(|&c| net.a.poll_mask(c) & POLLOUT != 0));
+}
+
+#[test]
+fn bind_conflicts_and_reuseaddr() {
+    let mut net = Net::new();
+    let s = &mut net.a;
+    let x = s.socket(SOCK_STREAM, 0).unwrap();
+    let y = s.socket(SOCK_STREAM, 0).unwrap();
+    s.bind(x, ep(Ipv4::ANY, 8080)).unwrap();
+    assert_eq!(s.bind(y, ep(A_IP, 8080)), Err(Errno::EADDRINUSE));
+    assert_eq!(s.bind(x, ep(Ipv4::ANY, 8081)), Err(Errno::EINVAL));
+    assert_eq!(
+        s.bind(y, ep(Ipv4::new(10, 9, 9, 9), 1)),
+        Err(Errno::EADDRNOTAVAIL)
+    );
+    // Both with SO_REUSEADDR and neither listening: allowed; then only one may listen.
+    let p = s.socket(SOCK_STREAM, 0).unwrap();
+    let q = s.socket(SOCK_STREAM, 0).unwrap();
+    for k in [p, q] {
+        s.setsockopt(k, SOL_SOCKET, SO_REUSEADDR, &1i32.to_ne_bytes())
+            .unwrap();
+        s.bind(k, ep(Ipv4::ANY, 9000)).unwrap();
+    }
+    s.listen(p, 5).unwrap();
+    assert_eq!(s.listen(q, 5), Err(Errno::EADDRINUSE));
+    // UDP and TCP port spaces are separate.
+    let u = s.socket(SOCK_DGRAM, 0).unwrap();
+    s.bind(u, ep(Ipv4::ANY, 8080)).unwrap();
+    // Port 0 picks an ephemeral port.
+    let e = s.socket(SOCK_STREAM, 0).unwrap();
+    s.bind(e, ep(Ipv4::ANY, 0)).unwrap();
+    let port = s.local_endpoint(e).unwrap().port;
+    assert!((EPHEMERAL_FIRST..=EPHEMERAL_LAST).contains(&port));
+}
+
+#[test]
+fn half_close_both_ways() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    net.a.send(c, b"request", None).unwrap();
+    net.a.shutdown(c, SHUT_WR).unwrap();
+    assert_eq!(net.a.send(c, b"more", None), Err(Errno::EPIPE));
+    let mut buf = [0u8; 64];
+    net.run_until(SEC, |n| n.b.poll_mask(s) & POLLRDHUP != 0);
+    assert_eq!(net.b.recv(s, &mut buf, 0).unwrap().len, 7);
+    assert_eq!(
+        net.b.recv(s, &mut buf, 0).unwrap().len,
+        0,
+        "EOF after the peer's FIN"
+    );
+    // The other direction still works.
+    net.b.send(s, b"response", None).unwrap();
+    net.run_until(SEC, |n| n.a.poll_mask(c) & POLLIN != 0);
+    assert_eq!(net.a.recv(c, &mut buf, 0).unwrap().len, 8);
+    net.b.close(s).unwrap();
+    net.run_until(SEC, |n| n.a.poll_mask(c) & POLLHUP != 0);
+    assert_eq!(net.a.recv(c, &mut buf, 0).unwrap().len, 0);
+    net.a.close(c).unwrap();
+    net.advance(120 * SEC);
+    assert_eq!(
+        net.a.orphan_count() + net.b.orphan_count(),
+        0,
+        "TIME-WAIT ends"
+    );
+}
+
+#[test]
+fn shut_rd_reads_eof_and_discards() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    net.a.shutdown(c, SHUT_RD).unwrap();
+    net.b.send(s, b"ignored", None).unwrap();
+    net.pump();
+    let mut buf = [0u8; 16];
+    assert_eq!(net.a.recv(c, &mut buf, 0).unwrap().len, 0);
+    assert!(net.a.poll_mask(c) & POLLIN != 0);
+    assert_eq!(net.a.bytes_readable(c).unwrap(), 0);
+}
+
+#[test]
+fn close_with_unread_data_resets() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    net.b.send(s, b"unread", None).unwrap();
+    net.pump();
+    assert_eq!(net.a.bytes_readable(c).unwrap(), 6);
+    net.a.close(c).unwrap();
+    net.run_until(SEC, |n| n.b.poll_mask(s) & POLLERR != 0);
+    let mut buf = [0u8; 8];
+    assert_eq!(net.b.recv(s, &mut buf, 0), Err(Errno::ECONNRESET));
+    assert_eq!(net.b.recv(s, &mut buf, 0).unwrap().len, 0);
+    assert!(net.a.stats.tcp_out_rsts >= 1);
+    assert_eq!(net.b.send(s, b"x", None), Err(Errno::EPIPE));
+}
+
+#[test]
+fn linger_zero_resets() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    let mut l = [0u8; 8];
+    l[..4].copy_from_slice(&1i32.to_ne_bytes());
+    net.a.setsockopt(c, SOL_SOCKET, SO_LINGER, &l).unwrap();
+    net.a.close(c).unwrap();
+    net.run_until(SEC, |n| n.b.poll_mask(s) & POLLERR != 0);
+    assert_eq!(net.b.take_error(s).unwrap(), Some(Errno::ECONNRESET));
+}
+
+#[test]
+fn simultaneous_close() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    net.a.shutdown(c, SHUT_WR).unwrap();
+    net.b.shutdown(s, SHUT_WR).unwrap();
+    net.pump();
+    net.a.close(c).unwrap();
+    net.b.close(s).unwrap();
+    net.advance(120 * SEC);
+    assert_eq!(net.a.orphan_count(), 0);
+    assert_eq!(net.b.orphan_count(), 0);
+    assert_eq!(net.a.stats.tcp_out_rsts + net.b.stats.tcp_out_rsts, 0);
+}
+
+#[test]
+fn time_wait_reuse_with_reuseaddr() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    // The server closes first: its side goes to TIME-WAIT.
+    net.b.close(s).unwrap();
+    net.pump();
+    net.a.close(c).unwrap();
+    net.pump();
+    assert_eq!(net.b.orphan_count(), 1, "server connection in TIME-WAIT");
+    let plain = net.b.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.b.bind(plain, ep(Ipv4::ANY, 80)), Err(Errno::EADDRINUSE));
+    // With SO_REUSEADDR the server restarts at once and serves a new connection.
+    let (c2, s2) = connected(&mut net, 80);
+    net.a.send(c2, b"again", None).unwrap();
+    net.pump();
+    let mut buf = [0u8; 8];
+    assert_eq!(net.b.recv(s2, &mut buf, 0).unwrap().len, 5);
+}
+
+#[test]
+fn zero_window_then_resume() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    let data = pattern(200_000, 3);
+    let mut sent = 0;
+    // Fill both buffers: the receiver reads nothing, the window closes.
+    for _ in 0..100 {
+        match net.a.send(c, &data[sent..], None) {
+            Ok(n) => sent += n,
+            Err(Errno::EAGAIN) => break,
+            Err(e) => panic!("{e:?}"),
+        }
+        net.step(10_000);
+    }
+    assert!(sent < data.len());
+    assert_eq!(
+        net.a.poll_mask(c) & POLLOUT,
+        0,
+        "not writable with a full window"
+    );
+    // Zero-window probes keep the connection alive for a long while.
+    net.advance(30 * SEC);
+    assert_eq!(net.a.poll_mask(c) & POLLERR, 0);
+    let got = transfer_rest(&mut net, c, s, &data, sent);
+    assert_eq!(got, data);
+}
+
+fn transfer_rest(net: &mut Net, c: SocketId, s: SocketId, data: &[u8], mut sent: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 4096];
+    while got.len() < data.len() {
+        if sent < data.len() {
+            if let Ok(n) = net.a.send(c, &data[sent..], None) {
+                sent += n;
+            }
+        }
+        while let Ok(r) = net.b.recv(s, &mut buf, 0) {
+            assert!(r.len > 0);
+            got.extend_from_slice(&buf[..r.len]);
+        }
+        net.step(10_000);
+    }
+    got
+}
+
+#[test]
+fn retransmission_after_loss_and_reordering() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    let mut n = 0u32;
+    net.fault = Box::new(move |a_to_b, f| {
+        n += 1;
+        // Drop every 7th data-sized frame from a to b.
+        !(a_to_b && f.len() > 200 && n.is_multiple_of(7))
+    });
+    let data = pattern(300_000, 9);
+    assert_eq!(transfer(&mut net, true, c, s, &data), data);
+    assert!(net.dropped > 0);
+    assert!(
+        net.a.stats.tcp_retrans_segs > 0,
+        "retransmissions are counted"
+    );
+}
+
+#[test]
+fn udp_datagrams_both_ways() {
+    let mut net = Net::new();
+    let ub = net.b.socket(SOCK_DGRAM, 0).unwrap();
+    net.b.bind(ub, ep(Ipv4::ANY, 7)).unwrap();
+    let ua = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    assert_eq!(net.a.send(ua, b"x", None), Err(Errno::EDESTADDRREQ));
+    net.a.send(ua, b"hello", Some(ep(B_IP, 7))).unwrap();
+    net.pump();
+    let mut buf = [0u8; 3];
+    let r = net.b.recv(ub, &mut buf, MSG_PEEK).unwrap();
+    assert_eq!(
+        (r.len, r.full_len),
+        (3, 5),
+        "truncated peek reports the full length"
+    );
+    let r = net.b.recv(ub, &mut buf, 0).unwrap();
+    assert_eq!(&buf, b"hel");
+    let from = r.from.unwrap();
+    assert_eq!(from.addr, A_IP);
+    assert_eq!(
+        net.b.recv(ub, &mut buf, 0),
+        Err(Errno::EAGAIN),
+        "rest of datagram discarded"
+    );
+    net.b.send(ub, b"back", Some(from)).unwrap();
+    net.pump();
+    let mut big = [0u8; 16];
+    assert_eq!(net.a.recv(ua, &mut big, 0).unwrap().len, 4);
+    // Too big for the MTU without fragmentation.
+    assert_eq!(
+        net.a.send(ua, &[0u8; 1600], Some(ep(B_IP, 7))),
+        Err(Errno::EMSGSIZE)
+    );
+    // Broadcast needs SO_BROADCAST.
+    assert_eq!(
+        net.a.send(ua, b"b", Some(ep(Ipv4::new(10, 0, 0, 255), 7))),
+        Err(Errno::EACCES)
+    );
+}
+
+#[test]
+fn connected_udp_hears_only_its_peer() {
+    let mut net = Net::new();
+    let ub = net.b.socket(SOCK_DGRAM, 0).unwrap();
+    net.b.bind(ub, ep(Ipv4::ANY, 7)).unwrap();
+    net.b.connect(ub, ep(A_IP, 5000)).unwrap();
+    let stranger = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    net.a.bind(stranger, ep(Ipv4::ANY, 5001)).unwrap();
+    let peer = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    net.a.bind(peer, ep(Ipv4::ANY, 5000)).unwrap();
+    net.a.send(stranger, b"no", Some(ep(B_IP, 7))).unwrap();
+    net.a.send(peer, b"yes", Some(ep(B_IP, 7))).unwrap();
+    net.pump();
+    let mut buf = [0u8; 8];
+    let r = net.b.recv(ub, &mut buf, 0).unwrap();
+    assert_eq!(&buf[..r.len], b"yes");
+    assert_eq!(net.b.recv(ub, &mut buf, 0), Err(Errno::EAGAIN));
+}
+
+#[test]
+fn raw_icmp_ping() {
+    let mut net = Net::new();
+    let r = net.a.socket(SOCK_RAW, IPPROTO_ICMP).unwrap();
+    // Echo request: type 8, id 0x1234, seq 1, payload "ping".
+    let mut icmp = vec![8, 0, 0, 0, 0x12, 0x34, 0, 1, b'p', b'i', b'n', b'g'];
+    let sum = rinet::wire::csum_fold(rinet::wire::csum_add(0, &icmp));
+    icmp[2..4].copy_from_slice(&sum.to_be_bytes());
+    net.a.send(r, &icmp, Some(ep(B_IP, 0))).unwrap();
+    net.run_until(SEC, |n| n.a.poll_mask(r) & POLLIN != 0);
+    let mut buf = [0u8; 128];
+    let got = net.a.recv(r, &mut buf, 0).unwrap();
+    assert_eq!(got.from.unwrap().addr, B_IP);
+    assert_eq!(got.len, 20 + icmp.len(), "raw sockets see the IP header");
+    assert_eq!(buf[20], 0, "echo reply");
+    assert_eq!(&buf[24..26], &[0x12, 0x34]);
+}
+
+#[test]
+fn loopback_and_own_address() {
+    let mut net = Net::new();
+    let a = &mut net.a;
+    let l = a.socket(SOCK_STREAM, 0).unwrap();
+    a.bind(l, ep(Ipv4::ANY, 7)).unwrap();
+    a.listen(l, 8).unwrap();
+    for dst in [Ipv4::LOCALHOST, Ipv4::new(127, 1, 2, 3), A_IP, Ipv4::ANY] {
+        let c = a.socket(SOCK_STREAM, 0).unwrap();
+        match a.connect(c, ep(dst, 7)) {
+            Ok(()) | Err(Errno::EINPROGRESS) => {}
+            Err(e) => panic!("{dst:?}: {e:?}"),
+        }
+        let (s, _) = a.accept(l).expect("loopback connection completes at once");
+        a.send(c, b"ping", None).unwrap();
+        let mut buf = [0u8; 8];
+        assert_eq!(a.recv(s, &mut buf, 0).unwrap().len, 4);
+        a.close(c).unwrap();
+        a.close(s).unwrap();
+    }
+    net.pump();
+    assert_eq!(net.delivered, 0, "loopback traffic never reaches the wire");
+}
+
+#[test]
+fn errors_match_linux() {
+    let mut net = Net::new();
+    let s = &mut net.a;
+    assert_eq!(s.socket(5, 0), Err(Errno::ESOCKTNOSUPPORT));
+    assert_eq!(
+        s.socket(SOCK_STREAM, IPPROTO_UDP),
+        Err(Errno::EPROTONOSUPPORT)
+    );
+    assert_eq!(s.socket(SOCK_RAW, 0), Err(Errno::EPROTONOSUPPORT));
+    assert_eq!(s.socket(SOCK_RAW, IPPROTO_TCP), Err(Errno::EPROTONOSUPPORT));
+    assert_eq!(s.socket(SOCK_DGRAM, IPPROTO_ICMP), Err(Errno::EACCES));
+    let t = s.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(s.send(t, b"x", None), Err(Errno::EPIPE));
+    let mut buf = [0u8; 4];
+    assert_eq!(s.recv(t, &mut buf, 0), Err(Errno::ENOTCONN));
+    assert_eq!(s.remote_endpoint(t), Err(Errno::ENOTCONN));
+    assert_eq!(s.accept(t), Err(Errno::EINVAL));
+    assert_eq!(s.shutdown(t, SHUT_RDWR), Err(Errno::ENOTCONN));
+    assert_eq!(s.shutdown(t, 7), Err(Errno::EINVAL));
+    assert_eq!(
+        s.setsockopt(t, SOL_SOCKET, 999, &[0; 4]),
+        Err(Errno::ENOPROTOOPT)
+    );
+    assert_eq!(
+        s.setsockopt(t, 99, SO_REUSEADDR, &[0; 4]),
+        Err(Errno::ENOPROTOOPT)
+    );
+    assert_eq!(
+        s.setsockopt(t, SOL_SOCKET, SO_REUSEADDR, &[0; 2]),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(
+        s.setsockopt(t, SOL_TCP, TCP_KEEPCNT, &0i32.to_ne_bytes()),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(
+        s.getsockopt(t, SOL_SOCKET, 999, &mut buf),
+        Err(Errno::ENOPROTOOPT)
+    );
+    assert_eq!(
+        s.connect(t, ep(Ipv4::new(192, 0, 2, 1), 80)),
+        Err(Errno::ENETUNREACH)
+    );
+    let u = s.socket(SOCK_DGRAM, 0).unwrap();
+    assert_eq!(s.listen(u, 1), Err(Errno::EOPNOTSUPP));
+    assert_eq!(
+        s.setsockopt(u, SOL_TCP, TCP_NODELAY, &1i32.to_ne_bytes()),
+        Err(Errno::ENOPROTOOPT)
+    );
+    s.close(t).unwrap();
+    assert_eq!(s.close(t), Err(Errno::EBADF), "stale handle");
+    assert_eq!(s.poll_mask(t), POLLNVAL);
+    s.getsockopt(u, SOL_SOCKET, SO_TYPE, &mut buf).unwrap();
+    assert_eq!(i32::from_ne_bytes(buf), SOCK_DGRAM);
+}
+
+#[test]
+fn options_round_trip() {
+    let mut net = Net::new();
+    let s = &mut net.a;
+    let t = s.socket(SOCK_STREAM, 0).unwrap();
+    s.setsockopt(t, SOL_SOCKET, SO_RCVBUF, &4096i32.to_ne_bytes())
+        .unwrap();
+    let mut v = [0u8; 4];
+    s.getsockopt(t, SOL_SOCKET, SO_RCVBUF, &mut v).unwrap();
+    assert_eq!(i32::from_ne_bytes(v), 8192, "Linux doubles SO_RCVBUF");
+    s.setsockopt(t, SOL_TCP, TCP_NODELAY, &1i32.to_ne_bytes())
+        .unwrap();
+    s.getsockopt(t, SOL_TCP, TCP_NODELAY, &mut v).unwrap();
+    assert_eq!(i32::from_ne_bytes(v), 1);
+    let mut tv = [0u8; 16];
+    tv[..8].copy_from_slice(&3i64.to_ne_bytes());
+    s.setsockopt(t, SOL_SOCKET, SO_RCVTIMEO_NEW, &tv).unwrap();
+    assert_eq!(s.timeouts(t).unwrap(), (3_000_000, 0));
+    s.setsockopt(t, SOL_SOCKET, SO_KEEPALIVE, &1i32.to_ne_bytes())
+        .unwrap();
+    s.getsockopt(t, SOL_SOCKET, SO_KEEPALIVE, &mut v).unwrap();
+    assert_eq!(i32::from_ne_bytes(v), 1);
+}
+
+#[test]
+fn dead_neighbour_fails_without_blocking_others() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    let dead = net.a.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(
+        net.a.connect(dead, ep(Ipv4::new(10, 0, 0, 99), 80)),
+        Err(Errno::EINPROGRESS)
+    );
+    let data = pattern(200_000, 5);
+    let start = net.now();
+    assert_eq!(transfer(&mut net, true, c, s, &data), data);
+    net.run_until(10 * SEC, |n| n.a.poll_mask(dead) & POLLERR != 0);
+    assert_eq!(net.a.take_error(dead).unwrap(), Some(Errno::EHOSTUNREACH));
+    assert!(net.now() - start >= 3 * SEC);
+}
+
+#[test]
+fn vanished_peer_times_out() {
+    let mut net = Net::new();
+    let (c, _s) = connected(&mut net, 80);
+    net.fault = Box::new(|_, _| false);
+    net.a.send(c, b"into the void", None).unwrap();
+    net.run_until(300 * SEC, |n| n.a.poll_mask(c) & POLLERR != 0);
+    assert_eq!(net.a.take_error(c).unwrap(), Some(Errno::ETIMEDOUT));
+    assert!(net.a.stats.tcp_retrans_segs > 0);
+}
+
+#[test]
+fn malformed_frames_are_dropped_and_counted() {
+    let mut net = Net::new();
+    let before = net.b.stats.total_drops();
+    let frames: Vec<Vec<u8>> = vec![
+        vec![],
+        vec![0; 5],
+        vec![0xff; 14],
+        {
+            let mut f = vec![0u8; 34];
+            f[12] = 8; // IPv4 with a garbage header
+            f[14] = 0x4f;
+            f
+        },
+        {
+            let mut f = vec![0u8; 60];
+            f[12] = 8;
+            f[13] = 6; // ARP, wrong sizes
+            f
+        },
+    ];
+    for f in &frames {
+        net.b.receive(IF, f);
+    }
+    assert_eq!(net.b.stats.total_drops() - before, frames.len() as u64);
+    assert!(net.b.stats.dropped(DropReason::Truncated) >= 2);
+}
+
+#[test]
+fn idle_stack_arms_no_timer() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    net.a.close(c).unwrap();
+    net.b.close(s).unwrap();
+    net.advance(200 * SEC);
+    assert_eq!(net.a_timer(), None);
+    assert_eq!(net.b_timer(), None);
+    // A listener alone needs no timer either.
+    let _l = listener(&mut net.b, 80, 4);
+    net.pump();
+    assert_eq!(net.b_timer(), None);
+}
+
+#[test]
+fn wakeups_report_mask_changes() {
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 4);
+    let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+    let _ = net.a.connect(c, ep(B_IP, 80));
+    net.pump();
+    // The listener became readable and the client writable: both were woken.
+    assert!(net
+        .b
+        .platform()
+        .wakes
+        .borrow()
+        .iter()
+        .any(|&(id, m)| id == l && m & POLLIN != 0));
+    assert!(net
+        .a
+        .platform()
+        .wakes
+        .borrow()
+        .iter()
+        .any(|&(id, m)| id == c && m & POLLOUT != 0));
+}
+
+#[test]
+fn interfaces_routes_and_addresses() {
+    let mut net = Net::new();
+    let s = &mut net.a;
+    let gw = Ipv4::new(10, 0, 0, 254);
+    let route = |dest, prefix, gateway| rinet::route::Route {
+        dest,
+        prefix,
+        gateway,
+        ifindex: IF,
+        metric: 0,
+        connected: false,
+    };
+    s.add_route(route(Ipv4::ANY, 0, gw)).unwrap();
+    assert_eq!(s.add_route(route(Ipv4::ANY, 0, gw)), Err(Errno::EEXIST));
+    assert_eq!(
+        s.add_route(route(Ipv4::ANY, 0, Ipv4::new(192, 0, 2, 1))),
+        Err(Errno::ENETUNREACH)
+    );
+    assert!(s.routes().any(|r| r.gateway == gw));
+    let t = s.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(
+        s.connect(t, ep(Ipv4::new(192, 0, 2, 1), 80)),
+        Err(Errno::EINPROGRESS)
+    );
+    s.delete_route(Ipv4::ANY, 0, None, None).unwrap();
+    assert_eq!(s.delete_route(Ipv4::ANY, 0, None, None), Err(Errno::ESRCH));
+    s.set_up(IF, false).unwrap();
+    assert!(s.routes().all(|r| r.ifindex != IF));
+    let u = s.socket(SOCK_DGRAM, 0).unwrap();
+    assert_eq!(s.send(u, b"x", Some(ep(B_IP, 7))), Err(Errno::ENETUNREACH));
+    assert_eq!(
+        s.add_ethernet(IF, [2, 0, 0, 0, 0, 9], 1500),
+        Err(Errno::EEXIST)
+    );
+    assert_eq!(
+        s.add_ethernet(3, [1, 0, 0, 0, 0, 9], 1500),
+        Err(Errno::EINVAL),
+        "multicast MAC"
+    );
+    s.remove_link(IF).unwrap();
+    assert!(s.netif(IF).is_none());
+}
+
+#[test]
+fn many_connections_at_once() {
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 16);
+    let clients: Vec<SocketId> = (0..64)
+        .map(|_| net.a.socket(SOCK_STREAM, 0).unwrap())
+        .collect();
+    for &c in &clients {
+        let _ = net.a.connect(c, ep(B_IP, 80));
+    }
+    let mut servers = Vec::new();
+    net.run_until(120 * SEC, |n| {
+        while let Ok((s, _)) = n.b.accept(l) {
+            servers.push(s);
+        }
+        servers.len() == 64
+    });
+    for (i, &c) in clients.iter().enumerate() {
+        net.a.send(c, &[i as u8; 10], None).unwrap();
+    }
+    net.pump();
+    let mut total = 0;
+    let mut buf = [0u8; 32];
+    for &s in &servers {
+        total += net.b.recv(s, &mut buf, 0).unwrap().len;
+    }
+    assert_eq!(total, 640);
+}

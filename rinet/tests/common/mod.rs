@@ -1,0 +1,204 @@
+//! Two rinet stacks wired back to back in memory, on a simulated clock, with a fault
+//! injector on the wire. Time only moves when the test says so, so every test is exact
+//! and fast however long the protocol timers are.
+#![allow(dead_code)]
+
+use std::cell::{Cell, RefCell};
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+use rinet::{Cidr, Config, Endpoint, Ipv4, Platform, SocketId, Stack};
+
+pub const IF: u32 = 2;
+pub const A_IP: Ipv4 = Ipv4::new(10, 0, 0, 1);
+pub const B_IP: Ipv4 = Ipv4::new(10, 0, 0, 2);
+
+#[derive(Clone)]
+pub struct SimPlatform {
+    clock: Rc<Cell<u64>>,
+    out: Rc<RefCell<VecDeque<Vec<u8>>>>,
+    pub timer: Rc<Cell<Option<u64>>>,
+    pub wakes: Rc<RefCell<Vec<(SocketId, u32)>>>,
+    pub timer_sets: Rc<Cell<u64>>,
+    seed: u64,
+}
+
+impl Platform for SimPlatform {
+    fn now_us(&mut self) -> u64 {
+        self.clock.get()
+    }
+    fn transmit(&mut self, ifindex: u32, frame: &[u8]) {
+        assert_eq!(ifindex, IF);
+        self.out.borrow_mut().push_back(frame.to_vec());
+    }
+    fn wake(&mut self, id: SocketId, mask: u32) {
+        self.wakes.borrow_mut().push((id, mask));
+    }
+    fn set_timer(&mut self, at_us: Option<u64>) {
+        self.timer.set(at_us);
+        self.timer_sets.set(self.timer_sets.get() + 1);
+    }
+    fn random_seed(&mut self) -> u64 {
+        self.seed
+    }
+}
+
+/// Decides the fate of each frame on the wire: `true` delivers it.
+pub type Fault = Box<dyn FnMut(bool, &[u8]) -> bool>;
+
+pub struct Net {
+    pub a: Stack<SimPlatform>,
+    pub b: Stack<SimPlatform>,
+    clock: Rc<Cell<u64>>,
+    a_out: Rc<RefCell<VecDeque<Vec<u8>>>>,
+    b_out: Rc<RefCell<VecDeque<Vec<u8>>>>,
+    a_timer: Rc<Cell<Option<u64>>>,
+    b_timer: Rc<Cell<Option<u64>>>,
+    pub fault: Fault,
+    pub delivered: u64,
+    pub dropped: u64,
+    /// Frames held back to be delivered later (reordering).
+    held: VecDeque<(bool, Vec<u8>)>,
+}
+
+fn plat(clock: &Rc<Cell<u64>>, seed: u64) -> SimPlatform {
+    SimPlatform {
+        clock: clock.clone(),
+        out: Rc::default(),
+        timer: Rc::default(),
+        wakes: Rc::default(),
+        timer_sets: Rc::default(),
+        seed,
+    }
+}
+
+impl Net {
+    pub fn new() -> Net {
+        Net::with_config(Config::default())
+    }
+
+    pub fn with_config(cfg: Config) -> Net {
+        let clock = Rc::new(Cell::new(1_000_000));
+        let (pa, pb) = (plat(&clock, 1), plat(&clock, 2));
+        let (a_out, b_out) = (pa.out.clone(), pb.out.clone());
+        let (a_timer, b_timer) = (pa.timer.clone(), pb.timer.clone());
+        let mut a = Stack::new(cfg, pa).unwrap();
+        let mut b = Stack::new(cfg, pb).unwrap();
+        for (s, ip, mac) in [(&mut a, A_IP, 1u8), (&mut b, B_IP, 2u8)] {
+            s.add_ethernet(IF, [2, 0, 0, 0, 0, mac], 1500).unwrap();
+            s.set_addr(
+                IF,
+                Some(Cidr {
+                    addr: ip,
+                    prefix: 24,
+                }),
+            )
+            .unwrap();
+            s.set_up(IF, true).unwrap();
+        }
+        Net {
+            a,
+            b,
+            clock,
+            a_out,
+            b_out,
+            a_timer,
+            b_timer,
+            fault: Box::new(|_, _| true),
+            delivered: 0,
+            dropped: 0,
+            held: VecDeque::new(),
+        }
+    }
+
+    pub fn now(&self) -> u64 {
+        self.clock.get()
+    }
+
+    /// Move frames across the wire until both sides are quiet (bounded).
+    pub fn pump(&mut self) {
+        for _ in 0..100_000 {
+            let fa = self.a_out.borrow_mut().pop_front();
+            let fb = self.b_out.borrow_mut().pop_front();
+            if fa.is_none() && fb.is_none() {
+                return;
+            }
+            if let Some(f) = fa {
+                if (self.fault)(true, &f) {
+                    self.delivered += 1;
+                    self.b.receive(IF, &f);
+                } else {
+                    self.dropped += 1;
+                }
+            }
+            if let Some(f) = fb {
+                if (self.fault)(false, &f) {
+                    self.delivered += 1;
+                    self.a.receive(IF, &f);
+                } else {
+                    self.dropped += 1;
+                }
+            }
+        }
+        panic!("wire never went quiet");
+    }
+
+    /// Hold a frame back and deliver it after the frames that follow (reordering).
+    pub fn hold(&mut self, a_to_b: bool, f: Vec<u8>) {
+        self.held.push_back((a_to_b, f));
+    }
+
+    /// Advance simulated time to the next timer (at most `max_us`), fire it, pump.
+    pub fn step(&mut self, max_us: u64) {
+        self.pump();
+        let now = self.now();
+        let next = [self.a_timer.get(), self.b_timer.get()]
+            .into_iter()
+            .flatten()
+            .min();
+        let to = next.map_or(now + max_us, |t| t.clamp(now, now + max_us));
+        self.clock.set(to.max(now + 1));
+        self.a.poll();
+        self.b.poll();
+        self.pump();
+    }
+
+    /// Run until `cond` holds, or fail after `limit_us` of simulated time.
+    pub fn run_until(&mut self, limit_us: u64, mut cond: impl FnMut(&mut Net) -> bool) {
+        let end = self.now() + limit_us;
+        self.pump();
+        while !cond(self) {
+            assert!(
+                self.now() < end,
+                "condition not met within {limit_us} us of simulated time"
+            );
+            self.step(10_000);
+        }
+    }
+
+    pub fn advance(&mut self, us: u64) {
+        let end = self.now() + us;
+        while self.now() < end {
+            let left = end - self.now();
+            self.step(left.min(100_000));
+        }
+    }
+
+    pub fn a_timer(&self) -> Option<u64> {
+        self.a_timer.get()
+    }
+    pub fn b_timer(&self) -> Option<u64> {
+        self.b_timer.get()
+    }
+}
+
+pub fn ep(ip: Ipv4, port: u16) -> Endpoint {
+    Endpoint::new(ip, port)
+}
+
+/// Deterministic test payload.
+pub fn pattern(len: usize, seed: u8) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed))
+        .collect()
+}
