@@ -1,0 +1,308 @@
+//! rinet driven through its C ABI, exactly as the kernel glue drives it: the callbacks
+//! below play the kernel's part (clock, transmit, wakeups, hrtimer), and the safe
+//! wrappers are what the glue's proto_ops do after copying user memory.
+
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::time::Instant;
+
+use rinet::addr::{parse_sockaddr_in, write_sockaddr_in};
+use rinet::ffi::*;
+use rinet::{Cidr, Endpoint, Errno, Ipv4};
+
+use crate::tap::Tap;
+
+pub const IFINDEX: u32 = 2;
+
+/// Fault injection in both directions (loss and reordering), for tests against Linux:
+/// received frames are dropped or held back before rinet sees them, transmitted frames
+/// before they reach the TAP.
+#[derive(Clone, Copy, Default)]
+pub struct Faults {
+    pub loss_pct: u32,
+    pub reorder_pct: u32,
+}
+
+struct Ctx {
+    tap: Tap,
+    start: Instant,
+    timer_at: Cell<u64>,
+    faults: Faults,
+    rng: Cell<u64>,
+    held: std::cell::RefCell<Option<Vec<u8>>>,
+    /// Frames the injector dropped and reordered, both directions.
+    dropped: Cell<u64>,
+    reordered: Cell<u64>,
+}
+
+impl Ctx {
+    fn chance(&self, pct: u32) -> bool {
+        if pct == 0 {
+            return false;
+        }
+        // xorshift64: deterministic per run, good enough to pick frames.
+        let mut x = self.rng.get();
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng.set(x);
+        (x % 100) < u64::from(pct)
+    }
+}
+
+unsafe extern "C" fn cb_now(ctx: *mut c_void) -> u64 {
+    // SAFETY: ctx is the Box<Ctx> the Host keeps alive.
+    let c = unsafe { &*(ctx as *const Ctx) };
+    c.start.elapsed().as_micros() as u64
+}
+
+unsafe extern "C" fn cb_transmit(ctx: *mut c_void, _ifindex: u32, frame: *const u8, len: usize) {
+    // SAFETY: as above; frame is valid for the call.
+    let (c, f) = unsafe { (&*(ctx as *const Ctx), std::slice::from_raw_parts(frame, len)) };
+    if c.chance(c.faults.loss_pct) {
+        c.dropped.set(c.dropped.get() + 1);
+        return;
+    }
+    if c.chance(c.faults.reorder_pct) && c.held.borrow().is_none() {
+        c.reordered.set(c.reordered.get() + 1);
+        *c.held.borrow_mut() = Some(f.to_vec());
+        return;
+    }
+    c.tap.send(f);
+    if let Some(h) = c.held.borrow_mut().take() {
+        c.tap.send(&h);
+    }
+}
+
+unsafe extern "C" fn cb_wake(_ctx: *mut c_void, _sock: u32, _mask: u32) {
+    // The runner re-examines its sockets after every event; nothing to record.
+}
+
+unsafe extern "C" fn cb_set_timer(ctx: *mut c_void, at_us: u64) {
+    // SAFETY: as above.
+    let c = unsafe { &*(ctx as *const Ctx) };
+    c.timer_at.set(at_us);
+}
+
+pub struct Host {
+    st: *mut RinetStack,
+    ctx: Box<Ctx>,
+    buf: Vec<u8>,
+    rx_held: Option<Vec<u8>>,
+}
+
+pub type Sock = u32;
+
+fn check(rc: i32) -> Result<(), Errno> {
+    if rc < 0 {
+        Err(Errno(-rc))
+    } else {
+        Ok(())
+    }
+}
+
+fn check_len(rc: isize) -> Result<usize, Errno> {
+    if rc < 0 {
+        Err(Errno(-rc as i32))
+    } else {
+        Ok(rc as usize)
+    }
+}
+
+impl Host {
+    /// rinet on TAP `tap_name` with address `cidr` and an optional default gateway.
+    pub fn new(tap_name: &str, cidr: Cidr, gw: Option<Ipv4>, faults: Faults, tcp_buf: u32) -> std::io::Result<Host> {
+        let tap = Tap::open(tap_name)?;
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(1, |d| d.as_nanos() as u64)
+            | 1;
+        let ctx = Box::new(Ctx {
+            tap,
+            start: Instant::now(),
+            timer_at: Cell::new(u64::MAX),
+            faults,
+            rng: Cell::new(seed),
+            held: Default::default(),
+            dropped: Cell::new(0),
+            reordered: Cell::new(0),
+        });
+        let ops = RinetOps {
+            ctx: &*ctx as *const Ctx as *mut c_void,
+            now_us: cb_now,
+            transmit: cb_transmit,
+            wake: cb_wake,
+            set_timer: cb_set_timer,
+            seed,
+        };
+        let cfg = RinetConfig { tcp_rx_buf: tcp_buf, tcp_tx_buf: tcp_buf, udp_buf: 0, max_sockets: 0 };
+        // SAFETY: ops and cfg are valid; ctx outlives the stack (dropped after it in Drop).
+        let st = unsafe { rinet_stack_new(&ops, &cfg) };
+        if st.is_null() {
+            return Err(std::io::Error::other("rinet_stack_new failed"));
+        }
+        let mut h = Host { st, ctx, buf: vec![0u8; 65536], rx_held: None };
+        // A locally administered MAC derived from the address.
+        let mac = [0x02, 0x52, cidr.addr.0[0], cidr.addr.0[1], cidr.addr.0[2], cidr.addr.0[3]];
+        let err = |e: Errno| std::io::Error::other(format!("rinet setup: {e:?}"));
+        // SAFETY: st is live; pointers are to locals valid for the call.
+        unsafe {
+            check(rinet_netdev_add(h.st, IFINDEX, mac.as_ptr(), 1500)).map_err(err)?;
+            check(rinet_netdev_set_up(h.st, IFINDEX, 1)).map_err(err)?;
+            check(rinet_if_set_addr(h.st, IFINDEX, cidr.addr.0.as_ptr(), u32::from(cidr.prefix))).map_err(err)?;
+            if let Some(g) = gw {
+                check(rinet_route(h.st, 1, [0u8; 4].as_ptr(), 0, g.0.as_ptr(), IFINDEX, 0)).map_err(err)?;
+            }
+        }
+        h.pump(0);
+        Ok(h)
+    }
+
+    /// Wait up to `max_ms` for frames or the stack timer, then feed the stack.
+    pub fn pump(&mut self, max_ms: i32) {
+        let now = self.now_us();
+        let timer = self.ctx.timer_at.get();
+        let until_timer = if timer == u64::MAX { max_ms } else { (timer.saturating_sub(now) / 1000) as i32 };
+        self.ctx.tap.wait_readable(max_ms.min(until_timer).max(0));
+        // Bounded batch so timers and apps get their turn under load.
+        for _ in 0..256 {
+            match self.ctx.tap.recv(&mut self.buf) {
+                Ok(Some(n)) => self.deliver(n),
+                Ok(None) => break,
+                Err(e) => {
+                    eprintln!("tap read: {e}");
+                    break;
+                }
+            }
+        }
+        if self.now_us() >= self.ctx.timer_at.get() {
+            // SAFETY: st is live.
+            unsafe { rinet_poll(self.st) };
+        }
+    }
+
+    fn deliver(&mut self, n: usize) {
+        let f = self.ctx.faults;
+        if self.ctx.chance(f.loss_pct) {
+            self.ctx.dropped.set(self.ctx.dropped.get() + 1);
+            return;
+        }
+        if self.rx_held.is_none() && self.ctx.chance(f.reorder_pct) {
+            self.ctx.reordered.set(self.ctx.reordered.get() + 1);
+            self.rx_held = Some(self.buf[..n].to_vec());
+            return;
+        }
+        // SAFETY: st is live; buf holds n bytes.
+        unsafe { rinet_netdev_rx(self.st, IFINDEX, self.buf.as_ptr(), n) };
+        if let Some(h) = self.rx_held.take() {
+            // SAFETY: as above.
+            unsafe { rinet_netdev_rx(self.st, IFINDEX, h.as_ptr(), h.len()) };
+        }
+    }
+
+    /// (dropped, reordered) frames so far by the fault injector.
+    pub fn faults_injected(&self) -> (u64, u64) {
+        (self.ctx.dropped.get(), self.ctx.reordered.get())
+    }
+
+    pub fn now_us(&self) -> u64 {
+        self.ctx.start.elapsed().as_micros() as u64
+    }
+
+    pub fn stats(&self) -> &rinet::stats::Stats {
+        // SAFETY: st is live; a shared borrow while no call is in progress.
+        unsafe { &(*self.st).stats }
+    }
+
+    pub fn socket(&mut self, ty: i32, proto: i32) -> Result<Sock, Errno> {
+        let mut id = 0u32;
+        // SAFETY: st is live; id is a valid out pointer.
+        check(unsafe { rinet_socket(self.st, ty, proto, &mut id) })?;
+        Ok(id)
+    }
+
+    pub fn bind(&mut self, s: Sock, ep: Endpoint) -> Result<(), Errno> {
+        let sa = write_sockaddr_in(ep);
+        // SAFETY: as above.
+        check(unsafe { rinet_bind(self.st, s, sa.as_ptr(), sa.len()) })
+    }
+
+    pub fn listen(&mut self, s: Sock, backlog: i32) -> Result<(), Errno> {
+        // SAFETY: as above.
+        check(unsafe { rinet_listen(self.st, s, backlog) })
+    }
+
+    pub fn accept(&mut self, s: Sock) -> Result<(Sock, Endpoint), Errno> {
+        let mut id = 0;
+        let mut sa = [0u8; 16];
+        // SAFETY: as above.
+        check(unsafe { rinet_accept(self.st, s, &mut id, sa.as_mut_ptr()) })?;
+        Ok((id, parse_sockaddr_in(&sa)?))
+    }
+
+    pub fn connect(&mut self, s: Sock, ep: Endpoint) -> Result<(), Errno> {
+        let sa = write_sockaddr_in(ep);
+        // SAFETY: as above.
+        check(unsafe { rinet_connect(self.st, s, sa.as_ptr(), sa.len()) })
+    }
+
+    pub fn send(&mut self, s: Sock, data: &[u8]) -> Result<usize, Errno> {
+        // SAFETY: as above.
+        check_len(unsafe { rinet_send(self.st, s, data.as_ptr(), data.len(), std::ptr::null(), 0) })
+    }
+
+    pub fn send_to(&mut self, s: Sock, data: &[u8], to: Endpoint) -> Result<usize, Errno> {
+        let sa = write_sockaddr_in(to);
+        // SAFETY: as above.
+        check_len(unsafe { rinet_send(self.st, s, data.as_ptr(), data.len(), sa.as_ptr(), sa.len()) })
+    }
+
+    pub fn recv(&mut self, s: Sock, buf: &mut [u8]) -> Result<usize, Errno> {
+        // SAFETY: as above.
+        check_len(unsafe {
+            rinet_recv(self.st, s, buf.as_mut_ptr(), buf.len(), 0, std::ptr::null_mut(), std::ptr::null_mut())
+        })
+    }
+
+    pub fn recv_from(&mut self, s: Sock, buf: &mut [u8]) -> Result<(usize, Endpoint), Errno> {
+        let mut sa = [0u8; 16];
+        // SAFETY: as above.
+        let n = check_len(unsafe {
+            rinet_recv(self.st, s, buf.as_mut_ptr(), buf.len(), 0, std::ptr::null_mut(), sa.as_mut_ptr())
+        })?;
+        Ok((n, parse_sockaddr_in(&sa)?))
+    }
+
+    pub fn close(&mut self, s: Sock) -> Result<(), Errno> {
+        // SAFETY: as above.
+        check(unsafe { rinet_close(self.st, s) })
+    }
+
+    pub fn mask(&mut self, s: Sock) -> u32 {
+        // SAFETY: as above.
+        unsafe { rinet_poll_mask(self.st, s) }
+    }
+
+    pub fn set_int(&mut self, s: Sock, level: i32, name: i32, v: i32) -> Result<(), Errno> {
+        let b = v.to_ne_bytes();
+        // SAFETY: as above.
+        check(unsafe { rinet_setsockopt(self.st, s, level, name, b.as_ptr(), b.len()) })
+    }
+
+    pub fn so_error(&mut self, s: Sock) -> Result<i32, Errno> {
+        let mut b = [0u8; 4];
+        let mut len = b.len();
+        // SAFETY: as above.
+        check(unsafe {
+            rinet_getsockopt(self.st, s, 1, rinet::socket::opts::SO_ERROR, b.as_mut_ptr(), &mut len)
+        })?;
+        Ok(i32::from_ne_bytes(b))
+    }
+}
+
+impl Drop for Host {
+    fn drop(&mut self) {
+        // SAFETY: st came from rinet_stack_new and is freed once, before ctx.
+        unsafe { rinet_stack_free(self.st) };
+    }
+}

@@ -1,0 +1,259 @@
+//! rinet against the host's own Linux stack. Each test makes a network namespace, a TAP
+//! device in it (Linux side 10.77.0.1/24, rinet 10.77.0.2/24), runs `rinet-host` on the
+//! TAP and Linux tools (curl, ping, python3, tc netem) in the namespace, and removes it all
+//! afterwards. No traffic ever leaves the namespaces the tests create.
+//!
+//! Needs root (namespaces, TAP, netem) and curl, ping, python3, iproute2 (`.ci/run`
+//! installs them).
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+
+const LINUX_IP: &str = "10.77.0.1";
+const RINET_IP: &str = "10.77.0.2";
+const MIB16: usize = 16 << 20;
+
+static NEXT: AtomicU32 = AtomicU32::new(0);
+
+struct Ns {
+    name: String,
+    dir: PathBuf,
+    children: Vec<Child>,
+}
+
+fn sh(args: &[&str]) -> Output {
+    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{}: {e}", args[0]));
+    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+impl Ns {
+    /// A namespace with TAP `rtap0` configured on the Linux side.
+    fn new(tag: &str) -> Ns {
+        // SAFETY: geteuid has no preconditions.
+        assert_eq!(unsafe { libc::geteuid() }, 0, "interop tests need root (network namespaces, TAP)");
+        let name = format!("rinet-{tag}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        let dir = std::env::temp_dir().join(&name);
+        std::fs::create_dir_all(&dir).unwrap();
+        sh(&["ip", "netns", "add", &name]);
+        let ns = Ns { name, dir, children: Vec::new() };
+        ns.run(&["ip", "link", "set", "lo", "up"]);
+        ns.run(&["ip", "tuntap", "add", "dev", "rtap0", "mode", "tap"]);
+        ns.run(&["ip", "addr", "add", &format!("{LINUX_IP}/24"), "dev", "rtap0"]);
+        ns.run(&["ip", "link", "set", "rtap0", "up"]);
+        ns
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new("ip");
+        c.args(["netns", "exec", &self.name]).args(args);
+        c
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        let out = self.cmd(args).output().unwrap();
+        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out
+    }
+
+    /// Start `rinet-host serve` and wait for READY.
+    fn serve(&mut self, extra: &[&str]) {
+        let mut args = vec![env!("CARGO_BIN_EXE_rinet-host"), "serve", "--tap", "rtap0", "--addr", "10.77.0.2/24"];
+        args.extend_from_slice(extra);
+        let mut child = self.cmd(&args).stdout(Stdio::piped()).spawn().unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
+        assert!(line.starts_with("READY"), "rinet-host did not start: {line:?}");
+        self.children.push(child);
+    }
+
+    /// Start a background Linux process in the namespace.
+    fn spawn(&mut self, args: &[&str]) {
+        let child = self.cmd(args).stdout(Stdio::null()).spawn().unwrap();
+        self.children.push(child);
+    }
+
+    /// Run a rinet-host client command with a time bound.
+    fn rinet(&self, args: &[&str]) -> String {
+        let mut full = vec![env!("CARGO_BIN_EXE_rinet-host")];
+        full.extend_from_slice(args);
+        full.extend_from_slice(&["--tap", "rtap0", "--addr", "10.77.0.2/24"]);
+        let out = self.cmd(&["timeout", "900"]).args(&full).output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "rinet-host {args:?}: {text}{}", String::from_utf8_lossy(&out.stderr));
+        text
+    }
+
+    fn file(&self, name: &str, len: usize) -> (PathBuf, String) {
+        let path = self.dir.join(name);
+        let mut f = std::fs::File::create(&path).unwrap();
+        let mut x: u64 = 0x1234_5678_9abc_def1;
+        let mut buf = Vec::with_capacity(len);
+        while buf.len() < len {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            buf.extend_from_slice(&x.to_le_bytes());
+        }
+        buf.truncate(len);
+        f.write_all(&buf).unwrap();
+        (path.clone(), sha256_file(&path))
+    }
+
+    /// Stop everything started in the namespace (a TAP takes one rinet at a time).
+    fn stop_all(&mut self) {
+        for mut c in self.children.drain(..) {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Ns {
+    fn drop(&mut self) {
+        self.stop_all();
+        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn sha256_file(p: &Path) -> String {
+    let out = sh(&["sha256sum", p.to_str().unwrap()]);
+    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
+}
+
+fn wait_port(ns: &Ns, port: u16) {
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(10) {
+        let out = ns.cmd(&["ss", "-ltn"]).output().unwrap();
+        if String::from_utf8_lossy(&out.stdout).contains(&format!(":{port} ")) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("port {port} never opened");
+}
+
+/// curl from the Linux side; returns (exit code, stdout).
+fn curl(ns: &Ns, args: &[&str]) -> (i32, String) {
+    // Generous: at 5% loss smoltcp's go-back-N recovery with a 1 s minimum RTO is slow.
+    let out = ns.cmd(&["curl", "-sS", "--max-time", "900"]).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
+}
+
+fn download_and_check(ns: &Ns, url: &str, want_sha: &str) {
+    let dest = ns.dir.join("download");
+    let (rc, text) = curl(ns, &["-o", dest.to_str().unwrap(), url]);
+    assert_eq!(rc, 0, "curl {url}: {text}");
+    assert_eq!(sha256_file(&dest), want_sha, "checksum of {url}");
+}
+
+#[test]
+fn curl_downloads_16mib_from_rinet() {
+    let mut ns = Ns::new("dl");
+    let (path, sha) = ns.file("big.bin", MIB16);
+    let root = path.parent().unwrap().to_str().unwrap().to_string();
+    ns.serve(&["--docroot", &root]);
+    download_and_check(&ns, &format!("http://{RINET_IP}/big.bin"), &sha);
+    let (rc, page) = curl(&ns, &[&format!("http://{RINET_IP}/")]);
+    assert_eq!(rc, 0);
+    assert!(page.contains("Served by rinet"));
+}
+
+#[test]
+fn rinet_downloads_16mib_from_linux() {
+    let mut ns = Ns::new("up");
+    let (path, sha) = ns.file("big.bin", MIB16);
+    let dir = path.parent().unwrap().to_str().unwrap().to_string();
+    ns.spawn(&["python3", "-m", "http.server", "8000", "--bind", LINUX_IP, "--directory", &dir]);
+    wait_port(&ns, 8000);
+    let out = ns.rinet(&["fetch", "--url", &format!("http://{LINUX_IP}:8000/big.bin")]);
+    assert!(out.contains(&format!("bytes {MIB16} sha256 {sha}")), "{out}");
+}
+
+#[test]
+fn ping_both_ways() {
+    let mut ns = Ns::new("ping");
+    ns.serve(&[]);
+    let out = ns.run(&["ping", "-c", "3", "-i", "0.2", "-W", "2", RINET_IP]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 received"));
+    drop(ns);
+    let ns = Ns::new("ping2");
+    let out = ns.rinet(&["ping", "--to", LINUX_IP, "--count", "3"]);
+    assert!(out.contains("3 packets transmitted, 3 received"), "{out}");
+}
+
+#[test]
+fn udp_echo_both_ways() {
+    let mut ns = Ns::new("udp");
+    ns.serve(&["--udp-echo", "7"]);
+    let client = format!(
+        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.settimeout(2)\nn=0\n\
+         for i in range(20):\n  m=b'linux %d'%i\n  s.sendto(m,('{RINET_IP}',7))\n  d,a=s.recvfrom(100)\n  n+=d==m\nprint('echoed',n)"
+    );
+    let out = ns.run(&["python3", "-c", &client]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "echoed 20");
+    let server = format!(
+        "import socket\ns=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\ns.bind(('{LINUX_IP}',9007))\ns.settimeout(30)\n\
+         while True:\n  d,a=s.recvfrom(2048)\n  s.sendto(d,a)"
+    );
+    ns.stop_all();
+    ns.spawn(&["python3", "-c", &server]);
+    std::thread::sleep(Duration::from_millis(300));
+    let out = ns.rinet(&["udp", "--to", &format!("{LINUX_IP}:9007"), "--count", "20"]);
+    assert!(out.contains("udp echoed 20/20"), "{out}");
+}
+
+#[test]
+fn closed_port_is_refused() {
+    let mut ns = Ns::new("rst");
+    ns.serve(&[]);
+    let (rc, text) = curl(&ns, &[&format!("http://{RINET_IP}:81/")]);
+    assert_eq!(rc, 7, "curl: couldn't connect: {text}");
+    // The refusal is an RST (ECONNREFUSED), not a timeout or an unreachable host.
+    let probe = format!(
+        "import socket\ntry:\n  socket.create_connection(('{RINET_IP}',81),timeout=5)\nexcept ConnectionRefusedError:\n  print('refused')"
+    );
+    let out = ns.run(&["python3", "-c", &probe]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "refused");
+}
+
+#[test]
+fn sixty_four_clients_against_backlog_16() {
+    let mut ns = Ns::new("many");
+    ns.serve(&["--backlog", "16"]);
+    let url = format!("http://{RINET_IP}/gen/65536");
+    let mut args = vec!["--parallel", "--parallel-max", "64", "-w", "%{http_code} %{size_download}\\n"];
+    for _ in 0..64 {
+        args.extend_from_slice(&["-o", "/dev/null", &url]);
+    }
+    let (rc, text) = curl(&ns, &args);
+    assert_eq!(rc, 0, "{text}");
+    let ok = text.lines().filter(|l| *l == "200 65536").count();
+    assert_eq!(ok, 64, "{text}");
+}
+
+#[test]
+fn lossy_reordering_link_16mib_both_ways() {
+    let mut ns = Ns::new("loss");
+    let (path, sha) = ns.file("big.bin", MIB16);
+    let dir = path.parent().unwrap().to_str().unwrap().to_string();
+    // rinet-host's injector drops 5% and reorders 5% of the frames in each direction
+    // (this sandbox has no sch_netem; the effect on both TCP peers is the same).
+    ns.serve(&["--docroot", &dir, "--loss", "5", "--reorder", "5"]);
+    download_and_check(&ns, &format!("http://{RINET_IP}/big.bin"), &sha);
+    ns.stop_all();
+    ns.spawn(&["python3", "-m", "http.server", "8000", "--bind", LINUX_IP, "--directory", &dir]);
+    wait_port(&ns, 8000);
+    let out = ns.rinet(&["fetch", "--url", &format!("http://{LINUX_IP}:8000/big.bin"), "--loss", "5", "--reorder", "5"]);
+    assert!(out.contains(&format!("bytes {MIB16} sha256 {sha}")), "{out}");
+    let count = |key: &str| -> u64 {
+        out.split(key).nth(1).and_then(|r| r.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+    };
+    // 16 MiB is ~11,500 segments: 5% of them is hundreds of faults.
+    assert!(count("injected-drops ") > 200, "{out}");
+    assert!(count("injected-reorders ") > 200, "{out}");
+}
