@@ -58,7 +58,12 @@ unsafe extern "C" fn cb_now(ctx: *mut c_void) -> u64 {
 
 unsafe extern "C" fn cb_transmit(ctx: *mut c_void, _ifindex: u32, frame: *const u8, len: usize) {
     // SAFETY: as above; frame is valid for the call.
-    let (c, f) = unsafe { (&*(ctx as *const Ctx), std::slice::from_raw_parts(frame, len)) };
+    let (c, f) = unsafe {
+        (
+            &*(ctx as *const Ctx),
+            std::slice::from_raw_parts(frame, len),
+        )
+    };
     if c.chance(c.faults.loss_pct) {
         c.dropped.set(c.dropped.get() + 1);
         return;
@@ -89,6 +94,8 @@ pub struct Host {
     ctx: Box<Ctx>,
     buf: Vec<u8>,
     rx_held: Option<Vec<u8>>,
+    /// `--dump-rx DIR`: save the first frames received, to seed the fuzzer's corpus.
+    pub dump: Option<(std::path::PathBuf, u32)>,
 }
 
 pub type Sock = u32;
@@ -111,7 +118,13 @@ fn check_len(rc: isize) -> Result<usize, Errno> {
 
 impl Host {
     /// rinet on TAP `tap_name` with address `cidr` and an optional default gateway.
-    pub fn new(tap_name: &str, cidr: Cidr, gw: Option<Ipv4>, faults: Faults, tcp_buf: u32) -> std::io::Result<Host> {
+    pub fn new(
+        tap_name: &str,
+        cidr: Cidr,
+        gw: Option<Ipv4>,
+        faults: Faults,
+        tcp_buf: u32,
+    ) -> std::io::Result<Host> {
         let tap = Tap::open(tap_name)?;
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -135,23 +148,56 @@ impl Host {
             set_timer: cb_set_timer,
             seed,
         };
-        let cfg = RinetConfig { tcp_rx_buf: tcp_buf, tcp_tx_buf: tcp_buf, udp_buf: 0, max_sockets: 0 };
+        let cfg = RinetConfig {
+            tcp_rx_buf: tcp_buf,
+            tcp_tx_buf: tcp_buf,
+            udp_buf: 0,
+            max_sockets: 0,
+        };
         // SAFETY: ops and cfg are valid; ctx outlives the stack (dropped after it in Drop).
         let st = unsafe { rinet_stack_new(&ops, &cfg) };
         if st.is_null() {
             return Err(std::io::Error::other("rinet_stack_new failed"));
         }
-        let mut h = Host { st, ctx, buf: vec![0u8; 65536], rx_held: None };
+        let mut h = Host {
+            st,
+            ctx,
+            buf: vec![0u8; 65536],
+            rx_held: None,
+            dump: None,
+        };
         // A locally administered MAC derived from the address.
-        let mac = [0x02, 0x52, cidr.addr.0[0], cidr.addr.0[1], cidr.addr.0[2], cidr.addr.0[3]];
+        let mac = [
+            0x02,
+            0x52,
+            cidr.addr.0[0],
+            cidr.addr.0[1],
+            cidr.addr.0[2],
+            cidr.addr.0[3],
+        ];
         let err = |e: Errno| std::io::Error::other(format!("rinet setup: {e:?}"));
         // SAFETY: st is live; pointers are to locals valid for the call.
         unsafe {
             check(rinet_netdev_add(h.st, IFINDEX, mac.as_ptr(), 1500)).map_err(err)?;
             check(rinet_netdev_set_up(h.st, IFINDEX, 1)).map_err(err)?;
-            check(rinet_if_set_addr(h.st, IFINDEX, cidr.addr.0.as_ptr(), u32::from(cidr.prefix))).map_err(err)?;
+            check(rinet_if_set_addr(
+                h.st,
+                IFINDEX,
+                cidr.addr.0.as_ptr(),
+                u32::from(cidr.prefix),
+            ))
+            .map_err(err)?;
             if let Some(g) = gw {
-                check(rinet_route(h.st, 1, [0u8; 4].as_ptr(), 0, g.0.as_ptr(), IFINDEX, 0)).map_err(err)?;
+                check(rinet_route(
+                    h.st,
+                    1,
+                    [0u8; 4].as_ptr(),
+                    0,
+                    g.0.as_ptr(),
+                    IFINDEX,
+                    0,
+                ))
+                .map_err(err)?;
             }
         }
         h.pump(0);
@@ -162,7 +208,11 @@ impl Host {
     pub fn pump(&mut self, max_ms: i32) {
         let now = self.now_us();
         let timer = self.ctx.timer_at.get();
-        let until_timer = if timer == u64::MAX { max_ms } else { (timer.saturating_sub(now) / 1000) as i32 };
+        let until_timer = if timer == u64::MAX {
+            max_ms
+        } else {
+            (timer.saturating_sub(now) / 1000) as i32
+        };
         self.ctx.tap.wait_readable(max_ms.min(until_timer).max(0));
         // Bounded batch so timers and apps get their turn under load.
         for _ in 0..256 {
@@ -182,6 +232,12 @@ impl Host {
     }
 
     fn deliver(&mut self, n: usize) {
+        if let Some((dir, left)) = self.dump.as_mut() {
+            if *left > 0 {
+                *left -= 1;
+                let _ = std::fs::write(dir.join(format!("rx-{left:03}.bin")), &self.buf[..n]);
+            }
+        }
         let f = self.ctx.faults;
         if self.ctx.chance(f.loss_pct) {
             self.ctx.dropped.set(self.ctx.dropped.get() + 1);
@@ -254,13 +310,23 @@ impl Host {
     pub fn send_to(&mut self, s: Sock, data: &[u8], to: Endpoint) -> Result<usize, Errno> {
         let sa = write_sockaddr_in(to);
         // SAFETY: as above.
-        check_len(unsafe { rinet_send(self.st, s, data.as_ptr(), data.len(), sa.as_ptr(), sa.len()) })
+        check_len(unsafe {
+            rinet_send(self.st, s, data.as_ptr(), data.len(), sa.as_ptr(), sa.len())
+        })
     }
 
     pub fn recv(&mut self, s: Sock, buf: &mut [u8]) -> Result<usize, Errno> {
         // SAFETY: as above.
         check_len(unsafe {
-            rinet_recv(self.st, s, buf.as_mut_ptr(), buf.len(), 0, std::ptr::null_mut(), std::ptr::null_mut())
+            rinet_recv(
+                self.st,
+                s,
+                buf.as_mut_ptr(),
+                buf.len(),
+                0,
+                std::ptr::null_mut(),
+                std::ptr::null_mut(),
+            )
         })
     }
 
@@ -268,7 +334,15 @@ impl Host {
         let mut sa = [0u8; 16];
         // SAFETY: as above.
         let n = check_len(unsafe {
-            rinet_recv(self.st, s, buf.as_mut_ptr(), buf.len(), 0, std::ptr::null_mut(), sa.as_mut_ptr())
+            rinet_recv(
+                self.st,
+                s,
+                buf.as_mut_ptr(),
+                buf.len(),
+                0,
+                std::ptr::null_mut(),
+                sa.as_mut_ptr(),
+            )
         })?;
         Ok((n, parse_sockaddr_in(&sa)?))
     }
@@ -294,7 +368,14 @@ impl Host {
         let mut len = b.len();
         // SAFETY: as above.
         check(unsafe {
-            rinet_getsockopt(self.st, s, 1, rinet::socket::opts::SO_ERROR, b.as_mut_ptr(), &mut len)
+            rinet_getsockopt(
+                self.st,
+                s,
+                1,
+                rinet::socket::opts::SO_ERROR,
+                b.as_mut_ptr(),
+                &mut len,
+            )
         })?;
         Ok(i32::from_ne_bytes(b))
     }

@@ -78,7 +78,12 @@ pub fn ping(h: &mut Host, to: Ipv4, count: u16) -> Result<u16, Errno> {
                 Ok((n, from)) => {
                     let ihl = usize::from(buf[0] & 0xf) * 4;
                     let icmp = &buf[ihl.min(n)..n];
-                    if from.addr == to && icmp.len() >= 8 && icmp[0] == 0 && icmp[4..6] == ident.to_be_bytes() && icmp[6..8] == seq.to_be_bytes() {
+                    if from.addr == to
+                        && icmp.len() >= 8
+                        && icmp[0] == 0
+                        && icmp[4..6] == ident.to_be_bytes()
+                        && icmp[6..8] == seq.to_be_bytes()
+                    {
                         println!("reply from {}: icmp_seq={seq}", fmt_ip(to));
                         got += 1;
                         break;

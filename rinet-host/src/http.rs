@@ -45,12 +45,23 @@ pub fn generated(len: usize) -> Vec<u8> {
 }
 
 impl Server {
-    pub fn new(h: &mut Host, port: u16, backlog: i32, docroot: Option<PathBuf>) -> Result<Server, Errno> {
+    pub fn new(
+        h: &mut Host,
+        port: u16,
+        backlog: i32,
+        docroot: Option<PathBuf>,
+    ) -> Result<Server, Errno> {
         let l = h.socket(SOCK_STREAM, 0)?;
         h.set_int(l, 1, rinet::socket::opts::SO_REUSEADDR, 1)?;
         h.bind(l, Endpoint::new(Ipv4::ANY, port))?;
         h.listen(l, backlog)?;
-        Ok(Server { listener: l, conns: Vec::new(), docroot, cache: HashMap::new(), requests: 0 })
+        Ok(Server {
+            listener: l,
+            conns: Vec::new(),
+            docroot,
+            cache: HashMap::new(),
+            requests: 0,
+        })
     }
 
     fn content(&mut self, path: &str) -> Option<Rc<Vec<u8>>> {
@@ -59,7 +70,12 @@ impl Server {
         }
         if let Some(n) = path.strip_prefix("/gen/") {
             let n: usize = n.parse().ok().filter(|&n| n <= 1 << 30)?;
-            return Some(self.cache.entry(path.to_string()).or_insert_with(|| Rc::new(generated(n))).clone());
+            return Some(
+                self.cache
+                    .entry(path.to_string())
+                    .or_insert_with(|| Rc::new(generated(n)))
+                    .clone(),
+            );
         }
         let root = self.docroot.as_ref()?;
         let rel = path.trim_start_matches('/');
@@ -166,15 +182,26 @@ impl Server {
         let mut lines = text.split("\r\n");
         let first = lines.next().unwrap_or("");
         let mut parts = first.split(' ');
-        let (method, path, version) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-        let close_hdr = lines.any(|l| l.to_ascii_lowercase().starts_with("connection:") && l.to_ascii_lowercase().contains("close"));
+        let (method, path, version) = (
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
+        let close_hdr = lines.any(|l| {
+            l.to_ascii_lowercase().starts_with("connection:")
+                && l.to_ascii_lowercase().contains("close")
+        });
         let keep_alive = version == "HTTP/1.1" && !close_hdr;
         let (status, body) = match (method, self.content(path)) {
             ("GET" | "HEAD", Some(b)) => ("200 OK", b),
             ("GET" | "HEAD", None) => ("404 Not Found", Rc::new(b"not found\n".to_vec())),
             _ => ("405 Method Not Allowed", Rc::new(Vec::new())),
         };
-        let ctype = if path == "/" || path.ends_with(".html") { "text/html" } else { "application/octet-stream" };
+        let ctype = if path == "/" || path.ends_with(".html") {
+            "text/html"
+        } else {
+            "application/octet-stream"
+        };
         let head = format!(
             "HTTP/1.1 {status}\r\nServer: rinet-host\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
             body.len(),
@@ -182,7 +209,11 @@ impl Server {
         );
         let c = &mut self.conns[i];
         c.head = head.into_bytes();
-        c.body = if method == "HEAD" { Rc::new(Vec::new()) } else { body };
+        c.body = if method == "HEAD" {
+            Rc::new(Vec::new())
+        } else {
+            body
+        };
         c.sent = 0;
         c.responding = true;
         c.keep_alive = keep_alive;
@@ -201,10 +232,17 @@ pub struct Fetched {
 }
 
 /// GET `path` from `server`, streaming the body into SHA-256.
-pub fn fetch(h: &mut Host, server: Endpoint, path: &str, timeout_s: u64) -> Result<Fetched, String> {
+pub fn fetch(
+    h: &mut Host,
+    server: Endpoint,
+    path: &str,
+    timeout_s: u64,
+) -> Result<Fetched, String> {
     let start = h.now_us();
     let deadline = start + timeout_s * 1_000_000;
-    let s = h.socket(SOCK_STREAM, 0).map_err(|e| format!("socket: {e:?}"))?;
+    let s = h
+        .socket(SOCK_STREAM, 0)
+        .map_err(|e| format!("socket: {e:?}"))?;
     match h.connect(s, server) {
         Ok(()) | Err(Errno::EINPROGRESS) => {}
         Err(e) => return Err(format!("connect: {e:?}")),
@@ -219,7 +257,10 @@ pub fn fetch(h: &mut Host, server: Endpoint, path: &str, timeout_s: u64) -> Resu
     if err != 0 {
         return Err(format!("connect: errno {err}"));
     }
-    let req = format!("GET {path} HTTP/1.0\r\nHost: {}\r\nUser-Agent: rinet-host\r\n\r\n", server.addr.0.map(|b| b.to_string()).join("."));
+    let req = format!(
+        "GET {path} HTTP/1.0\r\nHost: {}\r\nUser-Agent: rinet-host\r\n\r\n",
+        server.addr.0.map(|b| b.to_string()).join(".")
+    );
     let mut off = 0;
     while off < req.len() {
         match h.send(s, &req.as_bytes()[off..]) {
@@ -268,5 +309,10 @@ pub fn fetch(h: &mut Host, server: Endpoint, path: &str, timeout_s: u64) -> Resu
         .ok_or("no HTTP status line")?;
     let seconds = (h.now_us() - start) as f64 / 1e6;
     let sha256 = sha.finalize().iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Fetched { status, body_len, sha256, seconds })
+    Ok(Fetched {
+        status,
+        body_len,
+        sha256,
+        seconds,
+    })
 }

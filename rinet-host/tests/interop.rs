@@ -25,8 +25,15 @@ struct Ns {
 }
 
 fn sh(args: &[&str]) -> Output {
-    let out = Command::new(args[0]).args(&args[1..]).output().unwrap_or_else(|e| panic!("{}: {e}", args[0]));
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new(args[0])
+        .args(&args[1..])
+        .output()
+        .unwrap_or_else(|e| panic!("{}: {e}", args[0]));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -34,15 +41,34 @@ impl Ns {
     /// A namespace with TAP `rtap0` configured on the Linux side.
     fn new(tag: &str) -> Ns {
         // SAFETY: geteuid has no preconditions.
-        assert_eq!(unsafe { libc::geteuid() }, 0, "interop tests need root (network namespaces, TAP)");
-        let name = format!("rinet-{tag}-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed));
+        assert_eq!(
+            unsafe { libc::geteuid() },
+            0,
+            "interop tests need root (network namespaces, TAP)"
+        );
+        let name = format!(
+            "rinet-{tag}-{}-{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
         let dir = std::env::temp_dir().join(&name);
         std::fs::create_dir_all(&dir).unwrap();
         sh(&["ip", "netns", "add", &name]);
-        let ns = Ns { name, dir, children: Vec::new() };
+        let ns = Ns {
+            name,
+            dir,
+            children: Vec::new(),
+        };
         ns.run(&["ip", "link", "set", "lo", "up"]);
         ns.run(&["ip", "tuntap", "add", "dev", "rtap0", "mode", "tap"]);
-        ns.run(&["ip", "addr", "add", &format!("{LINUX_IP}/24"), "dev", "rtap0"]);
+        ns.run(&[
+            "ip",
+            "addr",
+            "add",
+            &format!("{LINUX_IP}/24"),
+            "dev",
+            "rtap0",
+        ]);
         ns.run(&["ip", "link", "set", "rtap0", "up"]);
         ns
     }
@@ -55,18 +81,34 @@ impl Ns {
 
     fn run(&self, args: &[&str]) -> Output {
         let out = self.cmd(args).output().unwrap();
-        assert!(out.status.success(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         out
     }
 
     /// Start `rinet-host serve` and wait for READY.
     fn serve(&mut self, extra: &[&str]) {
-        let mut args = vec![env!("CARGO_BIN_EXE_rinet-host"), "serve", "--tap", "rtap0", "--addr", "10.77.0.2/24"];
+        let mut args = vec![
+            env!("CARGO_BIN_EXE_rinet-host"),
+            "serve",
+            "--tap",
+            "rtap0",
+            "--addr",
+            "10.77.0.2/24",
+        ];
         args.extend_from_slice(extra);
         let mut child = self.cmd(&args).stdout(Stdio::piped()).spawn().unwrap();
         let mut line = String::new();
-        BufReader::new(child.stdout.as_mut().unwrap()).read_line(&mut line).unwrap();
-        assert!(line.starts_with("READY"), "rinet-host did not start: {line:?}");
+        BufReader::new(child.stdout.as_mut().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        assert!(
+            line.starts_with("READY"),
+            "rinet-host did not start: {line:?}"
+        );
         self.children.push(child);
     }
 
@@ -83,7 +125,11 @@ impl Ns {
         full.extend_from_slice(&["--tap", "rtap0", "--addr", "10.77.0.2/24"]);
         let out = self.cmd(&["timeout", "900"]).args(&full).output().unwrap();
         let text = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(out.status.success(), "rinet-host {args:?}: {text}{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "rinet-host {args:?}: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         text
     }
 
@@ -115,14 +161,20 @@ impl Ns {
 impl Drop for Ns {
     fn drop(&mut self) {
         self.stop_all();
-        let _ = Command::new("ip").args(["netns", "del", &self.name]).status();
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
 fn sha256_file(p: &Path) -> String {
     let out = sh(&["sha256sum", p.to_str().unwrap()]);
-    String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap().to_string()
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
 }
 
 fn wait_port(ns: &Ns, port: u16) {
@@ -140,8 +192,15 @@ fn wait_port(ns: &Ns, port: u16) {
 /// curl from the Linux side; returns (exit code, stdout).
 fn curl(ns: &Ns, args: &[&str]) -> (i32, String) {
     // Generous: at 5% loss smoltcp's go-back-N recovery with a 1 s minimum RTO is slow.
-    let out = ns.cmd(&["curl", "-sS", "--max-time", "900"]).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr))
+    let out = ns
+        .cmd(&["curl", "-sS", "--max-time", "900"])
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr),
+    )
 }
 
 fn download_and_check(ns: &Ns, url: &str, want_sha: &str) {
@@ -168,10 +227,22 @@ fn rinet_downloads_16mib_from_linux() {
     let mut ns = Ns::new("up");
     let (path, sha) = ns.file("big.bin", MIB16);
     let dir = path.parent().unwrap().to_str().unwrap().to_string();
-    ns.spawn(&["python3", "-m", "http.server", "8000", "--bind", LINUX_IP, "--directory", &dir]);
+    ns.spawn(&[
+        "python3",
+        "-m",
+        "http.server",
+        "8000",
+        "--bind",
+        LINUX_IP,
+        "--directory",
+        &dir,
+    ]);
     wait_port(&ns, 8000);
     let out = ns.rinet(&["fetch", "--url", &format!("http://{LINUX_IP}:8000/big.bin")]);
-    assert!(out.contains(&format!("bytes {MIB16} sha256 {sha}")), "{out}");
+    assert!(
+        out.contains(&format!("bytes {MIB16} sha256 {sha}")),
+        "{out}"
+    );
 }
 
 #[test]
@@ -226,7 +297,13 @@ fn sixty_four_clients_against_backlog_16() {
     let mut ns = Ns::new("many");
     ns.serve(&["--backlog", "16"]);
     let url = format!("http://{RINET_IP}/gen/65536");
-    let mut args = vec!["--parallel", "--parallel-max", "64", "-w", "%{http_code} %{size_download}\\n"];
+    let mut args = vec![
+        "--parallel",
+        "--parallel-max",
+        "64",
+        "-w",
+        "%{http_code} %{size_download}\\n",
+    ];
     for _ in 0..64 {
         args.extend_from_slice(&["-o", "/dev/null", &url]);
     }
@@ -246,12 +323,35 @@ fn lossy_reordering_link_16mib_both_ways() {
     ns.serve(&["--docroot", &dir, "--loss", "5", "--reorder", "5"]);
     download_and_check(&ns, &format!("http://{RINET_IP}/big.bin"), &sha);
     ns.stop_all();
-    ns.spawn(&["python3", "-m", "http.server", "8000", "--bind", LINUX_IP, "--directory", &dir]);
+    ns.spawn(&[
+        "python3",
+        "-m",
+        "http.server",
+        "8000",
+        "--bind",
+        LINUX_IP,
+        "--directory",
+        &dir,
+    ]);
     wait_port(&ns, 8000);
-    let out = ns.rinet(&["fetch", "--url", &format!("http://{LINUX_IP}:8000/big.bin"), "--loss", "5", "--reorder", "5"]);
-    assert!(out.contains(&format!("bytes {MIB16} sha256 {sha}")), "{out}");
+    let out = ns.rinet(&[
+        "fetch",
+        "--url",
+        &format!("http://{LINUX_IP}:8000/big.bin"),
+        "--loss",
+        "5",
+        "--reorder",
+        "5",
+    ]);
+    assert!(
+        out.contains(&format!("bytes {MIB16} sha256 {sha}")),
+        "{out}"
+    );
     let count = |key: &str| -> u64 {
-        out.split(key).nth(1).and_then(|r| r.split_whitespace().next()?.parse().ok()).unwrap_or(0)
+        out.split(key)
+            .nth(1)
+            .and_then(|r| r.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0)
     };
     // 16 MiB is ~11,500 segments: 5% of them is hundreds of faults.
     assert!(count("injected-drops ") > 200, "{out}");

@@ -1,1 +1,98 @@
-fn main() {}
+//! The project's host tool: `cargo xtask <command>`.
+//!
+//! - `demo`  : build rinet-host, run it on a TAP device in a network namespace, and serve
+//!   its pages on http://127.0.0.1:8080/ of this host (socat forwards the loopback port).
+//! - `test`  : everything CI runs (installs what it needs first).
+//! - `size`  : the size report (docs/size-report.md) for thumbv7em, i586 and x86_64.
+//! - `bench` : rinet on TAP against a Linux-socket server, side by side, as ratios.
+//! - `fuzz`  : the receive-path fuzzer for `--seconds N` (default 60).
+//! - `deps`  : install apt packages, rustup targets and components.
+
+mod bench;
+mod deps;
+mod size;
+mod util;
+
+use std::process::ExitCode;
+
+use util::{cargo, root_dir, run};
+
+fn usage() -> String {
+    "usage: cargo xtask demo [--seconds N] | test | size | bench | fuzz [--seconds N] | deps".into()
+}
+
+fn seconds_arg(args: &[String], default: u64) -> Result<u64, String> {
+    match args.iter().position(|a| a == "--seconds") {
+        Some(i) => args
+            .get(i + 1)
+            .and_then(|v| v.parse().ok())
+            .ok_or("--seconds needs a number".into()),
+        None => Ok(default),
+    }
+}
+
+fn test() -> Result<(), String> {
+    deps::ensure(true)?;
+    let root = root_dir();
+    cargo(&["fmt", "--all", "--", "--check"], &root)?;
+    cargo(
+        &[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--features",
+            "rinet/ffi",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &root,
+    )?;
+    for dir in ["rinet-kernel", "tools/size-probe"] {
+        cargo(&["fmt", "--", "--check"], &root.join(dir))?;
+    }
+    // The kernel staticlib must build for every kernel target with the kernel's ABI flags.
+    size::build_all()?;
+    fuzz(30)?;
+    // Last, so its summary closes the log: unit, back-to-back and interop tests.
+    cargo(&["test", "--workspace", "--features", "rinet/ffi"], &root)
+}
+
+fn fuzz(seconds: u64) -> Result<(), String> {
+    let root = root_dir();
+    let secs = seconds.to_string();
+    run(
+        "cargo",
+        &[
+            "test",
+            "-p",
+            "rinet",
+            "--test",
+            "fuzz_rx",
+            "--",
+            "--nocapture",
+        ],
+        &root,
+        &[("RINET_FUZZ_SECONDS", secs.as_str())],
+    )
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let r = match args.first().map(String::as_str) {
+        Some("demo") => seconds_arg(&args, 0).and_then(bench::demo),
+        Some("test") => test(),
+        Some("size") => size::report(),
+        Some("bench") => bench::bench(),
+        Some("fuzz") => seconds_arg(&args, 60).and_then(fuzz),
+        Some("deps") => deps::ensure(true),
+        _ => Err(usage()),
+    };
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

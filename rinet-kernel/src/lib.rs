@@ -1,0 +1,42 @@
+//! rinet as the kernel links it: the C ABI of `rinet::ffi`, an allocator on top of the
+//! glue's `kmalloc(GFP_ATOMIC)`, and a panic handler that reports through the glue.
+//! A panic is a bug: the glue logs it with `WARN` and the stack stops processing.
+#![no_std]
+
+use core::alloc::{GlobalAlloc, Layout};
+
+pub use rinet::ffi::*;
+
+extern "C" {
+    /// `kmalloc(size, GFP_ATOMIC)`; NULL on failure (never sleeps: called under the stack lock).
+    fn rinet_c_alloc(size: usize, align: usize) -> *mut u8;
+    fn rinet_c_free(ptr: *mut u8);
+    /// Report a Rust panic (file, line) and never return.
+    fn rinet_c_panic(file: *const u8, len: usize, line: u32) -> !;
+}
+
+struct KernelAlloc;
+
+// SAFETY: forwards to the kernel allocator, which returns memory aligned to at least
+// ARCH_KMALLOC_MINALIGN; the glue rounds larger alignments up.
+unsafe impl GlobalAlloc for KernelAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        // SAFETY: plain allocation call.
+        unsafe { rinet_c_alloc(layout.size(), layout.align()) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+        // SAFETY: ptr came from rinet_c_alloc.
+        unsafe { rinet_c_free(ptr) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: KernelAlloc = KernelAlloc;
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    // No formatting machinery: file and line are enough to find the bug.
+    let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
+    // SAFETY: file is a valid string for the call.
+    unsafe { rinet_c_panic(file.as_ptr(), file.len(), line) }
+}

@@ -1,0 +1,58 @@
+//! Running commands, finding the repository.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+pub fn root_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("xtask lives in the repo")
+        .to_path_buf()
+}
+
+/// Run a command, inheriting output; error if it fails.
+pub fn run(prog: &str, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Result<(), String> {
+    eprintln!("+ {prog} {}", args.join(" "));
+    let status = Command::new(prog)
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .status()
+        .map_err(|e| format!("{prog}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{prog} {} failed ({status})", args.join(" ")))
+    }
+}
+
+pub fn cargo(args: &[&str], dir: &Path) -> Result<(), String> {
+    run("cargo", args, dir, &[])
+}
+
+/// Run a command and capture its stdout.
+pub fn output(
+    prog: &str,
+    args: &[&str],
+    dir: &Path,
+    env: &[(&str, &str)],
+) -> Result<String, String> {
+    let out = Command::new(prog)
+        .args(args)
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .output()
+        .map_err(|e| format!("{prog}: {e}"))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{prog} {} failed: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+pub fn is_root() -> bool {
+    output("id", &["-u"], Path::new("."), &[]).is_ok_and(|s| s.trim() == "0")
+}
