@@ -161,7 +161,7 @@ fn mutated_frames_never_panic_and_the_stack_survives() {
     let start = Instant::now();
     let mut iterations = 0u64;
     let mut net = Net::new();
-    let mut setup = |net: &mut Net| {
+    let setup = |net: &mut Net| {
         // Live sockets of every kind on b, so every demultiplexer has work.
         let l = net.b.socket(SOCK_STREAM, 0).unwrap();
         net.b.bind(l, ep(Ipv4::ANY, 80)).unwrap();
@@ -187,10 +187,10 @@ fn mutated_frames_never_panic_and_the_stack_survives() {
         }
         net.b.receive(IF, &f);
         iterations += 1;
-        if iterations % 512 == 0 {
+        if iterations.is_multiple_of(512) {
             net.step(50_000);
         }
-        if iterations % 200_000 == 0 {
+        if iterations.is_multiple_of(200_000) {
             net = Net::new();
             setup(&mut net);
         }
