@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 
 use crate::capi::{Host, Sock};
 
-const INDEX: &[u8] = b"<!doctype html><title>rinet</title><h1>Served by rinet</h1>\n<p>A TCP/IP stack in Rust on smoltcp.</p>\n";
+pub const INDEX: &[u8] = b"<!doctype html><title>rinet</title><h1>Served by rinet</h1>\n<p>A TCP/IP stack in Rust on smoltcp.</p>\n";
 
 struct Conn {
     s: Sock,

@@ -7,6 +7,7 @@
 //! rinet-host fetch  --tap T --addr A/P --url http://IP[:PORT]/PATH [--timeout S] [faults]
 //! rinet-host udp    --tap T --addr A/P --to IP:PORT [--count N]
 //! rinet-host ping   --tap T --addr A/P --to IP [--count N]
+//! rinet-host linux-serve --bind IP:PORT   (the same HTTP service on Linux sockets)
 //! ```
 //! `serve` prints `READY` once it listens and its counters when it stops (SIGTERM,
 //! SIGINT or `--seconds`). The others print their result and exit non-zero on failure.
@@ -14,6 +15,7 @@
 mod capi;
 mod dgram;
 mod http;
+mod linux;
 mod tap;
 
 use std::collections::HashMap;
@@ -101,6 +103,9 @@ impl Args {
 
 fn run() -> Result<(), String> {
     let args = Args::parse()?;
+    if args.cmd == "linux-serve" {
+        return linux::serve(args.get("bind")?, args.num("max-bytes", 64 << 20)?);
+    }
     let cidr = parse_cidr(args.get("addr")?)?;
     let gw = args.kv.get("gw").map(|g| parse_ip(g)).transpose()?;
     let faults = Faults {

@@ -13,7 +13,10 @@ use smoltcp::iface::{Config, Interface, Route, SocketHandle, SocketSet};
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::{raw, tcp, udp};
 use smoltcp::time::{Duration, Instant};
-use smoltcp::wire::{EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpProtocol, IpVersion, Ipv4Address, Ipv4Cidr};
+use smoltcp::wire::{
+    EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpProtocol, IpVersion,
+    Ipv4Address, Ipv4Cidr,
+};
 
 extern "C" {
     fn rinet_c_alloc(size: usize, align: usize) -> *mut u8;
@@ -92,7 +95,11 @@ static mut PROBE: Option<Probe> = None;
 #[allow(static_mut_refs)]
 fn p() -> &'static mut Probe {
     // SAFETY: single-threaded probe; initialised by probe_init.
-    unsafe { PROBE.as_mut().unwrap_or_else(|| rinet_c_panic(b"init".as_ptr(), 4, 0)) }
+    unsafe {
+        PROBE
+            .as_mut()
+            .unwrap_or_else(|| rinet_c_panic(b"init".as_ptr(), 4, 0))
+    }
 }
 
 fn now(us: u64) -> Instant {
@@ -102,19 +109,35 @@ fn now(us: u64) -> Instant {
 /// # Safety
 /// `mac` points to 6 bytes.
 #[no_mangle]
-pub unsafe extern "C" fn probe_init(mac: *const u8, ip: u32, prefix: u8, gw: u32, loopback: bool, us: u64) {
+pub unsafe extern "C" fn probe_init(
+    mac: *const u8,
+    ip: u32,
+    prefix: u8,
+    gw: u32,
+    loopback: bool,
+    us: u64,
+) {
     // SAFETY: caller contract.
     let m = unsafe { core::slice::from_raw_parts(mac, 6) };
     let (medium, hw) = if loopback {
         (Medium::Ip, HardwareAddress::Ip)
     } else {
-        (Medium::Ethernet, HardwareAddress::Ethernet(EthernetAddress([m[0], m[1], m[2], m[3], m[4], m[5]])))
+        (
+            Medium::Ethernet,
+            HardwareAddress::Ethernet(EthernetAddress([m[0], m[1], m[2], m[3], m[4], m[5]])),
+        )
     };
-    let mut dev = Dev { rx: VecDeque::new(), medium };
+    let mut dev = Dev {
+        rx: VecDeque::new(),
+        medium,
+    };
     let mut iface = Interface::new(Config::new(hw), &mut dev, now(us));
     iface.set_any_ip(loopback);
     iface.update_ip_addrs(|a| {
-        let _ = a.push(IpCidr::Ipv4(Ipv4Cidr::new(Ipv4Address::from_bits(ip), prefix)));
+        let _ = a.push(IpCidr::Ipv4(Ipv4Cidr::new(
+            Ipv4Address::from_bits(ip),
+            prefix,
+        )));
     });
     iface.routes_mut().update(|r| {
         let _ = r.push(Route {
@@ -125,7 +148,13 @@ pub unsafe extern "C" fn probe_init(mac: *const u8, ip: u32, prefix: u8, gw: u32
         });
     });
     // SAFETY: single-threaded probe.
-    unsafe { PROBE = Some(Probe { dev, iface, sockets: SocketSet::new(vec![]) }) };
+    unsafe {
+        PROBE = Some(Probe {
+            dev,
+            iface,
+            sockets: SocketSet::new(vec![]),
+        })
+    };
 }
 
 /// # Safety
@@ -134,8 +163,11 @@ pub unsafe extern "C" fn probe_init(mac: *const u8, ip: u32, prefix: u8, gw: u32
 pub unsafe extern "C" fn probe_rx(f: *const u8, len: usize, us: u64) {
     let pr = p();
     // SAFETY: caller contract.
-    pr.dev.rx.push_back(unsafe { core::slice::from_raw_parts(f, len) }.to_vec());
-    pr.iface.poll_ingress_single(now(us), &mut pr.dev, &mut pr.sockets);
+    pr.dev
+        .rx
+        .push_back(unsafe { core::slice::from_raw_parts(f, len) }.to_vec());
+    pr.iface
+        .poll_ingress_single(now(us), &mut pr.dev, &mut pr.sockets);
     pr.iface.poll_maintenance(now(us));
     pr.iface.poll_egress(now(us), &mut pr.dev, &mut pr.sockets);
 }
@@ -143,17 +175,26 @@ pub unsafe extern "C" fn probe_rx(f: *const u8, len: usize, us: u64) {
 #[no_mangle]
 pub extern "C" fn probe_poll_delay(us: u64) -> u64 {
     let pr = p();
-    pr.iface.poll_delay(now(us), &pr.sockets).map_or(u64::MAX, |d| d.total_micros())
+    pr.iface
+        .poll_delay(now(us), &pr.sockets)
+        .map_or(u64::MAX, |d| d.total_micros())
 }
 
 fn h(i: usize) -> SocketHandle {
-    p().sockets.iter().nth(i).map(|(h, _)| h).unwrap_or_else(|| unsafe { rinet_c_panic(b"h".as_ptr(), 1, 0) })
+    p().sockets
+        .iter()
+        .nth(i)
+        .map(|(h, _)| h)
+        .unwrap_or_else(|| unsafe { rinet_c_panic(b"h".as_ptr(), 1, 0) })
 }
 
 #[no_mangle]
 pub extern "C" fn probe_tcp(port: u16, connect_to: u32, rx: usize) -> i32 {
     let pr = p();
-    let mut s = tcp::Socket::new(tcp::SocketBuffer::new(vec![0; rx]), tcp::SocketBuffer::new(vec![0; rx]));
+    let mut s = tcp::Socket::new(
+        tcp::SocketBuffer::new(vec![0; rx]),
+        tcp::SocketBuffer::new(vec![0; rx]),
+    );
     s.set_timeout(Some(Duration::from_secs(120)));
     s.set_nagle_enabled(false);
     s.set_ack_delay(None);
@@ -161,7 +202,12 @@ pub extern "C" fn probe_tcp(port: u16, connect_to: u32, rx: usize) -> i32 {
     let r = if connect_to == 0 {
         s.listen(port).is_ok()
     } else {
-        s.connect(pr.iface.context(), IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::from_bits(connect_to)), port), 40000).is_ok()
+        s.connect(
+            pr.iface.context(),
+            IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::from_bits(connect_to)), port),
+            40000,
+        )
+        .is_ok()
     };
     pr.sockets.add(s);
     r as i32
@@ -206,7 +252,13 @@ pub unsafe extern "C" fn probe_tcp_io(i: usize, b: *mut u8, len: usize, op: i32)
 /// # Safety
 /// `b` valid for `len` bytes.
 #[no_mangle]
-pub unsafe extern "C" fn probe_udp(port: u16, b: *mut u8, len: usize, dst: u32, raw: bool) -> isize {
+pub unsafe extern "C" fn probe_udp(
+    port: u16,
+    b: *mut u8,
+    len: usize,
+    dst: u32,
+    raw: bool,
+) -> isize {
     let pr = p();
     // SAFETY: caller contract.
     let buf = unsafe { core::slice::from_raw_parts_mut(b, len) };
@@ -227,8 +279,14 @@ pub unsafe extern "C" fn probe_udp(port: u16, b: *mut u8, len: usize, dst: u32, 
         udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; 16], vec![0; 16384]),
     );
     let _ = s.bind(port);
-    let _ = s.send_slice(buf, IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::from_bits(dst)), port));
-    let n = s.peek().map_or(0, |(d, m)| d.len() + m.endpoint.port as usize) + s.recv_slice(buf).map_or(0, |(n, _)| n);
+    let _ = s.send_slice(
+        buf,
+        IpEndpoint::new(IpAddress::Ipv4(Ipv4Address::from_bits(dst)), port),
+    );
+    let n = s
+        .peek()
+        .map_or(0, |(d, m)| d.len() + m.endpoint.port as usize)
+        + s.recv_slice(buf).map_or(0, |(n, _)| n);
     pr.sockets.add(s);
     n as isize
 }
