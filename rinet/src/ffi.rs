@@ -581,3 +581,225 @@ pub unsafe extern "C" fn rinet_route(
         }
     })())
 }
+
+/// Address and prefix of an interface; -EADDRNOTAVAIL if it has none.
+///
+/// # Safety
+/// `addr` points to 4 writable bytes, `prefix` to a u32.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_if_get_addr(
+    st: *mut RinetStack,
+    ifindex: u32,
+    addr: *mut u8,
+    prefix: *mut u32,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let (s, out) = unsafe { (stack(st)?, slice_mut(addr, 4)?) };
+        let c = s
+            .netif(ifindex)
+            .ok_or(Errno::ENODEV)?
+            .addr
+            .ok_or(Errno::EADDRNOTAVAIL)?;
+        out.copy_from_slice(&c.addr.0);
+        // SAFETY: caller contract.
+        *unsafe { prefix.as_mut() }.ok_or(Errno::EFAULT)? = u32::from(c.prefix);
+        Ok(())
+    })())
+}
+
+/// Drop `n` bytes a stream socket received (after the glue copied them with MSG_PEEK).
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_consume(st: *mut RinetStack, id: u32, n: usize) -> isize {
+    // SAFETY: caller contract.
+    ret_len((|| unsafe { stack(st)?.consume(SocketId(id), n) })())
+}
+
+/// One socket for `/proc/net/{tcp,udp,raw}`; addresses in network byte order.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct RinetSockInfo {
+    pub id: u32,
+    pub proto: u8,
+    pub state: u8,
+    pub local_port: u16,
+    pub local: [u8; 4],
+    pub remote: [u8; 4],
+    pub remote_port: u16,
+    pub pad: u16,
+    pub tx_queue: u32,
+    pub rx_queue: u32,
+}
+
+/// Socket number `nth`; -ENOENT past the last.
+///
+/// # Safety
+/// `out` points to a writable `struct rinet_sock_info`.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_sock_info(
+    st: *mut RinetStack,
+    nth: u32,
+    out: *mut RinetSockInfo,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let (s, o) = unsafe { (stack(st)?, out.as_mut().ok_or(Errno::EFAULT)?) };
+        let i = s.socket_info(nth as usize).ok_or(Errno::ENOENT)?;
+        *o = RinetSockInfo {
+            id: i.id.0,
+            proto: i.proto,
+            state: i.state,
+            local_port: i.local.port,
+            local: i.local.addr.0,
+            remote: i.remote.addr.0,
+            remote_port: i.remote.port,
+            pad: 0,
+            tx_queue: i.tx_queue,
+            rx_queue: i.rx_queue,
+        };
+        Ok(())
+    })())
+}
+
+/// One route for `/proc/net/route`; addresses in network byte order.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct RinetRouteInfo {
+    pub ifindex: u32,
+    pub dest: [u8; 4],
+    pub gateway: [u8; 4],
+    pub mask: [u8; 4],
+    pub flags: u32,
+    pub metric: u32,
+}
+
+/// Route number `nth`; -ENOENT past the last.
+///
+/// # Safety
+/// `out` points to a writable `struct rinet_route_info`.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_route_info(
+    st: *mut RinetStack,
+    nth: u32,
+    out: *mut RinetRouteInfo,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let (s, o) = unsafe { (stack(st)?, out.as_mut().ok_or(Errno::EFAULT)?) };
+        let r = s.routes().nth(nth as usize).ok_or(Errno::ENOENT)?;
+        *o = RinetRouteInfo {
+            ifindex: r.ifindex,
+            dest: r.dest.0,
+            gateway: r.gateway.0,
+            mask: Ipv4::mask(r.prefix).0,
+            flags: u32::from(r.flags()),
+            metric: r.metric,
+        };
+        Ok(())
+    })())
+}
+
+/// One neighbour (ARP entry) for `/proc/net/arp`.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct RinetNeighInfo {
+    pub ifindex: u32,
+    pub ip: [u8; 4],
+    pub mac: [u8; 6],
+    pub pad: u16,
+}
+
+/// Neighbour number `nth`; -ENOENT past the last.
+///
+/// # Safety
+/// `out` points to a writable `struct rinet_neigh_info`.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_neigh_info(
+    st: *mut RinetStack,
+    nth: u32,
+    out: *mut RinetNeighInfo,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let (s, o) = unsafe { (stack(st)?, out.as_mut().ok_or(Errno::EFAULT)?) };
+        let n = s.neighbors().nth(nth as usize).ok_or(Errno::ENOENT)?;
+        *o = RinetNeighInfo {
+            ifindex: n.ifindex,
+            ip: n.ip.0,
+            mac: n.mac,
+            pad: 0,
+        };
+        Ok(())
+    })())
+}
+
+/// The counters `/proc/net/snmp` prints, in this order.
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct RinetSnmp {
+    pub ip_in_receives: u64,
+    pub ip_in_hdr_errors: u64,
+    pub ip_in_delivers: u64,
+    pub ip_out_requests: u64,
+    pub ip_reasm_fails: u64,
+    pub icmp_in_msgs: u64,
+    pub icmp_out_msgs: u64,
+    pub tcp_active_opens: u64,
+    pub tcp_passive_opens: u64,
+    pub tcp_attempt_fails: u64,
+    pub tcp_estab_resets: u64,
+    pub tcp_curr_estab: u64,
+    pub tcp_in_segs: u64,
+    pub tcp_out_segs: u64,
+    pub tcp_retrans_segs: u64,
+    pub tcp_in_errs: u64,
+    pub tcp_out_rsts: u64,
+    pub udp_in_datagrams: u64,
+    pub udp_in_errors: u64,
+    pub udp_out_datagrams: u64,
+    pub rx_drops: u64,
+    pub listen_overflows: u64,
+}
+
+/// # Safety
+/// `out` points to a writable `struct rinet_snmp`.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_snmp(st: *mut RinetStack, out: *mut RinetSnmp) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let (s, o) = unsafe { (stack(st)?, out.as_mut().ok_or(Errno::EFAULT)?) };
+        let estab = (0..)
+            .map_while(|i| s.socket_info(i))
+            .filter(|i| i.proto == 6 && (i.state == 1 || i.state == 8))
+            .count() as u64;
+        let t = &s.stats;
+        *o = RinetSnmp {
+            ip_in_receives: t.ip_in_receives,
+            ip_in_hdr_errors: t.ip_in_hdr_errors,
+            ip_in_delivers: t.ip_in_delivers,
+            ip_out_requests: t.ip_out_requests,
+            ip_reasm_fails: t.ip_reasm_fails,
+            icmp_in_msgs: t.icmp_in_msgs,
+            icmp_out_msgs: t.icmp_out_msgs,
+            tcp_active_opens: t.tcp_active_opens,
+            tcp_passive_opens: t.tcp_passive_opens,
+            tcp_attempt_fails: t.tcp_attempt_fails,
+            tcp_estab_resets: t.tcp_estab_resets,
+            tcp_curr_estab: estab,
+            tcp_in_segs: t.tcp_in_segs,
+            tcp_out_segs: t.tcp_out_segs,
+            tcp_retrans_segs: t.tcp_retrans_segs,
+            tcp_in_errs: t.tcp_in_errs,
+            tcp_out_rsts: t.tcp_out_rsts,
+            udp_in_datagrams: t.udp_in_datagrams,
+            udp_in_errors: t.udp_in_errors,
+            udp_out_datagrams: t.udp_out_datagrams,
+            rx_drops: t.total_drops(),
+            listen_overflows: t.tcp_listen_overflows,
+        };
+        Ok(())
+    })())
+}

@@ -295,7 +295,23 @@ impl<P: Platform> Stack<P> {
         }
     }
 
+    /// Add a route. With `ifindex` 0 the interface is the one whose subnet holds the
+    /// gateway (what `route add default gw X` means).
     pub fn add_route(&mut self, r: Route) -> SysResult<()> {
+        let r = if r.ifindex == 0 {
+            let nif = self
+                .ifs
+                .iter()
+                .filter(|i| i.ifindex != LOOPBACK_IFINDEX)
+                .find(|i| !r.gateway.is_any() && i.addr.is_some_and(|c| c.contains(r.gateway)))
+                .ok_or(Errno::ENETUNREACH)?;
+            Route {
+                ifindex: nif.ifindex,
+                ..r
+            }
+        } else {
+            r
+        };
         let nif = self.netif(r.ifindex).ok_or(Errno::ENODEV)?;
         if !nif.up {
             return Err(Errno::ENETDOWN);

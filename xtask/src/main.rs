@@ -10,6 +10,9 @@
 
 mod bench;
 mod deps;
+mod guest;
+mod image;
+mod kernel;
 mod size;
 mod util;
 
@@ -86,6 +89,16 @@ fn main() -> ExitCode {
         Some("bench") => bench::bench(),
         Some("fuzz") => seconds_arg(&args, 60).and_then(fuzz),
         Some("deps") => deps::ensure(true),
+        Some("guest-test") => guest::run_all(),
+        Some("kernel") => {
+            let net = if args.iter().any(|a| a == "--inet") {
+                kernel::Net::Inet
+            } else {
+                kernel::Net::Rinet
+            };
+            let debug = args.iter().any(|a| a == "--debug");
+            kernel::build(kernel::Spec { net, debug }).map(|d| println!("{}", d.display()))
+        }
         _ => Err(usage()),
     };
     match r {

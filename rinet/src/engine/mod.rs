@@ -422,6 +422,13 @@ impl Engine {
         }
     }
 
+    /// Drop up to `n` received bytes; returns how many were dropped.
+    pub fn tcp_consume(&mut self, r: ERef, n: usize) -> usize {
+        self.tcp(r)
+            .and_then(|s| s.recv(|b| (b.len().min(n), b.len().min(n))).ok())
+            .unwrap_or(0)
+    }
+
     pub fn tcp_close(&mut self, r: ERef) {
         if let Some(s) = self.tcp(r) {
             s.close();

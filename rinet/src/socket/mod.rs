@@ -49,6 +49,19 @@ pub const EPHEMERAL_LAST: u16 = 60999;
 /// How long a closed connection may sit in FIN-WAIT-2 (Linux `tcp_fin_timeout`).
 pub const FIN_TIMEOUT_US: u64 = 60_000_000;
 
+/// What `/proc/net/{tcp,udp,raw}` shows of a socket. `state` uses Linux's numbering
+/// (1 ESTABLISHED ... 7 CLOSE, 10 LISTEN).
+#[derive(Clone, Copy, Debug)]
+pub struct SockInfo {
+    pub id: SocketId,
+    pub proto: u8,
+    pub state: u8,
+    pub local: Endpoint,
+    pub remote: Endpoint,
+    pub tx_queue: u32,
+    pub rx_queue: u32,
+}
+
 /// A socket handle: slot index and a generation, so a stale handle never reaches a new
 /// socket that reused the slot.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -747,6 +760,68 @@ impl<P: Platform> Stack<P> {
     /// Connections closed by their owner that are still finishing (FIN handshake, TIME-WAIT).
     pub fn orphan_count(&self) -> usize {
         self.socks.orphans()
+    }
+
+    /// Drop `n` received bytes of a stream after the caller copied them out with MSG_PEEK
+    /// (so a fault while copying to user space loses nothing).
+    pub fn consume(&mut self, id: SocketId, n: usize) -> SysResult<usize> {
+        let s = self.sock(id)?;
+        let Proto::Tcp(Tcp::Conn(c)) = &s.proto else {
+            return Err(Errno::EINVAL);
+        };
+        let r = c.r;
+        let n = self.engine.tcp_consume(r, n);
+        self.run();
+        Ok(n)
+    }
+
+    /// A summary of socket `nth` (in table order) for `/proc/net/{tcp,udp,raw}`.
+    pub fn socket_info(&mut self, nth: usize) -> Option<SockInfo> {
+        let (id, s) = self.socks.iter().nth(nth)?;
+        let (proto, local_default, remote_default) = (
+            match s.proto {
+                Proto::Tcp(_) => 6,
+                Proto::Udp(_) => 17,
+                Proto::Raw(ref d) => d.proto,
+            },
+            s.local,
+            s.remote.unwrap_or_default(),
+        );
+        let mut info = SockInfo {
+            id,
+            proto,
+            state: 7,
+            local: local_default,
+            remote: remote_default,
+            tx_queue: 0,
+            rx_queue: 0,
+        };
+        match &s.proto {
+            Proto::Tcp(Tcp::Listen(l)) => {
+                info.state = 10;
+                info.rx_queue = l.ready.len() as u32;
+                info.tx_queue = l.backlog as u32;
+            }
+            Proto::Tcp(Tcp::Conn(c)) => {
+                let r = c.r;
+                let (local, remote) = (c.local, c.remote);
+                if let Some(i) = self.engine.tcp_info(r) {
+                    info.state = i.state as u8;
+                    info.tx_queue = i.send_queue as u32;
+                    info.rx_queue = i.recv_queue as u32;
+                }
+                info.local = local;
+                info.remote = remote;
+            }
+            Proto::Udp(_) | Proto::Raw(_) => {
+                if s.remote.is_some() {
+                    info.state = 1;
+                }
+                info.rx_queue = self.bytes_readable(id).unwrap_or(0) as u32;
+            }
+            Proto::Tcp(_) => {}
+        }
+        Some(info)
     }
 
     /// Every socket, for `/proc/net/{tcp,udp,raw}`.

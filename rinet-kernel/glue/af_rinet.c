@@ -1,0 +1,1051 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * rinet: AF_INET sockets for a kernel built without INET.
+ *
+ * This is the thin glue between the kernel and rinet, a TCP/IP stack in Rust: the
+ * socket family and its proto_ops, frame reception (dev_add_pack) and transmission
+ * (dev_queue_xmit), the netdevice notifier, the classic network ioctls, /proc/net
+ * files, the stack timer and the one lock that covers all of it. All protocol logic
+ * is on the Rust side, behind the C ABI in rinet.h.
+ *
+ * Locking: rinet_lock (a BH-disabling spinlock) is held around every call into Rust,
+ * from process context (socket calls), softirq (frame reception, the timer) alike.
+ * Nothing sleeps under it: frames to send are queued under the lock and handed to
+ * dev_queue_xmit() after it is released; user memory is copied before or after.
+ */
+
+#include <linux/capability.h>
+#include <linux/hrtimer.h>
+#include <linux/if_arp.h>
+#include <linux/if_ether.h>
+#include <linux/inetdevice.h>
+#include <linux/init.h>
+#include <linux/in.h>
+#include <linux/netdevice.h>
+#include <linux/proc_fs.h>
+#include <linux/random.h>
+#include <linux/route.h>
+#include <linux/seq_file.h>
+#include <linux/skbuff.h>
+#include <linux/slab.h>
+#include <linux/sockios.h>
+#include <linux/xarray.h>
+#include <net/net_namespace.h>
+#include <net/sock.h>
+
+#include "rinet.h"
+
+/* Largest chunk copied through the bounce buffer per call into the stack. */
+#define RINET_CHUNK	(16 * 1024)
+#define RINET_MSG_PEEK	0x02
+
+struct rinet_sock {
+	struct sock sk;		/* must be first */
+	u32 id;
+};
+
+static DEFINE_SPINLOCK(rinet_lock);
+static struct rinet_stack *rinet;
+static struct sk_buff_head rinet_txq;	/* frames queued under the lock */
+static struct hrtimer rinet_timer;
+static DEFINE_XARRAY(rinet_socks);	/* socket id -> struct rinet_sock */
+static atomic_long_t rinet_timer_fires = ATOMIC_LONG_INIT(0);
+
+static struct rinet_sock *rinet_sk(const struct sock *sk)
+{
+	return (struct rinet_sock *)sk;
+}
+
+static u32 rinet_id(const struct socket *sock)
+{
+	return rinet_sk(sock->sk)->id;
+}
+
+static void rinet_lock_stack(void)
+{
+	spin_lock_bh(&rinet_lock);
+}
+
+/* Drop the lock, then transmit what the stack queued while it was held. */
+static void rinet_unlock_stack(void)
+{
+	struct sk_buff_head q;
+	struct sk_buff *skb;
+
+	__skb_queue_head_init(&q);
+	skb_queue_splice_init(&rinet_txq, &q);
+	spin_unlock_bh(&rinet_lock);
+	while ((skb = __skb_dequeue(&q))) {
+		struct net_device *dev = skb->dev;
+
+		dev_queue_xmit(skb);
+		dev_put(dev);
+	}
+}
+
+/* ---- what the Rust side calls ---- */
+
+void *rinet_c_alloc(size_t size, size_t align)
+{
+	/* kmalloc aligns power-of-two sizes to their size. */
+	if (align > ARCH_KMALLOC_MINALIGN)
+		size = roundup_pow_of_two(max(size, align));
+	return kmalloc(size, GFP_ATOMIC | __GFP_NOWARN);
+}
+
+void rinet_c_free(void *ptr)
+{
+	kfree(ptr);
+}
+
+void rinet_c_panic(const u8 *file, size_t len, u32 line)
+{
+	panic("rinet: Rust panic at %.*s:%u\n", (int)len, file, line);
+}
+
+static u64 rinet_cb_now(void *ctx)
+{
+	return div_u64(ktime_get_ns(), NSEC_PER_USEC);
+}
+
+static void rinet_cb_transmit(void *ctx, u32 ifindex, const u8 *frame, size_t len)
+{
+	struct net_device *dev;
+	struct sk_buff *skb;
+
+	rcu_read_lock();
+	dev = dev_get_by_index_rcu(&init_net, ifindex);
+	if (!dev || !netif_running(dev) || len < ETH_HLEN)
+		goto out;
+	skb = netdev_alloc_skb(dev, len);
+	if (!skb) {
+		dev_core_stats_tx_dropped_inc(dev);
+		goto out;
+	}
+	skb_put_data(skb, frame, len);
+	skb_reset_mac_header(skb);
+	skb->protocol = eth_hdr(skb)->h_proto;
+	skb_set_network_header(skb, ETH_HLEN);
+	dev_hold(dev);
+	__skb_queue_tail(&rinet_txq, skb);
+out:
+	rcu_read_unlock();
+}
+
+static void rinet_cb_wake(void *ctx, u32 id, u32 mask)
+{
+	struct rinet_sock *rs = xa_load(&rinet_socks, id);
+	struct socket_wq *wq;
+
+	if (!rs)
+		return;
+	rcu_read_lock();
+	wq = rcu_dereference(rs->sk.sk_wq);
+	if (skwq_has_sleeper(wq))
+		wake_up_interruptible_poll(&wq->wait, mask);
+	rcu_read_unlock();
+}
+
+static void rinet_cb_set_timer(void *ctx, u64 at_us)
+{
+	if (at_us == U64_MAX)
+		hrtimer_try_to_cancel(&rinet_timer);
+	else
+		hrtimer_start(&rinet_timer, ns_to_ktime(at_us * NSEC_PER_USEC),
+			      HRTIMER_MODE_ABS_SOFT);
+}
+
+static enum hrtimer_restart rinet_timer_fn(struct hrtimer *t)
+{
+	atomic_long_inc(&rinet_timer_fires);
+	rinet_lock_stack();
+	rinet_poll(rinet);
+	rinet_unlock_stack();
+	return HRTIMER_NORESTART;
+}
+
+/* ---- frames in ---- */
+
+static int rinet_rcv(struct sk_buff *skb, struct net_device *dev,
+		     struct packet_type *pt, struct net_device *orig_dev)
+{
+	int hlen = skb->data - skb_mac_header(skb);
+
+	if (skb->pkt_type == PACKET_OTHERHOST || hlen != ETH_HLEN ||
+	    skb_linearize(skb))
+		goto drop;
+	rinet_lock_stack();
+	rinet_netdev_rx(rinet, dev->ifindex, skb_mac_header(skb), skb->len + hlen);
+	rinet_unlock_stack();
+	consume_skb(skb);
+	return NET_RX_SUCCESS;
+drop:
+	kfree_skb(skb);
+	return NET_RX_DROP;
+}
+
+static struct packet_type rinet_ip_packet __read_mostly = {
+	.type = cpu_to_be16(ETH_P_IP),
+	.func = rinet_rcv,
+};
+
+static struct packet_type rinet_arp_packet __read_mostly = {
+	.type = cpu_to_be16(ETH_P_ARP),
+	.func = rinet_rcv,
+};
+
+static int rinet_netdev_event(struct notifier_block *nb, unsigned long event, void *ptr)
+{
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+
+	if (!net_eq(dev_net(dev), &init_net) || dev->type != ARPHRD_ETHER)
+		return NOTIFY_DONE;
+	rinet_lock_stack();
+	switch (event) {
+	case NETDEV_REGISTER:
+		rinet_netdev_add(rinet, dev->ifindex, dev->dev_addr, dev->mtu);
+		break;
+	case NETDEV_UP:
+		rinet_netdev_set_up(rinet, dev->ifindex, 1);
+		break;
+	case NETDEV_DOWN:
+		rinet_netdev_set_up(rinet, dev->ifindex, 0);
+		break;
+	case NETDEV_UNREGISTER:
+		rinet_netdev_remove(rinet, dev->ifindex);
+		break;
+	}
+	rinet_unlock_stack();
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block rinet_netdev_notifier = {
+	.notifier_call = rinet_netdev_event,
+};
+
+/* ---- sockets ---- */
+
+static struct proto rinet_proto = {
+	.name = "RINET",
+	.owner = THIS_MODULE,
+	.obj_size = sizeof(struct rinet_sock),
+};
+
+/*
+ * Sleep until the socket's poll mask shows one of @want (or an error or hang-up), a
+ * signal arrives or *@timeo runs out. The stack's wake callback ends the sleep.
+ */
+static int rinet_wait(struct sock *sk, u32 want, long *timeo)
+{
+	DEFINE_WAIT_FUNC(wait, woken_wake_function);
+	u32 id = rinet_sk(sk)->id;
+	int err = 0;
+
+	add_wait_queue(sk_sleep(sk), &wait);
+	for (;;) {
+		u32 mask;
+
+		rinet_lock_stack();
+		mask = rinet_poll_mask(rinet, id);
+		rinet_unlock_stack();
+		if (mask & (want | EPOLLERR | EPOLLHUP | EPOLLNVAL))
+			break;
+		if (!*timeo) {
+			err = -EAGAIN;
+			break;
+		}
+		if (signal_pending(current)) {
+			err = sock_intr_errno(*timeo);
+			break;
+		}
+		*timeo = wait_woken(&wait, TASK_INTERRUPTIBLE, *timeo);
+	}
+	remove_wait_queue(sk_sleep(sk), &wait);
+	return err;
+}
+
+static const struct proto_ops rinet_stream_ops;
+static const struct proto_ops rinet_dgram_ops;
+
+static struct sock *rinet_sk_alloc(struct net *net, struct socket *sock, u32 id, int kern)
+{
+	struct sock *sk = sk_alloc(net, PF_INET, GFP_KERNEL, &rinet_proto, kern);
+
+	if (!sk)
+		return NULL;
+	sock_init_data(sock, sk);
+	rinet_sk(sk)->id = id;
+	if (xa_err(xa_store(&rinet_socks, id, sk, GFP_KERNEL))) {
+		sock->sk = NULL;
+		sk_free(sk);
+		return NULL;
+	}
+	return sk;
+}
+
+static int rinet_create(struct net *net, struct socket *sock, int protocol, int kern)
+{
+	const struct proto_ops *ops;
+	u32 id;
+	int err;
+
+	if (!net_eq(net, &init_net))
+		return -EAFNOSUPPORT;
+	if (protocol < 0 || protocol >= IPPROTO_MAX)
+		return -EINVAL;
+	switch (sock->type) {
+	case SOCK_STREAM:
+		ops = &rinet_stream_ops;
+		break;
+	case SOCK_RAW:
+		if (!kern && !ns_capable(net->user_ns, CAP_NET_RAW))
+			return -EPERM;
+		fallthrough;
+	case SOCK_DGRAM:
+		ops = &rinet_dgram_ops;
+		break;
+	default:
+		return -ESOCKTNOSUPPORT;
+	}
+	rinet_lock_stack();
+	err = rinet_socket(rinet, sock->type, protocol, &id);
+	rinet_unlock_stack();
+	if (err)
+		return err;
+	sock->ops = ops;
+	if (!rinet_sk_alloc(net, sock, id, kern)) {
+		rinet_lock_stack();
+		rinet_close(rinet, id);
+		rinet_unlock_stack();
+		return -ENOBUFS;
+	}
+	return 0;
+}
+
+static int rinet_release(struct socket *sock)
+{
+	struct sock *sk = sock->sk;
+
+	if (!sk)
+		return 0;
+	rinet_lock_stack();
+	rinet_close(rinet, rinet_sk(sk)->id);
+	rinet_unlock_stack();
+	xa_erase(&rinet_socks, rinet_sk(sk)->id);
+	sock_orphan(sk);
+	sock->sk = NULL;
+	sock_put(sk);
+	return 0;
+}
+
+static int rinet_bind_op(struct socket *sock, struct sockaddr *uaddr, int len)
+{
+	struct sockaddr_in *sin = (struct sockaddr_in *)uaddr;
+	int err;
+
+	if (len < (int)sizeof(*sin))
+		return -EINVAL;
+	if (sin->sin_family == AF_INET && ntohs(sin->sin_port) &&
+	    ntohs(sin->sin_port) < PROT_SOCK && sock->type != SOCK_RAW &&
+	    !ns_capable(sock_net(sock->sk)->user_ns, CAP_NET_BIND_SERVICE))
+		return -EACCES;
+	rinet_lock_stack();
+	err = rinet_bind(rinet, rinet_id(sock), uaddr, len);
+	rinet_unlock_stack();
+	return err;
+}
+
+static int rinet_connect_op(struct socket *sock, struct sockaddr *uaddr, int len, int flags)
+{
+	struct sock *sk = sock->sk;
+	long timeo;
+	int err;
+
+	if (len < (int)sizeof(sa_family_t))
+		return -EINVAL;
+	rinet_lock_stack();
+	err = rinet_connect(rinet, rinet_id(sock), uaddr, len);
+	rinet_unlock_stack();
+	if (err != -EINPROGRESS || (flags & O_NONBLOCK))
+		goto out;
+	timeo = sock_sndtimeo(sk, false);
+	err = rinet_wait(sk, EPOLLOUT, &timeo);
+	if (err)
+		return err == -EAGAIN ? -EINPROGRESS : err;
+	/* The handshake finished one way or the other: ask for the outcome. */
+	rinet_lock_stack();
+	err = rinet_connect(rinet, rinet_id(sock), uaddr, len);
+	rinet_unlock_stack();
+	if (err == -EISCONN)
+		err = 0;
+out:
+	if (!err)
+		sock->state = SS_CONNECTED;
+	return err;
+}
+
+static int rinet_accept_op(struct socket *sock, struct socket *newsock,
+			   struct proto_accept_arg *arg)
+{
+	struct sock *sk = sock->sk;
+	long timeo = sock_rcvtimeo(sk, arg->flags & O_NONBLOCK);
+	u32 id;
+	int err;
+
+	for (;;) {
+		rinet_lock_stack();
+		err = rinet_accept(rinet, rinet_id(sock), &id, NULL);
+		rinet_unlock_stack();
+		if (err != -EAGAIN)
+			break;
+		err = rinet_wait(sk, EPOLLIN, &timeo);
+		if (err)
+			return err;
+	}
+	if (err)
+		return err;
+	newsock->ops = sock->ops;
+	if (!rinet_sk_alloc(sock_net(sk), newsock, id, arg->kern)) {
+		rinet_lock_stack();
+		rinet_close(rinet, id);
+		rinet_unlock_stack();
+		return -ENOBUFS;
+	}
+	newsock->state = SS_CONNECTED;
+	return 0;
+}
+
+static int rinet_getname_op(struct socket *sock, struct sockaddr *uaddr, int peer)
+{
+	int err;
+
+	rinet_lock_stack();
+	err = rinet_getname(rinet, rinet_id(sock), peer, uaddr);
+	rinet_unlock_stack();
+	return err ? err : (int)sizeof(struct sockaddr_in);
+}
+
+static __poll_t rinet_poll_op(struct file *file, struct socket *sock, poll_table *wait)
+{
+	u32 mask;
+
+	sock_poll_wait(file, sock, wait);
+	rinet_lock_stack();
+	mask = rinet_poll_mask(rinet, rinet_id(sock));
+	rinet_unlock_stack();
+	return (__force __poll_t)mask;
+}
+
+static int rinet_listen_op(struct socket *sock, int backlog)
+{
+	int err;
+
+	if (sock->type != SOCK_STREAM)
+		return -EOPNOTSUPP;
+	rinet_lock_stack();
+	err = rinet_listen(rinet, rinet_id(sock), backlog);
+	rinet_unlock_stack();
+	return err;
+}
+
+static int rinet_shutdown_op(struct socket *sock, int how)
+{
+	int err;
+
+	/* SHUT_RD..SHUT_RDWR arrive as 0..2, as the Rust side expects. */
+	rinet_lock_stack();
+	err = rinet_shutdown(rinet, rinet_id(sock), how);
+	rinet_unlock_stack();
+	if (!err)
+		sock->sk->sk_state_change(sock->sk);
+	return err;
+}
+
+static int rinet_setsockopt_op(struct socket *sock, int level, int name,
+			       sockptr_t optval, unsigned int optlen)
+{
+	u8 buf[32];
+	int err;
+
+	if (optlen > sizeof(buf))
+		optlen = sizeof(buf);
+	if (copy_from_sockptr(buf, optval, optlen))
+		return -EFAULT;
+	rinet_lock_stack();
+	err = rinet_setsockopt(rinet, rinet_id(sock), level, name, buf, optlen);
+	rinet_unlock_stack();
+	if (err)
+		return err;
+	/* Keep the generic socket's waits in step with the stack's timeouts. */
+	if (level == SOL_SOCKET)
+		switch (name) {
+		case SO_RCVTIMEO_OLD:
+		case SO_RCVTIMEO_NEW:
+		case SO_SNDTIMEO_OLD:
+		case SO_SNDTIMEO_NEW: {
+			u64 rcv, snd;
+
+			rinet_lock_stack();
+			rinet_timeouts(rinet, rinet_id(sock), &rcv, &snd);
+			rinet_unlock_stack();
+			sock->sk->sk_rcvtimeo = rcv ? usecs_to_jiffies(rcv) : MAX_SCHEDULE_TIMEOUT;
+			sock->sk->sk_sndtimeo = snd ? usecs_to_jiffies(snd) : MAX_SCHEDULE_TIMEOUT;
+			break;
+		}
+		}
+	return 0;
+}
+
+static int rinet_getsockopt_op(struct socket *sock, int level, int name,
+			       char __user *optval, int __user *optlen)
+{
+	u8 buf[32];
+	size_t len;
+	int ulen, err;
+
+	if (get_user(ulen, optlen))
+		return -EFAULT;
+	if (ulen < 0)
+		return -EINVAL;
+	len = min_t(size_t, ulen, sizeof(buf));
+	rinet_lock_stack();
+	err = rinet_getsockopt(rinet, rinet_id(sock), level, name, buf, &len);
+	rinet_unlock_stack();
+	if (err)
+		return err;
+	if (copy_to_user(optval, buf, len) || put_user((int)len, optlen))
+		return -EFAULT;
+	return 0;
+}
+
+static int rinet_sendmsg_op(struct socket *sock, struct msghdr *msg, size_t len)
+{
+	struct sock *sk = sock->sk;
+	bool stream = sock->type == SOCK_STREAM;
+	size_t chunk = stream ? min_t(size_t, len, RINET_CHUNK) : len;
+	long timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
+	const void *to = msg->msg_name;
+	size_t sent = 0;
+	ssize_t r = 0;
+	void *buf;
+
+	if (msg->msg_flags & MSG_OOB)
+		return -EOPNOTSUPP;
+	if (!stream && len > 65535)
+		return -EMSGSIZE;
+	if (to && msg->msg_namelen < (int)sizeof(struct sockaddr_in))
+		return -EINVAL;
+	buf = kvmalloc(max_t(size_t, chunk, 1), GFP_KERNEL);
+	if (!buf)
+		return -ENOBUFS;
+	do {
+		size_t n = min(len - sent, chunk);
+
+		if (copy_from_iter(buf, n, &msg->msg_iter) != n) {
+			r = -EFAULT;
+			break;
+		}
+		for (;;) {
+			rinet_lock_stack();
+			r = rinet_send(rinet, rinet_id(sock), buf, n, to,
+				       to ? msg->msg_namelen : 0);
+			rinet_unlock_stack();
+			if (r != -EAGAIN)
+				break;
+			r = rinet_wait(sk, EPOLLOUT, &timeo);
+			if (r)
+				break;
+		}
+		if (r < 0) {
+			iov_iter_revert(&msg->msg_iter, n);
+			break;
+		}
+		if (r < n)
+			iov_iter_revert(&msg->msg_iter, n - r);
+		sent += r;
+	} while (stream && sent < len);
+	kvfree(buf);
+	if (r == -EPIPE && stream && !sent && !(msg->msg_flags & MSG_NOSIGNAL))
+		send_sig(SIGPIPE, current, 0);
+	return sent ? sent : r;
+}
+
+static int rinet_recvmsg_op(struct socket *sock, struct msghdr *msg, size_t len, int flags)
+{
+	struct sock *sk = sock->sk;
+	bool stream = sock->type == SOCK_STREAM;
+	size_t chunk = min_t(size_t, len, stream ? RINET_CHUNK : 65535);
+	long timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
+	struct sockaddr_in sin = {};
+	size_t full = 0, copied;
+	ssize_t r;
+	void *buf;
+
+	if (flags & (MSG_OOB | MSG_ERRQUEUE))
+		return -EOPNOTSUPP;
+	buf = kvmalloc(max_t(size_t, chunk, 1), GFP_KERNEL);
+	if (!buf)
+		return -ENOBUFS;
+	for (;;) {
+		/* Streams peek first and consume only what reached user space. */
+		rinet_lock_stack();
+		r = rinet_recv(rinet, rinet_id(sock), buf, chunk,
+			       stream || (flags & MSG_PEEK) ? RINET_MSG_PEEK : 0, &full, &sin);
+		rinet_unlock_stack();
+		if (r != -EAGAIN)
+			break;
+		r = rinet_wait(sk, EPOLLIN, &timeo);
+		if (r)
+			break;
+	}
+	if (r < 0)
+		goto out;
+	copied = copy_to_iter(buf, r, &msg->msg_iter);
+	if (stream) {
+		if (!(flags & MSG_PEEK) && copied) {
+			rinet_lock_stack();
+			rinet_consume(rinet, rinet_id(sock), copied);
+			rinet_unlock_stack();
+		}
+		r = copied ? copied : (r ? -EFAULT : 0);
+		goto out;
+	}
+	if (copied != r) {
+		r = -EFAULT;
+		goto out;
+	}
+	if (msg->msg_name) {
+		memcpy(msg->msg_name, &sin, sizeof(sin));
+		msg->msg_namelen = sizeof(sin);
+	}
+	if (full > r)
+		msg->msg_flags |= MSG_TRUNC;
+	if (flags & MSG_TRUNC)
+		r = full;
+out:
+	kvfree(buf);
+	return r;
+}
+
+/* ---- ioctls: interface addresses, routes, queue lengths ---- */
+
+static u32 rinet_classful_prefix(__be32 addr)
+{
+	u32 a = ntohl(addr);
+
+	if (IN_CLASSA(a))
+		return 8;
+	if (IN_CLASSB(a))
+		return 16;
+	return 24;
+}
+
+static int rinet_ifaddr_ioctl(struct net *net, unsigned int cmd, void __user *argp)
+{
+	bool set = cmd == SIOCSIFADDR || cmd == SIOCSIFNETMASK ||
+		   cmd == SIOCSIFBRDADDR || cmd == SIOCSIFDSTADDR;
+	struct sockaddr_in *sin;
+	struct net_device *dev;
+	struct ifreq ifr;
+	void __user *data;
+	u32 prefix = 0;
+	u8 addr[4];
+	int err;
+
+	if (get_user_ifreq(&ifr, &data, argp))
+		return -EFAULT;
+	ifr.ifr_name[IFNAMSIZ - 1] = 0;
+	sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	if (set && !ns_capable(net->user_ns, CAP_NET_ADMIN))
+		return -EPERM;
+	dev = dev_get_by_name(net, ifr.ifr_name);
+	if (!dev)
+		return -ENODEV;
+	rinet_lock_stack();
+	err = rinet_if_get_addr(rinet, dev->ifindex, addr, &prefix);
+	switch (cmd) {
+	case SIOCGIFADDR:
+	case SIOCGIFDSTADDR:
+	case SIOCGIFNETMASK:
+	case SIOCGIFBRDADDR: {
+		__be32 a, mask;
+
+		if (err)
+			break;
+		memcpy(&a, addr, 4);
+		mask = inet_make_mask(prefix);
+		sin->sin_family = AF_INET;
+		sin->sin_port = 0;
+		if (cmd == SIOCGIFNETMASK)
+			sin->sin_addr.s_addr = mask;
+		else if (cmd == SIOCGIFBRDADDR)
+			sin->sin_addr.s_addr = a | ~mask;
+		else
+			sin->sin_addr.s_addr = a;
+		break;
+	}
+	case SIOCSIFADDR:
+		if (sin->sin_family != AF_INET) {
+			err = -EINVAL;
+			break;
+		}
+		err = rinet_if_set_addr(rinet, dev->ifindex, (u8 *)&sin->sin_addr,
+					sin->sin_addr.s_addr ?
+					rinet_classful_prefix(sin->sin_addr.s_addr) : 33);
+		break;
+	case SIOCSIFNETMASK: {
+		__be32 mask = sin->sin_addr.s_addr;
+
+		if (err)
+			break;
+		if (!bad_mask(mask, 0) || !mask)
+			err = rinet_if_set_addr(rinet, dev->ifindex, addr,
+						inet_mask_len(mask));
+		else
+			err = -EINVAL;
+		break;
+	}
+	case SIOCSIFBRDADDR:
+	case SIOCSIFDSTADDR:
+		/* The broadcast address follows from address and netmask. */
+		break;
+	}
+	rinet_unlock_stack();
+	dev_put(dev);
+	if (!err && !set && put_user_ifreq(&ifr, argp))
+		return -EFAULT;
+	return err;
+}
+
+static int rinet_route_ioctl(struct net *net, unsigned int cmd, void __user *argp)
+{
+	struct net_device *dev = NULL;
+	struct rtentry rt;
+	char name[IFNAMSIZ];
+	__be32 dst, mask, gw = 0;
+	u32 ifindex = 0, prefix;
+	int err;
+
+	if (!ns_capable(net->user_ns, CAP_NET_ADMIN))
+		return -EPERM;
+	if (copy_from_user(&rt, argp, sizeof(rt)))
+		return -EFAULT;
+	if (rt.rt_dst.sa_family != AF_INET)
+		return -EAFNOSUPPORT;
+	dst = ((struct sockaddr_in *)&rt.rt_dst)->sin_addr.s_addr;
+	mask = rt.rt_flags & RTF_HOST ? htonl(0xffffffff) :
+		((struct sockaddr_in *)&rt.rt_genmask)->sin_addr.s_addr;
+	if (bad_mask(mask, dst) && mask)
+		return -EINVAL;
+	prefix = inet_mask_len(mask);
+	if (rt.rt_flags & RTF_GATEWAY)
+		gw = ((struct sockaddr_in *)&rt.rt_gateway)->sin_addr.s_addr;
+	if (rt.rt_dev) {
+		if (strncpy_from_user(name, rt.rt_dev, IFNAMSIZ) < 0)
+			return -EFAULT;
+		name[IFNAMSIZ - 1] = 0;
+		dev = dev_get_by_name(net, name);
+		if (!dev)
+			return -ENODEV;
+		ifindex = dev->ifindex;
+		dev_put(dev);
+	}
+	rinet_lock_stack();
+	err = rinet_route(rinet, cmd == SIOCADDRT, (u8 *)&dst, prefix, (u8 *)&gw, ifindex,
+			  rt.rt_metric > 0 ? rt.rt_metric - 1 : 0);
+	rinet_unlock_stack();
+	return err;
+}
+
+static int rinet_ioctl_op(struct socket *sock, unsigned int cmd, unsigned long arg)
+{
+	struct net *net = sock_net(sock->sk);
+	void __user *argp = (void __user *)arg;
+	ssize_t n;
+
+	switch (cmd) {
+	case SIOCGIFADDR:
+	case SIOCSIFADDR:
+	case SIOCGIFNETMASK:
+	case SIOCSIFNETMASK:
+	case SIOCGIFBRDADDR:
+	case SIOCSIFBRDADDR:
+	case SIOCGIFDSTADDR:
+	case SIOCSIFDSTADDR:
+		return rinet_ifaddr_ioctl(net, cmd, argp);
+	case SIOCADDRT:
+	case SIOCDELRT:
+		return rinet_route_ioctl(net, cmd, argp);
+	case SIOCINQ:
+	case SIOCOUTQ:
+		rinet_lock_stack();
+		n = rinet_queue_len(rinet, rinet_id(sock), cmd == SIOCOUTQ);
+		rinet_unlock_stack();
+		if (n < 0)
+			return n;
+		return put_user((int)min_t(ssize_t, n, INT_MAX), (int __user *)argp);
+	}
+	/* Flags, MTU, hardware address, index: net/core answers those. */
+	return -ENOIOCTLCMD;
+}
+
+static const struct proto_ops rinet_stream_ops = {
+	.family = PF_INET,
+	.owner = THIS_MODULE,
+	.release = rinet_release,
+	.bind = rinet_bind_op,
+	.connect = rinet_connect_op,
+	.socketpair = sock_no_socketpair,
+	.accept = rinet_accept_op,
+	.getname = rinet_getname_op,
+	.poll = rinet_poll_op,
+	.ioctl = rinet_ioctl_op,
+	.gettstamp = sock_gettstamp,
+	.listen = rinet_listen_op,
+	.shutdown = rinet_shutdown_op,
+	.setsockopt = rinet_setsockopt_op,
+	.getsockopt = rinet_getsockopt_op,
+	.sendmsg = rinet_sendmsg_op,
+	.recvmsg = rinet_recvmsg_op,
+	.mmap = sock_no_mmap,
+};
+
+static const struct proto_ops rinet_dgram_ops = {
+	.family = PF_INET,
+	.owner = THIS_MODULE,
+	.release = rinet_release,
+	.bind = rinet_bind_op,
+	.connect = rinet_connect_op,
+	.socketpair = sock_no_socketpair,
+	.accept = sock_no_accept,
+	.getname = rinet_getname_op,
+	.poll = rinet_poll_op,
+	.ioctl = rinet_ioctl_op,
+	.gettstamp = sock_gettstamp,
+	.listen = sock_no_listen,
+	.shutdown = rinet_shutdown_op,
+	.setsockopt = rinet_setsockopt_op,
+	.getsockopt = rinet_getsockopt_op,
+	.sendmsg = rinet_sendmsg_op,
+	.recvmsg = rinet_recvmsg_op,
+	.mmap = sock_no_mmap,
+};
+
+static const struct net_proto_family rinet_family_ops = {
+	.family = PF_INET,
+	.create = rinet_create,
+	.owner = THIS_MODULE,
+};
+
+/* ---- /proc/net ---- */
+
+static unsigned long rinet_inode(u32 id, kuid_t *uid)
+{
+	struct rinet_sock *rs = xa_load(&rinet_socks, id);
+
+	*uid = GLOBAL_ROOT_UID;
+	if (!rs)
+		return 0;
+	*uid = sock_i_uid(&rs->sk);
+	return sock_i_ino(&rs->sk);
+}
+
+static void rinet_show_socks(struct seq_file *seq, u8 proto)
+{
+	struct rinet_sock_info si;
+	u32 nth, sl = 0;
+
+	for (nth = 0;; nth++) {
+		unsigned long ino;
+		kuid_t uid;
+		__be32 la, ra;
+		int err;
+
+		rinet_lock_stack();
+		err = rinet_sock_info(rinet, nth, &si);
+		rinet_unlock_stack();
+		if (err)
+			break;
+		if (si.proto != proto)
+			continue;
+		memcpy(&la, si.local, 4);
+		memcpy(&ra, si.remote, 4);
+		ino = rinet_inode(si.id, &uid);
+		seq_setwidth(seq, 127);
+		seq_printf(seq, "%4d: %08X:%04X %08X:%04X %02X %08X:%08X 00:00000000 00000000 %5u %8d %lu",
+			   sl++, la, si.local_port, ra, si.remote_port, si.state,
+			   si.tx_queue, si.rx_queue,
+			   from_kuid_munged(seq_user_ns(seq), uid), 0, ino);
+		seq_pad(seq, '\n');
+	}
+}
+
+static int rinet_tcp_show(struct seq_file *seq, void *v)
+{
+	seq_setwidth(seq, 149);
+	seq_puts(seq, "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode");
+	seq_pad(seq, '\n');
+	rinet_show_socks(seq, IPPROTO_TCP);
+	return 0;
+}
+
+static int rinet_udp_show(struct seq_file *seq, void *v)
+{
+	seq_setwidth(seq, 127);
+	seq_puts(seq, "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops");
+	seq_pad(seq, '\n');
+	rinet_show_socks(seq, IPPROTO_UDP);
+	return 0;
+}
+
+static int rinet_raw_show(struct seq_file *seq, void *v)
+{
+	seq_setwidth(seq, 127);
+	seq_puts(seq, "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops");
+	seq_pad(seq, '\n');
+	rinet_show_socks(seq, IPPROTO_ICMP);
+	return 0;
+}
+
+static int rinet_route_show(struct seq_file *seq, void *v)
+{
+	struct rinet_route_info ri;
+	u32 nth;
+
+	seq_setwidth(seq, 127);
+	seq_puts(seq, "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT");
+	seq_pad(seq, '\n');
+	for (nth = 0;; nth++) {
+		struct net_device *dev;
+		__be32 d, g, m;
+		char name[IFNAMSIZ] = "*";
+		int err;
+
+		rinet_lock_stack();
+		err = rinet_route_info(rinet, nth, &ri);
+		rinet_unlock_stack();
+		if (err)
+			break;
+		rcu_read_lock();
+		dev = dev_get_by_index_rcu(&init_net, ri.ifindex);
+		if (dev)
+			strscpy(name, dev->name, sizeof(name));
+		rcu_read_unlock();
+		memcpy(&d, ri.dest, 4);
+		memcpy(&g, ri.gateway, 4);
+		memcpy(&m, ri.mask, 4);
+		seq_setwidth(seq, 127);
+		seq_printf(seq, "%s\t%08X\t%08X\t%04X\t%d\t%u\t%d\t%08X\t%d\t%u\t%u",
+			   name, d, g, ri.flags, 0, 0, ri.metric, m, 0, 0, 0);
+		seq_pad(seq, '\n');
+	}
+	return 0;
+}
+
+static int rinet_arp_show(struct seq_file *seq, void *v)
+{
+	struct rinet_neigh_info ni;
+	u32 nth;
+
+	seq_puts(seq, "IP address       HW type     Flags       HW address            Mask     Device\n");
+	for (nth = 0;; nth++) {
+		struct net_device *dev;
+		char name[IFNAMSIZ] = "*", ip[16];
+		int err;
+
+		rinet_lock_stack();
+		err = rinet_neigh_info(rinet, nth, &ni);
+		rinet_unlock_stack();
+		if (err)
+			break;
+		rcu_read_lock();
+		dev = dev_get_by_index_rcu(&init_net, ni.ifindex);
+		if (dev)
+			strscpy(name, dev->name, sizeof(name));
+		rcu_read_unlock();
+		snprintf(ip, sizeof(ip), "%pI4", ni.ip);
+		seq_printf(seq, "%-16s 0x%-10x0x%-10x%pM     *        %s\n",
+			   ip, ARPHRD_ETHER, 0x2, ni.mac, name);
+	}
+	return 0;
+}
+
+static int rinet_snmp_show(struct seq_file *seq, void *v)
+{
+	struct rinet_snmp s;
+
+	rinet_lock_stack();
+	rinet_snmp(rinet, &s);
+	rinet_unlock_stack();
+	seq_puts(seq, "Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams InUnknownProtos InDiscards InDelivers OutRequests OutDiscards OutNoRoutes ReasmTimeout ReasmReqds ReasmOKs ReasmFails FragOKs FragFails FragCreates OutTransmits\n");
+	seq_printf(seq, "Ip: 2 64 %llu %llu 0 0 0 0 %llu %llu 0 0 0 0 0 %llu 0 0 0 %llu\n",
+		   s.ip_in_receives, s.ip_in_hdr_errors, s.ip_in_delivers, s.ip_out_requests,
+		   s.ip_reasm_fails, s.ip_out_requests);
+	seq_puts(seq, "Icmp: InMsgs InErrors InCsumErrors OutMsgs OutErrors OutRateLimitGlobal OutRateLimitHost\n");
+	seq_printf(seq, "Icmp: %llu 0 0 %llu 0 0 0\n", s.icmp_in_msgs, s.icmp_out_msgs);
+	seq_puts(seq, "Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors\n");
+	seq_printf(seq, "Tcp: 1 1000 60000 -1 %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu 0\n",
+		   s.tcp_active_opens, s.tcp_passive_opens, s.tcp_attempt_fails,
+		   s.tcp_estab_resets, s.tcp_curr_estab, s.tcp_in_segs, s.tcp_out_segs,
+		   s.tcp_retrans_segs, s.tcp_in_errs, s.tcp_out_rsts);
+	seq_puts(seq, "Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n");
+	seq_printf(seq, "Udp: %llu 0 %llu %llu 0 0 0 0 0\n",
+		   s.udp_in_datagrams, s.udp_in_errors, s.udp_out_datagrams);
+	seq_puts(seq, "Rinet: RxDrops ListenOverflows TimerFires\n");
+	seq_printf(seq, "Rinet: %llu %llu %ld\n", s.rx_drops, s.listen_overflows,
+		   atomic_long_read(&rinet_timer_fires));
+	return 0;
+}
+
+static void __init rinet_proc_init(void)
+{
+	struct proc_dir_entry *net = init_net.proc_net;
+
+	proc_create_single("tcp", 0444, net, rinet_tcp_show);
+	proc_create_single("udp", 0444, net, rinet_udp_show);
+	proc_create_single("raw", 0444, net, rinet_raw_show);
+	proc_create_single("route", 0444, net, rinet_route_show);
+	proc_create_single("arp", 0444, net, rinet_arp_show);
+	proc_create_single("snmp", 0444, net, rinet_snmp_show);
+}
+
+static const struct rinet_ops rinet_callbacks = {
+	.now_us = rinet_cb_now,
+	.transmit = rinet_cb_transmit,
+	.wake = rinet_cb_wake,
+	.set_timer = rinet_cb_set_timer,
+};
+
+static int __init rinet_init(void)
+{
+	struct rinet_ops ops = rinet_callbacks;
+	struct rinet_config cfg = {
+		.tcp_rx_buf = 16 * 1024,
+		.tcp_tx_buf = 16 * 1024,
+		.udp_buf = 8 * 1024,
+		.max_sockets = 256,
+	};
+	int err;
+
+	ops.seed = get_random_u64();
+	skb_queue_head_init(&rinet_txq);
+	hrtimer_init(&rinet_timer, CLOCK_MONOTONIC, HRTIMER_MODE_ABS_SOFT);
+	rinet_timer.function = rinet_timer_fn;
+	rinet = rinet_stack_new(&ops, &cfg);
+	if (!rinet)
+		return -ENOMEM;
+	err = proto_register(&rinet_proto, 0);
+	if (err)
+		return err;
+	err = sock_register(&rinet_family_ops);
+	if (err)
+		return err;
+	register_netdevice_notifier(&rinet_netdev_notifier);
+	dev_add_pack(&rinet_ip_packet);
+	dev_add_pack(&rinet_arp_packet);
+	rinet_proc_init();
+	pr_info("rinet: AF_INET provided by the rinet stack\n");
+	return 0;
+}
+
+fs_initcall(rinet_init);

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * The C ABI of rinet's Rust staticlib (rinet/src/ffi.rs). Every call must be made with
+ * rinet_lock held; callbacks run under it and must not sleep. Functions return 0 or a
+ * negative errno; buffers are kernel memory.
+ */
+#ifndef _NET_RINET_RINET_H
+#define _NET_RINET_RINET_H
+
+#include <linux/types.h>
+
+struct rinet_stack;
+
+struct rinet_ops {
+	void *ctx;
+	u64 (*now_us)(void *ctx);
+	void (*transmit)(void *ctx, u32 ifindex, const u8 *frame, size_t len);
+	void (*wake)(void *ctx, u32 sock, u32 mask);
+	void (*set_timer)(void *ctx, u64 at_us);	/* U64_MAX: cancel */
+	u64 seed;
+};
+
+struct rinet_config {
+	u32 tcp_rx_buf;
+	u32 tcp_tx_buf;
+	u32 udp_buf;
+	u32 max_sockets;
+};
+
+struct rinet_sock_info {
+	u32 id;
+	u8 proto;
+	u8 state;
+	u16 local_port;
+	u8 local[4];
+	u8 remote[4];
+	u16 remote_port;
+	u16 pad;
+	u32 tx_queue;
+	u32 rx_queue;
+};
+
+struct rinet_route_info {
+	u32 ifindex;
+	u8 dest[4];
+	u8 gateway[4];
+	u8 mask[4];
+	u32 flags;
+	u32 metric;
+};
+
+struct rinet_neigh_info {
+	u32 ifindex;
+	u8 ip[4];
+	u8 mac[6];
+	u16 pad;
+};
+
+struct rinet_snmp {
+	u64 ip_in_receives, ip_in_hdr_errors, ip_in_delivers, ip_out_requests, ip_reasm_fails;
+	u64 icmp_in_msgs, icmp_out_msgs;
+	u64 tcp_active_opens, tcp_passive_opens, tcp_attempt_fails, tcp_estab_resets;
+	u64 tcp_curr_estab, tcp_in_segs, tcp_out_segs, tcp_retrans_segs, tcp_in_errs;
+	u64 tcp_out_rsts;
+	u64 udp_in_datagrams, udp_in_errors, udp_out_datagrams;
+	u64 rx_drops, listen_overflows;
+};
+
+/* Provided by the glue for the Rust side. */
+void *rinet_c_alloc(size_t size, size_t align);
+void rinet_c_free(void *ptr);
+void rinet_c_panic(const u8 *file, size_t len, u32 line);
+
+struct rinet_stack *rinet_stack_new(const struct rinet_ops *ops,
+				    const struct rinet_config *cfg);
+int rinet_socket(struct rinet_stack *st, int type, int protocol, u32 *id);
+int rinet_bind(struct rinet_stack *st, u32 id, const void *sa, size_t len);
+int rinet_connect(struct rinet_stack *st, u32 id, const void *sa, size_t len);
+int rinet_listen(struct rinet_stack *st, u32 id, int backlog);
+int rinet_accept(struct rinet_stack *st, u32 id, u32 *new_id, void *sa_out);
+ssize_t rinet_send(struct rinet_stack *st, u32 id, const void *buf, size_t len,
+		   const void *sa, size_t sa_len);
+ssize_t rinet_recv(struct rinet_stack *st, u32 id, void *buf, size_t len,
+		   u32 flags, size_t *full_len, void *sa_out);
+ssize_t rinet_consume(struct rinet_stack *st, u32 id, size_t n);
+int rinet_shutdown(struct rinet_stack *st, u32 id, int how);
+int rinet_close(struct rinet_stack *st, u32 id);
+int rinet_getname(struct rinet_stack *st, u32 id, int peer, void *sa_out);
+int rinet_setsockopt(struct rinet_stack *st, u32 id, int level, int name,
+		     const void *val, size_t len);
+int rinet_getsockopt(struct rinet_stack *st, u32 id, int level, int name,
+		     void *val, size_t *len);
+u32 rinet_poll_mask(struct rinet_stack *st, u32 id);
+ssize_t rinet_queue_len(struct rinet_stack *st, u32 id, int which);
+int rinet_timeouts(struct rinet_stack *st, u32 id, u64 *rcv_us, u64 *snd_us);
+int rinet_netdev_add(struct rinet_stack *st, u32 ifindex, const u8 *mac, u32 mtu);
+int rinet_netdev_remove(struct rinet_stack *st, u32 ifindex);
+int rinet_netdev_set_up(struct rinet_stack *st, u32 ifindex, int up);
+void rinet_netdev_rx(struct rinet_stack *st, u32 ifindex, const u8 *frame, size_t len);
+void rinet_poll(struct rinet_stack *st);
+int rinet_if_set_addr(struct rinet_stack *st, u32 ifindex, const u8 *addr, u32 prefix);
+int rinet_if_get_addr(struct rinet_stack *st, u32 ifindex, u8 *addr, u32 *prefix);
+int rinet_route(struct rinet_stack *st, int add, const u8 *dest, u32 prefix,
+		const u8 *gateway, u32 ifindex, u32 metric);
+int rinet_sock_info(struct rinet_stack *st, u32 nth, struct rinet_sock_info *out);
+int rinet_route_info(struct rinet_stack *st, u32 nth, struct rinet_route_info *out);
+int rinet_neigh_info(struct rinet_stack *st, u32 nth, struct rinet_neigh_info *out);
+int rinet_snmp(struct rinet_stack *st, struct rinet_snmp *out);
+
+#endif

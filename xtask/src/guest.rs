@@ -1,0 +1,361 @@
+//! Kernel tests: boot the x86_64 guest in QEMU (TCG) with the test initramfs, run the
+//! busybox checks inside it, and fetch pages, CGI output and a 16 MiB file from the host
+//! through QEMU's user-mode network forwarded to a loopback port.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::image;
+use crate::kernel::{self, Net, Spec};
+use crate::util::output;
+
+pub struct Guest {
+    child: Child,
+    log: PathBuf,
+    pub http_port: u16,
+}
+
+fn free_port() -> Result<u16, String> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+impl Guest {
+    /// Boot `bzimage` with `initrd`; the guest's port 80 appears on 127.0.0.1:http_port.
+    pub fn boot(
+        bzimage: &Path,
+        initrd: &Path,
+        append: &str,
+        smp: u32,
+        log: PathBuf,
+    ) -> Result<Guest, String> {
+        let http_port = free_port()?;
+        let logf = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+        let child = Command::new("qemu-system-x86_64")
+            .args([
+                "-accel",
+                "tcg",
+                "-m",
+                "256M",
+                "-smp",
+                &smp.to_string(),
+                "-nographic",
+                "-no-reboot",
+            ])
+            .args([
+                "-kernel",
+                &bzimage.to_string_lossy(),
+                "-initrd",
+                &initrd.to_string_lossy(),
+            ])
+            .args(["-append", &format!("console=ttyS0 panic=-1 {append}")])
+            .args([
+                "-netdev",
+                &format!("user,id=n0,hostfwd=tcp:127.0.0.1:{http_port}-:80"),
+            ])
+            .args(["-device", "e1000,netdev=n0"])
+            .stdin(Stdio::null())
+            .stdout(logf)
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("qemu-system-x86_64: {e}"))?;
+        Ok(Guest {
+            child,
+            log,
+            http_port,
+        })
+    }
+
+    pub fn console(&self) -> String {
+        let mut s = String::new();
+        if let Ok(mut f) = std::fs::File::open(&self.log) {
+            let _ = f.read_to_string(&mut s);
+        }
+        s
+    }
+
+    /// Wait until the console shows `marker`.
+    pub fn wait_for(&self, marker: &str, timeout: Duration) -> Result<(), String> {
+        let start = Instant::now();
+        while start.elapsed() < timeout {
+            if self.console().contains(marker) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!(
+            "guest never printed {marker:?}; console:\n{}",
+            tail(&self.console(), 40)
+        ))
+    }
+}
+
+impl Drop for Guest {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tail(s: &str, n: usize) -> String {
+    let lines: Vec<&str> = s.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+fn curl(args: &[&str]) -> Result<String, String> {
+    let mut full = vec!["-sS", "--max-time", "120"];
+    full.extend_from_slice(args);
+    output("curl", &full, Path::new("."), &[])
+}
+
+fn sha256(p: &Path) -> Result<String, String> {
+    let out = output("sha256sum", &[&p.to_string_lossy()], Path::new("."), &[])?;
+    Ok(out
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}
+
+struct Results {
+    passed: u32,
+    failed: u32,
+}
+
+impl Results {
+    fn record(&mut self, name: &str, r: Result<(), String>) {
+        match r {
+            Ok(()) => {
+                self.passed += 1;
+                println!("guest test {name} ... ok");
+            }
+            Err(e) => {
+                self.failed += 1;
+                println!("guest test {name} ... FAILED: {e}");
+            }
+        }
+    }
+}
+
+/// Lines of the kernel log that mean a bug.
+fn kernel_complaints(console: &str) -> Vec<String> {
+    const BAD: &[&str] = &[
+        "BUG:",
+        "WARNING:",
+        "Oops",
+        "Kernel panic",
+        "rinet: Rust panic",
+        "possible circular locking",
+        "inconsistent lock state",
+        "sleeping function called from invalid context",
+        "KASAN",
+    ];
+    console
+        .lines()
+        .filter(|l| BAD.iter().any(|b| l.contains(b)))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The guest suite on one kernel; returns (passed, failed).
+pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
+    let build = kernel::build(spec)?;
+    let work = kernel::cache_dir().join("guest").join(spec.name());
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    // A 16 MiB file the guest downloads from a host server on loopback (slirp maps the
+    // guest's 10.0.2.2 to the host's 127.0.0.1).
+    let big = work.join("big.bin");
+    if !big.exists() {
+        let data: Vec<u8> = (0..16u32 << 20)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+            .collect();
+        std::fs::write(&big, data).map_err(|e| e.to_string())?;
+    }
+    let big_sha = sha256(&big)?;
+    let host_port = free_port()?;
+    let mut server = Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &host_port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            &work.to_string_lossy(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let rc = include_bytes!("../guest/rc.test").to_vec();
+    let initrd = image::build(
+        &work.join("initramfs.cpio.gz"),
+        vec![image::file("etc/tinyrust/rc.local", 0o755, rc)],
+    )?;
+    let append = format!(
+        "tinyrust.net=static tinyrust.ip=10.0.2.15 tinyrust.mask=255.255.255.0 tinyrust.gw=10.0.2.2 test.hostport={host_port} test.sha={big_sha}"
+    );
+    let smp = if spec.debug { 2 } else { 1 };
+    let started = Instant::now();
+    let guest = Guest::boot(
+        &build.join("arch/x86/boot/bzImage"),
+        &initrd,
+        &append,
+        smp,
+        work.join("console.log"),
+    );
+    let r = guest.and_then(|g| run_checks(&g, started, spec).map(|res| (g, res)));
+    let _ = server.kill();
+    let _ = server.wait();
+    let (_g, res) = r?;
+    Ok((res.passed, res.failed))
+}
+
+fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String> {
+    let mut res = Results {
+        passed: 0,
+        failed: 0,
+    };
+    let boot_timeout = Duration::from_secs(if spec.debug { 300 } else { 120 });
+    g.wait_for("tinyrust: httpd on port 80", boot_timeout)?;
+    let base = format!("http://127.0.0.1:{}", g.http_port);
+    // First page: time from QEMU start.
+    let t0 = Instant::now();
+    let mut page = Err(String::new());
+    while t0.elapsed() < Duration::from_secs(30) {
+        page = curl(&["-f", &format!("{base}/")]);
+        if page.is_ok() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    println!(
+        "{}: first HTTP 200 {:.2} s after QEMU start",
+        spec.name(),
+        started.elapsed().as_secs_f64()
+    );
+    res.record(
+        "host-fetches-index",
+        page.and_then(|p| {
+            if p.contains("tinyrust") {
+                Ok(())
+            } else {
+                Err(p)
+            }
+        }),
+    );
+    res.record(
+        "host-fetches-cgi",
+        curl(&["-f", &format!("{base}/cgi-bin/hello.cgi")]).and_then(|p| {
+            if p.contains("Hello from CGI") {
+                Ok(())
+            } else {
+                Err(p)
+            }
+        }),
+    );
+    g.wait_for("GUEST-BIGSHA", Duration::from_secs(60))?;
+    let console = g.console();
+    let want = console
+        .lines()
+        .find_map(|l| l.strip_prefix("GUEST-BIGSHA "))
+        .unwrap_or("")
+        .trim()
+        .to_string();
+    let dl = kernel::cache_dir()
+        .join("guest")
+        .join(spec.name())
+        .join("from-guest.bin");
+    res.record(
+        "host-downloads-16mib",
+        curl(&[
+            "-f",
+            "-o",
+            &dl.to_string_lossy(),
+            &format!("{base}/big.bin"),
+        ])
+        .and_then(|_| sha256(&dl))
+        .and_then(|got| {
+            if got == want {
+                Ok(())
+            } else {
+                Err(format!("sha256 {got} != {want}"))
+            }
+        }),
+    );
+    // 50 concurrent clients x 20 requests each.
+    let url = format!("{base}/index.html");
+    let mut args = vec![
+        "--parallel",
+        "--parallel-max",
+        "50",
+        "-w",
+        "%{http_code}\\n",
+    ];
+    for _ in 0..1000 {
+        args.extend_from_slice(&["-o", "/dev/null", &url]);
+    }
+    res.record(
+        "host-50x20-concurrent",
+        curl(&args).and_then(|out| {
+            let ok = out.lines().filter(|l| *l == "200").count();
+            if ok == 1000 {
+                Ok(())
+            } else {
+                Err(format!("{ok}/1000 succeeded"))
+            }
+        }),
+    );
+    g.wait_for("GUEST-TESTS-DONE", Duration::from_secs(300))?;
+    for l in g
+        .console()
+        .lines()
+        .filter_map(|l| l.strip_prefix("GUEST-TEST "))
+    {
+        let mut it = l.splitn(3, ' ');
+        let (name, verdict, detail) = (
+            it.next().unwrap_or("?"),
+            it.next().unwrap_or("?"),
+            it.next().unwrap_or(""),
+        );
+        res.record(
+            &format!("in-guest-{name}"),
+            if verdict == "PASS" {
+                Ok(())
+            } else {
+                Err(detail.to_string())
+            },
+        );
+    }
+    let complaints = kernel_complaints(&g.console());
+    res.record(
+        "kernel-log-clean",
+        if complaints.is_empty() {
+            Ok(())
+        } else {
+            Err(complaints.join(" | "))
+        },
+    );
+    Ok(res)
+}
+
+pub fn run_all() -> Result<(), String> {
+    let mut total = (0, 0);
+    for spec in [Spec {
+        net: Net::Rinet,
+        debug: false,
+    }] {
+        let (p, f) = suite(spec)?;
+        total.0 += p;
+        total.1 += f;
+    }
+    println!("guest: {} passed, {} failed", total.0, total.1);
+    if total.1 > 0 {
+        Err("guest tests failed".into())
+    } else {
+        Ok(())
+    }
+}

@@ -1,0 +1,147 @@
+//! The test initramfs: Debian's busybox-static, the image's /init and web content from
+//! the distro layer (one copy, shared with the Yocto image), plus whatever a test adds.
+//! Written as a newc cpio by hand so no file needs to be owned by root on the host.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{root_dir, run};
+
+pub struct Entry {
+    pub path: String,
+    pub mode: u32,
+    pub data: Vec<u8>,
+}
+
+pub fn file(path: &str, mode: u32, data: Vec<u8>) -> Entry {
+    Entry {
+        path: path.trim_start_matches('/').to_string(),
+        mode: 0o100000 | mode,
+        data,
+    }
+}
+
+fn dir(path: &str) -> Entry {
+    Entry {
+        path: path.trim_start_matches('/').to_string(),
+        mode: 0o040755,
+        data: Vec::new(),
+    }
+}
+
+fn symlink(path: &str, target: &str) -> Entry {
+    Entry {
+        path: path.trim_start_matches('/').to_string(),
+        mode: 0o120777,
+        data: target.as_bytes().to_vec(),
+    }
+}
+
+fn pad4(out: &mut Vec<u8>) {
+    while out.len() % 4 != 0 {
+        out.push(0);
+    }
+}
+
+fn cpio(entries: &[Entry]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let trailer = Entry {
+        path: "TRAILER!!!".into(),
+        mode: 0,
+        data: Vec::new(),
+    };
+    for (ino, e) in entries.iter().chain(std::iter::once(&trailer)).enumerate() {
+        let name_len = e.path.len() + 1;
+        let nlink = if e.mode & 0o170000 == 0o040000 { 2 } else { 1 };
+        let fields = [
+            ino as u32 + 1,
+            e.mode,
+            0,
+            0,
+            nlink,
+            0,
+            e.data.len() as u32,
+            0,
+            0,
+            0,
+            0,
+            name_len as u32,
+            0,
+        ];
+        out.extend_from_slice(b"070701");
+        for f in fields {
+            out.extend_from_slice(format!("{f:08x}").as_bytes());
+        }
+        out.extend_from_slice(e.path.as_bytes());
+        out.push(0);
+        pad4(&mut out);
+        out.extend_from_slice(&e.data);
+        pad4(&mut out);
+    }
+    out
+}
+
+fn read(p: &Path) -> Result<Vec<u8>, String> {
+    std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
+}
+
+/// The base image plus `extra`, gzipped, at `out`.
+pub fn build(out: &Path, extra: Vec<Entry>) -> Result<PathBuf, String> {
+    let base = root_dir().join("meta-tinyrust-distro/recipes-core/tinyrust-base/files");
+    let busybox = Path::new("/bin/busybox");
+    if !busybox.exists() {
+        run(
+            "apt-get",
+            &["install", "-y", "-q", "busybox-static"],
+            Path::new("."),
+            &[],
+        )?;
+    }
+    let mut entries = vec![];
+    for d in [
+        "bin",
+        "sbin",
+        "usr",
+        "usr/bin",
+        "usr/sbin",
+        "etc",
+        "etc/tinyrust",
+        "www",
+        "www/cgi-bin",
+        "proc",
+        "sys",
+        "dev",
+        "tmp",
+        "run",
+    ] {
+        entries.push(dir(d));
+    }
+    entries.push(file("bin/busybox", 0o755, read(busybox)?));
+    entries.push(symlink("bin/sh", "busybox"));
+    entries.push(file("init", 0o755, read(&base.join("init"))?));
+    entries.push(file(
+        "etc/tinyrust/network.conf",
+        0o644,
+        read(&base.join("network.conf"))?,
+    ));
+    entries.push(file(
+        "etc/tinyrust/udhcpc.script",
+        0o755,
+        read(&base.join("udhcpc.script"))?,
+    ));
+    entries.push(file(
+        "www/index.html",
+        0o644,
+        read(&base.join("index.html"))?,
+    ));
+    entries.push(file(
+        "www/cgi-bin/hello.cgi",
+        0o755,
+        read(&base.join("hello.cgi"))?,
+    ));
+    entries.extend(extra);
+    let raw = out.with_extension("");
+    std::fs::write(&raw, cpio(&entries)).map_err(|e| e.to_string())?;
+    let r = raw.to_string_lossy().into_owned();
+    run("gzip", &["-f", "-6", &r], Path::new("."), &[])?;
+    Ok(out.to_path_buf())
+}

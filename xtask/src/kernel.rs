@@ -1,0 +1,211 @@
+//! The kernel path: Debian's linux-source-6.12, our patch series and the rinet glue, the
+//! config fragments of the BSP layer, and a build cached under ~/.cache/meta-tinyrust.
+//! The same patches and fragments are what the Yocto recipe uses.
+
+use std::path::{Path, PathBuf};
+
+use crate::util::{output, root_dir, run};
+
+/// Which network stack the guest kernel carries.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Net {
+    Rinet,
+    Inet,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct Spec {
+    pub net: Net,
+    pub debug: bool,
+}
+
+impl Spec {
+    pub fn name(&self) -> String {
+        format!(
+            "x86_64-{}{}",
+            match self.net {
+                Net::Rinet => "rinet",
+                Net::Inet => "inet",
+            },
+            if self.debug { "-debug" } else { "" }
+        )
+    }
+
+    fn fragments(&self) -> Vec<&'static str> {
+        let mut f = vec!["tiny-base.cfg", "size.cfg", "x86-64.cfg", "qemu-x86.cfg"];
+        f.push(match self.net {
+            Net::Rinet => "net-rinet.cfg",
+            Net::Inet => "net-inet.cfg",
+        });
+        if self.debug {
+            f.push("debug.cfg");
+        }
+        f
+    }
+}
+
+pub fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    base.join("meta-tinyrust")
+}
+
+pub fn layer_files() -> PathBuf {
+    root_dir().join("meta-tinyrust/recipes-kernel/linux/linux-tinyrust")
+}
+
+const TARBALL: &str = "/usr/src/linux-source-6.12.tar.xz";
+
+fn hash_files(paths: &[PathBuf]) -> Result<String, String> {
+    let mut args: Vec<&str> = vec![];
+    let strs: Vec<String> = paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    args.extend(strs.iter().map(String::as_str));
+    let out = output("sha256sum", &args, Path::new("."), &[])?;
+    Ok(output_hash(&out))
+}
+
+fn output_hash(text: &str) -> String {
+    // FNV-1a over the listing: enough to notice a change.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+/// The patched source tree (created once per patch series), with the glue refreshed.
+pub fn source_tree() -> Result<PathBuf, String> {
+    let cache = cache_dir();
+    let tree = cache.join("linux-6.12-rinet");
+    let series =
+        std::fs::read_to_string(layer_files().join("series")).map_err(|e| e.to_string())?;
+    let patches: Vec<PathBuf> = series
+        .lines()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| layer_files().join(l.trim()))
+        .collect();
+    let want = hash_files(&patches)?;
+    let stamp = tree.join(".meta-tinyrust-patches");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
+        if !Path::new(TARBALL).exists() {
+            run(
+                "apt-get",
+                &["install", "-y", "-q", "linux-source-6.12"],
+                Path::new("."),
+                &[],
+            )?;
+        }
+        let _ = std::fs::remove_dir_all(&tree);
+        std::fs::create_dir_all(&tree).map_err(|e| e.to_string())?;
+        let t = tree.to_string_lossy().into_owned();
+        run(
+            "tar",
+            &["xf", TARBALL, "-C", &t, "--strip-components=1"],
+            Path::new("."),
+            &[],
+        )?;
+        for p in &patches {
+            let p = p.to_string_lossy().into_owned();
+            run("patch", &["-p1", "-N", "-i", &p], &tree, &[])?;
+        }
+        std::fs::write(&stamp, &want).map_err(|e| e.to_string())?;
+    }
+    // The glue lives once, in rinet-kernel/glue; copy what changed (mtimes drive make).
+    let dst = tree.join("net/rinet");
+    std::fs::create_dir_all(&dst).map_err(|e| e.to_string())?;
+    for entry in
+        std::fs::read_dir(root_dir().join("rinet-kernel/glue")).map_err(|e| e.to_string())?
+    {
+        let src = entry.map_err(|e| e.to_string())?.path();
+        let to = dst.join(src.file_name().unwrap_or_default());
+        let new = std::fs::read(&src).map_err(|e| e.to_string())?;
+        if std::fs::read(&to).ok().as_deref() != Some(new.as_slice()) {
+            std::fs::write(&to, new).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(tree)
+}
+
+/// Configure and build; returns the build directory (bzImage in arch/x86/boot).
+pub fn build(spec: Spec) -> Result<PathBuf, String> {
+    let tree = source_tree()?;
+    let out = cache_dir().join("build").join(spec.name());
+    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    let o = format!("O={}", out.display());
+    let frags: Vec<PathBuf> = spec
+        .fragments()
+        .iter()
+        .map(|f| layer_files().join(f))
+        .collect();
+    let want = hash_files(&frags)?;
+    let stamp = out.join(".meta-tinyrust-config");
+    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
+        run("make", &[&o, "ARCH=x86_64", "tinyconfig"], &tree, &[])?;
+        let mut args = vec![
+            "-m".to_string(),
+            "-O".to_string(),
+            out.display().to_string(),
+            out.join(".config").display().to_string(),
+        ];
+        args.extend(frags.iter().map(|f| f.display().to_string()));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run("scripts/kconfig/merge_config.sh", &args, &tree, &[])?;
+        run("make", &[&o, "ARCH=x86_64", "olddefconfig"], &tree, &[])?;
+        check_config(&out.join(".config"), &frags)?;
+        std::fs::write(&stamp, &want).map_err(|e| e.to_string())?;
+    }
+    let jobs = format!(
+        "-j{}",
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    );
+    let crate_dir = format!("RINET_CRATE={}", root_dir().join("rinet-kernel").display());
+    run(
+        "make",
+        &[&o, "ARCH=x86_64", &jobs, "bzImage", &crate_dir],
+        &tree,
+        &[
+            ("KBUILD_BUILD_TIMESTAMP", "2026-01-01"),
+            ("KBUILD_BUILD_USER", "meta-tinyrust"),
+            ("KBUILD_BUILD_HOST", "build"),
+        ],
+    )?;
+    Ok(out)
+}
+
+/// Every symbol a fragment asks for must be in the final .config as asked.
+fn check_config(config: &Path, frags: &[PathBuf]) -> Result<(), String> {
+    let have = std::fs::read_to_string(config).map_err(|e| e.to_string())?;
+    let mut bad = Vec::new();
+    for f in frags {
+        for line in std::fs::read_to_string(f)
+            .map_err(|e| e.to_string())?
+            .lines()
+        {
+            let line = line.trim();
+            if let Some(sym) = line
+                .strip_prefix("# ")
+                .and_then(|l| l.strip_suffix(" is not set"))
+            {
+                if have.lines().any(|l| l.starts_with(&format!("{sym}="))) {
+                    bad.push(format!("{line} (but it is set)"));
+                }
+            } else if line.starts_with("CONFIG_") && !have.lines().any(|l| l == line) {
+                bad.push(line.to_string());
+            }
+        }
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "config fragments not honoured:\n  {}",
+            bad.join("\n  ")
+        ))
+    }
+}
