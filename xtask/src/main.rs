@@ -89,7 +89,10 @@ fn main() -> ExitCode {
         Some("bench") => bench::bench(),
         Some("fuzz") => seconds_arg(&args, 60).and_then(fuzz),
         Some("deps") => deps::ensure(true),
-        Some("guest-test") => guest::run_all(),
+        Some("guest-test") => guest::run_all(&[kernel::Spec {
+            net: kernel::Net::Rinet,
+            debug: args.iter().any(|a| a == "--debug"),
+        }]),
         Some("kernel") => {
             let net = if args.iter().any(|a| a == "--inet") {
                 kernel::Net::Inet
