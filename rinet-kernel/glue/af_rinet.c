@@ -30,6 +30,7 @@
 #include <linux/slab.h>
 #include <linux/sockios.h>
 #include <linux/xarray.h>
+#include <asm/ioctls.h>
 #include <net/net_namespace.h>
 #include <net/sock.h>
 

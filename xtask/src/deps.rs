@@ -16,6 +16,18 @@ const APT: &[&str] = &[
     "binutils",
     "gcc-arm-linux-gnueabi",
     "binutils-arm-linux-gnueabi",
+    // The kernel path: Debian's kernel source, its build dependencies, QEMU, busybox.
+    "linux-source-6.12",
+    "make",
+    "flex",
+    "bison",
+    "bc",
+    "libelf-dev",
+    "libssl-dev",
+    "xz-utils",
+    "patch",
+    "qemu-system-x86",
+    "busybox-static",
 ];
 
 const TARGETS: &[&str] = &[

@@ -190,10 +190,31 @@ pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
-    let rc = include_bytes!("../guest/rc.test").to_vec();
+    // RINET_GUEST_RC replaces the in-guest script (for debugging a guest by hand).
+    let rc = match std::env::var_os("RINET_GUEST_RC") {
+        Some(p) => std::fs::read(&p).map_err(|e| e.to_string())?,
+        None => include_bytes!("../guest/rc.test").to_vec(),
+    };
+    // The bad-input program: static, so it runs on busybox's bare initramfs.
+    let bad = work.join("badinput");
+    let src = crate::util::root_dir().join("xtask/guest/badinput.c");
+    let (b, s) = (
+        bad.to_string_lossy().into_owned(),
+        src.to_string_lossy().into_owned(),
+    );
+    crate::util::run(
+        "gcc",
+        &["-static", "-Os", "-Wall", "-o", &b, &s],
+        Path::new("."),
+        &[],
+    )?;
+    let bad = std::fs::read(&bad).map_err(|e| e.to_string())?;
     let initrd = image::build(
         &work.join("initramfs.cpio.gz"),
-        vec![image::file("etc/tinyrust/rc.local", 0o755, rc)],
+        vec![
+            image::file("etc/tinyrust/rc.local", 0o755, rc),
+            image::file("bin/badinput", 0o755, bad),
+        ],
     )?;
     let append = format!(
         "tinyrust.net=static tinyrust.ip=10.0.2.15 tinyrust.mask=255.255.255.0 tinyrust.gw=10.0.2.2 test.hostport={host_port} test.sha={big_sha}"
@@ -323,6 +344,26 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String
         );
         res.record(
             &format!("in-guest-{name}"),
+            if verdict == "PASS" {
+                Ok(())
+            } else {
+                Err(detail.to_string())
+            },
+        );
+    }
+    for l in g
+        .console()
+        .lines()
+        .filter_map(|l| l.strip_prefix("BADINPUT "))
+    {
+        let mut it = l.splitn(3, ' ');
+        let (name, verdict, detail) = (
+            it.next().unwrap_or("?"),
+            it.next().unwrap_or("?"),
+            it.next().unwrap_or(""),
+        );
+        res.record(
+            &format!("bad-input-{name}"),
             if verdict == "PASS" {
                 Ok(())
             } else {

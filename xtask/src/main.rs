@@ -57,8 +57,13 @@ fn test() -> Result<(), String> {
     // The kernel staticlib must build for every kernel target with the kernel's ABI flags.
     size::build_all()?;
     fuzz(30)?;
-    // Last, so its summary closes the log: unit, back-to-back and interop tests.
-    cargo(&["test", "--workspace", "--features", "rinet/ffi"], &root)
+    // Unit, back-to-back and interop tests.
+    cargo(&["test", "--workspace", "--features", "rinet/ffi"], &root)?;
+    // Last, so its summary closes the log: the kernel in QEMU.
+    guest::run_all(&[kernel::Spec {
+        net: kernel::Net::Rinet,
+        debug: false,
+    }])
 }
 
 fn fuzz(seconds: u64) -> Result<(), String> {

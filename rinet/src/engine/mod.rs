@@ -423,10 +423,19 @@ impl Engine {
     }
 
     /// Drop up to `n` received bytes; returns how many were dropped.
+    /// The receive ring hands out one contiguous piece at a time, so a span that
+    /// straddles its end takes two.
     pub fn tcp_consume(&mut self, r: ERef, n: usize) -> usize {
-        self.tcp(r)
-            .and_then(|s| s.recv(|b| (b.len().min(n), b.len().min(n))).ok())
-            .unwrap_or(0)
+        let Some(s) = self.tcp(r) else { return 0 };
+        let mut done = 0;
+        while done < n {
+            let left = n - done;
+            match s.recv(|b| (b.len().min(left), b.len().min(left))) {
+                Ok(0) | Err(_) => break,
+                Ok(k) => done += k,
+            }
+        }
+        done
     }
 
     pub fn tcp_close(&mut self, r: ERef) {
