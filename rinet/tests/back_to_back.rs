@@ -471,6 +471,13 @@ fn errors_match_linux() {
     );
     assert_eq!(s.socket(SOCK_RAW, 0), Err(Errno::EPROTONOSUPPORT));
     assert_eq!(s.socket(SOCK_RAW, IPPROTO_TCP), Err(Errno::EPROTONOSUPPORT));
+    let raw = s
+        .socket(SOCK_RAW, IPPROTO_RAW)
+        .expect("udhcpc opens one for ioctls");
+    assert_eq!(
+        s.send(raw, &[0x45; 20], Some(ep(B_IP, 0))),
+        Err(Errno::EOPNOTSUPP)
+    );
     assert_eq!(s.socket(SOCK_DGRAM, IPPROTO_ICMP), Err(Errno::EACCES));
     let t = s.socket(SOCK_STREAM, 0).unwrap();
     assert_eq!(s.send(t, b"x", None), Err(Errno::EPIPE));

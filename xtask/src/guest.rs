@@ -32,7 +32,17 @@ impl Guest {
         smp: u32,
         log: PathBuf,
     ) -> Result<Guest, String> {
-        let http_port = free_port()?;
+        Guest::boot_on(bzimage, initrd, append, smp, log, free_port()?)
+    }
+
+    pub fn boot_on(
+        bzimage: &Path,
+        initrd: &Path,
+        append: &str,
+        smp: u32,
+        log: PathBuf,
+        http_port: u16,
+    ) -> Result<Guest, String> {
         let logf = std::fs::File::create(&log).map_err(|e| e.to_string())?;
         let child = Command::new("qemu-system-x86_64")
             .args([
@@ -371,6 +381,13 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String
             },
         );
     }
+    if let Some(l) = g
+        .console()
+        .lines()
+        .find(|l| l.starts_with("GUEST-IDLE-TIMER-FIRES"))
+    {
+        println!("{}: {l}", spec.name());
+    }
     let complaints = kernel_complaints(&g.console());
     res.record(
         "kernel-log-clean",
@@ -397,4 +414,258 @@ pub fn run_all(specs: &[Spec]) -> Result<(), String> {
     } else {
         Ok(())
     }
+}
+
+/// `cargo xtask demo`: the default image (rinet kernel, busybox, httpd with CGI, DHCP from
+/// QEMU's user-mode network) serving on http://127.0.0.1:8080/.
+pub fn demo(seconds: u64) -> Result<(), String> {
+    crate::deps::ensure(true)?;
+    let spec = Spec {
+        net: kernel::Net::Rinet,
+        debug: false,
+    };
+    let build = kernel::build(spec)?;
+    let work = kernel::cache_dir().join("demo");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let initrd = image::build(&work.join("initramfs.cpio.gz"), Vec::new())?;
+    if TcpListener::bind("127.0.0.1:8080").is_err() {
+        return Err("127.0.0.1:8080 is in use".into());
+    }
+    let log = work.join("console.log");
+    let started = Instant::now();
+    let mut g = Guest::boot_on(
+        &build.join("arch/x86/boot/bzImage"),
+        &initrd,
+        "",
+        1,
+        log.clone(),
+        8080,
+    )?;
+    g.wait_for("tinyrust: up", Duration::from_secs(120))?;
+    let mut up = false;
+    while started.elapsed() < Duration::from_secs(150) {
+        if curl(&["-f", "-m", "2", "http://127.0.0.1:8080/"]).is_ok() {
+            up = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    if !up {
+        return Err(format!(
+            "the guest does not answer; console:\n{}",
+            tail(&g.console(), 30)
+        ));
+    }
+    println!("rinet guest (Linux 6.12 without INET, in QEMU) serves http://127.0.0.1:8080/ ({:.1} s after QEMU start)", started.elapsed().as_secs_f64());
+    println!("  pages: http://127.0.0.1:8080/   CGI: http://127.0.0.1:8080/cgi-bin/hello.cgi   console: {}", log.display());
+    if seconds > 0 {
+        std::thread::sleep(Duration::from_secs(seconds));
+    } else {
+        println!("  Ctrl-C stops it.");
+        let _ = g.child.wait();
+    }
+    Ok(())
+}
+
+struct KernelNumbers {
+    first_200_s: f64,
+    memfree_kb: u64,
+    mbit_s: f64,
+    req_s: f64,
+    sections: [u64; 4],
+    bzimage: u64,
+}
+
+/// Real extents from the symbol table (x86_64 pads `size`'s text and bss to 2 MiB).
+fn extents(vmlinux: &Path) -> Result<[u64; 4], String> {
+    let nm = output("nm", &[&vmlinux.to_string_lossy()], Path::new("."), &[])?;
+    let sym = |name: &str| -> u64 {
+        nm.lines()
+            .find(|l| l.ends_with(&format!(" {name}")))
+            .and_then(|l| u64::from_str_radix(l.split(' ').next().unwrap_or(""), 16).ok())
+            .unwrap_or(0)
+    };
+    Ok([
+        sym("_etext") - sym("_stext"),
+        sym("__end_rodata") - sym("__start_rodata"),
+        sym("_edata") - sym("_sdata"),
+        sym("__bss_stop") - sym("__bss_start"),
+    ])
+}
+
+fn measure(spec: Spec) -> Result<KernelNumbers, String> {
+    let build = kernel::build(spec)?;
+    let work = kernel::cache_dir().join("kbench").join(spec.name());
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let rc = b"#!/bin/sh\necho \"GUEST-MEMFREE $(awk '/MemFree/ {print $2}' /proc/meminfo)\"\n\
+dd if=/dev/urandom of=/www/big64.bin bs=1024 count=65536 2>/dev/null\necho GUEST-BENCH-READY\n"
+        .to_vec();
+    let initrd = image::build(
+        &work.join("initramfs.cpio.gz"),
+        vec![image::file("etc/tinyrust/rc.local", 0o755, rc)],
+    )?;
+    let append = "tinyrust.net=static tinyrust.ip=10.0.2.15 tinyrust.mask=255.255.255.0 tinyrust.gw=10.0.2.2";
+    let started = Instant::now();
+    let g = Guest::boot(
+        &build.join("arch/x86/boot/bzImage"),
+        &initrd,
+        append,
+        1,
+        work.join("console.log"),
+    )?;
+    let base = format!("http://127.0.0.1:{}", g.http_port);
+    let first_200_s = loop {
+        if curl(&["-f", "-m", "1", &format!("{base}/")]).is_ok() {
+            break started.elapsed().as_secs_f64();
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            return Err(format!(
+                "{}: no HTTP 200; console:\n{}",
+                spec.name(),
+                tail(&g.console(), 30)
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    g.wait_for("GUEST-BENCH-READY", Duration::from_secs(120))?;
+    let memfree_kb = g
+        .console()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("GUEST-MEMFREE ")
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0);
+    let mut speeds = Vec::new();
+    for _ in 0..3 {
+        let out = curl(&[
+            "-f",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{speed_download}",
+            &format!("{base}/big64.bin"),
+        ])?;
+        speeds.push(out.trim().parse::<f64>().map_err(|_| out.clone())? * 8.0 / 1e6);
+    }
+    speeds.sort_by(|a, b| a.total_cmp(b));
+    let wrk = output(
+        "wrk",
+        &["-t1", "-c4", "-d5s", &format!("{base}/index.html")],
+        Path::new("."),
+        &[],
+    )?;
+    let req_s = wrk
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Requests/sec:")
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .ok_or(format!("wrk: {wrk}"))?;
+    let bzimage = std::fs::metadata(build.join("arch/x86/boot/bzImage"))
+        .map_err(|e| e.to_string())?
+        .len();
+    Ok(KernelNumbers {
+        first_200_s,
+        memfree_kb,
+        mbit_s: speeds[1],
+        req_s,
+        sections: extents(&build.join("vmlinux"))?,
+        bzimage,
+    })
+}
+
+/// `cargo xtask kbench`: the rinet guest against the INET guest, same QEMU settings.
+pub fn kbench() -> Result<(), String> {
+    crate::deps::ensure(true)?;
+    let r = measure(Spec {
+        net: kernel::Net::Rinet,
+        debug: false,
+    })?;
+    let l = measure(Spec {
+        net: kernel::Net::Inet,
+        debug: false,
+    })?;
+    let mut md = String::from("# Kernel benchmark: rinet guest vs INET guest\n\n");
+    md.push_str(
+        "Produced by `cargo xtask kbench` in one run: the same tinyconfig-based x86_64 kernel \
+         (only the network fragment differs: `net-rinet.cfg` vs `net-inet.cfg`), the same busybox \
+         initramfs, `qemu-system-x86_64 -accel tcg -m 256M`, e1000 on QEMU user networking, the \
+         host reaching busybox httpd through a hostfwd on 127.0.0.1. TCG and slirp dominate the \
+         absolute numbers; compare the ratios.\n\n",
+    );
+    md.push_str("| measure | rinet | INET | rinet / INET |\n|---|---:|---:|---:|\n");
+    let row = |md: &mut String, name: &str, a: f64, b: f64, fmt: &dyn Fn(f64) -> String| {
+        md.push_str(&format!(
+            "| {name} | {} | {} | {:.3} |\n",
+            fmt(a),
+            fmt(b),
+            a / b
+        ));
+    };
+    let f0 = |v: f64| format!("{v:.0}");
+    let f2 = |v: f64| format!("{v:.2}");
+    row(
+        &mut md,
+        "QEMU start to first HTTP 200 (s)",
+        r.first_200_s,
+        l.first_200_s,
+        &f2,
+    );
+    row(
+        &mut md,
+        "MemFree after boot (kB)",
+        r.memfree_kb as f64,
+        l.memfree_kb as f64,
+        &f0,
+    );
+    row(
+        &mut md,
+        "64 MiB download, median of 3 (Mbit/s)",
+        r.mbit_s,
+        l.mbit_s,
+        &f0,
+    );
+    row(
+        &mut md,
+        "small page, wrk -c4 5 s (requests/s)",
+        r.req_s,
+        l.req_s,
+        &f0,
+    );
+    for (i, name) in [
+        "vmlinux text (_stext.._etext)",
+        "vmlinux rodata",
+        "vmlinux data (_sdata.._edata)",
+        "vmlinux bss",
+    ]
+    .iter()
+    .enumerate()
+    {
+        row(
+            &mut md,
+            name,
+            r.sections[i] as f64,
+            l.sections[i] as f64,
+            &f0,
+        );
+    }
+    row(
+        &mut md,
+        "bzImage (bytes)",
+        r.bzimage as f64,
+        l.bzimage as f64,
+        &f0,
+    );
+    let total = |n: &KernelNumbers| n.sections[0] + n.sections[1] + n.sections[2];
+    md.push_str(&format!(
+        "\ntext + rodata + data: rinet {} B, INET {} B, saving {} B.\n",
+        total(&r),
+        total(&l),
+        total(&l) as i64 - total(&r) as i64
+    ));
+    print!("{md}");
+    std::fs::write(crate::util::root_dir().join("docs/kernel-bench.md"), &md)
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }

@@ -1,7 +1,8 @@
 //! The project's host tool: `cargo xtask <command>`.
 //!
-//! - `demo`  : build rinet-host, run it on a TAP device in a network namespace, and serve
-//!   its pages on http://127.0.0.1:8080/ of this host (socat forwards the loopback port).
+//! - `demo`  : build the rinet kernel and the busybox image, boot them in QEMU and serve
+//!   the guest's pages on http://127.0.0.1:8080/ of this host.
+//! - `demo --user`: rinet in user space on a TAP device in a network namespace instead.
 //! - `test`  : everything CI runs (installs what it needs first).
 //! - `size`  : the size report (docs/size-report.md) for thumbv7em, i586 and x86_64.
 //! - `bench` : rinet on TAP against a Linux-socket server, side by side, as ratios.
@@ -21,7 +22,7 @@ use std::process::ExitCode;
 use util::{cargo, root_dir, run};
 
 fn usage() -> String {
-    "usage: cargo xtask demo [--seconds N] | test | size | bench | fuzz [--seconds N] | deps".into()
+    "usage: cargo xtask demo [--user] [--seconds N] | guest-test [--debug] | kernel [--inet] [--debug] | test | size | bench | fuzz [--seconds N] | deps".into()
 }
 
 fn seconds_arg(args: &[String], default: u64) -> Result<u64, String> {
@@ -88,12 +89,16 @@ fn fuzz(seconds: u64) -> Result<(), String> {
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let r = match args.first().map(String::as_str) {
-        Some("demo") => seconds_arg(&args, 0).and_then(bench::demo),
+        Some("demo") if args.iter().any(|a| a == "--user") => {
+            seconds_arg(&args, 0).and_then(bench::demo)
+        }
+        Some("demo") => seconds_arg(&args, 0).and_then(guest::demo),
         Some("test") => test(),
         Some("size") => size::report(),
         Some("bench") => bench::bench(),
         Some("fuzz") => seconds_arg(&args, 60).and_then(fuzz),
         Some("deps") => deps::ensure(true),
+        Some("kbench") => guest::kbench(),
         Some("guest-test") => guest::run_all(&[kernel::Spec {
             net: kernel::Net::Rinet,
             debug: args.iter().any(|a| a == "--debug"),

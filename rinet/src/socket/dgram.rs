@@ -3,7 +3,7 @@
 
 use alloc::vec::Vec;
 
-use super::{Proto, SocketId, Tcp, MSG_PEEK};
+use super::{Proto, SocketId, Tcp, IPPROTO_RAW, MSG_PEEK};
 use crate::addr::Endpoint;
 use crate::engine::ERef;
 use crate::errno::{Errno, SysResult};
@@ -81,8 +81,8 @@ impl<P: Platform> Stack<P> {
         };
         let (d, udp) = match &mut s.proto {
             Proto::Udp(d) => (d, true),
-            Proto::Raw(d) => (d, false),
-            Proto::Tcp(_) => return Ok(()),
+            Proto::Raw(d) if d.proto != IPPROTO_RAW as u8 => (d, false),
+            _ => return Ok(()),
         };
         if udp && !bound {
             return Ok(());
@@ -118,6 +118,9 @@ impl<P: Platform> Stack<P> {
             return Err(Errno::EPIPE);
         }
         let udp = matches!(s.proto, Proto::Udp(_));
+        if matches!(s.proto, Proto::Raw(ref d) if d.proto == IPPROTO_RAW as u8) {
+            return Err(Errno::EOPNOTSUPP);
+        }
         let dst = to.or(s.remote).ok_or(Errno::EDESTADDRREQ)?;
         let (broadcast_ok, ttl, local) = (s.opts.broadcast, s.opts.ttl, s.local);
         if udp && dst.port == 0 {

@@ -26,6 +26,7 @@ pub const IPPROTO_IP: i32 = 0;
 pub const IPPROTO_ICMP: i32 = 1;
 pub const IPPROTO_TCP: i32 = 6;
 pub const IPPROTO_UDP: i32 = 17;
+pub const IPPROTO_RAW: i32 = 255;
 
 pub const POLLIN: u32 = 0x001;
 pub const POLLOUT: u32 = 0x004;
@@ -496,6 +497,12 @@ impl<P: Platform> Stack<P> {
             (SOCK_RAW, IPPROTO_ICMP) => Proto::Raw(Dgram {
                 refs: Vec::new(),
                 proto: 1,
+            }),
+            // IPPROTO_RAW sockets never receive (as on Linux); tools such as udhcpc open
+            // one only for interface ioctls. Sending on them is not supported.
+            (SOCK_RAW, IPPROTO_RAW) => Proto::Raw(Dgram {
+                refs: Vec::new(),
+                proto: 255,
             }),
             (SOCK_RAW, _) => return Err(Errno::EPROTONOSUPPORT),
             _ => return Err(Errno::ESOCKTNOSUPPORT),
