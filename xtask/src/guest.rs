@@ -341,45 +341,25 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String
         }),
     );
     g.wait_for("GUEST-TESTS-DONE", Duration::from_secs(300))?;
-    for l in g
-        .console()
-        .lines()
-        .filter_map(|l| l.strip_prefix("GUEST-TEST "))
-    {
-        let mut it = l.splitn(3, ' ');
-        let (name, verdict, detail) = (
-            it.next().unwrap_or("?"),
-            it.next().unwrap_or("?"),
-            it.next().unwrap_or(""),
-        );
-        res.record(
-            &format!("in-guest-{name}"),
-            if verdict == "PASS" {
-                Ok(())
-            } else {
-                Err(detail.to_string())
-            },
-        );
-    }
-    for l in g
-        .console()
-        .lines()
-        .filter_map(|l| l.strip_prefix("BADINPUT "))
-    {
-        let mut it = l.splitn(3, ' ');
-        let (name, verdict, detail) = (
-            it.next().unwrap_or("?"),
-            it.next().unwrap_or("?"),
-            it.next().unwrap_or(""),
-        );
-        res.record(
-            &format!("bad-input-{name}"),
-            if verdict == "PASS" {
-                Ok(())
-            } else {
-                Err(detail.to_string())
-            },
-        );
+    let console = g.console();
+    // In-guest verdicts: "<PREFIX><name> PASS" or "<PREFIX><name> FAIL <detail>".
+    for (prefix, tag) in [("GUEST-TEST ", "in-guest"), ("BADINPUT ", "bad-input")] {
+        for l in console.lines().filter_map(|l| l.strip_prefix(prefix)) {
+            let mut it = l.splitn(3, ' ');
+            let (name, verdict, detail) = (
+                it.next().unwrap_or("?"),
+                it.next().unwrap_or("?"),
+                it.next().unwrap_or(""),
+            );
+            res.record(
+                &format!("{tag}-{name}"),
+                if verdict == "PASS" {
+                    Ok(())
+                } else {
+                    Err(detail.to_string())
+                },
+            );
+        }
     }
     if let Some(l) = g
         .console()
