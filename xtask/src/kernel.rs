@@ -67,7 +67,10 @@ fn hash_files(paths: &[PathBuf]) -> Result<String, String> {
     args.extend(strs.iter().map(String::as_str));
     let out = output("sha256sum", &args, Path::new("."), &[])?;
     // Contents only: the same series from another checkout must not rebuild the tree.
-    let sums: Vec<&str> = out.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    let sums: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
     Ok(output_hash(&sums.join("\n")))
 }
 
