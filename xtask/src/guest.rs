@@ -43,15 +43,42 @@ impl Guest {
         log: PathBuf,
         http_port: u16,
     ) -> Result<Guest, String> {
+        let netdev = format!("user,id=n0,hostfwd=tcp:127.0.0.1:{http_port}-:80");
+        Guest::launch(&[], bzimage, initrd, append, smp, log, &netdev, http_port)
+    }
+
+    /// Start QEMU (optionally under `prefix`, e.g. `ip netns exec NS`) with `netdev`.
+    #[allow(clippy::too_many_arguments)]
+    fn launch(
+        prefix: &[&str],
+        bzimage: &Path,
+        initrd: &Path,
+        append: &str,
+        smp: u32,
+        log: PathBuf,
+        netdev: &str,
+        http_port: u16,
+    ) -> Result<Guest, String> {
         let logf = std::fs::File::create(&log).map_err(|e| e.to_string())?;
-        let child = Command::new("qemu-system-x86_64")
+        let (prog, pre) = match prefix.split_first() {
+            Some((p, rest)) => (*p, rest.to_vec()),
+            None => ("qemu-system-x86_64", Vec::new()),
+        };
+        let mut cmd = Command::new(prog);
+        cmd.args(&pre);
+        if !prefix.is_empty() {
+            cmd.arg("qemu-system-x86_64");
+        }
+        let smp = smp.to_string();
+        let append = format!("console=ttyS0 panic=-1 {append}");
+        let child = cmd
             .args([
                 "-accel",
                 "tcg",
                 "-m",
                 "256M",
                 "-smp",
-                &smp.to_string(),
+                &smp,
                 "-nographic",
                 "-no-reboot",
             ])
@@ -61,12 +88,14 @@ impl Guest {
                 "-initrd",
                 &initrd.to_string_lossy(),
             ])
-            .args(["-append", &format!("console=ttyS0 panic=-1 {append}")])
             .args([
+                "-append",
+                &append,
                 "-netdev",
-                &format!("user,id=n0,hostfwd=tcp:127.0.0.1:{http_port}-:80"),
+                netdev,
+                "-device",
+                "e1000,netdev=n0",
             ])
-            .args(["-device", "e1000,netdev=n0"])
             .stdin(Stdio::null())
             .stdout(logf)
             .stderr(Stdio::null())
@@ -241,7 +270,11 @@ pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
     let r = guest.and_then(|g| run_checks(&g, started, spec).map(|res| (g, res)));
     let _ = server.kill();
     let _ = server.wait();
-    let (_g, res) = r?;
+    let (g, mut res) = r?;
+    drop(g);
+    if let Err(e) = suite_tap(spec, &build, &mut res) {
+        res.record("tap-namespace-suite", Err(e));
+    }
     Ok((res.passed, res.failed))
 }
 
@@ -659,5 +692,135 @@ pub fn kbench() -> Result<(), String> {
     print!("{md}");
     std::fs::write(crate::util::root_dir().join("docs/kernel-bench.md"), &md)
         .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// The guest on a TAP device in a network namespace this test makes: udhcpd (busybox) on
+/// the host side leases the address, the guest pings the host side, the host pings the
+/// guest and fetches its page.
+fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> {
+    let ns = format!("rinet-guest-{}", std::process::id());
+    let work = kernel::cache_dir()
+        .join("guest")
+        .join(format!("{}-tap", spec.name()));
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let sh = |args: &[&str]| output("ip", args, Path::new("."), &[]);
+    let _ = sh(&["netns", "del", &ns]);
+    sh(&["netns", "add", &ns])?;
+    struct Cleanup(String, Vec<Child>);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            for c in &mut self.1 {
+                let _ = c.kill();
+                let _ = c.wait();
+            }
+            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
+        }
+    }
+    let mut cleanup = Cleanup(ns.clone(), Vec::new());
+    let nsx = |args: &[&str]| {
+        let mut full = vec!["netns", "exec", ns.as_str()];
+        full.extend_from_slice(args);
+        output("ip", &full, Path::new("."), &[])
+    };
+    nsx(&["ip", "link", "set", "lo", "up"])?;
+    nsx(&["ip", "tuntap", "add", "dev", "qtap0", "mode", "tap"])?;
+    nsx(&["ip", "addr", "add", "10.88.0.1/24", "dev", "qtap0"])?;
+    nsx(&["ip", "link", "set", "qtap0", "up"])?;
+    let conf = work.join("udhcpd.conf");
+    let leases = work.join("udhcpd.leases");
+    std::fs::write(&leases, b"").map_err(|e| e.to_string())?;
+    std::fs::write(
+        &conf,
+        format!(
+            "start 10.88.0.100\nend 10.88.0.110\ninterface qtap0\noption subnet 255.255.255.0\noption router 10.88.0.1\nlease_file {}\npidfile {}\n",
+            leases.display(),
+            work.join("udhcpd.pid").display()
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let dhcpd = Command::new("ip")
+        .args([
+            "netns",
+            "exec",
+            &ns,
+            "busybox",
+            "udhcpd",
+            "-f",
+            &conf.to_string_lossy(),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    cleanup.1.push(dhcpd);
+    let rc = b"#!/bin/sh\nif ping -c 3 -W 3 10.88.0.1 >/dev/null; then echo GUEST-TAP ping-host-side PASS; else echo GUEST-TAP ping-host-side FAIL; fi\necho GUEST-TAP-DONE\n".to_vec();
+    let initrd = image::build(
+        &work.join("initramfs.cpio.gz"),
+        vec![image::file("etc/tinyrust/rc.local", 0o755, rc)],
+    )?;
+    let g = Guest::launch(
+        &["ip", "netns", "exec", &ns],
+        &build.join("arch/x86/boot/bzImage"),
+        &initrd,
+        "tinyrust.net=dhcp",
+        1,
+        work.join("console.log"),
+        "tap,id=n0,ifname=qtap0,script=no,downscript=no",
+        0,
+    )?;
+    let lease = g
+        .wait_for("tinyrust: lease ", Duration::from_secs(120))
+        .and_then(|_| {
+            g.console()
+                .lines()
+                .find_map(|l| {
+                    l.strip_prefix("tinyrust: lease ")
+                        .and_then(|r| r.split('/').next())
+                        .map(str::to_string)
+                })
+                .ok_or("no lease line".to_string())
+        });
+    res.record(
+        "tap-udhcpc-lease-from-udhcpd",
+        lease.as_ref().map(|_| ()).map_err(Clone::clone),
+    );
+    let ip = lease?;
+    g.wait_for("tinyrust: httpd on port 80", Duration::from_secs(60))?;
+    res.record(
+        "tap-host-pings-guest",
+        nsx(&["ping", "-c", "3", "-W", "3", &ip]).map(|_| ()),
+    );
+    res.record(
+        "tap-host-fetches-page",
+        nsx(&[
+            "curl",
+            "-sSf",
+            "-m",
+            "30",
+            &format!("http://{ip}/cgi-bin/hello.cgi"),
+        ])
+        .and_then(|p| {
+            if p.contains("Hello from CGI") {
+                Ok(())
+            } else {
+                Err(p)
+            }
+        }),
+    );
+    g.wait_for("GUEST-TAP-DONE", Duration::from_secs(60))?;
+    let console = g.console();
+    for l in console.lines().filter_map(|l| l.strip_prefix("GUEST-TAP ")) {
+        let (name, verdict) = l.split_once(' ').unwrap_or((l, ""));
+        res.record(
+            &format!("tap-guest-{name}"),
+            if verdict == "PASS" {
+                Ok(())
+            } else {
+                Err(l.to_string())
+            },
+        );
+    }
+    drop(g);
     Ok(())
 }
