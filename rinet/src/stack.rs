@@ -456,11 +456,6 @@ impl<P: Platform> Stack<P> {
                 if flags & wire::TCP_RST != 0 {
                     self.socks.note_rst(local, remote);
                 }
-                let syn = flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN;
-                if self.socks.time_wait_drop(local, remote, syn) {
-                    self.stats.drop_frame(DropReason::TimeWait);
-                    return false;
-                }
                 if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN
                     && self
                         .socks

@@ -38,11 +38,9 @@ pub enum DropReason {
     ListenOverflow = 8,
     /// Source address is multicast/broadcast, or a martian destination.
     Martian = 9,
-    /// A late segment for a connection in TIME-WAIT.
-    TimeWait = 10,
 }
 
-pub const DROP_REASONS: usize = 11;
+pub const DROP_REASONS: usize = 10;
 
 /// An ARP packet for IPv4 over Ethernet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

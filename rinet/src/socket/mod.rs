@@ -200,18 +200,6 @@ pub struct Orphan {
     snd_max: Option<u32>,
 }
 
-/// A connection in TIME-WAIT, kept as a few bytes instead of a whole engine socket with
-/// its buffers: a busy server closes hundreds of connections a second.
-pub struct TimeWait {
-    local: Endpoint,
-    remote: Endpoint,
-    reuse: bool,
-    until: u64,
-}
-
-/// How long a closed connection stays in TIME-WAIT (smoltcp's own value).
-pub const TIME_WAIT_US: u64 = 10_000_000;
-
 struct Slot {
     gen: u16,
     sock: Option<Sock>,
@@ -221,7 +209,6 @@ pub struct SocketTable {
     slots: Vec<Slot>,
     live: usize,
     orphans: Vec<Orphan>,
-    time_wait: Vec<TimeWait>,
     next_port: u16,
     /// Set when bookkeeping queued something for the engine to send.
     pub(crate) kick: bool,
@@ -234,7 +221,6 @@ impl SocketTable {
             slots: Vec::new(),
             live: 0,
             orphans: Vec::new(),
-            time_wait: Vec::new(),
             next_port: EPHEMERAL_FIRST + (seed % span) as u16,
             kick: false,
         }
@@ -326,12 +312,11 @@ impl SocketTable {
                 && overlap(s.local.addr)
                 && !(reuse && s.opts.reuseaddr && !matches!(s.proto, Proto::Tcp(Tcp::Listen(_))))
         });
-        let clash = |local: Endpoint, r: bool| {
-            local.port == ep.port && overlap(local.addr) && !(reuse && r)
-        };
         let orphans = tcp
-            && (self.orphans.iter().any(|o| clash(o.local, o.reuse))
-                || self.time_wait.iter().any(|t| clash(t.local, t.reuse)));
+            && self
+                .orphans
+                .iter()
+                .any(|o| o.local.port == ep.port && overlap(o.local.addr) && !(reuse && o.reuse));
         socks || orphans
     }
 
@@ -365,21 +350,9 @@ impl SocketTable {
 
     pub(crate) fn reap_orphans(&mut self, engine: &mut Engine, now: u64) {
         let mut kick = false;
-        let time_wait = &mut self.time_wait;
-        time_wait.retain(|t| t.until > now);
         self.orphans.retain(|o| match engine.tcp_info(o.r) {
             Some(i) if i.state == TcpState::Closed => {
                 engine.remove(o.r);
-                false
-            }
-            Some(i) if i.state == TcpState::TimeWait => {
-                engine.remove(o.r);
-                time_wait.push(TimeWait {
-                    local: o.local,
-                    remote: o.remote,
-                    reuse: o.reuse,
-                    until: now + TIME_WAIT_US,
-                });
                 false
             }
             Some(i)
@@ -398,27 +371,6 @@ impl SocketTable {
 
     pub(crate) fn forget_orphans_on(&mut self, slot: usize) {
         self.orphans.retain(|o| o.r.slot() != slot);
-    }
-
-    /// A segment for a connection in TIME-WAIT: true if it must be dropped. A SYN starts a
-    /// new incarnation (the entry goes); anything else is a late duplicate.
-    pub(crate) fn time_wait_drop(&mut self, local: Endpoint, remote: Endpoint, syn: bool) -> bool {
-        let Some(pos) = self
-            .time_wait
-            .iter()
-            .position(|t| t.local == local && t.remote == remote)
-        else {
-            return false;
-        };
-        if syn {
-            self.time_wait.swap_remove(pos);
-            return false;
-        }
-        true
-    }
-
-    pub fn time_wait(&self) -> usize {
-        self.time_wait.len()
     }
 
     pub fn orphans(&self) -> usize {
@@ -812,14 +764,9 @@ impl<P: Platform> Stack<P> {
         self.sock_count()
     }
 
-    /// Connections closed by their owner that are still finishing their FIN handshake.
+    /// Connections closed by their owner that are still finishing (FIN handshake, TIME-WAIT).
     pub fn orphan_count(&self) -> usize {
         self.socks.orphans()
-    }
-
-    /// Closed connections in TIME-WAIT (kept as 4-tuples, without engine sockets).
-    pub fn time_wait_count(&self) -> usize {
-        self.socks.time_wait()
     }
 
     /// Drop `n` received bytes of a stream after the caller copied them out with MSG_PEEK
