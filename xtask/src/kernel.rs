@@ -183,26 +183,41 @@ pub fn build(spec: Spec) -> Result<PathBuf, String> {
     Ok(out)
 }
 
-/// Every symbol a fragment asks for must be in the final .config as asked.
+/// Every symbol a fragment asks for must be in the final .config as asked (a later
+/// fragment overrides an earlier one, as merge_config.sh does).
 fn check_config(config: &Path, frags: &[PathBuf]) -> Result<(), String> {
     let have = std::fs::read_to_string(config).map_err(|e| e.to_string())?;
-    let mut bad = Vec::new();
+    let mut want: Vec<(String, String)> = Vec::new();
     for f in frags {
         for line in std::fs::read_to_string(f)
             .map_err(|e| e.to_string())?
             .lines()
         {
             let line = line.trim();
-            if let Some(sym) = line
+            let sym = if let Some(sym) = line
                 .strip_prefix("# ")
                 .and_then(|l| l.strip_suffix(" is not set"))
             {
-                if have.lines().any(|l| l.starts_with(&format!("{sym}="))) {
-                    bad.push(format!("{line} (but it is set)"));
-                }
-            } else if line.starts_with("CONFIG_") && !have.lines().any(|l| l == line) {
-                bad.push(line.to_string());
-            }
+                sym.to_string()
+            } else if line.starts_with("CONFIG_") {
+                line.split('=').next().unwrap_or_default().to_string()
+            } else {
+                continue;
+            };
+            want.retain(|(s, _)| *s != sym);
+            want.push((sym, line.to_string()));
+        }
+    }
+    let mut bad = Vec::new();
+    for (sym, line) in want {
+        let set = have.lines().any(|l| l.starts_with(&format!("{sym}=")));
+        let ok = if line.starts_with('#') {
+            !set
+        } else {
+            have.lines().any(|l| l == line)
+        };
+        if !ok {
+            bad.push(line);
         }
     }
     if bad.is_empty() {
