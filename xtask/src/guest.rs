@@ -321,14 +321,27 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String
             }
         }),
     );
-    g.wait_for("GUEST-BIGSHA", Duration::from_secs(60))?;
-    let console = g.console();
-    let want = console
-        .lines()
-        .find_map(|l| l.strip_prefix("GUEST-BIGSHA "))
-        .unwrap_or("")
-        .trim()
-        .to_string();
+    // The console file is read while QEMU writes it: wait for the whole checksum line.
+    let whole_sha = |c: &str| {
+        c.lines()
+            .find_map(|l| l.strip_prefix("GUEST-BIGSHA "))
+            .map(|v| {
+                v.chars()
+                    .take_while(char::is_ascii_hexdigit)
+                    .collect::<String>()
+            })
+            .filter(|v| v.len() == 64)
+    };
+    let t0 = Instant::now();
+    let want = loop {
+        if let Some(w) = whole_sha(&g.console()) {
+            break w;
+        }
+        if t0.elapsed() > Duration::from_secs(60) {
+            return Err("guest never printed its checksum".into());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
     let dl = kernel::cache_dir()
         .join("guest")
         .join(spec.name())
