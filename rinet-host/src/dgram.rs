@@ -58,43 +58,52 @@ pub fn udp_echo_client(h: &mut Host, to: Endpoint, count: u32) -> Result<u32, Er
     Ok(ok)
 }
 
-/// ICMP echo through a raw socket, as busybox ping does; returns replies received.
+/// ICMP echo through a raw socket, as busybox ping does: one request a second, replies
+/// counted whenever they arrive (the first may wait for ARP), up to 2 s after the last.
 pub fn ping(h: &mut Host, to: Ipv4, count: u16) -> Result<u16, Errno> {
     let s = h.socket(SOCK_RAW, IPPROTO_ICMP)?;
     let ident: u16 = 0x7269;
-    let mut got = 0;
+    let mut replied = vec![false; usize::from(count) + 1];
     let mut buf = [0u8; 2048];
-    for seq in 1..=count {
-        let mut pkt = vec![8, 0, 0, 0];
-        pkt.extend_from_slice(&ident.to_be_bytes());
-        pkt.extend_from_slice(&seq.to_be_bytes());
-        pkt.extend_from_slice(b"rinet ping payload");
-        let sum = csum_fold(csum_add(0, &pkt));
-        pkt[2..4].copy_from_slice(&sum.to_be_bytes());
-        h.send_to(s, &pkt, Endpoint::new(to, 0))?;
-        let deadline = h.now_us() + 1_000_000;
-        while h.now_us() < deadline {
-            match h.recv_from(s, &mut buf) {
-                Ok((n, from)) => {
-                    let ihl = usize::from(buf[0] & 0xf) * 4;
-                    let icmp = &buf[ihl.min(n)..n];
-                    if from.addr == to
-                        && icmp.len() >= 8
-                        && icmp[0] == 0
-                        && icmp[4..6] == ident.to_be_bytes()
-                        && icmp[6..8] == seq.to_be_bytes()
-                    {
-                        println!("reply from {}: icmp_seq={seq}", fmt_ip(to));
-                        got += 1;
-                        break;
+    let mut next_send = h.now_us();
+    let mut seq: u16 = 0;
+    let mut deadline = u64::MAX;
+    while h.now_us() < deadline {
+        if seq < count && h.now_us() >= next_send {
+            seq += 1;
+            let mut pkt = vec![8, 0, 0, 0];
+            pkt.extend_from_slice(&ident.to_be_bytes());
+            pkt.extend_from_slice(&seq.to_be_bytes());
+            pkt.extend_from_slice(b"rinet ping payload");
+            let sum = csum_fold(csum_add(0, &pkt));
+            pkt[2..4].copy_from_slice(&sum.to_be_bytes());
+            h.send_to(s, &pkt, Endpoint::new(to, 0))?;
+            next_send += 1_000_000;
+            if seq == count {
+                deadline = h.now_us() + 2_000_000;
+            }
+        }
+        match h.recv_from(s, &mut buf) {
+            Ok((n, from)) => {
+                let ihl = usize::from(buf[0] & 0xf) * 4;
+                let icmp = &buf[ihl.min(n)..n];
+                if from.addr == to
+                    && icmp.len() >= 8
+                    && icmp[0] == 0
+                    && icmp[4..6] == ident.to_be_bytes()
+                {
+                    let got = usize::from(u16::from_be_bytes([icmp[6], icmp[7]]));
+                    if let Some(r) = replied.get_mut(got).filter(|r| !**r) {
+                        *r = true;
+                        println!("reply from {}: icmp_seq={got}", fmt_ip(to));
                     }
                 }
-                Err(_) => h.pump(20),
             }
+            Err(_) => h.pump(20),
         }
     }
     h.close(s)?;
-    Ok(got)
+    Ok(replied.iter().filter(|r| **r).count() as u16)
 }
 
 pub fn fmt_ip(a: Ipv4) -> String {
