@@ -1196,9 +1196,13 @@ static int __init rinet_init(void)
 {
 	struct rinet_ops ops = rinet_callbacks;
 	struct rinet_config cfg = {
-		/* A 64 KiB window fills a LAN path; smaller starves throughput. */
-		.tcp_rx_buf = 64 * 1024,
-		.tcp_tx_buf = 64 * 1024,
+		/*
+		 * 32 KiB per direction. 64 KiB gave 100-119 Mbit/s in QEMU against 83
+		 * with 16 KiB, but doubles the GFP_ATOMIC memory of every connection
+		 * (TIME-WAIT keeps it for 10 s) and stalled a guest download once.
+		 */
+		.tcp_rx_buf = 32 * 1024,
+		.tcp_tx_buf = 32 * 1024,
 		.udp_buf = 8 * 1024,
 		.max_sockets = 256,
 	};
