@@ -982,9 +982,9 @@ static int rinet_snmp_show(struct seq_file *seq, void *v)
 	rinet_snmp(rinet, &s);
 	rinet_unlock_stack();
 	seq_puts(seq, "Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams InUnknownProtos InDiscards InDelivers OutRequests OutDiscards OutNoRoutes ReasmTimeout ReasmReqds ReasmOKs ReasmFails FragOKs FragFails FragCreates OutTransmits\n");
-	seq_printf(seq, "Ip: 2 64 %llu %llu 0 0 0 0 %llu %llu 0 0 0 0 0 %llu 0 0 0 %llu\n",
-		   s.ip_in_receives, s.ip_in_hdr_errors, s.ip_in_delivers, s.ip_out_requests,
-		   s.ip_reasm_fails, s.ip_out_requests);
+	seq_printf(seq, "Ip: 2 64 %llu %llu %llu 0 0 0 %llu %llu 0 %llu 0 0 0 %llu 0 0 0 %llu\n",
+		   s.ip_in_receives, s.ip_in_hdr_errors, s.ip_in_addr_errors, s.ip_in_delivers,
+		   s.ip_out_requests, s.ip_out_no_routes, s.ip_reasm_fails, s.ip_out_requests);
 	seq_puts(seq, "Icmp: InMsgs InErrors InCsumErrors OutMsgs OutErrors OutRateLimitGlobal OutRateLimitHost\n");
 	seq_printf(seq, "Icmp: %llu 0 0 %llu 0 0 0\n", s.icmp_in_msgs, s.icmp_out_msgs);
 	seq_puts(seq, "Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors\n");

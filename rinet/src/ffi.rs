@@ -762,6 +762,8 @@ pub struct RinetSnmp {
     pub udp_out_datagrams: u64,
     pub rx_drops: u64,
     pub listen_overflows: u64,
+    pub ip_in_addr_errors: u64,
+    pub ip_out_no_routes: u64,
 }
 
 /// # Safety
@@ -799,6 +801,8 @@ pub unsafe extern "C" fn rinet_snmp(st: *mut RinetStack, out: *mut RinetSnmp) ->
             udp_out_datagrams: t.udp_out_datagrams,
             rx_drops: t.total_drops(),
             listen_overflows: t.tcp_listen_overflows,
+            ip_in_addr_errors: t.ip_in_addr_errors,
+            ip_out_no_routes: t.ip_out_no_routes,
         };
         Ok(())
     })())

@@ -96,6 +96,10 @@ pub struct Stack<P: Platform> {
     pub(crate) now: u64,
     pub(crate) seed: u64,
     timer: Option<u64>,
+    /// Addresses removed from an interface while TCP connections still use them, by
+    /// engine slot. Like Linux, such connections are not killed: they pause (their frames
+    /// are neither sent nor received) until the address returns or they time out.
+    retained: Vec<(usize, Ipv4)>,
 }
 
 impl<P: Platform> Stack<P> {
@@ -115,6 +119,7 @@ impl<P: Platform> Stack<P> {
             now,
             seed,
             timer: None,
+            retained: Vec::new(),
         };
         s.add_link(LOOPBACK_IFINDEX, Link::Loopback, 65535)?;
         s.set_addr(
@@ -260,6 +265,8 @@ impl<P: Platform> Stack<P> {
 
     /// Push addresses to the engine. Loopback also answers for every local address, as
     /// Linux's local table does, so traffic to our own address never leaves the host.
+    /// An address a TCP connection still uses stays in the engine (which would otherwise
+    /// drop the connection silently) but is marked retained: not ours on the wire.
     fn sync_addrs(&mut self) {
         let locals: Vec<Cidr> = self
             .ifs
@@ -271,13 +278,27 @@ impl<P: Platform> Stack<P> {
                 prefix: 32,
             })
             .collect();
+        self.retained.clear();
         for nif in &self.ifs {
             let mut addrs: Vec<Cidr> = nif.addr.into_iter().collect();
             if nif.ifindex == LOOPBACK_IFINDEX {
                 addrs.extend_from_slice(&locals);
             }
+            for a in self.engine.tcp_local_addrs(nif.slot) {
+                if !a.is_any() && !addrs.iter().any(|c| c.addr == a) {
+                    addrs.push(Cidr {
+                        addr: a,
+                        prefix: 32,
+                    });
+                    self.retained.push((nif.slot, a));
+                }
+            }
             self.engine.set_addrs(nif.slot, &addrs);
         }
+    }
+
+    fn is_retained(&self, slot: usize, addr: Ipv4) -> bool {
+        self.retained.contains(&(slot, addr))
     }
 
     fn sync_routes(&mut self) {
@@ -434,7 +455,16 @@ impl<P: Platform> Stack<P> {
             Ok(Frame::Arp(arp)) => {
                 self.stats.arp_in += 1;
                 self.learn_neighbor(slot, arp.sender_ip, arp.sender_mac);
+                if self.is_retained(slot, arp.target_ip) {
+                    // Not ours any more: someone else may own it now.
+                    self.stats.drop_frame(DropReason::NotLocal);
+                    return false;
+                }
                 return true;
+            }
+            Ok(Frame::Ipv4(info)) if self.is_retained(slot, info.dst) => {
+                self.stats.drop_frame(DropReason::NotLocal);
+                return false;
             }
             Ok(Frame::Ipv4(info)) => info,
             Err(why) => {
@@ -551,9 +581,17 @@ impl<P: Platform> Stack<P> {
                             stats,
                             socks,
                             now,
+                            retained,
                             ..
                         } = self;
-                        let mut sink = tx_sink(platform, stats, socks, ifindex, loopback, up);
+                        let port = TxPort {
+                            slot,
+                            ifindex,
+                            loopback,
+                            up,
+                            retained,
+                        };
+                        let mut sink = tx_sink(platform, stats, socks, port);
                         engine.ingress(slot, frame, *now, &mut sink);
                     }
                     self.maintain();
@@ -564,9 +602,17 @@ impl<P: Platform> Stack<P> {
                     stats,
                     socks,
                     now,
+                    retained,
                     ..
                 } = self;
-                let mut sink = tx_sink(platform, stats, socks, ifindex, loopback, up);
+                let port = TxPort {
+                    slot,
+                    ifindex,
+                    loopback,
+                    up,
+                    retained,
+                };
+                let mut sink = tx_sink(platform, stats, socks, port);
                 engine.egress(slot, *now, &mut sink);
                 busy |= engine.rx_pending(slot);
             }
@@ -612,6 +658,10 @@ impl<P: Platform> Stack<P> {
             self.maintain_socket(id);
         }
         self.socks.reap_orphans(&mut self.engine, self.now);
+        if !self.retained.is_empty() {
+            // Release retained addresses once no connection uses them.
+            self.sync_addrs();
+        }
         core::mem::take(&mut self.socks.kick)
     }
 
@@ -650,31 +700,48 @@ impl<P: Platform> Stack<P> {
     }
 }
 
+/// Where the engine's frames for one interface go.
+struct TxPort<'a> {
+    slot: usize,
+    ifindex: u32,
+    loopback: bool,
+    up: bool,
+    retained: &'a [(usize, Ipv4)],
+}
+
 fn tx_sink<'a, P: Platform>(
     platform: &'a mut P,
     stats: &'a mut Stats,
     socks: &'a mut SocketTable,
-    ifindex: u32,
-    loopback: bool,
-    up: bool,
+    port: TxPort<'a>,
 ) -> impl FnMut(&[u8]) + 'a {
     move |f: &[u8]| {
-        observe_tx(stats, socks, loopback, f);
-        if up && !loopback {
-            platform.transmit(ifindex, f);
+        let send = observe_tx(stats, socks, &port, f);
+        if send && port.up && !port.loopback {
+            platform.transmit(port.ifindex, f);
         }
     }
 }
 
 /// Transmit-side counters; data segments at or below the highest sequence already sent on
-/// their connection are retransmissions.
-fn observe_tx(stats: &mut Stats, socks: &mut SocketTable, loopback: bool, f: &[u8]) {
-    let parsed = if loopback {
+/// their connection are retransmissions. False for a frame that must not leave: its
+/// source address is no longer ours (a paused connection's retransmission).
+fn observe_tx(stats: &mut Stats, socks: &mut SocketTable, port: &TxPort, f: &[u8]) -> bool {
+    let parsed = if port.loopback {
         wire::parse_ipv4(f, false).map(Frame::Ipv4)
     } else {
         wire::parse_ethernet(f, false)
     };
+    let retained = |a: Ipv4| port.retained.contains(&(port.slot, a));
     match parsed {
+        Ok(Frame::Arp(arp)) if retained(arp.sender_ip) => {
+            stats.ip_out_no_routes += 1;
+            return false;
+        }
+        Ok(Frame::Ipv4(info)) if retained(info.src) => {
+            stats.ip_out_no_routes += 1;
+            return false;
+        }
         Ok(Frame::Arp(_)) => stats.arp_out += 1,
         Ok(Frame::Ipv4(info)) => {
             stats.ip_out_requests += 1;
@@ -703,4 +770,5 @@ fn observe_tx(stats: &mut Stats, socks: &mut SocketTable, loopback: bool, f: &[u
         }
         Err(_) => {}
     }
+    true
 }

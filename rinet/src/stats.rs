@@ -6,8 +6,11 @@ use crate::wire::{DropReason, DROP_REASONS};
 pub struct Stats {
     pub ip_in_receives: u64,
     pub ip_in_hdr_errors: u64,
+    pub ip_in_addr_errors: u64,
     pub ip_in_delivers: u64,
     pub ip_out_requests: u64,
+    /// Frames not sent because their source address is no longer ours.
+    pub ip_out_no_routes: u64,
     pub ip_reasm_fails: u64,
     pub icmp_in_msgs: u64,
     pub icmp_out_msgs: u64,
@@ -38,6 +41,7 @@ impl Stats {
                 self.ip_in_hdr_errors += 1
             }
             DropReason::Fragment => self.ip_reasm_fails += 1,
+            DropReason::NotLocal => self.ip_in_addr_errors += 1,
             DropReason::ListenOverflow => self.tcp_listen_overflows += 1,
             _ => {}
         }

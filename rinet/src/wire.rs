@@ -38,9 +38,12 @@ pub enum DropReason {
     ListenOverflow = 8,
     /// Source address is multicast/broadcast, or a martian destination.
     Martian = 9,
+    /// For an address this host no longer has (kept only so that connections using it
+    /// can resume if it returns). Linux counts these as InAddrErrors.
+    NotLocal = 10,
 }
 
-pub const DROP_REASONS: usize = 10;
+pub const DROP_REASONS: usize = 11;
 
 /// An ARP packet for IPv4 over Ethernet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -742,3 +742,81 @@ fn peek_then_consume_across_the_ring_wrap() {
     }
     assert_eq!(got, data);
 }
+
+/// udhcpc's renew runs `ifconfig eth0 0.0.0.0` and then sets the same address again: a
+/// connection over that address pauses meanwhile and then carries on, as on Linux.
+#[test]
+fn transfer_survives_address_removed_and_restored() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    let data = pattern(256 * 1024, 7);
+    assert_eq!(
+        transfer(&mut net, false, s, c, &data[..64 * 1024]),
+        &data[..64 * 1024]
+    );
+    net.b.set_addr(IF, None).unwrap();
+    let queued = net.b.send(s, &data[64 * 1024..96 * 1024], None).unwrap();
+    net.advance(SEC / 2);
+    assert_eq!(
+        net.b.poll_mask(s) & (POLLERR | POLLHUP),
+        0,
+        "server connection died"
+    );
+    assert_eq!(
+        net.a.poll_mask(c) & (POLLERR | POLLHUP),
+        0,
+        "client connection died"
+    );
+    net.b
+        .set_addr(
+            IF,
+            Some(rinet::Cidr {
+                addr: B_IP,
+                prefix: 24,
+            }),
+        )
+        .unwrap();
+    let rest = &data[64 * 1024 + queued..];
+    let mut got = vec![0u8; queued];
+    net.run_until(10 * SEC, |n| {
+        n.a.recv(c, &mut got, MSG_PEEK)
+            .is_ok_and(|r| r.len == queued)
+    });
+    let _ = net.a.recv(c, &mut got, 0).unwrap();
+    assert_eq!(got, &data[64 * 1024..64 * 1024 + queued]);
+    assert_eq!(transfer(&mut net, false, s, c, rest), rest);
+}
+
+/// DHCP hands out a different address: a connection on the old one cannot resume. It
+/// sends nothing from the stale address, times out like Linux's, and then the old address
+/// is released (the stack goes idle).
+#[test]
+fn connection_on_a_replaced_address_times_out() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    let new_ip = Ipv4([10, 0, 0, 99]);
+    net.b
+        .set_addr(
+            IF,
+            Some(rinet::Cidr {
+                addr: new_ip,
+                prefix: 24,
+            }),
+        )
+        .unwrap();
+    assert_eq!(net.b.send(s, b"lost", None), Ok(4));
+    net.advance(SEC);
+    assert!(net.b.stats.ip_out_no_routes > 0);
+    assert_eq!(
+        net.a.poll_mask(c) & POLLIN,
+        0,
+        "nothing may arrive from the old address"
+    );
+    net.advance(130 * SEC);
+    let mut buf = [0u8; 8];
+    assert_eq!(net.b.recv(s, &mut buf, 0).err(), Some(Errno::ETIMEDOUT));
+    net.b.close(s).unwrap();
+    net.a.close(c).unwrap();
+    net.advance(70 * SEC);
+    assert_eq!(net.b_timer(), None, "the stack must go idle");
+}

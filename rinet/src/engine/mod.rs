@@ -218,6 +218,15 @@ impl Engine {
 
     pub fn set_addrs(&mut self, slot: usize, addrs: &[Cidr]) {
         if let Ok(e) = self.get(slot) {
+            let same = e.iface.ip_addrs().len() == addrs.len()
+                && addrs
+                    .iter()
+                    .zip(e.iface.ip_addrs())
+                    .all(|(c, have)| *have == IpCidr::Ipv4(Ipv4Cidr::new(v4(c.addr), c.prefix)));
+            // An update flushes the neighbour cache: only do it for a real change.
+            if same {
+                return;
+            }
             e.iface.update_ip_addrs(|v| {
                 v.clear();
                 for c in addrs {
@@ -225,6 +234,29 @@ impl Engine {
                 }
             });
         }
+    }
+
+    /// Local addresses of the TCP connections on `slot` (listeners excluded).
+    pub fn tcp_local_addrs(&self, slot: usize) -> Vec<Ipv4> {
+        let Some(e) = self.ifaces.get(slot).and_then(Option::as_ref) else {
+            return Vec::new();
+        };
+        let mut v: Vec<Ipv4> = Vec::new();
+        for (_, s) in e.sockets.iter() {
+            if let Socket::Tcp(t) = s {
+                if let Some(IpEndpoint {
+                    addr: IpAddress::Ipv4(a),
+                    ..
+                }) = t.local_endpoint()
+                {
+                    let a = Ipv4(a.octets());
+                    if !v.contains(&a) {
+                        v.push(a);
+                    }
+                }
+            }
+        }
+        v
     }
 
     /// Set the gateways this interface may use (destination prefix → router).
