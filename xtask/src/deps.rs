@@ -1,6 +1,6 @@
 //! Install what the project needs on a fresh Debian/Ubuntu machine.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::util::{is_root, output, run};
 
@@ -10,9 +10,12 @@ const APT: &[&str] = &[
     "iputils-ping",
     "iproute2",
     "python3",
+    "python3-venv",
     "socat",
     "wrk",
     "gcc",
+    // -m32 static programs for the Galileo (i386) guest.
+    "gcc-multilib",
     "binutils",
     "gcc-arm-linux-gnueabi",
     "binutils-arm-linux-gnueabi",
@@ -95,4 +98,48 @@ pub fn ensure(rust_targets: bool) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Debian's i386 busybox-static for the Galileo guest, unpacked (not installed: it would
+/// replace the host's) under the cache. Adds the i386 architecture to dpkg if needed.
+pub fn i386_busybox() -> Result<PathBuf, String> {
+    let dir = crate::kernel::cache_dir().join("i386-busybox");
+    let bin = dir.join("bin/busybox");
+    if bin.exists() {
+        return Ok(bin);
+    }
+    let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
+    let sh = |args: &[&str]| {
+        let mut full: Vec<&str> = sudo.to_vec();
+        full.extend_from_slice(args);
+        run(full[0], &full[1..], Path::new("."), &[])
+    };
+    let foreign = output(
+        "dpkg",
+        &["--print-foreign-architectures"],
+        Path::new("."),
+        &[],
+    )?;
+    if !foreign.lines().any(|l| l.trim() == "i386") {
+        sh(&["dpkg", "--add-architecture", "i386"])?;
+        sh(&["apt-get", "update", "-q"])?;
+    }
+    let dl = dir.join("deb");
+    std::fs::create_dir_all(&dl).map_err(|e| e.to_string())?;
+    if run("apt-get", &["download", "busybox-static:i386"], &dl, &[]).is_err() {
+        sh(&["apt-get", "update", "-q"])?;
+        run("apt-get", &["download", "busybox-static:i386"], &dl, &[])?;
+    }
+    let deb = std::fs::read_dir(&dl)
+        .map_err(|e| e.to_string())?
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|x| x == "deb"))
+        .ok_or("apt-get download busybox-static:i386 produced no .deb")?;
+    let (d, x) = (
+        deb.to_string_lossy().into_owned(),
+        dir.to_string_lossy().into_owned(),
+    );
+    run("dpkg-deb", &["-x", &d, &x], Path::new("."), &[])?;
+    Ok(bin)
 }

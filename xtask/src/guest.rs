@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::image;
-use crate::kernel::{self, Spec};
+use crate::kernel::{self, Arch, Spec};
 use crate::util::output;
 
 pub struct Guest {
@@ -26,16 +26,18 @@ fn free_port() -> Result<u16, String> {
 impl Guest {
     /// Boot `bzimage` with `initrd`; the guest's port 80 appears on 127.0.0.1:http_port.
     pub fn boot(
+        arch: Arch,
         bzimage: &Path,
         initrd: &Path,
         append: &str,
         smp: u32,
         log: PathBuf,
     ) -> Result<Guest, String> {
-        Guest::boot_on(bzimage, initrd, append, smp, log, free_port()?)
+        Guest::boot_on(arch, bzimage, initrd, append, smp, log, free_port()?)
     }
 
     pub fn boot_on(
+        arch: Arch,
         bzimage: &Path,
         initrd: &Path,
         append: &str,
@@ -44,12 +46,23 @@ impl Guest {
         http_port: u16,
     ) -> Result<Guest, String> {
         let netdev = format!("user,id=n0,hostfwd=tcp:127.0.0.1:{http_port}-:80");
-        Guest::launch(&[], bzimage, initrd, append, smp, log, &netdev, http_port)
+        Guest::launch(
+            arch,
+            &[],
+            bzimage,
+            initrd,
+            append,
+            smp,
+            log,
+            &netdev,
+            http_port,
+        )
     }
 
     /// Start QEMU (optionally under `prefix`, e.g. `ip netns exec NS`) with `netdev`.
     #[allow(clippy::too_many_arguments)]
     fn launch(
+        arch: Arch,
         prefix: &[&str],
         bzimage: &Path,
         initrd: &Path,
@@ -60,15 +73,23 @@ impl Guest {
         http_port: u16,
     ) -> Result<Guest, String> {
         let logf = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+        // Galileo: QEMU's Pentium model (no cmov, like the Quark), with cmov switched back
+        // on only because Debian's i386 user space is built for i686. That the kernel
+        // itself has no cmov is checked on the vmlinux (see `galileo_kernel_checks`).
+        let (qemu, cpu): (&str, &[&str]) = match arch {
+            Arch::X86_64 => ("qemu-system-x86_64", &[]),
+            Arch::Galileo => ("qemu-system-i386", &["-cpu", "pentium,+cmov"]),
+        };
         let (prog, pre) = match prefix.split_first() {
             Some((p, rest)) => (*p, rest.to_vec()),
-            None => ("qemu-system-x86_64", Vec::new()),
+            None => (qemu, Vec::new()),
         };
         let mut cmd = Command::new(prog);
         cmd.args(&pre);
         if !prefix.is_empty() {
-            cmd.arg("qemu-system-x86_64");
+            cmd.arg(qemu);
         }
+        cmd.args(cpu);
         let smp = smp.to_string();
         let append = format!("console=ttyS0 panic=-1 {append}");
         let child = cmd
@@ -100,7 +121,7 @@ impl Guest {
             .stdout(logf)
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("qemu-system-x86_64: {e}"))?;
+            .map_err(|e| format!("{qemu}: {e}"))?;
         Ok(Guest {
             child,
             log,
@@ -241,14 +262,14 @@ pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
         bad.to_string_lossy().into_owned(),
         src.to_string_lossy().into_owned(),
     );
-    crate::util::run(
-        "gcc",
-        &["-static", "-Os", "-Wall", "-o", &b, &s],
-        Path::new("."),
-        &[],
-    )?;
+    let mut cc = vec!["-static", "-Os", "-Wall", "-o", &b, &s];
+    if spec.arch == Arch::Galileo {
+        cc.extend(["-m32", "-march=i586"]);
+    }
+    crate::util::run("gcc", &cc, Path::new("."), &[])?;
     let bad = std::fs::read(&bad).map_err(|e| e.to_string())?;
     let initrd = image::build(
+        spec.arch,
         &work.join("initramfs.cpio.gz"),
         vec![
             image::file("etc/tinyrust/rc.local", 0o755, rc),
@@ -261,6 +282,7 @@ pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
     let smp = if spec.debug { 2 } else { 1 };
     let started = Instant::now();
     let guest = Guest::boot(
+        spec.arch,
         &build.join("arch/x86/boot/bzImage"),
         &initrd,
         &append,
@@ -272,6 +294,11 @@ pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
     let _ = server.wait();
     let (g, mut res) = r?;
     drop(g);
+    if spec.arch == Arch::Galileo {
+        for (name, outcome) in crate::abi::galileo_checks(&build) {
+            res.record(&name, outcome);
+        }
+    }
     if let Err(e) = suite_tap(spec, &build, &mut res) {
         res.record("tap-namespace-suite", Err(e));
     }
@@ -447,20 +474,18 @@ pub fn run_all(specs: &[Spec]) -> Result<(), String> {
 /// QEMU's user-mode network) serving on http://127.0.0.1:8080/.
 pub fn demo(seconds: u64) -> Result<(), String> {
     crate::deps::ensure(true)?;
-    let spec = Spec {
-        net: kernel::Net::Rinet,
-        debug: false,
-    };
+    let spec = Spec::rinet(Arch::X86_64);
     let build = kernel::build(spec)?;
     let work = kernel::cache_dir().join("demo");
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let initrd = image::build(&work.join("initramfs.cpio.gz"), Vec::new())?;
+    let initrd = image::build(spec.arch, &work.join("initramfs.cpio.gz"), Vec::new())?;
     if TcpListener::bind("127.0.0.1:8080").is_err() {
         return Err("127.0.0.1:8080 is in use".into());
     }
     let log = work.join("console.log");
     let started = Instant::now();
     let mut g = Guest::boot_on(
+        spec.arch,
         &build.join("arch/x86/boot/bzImage"),
         &initrd,
         "",
@@ -540,12 +565,14 @@ fn measure(spec: Spec) -> Result<KernelNumbers, String> {
 dd if=/dev/urandom of=/www/big64.bin bs=1024 count=65536 2>/dev/null\necho GUEST-BENCH-READY\n"
         .to_vec();
     let initrd = image::build(
+        spec.arch,
         &work.join("initramfs.cpio.gz"),
         vec![image::file("etc/tinyrust/rc.local", 0o755, rc)],
     )?;
     let append = "tinyrust.net=static tinyrust.ip=10.0.2.15 tinyrust.mask=255.255.255.0 tinyrust.gw=10.0.2.2";
     let started = Instant::now();
     let g = Guest::boot(
+        spec.arch,
         &build.join("arch/x86/boot/bzImage"),
         &initrd,
         append,
@@ -617,11 +644,9 @@ dd if=/dev/urandom of=/www/big64.bin bs=1024 count=65536 2>/dev/null\necho GUEST
 /// `cargo xtask kbench`: the rinet guest against the INET guest, same QEMU settings.
 pub fn kbench() -> Result<(), String> {
     crate::deps::ensure(true)?;
-    let r = measure(Spec {
-        net: kernel::Net::Rinet,
-        debug: false,
-    })?;
+    let r = measure(Spec::rinet(Arch::X86_64))?;
     let l = measure(Spec {
+        arch: Arch::X86_64,
         net: kernel::Net::Inet,
         debug: false,
     })?;
@@ -770,10 +795,12 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
     cleanup.1.push(dhcpd);
     let rc = b"#!/bin/sh\nif ping -c 3 -W 3 10.88.0.1 >/dev/null; then echo GUEST-TAP ping-host-side PASS; else echo GUEST-TAP ping-host-side FAIL; fi\necho GUEST-TAP-DONE\n".to_vec();
     let initrd = image::build(
+        spec.arch,
         &work.join("initramfs.cpio.gz"),
         vec![image::file("etc/tinyrust/rc.local", 0o755, rc)],
     )?;
     let g = Guest::launch(
+        spec.arch,
         &["ip", "netns", "exec", &ns],
         &build.join("arch/x86/boot/bzImage"),
         &initrd,

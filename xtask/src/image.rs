@@ -1,9 +1,10 @@
-//! The test initramfs: Debian's busybox-static, the image's /init and web content from
+//! The test initramfs: Debian's busybox-static (the i386 build for Galileo), the image's /init and web content from
 //! the distro layer (one copy, shared with the Yocto image), plus whatever a test adds.
 //! Written as a newc cpio by hand so no file needs to be owned by root on the host.
 
 use std::path::{Path, PathBuf};
 
+use crate::kernel::Arch;
 use crate::util::{root_dir, run};
 
 pub struct Entry {
@@ -85,17 +86,24 @@ fn read(p: &Path) -> Result<Vec<u8>, String> {
 }
 
 /// The base image plus `extra`, gzipped, at `out`.
-pub fn build(out: &Path, extra: Vec<Entry>) -> Result<PathBuf, String> {
+pub fn build(arch: Arch, out: &Path, extra: Vec<Entry>) -> Result<PathBuf, String> {
     let base = root_dir().join("meta-tinyrust-distro/recipes-core/tinyrust-base/files");
-    let busybox = Path::new("/bin/busybox");
-    if !busybox.exists() {
-        run(
-            "apt-get",
-            &["install", "-y", "-q", "busybox-static"],
-            Path::new("."),
-            &[],
-        )?;
-    }
+    let busybox = match arch {
+        Arch::X86_64 => {
+            let b = PathBuf::from("/bin/busybox");
+            if !b.exists() {
+                run(
+                    "apt-get",
+                    &["install", "-y", "-q", "busybox-static"],
+                    Path::new("."),
+                    &[],
+                )?;
+            }
+            b
+        }
+        Arch::Galileo => crate::deps::i386_busybox()?,
+    };
+    let busybox = busybox.as_path();
     let mut entries = vec![];
     for d in [
         "bin",

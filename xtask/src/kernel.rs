@@ -13,16 +13,59 @@ pub enum Net {
     Inet,
 }
 
+/// The kernel's architecture and board family.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Arch {
+    /// x86_64 for QEMU: the default image and the benchmarks.
+    X86_64,
+    /// Intel Galileo (Quark X1000, i586), tested in QEMU with an e1000 added.
+    Galileo,
+}
+
+impl Arch {
+    pub fn name(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Galileo => "galileo",
+        }
+    }
+
+    /// The kernel's `ARCH=`.
+    pub fn make_arch(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86_64",
+            Arch::Galileo => "i386",
+        }
+    }
+
+    fn fragment(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "x86-64.cfg",
+            Arch::Galileo => "galileo.cfg",
+        }
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct Spec {
+    pub arch: Arch,
     pub net: Net,
     pub debug: bool,
 }
 
 impl Spec {
+    pub fn rinet(arch: Arch) -> Spec {
+        Spec {
+            arch,
+            net: Net::Rinet,
+            debug: false,
+        }
+    }
+
     pub fn name(&self) -> String {
         format!(
-            "x86_64-{}{}",
+            "{}-{}{}",
+            self.arch.name(),
             match self.net {
                 Net::Rinet => "rinet",
                 Net::Inet => "inet",
@@ -32,7 +75,12 @@ impl Spec {
     }
 
     fn fragments(&self) -> Vec<&'static str> {
-        let mut f = vec!["tiny-base.cfg", "size.cfg", "x86-64.cfg", "qemu-x86.cfg"];
+        let mut f = vec![
+            "tiny-base.cfg",
+            "size.cfg",
+            self.arch.fragment(),
+            "qemu-x86.cfg",
+        ];
         f.push(match self.net {
             Net::Rinet => "net-rinet.cfg",
             Net::Inet => "net-inet.cfg",
@@ -143,6 +191,7 @@ pub fn build(spec: Spec) -> Result<PathBuf, String> {
     let out = cache_dir().join("build").join(spec.name());
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let o = format!("O={}", out.display());
+    let arch = format!("ARCH={}", spec.arch.make_arch());
     let frags: Vec<PathBuf> = spec
         .fragments()
         .iter()
@@ -151,7 +200,7 @@ pub fn build(spec: Spec) -> Result<PathBuf, String> {
     let want = hash_files(&frags)?;
     let stamp = out.join(".meta-tinyrust-config");
     if std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
-        run("make", &[&o, "ARCH=x86_64", "tinyconfig"], &tree, &[])?;
+        run("make", &[&o, &arch, "tinyconfig"], &tree, &[])?;
         let mut args = vec![
             "-m".to_string(),
             "-O".to_string(),
@@ -161,7 +210,7 @@ pub fn build(spec: Spec) -> Result<PathBuf, String> {
         args.extend(frags.iter().map(|f| f.display().to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         run("scripts/kconfig/merge_config.sh", &args, &tree, &[])?;
-        run("make", &[&o, "ARCH=x86_64", "olddefconfig"], &tree, &[])?;
+        run("make", &[&o, &arch, "olddefconfig"], &tree, &[])?;
         check_config(&out.join(".config"), &frags)?;
         std::fs::write(&stamp, &want).map_err(|e| e.to_string())?;
     }
@@ -170,9 +219,24 @@ pub fn build(spec: Spec) -> Result<PathBuf, String> {
         std::thread::available_parallelism().map_or(2, |n| n.get())
     );
     let crate_dir = format!("RINET_CRATE={}", root_dir().join("rinet-kernel").display());
+    let mut make = vec![
+        o.as_str(),
+        arch.as_str(),
+        jobs.as_str(),
+        "bzImage",
+        &crate_dir,
+    ];
+    if spec.arch == Arch::Galileo {
+        // Quark X1000 errata: the LOCK prefix must not be emitted (as meta-intel did);
+        // the assembler drops it from C, inline asm and .S files alike.
+        make.extend([
+            "KCFLAGS=-Wa,-momit-lock-prefix=yes",
+            "KAFLAGS=-Wa,-momit-lock-prefix=yes",
+        ]);
+    }
     run(
         "make",
-        &[&o, "ARCH=x86_64", &jobs, "bzImage", &crate_dir],
+        &make,
         &tree,
         &[
             ("KBUILD_BUILD_TIMESTAMP", "2026-01-01"),

@@ -1,0 +1,123 @@
+//! Checks that only make sense on the Galileo (i586) kernel: nothing the Quark X1000 cannot
+//! run (cmov, which it lacks; LOCK prefixes, which its errata forbid), and the i386 kernel
+//! calling convention (`-mregparm=3`) on the Rust side.
+
+use std::path::Path;
+use std::process::Command;
+
+use crate::util::{output, root_dir};
+
+/// `objdump -d` of `obj`: how many instructions start with each of `mnemonics`.
+fn count_instructions(obj: &Path, mnemonics: &[&str]) -> Result<Vec<usize>, String> {
+    let dis = output(
+        "objdump",
+        &["-d", "--no-show-raw-insn", &obj.to_string_lossy()],
+        Path::new("."),
+        &[],
+    )?;
+    let mut counts = vec![0; mnemonics.len()];
+    for line in dis.lines() {
+        // "  c0101234:\tcmovne %eax,%edx" → the mnemonic is the first word after the tab.
+        let Some(insn) = line.split('\t').nth(1) else {
+            continue;
+        };
+        let word = insn.split_whitespace().next().unwrap_or("");
+        for (i, m) in mnemonics.iter().enumerate() {
+            if word.starts_with(m) {
+                counts[i] += 1;
+            }
+        }
+    }
+    Ok(counts)
+}
+
+/// Build the freestanding probe against the Galileo build's rinet object and run it.
+fn run_probe(build: &Path, regparm: bool) -> Result<String, String> {
+    let root = root_dir();
+    let exe = build.join(if regparm {
+        "abi-probe"
+    } else {
+        "abi-probe-wrong-abi"
+    });
+    let glue = format!("-I{}", root.join("rinet-kernel/glue").display());
+    let stub = format!("-I{}", root.join("xtask/abi").display());
+    let src = root.join("xtask/abi/regparm_probe.c");
+    let obj = build.join("net/rinet/rinet_rust.o");
+    let exe_s = exe.to_string_lossy().into_owned();
+    let (src_s, obj_s) = (
+        src.to_string_lossy().into_owned(),
+        obj.to_string_lossy().into_owned(),
+    );
+    let mut args = vec![
+        "-m32",
+        "-march=i586",
+        "-Os",
+        "-ffreestanding",
+        "-fno-builtin",
+        "-fno-tree-loop-distribute-patterns",
+        "-fno-pic",
+        "-no-pie",
+        "-nostdlib",
+        "-static",
+        &glue,
+        &stub,
+        "-o",
+        &exe_s,
+        &src_s,
+        &obj_s,
+    ];
+    if regparm {
+        args.extend(["-mregparm=3", "-freg-struct-return"]);
+    }
+    output("gcc", &args, Path::new("."), &[])?;
+    let out = Command::new(&exe)
+        .output()
+        .map_err(|e| format!("{exe_s}: {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    if out.status.success() && text.contains("ABI-PROBE PASS") {
+        Ok(text)
+    } else {
+        Err(format!("{} ({})", text.trim(), out.status))
+    }
+}
+
+/// (check name, outcome) for the Galileo kernel in `build`.
+pub fn galileo_checks(build: &Path) -> Vec<(String, Result<(), String>)> {
+    let mut res = Vec::new();
+    let vmlinux = build.join("vmlinux");
+    res.push((
+        "galileo-kernel-has-no-lock-or-cmov".to_string(),
+        count_instructions(&vmlinux, &["lock", "cmov"]).and_then(|c| {
+            if c == [0, 0] {
+                Ok(())
+            } else {
+                Err(format!("vmlinux: {} lock-prefixed, {} cmov", c[0], c[1]))
+            }
+        }),
+    ));
+    let rust = build.join("net/rinet/rinet_rust.o");
+    res.push((
+        "galileo-rinet-object-has-no-lock-or-cmov".to_string(),
+        count_instructions(&rust, &["lock", "cmov"]).and_then(|c| {
+            if c == [0, 0] {
+                Ok(())
+            } else {
+                Err(format!("{} lock-prefixed, {} cmov", c[0], c[1]))
+            }
+        }),
+    ));
+    res.push((
+        "galileo-rust-regparm-abi".to_string(),
+        run_probe(build, true).map(|_| ()),
+    ));
+    // The control: the same probe with the default (stack) convention must fail, or the
+    // probe proves nothing.
+    res.push((
+        "galileo-regparm-probe-detects-wrong-abi".to_string(),
+        match run_probe(build, false) {
+            Ok(_) => Err("a stack-convention caller passed: the probe is blind".into()),
+            Err(_) => Ok(()),
+        },
+    ));
+    res
+}
