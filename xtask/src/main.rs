@@ -9,6 +9,7 @@
 //! - `fuzz`  : the receive-path fuzzer for `--seconds N` (default 60).
 //! - `deps`  : install apt packages, rustup targets and components.
 
+mod abi;
 mod bench;
 mod deps;
 mod guest;
@@ -16,13 +17,14 @@ mod image;
 mod kernel;
 mod size;
 mod util;
+mod yocto;
 
 use std::process::ExitCode;
 
 use util::{cargo, root_dir, run};
 
 fn usage() -> String {
-    "usage: cargo xtask demo [--user] [--seconds N] | guest-test [--debug] | kernel [--inet] [--debug] | test | size | bench | fuzz [--seconds N] | deps".into()
+    "usage: cargo xtask demo [--user] [--seconds N] | guest-test [--arch A] [--debug] | kernel [--arch A] [--inet] [--debug] | test | size | yocto-crates | oelint | bench | fuzz [--seconds N] | deps".into()
 }
 
 fn seconds_arg(args: &[String], default: u64) -> Result<u64, String> {
@@ -57,14 +59,27 @@ fn test() -> Result<(), String> {
     }
     // The kernel staticlib must build for every kernel target with the kernel's ABI flags.
     size::build_all()?;
+    yocto::oelint()?;
     fuzz(30)?;
     // Unit, back-to-back and interop tests.
     cargo(&["test", "--workspace", "--features", "rinet/ffi"], &root)?;
     // Last, so its summary closes the log: the kernel in QEMU.
-    guest::run_all(&[kernel::Spec {
-        net: kernel::Net::Rinet,
-        debug: false,
-    }])
+    guest::run_all(&[
+        kernel::Spec::rinet(kernel::Arch::X86_64),
+        kernel::Spec::rinet(kernel::Arch::Galileo),
+    ])
+}
+
+/// `--arch galileo` selects the Galileo (i586) kernel; x86_64 otherwise.
+fn arch_arg(args: &[String]) -> Result<kernel::Arch, String> {
+    match args.iter().position(|a| a == "--arch") {
+        None => Ok(kernel::Arch::X86_64),
+        Some(i) => match args.get(i + 1).map(String::as_str) {
+            Some("x86_64") => Ok(kernel::Arch::X86_64),
+            Some("galileo") => Ok(kernel::Arch::Galileo),
+            other => Err(format!("--arch: x86_64 or galileo, not {other:?}")),
+        },
+    }
 }
 
 fn fuzz(seconds: u64) -> Result<(), String> {
@@ -99,10 +114,15 @@ fn main() -> ExitCode {
         Some("fuzz") => seconds_arg(&args, 60).and_then(fuzz),
         Some("deps") => deps::ensure(true),
         Some("kbench") => guest::kbench(),
-        Some("guest-test") => guest::run_all(&[kernel::Spec {
-            net: kernel::Net::Rinet,
-            debug: args.iter().any(|a| a == "--debug"),
-        }]),
+        Some("yocto-crates") => yocto::crates_inc(),
+        Some("oelint") => yocto::oelint(),
+        Some("guest-test") => arch_arg(&args).and_then(|arch| {
+            guest::run_all(&[kernel::Spec {
+                arch,
+                net: kernel::Net::Rinet,
+                debug: args.iter().any(|a| a == "--debug"),
+            }])
+        }),
         Some("kernel") => {
             let net = if args.iter().any(|a| a == "--inet") {
                 kernel::Net::Inet
@@ -110,7 +130,9 @@ fn main() -> ExitCode {
                 kernel::Net::Rinet
             };
             let debug = args.iter().any(|a| a == "--debug");
-            kernel::build(kernel::Spec { net, debug }).map(|d| println!("{}", d.display()))
+            arch_arg(&args)
+                .and_then(|arch| kernel::build(kernel::Spec { arch, net, debug }))
+                .map(|d| println!("{}", d.display()))
         }
         _ => Err(usage()),
     };

@@ -1,0 +1,26 @@
+SUMMARY = "Flash script for the STM32F429 discovery (openocd)"
+DESCRIPTION = "Writes afboot-stm32, the device tree and the XIP kernel at the board's flash addresses"
+HOMEPAGE = "https://github.com/meta-tinyrust/meta-tinyrust"
+SECTION = "bootloaders"
+LICENSE = "MIT"
+LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/MIT;md5=0835ade698e0bcf8506ecda2f7b4f302"
+
+SRC_URI = "file://flash-stm32f429-disco.sh"
+S = "${UNPACKDIR}"
+
+COMPATIBLE_MACHINE = "^(stm32f429-disco)$"
+
+inherit deploy
+
+do_configure[noexec] = "1"
+do_compile() {
+    sed -e 's/@AFBOOT_ADDR@/${TINYRUST_FLASH_AFBOOT_ADDR}/' \
+        -e 's/@DTB_ADDR@/${TINYRUST_FLASH_DTB_ADDR}/' \
+        -e 's/@KERNEL_ADDR@/${TINYRUST_FLASH_KERNEL_ADDR}/g' \
+        ${S}/flash-stm32f429-disco.sh > ${B}/flash-stm32f429-disco.sh
+}
+do_install[noexec] = "1"
+do_deploy() {
+    install -m 0755 ${B}/flash-stm32f429-disco.sh ${DEPLOYDIR}/
+}
+addtask deploy after do_compile before do_build
