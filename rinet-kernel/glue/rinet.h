@@ -68,6 +68,10 @@ struct rinet_snmp {
 };
 
 /* Provided by the glue for the Rust side. */
+#ifdef CONFIG_X86_32
+u64 __udivdi3(u64 n, u64 d);
+u64 __umoddi3(u64 n, u64 d);
+#endif
 void *rinet_c_alloc(size_t size, size_t align);
 void rinet_c_free(void *ptr);
 void rinet_c_panic(const u8 *file, size_t len, u32 line);

@@ -820,3 +820,31 @@ fn connection_on_a_replaced_address_times_out() {
     net.advance(70 * SEC);
     assert_eq!(net.b_timer(), None, "the stack must go idle");
 }
+
+/// A connect whose SYN meets a DHCP renewal (the address goes away before the SYN leaves
+/// and comes back): the SYN is retransmitted and the connection completes.
+#[test]
+fn connect_during_address_renewal_completes() {
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 4);
+    let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
+    net.a.set_addr(IF, None).unwrap();
+    net.advance(SEC / 2);
+    net.a
+        .set_addr(
+            IF,
+            Some(rinet::Cidr {
+                addr: A_IP,
+                prefix: 24,
+            }),
+        )
+        .unwrap();
+    assert!(
+        net.a_timer().is_some(),
+        "a SYN is pending: the timer must be armed"
+    );
+    net.run_until(10 * SEC, |n| n.a.poll_mask(c) & (POLLOUT | POLLERR) != 0);
+    assert_eq!(net.a.poll_mask(c) & POLLERR, 0);
+    assert!(net.b.accept(l).is_ok());
+}

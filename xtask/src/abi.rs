@@ -121,3 +121,24 @@ pub fn galileo_checks(build: &Path) -> Vec<(String, Result<(), String>)> {
     ));
     res
 }
+
+/// Build the Galileo kernel and run the checks above (the test command's Galileo step).
+pub fn check_galileo() -> Result<(), String> {
+    use crate::kernel::{Arch, Spec};
+    let build = crate::kernel::build(Spec::rinet(Arch::Galileo))?;
+    let mut failed = 0;
+    for (name, outcome) in galileo_checks(&build) {
+        match outcome {
+            Ok(()) => println!("galileo check {name} ... ok"),
+            Err(e) => {
+                failed += 1;
+                println!("galileo check {name} ... FAILED: {e}");
+            }
+        }
+    }
+    if failed == 0 {
+        Ok(())
+    } else {
+        Err(format!("{failed} Galileo checks failed"))
+    }
+}
