@@ -14,10 +14,6 @@ const APT: &[&str] = &[
     "socat",
     "wrk",
     "gcc",
-    // -m32 programs for the Galileo (i386) checks. Not gcc-multilib: on Debian it
-    // conflicts with the ARM cross compiler.
-    "libc6-dev-i386",
-    "lib32gcc-12-dev",
     "binutils",
     "gcc-arm-linux-gnueabi",
     "binutils-arm-linux-gnueabi",

@@ -266,7 +266,15 @@ pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
     if spec.arch == Arch::Galileo {
         cc.extend(["-m32", "-march=i586"]);
     }
-    crate::util::run("gcc", &cc, Path::new("."), &[])?;
+    crate::util::run("gcc", &cc, Path::new("."), &[]).map_err(|e| {
+        if spec.arch == Arch::Galileo {
+            // Debian's i386 libc (libc6-dev-i386, gcc-multilib) conflicts with the ARM
+            // cross compiler the project also needs, so the test command does not install it.
+            format!("{e}\nthe Galileo guest needs a 32-bit libc: apt-get install libc6-dev-i386 (it removes gcc-arm-linux-gnueabi)")
+        } else {
+            e
+        }
+    })?;
     let bad = std::fs::read(&bad).map_err(|e| e.to_string())?;
     let initrd = image::build(
         spec.arch,
