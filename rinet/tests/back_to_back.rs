@@ -785,6 +785,14 @@ fn transfer_survives_address_removed_and_restored() {
     let _ = net.a.recv(c, &mut got, 0).unwrap();
     assert_eq!(got, &data[64 * 1024..64 * 1024 + queued]);
     assert_eq!(transfer(&mut net, false, s, c, rest), rest);
+    net.b.close(s).unwrap();
+    net.a.close(c).unwrap();
+    net.advance(70 * SEC);
+    assert_eq!(
+        (net.a_timer(), net.b_timer()),
+        (None, None),
+        "both stacks idle"
+    );
 }
 
 /// DHCP hands out a different address: a connection on the old one cannot resume. It
@@ -847,4 +855,27 @@ fn connect_during_address_renewal_completes() {
     net.run_until(10 * SEC, |n| n.a.poll_mask(c) & (POLLOUT | POLLERR) != 0);
     assert_eq!(net.a.poll_mask(c) & POLLERR, 0);
     assert!(net.b.accept(l).is_ok());
+}
+
+/// Closed connections still finishing are listed (for /proc/net/tcp), as Linux lists its
+/// TIME-WAIT and FIN-WAIT sockets, until they are gone.
+#[test]
+fn closing_connections_are_listed_until_gone() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    net.a.close(c).unwrap();
+    net.b.close(s).unwrap();
+    net.pump();
+    let listed = |st: &mut rinet::Stack<SimPlatform>| {
+        (0..)
+            .map_while(|i| st.socket_info(i))
+            .filter(|i| i.proto == 6)
+            .map(|i| i.state)
+            .collect::<Vec<u8>>()
+    };
+    // The active closer waits in TIME-WAIT (6).
+    assert_eq!(listed(&mut net.a), vec![6]);
+    net.advance(70 * SEC);
+    assert_eq!(listed(&mut net.a), Vec::<u8>::new());
+    assert_eq!(listed(&mut net.b), Vec::<u8>::new());
 }

@@ -723,6 +723,23 @@ impl<P: Platform> Stack<P> {
         m
     }
 
+    /// A connection closed by its owner and still finishing (FIN-WAIT, LAST-ACK,
+    /// TIME-WAIT...): listed like Linux lists them, with no socket (id `u32::MAX`).
+    fn orphan_info(&mut self, k: usize) -> Option<SockInfo> {
+        let o = self.socks.orphans.get(k)?;
+        let (r, local, remote) = (o.r, o.local, o.remote);
+        let i = self.engine.tcp_info(r);
+        Some(SockInfo {
+            id: SocketId(u32::MAX),
+            proto: 6,
+            state: i.map_or(TcpState::Closed as u8, |i| i.state as u8),
+            local,
+            remote,
+            tx_queue: i.map_or(0, |i| i.send_queue as u32),
+            rx_queue: i.map_or(0, |i| i.recv_queue as u32),
+        })
+    }
+
     /// Bytes readable now (`FIONREAD`/`SIOCINQ`): TCP queue, or the next datagram's size.
     pub fn bytes_readable(&mut self, id: SocketId) -> SysResult<usize> {
         let s = self.sock(id)?;
@@ -784,7 +801,9 @@ impl<P: Platform> Stack<P> {
 
     /// A summary of socket `nth` (in table order) for `/proc/net/{tcp,udp,raw}`.
     pub fn socket_info(&mut self, nth: usize) -> Option<SockInfo> {
-        let (id, s) = self.socks.iter().nth(nth)?;
+        let Some((id, s)) = self.socks.iter().nth(nth) else {
+            return self.orphan_info(nth - self.socks.len());
+        };
         let (proto, local_default, remote_default) = (
             match s.proto {
                 Proto::Tcp(_) => 6,
