@@ -14,6 +14,10 @@ const APT: &[&str] = &[
     "socat",
     "wrk",
     "gcc",
+    // -m32 static programs for the Galileo (i386) guest. Not gcc-multilib: on Debian it
+    // conflicts with the ARM cross compiler; these two do not.
+    "libc6-dev-i386",
+    "lib32gcc-12-dev",
     "binutils",
     "gcc-arm-linux-gnueabi",
     "binutils-arm-linux-gnueabi",

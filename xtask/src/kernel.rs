@@ -81,6 +81,10 @@ impl Spec {
             self.arch.fragment(),
             "qemu-x86.cfg",
         ];
+        if self.arch == Arch::Galileo {
+            // The QEMU guest runs Debian's i386 busybox (32-bit time_t).
+            f.push("i386-compat-time.cfg");
+        }
         f.push(match self.net {
             Net::Rinet => "net-rinet.cfg",
             Net::Inet => "net-inet.cfg",
