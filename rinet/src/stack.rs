@@ -559,62 +559,35 @@ impl<P: Platform> Stack<P> {
     /// socket bookkeeping after each frame (so a listener's backlog is refilled between two
     /// SYNs), then wakeups and the timer.
     pub(crate) fn run(&mut self) {
-        let slots: Vec<(usize, u32, bool, bool)> = self
+        let ports: Vec<IfPort> = self
             .ifs
             .iter()
-            .map(|i| (i.slot, i.ifindex, i.link == Link::Loopback, i.up))
+            .map(|i| IfPort {
+                slot: i.slot,
+                ifindex: i.ifindex,
+                loopback: i.link == Link::Loopback,
+                up: i.up,
+            })
             .collect();
         // Bounded: loopback traffic ping-pongs, but every round drains the queues.
         for _round in 0..256 {
             let mut busy = false;
-            for &(slot, ifindex, loopback, up) in &slots {
-                while let Some(frame) = self.engine.pop_rx(slot) {
+            for &port in &ports {
+                while let Some(frame) = self.engine.pop_rx(port.slot) {
                     busy = true;
-                    if !self.accept_frame(slot, loopback, &frame) {
-                        self.engine.recycle(slot, frame);
+                    if !self.accept_frame(port.slot, port.loopback, &frame) {
+                        self.engine.recycle(port.slot, frame);
                         continue;
                     }
-                    {
-                        let Stack {
-                            engine,
-                            platform,
-                            stats,
-                            socks,
-                            now,
-                            retained,
-                            ..
-                        } = self;
-                        let port = TxPort {
-                            slot,
-                            ifindex,
-                            loopback,
-                            up,
-                            retained,
-                        };
-                        let mut sink = tx_sink(platform, stats, socks, port);
-                        engine.ingress(slot, frame, *now, &mut sink);
-                    }
+                    self.with_sink(port, |engine, now, sink| {
+                        engine.ingress(port.slot, frame, now, sink)
+                    });
                     self.maintain();
                 }
-                let Stack {
-                    engine,
-                    platform,
-                    stats,
-                    socks,
-                    now,
-                    retained,
-                    ..
-                } = self;
-                let port = TxPort {
-                    slot,
-                    ifindex,
-                    loopback,
-                    up,
-                    retained,
-                };
-                let mut sink = tx_sink(platform, stats, socks, port);
-                engine.egress(slot, *now, &mut sink);
-                busy |= engine.rx_pending(slot);
+                self.with_sink(port, |engine, now, sink| {
+                    engine.egress(port.slot, now, sink)
+                });
+                busy |= self.engine.rx_pending(port.slot);
             }
             busy |= self.maintain();
             if !busy {
@@ -622,6 +595,22 @@ impl<P: Platform> Stack<P> {
             }
         }
         self.report();
+    }
+
+    /// Let `f` drive the engine with a sink that counts and transmits what it emits on
+    /// `port` (and holds back frames from a retained address).
+    fn with_sink(&mut self, port: IfPort, f: impl FnOnce(&mut Engine, u64, &mut dyn FnMut(&[u8]))) {
+        let Stack {
+            engine,
+            platform,
+            stats,
+            socks,
+            now,
+            retained,
+            ..
+        } = self;
+        let mut sink = tx_sink(platform, stats, socks, TxPort { port, retained });
+        f(engine, *now, &mut sink);
     }
 
     /// Wake sockets whose poll mask changed and re-arm the timer if the deadline moved.
@@ -700,12 +689,18 @@ impl<P: Platform> Stack<P> {
     }
 }
 
-/// Where the engine's frames for one interface go.
-struct TxPort<'a> {
+/// One interface as the event loop drives it.
+#[derive(Clone, Copy)]
+struct IfPort {
     slot: usize,
     ifindex: u32,
     loopback: bool,
     up: bool,
+}
+
+/// Where the engine's frames for one interface go.
+struct TxPort<'a> {
+    port: IfPort,
     retained: &'a [(usize, Ipv4)],
 }
 
@@ -717,8 +712,8 @@ fn tx_sink<'a, P: Platform>(
 ) -> impl FnMut(&[u8]) + 'a {
     move |f: &[u8]| {
         let send = observe_tx(stats, socks, &port, f);
-        if send && port.up && !port.loopback {
-            platform.transmit(port.ifindex, f);
+        if send && port.port.up && !port.port.loopback {
+            platform.transmit(port.port.ifindex, f);
         }
     }
 }
@@ -727,12 +722,12 @@ fn tx_sink<'a, P: Platform>(
 /// their connection are retransmissions. False for a frame that must not leave: its
 /// source address is no longer ours (a paused connection's retransmission).
 fn observe_tx(stats: &mut Stats, socks: &mut SocketTable, port: &TxPort, f: &[u8]) -> bool {
-    let parsed = if port.loopback {
+    let parsed = if port.port.loopback {
         wire::parse_ipv4(f, false).map(Frame::Ipv4)
     } else {
         wire::parse_ethernet(f, false)
     };
-    let retained = |a: Ipv4| port.retained.contains(&(port.slot, a));
+    let retained = |a: Ipv4| port.retained.contains(&(port.port.slot, a));
     match parsed {
         Ok(Frame::Arp(arp)) if retained(arp.sender_ip) => {
             stats.ip_out_no_routes += 1;
