@@ -88,10 +88,20 @@ impl RouteTable {
             .retain(|r| !(r.connected && r.ifindex == ifindex));
     }
 
+    /// The best route for `dst`: longest prefix, then lowest metric.
     pub fn lookup(&self, dst: Ipv4) -> Option<&Route> {
+        self.best(dst, |_| true)
+    }
+
+    /// The best route for `dst` through interface `ifindex` only.
+    pub fn lookup_on(&self, dst: Ipv4, ifindex: u32) -> Option<&Route> {
+        self.best(dst, |r| r.ifindex == ifindex)
+    }
+
+    fn best(&self, dst: Ipv4, keep: impl Fn(&Route) -> bool) -> Option<&Route> {
         self.routes
             .iter()
-            .filter(|r| dst.in_subnet(r.dest, r.prefix))
+            .filter(|r| keep(r) && dst.in_subnet(r.dest, r.prefix))
             .min_by_key(|r| (core::cmp::Reverse(r.prefix), r.metric))
     }
 

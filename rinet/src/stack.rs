@@ -383,8 +383,33 @@ impl<P: Platform> Stack<P> {
             .map_or(0, |i| i.slot)
     }
 
-    /// Output route for `dst`: (engine slot, source address, next hop).
-    pub(crate) fn route_out(&self, dst: Ipv4) -> SysResult<(usize, Ipv4, Ipv4)> {
+    /// Output route for `dst`: (engine slot, source address, next hop). A socket bound
+    /// to an interface (`bound_if` != 0) leaves only through it, by a route through that
+    /// interface (limited broadcast needs none). Unlike Linux, which then takes any
+    /// destination as on-link there, no route through it is ENETUNREACH: the engine
+    /// only reaches its interfaces' subnets and gateways.
+    pub(crate) fn route_out(&self, dst: Ipv4, bound_if: u32) -> SysResult<(usize, Ipv4, Ipv4)> {
+        if bound_if != 0 && bound_if != LOOPBACK_IFINDEX {
+            let nif = self
+                .netif(bound_if)
+                .filter(|i| i.up)
+                .ok_or(Errno::ENETUNREACH)?;
+            let src = nif.addr.ok_or(Errno::ENETUNREACH)?.addr;
+            let hop = if dst.is_broadcast() {
+                dst
+            } else {
+                let r = self
+                    .routes
+                    .lookup_on(dst, bound_if)
+                    .ok_or(Errno::ENETUNREACH)?;
+                if r.gateway.is_any() {
+                    dst
+                } else {
+                    r.gateway
+                }
+            };
+            return Ok((nif.slot, src, hop));
+        }
         if self.is_local_addr(dst) {
             let src = if dst.is_loopback() {
                 Ipv4::LOCALHOST
@@ -404,11 +429,12 @@ impl<P: Platform> Stack<P> {
     }
 
     /// Engine slots a socket bound to `local` listens on: every up interface for the
-    /// wildcard; otherwise the interface owning the address, plus loopback.
-    pub(crate) fn slots_for(&self, local: Ipv4) -> Vec<usize> {
+    /// wildcard; otherwise the interface owning the address, plus loopback. Only
+    /// `bound_if` when the socket is bound to an interface.
+    pub(crate) fn slots_for(&self, local: Ipv4, bound_if: u32) -> Vec<usize> {
         self.ifs
             .iter()
-            .filter(|i| i.up)
+            .filter(|i| i.up && (bound_if == 0 || i.ifindex == bound_if))
             .filter(|i| {
                 local.is_any()
                     || i.ifindex == LOOPBACK_IFINDEX
@@ -486,10 +512,11 @@ impl<P: Platform> Stack<P> {
                 if flags & wire::TCP_RST != 0 {
                     self.socks.note_rst(local, remote);
                 }
+                let ifindex = self.ifindex_of_slot(slot);
                 if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN
                     && self
                         .socks
-                        .listener_full(&mut self.engine, slot, local, remote)
+                        .listener_full(&mut self.engine, (slot, ifindex), local, remote)
                 {
                     self.stats.drop_frame(DropReason::ListenOverflow);
                     return false;

@@ -879,3 +879,107 @@ fn closing_connections_are_listed_until_gone() {
     assert_eq!(listed(&mut net.a), Vec::<u8>::new());
     assert_eq!(listed(&mut net.b), Vec::<u8>::new());
 }
+
+/// a gets a second interface, IF2 (192.168.5.1/24, up), whose frames are only recorded.
+fn with_second_interface(net: &mut Net) {
+    net.a.add_ethernet(IF2, [2, 0, 0, 0, 0, 9], 1500).unwrap();
+    net.a
+        .set_addr(
+            IF2,
+            Some(rinet::Cidr {
+                addr: Ipv4::new(192, 168, 5, 1),
+                prefix: 24,
+            }),
+        )
+        .unwrap();
+    net.a.set_up(IF2, true).unwrap();
+}
+
+fn bind_to_if(s: &mut Stack<SimPlatform>, id: SocketId, ifindex: i32) -> Result<(), Errno> {
+    s.setsockopt(id, SOL_SOCKET, SO_BINDTOIFINDEX, &ifindex.to_ne_bytes())
+}
+
+#[test]
+fn socket_bound_to_an_interface_sends_only_through_it() {
+    let mut net = Net::new();
+    with_second_interface(&mut net);
+    let ub = net.b.socket(SOCK_DGRAM, 0).unwrap();
+    net.b.bind(ub, ep(Ipv4::ANY, 7)).unwrap();
+    let u = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    bind_to_if(&mut net.a, u, IF2 as i32).unwrap();
+    let mut v = [0u8; 4];
+    net.a
+        .getsockopt(u, SOL_SOCKET, SO_BINDTOIFINDEX, &mut v)
+        .unwrap();
+    assert_eq!(i32::from_ne_bytes(v), IF2 as i32);
+    // B's address is routed through IF only: not reachable for this socket.
+    assert_eq!(
+        net.a.send(u, b"bound", Some(ep(B_IP, 7))),
+        Err(Errno::ENETUNREACH)
+    );
+    // Limited broadcast (no route needed, SO_BROADCAST set) leaves on IF2...
+    net.a
+        .setsockopt(u, SOL_SOCKET, SO_BROADCAST, &1i32.to_ne_bytes())
+        .unwrap();
+    net.a
+        .send(u, b"bcast", Some(ep(Ipv4::new(255, 255, 255, 255), 67)))
+        .unwrap();
+    // ...and a neighbour on IF2's subnet is asked for there (an ARP request).
+    net.a
+        .send(u, b"bound", Some(ep(Ipv4::new(192, 168, 5, 7), 7)))
+        .unwrap();
+    net.pump();
+    let mut buf = [0u8; 8];
+    assert_eq!(net.b.recv(ub, &mut buf, 0), Err(Errno::EAGAIN));
+    let other = net.a.platform().other.borrow().clone();
+    let ether_type = |f: &Vec<u8>| [f[12], f[13]];
+    assert!(
+        other
+            .iter()
+            .any(|(i, f)| *i == IF2 && ether_type(f) == [0x08, 0x06]),
+        "no ARP request on IF2"
+    );
+    assert!(
+        other
+            .iter()
+            .any(|(i, f)| *i == IF2 && f[..6] == [0xff; 6] && ether_type(f) == [0x08, 0x00]),
+        "no broadcast datagram on IF2"
+    );
+    // Unbound again, the datagram takes the route.
+    bind_to_if(&mut net.a, u, 0).unwrap();
+    net.a.send(u, b"routed", Some(ep(B_IP, 7))).unwrap();
+    net.pump();
+    assert_eq!(net.b.recv(ub, &mut buf, 0).unwrap().len, 6);
+}
+
+#[test]
+fn listener_bound_to_an_interface_ignores_the_others() {
+    let mut net = Net::new();
+    with_second_interface(&mut net);
+    let l = listener(&mut net.a, 80, 4);
+    bind_to_if(&mut net.a, l, IF2 as i32).unwrap();
+    let c = net.b.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.b.connect(c, ep(A_IP, 80)), Err(Errno::EINPROGRESS));
+    net.run_until(SEC, |n| n.b.poll_mask(c) & POLLERR != 0);
+    let mut v = [0u8; 4];
+    net.b.getsockopt(c, SOL_SOCKET, SO_ERROR, &mut v).unwrap();
+    assert_eq!(i32::from_ne_bytes(v), Errno::ECONNREFUSED.0);
+    // Bound to the interface the SYN arrives on, the listener answers.
+    bind_to_if(&mut net.a, l, IF as i32).unwrap();
+    let c = net.b.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.b.connect(c, ep(A_IP, 80)), Err(Errno::EINPROGRESS));
+    net.run_until(5 * SEC, |n| n.b.poll_mask(c) & POLLOUT != 0);
+    assert!(net.a.accept(l).is_ok());
+}
+
+#[test]
+fn binding_to_an_unknown_interface_fails_like_linux() {
+    let mut net = Net::new();
+    let u = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    assert_eq!(bind_to_if(&mut net.a, u, 42), Err(Errno::ENODEV));
+    assert_eq!(bind_to_if(&mut net.a, u, -1), Err(Errno::EINVAL));
+    assert_eq!(
+        net.a.setsockopt(u, SOL_SOCKET, SO_BINDTOIFINDEX, &[1, 0]),
+        Err(Errno::EINVAL)
+    );
+}

@@ -49,7 +49,7 @@ impl<P: Platform> Stack<P> {
     }
 
     pub(crate) fn dgram_connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {
-        self.route_out(remote.addr)?;
+        self.route_out(remote.addr, self.sock(id)?.opts.bound_if)?;
         if matches!(self.sock(id)?.proto, Proto::Udp(_)) {
             self.autobind(id)?;
         }
@@ -73,7 +73,7 @@ impl<P: Platform> Stack<P> {
     pub(crate) fn dgram_refresh(&mut self, id: SocketId) -> SysResult<()> {
         let s = self.sock(id)?;
         let (local, bound) = (s.local, s.bound);
-        let slots = self.slots_for(local.addr);
+        let slots = self.slots_for(local.addr, s.opts.bound_if);
         let (udp_bytes, udp_pkts) = (self.cfg.udp_buf, self.cfg.udp_packets);
         let (raw_bytes, raw_pkts) = (self.cfg.raw_buf, self.cfg.raw_packets);
         let Some(s) = self.socks.get_mut(id) else {
@@ -122,7 +122,8 @@ impl<P: Platform> Stack<P> {
             return Err(Errno::EOPNOTSUPP);
         }
         let dst = to.or(s.remote).ok_or(Errno::EDESTADDRREQ)?;
-        let (broadcast_ok, ttl, local) = (s.opts.broadcast, s.opts.ttl, s.local);
+        let (broadcast_ok, ttl, local, bound_if) =
+            (s.opts.broadcast, s.opts.ttl, s.local, s.opts.bound_if);
         if udp && dst.port == 0 {
             return Err(Errno::EINVAL);
         }
@@ -135,12 +136,12 @@ impl<P: Platform> Stack<P> {
         if is_bcast && !broadcast_ok {
             return Err(Errno::EACCES);
         }
-        let (slot, src, _) = if dst.addr.is_broadcast() {
+        let (slot, src, _) = if dst.addr.is_broadcast() && bound_if == 0 {
             // Limited broadcast leaves through the default route's interface.
-            self.route_out(crate::Ipv4::new(0, 0, 0, 1))
+            self.route_out(crate::Ipv4::new(0, 0, 0, 1), 0)
                 .map_err(|_| Errno::ENETUNREACH)?
         } else {
-            self.route_out(dst.addr)?
+            self.route_out(dst.addr, bound_if)?
         };
         let src = if local.addr.is_any() || local.addr.is_broadcast() {
             src

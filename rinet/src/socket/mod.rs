@@ -428,13 +428,13 @@ impl SocketTable {
         false
     }
 
-    /// A SYN from `remote` for `local` arrived on `slot`: true if a listener exists there
-    /// but its backlog is full, so the SYN must be dropped (the peer retries) rather than
-    /// answered with RST.
+    /// A SYN from `remote` for `local` arrived on `(slot, ifindex)`: true if a listener
+    /// exists there but its backlog is full, so the SYN must be dropped (the peer
+    /// retries) rather than answered with RST.
     pub(crate) fn listener_full(
         &mut self,
         engine: &mut Engine,
-        slot: usize,
+        (slot, ifindex): (usize, u32),
         local: Endpoint,
         remote: Endpoint,
     ) -> bool {
@@ -445,7 +445,8 @@ impl SocketTable {
             .find_map(|s| match &s.proto {
                 Proto::Tcp(Tcp::Listen(l))
                     if s.local.port == local.port
-                        && (s.local.addr.is_any() || s.local.addr == local.addr) =>
+                        && (s.local.addr.is_any() || s.local.addr == local.addr)
+                        && (s.opts.bound_if == 0 || s.opts.bound_if == ifindex) =>
                 {
                     Some(l)
                 }
@@ -562,15 +563,19 @@ impl<P: Platform> Stack<P> {
         let s = self.sock_mut(id)?;
         s.local = ep;
         s.bound = true;
-        if let Proto::Udp(d) | Proto::Raw(d) = &mut s.proto {
-            // Rebuild the engine sockets with the new binding.
-            let old = core::mem::take(&mut d.refs);
-            for r in old {
+        self.rebind_engine_sockets(id);
+        Ok(())
+    }
+
+    /// After a change of address, port or interface binding: a datagram socket's engine
+    /// sockets are made anew; a listener keeps the ones that still match.
+    pub(crate) fn rebind_engine_sockets(&mut self, id: SocketId) {
+        if let Some(Proto::Udp(d) | Proto::Raw(d)) = self.socks.get_mut(id).map(|s| &mut s.proto) {
+            for r in core::mem::take(&mut d.refs) {
                 self.engine.remove(r);
             }
         }
         self.refresh_bindings(id);
-        Ok(())
     }
 
     /// Bind to an ephemeral port on the wildcard address if not bound yet (Linux autobind).

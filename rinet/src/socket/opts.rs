@@ -25,6 +25,8 @@ pub const SO_RCVTIMEO_OLD: i32 = 20;
 pub const SO_SNDTIMEO_OLD: i32 = 21;
 pub const SO_ACCEPTCONN: i32 = 30;
 pub const SO_PROTOCOL: i32 = 38;
+/// The glue turns SO_BINDTODEVICE (a name) into this (an ifindex), as Linux itself has.
+pub const SO_BINDTOIFINDEX: i32 = 62;
 pub const SO_DOMAIN: i32 = 39;
 pub const SO_RCVTIMEO_NEW: i32 = 66;
 pub const SO_SNDTIMEO_NEW: i32 = 67;
@@ -61,6 +63,8 @@ pub struct Opts {
     pub keepcnt: u32,
     pub ttl: u8,
     pub tos: u8,
+    /// SO_BINDTOIFINDEX: the only interface the socket sends and receives on (0: any).
+    pub bound_if: u32,
 }
 
 impl Opts {
@@ -78,6 +82,7 @@ impl Opts {
             keepidle: 7200,
             keepintvl: 75,
             keepcnt: 9,
+            bound_if: 0,
             ttl: 64,
             tos: 0,
         }
@@ -214,9 +219,29 @@ impl<P: Platform> Stack<P> {
                 };
             }
             (SOL_IP, IP_TOS) => o.tos = int(val)? as u8,
+            (SOL_SOCKET, SO_BINDTOIFINDEX) => {
+                let v = int(val)?;
+                if v < 0 {
+                    return Err(Errno::EINVAL);
+                }
+                let v = v as u32;
+                if v != 0 && self.netif(v).is_none() {
+                    return Err(Errno::ENODEV);
+                }
+                self.bind_to_interface(id, v)?;
+                return Ok(());
+            }
             _ => return Err(Errno::ENOPROTOOPT),
         }
         self.apply_opts(id);
+        Ok(())
+    }
+
+    /// SO_BINDTOIFINDEX: keep the socket's engine sockets only on that interface (a
+    /// listener or a bound datagram socket moves at once; a connection keeps its path).
+    fn bind_to_interface(&mut self, id: SocketId, ifindex: u32) -> SysResult<()> {
+        self.sock_mut(id)?.opts.bound_if = ifindex;
+        self.rebind_engine_sockets(id);
         Ok(())
     }
 
@@ -279,6 +304,7 @@ impl<P: Platform> Stack<P> {
             (SOL_TCP, TCP_MAXSEG) if s.is_tcp() => 1460,
             (SOL_IP, IP_TTL) => i32::from(o.ttl),
             (SOL_IP, IP_TOS) => i32::from(o.tos),
+            (SOL_SOCKET, SO_BINDTOIFINDEX) => o.bound_if as i32,
             _ => return Err(Errno::ENOPROTOOPT),
         };
         Ok(put(out, &v.to_ne_bytes()))

@@ -143,7 +143,7 @@ impl<P: Platform> Stack<P> {
         if remote.port == 0 {
             return Err(Errno::ECONNREFUSED);
         }
-        let (slot, src, hop) = self.route_out(remote.addr)?;
+        let (slot, src, hop) = self.route_out(remote.addr, self.sock(id)?.opts.bound_if)?;
         let s = self.sock(id)?;
         let src = if s.bound && !s.local.addr.is_any() {
             s.local.addr
@@ -311,7 +311,7 @@ impl<P: Platform> Stack<P> {
     pub(crate) fn maintain_listener(&mut self, id: SocketId) {
         let Some(s) = self.socks.get(id) else { return };
         let (local, opts) = (s.local, s.opts);
-        let slots = self.slots_for(local.addr);
+        let slots = self.slots_for(local.addr, opts.bound_if);
         let Some(Proto::Tcp(Tcp::Listen(l))) = self.socks.get_mut(id).map(|s| &mut s.proto) else {
             return;
         };

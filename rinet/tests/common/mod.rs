@@ -10,6 +10,11 @@ use std::rc::Rc;
 use rinet::{Cidr, Config, Endpoint, Ipv4, Platform, SocketId, Stack};
 
 pub const IF: u32 = 2;
+/// A second interface a test may add; its frames are kept, not delivered.
+pub const IF2: u32 = 3;
+
+/// Frames sent on interfaces other than `IF`: (ifindex, frame).
+pub type OtherFrames = Rc<RefCell<Vec<(u32, Vec<u8>)>>>;
 pub const A_IP: Ipv4 = Ipv4::new(10, 0, 0, 1);
 pub const B_IP: Ipv4 = Ipv4::new(10, 0, 0, 2);
 
@@ -17,6 +22,7 @@ pub const B_IP: Ipv4 = Ipv4::new(10, 0, 0, 2);
 pub struct SimPlatform {
     clock: Rc<Cell<u64>>,
     out: Rc<RefCell<VecDeque<Vec<u8>>>>,
+    pub other: OtherFrames,
     pub timer: Rc<Cell<Option<u64>>>,
     pub wakes: Rc<RefCell<Vec<(SocketId, u32)>>>,
     pub timer_sets: Rc<Cell<u64>>,
@@ -28,8 +34,11 @@ impl Platform for SimPlatform {
         self.clock.get()
     }
     fn transmit(&mut self, ifindex: u32, frame: &[u8]) {
-        assert_eq!(ifindex, IF);
-        self.out.borrow_mut().push_back(frame.to_vec());
+        if ifindex == IF {
+            self.out.borrow_mut().push_back(frame.to_vec());
+        } else {
+            self.other.borrow_mut().push((ifindex, frame.to_vec()));
+        }
     }
     fn wake(&mut self, id: SocketId, mask: u32) {
         self.wakes.borrow_mut().push((id, mask));
@@ -65,6 +74,7 @@ fn plat(clock: &Rc<Cell<u64>>, seed: u64) -> SimPlatform {
     SimPlatform {
         clock: clock.clone(),
         out: Rc::default(),
+        other: Rc::default(),
         timer: Rc::default(),
         wakes: Rc::default(),
         timer_sets: Rc::default(),
