@@ -465,12 +465,89 @@ static int rinet_shutdown_op(struct socket *sock, int how)
 	return err;
 }
 
+static int rinet_bound_index(struct socket *sock, int *index)
+{
+	size_t len = sizeof(*index);
+	int err;
+
+	rinet_lock_stack();
+	err = rinet_getsockopt(rinet, rinet_id(sock), SOL_SOCKET, SO_BINDTOIFINDEX,
+			       (u8 *)index, &len);
+	rinet_unlock_stack();
+	return err;
+}
+
+/*
+ * SO_BINDTODEVICE names the device; the stack takes its index (SO_BINDTOIFINDEX).
+ * As in sock_setbindtodevice(): the name is cut at IFNAMSIZ - 1, "" unbinds, and
+ * changing an existing binding needs CAP_NET_RAW.
+ */
+static int rinet_setbindtodevice(struct socket *sock, sockptr_t optval, unsigned int optlen)
+{
+	struct net *net = sock_net(sock->sk);
+	char name[IFNAMSIZ] = {};
+	int index = 0, cur, err;
+
+	optlen = min_t(unsigned int, optlen, IFNAMSIZ - 1);
+	if (copy_from_sockptr(name, optval, optlen))
+		return -EFAULT;
+	if (name[0]) {
+		struct net_device *dev = dev_get_by_name(net, name);
+
+		if (!dev)
+			return -ENODEV;
+		index = dev->ifindex;
+		dev_put(dev);
+	}
+	err = rinet_bound_index(sock, &cur);
+	if (err)
+		return err;
+	if (cur && !ns_capable(net->user_ns, CAP_NET_RAW))
+		return -EPERM;
+	rinet_lock_stack();
+	err = rinet_setsockopt(rinet, rinet_id(sock), SOL_SOCKET, SO_BINDTOIFINDEX,
+			       (u8 *)&index, sizeof(index));
+	rinet_unlock_stack();
+	return err;
+}
+
+/* As sock_getbindtodevice(): the name with its NUL, or nothing when unbound. */
+static int rinet_getbindtodevice(struct socket *sock, char __user *optval,
+				 int __user *optlen, int ulen)
+{
+	char name[IFNAMSIZ];
+	int index, len = 0, err;
+
+	err = rinet_bound_index(sock, &index);
+	if (err)
+		return err;
+	if (index) {
+		struct net_device *dev;
+
+		rcu_read_lock();
+		dev = dev_get_by_index_rcu(sock_net(sock->sk), index);
+		if (dev)
+			netdev_copy_name(dev, name);
+		rcu_read_unlock();
+		if (!dev)
+			return -ENODEV;
+		len = strlen(name) + 1;
+		if (len > ulen)
+			return -EINVAL;
+		if (copy_to_user(optval, name, len))
+			return -EFAULT;
+	}
+	return put_user(len, optlen) ? -EFAULT : 0;
+}
+
 static int rinet_setsockopt_op(struct socket *sock, int level, int name,
 			       sockptr_t optval, unsigned int optlen)
 {
 	u8 buf[32];
 	int err;
 
+	if (level == SOL_SOCKET && name == SO_BINDTODEVICE)
+		return rinet_setbindtodevice(sock, optval, optlen);
 	if (optlen > sizeof(buf))
 		optlen = sizeof(buf);
 	if (copy_from_sockptr(buf, optval, optlen))
@@ -511,6 +588,8 @@ static int rinet_getsockopt_op(struct socket *sock, int level, int name,
 		return -EFAULT;
 	if (ulen < 0)
 		return -EINVAL;
+	if (level == SOL_SOCKET && name == SO_BINDTODEVICE)
+		return rinet_getbindtodevice(sock, optval, optlen, ulen);
 	len = min_t(size_t, ulen, sizeof(buf));
 	rinet_lock_stack();
 	err = rinet_getsockopt(rinet, rinet_id(sock), level, name, buf, &len);
@@ -1042,6 +1121,45 @@ static int rinet_fill_addr(struct sk_buff *skb, struct net_device *dev, __be32 a
 	return 0;
 }
 
+static int rinet_dev_addr(const struct net_device *dev, __be32 *addr, u32 *prefix)
+{
+	int err;
+
+	rinet_lock_stack();
+	err = rinet_if_get_addr(rinet, dev->ifindex, (u8 *)addr, prefix);
+	rinet_unlock_stack();
+	return err;
+}
+
+/*
+ * SIOCGIFCONF: the core's dev_ifconf() asks every device for its IPv4 addresses
+ * through inet_gifconf(), which include/linux/inetdevice.h routes here when rinet
+ * replaces INET. One address per interface. Called under RTNL; returns the bytes
+ * written (or needed, when buf is NULL) or -EFAULT.
+ */
+int rinet_gifconf(struct net_device *dev, char __user *buf, int len, int size)
+{
+	struct sockaddr_in *sin;
+	struct ifreq ifr;
+	__be32 addr;
+	u32 prefix;
+
+	if (WARN_ON(size > sizeof(struct ifreq)) || rinet_dev_addr(dev, &addr, &prefix))
+		return 0;
+	if (!buf)
+		return size;
+	if (len < size)
+		return 0;
+	memset(&ifr, 0, sizeof(ifr));
+	strscpy(ifr.ifr_name, dev->name, IFNAMSIZ);
+	sin = (struct sockaddr_in *)&ifr.ifr_addr;
+	sin->sin_family = AF_INET;
+	sin->sin_addr.s_addr = addr;
+	if (copy_to_user(buf, &ifr, size))
+		return -EFAULT;
+	return size;
+}
+
 static int rinet_dump_addr(struct sk_buff *skb, struct netlink_callback *cb)
 {
 	struct net_device *dev;
@@ -1054,9 +1172,7 @@ static int rinet_dump_addr(struct sk_buff *skb, struct netlink_callback *cb)
 
 		if (idx++ < cb->args[0])
 			continue;
-		rinet_lock_stack();
-		err = rinet_if_get_addr(rinet, dev->ifindex, (u8 *)&addr, &prefix);
-		rinet_unlock_stack();
+		err = rinet_dev_addr(dev, &addr, &prefix);
 		if (!err && rinet_fill_addr(skb, dev, addr, prefix,
 					    NETLINK_CB(cb->skb).portid,
 					    cb->nlh->nlmsg_seq, NLM_F_MULTI)) {

@@ -4,7 +4,8 @@
  * wrong families and types, unknown options and ioctls. Each call must fail with the
  * errno Linux's own IPv4 stack gives; the same binary runs on the INET guest to prove
  * the expectations. Prints "BADINPUT <name> PASS" or "BADINPUT <name> FAIL got ..."
- * and a final "BADINPUT-DONE <failures>".
+ * and a final "BADINPUT-DONE <failures>". SIOCGIFCONF (answered through a core hook)
+ * and SO_BINDTODEVICE are also checked with good arguments.
  */
 #include <errno.h>
 #include <net/if.h>
@@ -34,6 +35,55 @@ static void expect(const char *name, long rc, int want)
 }
 
 #define BAD ((void *)16)
+
+static void check(const char *name, int ok)
+{
+	if (ok) {
+		printf("BADINPUT %s PASS\n", name);
+	} else {
+		printf("BADINPUT %s FAIL errno=%d (%s)\n", name, errno, strerror(errno));
+		failures++;
+	}
+}
+
+/* SO_BINDTODEVICE to ifname, read back by name; then unbound again. */
+static void check_bindtodevice(const char *name, int fd, const char *ifname)
+{
+	char got[IFNAMSIZ] = "";
+	socklen_t len = sizeof(got);
+	int ok;
+
+	ok = setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname, strlen(ifname)) == 0 &&
+	     getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, got, &len) == 0 &&
+	     len == strlen(ifname) + 1 && !strcmp(got, ifname);
+	len = sizeof(got);
+	ok = ok && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, "", 0) == 0 &&
+	     getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, got, &len) == 0 && len == 0;
+	check(name, ok);
+}
+
+static void expect_listed(const char *name, int fd, const char *ifname)
+{
+	struct ifreq reqs[8];
+	struct ifconf ifc = { .ifc_len = sizeof(reqs), .ifc_req = reqs };
+	int i, found = 0;
+
+	if (ioctl(fd, SIOCGIFCONF, &ifc) == 0) {
+		for (i = 0; i < ifc.ifc_len / (int)sizeof(reqs[0]); i++) {
+			struct sockaddr_in *a = (struct sockaddr_in *)&reqs[i].ifr_addr;
+
+			if (!strcmp(reqs[i].ifr_name, ifname) && a->sin_family == AF_INET &&
+			    a->sin_addr.s_addr)
+				found = 1;
+		}
+	}
+	if (found) {
+		printf("BADINPUT %s PASS\n", name);
+	} else {
+		printf("BADINPUT %s FAIL %s not listed (%d bytes)\n", name, ifname, ifc.ifc_len);
+		failures++;
+	}
+}
 
 int main(void)
 {
@@ -93,6 +143,23 @@ int main(void)
 	expect("shutdown-unconnected", shutdown(tcp, SHUT_RDWR), ENOTCONN);
 	len = sizeof(sin);
 	expect("getpeername-unconnected", getpeername(tcp, (struct sockaddr *)&sin, &len), ENOTCONN);
+	expect("ifconf-null", ioctl(udp, SIOCGIFCONF, NULL), EFAULT);
+	expect("ifconf-bad-buffer",
+	       ioctl(udp, SIOCGIFCONF, &(struct ifconf){ .ifc_len = sizeof(ifr), .ifc_buf = BAD }),
+	       EFAULT);
+	expect_listed("ifconf-lists-eth0", udp, "eth0");
+	expect("bindtodevice-unknown", setsockopt(udp, SOL_SOCKET, SO_BINDTODEVICE, "nosuch0", 8),
+	       ENODEV);
+	expect("bindtodevice-bad-pointer", setsockopt(udp, SOL_SOCKET, SO_BINDTODEVICE, BAD, 4),
+	       EFAULT);
+	len = 2;
+	expect("getbindtodevice-short",
+	       (setsockopt(udp, SOL_SOCKET, SO_BINDTODEVICE, "eth0", 4),
+		getsockopt(udp, SOL_SOCKET, SO_BINDTODEVICE, buf, &len)),
+	       EINVAL);
+	setsockopt(udp, SOL_SOCKET, SO_BINDTODEVICE, "", 0);
+	check_bindtodevice("bindtodevice-eth0", udp, "eth0");
+	check_bindtodevice("bindtodevice-tcp-eth0", tcp, "eth0");
 	printf("BADINPUT-DONE %d\n", failures);
 	return failures != 0;
 }
