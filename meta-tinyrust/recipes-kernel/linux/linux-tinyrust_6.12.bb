@@ -34,8 +34,10 @@ PV = "${LINUX_VERSION}+git"
 SRC_URI = "git://git.yoctoproject.org/linux-yocto.git;branch=${KBRANCH};name=machine;protocol=https \
            git://git.yoctoproject.org/yocto-kernel-cache;type=kmeta;name=meta;branch=yocto-6.12;destsuffix=${KMETA};protocol=https \
            file://0001-net-build-rinet-in-place-of-ipv4.patch \
+           file://0002-proc-add-PROC_MIN-for-a-minimal-proc.patch \
            file://tiny-base.cfg \
            file://size.cfg \
+           file://proc-min.cfg \
            file://net-rinet.cfg \
            ${@' '.join('file://' + f for f in d.getVar('TINYRUST_KERNEL_FRAGMENTS').split())} \
            https://static.rust-lang.org/dist/rustc-${TINYRUST_RUST_VERSION}-src.tar.xz;name=rust;downloadfilename=rustc-${TINYRUST_RUST_VERSION}-src.tar.xz \
