@@ -35,6 +35,7 @@ SRC_URI = "git://git.yoctoproject.org/linux-yocto.git;branch=${KBRANCH};name=mac
            git://git.yoctoproject.org/yocto-kernel-cache;type=kmeta;name=meta;branch=yocto-6.12;destsuffix=${KMETA};protocol=https \
            file://0001-net-build-rinet-in-place-of-ipv4.patch \
            file://0002-proc-add-PROC_MIN-for-a-minimal-proc.patch \
+           file://0003-net-let-rinet-answer-SIOCGIFCONF.patch \
            file://tiny-base.cfg \
            file://size.cfg \
            file://proc-min.cfg \
