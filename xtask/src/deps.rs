@@ -107,12 +107,19 @@ pub fn ensure(rust_targets: bool) -> Result<(), String> {
 }
 
 /// Debian's i386 busybox-static for the Galileo guest, unpacked (not installed: it would
-/// replace the host's) under the cache. Adds the i386 architecture to dpkg if needed.
+/// replace the host's) under the cache.
 pub fn i386_busybox() -> Result<PathBuf, String> {
     let dir = crate::kernel::cache_dir().join("i386-busybox");
-    let bin = dir.join("bin/busybox");
-    if bin.exists() {
-        return Ok(bin);
+    foreign_package("i386", "busybox-static", &dir)?;
+    Ok(dir.join("bin/busybox"))
+}
+
+/// Download a package of a foreign architecture and unpack it under `dir` (once), adding
+/// the architecture to dpkg if needed. Nothing is installed on the host.
+pub fn foreign_package(arch: &str, package: &str, dir: &Path) -> Result<(), String> {
+    let done = dir.join(".unpacked");
+    if done.exists() {
+        return Ok(());
     }
     let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
     let sh = |args: &[&str]| {
@@ -126,28 +133,30 @@ pub fn i386_busybox() -> Result<PathBuf, String> {
         Path::new("."),
         &[],
     )?;
-    if !foreign.lines().any(|l| l.trim() == "i386") {
-        sh(&["dpkg", "--add-architecture", "i386"])?;
+    if !foreign.lines().any(|l| l.trim() == arch) {
+        sh(&["dpkg", "--add-architecture", arch])?;
         if let Err(e) = sh(&["apt-get", "update", "-q"]) {
             eprintln!("deps: apt-get update reported a problem, going on: {e}");
         }
     }
     let dl = dir.join("deb");
+    let _ = std::fs::remove_dir_all(&dl);
     std::fs::create_dir_all(&dl).map_err(|e| e.to_string())?;
-    if run("apt-get", &["download", "busybox-static:i386"], &dl, &[]).is_err() {
+    let full = format!("{package}:{arch}");
+    if run("apt-get", &["download", &full], &dl, &[]).is_err() {
         sh(&["apt-get", "update", "-q"])?;
-        run("apt-get", &["download", "busybox-static:i386"], &dl, &[])?;
+        run("apt-get", &["download", &full], &dl, &[])?;
     }
     let deb = std::fs::read_dir(&dl)
         .map_err(|e| e.to_string())?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        .ok_or("apt-get download busybox-static:i386 produced no .deb")?;
+        .ok_or(format!("apt-get download {full} produced no .deb"))?;
     let (d, x) = (
         deb.to_string_lossy().into_owned(),
         dir.to_string_lossy().into_owned(),
     );
     run("dpkg-deb", &["-x", &d, &x], Path::new("."), &[])?;
-    Ok(bin)
+    std::fs::write(&done, &d).map_err(|e| e.to_string())
 }

@@ -79,6 +79,7 @@ impl Guest {
         let (qemu, cpu): (&str, &[&str]) = match arch {
             Arch::X86_64 => ("qemu-system-x86_64", &[]),
             Arch::Galileo => ("qemu-system-i386", &["-cpu", "pentium,+cmov"]),
+            Arch::Stm32 => return Err("no QEMU guest for the STM32F429 kernel".into()),
         };
         let (prog, pre) = match prefix.split_first() {
             Some((p, rest)) => (*p, rest.to_vec()),
@@ -655,6 +656,7 @@ pub fn kbench() -> Result<(), String> {
         arch: Arch::X86_64,
         net: kernel::Net::Inet,
         debug: false,
+        omit: None,
     })?;
     let mut md = String::from("# Kernel benchmark: rinet guest vs INET guest\n\n");
     md.push_str(

@@ -6,11 +6,36 @@ use std::path::{Path, PathBuf};
 
 use crate::util::{output, root_dir, run};
 
-/// Which network stack the guest kernel carries.
+/// Which network stack the kernel carries.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Net {
     Rinet,
+    /// Linux's own IPv4 stack: the comparison kernel.
     Inet,
+    /// Size baseline: network core and drivers, no TCP/IP.
+    CoreOnly,
+    /// Size baseline: no networking at all.
+    Off,
+}
+
+impl Net {
+    pub fn name(self) -> &'static str {
+        match self {
+            Net::Rinet => "rinet",
+            Net::Inet => "inet",
+            Net::CoreOnly => "noinet",
+            Net::Off => "nonet",
+        }
+    }
+
+    fn fragment(self) -> &'static str {
+        match self {
+            Net::Rinet => "net-rinet.cfg",
+            Net::Inet => "net-inet.cfg",
+            Net::CoreOnly => "net-noinet.cfg",
+            Net::Off => "net-none.cfg",
+        }
+    }
 }
 
 /// The kernel's architecture and board family.
@@ -20,6 +45,8 @@ pub enum Arch {
     X86_64,
     /// Intel Galileo (Quark X1000, i586), tested in QEMU with an e1000 added.
     Galileo,
+    /// STM32F429 discovery (Cortex-M4, no MMU): an XIP kernel for the board's flash.
+    Stm32,
 }
 
 impl Arch {
@@ -27,6 +54,7 @@ impl Arch {
         match self {
             Arch::X86_64 => "x86_64",
             Arch::Galileo => "galileo",
+            Arch::Stm32 => "stm32f429",
         }
     }
 
@@ -35,14 +63,39 @@ impl Arch {
         match self {
             Arch::X86_64 => "x86_64",
             Arch::Galileo => "i386",
+            Arch::Stm32 => "arm",
         }
     }
 
-    fn fragment(self) -> &'static str {
+    /// The board's fragments: the machine's `TINYRUST_KERNEL_FRAGMENTS` in the BSP layer,
+    /// plus the QEMU devices for the x86 test guests.
+    pub fn fragments(self) -> &'static [&'static str] {
         match self {
-            Arch::X86_64 => "x86-64.cfg",
-            Arch::Galileo => "galileo.cfg",
+            Arch::X86_64 => &["x86-64.cfg", "qemu-x86.cfg"],
+            Arch::Galileo => &["galileo.cfg", "qemu-x86.cfg"],
+            Arch::Stm32 => &["stm32f429-disco.cfg", "tiny-trim.cfg"],
         }
+    }
+
+    /// The make target and where the build leaves it.
+    pub fn image(self) -> (&'static str, &'static str) {
+        match self {
+            Arch::X86_64 | Arch::Galileo => ("bzImage", "arch/x86/boot/bzImage"),
+            Arch::Stm32 => ("xipImage", "arch/arm/boot/xipImage"),
+        }
+    }
+
+    /// `CROSS_COMPILE=` for the kernel build (Debian's cross compiler for ARM).
+    fn cross_compile(self) -> Option<&'static str> {
+        match self {
+            Arch::Stm32 => Some("arm-linux-gnueabi-"),
+            _ => None,
+        }
+    }
+
+    /// The binutils prefix for inspecting the build.
+    pub fn tool_prefix(self) -> &'static str {
+        self.cross_compile().unwrap_or("")
     }
 }
 
@@ -51,6 +104,8 @@ pub struct Spec {
     pub arch: Arch,
     pub net: Net,
     pub debug: bool,
+    /// A fragment left out, to measure what it saves (the size table).
+    pub omit: Option<&'static str>,
 }
 
 impl Spec {
@@ -59,39 +114,34 @@ impl Spec {
             arch,
             net: Net::Rinet,
             debug: false,
+            omit: None,
         }
     }
 
     pub fn name(&self) -> String {
         format!(
-            "{}-{}{}",
+            "{}-{}{}{}",
             self.arch.name(),
-            match self.net {
-                Net::Rinet => "rinet",
-                Net::Inet => "inet",
-            },
-            if self.debug { "-debug" } else { "" }
+            self.net.name(),
+            if self.debug { "-debug" } else { "" },
+            self.omit
+                .map(|f| format!("-without-{}", f.trim_end_matches(".cfg")))
+                .unwrap_or_default()
         )
     }
 
     fn fragments(&self) -> Vec<&'static str> {
-        let mut f = vec![
-            "tiny-base.cfg",
-            "size.cfg",
-            self.arch.fragment(),
-            "qemu-x86.cfg",
-        ];
+        let mut f = vec!["tiny-base.cfg", "size.cfg", "proc-min.cfg"];
+        f.extend_from_slice(self.arch.fragments());
         if self.arch == Arch::Galileo {
             // The QEMU guest runs Debian's i386 busybox (32-bit time_t).
             f.push("i386-compat-time.cfg");
         }
-        f.push(match self.net {
-            Net::Rinet => "net-rinet.cfg",
-            Net::Inet => "net-inet.cfg",
-        });
+        f.push(self.net.fragment());
         if self.debug {
             f.push("debug.cfg");
         }
+        f.retain(|frag| Some(*frag) != self.omit);
         f
     }
 }
@@ -136,6 +186,20 @@ fn output_hash(text: &str) -> String {
     format!("{h:016x}")
 }
 
+/// How many leading patches of the series the tree's stamp says are applied, if the
+/// stamp names a (shorter) prefix of the series.
+fn applied_prefix(stamp: Option<&str>, patches: &[PathBuf]) -> Result<Option<usize>, String> {
+    let Some(stamp) = stamp else {
+        return Ok(None);
+    };
+    for k in 1..patches.len() {
+        if hash_files(&patches[..k])? == stamp {
+            return Ok(Some(k));
+        }
+    }
+    Ok(None)
+}
+
 /// The patched source tree (created once per patch series), with the glue refreshed.
 pub fn source_tree() -> Result<PathBuf, String> {
     let cache = cache_dir();
@@ -149,7 +213,18 @@ pub fn source_tree() -> Result<PathBuf, String> {
         .collect();
     let want = hash_files(&patches)?;
     let stamp = tree.join(".meta-tinyrust-patches");
-    if std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
+    let have = std::fs::read_to_string(&stamp).ok();
+    if have.as_deref() == Some(want.as_str()) {
+        // Up to date.
+    } else if let Some(applied) = applied_prefix(have.as_deref(), &patches)? {
+        // Patches were only appended to the series: apply the new ones in place, so
+        // make rebuilds just what they touch instead of every kernel from scratch.
+        for p in &patches[applied..] {
+            let p = p.to_string_lossy().into_owned();
+            run("patch", &["-p1", "-N", "-i", &p], &tree, &[])?;
+        }
+        std::fs::write(&stamp, &want).map_err(|e| e.to_string())?;
+    } else {
         if !Path::new(TARBALL).exists() {
             run(
                 "apt-get",
@@ -189,10 +264,11 @@ pub fn source_tree() -> Result<PathBuf, String> {
     Ok(tree)
 }
 
-/// Configure and build; returns the build directory (bzImage in arch/x86/boot).
+/// Configure and build; returns the build directory (the image is at `arch.image().1`).
 pub fn build(spec: Spec) -> Result<PathBuf, String> {
     let tree = source_tree()?;
     let out = cache_dir().join("build").join(spec.name());
+    seed_build_dir(spec, &out)?;
     std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
     let o = format!("O={}", out.display());
     let arch = format!("ARCH={}", spec.arch.make_arch());
@@ -203,8 +279,16 @@ pub fn build(spec: Spec) -> Result<PathBuf, String> {
         .collect();
     let want = hash_files(&frags)?;
     let stamp = out.join(".meta-tinyrust-config");
+    let mut env = vec![
+        ("KBUILD_BUILD_TIMESTAMP", "2026-01-01"),
+        ("KBUILD_BUILD_USER", "meta-tinyrust"),
+        ("KBUILD_BUILD_HOST", "build"),
+    ];
+    if let Some(cross) = spec.arch.cross_compile() {
+        env.push(("CROSS_COMPILE", cross));
+    }
     if std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
-        run("make", &[&o, &arch, "tinyconfig"], &tree, &[])?;
+        run("make", &[&o, &arch, "tinyconfig"], &tree, &env)?;
         let mut args = vec![
             "-m".to_string(),
             "-O".to_string(),
@@ -213,8 +297,8 @@ pub fn build(spec: Spec) -> Result<PathBuf, String> {
         ];
         args.extend(frags.iter().map(|f| f.display().to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run("scripts/kconfig/merge_config.sh", &args, &tree, &[])?;
-        run("make", &[&o, &arch, "olddefconfig"], &tree, &[])?;
+        run("scripts/kconfig/merge_config.sh", &args, &tree, &env)?;
+        run("make", &[&o, &arch, "olddefconfig"], &tree, &env)?;
         check_config(&out.join(".config"), &frags)?;
         std::fs::write(&stamp, &want).map_err(|e| e.to_string())?;
     }
@@ -227,7 +311,7 @@ pub fn build(spec: Spec) -> Result<PathBuf, String> {
         o.as_str(),
         arch.as_str(),
         jobs.as_str(),
-        "bzImage",
+        spec.arch.image().0,
         &crate_dir,
     ];
     if spec.arch == Arch::Galileo {
@@ -238,17 +322,34 @@ pub fn build(spec: Spec) -> Result<PathBuf, String> {
             "KAFLAGS=-Wa,-momit-lock-prefix=yes",
         ]);
     }
-    run(
-        "make",
-        &make,
-        &tree,
-        &[
-            ("KBUILD_BUILD_TIMESTAMP", "2026-01-01"),
-            ("KBUILD_BUILD_USER", "meta-tinyrust"),
-            ("KBUILD_BUILD_HOST", "build"),
-        ],
-    )?;
+    run("make", &make, &tree, &env)?;
     Ok(out)
+}
+
+/// A new variant of an architecture starts as a copy of that architecture's rinet build:
+/// make then rebuilds only what the configuration change touches.
+fn seed_build_dir(spec: Spec, out: &Path) -> Result<(), String> {
+    let seed = cache_dir()
+        .join("build")
+        .join(Spec::rinet(spec.arch).name());
+    if out.exists() || out == seed || !seed.join("vmlinux").exists() {
+        return Ok(());
+    }
+    let tmp = out.with_extension("seeding");
+    let _ = std::fs::remove_dir_all(&tmp);
+    run(
+        "cp",
+        &[
+            "-a",
+            &seed.display().to_string(),
+            &tmp.display().to_string(),
+        ],
+        Path::new("."),
+        &[],
+    )?;
+    // The copied stamp must not claim the seed's configuration.
+    let _ = std::fs::remove_file(tmp.join(".meta-tinyrust-config"));
+    std::fs::rename(&tmp, out).map_err(|e| e.to_string())
 }
 
 /// Every symbol a fragment asks for must be in the final .config as asked (a later

@@ -5,6 +5,8 @@
 //! - `demo --user`: rinet in user space on a TAP device in a network namespace instead.
 //! - `test`  : everything CI runs (installs what it needs first).
 //! - `size`  : the size report (docs/size-report.md) for thumbv7em, i586 and x86_64.
+//! - `size-table`: the kernel size table (docs/kernel-size.md): INET, no TCP/IP, no NET
+//!   and rinet kernels for x86_64, the Galileo and the STM32F429.
 //! - `bench` : rinet on TAP against a Linux-socket server, side by side, as ratios.
 //! - `fuzz`  : the receive-path fuzzer for `--seconds N` (default 60).
 //! - `deps`  : install apt packages, rustup targets and components.
@@ -15,7 +17,9 @@ mod deps;
 mod guest;
 mod image;
 mod kernel;
+mod nommu_busybox;
 mod size;
+mod size_table;
 mod util;
 mod yocto;
 
@@ -24,7 +28,7 @@ use std::process::ExitCode;
 use util::{cargo, root_dir, run};
 
 fn usage() -> String {
-    "usage: cargo xtask demo [--user] [--seconds N] | guest-test [--arch A] [--debug] | kernel [--arch A] [--inet] [--debug] | test | size | yocto-crates | oelint | galileo-checks | bench | fuzz [--seconds N] | deps".into()
+    "usage: cargo xtask demo [--user] [--seconds N] | guest-test [--arch A] [--debug] | kernel [--arch A] [--inet] [--debug] | test | size | size-table | yocto-crates | oelint | galileo-checks | stm32-checks | nommu-busybox | bench | fuzz [--seconds N] | deps".into()
 }
 
 fn seconds_arg(args: &[String], default: u64) -> Result<u64, String> {
@@ -63,6 +67,8 @@ fn test() -> Result<(), String> {
     fuzz(30)?;
     // Unit, back-to-back and interop tests.
     cargo(&["test", "--workspace", "--features", "rinet/ffi"], &root)?;
+    // The STM32F429 board kernel (ARMv7-M, XIP): it builds and fits the board's flash.
+    size_table::check_stm32()?;
     // Last, so its summary closes the log: the kernels in QEMU (x86_64, then the Galileo
     // kernel on an i586 CPU model, with its cmov/LOCK and regparm ABI checks).
     guest::run_all(&[
@@ -78,7 +84,10 @@ fn arch_arg(args: &[String]) -> Result<kernel::Arch, String> {
         Some(i) => match args.get(i + 1).map(String::as_str) {
             Some("x86_64") => Ok(kernel::Arch::X86_64),
             Some("galileo") => Ok(kernel::Arch::Galileo),
-            other => Err(format!("--arch: x86_64 or galileo, not {other:?}")),
+            Some("stm32f429") => Ok(kernel::Arch::Stm32),
+            other => Err(format!(
+                "--arch: x86_64, galileo or stm32f429, not {other:?}"
+            )),
         },
     }
 }
@@ -111,6 +120,7 @@ fn main() -> ExitCode {
         Some("demo") => seconds_arg(&args, 0).and_then(guest::demo),
         Some("test") => test(),
         Some("size") => size::report(),
+        Some("size-table") => size_table::report(),
         Some("bench") => bench::bench(),
         Some("fuzz") => seconds_arg(&args, 60).and_then(fuzz),
         Some("deps") => deps::ensure(true),
@@ -118,11 +128,14 @@ fn main() -> ExitCode {
         Some("yocto-crates") => yocto::crates_inc(),
         Some("oelint") => yocto::oelint(),
         Some("galileo-checks") => abi::check_galileo(),
+        Some("stm32-checks") => size_table::check_stm32(),
+        Some("nommu-busybox") => nommu_busybox::build().map(|b| println!("{}", b.display())),
         Some("guest-test") => arch_arg(&args).and_then(|arch| {
             guest::run_all(&[kernel::Spec {
                 arch,
                 net: kernel::Net::Rinet,
                 debug: args.iter().any(|a| a == "--debug"),
+                omit: None,
             }])
         }),
         Some("kernel") => {
@@ -133,7 +146,14 @@ fn main() -> ExitCode {
             };
             let debug = args.iter().any(|a| a == "--debug");
             arch_arg(&args)
-                .and_then(|arch| kernel::build(kernel::Spec { arch, net, debug }))
+                .and_then(|arch| {
+                    kernel::build(kernel::Spec {
+                        arch,
+                        net,
+                        debug,
+                        omit: None,
+                    })
+                })
                 .map(|d| println!("{}", d.display()))
         }
         _ => Err(usage()),

@@ -160,7 +160,7 @@ impl Split {
     }
 }
 
-fn component(name: &str, stub: &[&str]) -> &'static str {
+pub(crate) fn component(name: &str, stub: &[&str]) -> &'static str {
     let n = name
         .trim_start_matches('<')
         .trim_start_matches('&')

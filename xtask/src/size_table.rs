@@ -1,0 +1,613 @@
+//! The kernel size table (`cargo xtask size-table`, writes `docs/kernel-size.md` and
+//! `docs/kernel-size.svg`): for x86_64, the Galileo (i386) and the STM32F429, the kernel
+//! with Linux's IPv4, with network core and drivers but no TCP/IP, without networking,
+//! and with rinet; rinet's own share split into smoltcp, rinet's Rust code, core/alloc,
+//! compiler builtins and the C glue; and the STM32F429 xipImage against its flash budget.
+//! Every figure is measured on kernels this command builds (cached like the others).
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use crate::kernel::{self, Arch, Net, Spec};
+use crate::util::{output, root_dir};
+
+/// Flash left for the XIP image (kernel + bundled initramfs) on the STM32F429 disco:
+/// 2 MiB minus afboot-stm32 (16 KiB) and the device tree (32 KiB) before 0x0800C000.
+pub const STM32_FLASH_BUDGET: u64 = 2_048_000;
+
+/// picoTCP's cost in the uClinux kernel it was ported to (FOSDEM 2015).
+const PICOTCP_BYTES: u64 = 41_696;
+
+const NETS: [Net; 4] = [Net::Inet, Net::CoreOnly, Net::Off, Net::Rinet];
+
+/// What one vmlinux and its boot image measure.
+#[derive(Clone, Copy, Default)]
+pub struct Measure {
+    pub text: u64,
+    pub data: u64,
+    pub bss: u64,
+    /// text + data without the x86_64 2 MiB alignment holes (see `text_padding`).
+    pub loaded: u64,
+    /// text + data of every object linked into vmlinux (`vmlinux.a`): free of the
+    /// linker's page and section alignment, so small differences show exactly.
+    pub objects: u64,
+    pub image: u64,
+}
+
+pub fn measure(spec: Spec, build: &Path) -> Result<Measure, String> {
+    let arch = spec.arch;
+    let vmlinux = build.join("vmlinux");
+    let v = vmlinux.to_str().unwrap_or_default();
+    let size = format!("{}size", arch.tool_prefix());
+    let out = output(&size, &[v], build, &[])?;
+    let nums: Vec<u64> = out
+        .lines()
+        .nth(1)
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(3)
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    let [text, data, bss] = nums[..] else {
+        return Err(format!("{size} {v}: unexpected output {out:?}"));
+    };
+    let padding = if arch == Arch::X86_64 {
+        text_padding(build)?
+    } else {
+        0
+    };
+    let image = std::fs::metadata(build.join(arch.image().1))
+        .map_err(|e| format!("{}: {e}", arch.image().1))?
+        .len();
+    Ok(Measure {
+        text,
+        data,
+        bss,
+        loaded: text + data - padding,
+        objects: dir_size(arch, build, ".")?,
+        image,
+    })
+}
+
+/// x86_64 pads `.text` to 2 MiB boundaries (entry text, end of text), which makes `size`
+/// move in 2 MiB steps. The used part is what the text symbols cover, counting gaps of
+/// at most 4 KiB between them as alignment.
+fn text_padding(build: &Path) -> Result<u64, String> {
+    let syms = output("nm", &["-n", "-S", "vmlinux"], build, &[])?;
+    let mut text: Vec<(u64, u64)> = Vec::new();
+    let (mut stext, mut etext) = (0, 0);
+    for l in syms.lines() {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        let (addr, size, kind, name) = match f[..] {
+            [a, s, k, n] => (a, Some(s), k, n),
+            [a, k, n] => (a, None, k, n),
+            _ => continue,
+        };
+        let Ok(addr) = u64::from_str_radix(addr, 16) else {
+            continue;
+        };
+        match name {
+            "_stext" => stext = addr,
+            "_etext" => etext = addr,
+            _ => {}
+        }
+        if matches!(kind, "T" | "t" | "W" | "w") {
+            let size = size.and_then(|s| u64::from_str_radix(s, 16).ok());
+            text.push((addr, size.unwrap_or(0)));
+        }
+    }
+    text.retain(|&(a, _)| a >= stext && a < etext);
+    let mut used = 0;
+    for (i, &(addr, size)) in text.iter().enumerate() {
+        let next = text.get(i + 1).map_or(etext, |n| n.0);
+        let gap = next - addr;
+        used += if gap <= 4096 { gap } else { size };
+    }
+    let section = output("readelf", &["-SW", "vmlinux"], build, &[])?;
+    let text_size = section
+        .lines()
+        .find(|l| l.contains(" .text "))
+        .and_then(|l| {
+            let f: Vec<&str> = l.split(']').nth(1)?.split_whitespace().collect();
+            u64::from_str_radix(f.get(4)?, 16).ok()
+        })
+        .ok_or("vmlinux has no .text section")?;
+    Ok(text_size.saturating_sub(used))
+}
+
+/// rinet's bytes in the kernel, from the objects of net/rinet/.
+#[derive(Default)]
+struct Share {
+    /// Component of the Rust object (from its symbols) -> text+rodata+data.
+    rust: BTreeMap<&'static str, u64>,
+    rust_total: u64,
+    glue: u64,
+}
+
+fn rinet_share(arch: Arch, build: &Path) -> Result<Share, String> {
+    let dir = build.join("net/rinet");
+    let size = format!("{}size", arch.tool_prefix());
+    let nm = format!("{}nm", arch.tool_prefix());
+    let text_data = |obj: &str| -> Result<u64, String> {
+        let out = output(&size, &[obj], &dir, &[])?;
+        let f: Vec<u64> = out
+            .lines()
+            .nth(1)
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(2)
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        Ok(f.iter().sum())
+    };
+    let mut share = Share {
+        rust_total: text_data("rinet_rust.o")?,
+        glue: text_data("af_rinet.o")?,
+        ..Share::default()
+    };
+    if dir.join("rinet_divdi3.o").exists() {
+        share.glue += text_data("rinet_divdi3.o")?;
+    }
+    let syms = output(&nm, &["-S", "-C", "rinet_rust.o"], &dir, &[])?;
+    let mut counted = 0;
+    for l in syms.lines() {
+        let mut it = l.splitn(4, ' ');
+        let (Some(_), Some(sz), Some(kind), Some(name)) =
+            (it.next(), it.next(), it.next(), it.next())
+        else {
+            continue;
+        };
+        if !matches!(kind, "T" | "t" | "W" | "w" | "R" | "r" | "D" | "d") {
+            continue;
+        }
+        let Ok(n) = u64::from_str_radix(sz, 16) else {
+            continue;
+        };
+        counted += n;
+        *share
+            .rust
+            .entry(crate::size::component(name, &[]))
+            .or_default() += n;
+    }
+    // Literal pools, padding and unnamed constants have no symbol.
+    *share.rust.entry("unattributed").or_default() += share.rust_total.saturating_sub(counted);
+    Ok(share)
+}
+
+/// Object-level sizes (text+data) of directories of the build, from their built-in.a.
+fn dir_size(arch: Arch, build: &Path, dir: &str) -> Result<u64, String> {
+    let size = format!("{}size", arch.tool_prefix());
+    let a = if dir == "." {
+        "vmlinux.a".to_string()
+    } else {
+        format!("{dir}/built-in.a")
+    };
+    if !build.join(&a).exists() {
+        return Ok(0);
+    }
+    let out = output(&size, &["-t", &a], build, &[])?;
+    let total = out.lines().last().unwrap_or_default();
+    let f: Vec<u64> = total
+        .split_whitespace()
+        .take(2)
+        .filter_map(|n| n.parse().ok())
+        .collect();
+    Ok(f.iter().sum())
+}
+
+fn n(v: u64) -> String {
+    let s = v.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn signed(v: i64) -> String {
+    if v < 0 {
+        format!("−{}", n(v.unsigned_abs()))
+    } else {
+        format!("+{}", n(v as u64))
+    }
+}
+
+fn label(net: Net) -> &'static str {
+    match net {
+        Net::Inet => "Linux INET (IPv4 only)",
+        Net::CoreOnly => "no TCP/IP, net core + drivers",
+        Net::Off => "no NET",
+        Net::Rinet => "**rinet**",
+    }
+}
+
+pub fn report() -> Result<(), String> {
+    let mut md = String::new();
+    let rustc = output("rustc", &["--version"], &root_dir(), &[])?;
+    let gcc = output("gcc", &["-dumpfullversion"], &root_dir(), &[])?;
+    let _ = writeln!(
+        md,
+        "# Kernel size table\n\nProduced by `cargo xtask size-table` on Debian's linux-source-6.12 with this \
+         repository's patch and fragments ({}, gcc {}). Each kernel is `tinyconfig` plus \
+         `tiny-base.cfg`, `size.cfg`, the machine's fragments and one network fragment: \
+         `net-inet.cfg` (Linux IPv4 only), `net-noinet.cfg` (network core, packet, unix and the \
+         drivers, no TCP/IP), `net-none.cfg` (no networking, no network drivers) or \
+         `net-rinet.cfg`. \"objects\" is the text plus data of every object linked into \
+         vmlinux (`size -t vmlinux.a`), free of link-time alignment. \"text+data\" is `size`'s text plus data (on ARM text includes rodata \
+         and the unwind tables); on x86_64 the 2 MiB alignment holes in `.text` are left out. \
+         The image is what the boot loader loads: `bzImage` (xz) on x86, `xipImage` \
+         (uncompressed, executed in place) on the STM32F429. No initramfs is bundled in these \
+         images.\n",
+        rustc.trim(),
+        gcc.trim()
+    );
+    let mut chart: Vec<(String, Vec<(Net, u64)>)> = Vec::new();
+    let mut summary = String::new();
+    for arch in [Arch::X86_64, Arch::Galileo, Arch::Stm32] {
+        let mut m: BTreeMap<&'static str, Measure> = BTreeMap::new();
+        for net in NETS {
+            let spec = Spec {
+                arch,
+                net,
+                debug: false,
+                omit: None,
+            };
+            let build = kernel::build(spec)?;
+            m.insert(net.name(), measure(spec, &build)?);
+        }
+        let get = |net: Net| m[net.name()];
+        let title = match arch {
+            Arch::X86_64 => "x86_64 (QEMU: e1000 + virtio-net)",
+            Arch::Galileo => "Galileo, i386 (Quark X1000: stmmac-pci; e1000 for QEMU)",
+            Arch::Stm32 => "STM32F429 discovery, ARMv7-M XIP (USB CDC-ECM gadget)",
+        };
+        let _ = writeln!(
+            md,
+            "## {title}\n\n| kernel | text | data | bss | text+data | objects | {} |\n|---|---:|---:|---:|---:|---:|---:|",
+            arch.image().0
+        );
+        for net in NETS {
+            let v = get(net);
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} | {} | {} |",
+                label(net),
+                n(v.text),
+                n(v.data),
+                n(v.bss),
+                n(v.loaded),
+                n(v.objects),
+                n(v.image)
+            );
+        }
+        let d = |a: Net, b: Net, f: fn(&Measure) -> u64| f(&get(a)) as i64 - f(&get(b)) as i64;
+        let loaded = |m: &Measure| m.loaded;
+        let objects = |m: &Measure| m.objects;
+        let image = |m: &Measure| m.image;
+        let rinet_cost = d(Net::Rinet, Net::CoreOnly, loaded);
+        let row = |label: &str, a: Net, b: Net, bold: bool| {
+            let (o, c) = if bold { ("**", "**") } else { ("", "") };
+            format!(
+                "| {label} | {o}{}{c} | {} | {} |\n",
+                signed(d(a, b, loaded)),
+                signed(d(a, b, objects)),
+                signed(d(a, b, image))
+            )
+        };
+        let _ = writeln!(
+            md,
+            "\n| difference | text+data | objects | {img} |\n|---|---:|---:|---:|\n{}{}{}{}",
+            row(
+                "Linux INET's cost (INET − no TCP/IP)",
+                Net::Inet,
+                Net::CoreOnly,
+                false
+            ),
+            row(
+                "**rinet's cost** (rinet − no TCP/IP)",
+                Net::Rinet,
+                Net::CoreOnly,
+                true
+            ),
+            row(
+                "rinet instead of INET (rinet − INET)",
+                Net::Rinet,
+                Net::Inet,
+                true
+            ),
+            row(
+                "network core + drivers (no TCP/IP − no NET)",
+                Net::CoreOnly,
+                Net::Off,
+                false
+            ),
+            img = arch.image().0,
+        );
+        let build = kernel::cache_dir()
+            .join("build")
+            .join(Spec::rinet(arch).name());
+        let share = rinet_share(arch, &build)?;
+        let _ = writeln!(
+            md,
+            "rinet's objects in this kernel (text+rodata+data; the Rust object's split is by symbol \
+             after LTO, so smoltcp code inlined into rinet's functions counts as rinet):\n\n\
+             | part | bytes |\n|---|---:|"
+        );
+        for (part, bytes) in &share.rust {
+            let _ = writeln!(md, "| Rust: {part} | {} |", n(*bytes));
+        }
+        let _ = writeln!(
+            md,
+            "| Rust object total (`rinet_rust.o`) | {} |\n| C glue (`af_rinet.o`{}) | {} |\n\
+             | **rinet objects** | **{}** |\n\
+             | kernel growth not in those objects (rinet's cost minus its objects: core hooks, \
+             alignment) | {} |\n",
+            n(share.rust_total),
+            if arch == Arch::Galileo {
+                ", `rinet_divdi3.o`"
+            } else {
+                ""
+            },
+            n(share.glue),
+            n(share.rust_total + share.glue),
+            signed(rinet_cost - (share.rust_total + share.glue) as i64),
+        );
+        let _ = writeln!(
+            summary,
+            "| {} | {} | {} | {} | {} |",
+            arch.name(),
+            signed(rinet_cost),
+            signed(rinet_cost - PICOTCP_BYTES as i64),
+            signed(d(Net::Rinet, Net::Inet, loaded)),
+            signed(d(Net::Rinet, Net::Inet, image)),
+        );
+        trims(&mut md, arch, get(Net::Rinet))?;
+        if arch == Arch::Stm32 {
+            stm32_budget(&mut md, &build, get(Net::Rinet))?;
+        }
+        chart.push((
+            arch.name().to_string(),
+            NETS.iter().map(|&net| (net, get(net).loaded)).collect(),
+        ));
+    }
+    let _ = writeln!(
+        md,
+        "## Summary\n\npicoTCP's cost in its uClinux kernel (2015) was {} bytes.\n\n\
+         | target | rinet's cost (text+data) | against picoTCP's {} B | rinet instead of INET (text+data) | image |\n\
+         |---|---:|---:|---:|---:|\n{summary}\n![kernel sizes](kernel-size.svg)",
+        n(PICOTCP_BYTES),
+        n(PICOTCP_BYTES),
+    );
+    let docs = root_dir().join("docs");
+    std::fs::write(docs.join("kernel-size.md"), &md).map_err(|e| e.to_string())?;
+    std::fs::write(docs.join("kernel-size.svg"), svg(&chart)).map_err(|e| e.to_string())?;
+    print!("{md}");
+    eprintln!("wrote docs/kernel-size.md and docs/kernel-size.svg");
+    Ok(())
+}
+
+/// What each trimming fragment saves on the rinet kernel, measured by building without it.
+fn trims(md: &mut String, arch: Arch, full: Measure) -> Result<(), String> {
+    let mut frags = vec!["proc-min.cfg"];
+    if arch.fragments().contains(&"tiny-trim.cfg") {
+        frags.push("tiny-trim.cfg");
+    }
+    let _ = writeln!(
+        md,
+        "What the trimming fragments save on this rinet kernel (measured by building it \
+         without the fragment; text+data moves in page steps on x86, the objects column does \
+         not):\n\n| fragment | text+data | objects | {} |\n|---|---:|---:|---:|",
+        arch.image().0
+    );
+    for frag in frags {
+        let spec = Spec {
+            omit: Some(frag),
+            ..Spec::rinet(arch)
+        };
+        let without = measure(spec, &kernel::build(spec)?)?;
+        let _ = writeln!(
+            md,
+            "| `{frag}` | {} | {} | {} |",
+            signed(full.loaded as i64 - without.loaded as i64),
+            signed(full.objects as i64 - without.objects as i64),
+            signed(full.image as i64 - without.image as i64),
+        );
+    }
+    md.push('\n');
+    Ok(())
+}
+
+/// The image's initramfs for the STM32F429 (gzipped cpio) and its busybox, in bytes.
+fn stm32_initramfs() -> Result<(u64, u64), String> {
+    let out = kernel::cache_dir().join("stm32f429-initramfs.cpio.gz");
+    let cpio = crate::image::build(Arch::Stm32, &out, Vec::new())?;
+    let busybox = crate::nommu_busybox::build()?;
+    let len = |p: &Path| {
+        std::fs::metadata(p)
+            .map(|m| m.len())
+            .map_err(|e| e.to_string())
+    };
+    Ok((len(&cpio)?, len(&busybox)?))
+}
+
+/// The STM32F429 image against the flash, and where its bytes go (object level).
+fn stm32_budget(md: &mut String, build: &Path, rinet: Measure) -> Result<(), String> {
+    let arch = Arch::Stm32;
+    let (initramfs, busybox) = stm32_initramfs()?;
+    let net_all = dir_size(arch, build, "net")?;
+    let rinet_dir = dir_size(arch, build, "net/rinet")?;
+    let usb = dir_size(arch, build, "drivers/usb")?;
+    let netdev = dir_size(arch, build, "drivers/net")?;
+    let mut parts = vec![
+        (
+            "net core, netlink, packet, unix (net/ minus rinet)",
+            net_all - rinet_dir,
+        ),
+        ("rinet (net/rinet)", rinet_dir),
+        ("USB device controller + gadget Ethernet (drivers/usb)", usb),
+        ("network device core (drivers/net)", netdev),
+    ];
+    for dir in ["kernel", "mm", "fs", "lib", "drivers", "arch/arm", "init"] {
+        let mut s = dir_size(arch, build, dir)?;
+        if dir == "drivers" {
+            s -= usb + netdev;
+        }
+        parts.push((dir, s));
+    }
+    let objects: u64 = parts.iter().map(|p| p.1).sum();
+    let headroom = STM32_FLASH_BUDGET as i64 - rinet.image as i64 - initramfs as i64;
+    let _ = writeln!(
+        md,
+        "### The STM32F429 flash budget\n\n\
+         The xipImage (kernel text, rodata and initial data, with the initramfs bundled in it) \
+         must fit {} bytes of flash: 2 MiB minus afboot-stm32 (16 KiB) and the device tree \
+         (32 KiB) in front of 0x0800C000. The initramfs is the image's own (`/init`, network \
+         config, udhcpc hook, page, CGI) with a busybox of the image's applets \
+         (`xtask/busybox/tinyrust-applets.config`: NOMMU, hush, the network tools, httpd with \
+         CGI) built as Thumb-2 for ARMv7-M against Debian's armel musl: a size stand-in (it \
+         cannot run on the board; see `xtask/src/nommu_busybox.rs`).\n\n\
+         | | bytes |\n|---|---:|\n\
+         | xipImage with rinet (no initramfs) | {} |\n\
+         | initramfs, gzipped cpio (busybox stripped: {} B) | {} |\n\
+         | together | {} |\n| budget | {} |\n| **{}** | **{}** |\n\n\
+         Where the kernel's bytes go (object level, text+data of each directory's `built-in.a`; \
+         the link adds alignment and linker-generated tables):\n\n| part | bytes |\n|---|---:|",
+        n(STM32_FLASH_BUDGET),
+        n(rinet.image),
+        n(busybox),
+        n(initramfs),
+        n(rinet.image + initramfs),
+        n(STM32_FLASH_BUDGET),
+        if headroom >= 0 {
+            "headroom"
+        } else {
+            "overflow"
+        },
+        n(headroom.unsigned_abs()),
+    );
+    for (part, bytes) in &parts {
+        let _ = writeln!(md, "| {part} | {} |", n(*bytes));
+    }
+    let _ = writeln!(
+        md,
+        "| all objects | {} |\n| xipImage − objects (linker tables, alignment, unwind index) | {} |\n",
+        n(objects),
+        signed(rinet.image as i64 - objects as i64)
+    );
+    Ok(())
+}
+
+/// A grouped bar chart of text+data per target and kernel, as a small SVG.
+fn svg(chart: &[(String, Vec<(Net, u64)>)]) -> String {
+    let max = chart
+        .iter()
+        .flat_map(|(_, v)| v.iter().map(|x| x.1))
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    let colors = ["#c0504d", "#9bbb59", "#bfbfbf", "#4f81bd"];
+    let (bar, gap, group_gap, height, left, top) = (36u64, 6u64, 40u64, 300u64, 70u64, 30u64);
+    let group_w = 4 * bar + 3 * gap;
+    let width = left + chart.len() as u64 * (group_w + group_gap) + 200;
+    let mut s = format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" \
+         font-family=\"sans-serif\" font-size=\"12\">\n\
+         <text x=\"{left}\" y=\"18\" font-size=\"14\">Kernel text+data (bytes), Linux 6.12</text>\n",
+        top + height + 50
+    );
+    let mb = 1_000_000u64;
+    let mut tick = 0;
+    while tick <= max {
+        let y = top + height - tick * height / max;
+        let _ = writeln!(
+            s,
+            "<line x1=\"{}\" x2=\"{}\" y1=\"{y}\" y2=\"{y}\" stroke=\"#ddd\"/>\
+             <text x=\"{}\" y=\"{}\" text-anchor=\"end\">{:.1} MB</text>",
+            left - 4,
+            width - 200,
+            left - 8,
+            y + 4,
+            tick as f64 / mb as f64
+        );
+        tick += mb / 2;
+    }
+    for (g, (name, values)) in chart.iter().enumerate() {
+        let x0 = left + g as u64 * (group_w + group_gap) + group_gap / 2;
+        for (i, (_, v)) in values.iter().enumerate() {
+            let h = v * height / max;
+            let x = x0 + i as u64 * (bar + gap);
+            let _ = writeln!(
+                s,
+                "<rect x=\"{x}\" y=\"{}\" width=\"{bar}\" height=\"{h}\" fill=\"{}\"/>\
+                 <text x=\"{}\" y=\"{}\" font-size=\"9\" text-anchor=\"middle\">{}</text>",
+                top + height - h,
+                colors[i],
+                x + bar / 2,
+                top + height - h - 3,
+                v / 1000
+            );
+        }
+        let _ = writeln!(
+            s,
+            "<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{name}</text>",
+            x0 + group_w / 2,
+            top + height + 18
+        );
+    }
+    let lx = width - 190;
+    for (i, net) in NETS.iter().enumerate() {
+        let y = top + 10 + i as u64 * 20;
+        let _ = writeln!(
+            s,
+            "<rect x=\"{lx}\" y=\"{y}\" width=\"12\" height=\"12\" fill=\"{}\"/>\
+             <text x=\"{}\" y=\"{}\">{}</text>",
+            colors[i],
+            lx + 18,
+            y + 10,
+            label(*net).trim_matches('*')
+        );
+    }
+    let _ = writeln!(
+        s,
+        "<text x=\"{left}\" y=\"{}\" font-size=\"10\">bar labels in kB; \
+         `cargo xtask size-table`</text>\n</svg>",
+        top + height + 40
+    );
+    s
+}
+
+/// The test command's STM32F429 step: the board kernel builds with rinet for ARMv7-M and
+/// its xipImage fits the flash.
+pub fn check_stm32() -> Result<(), String> {
+    let spec = Spec::rinet(Arch::Stm32);
+    let build = kernel::build(spec)?;
+    let m = measure(spec, &build)?;
+    let share = rinet_share(Arch::Stm32, &build)?;
+    let (initramfs, _) = stm32_initramfs()?;
+    let total = m.image + initramfs;
+    println!(
+        "stm32f429 check: xipImage {} B + initramfs {} B = {} B of {} B flash ({} B {}); \
+         rinet objects {} B (Rust {} B, C glue {} B)",
+        n(m.image),
+        n(initramfs),
+        n(total),
+        n(STM32_FLASH_BUDGET),
+        n(STM32_FLASH_BUDGET.abs_diff(total)),
+        if total <= STM32_FLASH_BUDGET {
+            "free"
+        } else {
+            "over"
+        },
+        n(share.rust_total + share.glue),
+        n(share.rust_total),
+        n(share.glue),
+    );
+    if total > STM32_FLASH_BUDGET {
+        return Err("the STM32F429 image does not fit its flash".into());
+    }
+    Ok(())
+}
