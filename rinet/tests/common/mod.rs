@@ -167,9 +167,17 @@ impl Net {
             .flatten()
             .min();
         let to = next.map_or(now + max_us, |t| t.clamp(now, now + max_us));
-        self.clock.set(to.max(now + 1));
-        self.a.poll();
-        self.b.poll();
+        let to = to.max(now + 1);
+        self.clock.set(to);
+        // Like a real platform: a stack is polled only when the timer it armed is due.
+        if self.a_timer.get().is_some_and(|t| t <= to) {
+            self.a_timer.set(None);
+            self.a.poll();
+        }
+        if self.b_timer.get().is_some_and(|t| t <= to) {
+            self.b_timer.set(None);
+            self.b.poll();
+        }
         self.pump();
     }
 
