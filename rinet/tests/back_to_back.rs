@@ -19,6 +19,13 @@ fn listener(s: &mut Stack<SimPlatform>, port: u16, backlog: i32) -> SocketId {
     l
 }
 
+/// SO_ERROR, as `getsockopt(2)` returns it (and clears it).
+fn so_error(s: &mut Stack<SimPlatform>, id: SocketId) -> i32 {
+    let mut v = [0u8; 4];
+    s.getsockopt(id, SOL_SOCKET, SO_ERROR, &mut v).unwrap();
+    i32::from_ne_bytes(v)
+}
+
 /// a connects to b:port; returns (client on a, server on b).
 fn connected(net: &mut Net, port: u16) -> (SocketId, SocketId) {
     let l = listener(&mut net.b, port, 4);
@@ -93,14 +100,11 @@ fn closed_port_refuses_with_rst() {
     let c = net.a.socket(SOCK_STREAM, 0).unwrap();
     assert_eq!(net.a.connect(c, ep(B_IP, 81)), Err(Errno::EINPROGRESS));
     net.run_until(SEC, |n| n.a.poll_mask(c) & POLLERR != 0);
-    let mut v = [0u8; 4];
-    net.a.getsockopt(c, SOL_SOCKET, SO_ERROR, &mut v).unwrap();
-    assert_eq!(i32::from_ne_bytes(v), Errno::ECONNREFUSED.0);
+    assert_eq!(so_error(&mut net.a, c), Errno::ECONNREFUSED.0);
     assert!(net.b.stats.tcp_out_rsts >= 1);
     assert_eq!(net.a.stats.tcp_attempt_fails, 1);
     // The error is reported once; a fresh attempt is possible afterwards.
-    net.a.getsockopt(c, SOL_SOCKET, SO_ERROR, &mut v).unwrap();
-    assert_eq!(i32::from_ne_bytes(v), 0);
+    assert_eq!(so_error(&mut net.a, c), 0);
 }
 
 #[test]
@@ -961,9 +965,7 @@ fn listener_bound_to_an_interface_ignores_the_others() {
     let c = net.b.socket(SOCK_STREAM, 0).unwrap();
     assert_eq!(net.b.connect(c, ep(A_IP, 80)), Err(Errno::EINPROGRESS));
     net.run_until(SEC, |n| n.b.poll_mask(c) & POLLERR != 0);
-    let mut v = [0u8; 4];
-    net.b.getsockopt(c, SOL_SOCKET, SO_ERROR, &mut v).unwrap();
-    assert_eq!(i32::from_ne_bytes(v), Errno::ECONNREFUSED.0);
+    assert_eq!(so_error(&mut net.b, c), Errno::ECONNREFUSED.0);
     // Bound to the interface the SYN arrives on, the listener answers.
     bind_to_if(&mut net.a, l, IF as i32).unwrap();
     let c = net.b.socket(SOCK_STREAM, 0).unwrap();

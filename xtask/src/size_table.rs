@@ -35,22 +35,33 @@ pub struct Measure {
     pub image: u64,
 }
 
-pub fn measure(spec: Spec, build: &Path) -> Result<Measure, String> {
-    let arch = spec.arch;
-    let vmlinux = build.join("vmlinux");
-    let v = vmlinux.to_str().unwrap_or_default();
-    let size = format!("{}size", arch.tool_prefix());
-    let out = output(&size, &[v], build, &[])?;
-    let nums: Vec<u64> = out
-        .lines()
-        .nth(1)
-        .unwrap_or_default()
-        .split_whitespace()
+/// The text, data and bss columns of one line of `size` (Berkeley format) output.
+fn size_columns(line: &str) -> Vec<u64> {
+    line.split_whitespace()
         .take(3)
         .filter_map(|n| n.parse().ok())
-        .collect();
-    let [text, data, bss] = nums[..] else {
-        return Err(format!("{size} {v}: unexpected output {out:?}"));
+        .collect()
+}
+
+/// text + data of `file` (relative to `dir`) by `size`; `total` reads the `-t` total line
+/// (for an archive).
+fn text_data(arch: Arch, dir: &Path, file: &str, total: bool) -> Result<u64, String> {
+    let size = format!("{}size", arch.tool_prefix());
+    let args: &[&str] = if total { &["-t", file] } else { &[file] };
+    let out = output(&size, args, dir, &[])?;
+    let line = if total {
+        out.lines().last()
+    } else {
+        out.lines().nth(1)
+    };
+    Ok(size_columns(line.unwrap_or_default()).iter().take(2).sum())
+}
+
+pub fn measure(arch: Arch, build: &Path) -> Result<Measure, String> {
+    let size = format!("{}size", arch.tool_prefix());
+    let out = output(&size, &["vmlinux"], build, &[])?;
+    let [text, data, bss] = size_columns(out.lines().nth(1).unwrap_or_default())[..] else {
+        return Err(format!("{size} vmlinux: unexpected output {out:?}"));
     };
     let padding = if arch == Arch::X86_64 {
         text_padding(build)?
@@ -127,20 +138,8 @@ struct Share {
 
 fn rinet_share(arch: Arch, build: &Path) -> Result<Share, String> {
     let dir = build.join("net/rinet");
-    let size = format!("{}size", arch.tool_prefix());
     let nm = format!("{}nm", arch.tool_prefix());
-    let text_data = |obj: &str| -> Result<u64, String> {
-        let out = output(&size, &[obj], &dir, &[])?;
-        let f: Vec<u64> = out
-            .lines()
-            .nth(1)
-            .unwrap_or_default()
-            .split_whitespace()
-            .take(2)
-            .filter_map(|n| n.parse().ok())
-            .collect();
-        Ok(f.iter().sum())
-    };
+    let text_data = |obj: &str| text_data(arch, &dir, obj, false);
     let mut share = Share {
         rust_total: text_data("rinet_rust.o")?,
         glue: text_data("af_rinet.o")?,
@@ -177,7 +176,6 @@ fn rinet_share(arch: Arch, build: &Path) -> Result<Share, String> {
 
 /// Object-level sizes (text+data) of directories of the build, from their built-in.a.
 fn dir_size(arch: Arch, build: &Path, dir: &str) -> Result<u64, String> {
-    let size = format!("{}size", arch.tool_prefix());
     let a = if dir == "." {
         "vmlinux.a".to_string()
     } else {
@@ -186,14 +184,7 @@ fn dir_size(arch: Arch, build: &Path, dir: &str) -> Result<u64, String> {
     if !build.join(&a).exists() {
         return Ok(0);
     }
-    let out = output(&size, &["-t", &a], build, &[])?;
-    let total = out.lines().last().unwrap_or_default();
-    let f: Vec<u64> = total
-        .split_whitespace()
-        .take(2)
-        .filter_map(|n| n.parse().ok())
-        .collect();
-    Ok(f.iter().sum())
+    text_data(arch, build, &a, true)
 }
 
 fn n(v: u64) -> String {
@@ -233,7 +224,7 @@ pub fn report() -> Result<(), String> {
         md,
         "# Kernel size table\n\nProduced by `cargo xtask size-table` on Debian's linux-source-6.12 with this \
          repository's patch and fragments ({}, gcc {}). Each kernel is `tinyconfig` plus \
-         `tiny-base.cfg`, `size.cfg`, the machine's fragments and one network fragment: \
+         `tiny-base.cfg`, `size.cfg`, `proc-min.cfg`, the machine's fragments and one network fragment: \
          `net-inet.cfg` (Linux IPv4 only), `net-noinet.cfg` (network core, packet, unix and the \
          drivers, no TCP/IP), `net-none.cfg` (no networking, no network drivers) or \
          `net-rinet.cfg`. \"objects\" is the text plus data of every object linked into \
@@ -249,15 +240,18 @@ pub fn report() -> Result<(), String> {
     let mut summary = String::new();
     for arch in [Arch::X86_64, Arch::Galileo, Arch::Stm32] {
         let mut m: BTreeMap<&'static str, Measure> = BTreeMap::new();
+        let mut rinet_build = std::path::PathBuf::new();
         for net in NETS {
-            let spec = Spec {
+            let build = kernel::build(Spec {
                 arch,
                 net,
                 debug: false,
                 omit: None,
-            };
-            let build = kernel::build(spec)?;
-            m.insert(net.name(), measure(spec, &build)?);
+            })?;
+            m.insert(net.name(), measure(arch, &build)?);
+            if net == Net::Rinet {
+                rinet_build = build;
+            }
         }
         let get = |net: Net| m[net.name()];
         let title = match arch {
@@ -327,10 +321,7 @@ pub fn report() -> Result<(), String> {
             ),
             img = arch.image().0,
         );
-        let build = kernel::cache_dir()
-            .join("build")
-            .join(Spec::rinet(arch).name());
-        let share = rinet_share(arch, &build)?;
+        let share = rinet_share(arch, &rinet_build)?;
         let _ = writeln!(
             md,
             "rinet's objects in this kernel (text+rodata+data; the Rust object's split is by symbol \
@@ -367,7 +358,7 @@ pub fn report() -> Result<(), String> {
         );
         trims(&mut md, arch, get(Net::Rinet))?;
         if arch == Arch::Stm32 {
-            stm32_budget(&mut md, &build, get(Net::Rinet))?;
+            stm32_budget(&mut md, &rinet_build, get(Net::Rinet))?;
         }
         chart.push((
             arch.name().to_string(),
@@ -408,7 +399,7 @@ fn trims(md: &mut String, arch: Arch, full: Measure) -> Result<(), String> {
             omit: Some(frag),
             ..Spec::rinet(arch)
         };
-        let without = measure(spec, &kernel::build(spec)?)?;
+        let without = measure(arch, &kernel::build(spec)?)?;
         let _ = writeln!(
             md,
             "| `{frag}` | {} | {} | {} |",
@@ -585,7 +576,7 @@ fn svg(chart: &[(String, Vec<(Net, u64)>)]) -> String {
 pub fn check_stm32() -> Result<(), String> {
     let spec = Spec::rinet(Arch::Stm32);
     let build = kernel::build(spec)?;
-    let m = measure(spec, &build)?;
+    let m = measure(Arch::Stm32, &build)?;
     let share = rinet_share(Arch::Stm32, &build)?;
     let (initramfs, _) = stm32_initramfs()?;
     let total = m.image + initramfs;
