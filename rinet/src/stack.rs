@@ -61,6 +61,9 @@ pub const LOOPBACK_IFINDEX: u32 = 1;
 pub const MAX_NEIGHBORS: usize = 32;
 /// How long a connection may wait for its next hop to answer ARP (Linux: 3 probes, 1 s).
 pub const NEIGHBOR_TIMEOUT_US: u64 = 3_000_000;
+/// A neighbour heard from this recently is still trusted after an address change (the
+/// engine's own cache keeps entries this long).
+const NEIGHBOR_REUSE_US: u64 = 60_000_000;
 
 /// Interface flags, as `SIOCGIFFLAGS` reports them.
 pub const IFF_UP: u32 = 0x1;
@@ -284,6 +287,13 @@ impl<P: Platform> Stack<P> {
             if nif.ifindex == LOOPBACK_IFINDEX {
                 addrs.extend_from_slice(&locals);
             }
+            let known: Vec<([u8; 6], Ipv4)> = self
+                .neighbors
+                .iter()
+                .filter(|n| n.ifindex == nif.ifindex)
+                .filter(|n| self.now.saturating_sub(n.updated_us) < NEIGHBOR_REUSE_US)
+                .map(|n| (n.mac, n.ip))
+                .collect();
             for a in self.engine.tcp_local_addrs(nif.slot) {
                 if !a.is_any() && !addrs.iter().any(|c| c.addr == a) {
                     addrs.push(Cidr {
@@ -293,7 +303,7 @@ impl<P: Platform> Stack<P> {
                     self.retained.push((nif.slot, a));
                 }
             }
-            self.engine.set_addrs(nif.slot, &addrs);
+            self.engine.set_addrs(nif.slot, &addrs, self.now, &known);
         }
     }
 
@@ -301,17 +311,26 @@ impl<P: Platform> Stack<P> {
         self.retained.contains(&(slot, addr))
     }
 
+    /// Push gateways to the engine. An interface without an address gets none: a paused
+    /// connection on a retained address then fails to route, so the engine keeps what it
+    /// could not send (an ACK, a window update, data) and sends it once the address is back,
+    /// instead of believing it sent what the transmit filter dropped.
     fn sync_routes(&mut self) {
         for nif in &self.ifs {
-            let mut it = self.routes.gateways_of(nif.ifindex).map(|r| {
-                (
-                    Cidr {
-                        addr: r.dest,
-                        prefix: r.prefix,
-                    },
-                    r.gateway,
-                )
-            });
+            let usable = nif.addr.is_some();
+            let mut it = self
+                .routes
+                .gateways_of(nif.ifindex)
+                .filter(|_| usable)
+                .map(|r| {
+                    (
+                        Cidr {
+                            addr: r.dest,
+                            prefix: r.prefix,
+                        },
+                        r.gateway,
+                    )
+                });
             self.engine.set_routes(nif.slot, &mut it);
         }
     }
@@ -455,7 +474,6 @@ impl<P: Platform> Stack<P> {
 
     /// A frame arrived on `ifindex`. Malformed frames are dropped and counted here.
     pub fn receive(&mut self, ifindex: u32, frame: &[u8]) {
-        self.now = self.platform.now_us();
         let Some(nif) = self.netif(ifindex) else {
             return;
         };
@@ -578,7 +596,9 @@ impl<P: Platform> Stack<P> {
 
     /// Run timers; the platform calls this when the timer it armed expires.
     pub fn poll(&mut self) {
-        self.now = self.platform.now_us();
+        // The platform's timer has fired, so none is armed: the next report must arm one
+        // even when the deadline it computes equals the one that just expired.
+        self.timer = None;
         self.run();
     }
 
@@ -586,6 +606,7 @@ impl<P: Platform> Stack<P> {
     /// socket bookkeeping after each frame (so a listener's backlog is refilled between two
     /// SYNs), then wakeups and the timer.
     pub(crate) fn run(&mut self) {
+        self.now = self.platform.now_us();
         let ports: Vec<IfPort> = self
             .ifs
             .iter()

@@ -146,6 +146,24 @@ pub fn ipv4_header(src: Ipv4, dst: Ipv4, proto: u8, ttl: u8, payload_len: usize)
     h
 }
 
+pub const ARP_FRAME_LEN: usize = ETH_HDR_LEN + 28;
+const ARP_OP_REPLY: u16 = 2;
+
+/// An Ethernet ARP reply from `sender` to `target` (each a MAC and an IPv4 address).
+pub fn arp_reply(sender: ([u8; 6], Ipv4), target: ([u8; 6], Ipv4)) -> [u8; ARP_FRAME_LEN] {
+    let mut f = [0u8; ARP_FRAME_LEN];
+    f[0..6].copy_from_slice(&target.0);
+    f[6..12].copy_from_slice(&sender.0);
+    f[12..14].copy_from_slice(&ETHERTYPE_ARP.to_be_bytes());
+    f[14..20].copy_from_slice(&[0, 1, 8, 0, 6, 4]);
+    f[20..22].copy_from_slice(&ARP_OP_REPLY.to_be_bytes());
+    f[22..28].copy_from_slice(&sender.0);
+    f[28..32].copy_from_slice(&sender.1 .0);
+    f[32..38].copy_from_slice(&target.0);
+    f[38..42].copy_from_slice(&target.1 .0);
+    f
+}
+
 /// Validate an IPv4 packet (no link header) and extract what the stack inspects.
 /// `verify_csum` is false on loopback, where checksums are never computed.
 pub fn parse_ipv4(p: &[u8], verify_csum: bool) -> Result<Ipv4Info, DropReason> {
@@ -363,5 +381,19 @@ pub(crate) mod tests {
         assert_eq!(arp.sender_ip, Ipv4::new(10, 0, 0, 9));
         p[4] = 8;
         assert_eq!(parse_arp(&p), Err(DropReason::BadArp));
+    }
+
+    #[test]
+    fn arp_reply_round_trips() {
+        let (a, b) = ([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 2]);
+        let f = arp_reply((a, Ipv4::new(10, 0, 0, 9)), (b, Ipv4::new(10, 0, 0, 2)));
+        assert_eq!(f[0..6], b);
+        let Ok(Frame::Arp(arp)) = parse_ethernet(&f, true) else {
+            panic!("not ARP");
+        };
+        assert_eq!(arp.op, 2);
+        assert_eq!(arp.sender_mac, a);
+        assert_eq!(arp.sender_ip, Ipv4::new(10, 0, 0, 9));
+        assert_eq!(arp.target_ip, Ipv4::new(10, 0, 0, 2));
     }
 }

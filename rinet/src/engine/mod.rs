@@ -21,6 +21,7 @@ use smoltcp::wire::{
 
 use crate::addr::{Cidr, Endpoint, Ipv4};
 use crate::errno::{Errno, SysResult};
+use crate::wire;
 use device::{Port, Queues};
 
 /// A socket inside the engine: which interface, which engine socket. Opaque outside.
@@ -216,23 +217,50 @@ impl Engine {
             .ok_or(Errno::ENODEV)
     }
 
-    pub fn set_addrs(&mut self, slot: usize, addrs: &[Cidr]) {
-        if let Ok(e) = self.get(slot) {
-            let same = e.iface.ip_addrs().len() == addrs.len()
-                && addrs
-                    .iter()
-                    .zip(e.iface.ip_addrs())
-                    .all(|(c, have)| *have == IpCidr::Ipv4(Ipv4Cidr::new(v4(c.addr), c.prefix)));
-            // An update flushes the neighbour cache: only do it for a real change.
-            if same {
-                return;
+    /// Set the addresses of `slot`. smoltcp forgets every neighbour on an address change;
+    /// Linux keeps its ARP cache, and a connection whose peer vanished from the cache
+    /// cannot even answer a retransmission until ARP runs again. So the neighbours the
+    /// stack still knows (MAC, IPv4) are put back, as if each had just answered ARP.
+    pub fn set_addrs(
+        &mut self,
+        slot: usize,
+        addrs: &[Cidr],
+        now_us: u64,
+        known: &[([u8; 6], Ipv4)],
+    ) {
+        let Ok(e) = self.get(slot) else { return };
+        let same = e.iface.ip_addrs().len() == addrs.len()
+            && addrs
+                .iter()
+                .zip(e.iface.ip_addrs())
+                .all(|(c, have)| *have == IpCidr::Ipv4(Ipv4Cidr::new(v4(c.addr), c.prefix)));
+        if same {
+            return;
+        }
+        e.iface.update_ip_addrs(|v| {
+            v.clear();
+            for c in addrs {
+                let _ = v.push(IpCidr::Ipv4(Ipv4Cidr::new(v4(c.addr), c.prefix)));
             }
-            e.iface.update_ip_addrs(|v| {
-                v.clear();
-                for c in addrs {
-                    let _ = v.push(IpCidr::Ipv4(Ipv4Cidr::new(v4(c.addr), c.prefix)));
-                }
-            });
+        });
+        if e.medium != Medium::Ethernet || known.is_empty() {
+            return;
+        }
+        let HardwareAddress::Ethernet(EthernetAddress(mac)) = e.iface.hardware_addr() else {
+            return;
+        };
+        let now = Instant::from_micros(now_us as i64);
+        for &(peer_mac, peer) in known {
+            let Some(ours) = addrs.iter().find(|c| c.contains(peer)) else {
+                continue;
+            };
+            // In front of any frame still queued: this one is processed right now.
+            let mut reply = e.q.buffer();
+            reply.extend_from_slice(&wire::arp_reply((peer_mac, peer), (mac, ours.addr)));
+            e.q.rx.push_front(reply);
+            let mut discard = |_: &[u8]| {};
+            let (iface, sockets, mut port) = e.port(&mut discard);
+            iface.poll_ingress_single(now, &mut port, sockets);
         }
     }
 
