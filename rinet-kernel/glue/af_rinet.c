@@ -840,6 +840,74 @@ static int rinet_route_ioctl(struct net *net, unsigned int cmd, void __user *arg
 	return err;
 }
 
+/*
+ * SIOCSARP, SIOCGARP, SIOCDARP: the checks net/ipv4/arp.c makes on struct arpreq, then
+ * the stack's neighbour table. Proxy ARP (ATF_PUBL) is not supported: setting it fails
+ * with EOPNOTSUPP, deleting it finds nothing (ENOENT, Linux's answer for a missing one).
+ */
+static int rinet_arp_ioctl(struct net *net, unsigned int cmd, void __user *argp)
+{
+	struct rinet_neigh_info ni;
+	struct net_device *dev = NULL;
+	struct arpreq r;
+	u32 ifindex = 0;
+	u8 *ip;
+	int err;
+
+	if (cmd != SIOCGARP && !ns_capable(net->user_ns, CAP_NET_ADMIN))
+		return -EPERM;
+	if (copy_from_user(&r, argp, sizeof(r)))
+		return -EFAULT;
+	r.arp_dev[IFNAMSIZ - 1] = 0;
+	if (r.arp_pa.sa_family != AF_INET)
+		return -EPFNOSUPPORT;
+	if (!(r.arp_flags & ATF_PUBL) && (r.arp_flags & (ATF_NETMASK | ATF_DONTPUB)))
+		return -EINVAL;
+	/* No proxy entries: none can be set, so none exists to delete. */
+	if ((r.arp_flags & ATF_PUBL) && cmd == SIOCSARP)
+		return -EOPNOTSUPP;
+	if ((r.arp_flags & ATF_PUBL) && cmd == SIOCDARP)
+		return -ENOENT;
+	if (r.arp_dev[0]) {
+		dev = dev_get_by_name(net, r.arp_dev);
+		if (!dev)
+			return -ENODEV;
+		ifindex = dev->ifindex;
+		if (!r.arp_ha.sa_family)
+			r.arp_ha.sa_family = dev->type;
+	} else if (cmd == SIOCGARP) {
+		return -ENODEV;
+	}
+	/* Only Ethernet devices do ARP here; without a device the stack picks one. */
+	err = -EINVAL;
+	if (cmd == SIOCSARP && r.arp_ha.sa_family != ARPHRD_ETHER)
+		goto out;
+	if ((r.arp_flags & ATF_COM) && dev && r.arp_ha.sa_family != dev->type)
+		goto out;
+	ip = (u8 *)&((struct sockaddr_in *)&r.arp_pa)->sin_addr;
+	rinet_lock_stack();
+	if (cmd == SIOCSARP)
+		err = rinet_neigh_set(rinet, ifindex, ip,
+				      r.arp_flags & (ATF_COM | ATF_PERM) ?
+				      (u8 *)r.arp_ha.sa_data : NULL,
+				      !!(r.arp_flags & ATF_PERM));
+	else if (cmd == SIOCDARP)
+		err = rinet_neigh_delete(rinet, ifindex, ip);
+	else
+		err = rinet_neigh_get(rinet, ifindex, ip, &ni);
+	rinet_unlock_stack();
+	if (cmd == SIOCGARP && !err) {
+		memcpy(r.arp_ha.sa_data, ni.mac, ETH_ALEN);
+		r.arp_ha.sa_family = dev->type;
+		r.arp_flags = ni.flags;
+		if (copy_to_user(argp, &r, sizeof(r)))
+			err = -EFAULT;
+	}
+out:
+	dev_put(dev);
+	return err;
+}
+
 static int rinet_ioctl_op(struct socket *sock, unsigned int cmd, unsigned long arg)
 {
 	struct net *net = sock_net(sock->sk);
@@ -859,6 +927,10 @@ static int rinet_ioctl_op(struct socket *sock, unsigned int cmd, unsigned long a
 	case SIOCADDRT:
 	case SIOCDELRT:
 		return rinet_route_ioctl(net, cmd, argp);
+	case SIOCSARP:
+	case SIOCGARP:
+	case SIOCDARP:
+		return rinet_arp_ioctl(net, cmd, argp);
 	case SIOCINQ:
 	case SIOCOUTQ:
 		rinet_lock_stack();
@@ -1048,7 +1120,7 @@ static int rinet_arp_show(struct seq_file *seq, void *v)
 		rcu_read_unlock();
 		snprintf(ip, sizeof(ip), "%pI4", ni.ip);
 		seq_printf(seq, "%-16s 0x%-10x0x%-10x%pM     *        %s\n",
-			   ip, ARPHRD_ETHER, 0x2, ni.mac, name);
+			   ip, ARPHRD_ETHER, ni.flags, ni.mac, name);
 	}
 	return 0;
 }

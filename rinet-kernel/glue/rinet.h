@@ -53,7 +53,7 @@ struct rinet_neigh_info {
 	u32 ifindex;
 	u8 ip[4];
 	u8 mac[6];
-	u16 pad;
+	u16 flags;	/* ATF_COM, ATF_PERM */
 };
 
 struct rinet_snmp {
@@ -110,6 +110,11 @@ int rinet_route(struct rinet_stack *st, int add, const u8 *dest, u32 prefix,
 int rinet_sock_info(struct rinet_stack *st, u32 nth, struct rinet_sock_info *out);
 int rinet_route_info(struct rinet_stack *st, u32 nth, struct rinet_route_info *out);
 int rinet_neigh_info(struct rinet_stack *st, u32 nth, struct rinet_neigh_info *out);
+int rinet_neigh_set(struct rinet_stack *st, u32 ifindex, const u8 *ip, const u8 *mac,
+		    u32 permanent);
+int rinet_neigh_get(struct rinet_stack *st, u32 ifindex, const u8 *ip,
+		    struct rinet_neigh_info *out);
+int rinet_neigh_delete(struct rinet_stack *st, u32 ifindex, const u8 *ip);
 int rinet_snmp(struct rinet_stack *st, struct rinet_snmp *out);
 
 #endif

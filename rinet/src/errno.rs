@@ -19,6 +19,7 @@ macro_rules! errnos {
 errnos! {
     EPERM = 1;
     EINTR = 4;
+    ENXIO = 6;
     EBADF = 9;
     EAGAIN = 11;
     ENOMEM = 12;

@@ -709,7 +709,19 @@ pub struct RinetNeighInfo {
     pub ifindex: u32,
     pub ip: [u8; 4],
     pub mac: [u8; 6],
-    pub pad: u16,
+    /// `arp_flags` (`ATF_COM`, `ATF_PERM`).
+    pub flags: u16,
+}
+
+impl RinetNeighInfo {
+    fn from(n: &crate::neigh::Neighbor) -> RinetNeighInfo {
+        RinetNeighInfo {
+            ifindex: n.ifindex,
+            ip: n.ip.0,
+            mac: n.mac,
+            flags: n.flags() as u16,
+        }
+    }
 }
 
 /// Neighbour number `nth`; -ENOENT past the last.
@@ -726,13 +738,86 @@ pub unsafe extern "C" fn rinet_neigh_info(
         // SAFETY: caller contract.
         let (s, o) = unsafe { (stack(st)?, out.as_mut().ok_or(Errno::EFAULT)?) };
         let n = s.neighbors().nth(nth as usize).ok_or(Errno::ENOENT)?;
-        *o = RinetNeighInfo {
-            ifindex: n.ifindex,
-            ip: n.ip.0,
-            mac: n.mac,
-            pad: 0,
-        };
+        *o = RinetNeighInfo::from(n);
         Ok(())
+    })())
+}
+
+/// # Safety
+/// `p` must be NULL or valid for 4 bytes.
+unsafe fn ip_at(p: *const u8) -> SysResult<Ipv4> {
+    // SAFETY: caller contract.
+    let a = unsafe { slice(p, 4)? };
+    Ok(Ipv4([a[0], a[1], a[2], a[3]]))
+}
+
+/// `SIOCSARP`: set the neighbour `ip` (4 bytes) on `ifindex` (0: the interface it is
+/// on-link through) to `mac` (6 bytes; NULL without `ATF_COM`), permanent if `permanent`
+/// is not 0.
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_neigh_set(
+    st: *mut RinetStack,
+    ifindex: u32,
+    ip: *const u8,
+    mac: *const u8,
+    permanent: u32,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let s = unsafe { stack(st)? };
+        let mac = if mac.is_null() {
+            None
+        } else {
+            let mut m = [0u8; 6];
+            // SAFETY: caller contract.
+            m.copy_from_slice(unsafe { slice(mac, 6)? });
+            Some(m)
+        };
+        // SAFETY: caller contract.
+        s.neigh_set(ifindex, unsafe { ip_at(ip)? }, mac, permanent != 0)
+    })())
+}
+
+/// `SIOCGARP`: the neighbour `ip` on `ifindex`; -ENXIO if unknown.
+///
+/// # Safety
+/// Pointers as documented on the module; `out` points to a writable
+/// `struct rinet_neigh_info`.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_neigh_get(
+    st: *mut RinetStack,
+    ifindex: u32,
+    ip: *const u8,
+    out: *mut RinetNeighInfo,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let (s, o) = unsafe { (stack(st)?, out.as_mut().ok_or(Errno::EFAULT)?) };
+        // SAFETY: caller contract.
+        let ip = unsafe { ip_at(ip)? };
+        *o = RinetNeighInfo::from(&s.neigh_get(ifindex, ip)?);
+        Ok(())
+    })())
+}
+
+/// `SIOCDARP`: forget the neighbour `ip` on `ifindex` (0 as for `rinet_neigh_set`).
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_neigh_delete(
+    st: *mut RinetStack,
+    ifindex: u32,
+    ip: *const u8,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let s = unsafe { stack(st)? };
+        // SAFETY: caller contract.
+        s.neigh_delete(ifindex, unsafe { ip_at(ip)? })
     })())
 }
 

@@ -4,7 +4,8 @@
 //! Layers, from the wire up (each a module):
 //! - [`wire`]: frame validation and classification, apart from any socket logic;
 //! - [`engine`]: the protocol engine boundary (smoltcp lives only there);
-//! - [`stack`]: interfaces, addresses, routes, neighbours, counters, receive/transmit, timers;
+//! - [`stack`]: interfaces, addresses, routes, counters, receive/transmit, timers;
+//! - [`neigh`]: the neighbour (ARP) table the host sees and edits;
 //! - [`socket`]: the socket-facing layer (BSD semantics: backlog, ephemeral ports, shutdown,
 //!   options, errno), in the spirit of BSD's "usrreq" layer;
 //! - `ffi` (feature `ffi`): the narrow C ABI the kernel glue calls.
@@ -15,6 +16,7 @@ extern crate alloc;
 pub mod addr;
 pub mod engine;
 pub mod errno;
+pub mod neigh;
 pub mod route;
 pub mod socket;
 pub mod stack;

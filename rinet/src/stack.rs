@@ -11,6 +11,7 @@ use alloc::vec::Vec;
 use crate::addr::{Cidr, Ipv4};
 use crate::engine::{Engine, Link};
 use crate::errno::{Errno, SysResult};
+use crate::neigh::{Neighbor, MAX_NEIGHBORS};
 use crate::route::{Route, RouteTable};
 use crate::socket::{Proto, SocketId, SocketTable, Tcp};
 use crate::stats::Stats;
@@ -58,12 +59,8 @@ impl Default for Config {
 }
 
 pub const LOOPBACK_IFINDEX: u32 = 1;
-pub const MAX_NEIGHBORS: usize = 32;
 /// How long a connection may wait for its next hop to answer ARP (Linux: 3 probes, 1 s).
 pub const NEIGHBOR_TIMEOUT_US: u64 = 3_000_000;
-/// A neighbour heard from this recently is still trusted after an address change (the
-/// engine's own cache keeps entries this long).
-const NEIGHBOR_REUSE_US: u64 = 60_000_000;
 
 /// Interface flags, as `SIOCGIFFLAGS` reports them.
 pub const IFF_UP: u32 = 0x1;
@@ -77,14 +74,6 @@ pub struct Netif {
     pub mtu: usize,
     pub addr: Option<Cidr>,
     pub up: bool,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Neighbor {
-    pub ip: Ipv4,
-    pub mac: [u8; 6],
-    pub ifindex: u32,
-    pub updated_us: u64,
 }
 
 pub struct Stack<P: Platform> {
@@ -287,13 +276,7 @@ impl<P: Platform> Stack<P> {
             if nif.ifindex == LOOPBACK_IFINDEX {
                 addrs.extend_from_slice(&locals);
             }
-            let known: Vec<([u8; 6], Ipv4)> = self
-                .neighbors
-                .iter()
-                .filter(|n| n.ifindex == nif.ifindex)
-                .filter(|n| self.now.saturating_sub(n.updated_us) < NEIGHBOR_REUSE_US)
-                .map(|n| (n.mac, n.ip))
-                .collect();
+            let known = self.usable_neighbors(nif.ifindex);
             for a in self.engine.tcp_local_addrs(nif.slot) {
                 if !a.is_any() && !addrs.iter().any(|c| c.addr == a) {
                     addrs.push(Cidr {
@@ -384,10 +367,6 @@ impl<P: Platform> Stack<P> {
 
     pub fn routes(&self) -> impl Iterator<Item = &Route> {
         self.routes.iter()
-    }
-
-    pub fn neighbors(&self) -> impl Iterator<Item = &Neighbor> {
-        self.neighbors.iter()
     }
 
     /// Is `a` an address of this host?
@@ -548,50 +527,6 @@ impl<P: Platform> Stack<P> {
         true
     }
 
-    fn learn_neighbor(&mut self, slot: usize, ip: Ipv4, mac: [u8; 6]) {
-        let ifindex = self.ifindex_of_slot(slot);
-        let ours = self
-            .netif(ifindex)
-            .and_then(|i| i.addr)
-            .is_some_and(|c| c.contains(ip));
-        if !ours || ip.is_any() {
-            return;
-        }
-        let now = self.now;
-        if let Some(n) = self
-            .neighbors
-            .iter_mut()
-            .find(|n| n.ip == ip && n.ifindex == ifindex)
-        {
-            n.mac = mac;
-            n.updated_us = now;
-            return;
-        }
-        if self.neighbors.is_full() {
-            // Evict the stalest entry.
-            if let Some(pos) =
-                (0..self.neighbors.len()).min_by_key(|&i| self.neighbors[i].updated_us)
-            {
-                self.neighbors.swap_remove(pos);
-            }
-        }
-        let _ = self.neighbors.push(Neighbor {
-            ip,
-            mac,
-            ifindex,
-            updated_us: now,
-        });
-    }
-
-    pub(crate) fn has_neighbor(&self, slot: usize, ip: Ipv4) -> bool {
-        let ifindex = self.ifindex_of_slot(slot);
-        ifindex == LOOPBACK_IFINDEX
-            || self
-                .neighbors
-                .iter()
-                .any(|n| n.ip == ip && n.ifindex == ifindex)
-    }
-
     // ---- the poll loop ----
 
     /// Run timers; the platform calls this when the timer it armed expires.
@@ -607,6 +542,7 @@ impl<P: Platform> Stack<P> {
     /// SYNs), then wakeups and the timer.
     pub(crate) fn run(&mut self) {
         self.now = self.platform.now_us();
+        self.refresh_static_neighbors();
         let ports: Vec<IfPort> = self
             .ifs
             .iter()
@@ -630,6 +566,7 @@ impl<P: Platform> Stack<P> {
                     self.with_sink(port, |engine, now, sink| {
                         engine.ingress(port.slot, frame, now, sink)
                     });
+                    self.refresh_static_neighbors();
                     self.maintain();
                 }
                 self.with_sink(port, |engine, now, sink| {

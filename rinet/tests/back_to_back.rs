@@ -989,6 +989,108 @@ fn transfers_survive_repeated_renewals() {
 
 const SEEDS: u64 = 64;
 
+/// An established connection with nothing to send lives on however long it stays idle
+/// (as on Linux without keepalive), and an idle stack arms no timer for it.
+#[test]
+fn idle_connection_lives_on() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    assert_eq!(transfer(&mut net, true, c, s, b"ping"), b"ping");
+    assert_eq!(transfer(&mut net, false, s, c, b"pong"), b"pong");
+    net.advance(SEC);
+    assert_eq!(
+        (net.a_timer(), net.b_timer()),
+        (None, None),
+        "idle: no timer"
+    );
+    net.advance(3600 * SEC);
+    assert_eq!(net.a.poll_mask(c) & (POLLERR | POLLHUP), 0);
+    assert_eq!(net.b.poll_mask(s) & (POLLERR | POLLHUP), 0);
+    assert_eq!(
+        transfer(&mut net, true, c, s, b"an hour later"),
+        b"an hour later"
+    );
+}
+
+const A_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
+const B_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+/// Counts the ARP requests a sends (`net.fault` records them; nothing is dropped).
+fn count_arp_requests_from_a(net: &mut Net) -> std::rc::Rc<std::cell::Cell<u32>> {
+    let n = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = n.clone();
+    net.fault = Box::new(move |a_to_b, f| {
+        if a_to_b && f.len() >= 22 && f[12..14] == [8, 6] && f[20..22] == [0, 1] {
+            seen.set(seen.get() + 1);
+        }
+        true
+    });
+    n
+}
+
+/// `arp -s`: a static entry is used at once (no ARP request), outlives the engine's own
+/// cache lifetime, is not replaced by what the wire says, and `arp -d` removes it, with
+/// Linux's errors for what ARP cannot do.
+#[test]
+fn static_arp_entries() {
+    use rinet::neigh::{ATF_COM, ATF_PERM};
+    let mut net = Net::new();
+    let requests = count_arp_requests_from_a(&mut net);
+    net.a.neigh_set(0, B_IP, Some(B_MAC), true).unwrap();
+    let n = net.a.neigh_get(IF, B_IP).unwrap();
+    assert_eq!((n.mac, n.flags()), (B_MAC, ATF_COM | ATF_PERM));
+    let (c, s) = connected(&mut net, 80);
+    assert_eq!(transfer(&mut net, true, c, s, b"hello"), b"hello");
+    assert_eq!(requests.get(), 0, "a static entry needs no ARP request");
+
+    // Two minutes idle: the engine's own entry would have expired after one.
+    net.advance(120 * SEC);
+    assert_eq!(transfer(&mut net, true, c, s, b"again"), b"again");
+    assert_eq!(
+        requests.get(),
+        0,
+        "the static entry outlives the engine cache"
+    );
+
+    // Someone on the wire claims B's address: the static entry stands.
+    let liar = wire_arp_reply([2, 0, 0, 0, 0, 0x66], B_IP, A_MAC, A_IP);
+    net.a.receive(IF, &liar);
+    assert_eq!(net.a.neigh_get(IF, B_IP).unwrap().mac, B_MAC);
+    assert_eq!(transfer(&mut net, true, c, s, b"still b"), b"still b");
+
+    // Errors, as Linux gives them.
+    let off_link = Ipv4::new(192, 168, 9, 9);
+    let mac = Some([2, 0, 0, 0, 0, 9]);
+    assert_eq!(
+        net.a.neigh_set(0, off_link, mac, true),
+        Err(Errno::ENETUNREACH)
+    );
+    assert_eq!(net.a.neigh_set(0, A_IP, mac, true), Err(Errno::EINVAL));
+    assert_eq!(net.a.neigh_set(99, B_IP, mac, true), Err(Errno::ENODEV));
+    assert_eq!(net.a.neigh_set(1, B_IP, mac, true), Err(Errno::EINVAL));
+    let unknown = Ipv4::new(10, 0, 0, 77);
+    assert_eq!(
+        net.a.neigh_set(IF, unknown, None, false),
+        Err(Errno::EINVAL)
+    );
+    assert_eq!(net.a.neigh_get(IF, unknown).err(), Some(Errno::ENXIO));
+    assert_eq!(net.a.neigh_delete(0, unknown), Err(Errno::ENXIO));
+
+    // Without ATF_COM an existing entry just stops being permanent.
+    net.a.neigh_set(IF, B_IP, None, false).unwrap();
+    assert_eq!(net.a.neigh_get(IF, B_IP).unwrap().flags(), ATF_COM);
+
+    // `arp -d`: gone from the table and from the engine, so the next packet asks ARP.
+    net.a.neigh_delete(0, B_IP).unwrap();
+    assert_eq!(net.a.neigh_get(IF, B_IP).err(), Some(Errno::ENXIO));
+    assert_eq!(transfer(&mut net, true, c, s, b"after -d"), b"after -d");
+    assert_eq!(requests.get(), 1, "after a delete, ARP asks again");
+}
+
+fn wire_arp_reply(from_mac: [u8; 6], from: Ipv4, to_mac: [u8; 6], to: Ipv4) -> Vec<u8> {
+    rinet::wire::arp_reply((from_mac, from), (to_mac, to)).to_vec()
+}
+
 /// Closed connections still finishing are listed (for /proc/net/tcp), as Linux lists its
 /// TIME-WAIT and FIN-WAIT sockets, until they are gone.
 #[test]

@@ -5,10 +5,13 @@
  * errno Linux's own IPv4 stack gives; the same binary runs on the INET guest to prove
  * the expectations. Prints "BADINPUT <name> PASS" or "BADINPUT <name> FAIL got ..."
  * and a final "BADINPUT-DONE <failures>". SIOCGIFCONF (answered through a core hook)
- * and SO_BINDTODEVICE are also checked with good arguments.
+ * and SO_BINDTODEVICE are also checked with good arguments, and so are the ARP ioctls
+ * (set, read back, delete a static entry on eth0).
  */
 #include <errno.h>
+#include <arpa/inet.h>
 #include <net/if.h>
+#include <net/if_arp.h>
 #include <net/route.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -85,10 +88,42 @@ static void expect_listed(const char *name, int fd, const char *ifname)
 	}
 }
 
+/* An ARP request for ip on dev ("" for none), with a static Ethernet address. */
+static struct arpreq *arp(struct arpreq *r, const char *ip, const char *dev, int flags)
+{
+	static const unsigned char mac[6] = { 0x02, 0, 0, 0, 0, 0x77 };
+	struct sockaddr_in *pa = (struct sockaddr_in *)&r->arp_pa;
+
+	memset(r, 0, sizeof(*r));
+	pa->sin_family = AF_INET;
+	inet_pton(AF_INET, ip, &pa->sin_addr);
+	r->arp_ha.sa_family = ARPHRD_ETHER;
+	memcpy(r->arp_ha.sa_data, mac, sizeof(mac));
+	r->arp_flags = flags;
+	strncpy(r->arp_dev, dev, sizeof(r->arp_dev) - 1);
+	return r;
+}
+
+/* arp -s, then SIOCGARP reads it back, then arp -d removes it. */
+static void check_static_arp(const char *name, int fd)
+{
+	struct arpreq r;
+	int ok;
+
+	ok = ioctl(fd, SIOCSARP, arp(&r, "10.0.2.77", "eth0", ATF_COM | ATF_PERM)) == 0 &&
+	     ioctl(fd, SIOCGARP, arp(&r, "10.0.2.77", "eth0", 0)) == 0 &&
+	     r.arp_flags == (ATF_COM | ATF_PERM) && r.arp_ha.sa_family == ARPHRD_ETHER &&
+	     (unsigned char)r.arp_ha.sa_data[5] == 0x77 &&
+	     ioctl(fd, SIOCDARP, arp(&r, "10.0.2.77", "", 0)) == 0;
+	check(name, ok);
+	expect("arp-get-after-delete", ioctl(fd, SIOCGARP, arp(&r, "10.0.2.77", "eth0", 0)), ENXIO);
+}
+
 int main(void)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(4242) };
 	struct sockaddr_in wrong = { .sin_family = AF_INET6 };
+	struct arpreq ar;
 	struct ifreq ifr;
 	socklen_t len = sizeof(int);
 	int v = 1, tcp, udp, lst;
@@ -160,6 +195,26 @@ int main(void)
 	setsockopt(udp, SOL_SOCKET, SO_BINDTODEVICE, "", 0);
 	check_bindtodevice("bindtodevice-eth0", udp, "eth0");
 	check_bindtodevice("bindtodevice-tcp-eth0", tcp, "eth0");
+	expect("arp-get-null", ioctl(udp, SIOCGARP, NULL), EFAULT);
+	expect("arp-set-bad-pointer", ioctl(udp, SIOCSARP, BAD), EFAULT);
+	arp(&ar, "10.0.2.77", "eth0", 0);
+	ar.arp_pa.sa_family = AF_UNIX;
+	expect("arp-get-wrong-family", ioctl(udp, SIOCGARP, &ar), EPFNOSUPPORT);
+	expect("arp-get-no-device", ioctl(udp, SIOCGARP, arp(&ar, "10.0.2.77", "", 0)), ENODEV);
+	expect("arp-get-unknown-device", ioctl(udp, SIOCGARP, arp(&ar, "10.0.2.77", "nosuch0", 0)),
+	       ENODEV);
+	expect("arp-get-unknown-entry", ioctl(udp, SIOCGARP, arp(&ar, "10.0.2.77", "eth0", 0)),
+	       ENXIO);
+	expect("arp-delete-unknown-entry", ioctl(udp, SIOCDARP, arp(&ar, "10.0.2.77", "eth0", 0)),
+	       ENXIO);
+	expect("arp-set-off-link",
+	       ioctl(udp, SIOCSARP, arp(&ar, "192.168.77.1", "", ATF_COM | ATF_PERM)), ENETUNREACH);
+	expect("arp-set-netmask-without-publ",
+	       ioctl(udp, SIOCSARP, arp(&ar, "10.0.2.77", "eth0", ATF_NETMASK)), EINVAL);
+	arp(&ar, "10.0.2.77", "eth0", ATF_COM);
+	ar.arp_ha.sa_family = ARPHRD_LOOPBACK;
+	expect("arp-set-wrong-hardware-type", ioctl(udp, SIOCSARP, &ar), EINVAL);
+	check_static_arp("arp-set-get-delete", udp);
 	printf("BADINPUT-DONE %d\n", failures);
 	return failures != 0;
 }

@@ -132,6 +132,9 @@ pub enum Link {
     Loopback,
 }
 
+/// How long a connection waits for an answer before it fails with ETIMEDOUT.
+const TCP_GIVE_UP: Duration = Duration::from_secs(120);
+
 fn zeroed(len: usize) -> SysResult<Vec<u8>> {
     let mut v = Vec::new();
     v.try_reserve_exact(len).map_err(|_| Errno::ENOMEM)?;
@@ -220,7 +223,7 @@ impl Engine {
     /// Set the addresses of `slot`. smoltcp forgets every neighbour on an address change;
     /// Linux keeps its ARP cache, and a connection whose peer vanished from the cache
     /// cannot even answer a retransmission until ARP runs again. So the neighbours the
-    /// stack still knows (MAC, IPv4) are put back, as if each had just answered ARP.
+    /// stack still knows (`known`: MAC, IPv4) are put back.
     pub fn set_addrs(
         &mut self,
         slot: usize,
@@ -243,25 +246,45 @@ impl Engine {
                 let _ = v.push(IpCidr::Ipv4(Ipv4Cidr::new(v4(c.addr), c.prefix)));
             }
         });
-        if e.medium != Medium::Ethernet || known.is_empty() {
+        for &(mac, ip) in known {
+            self.add_neighbor(slot, mac, ip, now_us);
+        }
+    }
+
+    /// Empty the neighbour cache of `slot` but for `keep` (MAC, IPv4).
+    pub fn reset_neighbors(&mut self, slot: usize, now_us: u64, keep: &[([u8; 6], Ipv4)]) {
+        let Ok(e) = self.get(slot) else { return };
+        // smoltcp has no call to forget one neighbour: an address "update" flushes all.
+        e.iface.update_ip_addrs(|_| {});
+        for &(mac, ip) in keep {
+            self.add_neighbor(slot, mac, ip, now_us);
+        }
+    }
+
+    /// Put `ip` at `mac` in the neighbour cache of `slot`, as if it had just answered ARP
+    /// (smoltcp fills its cache from nothing else). Ignored unless `ip` is on one of the
+    /// interface's subnets, the only neighbours the engine ever resolves.
+    pub fn add_neighbor(&mut self, slot: usize, mac: [u8; 6], ip: Ipv4, now_us: u64) {
+        let Ok(e) = self.get(slot) else { return };
+        if e.medium != Medium::Ethernet {
             return;
         }
-        let HardwareAddress::Ethernet(EthernetAddress(mac)) = e.iface.hardware_addr() else {
+        let Some(ours) = e.iface.ip_addrs().iter().find_map(|c| match c {
+            IpCidr::Ipv4(c) if c.contains_addr(&v4(ip)) => Some(Ipv4(c.address().octets())),
+            _ => None,
+        }) else {
             return;
         };
-        let now = Instant::from_micros(now_us as i64);
-        for &(peer_mac, peer) in known {
-            let Some(ours) = addrs.iter().find(|c| c.contains(peer)) else {
-                continue;
-            };
-            // In front of any frame still queued: this one is processed right now.
-            let mut reply = e.q.buffer();
-            reply.extend_from_slice(&wire::arp_reply((peer_mac, peer), (mac, ours.addr)));
-            e.q.rx.push_front(reply);
-            let mut discard = |_: &[u8]| {};
-            let (iface, sockets, mut port) = e.port(&mut discard);
-            iface.poll_ingress_single(now, &mut port, sockets);
-        }
+        let HardwareAddress::Ethernet(EthernetAddress(own_mac)) = e.iface.hardware_addr() else {
+            return;
+        };
+        // In front of any frame still queued: this one is processed right now.
+        let mut reply = e.q.buffer();
+        reply.extend_from_slice(&wire::arp_reply((mac, ip), (own_mac, ours)));
+        e.q.rx.push_front(reply);
+        let mut discard = |_: &[u8]| {};
+        let (iface, sockets, mut port) = e.port(&mut discard);
+        iface.poll_ingress_single(Instant::from_micros(now_us as i64), &mut port, sockets);
     }
 
     /// Local addresses of the TCP connections on `slot` (listeners excluded).
@@ -375,7 +398,7 @@ impl Engine {
         let mut s = tcp::Socket::new(tcp::SocketBuffer::new(rxb), tcp::SocketBuffer::new(txb));
         // Linux gives up on an unanswered connection after about two minutes; smoltcp
         // retransmits forever unless told otherwise.
-        s.set_timeout(Some(Duration::from_secs(120)));
+        s.set_timeout(Some(TCP_GIVE_UP));
         let h = e.sockets.add(s);
         Ok(ERef {
             slot: slot as u16,
@@ -519,6 +542,15 @@ impl Engine {
             } else {
                 Some(Duration::from_millis(10))
             });
+        }
+    }
+
+    /// Whether an unanswered connection is given up after [`TCP_GIVE_UP`]. smoltcp
+    /// counts that time from the last segment received even when nothing is outstanding,
+    /// so an idle connection must run without it (Linux keeps idle connections forever).
+    pub fn tcp_set_give_up(&mut self, r: ERef, on: bool) {
+        if let Some(s) = self.tcp(r) {
+            s.set_timeout(on.then_some(TCP_GIVE_UP));
         }
     }
 

@@ -396,6 +396,13 @@ impl<P: Platform> Stack<P> {
         if s.shut_rd && info.is_some_and(|i| i.can_recv) {
             self.engine.tcp_discard(r);
         }
+        if let Some(i) = info {
+            // Nothing outstanding and no keepalive: nothing can time out, as on Linux.
+            let idle = matches!(i.state, TcpState::Established | TcpState::CloseWait)
+                && i.send_queue == 0
+                && !s.opts.keepalive;
+            self.engine.tcp_set_give_up(r, !idle);
+        }
         let (established, saw_rst, started, hop) = (c.established, c.saw_rst, c.started, c.hop);
         let err;
         if state == TcpState::SynSent
