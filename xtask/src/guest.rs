@@ -281,6 +281,12 @@ pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
         vec![
             image::file("etc/tinyrust/rc.local", 0o755, rc),
             image::file("bin/badinput", 0o755, bad),
+            image::file(
+                "www/cgi-bin/host-done",
+                0o755,
+                b"#!/bin/sh\ntouch /tmp/host-done\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n"
+                    .to_vec(),
+            ),
         ],
     )?;
     let append = format!(
@@ -405,7 +411,7 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String
         "--parallel-max",
         "50",
         "-w",
-        "%{http_code}\\n",
+        "%{http_code} %{time_total}s %{errormsg}\\n",
     ];
     for _ in 0..1000 {
         args.extend_from_slice(&["-o", "/dev/null", &url]);
@@ -413,14 +419,25 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String
     res.record(
         "host-50x20-concurrent",
         curl(&args).and_then(|out| {
-            let ok = out.lines().filter(|l| *l == "200").count();
-            if ok == 1000 {
+            let failed: Vec<&str> = out.lines().filter(|l| !l.starts_with("200 ")).collect();
+            if failed.is_empty() {
                 Ok(())
             } else {
-                Err(format!("{ok}/1000 succeeded"))
+                Err(format!(
+                    "{}/1000 succeeded; failed: {}",
+                    1000 - failed.len(),
+                    failed.join("; ")
+                ))
             }
         }),
     );
+    // Tell the guest the host is done, so that its idle check measures an idle stack.
+    let _ = curl(&[
+        "-f",
+        "-o",
+        "/dev/null",
+        &format!("{base}/cgi-bin/host-done"),
+    ]);
     g.wait_for("GUEST-TESTS-DONE", Duration::from_secs(300))?;
     let console = g.console();
     // In-guest verdicts: "<PREFIX><name> PASS" or "<PREFIX><name> FAIL <detail>".

@@ -70,10 +70,16 @@ fn test() -> Result<(), String> {
     // The STM32F429 board kernel (ARMv7-M, XIP): it builds and fits the board's flash.
     size_table::check_stm32()?;
     // Last, so its summary closes the log: the kernels in QEMU (x86_64, then the Galileo
-    // kernel on an i586 CPU model, with its cmov/LOCK and regparm ABI checks).
+    // kernel on an i586 CPU model, with its cmov/LOCK and regparm ABI checks, then the
+    // x86_64 debug kernel on 2 CPUs, where any lockdep, sleep-in-atomic, slab or BUG/WARNING
+    // report fails the suite).
     guest::run_all(&[
         kernel::Spec::rinet(kernel::Arch::X86_64),
         kernel::Spec::rinet(kernel::Arch::Galileo),
+        kernel::Spec {
+            debug: true,
+            ..kernel::Spec::rinet(kernel::Arch::X86_64)
+        },
     ])
 }
 
