@@ -221,6 +221,99 @@ fn kernel_complaints(console: &str) -> Vec<String> {
         .collect()
 }
 
+/// The bad-input program (xtask/guest/badinput.c), static, so it runs on busybox's bare
+/// initramfs, built for `arch` in `work`.
+fn badinput_binary(arch: Arch, work: &Path) -> Result<Vec<u8>, String> {
+    let bad = work.join("badinput");
+    let src = crate::util::root_dir().join("xtask/guest/badinput.c");
+    let (b, s) = (
+        bad.to_string_lossy().into_owned(),
+        src.to_string_lossy().into_owned(),
+    );
+    let mut cc = vec!["-static", "-Os", "-Wall", "-o", &b, &s];
+    if arch == Arch::Galileo {
+        // The x86 asm/ headers serve -m32 too (gcc-multilib would add this path).
+        cc.extend([
+            "-m32",
+            "-march=i586",
+            "-idirafter",
+            "/usr/include/x86_64-linux-gnu",
+        ]);
+    }
+    crate::util::run("gcc", &cc, Path::new("."), &[])?;
+    std::fs::read(&bad).map_err(|e| e.to_string())
+}
+
+/// Record the in-guest verdicts of `console`: "<PREFIX><name> PASS" or
+/// "<PREFIX><name> FAIL <detail>", each prefix with its tag.
+fn record_verdicts(console: &str, prefixes: &[(&str, &str)], res: &mut Results) {
+    for &(prefix, tag) in prefixes {
+        for l in console.lines().filter_map(|l| l.strip_prefix(prefix)) {
+            let mut it = l.splitn(3, ' ');
+            let (name, verdict, detail) = (
+                it.next().unwrap_or("?"),
+                it.next().unwrap_or("?"),
+                it.next().unwrap_or(""),
+            );
+            res.record(
+                &format!("{tag}-{name}"),
+                if verdict == "PASS" {
+                    Ok(())
+                } else {
+                    Err(detail.to_string())
+                },
+            );
+        }
+    }
+}
+
+/// The bad-input program on the Linux INET guest of `arch` (same QEMU and image; only the
+/// network fragment differs): every expected errno must be Linux's own answer.
+pub fn badinput_on_inet(arch: Arch) -> Result<(u32, u32), String> {
+    let spec = Spec {
+        net: kernel::Net::Inet,
+        ..Spec::rinet(arch)
+    };
+    let build = kernel::build(spec)?;
+    let work = kernel::cache_dir().join("guest").join(spec.name());
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let bad = badinput_binary(arch, &work)?;
+    let rc = b"#!/bin/sh\n/bin/badinput\necho GUEST-TESTS-DONE\n".to_vec();
+    let initrd = image::build(
+        arch,
+        &work.join("initramfs.cpio.gz"),
+        vec![
+            image::file("etc/tinyrust/rc.local", 0o755, rc),
+            image::file("bin/badinput", 0o755, bad),
+        ],
+    )?;
+    let g = Guest::boot(
+        arch,
+        &build.join("arch/x86/boot/bzImage"),
+        &initrd,
+        "tinyrust.net=static tinyrust.ip=10.0.2.15 tinyrust.mask=255.255.255.0 tinyrust.gw=10.0.2.2",
+        1,
+        work.join("console.log"),
+    )?;
+    g.wait_for("GUEST-TESTS-DONE", Duration::from_secs(180))?;
+    let console = g.console();
+    drop(g);
+    let mut res = Results {
+        passed: 0,
+        failed: 0,
+    };
+    record_verdicts(&console, &[("BADINPUT ", "inet-bad-input")], &mut res);
+    res.record(
+        "inet-bad-input-ran",
+        if console.contains("BADINPUT-DONE") {
+            Ok(())
+        } else {
+            Err("no BADINPUT-DONE on the console".into())
+        },
+    );
+    Ok((res.passed, res.failed))
+}
+
 /// The guest suite on one kernel; returns (passed, failed).
 pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
     let build = kernel::build(spec)?;
@@ -256,25 +349,7 @@ pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
         Some(p) => std::fs::read(&p).map_err(|e| e.to_string())?,
         None => include_bytes!("../guest/rc.test").to_vec(),
     };
-    // The bad-input program: static, so it runs on busybox's bare initramfs.
-    let bad = work.join("badinput");
-    let src = crate::util::root_dir().join("xtask/guest/badinput.c");
-    let (b, s) = (
-        bad.to_string_lossy().into_owned(),
-        src.to_string_lossy().into_owned(),
-    );
-    let mut cc = vec!["-static", "-Os", "-Wall", "-o", &b, &s];
-    if spec.arch == Arch::Galileo {
-        // The x86 asm/ headers serve -m32 too (gcc-multilib would add this path).
-        cc.extend([
-            "-m32",
-            "-march=i586",
-            "-idirafter",
-            "/usr/include/x86_64-linux-gnu",
-        ]);
-    }
-    crate::util::run("gcc", &cc, Path::new("."), &[])?;
-    let bad = std::fs::read(&bad).map_err(|e| e.to_string())?;
+    let bad = badinput_binary(spec.arch, &work)?;
     let initrd = image::build(
         spec.arch,
         &work.join("initramfs.cpio.gz"),
@@ -440,25 +515,11 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String
     ]);
     g.wait_for("GUEST-TESTS-DONE", Duration::from_secs(300))?;
     let console = g.console();
-    // In-guest verdicts: "<PREFIX><name> PASS" or "<PREFIX><name> FAIL <detail>".
-    for (prefix, tag) in [("GUEST-TEST ", "in-guest"), ("BADINPUT ", "bad-input")] {
-        for l in console.lines().filter_map(|l| l.strip_prefix(prefix)) {
-            let mut it = l.splitn(3, ' ');
-            let (name, verdict, detail) = (
-                it.next().unwrap_or("?"),
-                it.next().unwrap_or("?"),
-                it.next().unwrap_or(""),
-            );
-            res.record(
-                &format!("{tag}-{name}"),
-                if verdict == "PASS" {
-                    Ok(())
-                } else {
-                    Err(detail.to_string())
-                },
-            );
-        }
-    }
+    record_verdicts(
+        &console,
+        &[("GUEST-TEST ", "in-guest"), ("BADINPUT ", "bad-input")],
+        &mut res,
+    );
     if let Some(l) = g
         .console()
         .lines()
@@ -480,9 +541,20 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String
 
 /// The guest suite on each kernel in `specs`.
 pub fn run_all(specs: &[Spec]) -> Result<(), String> {
+    run_all_and(specs, &[])
+}
+
+/// The guest suites of `specs`, then the bad-input program on the INET guest of each of
+/// `inet_badinput`, with one summary.
+pub fn run_all_and(specs: &[Spec], inet_badinput: &[Arch]) -> Result<(), String> {
     let mut total = (0, 0);
     for &spec in specs {
         let (p, f) = suite(spec)?;
+        total.0 += p;
+        total.1 += f;
+    }
+    for &arch in inet_badinput {
+        let (p, f) = badinput_on_inet(arch)?;
         total.0 += p;
         total.1 += f;
     }
