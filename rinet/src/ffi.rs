@@ -109,6 +109,14 @@ unsafe fn slice_mut<'a>(p: *mut u8, len: usize) -> SysResult<&'a mut [u8]> {
 }
 
 /// # Safety
+/// `p` must be NULL or valid for 4 bytes.
+unsafe fn ip_at(p: *const u8) -> SysResult<Ipv4> {
+    // SAFETY: caller contract.
+    let a = unsafe { slice(p, 4)? };
+    Ok(Ipv4([a[0], a[1], a[2], a[3]]))
+}
+
+/// # Safety
 /// `st` must be a live stack from `rinet_stack_new`.
 unsafe fn stack<'a>(st: *mut RinetStack) -> SysResult<&'a mut RinetStack> {
     // SAFETY: caller contract; NULL is rejected.
@@ -533,8 +541,7 @@ pub unsafe extern "C" fn rinet_if_set_addr(
 ) -> i32 {
     ret((|| {
         // SAFETY: caller contract.
-        let (s, a) = unsafe { (stack(st)?, slice(addr, 4)?) };
-        let ip = Ipv4([a[0], a[1], a[2], a[3]]);
+        let (s, ip) = unsafe { (stack(st)?, ip_at(addr)?) };
         let cidr = (prefix <= 32).then_some(Cidr {
             addr: ip,
             prefix: prefix as u8,
@@ -560,12 +567,10 @@ pub unsafe extern "C" fn rinet_route(
 ) -> i32 {
     ret((|| {
         // SAFETY: caller contract.
-        let (s, d, g) = unsafe { (stack(st)?, slice(dest, 4)?, slice(gateway, 4)?) };
+        let (s, dest, gateway) = unsafe { (stack(st)?, ip_at(dest)?, ip_at(gateway)?) };
         if prefix > 32 {
             return Err(Errno::EINVAL);
         }
-        let dest = Ipv4([d[0], d[1], d[2], d[3]]);
-        let gateway = Ipv4([g[0], g[1], g[2], g[3]]);
         if add != 0 {
             s.add_route(Route {
                 dest,
@@ -741,14 +746,6 @@ pub unsafe extern "C" fn rinet_neigh_info(
         *o = RinetNeighInfo::from(n);
         Ok(())
     })())
-}
-
-/// # Safety
-/// `p` must be NULL or valid for 4 bytes.
-unsafe fn ip_at(p: *const u8) -> SysResult<Ipv4> {
-    // SAFETY: caller contract.
-    let a = unsafe { slice(p, 4)? };
-    Ok(Ipv4([a[0], a[1], a[2], a[3]]))
 }
 
 /// `SIOCSARP`: set the neighbour `ip` (4 bytes) on `ifindex` (0: the interface it is

@@ -6,8 +6,6 @@
 //! administrator, which the engine alone would let expire (after 60 s) or overwrite with
 //! whatever the wire says.
 
-use alloc::vec::Vec;
-
 use crate::addr::Ipv4;
 use crate::errno::{Errno, SysResult};
 use crate::stack::{Platform, Stack, LOOPBACK_IFINDEX};
@@ -65,8 +63,11 @@ impl<P: Platform> Stack<P> {
         let now = self.now;
         if let Some(n) = self.neighbor_mut(ifindex, ip) {
             if n.permanent {
-                // The engine takes the wire's word; put the static entry back at once.
-                n.injected_us = None;
+                if n.mac != mac {
+                    // The engine takes the wire's word; put the static entry back at once.
+                    n.injected_us = None;
+                    self.static_contradicted = true;
+                }
             } else {
                 n.mac = mac;
                 n.updated_us = now;
@@ -110,19 +111,24 @@ impl<P: Platform> Stack<P> {
                 .any(|n| n.ip == ip && n.ifindex == ifindex)
     }
 
-    /// The neighbours of `ifindex` the engine may use: static ones and recent ones.
-    pub(crate) fn usable_neighbors(&self, ifindex: u32) -> Vec<([u8; 6], Ipv4)> {
-        self.neighbors
-            .iter()
-            .filter(|n| n.ifindex == ifindex)
-            .filter(|n| n.permanent || self.now.saturating_sub(n.updated_us) < NEIGHBOR_REUSE_US)
-            .map(|n| (n.mac, n.ip))
-            .collect()
+    /// Give the engine back the neighbours of `ifindex` it may use (static ones and recent
+    /// ones) after its cache was emptied.
+    pub(crate) fn restore_neighbors(&mut self, ifindex: u32) {
+        let Some(slot) = self.netif(ifindex).map(|i| i.slot) else {
+            return;
+        };
+        let now = self.now;
+        for n in self.neighbors.iter().filter(|n| n.ifindex == ifindex) {
+            if n.permanent || now.saturating_sub(n.updated_us) < NEIGHBOR_REUSE_US {
+                self.engine.add_neighbor(slot, n.mac, n.ip, now);
+            }
+        }
     }
 
     /// Hand static entries to the engine again before its cache expires them, or at once
     /// after the wire contradicted one.
     pub(crate) fn refresh_static_neighbors(&mut self) {
+        self.static_contradicted = false;
         let now = self.now;
         for i in 0..self.neighbors.len() {
             let n = self.neighbors[i];
@@ -225,10 +231,10 @@ impl<P: Platform> Stack<P> {
             .ok_or(Errno::ENXIO)?;
         self.neighbors.swap_remove(pos);
         self.now = self.platform.now_us();
-        let keep = self.usable_neighbors(ifindex);
         if let Some(slot) = self.netif(ifindex).map(|i| i.slot) {
-            self.engine.reset_neighbors(slot, self.now, &keep);
+            self.engine.flush_neighbors(slot);
         }
+        self.restore_neighbors(ifindex);
         Ok(())
     }
 }

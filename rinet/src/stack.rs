@@ -92,6 +92,8 @@ pub struct Stack<P: Platform> {
     /// engine slot. Like Linux, such connections are not killed: they pause (their frames
     /// are neither sent nor received) until the address returns or they time out.
     retained: Vec<(usize, Ipv4)>,
+    /// The wire contradicted a static neighbour: put it back in the engine at once.
+    pub(crate) static_contradicted: bool,
 }
 
 impl<P: Platform> Stack<P> {
@@ -112,6 +114,7 @@ impl<P: Platform> Stack<P> {
             seed,
             timer: None,
             retained: Vec::new(),
+            static_contradicted: false,
         };
         s.add_link(LOOPBACK_IFINDEX, Link::Loopback, 65535)?;
         s.set_addr(
@@ -271,12 +274,12 @@ impl<P: Platform> Stack<P> {
             })
             .collect();
         self.retained.clear();
+        let mut changed = Vec::new();
         for nif in &self.ifs {
             let mut addrs: Vec<Cidr> = nif.addr.into_iter().collect();
             if nif.ifindex == LOOPBACK_IFINDEX {
                 addrs.extend_from_slice(&locals);
             }
-            let known = self.usable_neighbors(nif.ifindex);
             for a in self.engine.tcp_local_addrs(nif.slot) {
                 if !a.is_any() && !addrs.iter().any(|c| c.addr == a) {
                     addrs.push(Cidr {
@@ -286,7 +289,14 @@ impl<P: Platform> Stack<P> {
                     self.retained.push((nif.slot, a));
                 }
             }
-            self.engine.set_addrs(nif.slot, &addrs, self.now, &known);
+            if self.engine.set_addrs(nif.slot, &addrs) {
+                changed.push(nif.ifindex);
+            }
+        }
+        // Linux keeps its ARP cache across address changes (a connection whose peer left
+        // the cache could not even answer a retransmission until ARP ran again).
+        for ifindex in changed {
+            self.restore_neighbors(ifindex);
         }
     }
 
@@ -566,7 +576,9 @@ impl<P: Platform> Stack<P> {
                     self.with_sink(port, |engine, now, sink| {
                         engine.ingress(port.slot, frame, now, sink)
                     });
-                    self.refresh_static_neighbors();
+                    if self.static_contradicted {
+                        self.refresh_static_neighbors();
+                    }
                     self.maintain();
                 }
                 self.with_sink(port, |engine, now, sink| {

@@ -889,18 +889,6 @@ fn add_default_route(s: &mut Stack<SimPlatform>, gw: Ipv4) {
     .unwrap();
 }
 
-/// A small deterministic generator (xorshift), so a failing seed can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 /// One transfer of `len` bytes while one side renews its lease at random moments (every
 /// 0-1 s, each renewal taking 0-300 ms) and after each renewal the receiver stops reading
 /// for up to a second, so windows close and reopen across renewals.

@@ -18,20 +18,6 @@ use rinet::socket::*;
 use rinet::wire::{csum_add, csum_fold};
 use rinet::{Errno, Ipv4};
 
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-}
-
 /// A session between two stacks, recording every frame on the wire.
 fn scripted_frames() -> Vec<Vec<u8>> {
     let mut net = Net::new();
@@ -118,30 +104,30 @@ fn fix_up(f: &mut [u8]) {
 
 fn mutate(rng: &mut Rng, seed: &[u8]) -> Vec<u8> {
     let mut f = seed.to_vec();
-    for _ in 0..=rng.below(4) {
+    for _ in 0..=rng.index(4) {
         let n = f.len();
-        match rng.below(7) {
+        match rng.index(7) {
             0 if n > 0 => {
-                let i = rng.below(n);
-                f[i] ^= 1 << rng.below(8);
+                let i = rng.index(n);
+                f[i] ^= 1 << rng.index(8);
             }
             1 if n > 0 => {
-                let i = rng.below(n);
-                f[i] = [0, 0xff, 0x7f, 0x80, 1, 0x40][rng.below(6)];
+                let i = rng.index(n);
+                f[i] = [0, 0xff, 0x7f, 0x80, 1, 0x40][rng.index(6)];
             }
-            2 => f.truncate(rng.below(n + 1)),
+            2 => f.truncate(rng.index(n + 1)),
             3 => {
-                let extra = rng.below(64);
+                let extra = rng.index(64);
                 f.extend((0..extra).map(|_| rng.next() as u8));
             }
             4 if n > 4 => {
                 // Length and offset fields live in the first 64 bytes.
-                let i = rng.below(n.min(64) - 1);
+                let i = rng.index(n.min(64) - 1);
                 let v = (rng.next() as u16).to_be_bytes();
                 f[i..i + 2].copy_from_slice(&v);
             }
             5 if n > 8 => {
-                let (a, b) = (rng.below(n), rng.below(n));
+                let (a, b) = (rng.index(n), rng.index(n));
                 f.swap(a, b);
             }
             _ => {}
@@ -176,9 +162,9 @@ fn mutated_frames_never_panic_and_the_stack_survives() {
     setup(&mut net);
     let limit = Duration::from_secs(seconds);
     while start.elapsed() < limit && iterations < 50_000_000 {
-        let seed = &seeds[rng.below(seeds.len())];
+        let seed = &seeds[rng.index(seeds.len())];
         let mut f = mutate(&mut rng, seed);
-        if rng.below(2) == 0 {
+        if rng.index(2) == 0 {
             if f.len() >= 34 && f[12..14] == [8, 0] {
                 f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
                 f[30..34].copy_from_slice(&B_IP.0);

@@ -181,6 +181,11 @@ fn sha256(p: &Path) -> Result<String, String> {
         .to_string())
 }
 
+/// The guest's network on QEMU's user-mode link: static, as slirp expects it.
+const STATIC_NET: &str =
+    "tinyrust.net=static tinyrust.ip=10.0.2.15 tinyrust.mask=255.255.255.0 tinyrust.gw=10.0.2.2";
+
+#[derive(Default)]
 struct Results {
     passed: u32,
     failed: u32,
@@ -291,17 +296,14 @@ pub fn badinput_on_inet(arch: Arch) -> Result<(u32, u32), String> {
         arch,
         &build.join("arch/x86/boot/bzImage"),
         &initrd,
-        "tinyrust.net=static tinyrust.ip=10.0.2.15 tinyrust.mask=255.255.255.0 tinyrust.gw=10.0.2.2",
+        STATIC_NET,
         1,
         work.join("console.log"),
     )?;
     g.wait_for("GUEST-TESTS-DONE", Duration::from_secs(180))?;
     let console = g.console();
     drop(g);
-    let mut res = Results {
-        passed: 0,
-        failed: 0,
-    };
+    let mut res = Results::default();
     record_verdicts(&console, &[("BADINPUT ", "inet-bad-input")], &mut res);
     res.record(
         "inet-bad-input-ran",
@@ -364,9 +366,7 @@ pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
             ),
         ],
     )?;
-    let append = format!(
-        "tinyrust.net=static tinyrust.ip=10.0.2.15 tinyrust.mask=255.255.255.0 tinyrust.gw=10.0.2.2 test.hostport={host_port} test.sha={big_sha}"
-    );
+    let append = format!("{STATIC_NET} test.hostport={host_port} test.sha={big_sha}");
     let smp = if spec.debug { 2 } else { 1 };
     let started = Instant::now();
     let guest = Guest::boot(
@@ -394,10 +394,7 @@ pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
 }
 
 fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String> {
-    let mut res = Results {
-        passed: 0,
-        failed: 0,
-    };
+    let mut res = Results::default();
     let boot_timeout = Duration::from_secs(if spec.debug { 300 } else { 120 });
     g.wait_for("tinyrust: httpd on port 80", boot_timeout)?;
     let base = format!("http://127.0.0.1:{}", g.http_port);
@@ -665,7 +662,7 @@ dd if=/dev/urandom of=/www/big64.bin bs=1024 count=65536 2>/dev/null\necho GUEST
         &work.join("initramfs.cpio.gz"),
         vec![image::file("etc/tinyrust/rc.local", 0o755, rc)],
     )?;
-    let append = "tinyrust.net=static tinyrust.ip=10.0.2.15 tinyrust.mask=255.255.255.0 tinyrust.gw=10.0.2.2";
+    let append = STATIC_NET;
     let started = Instant::now();
     let g = Guest::boot(
         spec.arch,

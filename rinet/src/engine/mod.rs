@@ -220,25 +220,17 @@ impl Engine {
             .ok_or(Errno::ENODEV)
     }
 
-    /// Set the addresses of `slot`. smoltcp forgets every neighbour on an address change;
-    /// Linux keeps its ARP cache, and a connection whose peer vanished from the cache
-    /// cannot even answer a retransmission until ARP runs again. So the neighbours the
-    /// stack still knows (`known`: MAC, IPv4) are put back.
-    pub fn set_addrs(
-        &mut self,
-        slot: usize,
-        addrs: &[Cidr],
-        now_us: u64,
-        known: &[([u8; 6], Ipv4)],
-    ) {
-        let Ok(e) = self.get(slot) else { return };
+    /// Set the addresses of `slot`; true if they changed. smoltcp then forgets every
+    /// neighbour (the caller puts back those it still knows with [`Engine::add_neighbor`]).
+    pub fn set_addrs(&mut self, slot: usize, addrs: &[Cidr]) -> bool {
+        let Ok(e) = self.get(slot) else { return false };
         let same = e.iface.ip_addrs().len() == addrs.len()
             && addrs
                 .iter()
                 .zip(e.iface.ip_addrs())
                 .all(|(c, have)| *have == IpCidr::Ipv4(Ipv4Cidr::new(v4(c.addr), c.prefix)));
         if same {
-            return;
+            return false;
         }
         e.iface.update_ip_addrs(|v| {
             v.clear();
@@ -246,18 +238,14 @@ impl Engine {
                 let _ = v.push(IpCidr::Ipv4(Ipv4Cidr::new(v4(c.addr), c.prefix)));
             }
         });
-        for &(mac, ip) in known {
-            self.add_neighbor(slot, mac, ip, now_us);
-        }
+        true
     }
 
-    /// Empty the neighbour cache of `slot` but for `keep` (MAC, IPv4).
-    pub fn reset_neighbors(&mut self, slot: usize, now_us: u64, keep: &[([u8; 6], Ipv4)]) {
-        let Ok(e) = self.get(slot) else { return };
-        // smoltcp has no call to forget one neighbour: an address "update" flushes all.
-        e.iface.update_ip_addrs(|_| {});
-        for &(mac, ip) in keep {
-            self.add_neighbor(slot, mac, ip, now_us);
+    /// Empty the neighbour cache of `slot`.
+    pub fn flush_neighbors(&mut self, slot: usize) {
+        if let Ok(e) = self.get(slot) {
+            // smoltcp has no call to forget one neighbour: an address "update" flushes all.
+            e.iface.update_ip_addrs(|_| {});
         }
     }
 

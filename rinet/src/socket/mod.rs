@@ -113,6 +113,9 @@ pub struct Conn {
     pub(crate) local: Endpoint,
     pub(crate) remote: Endpoint,
     pub(crate) snd_max: Option<u32>,
+    /// Whether the engine gives the connection up when unanswered (set while something is
+    /// outstanding; see `maintain_conn`).
+    pub(crate) give_up: bool,
 }
 
 pub enum Tcp {
@@ -637,6 +640,7 @@ impl<P: Platform> Stack<P> {
                             local: i.local.unwrap_or_default(),
                             remote: i.remote.unwrap_or_default(),
                             snd_max: None,
+                            give_up: true,
                         };
                         self.socks.orphan(&c, false, self.now);
                     }

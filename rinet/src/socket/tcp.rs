@@ -74,6 +74,7 @@ impl<P: Platform> Stack<P> {
             local,
             remote,
             snd_max: None,
+            give_up: true,
         };
         let sock = Sock {
             proto: Proto::Tcp(Tcp::Conn(conn)),
@@ -178,6 +179,7 @@ impl<P: Platform> Stack<P> {
             local,
             remote,
             snd_max: None,
+            give_up: true,
         }));
         self.stats.tcp_active_opens += 1;
         self.apply_conn_opts(id);
@@ -398,10 +400,13 @@ impl<P: Platform> Stack<P> {
         }
         if let Some(i) = info {
             // Nothing outstanding and no keepalive: nothing can time out, as on Linux.
-            let idle = matches!(i.state, TcpState::Established | TcpState::CloseWait)
+            let give_up = !(matches!(i.state, TcpState::Established | TcpState::CloseWait)
                 && i.send_queue == 0
-                && !s.opts.keepalive;
-            self.engine.tcp_set_give_up(r, !idle);
+                && !s.opts.keepalive);
+            if give_up != c.give_up {
+                c.give_up = give_up;
+                self.engine.tcp_set_give_up(r, give_up);
+            }
         }
         let (established, saw_rst, started, hop) = (c.established, c.saw_rst, c.started, c.hop);
         let err;
