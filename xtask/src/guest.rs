@@ -91,7 +91,10 @@ impl Guest {
             cmd.arg(qemu);
         }
         cmd.args(cpu);
-        let smp = smp.to_string();
+        // One CPU per socket: with QEMU's default of cores in one socket, SeaBIOS's MP
+        // table lists only the first CPU of each package, and a kernel without ACPI (ours)
+        // would boot on one CPU whatever -smp says.
+        let smp = format!("{smp},sockets={smp},cores=1,threads=1");
         let append = format!("console=ttyS0 panic=-1 {append}");
         let child = cmd
             .args([
@@ -367,7 +370,7 @@ pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
         ],
     )?;
     let append = format!("{STATIC_NET} test.hostport={host_port} test.sha={big_sha}");
-    let smp = if spec.debug { 2 } else { 1 };
+    let smp = vcpus(spec);
     let started = Instant::now();
     let guest = Guest::boot(
         spec.arch,
@@ -393,11 +396,32 @@ pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
     Ok((res.passed, res.failed))
 }
 
+/// The debug kernel runs on two CPUs, so that the stack's lock meets real concurrency.
+fn vcpus(spec: Spec) -> u32 {
+    if spec.debug {
+        2
+    } else {
+        1
+    }
+}
+
 fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String> {
     let mut res = Results::default();
     let boot_timeout = Duration::from_secs(if spec.debug { 300 } else { 120 });
     g.wait_for("tinyrust: httpd on port 80", boot_timeout)?;
     let base = format!("http://127.0.0.1:{}", g.http_port);
+    // The kernel must run on every CPU QEMU was given, or the SMP checks check nothing.
+    if vcpus(spec) > 1 {
+        let want = format!("smp: Brought up 1 node, {} CPUs", vcpus(spec));
+        res.record(
+            "guest-uses-all-cpus",
+            if g.console().contains(&want) {
+                Ok(())
+            } else {
+                Err(format!("console lacks {want:?}"))
+            },
+        );
+    }
     // First page: time from QEMU start.
     let t0 = Instant::now();
     let mut page = Err(String::new());
@@ -483,7 +507,7 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String
         "--parallel-max",
         "50",
         "-w",
-        "%{http_code} %{time_total}s %{errormsg}\\n",
+        "%{http_code} %{time_total}s port %{local_port} %{errormsg}\\n",
     ];
     for _ in 0..1000 {
         args.extend_from_slice(&["-o", "/dev/null", &url]);
@@ -899,7 +923,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
         &build.join("arch/x86/boot/bzImage"),
         &initrd,
         "tinyrust.net=dhcp",
-        1,
+        vcpus(spec),
         work.join("console.log"),
         "tap,id=n0,ifname=qtap0,script=no,downscript=no",
         0,
