@@ -1203,3 +1203,32 @@ fn binding_to_an_unknown_interface_fails_like_linux() {
         Err(Errno::EINVAL)
     );
 }
+
+/// accept() with the socket table full fails and leaves the connection queued, as Linux's
+/// accept leaves it when no file can be allocated: the peer is not reset and a later
+/// accept() returns it.
+#[test]
+fn accept_with_full_table_keeps_connection_queued() {
+    let mut net = Net::with_config(rinet::Config {
+        max_sockets: 2,
+        ..rinet::Config::default()
+    });
+    let l = listener(&mut net.b, 80, 4);
+    let filler = net.b.socket(SOCK_DGRAM, 0).unwrap();
+    let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
+    net.run_until(5 * SEC, |n| n.a.poll_mask(c) & POLLOUT != 0);
+    net.run_until(SEC, |n| n.b.poll_mask(l) & POLLIN != 0);
+    assert_eq!(net.b.accept(l).map(|_| ()), Err(Errno::ENOBUFS));
+    net.step(SEC);
+    assert_eq!(net.b.poll_mask(l) & POLLIN, POLLIN, "still queued");
+    assert_eq!(
+        net.a.poll_mask(c) & (POLLERR | POLLHUP),
+        0,
+        "peer not reset"
+    );
+    net.b.close(filler).unwrap();
+    let (srv, _) = net.b.accept(l).unwrap();
+    let got = transfer(&mut net, true, c, srv, &pattern(4096, 7));
+    assert_eq!(got, pattern(4096, 7));
+}

@@ -268,6 +268,11 @@ impl SocketTable {
             .filter_map(|(i, s)| s.sock.as_ref().map(|k| (SocketId::new(i, s.gen), k)))
     }
 
+    /// True when `insert` would fail: `max` sockets live, or every one of the 0xffff ids.
+    pub(crate) fn is_full(&self, max: usize) -> bool {
+        self.live >= max.min(0xffff)
+    }
+
     fn insert(&mut self, sock: Sock, max: usize) -> SysResult<SocketId> {
         if self.live >= max {
             return Err(Errno::ENOBUFS);

@@ -53,6 +53,10 @@ impl<P: Platform> Stack<P> {
 
     /// `accept(2)`: the oldest established connection, or EAGAIN.
     pub fn accept(&mut self, id: SocketId) -> SysResult<(SocketId, Endpoint)> {
+        if self.socks.is_full(self.cfg.max_sockets) {
+            // As Linux when no file can be had: fail, and leave the connection queued.
+            return Err(Errno::ENOBUFS);
+        }
         let s = self.sock_mut(id)?;
         let opts = s.opts;
         let r = match tcp_of(s)? {
@@ -87,14 +91,8 @@ impl<P: Platform> Stack<P> {
             shut_wr: false,
             reported: 0,
         };
-        let new = match self.socks.insert(sock, self.cfg.max_sockets) {
-            Ok(n) => n,
-            Err(e) => {
-                self.engine.tcp_abort(r);
-                self.run();
-                return Err(e);
-            }
-        };
+        // Cannot fail: there was room above and nothing ran since.
+        let new = self.socks.insert(sock, self.cfg.max_sockets)?;
         self.apply_conn_opts(new);
         self.maintain_listener(id);
         self.run();
