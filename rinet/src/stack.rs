@@ -9,7 +9,7 @@
 use alloc::vec::Vec;
 
 use crate::addr::{Cidr, Ipv4};
-use crate::engine::{Engine, Link};
+use crate::engine::{Engine, Link, TcpState};
 use crate::errno::{Errno, SysResult};
 use crate::neigh::{Neighbor, MAX_NEIGHBORS};
 use crate::route::{Route, RouteTable};
@@ -520,13 +520,11 @@ impl<P: Platform> Stack<P> {
                     self.socks.note_rst(local, remote);
                 }
                 let ifindex = self.ifindex_of_slot(slot);
-                if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN
-                    && self
-                        .socks
-                        .listener_full(&mut self.engine, (slot, ifindex), local, remote)
-                {
-                    self.stats.drop_frame(DropReason::ListenOverflow);
-                    return false;
+                if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN {
+                    if let Some(why) = self.classify_syn((slot, ifindex), local, remote) {
+                        self.stats.drop_frame(why);
+                        return false;
+                    }
                 }
             }
             Transport::Udp { .. } => self.stats.udp_in_datagrams += 1,
@@ -535,6 +533,29 @@ impl<P: Platform> Stack<P> {
         }
         self.stats.ip_in_delivers += 1;
         true
+    }
+
+    /// Where a SYN (without ACK) may go. A connection that already has the four-tuple
+    /// keeps it: left to smoltcp, the SYN would go to whichever socket comes first, and a
+    /// listening socket in front of the connection would start a second one with the same
+    /// peer, whose SYN-ACK the peer answers with a reset. Only an orphan in TIME-WAIT gives
+    /// way, so that a peer may open the same four-tuple again at once, as on Linux.
+    fn classify_syn(
+        &mut self,
+        (slot, ifindex): (usize, u32),
+        local: crate::Endpoint,
+        remote: crate::Endpoint,
+    ) -> Option<DropReason> {
+        match self.engine.tcp_owner(slot, local, remote) {
+            Some((r, TcpState::TimeWait)) if self.socks.forget_orphan(r) => {
+                self.engine.remove(r);
+            }
+            Some(_) => return Some(DropReason::DuplicateSyn),
+            None => {}
+        }
+        self.socks
+            .listener_full(&mut self.engine, (slot, ifindex), local, remote)
+            .then_some(DropReason::ListenOverflow)
     }
 
     // ---- the poll loop ----

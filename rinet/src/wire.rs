@@ -41,9 +41,12 @@ pub enum DropReason {
     /// For an address this host no longer has (kept only so that connections using it
     /// can resume if it returns). Linux counts these as InAddrErrors.
     NotLocal = 10,
+    /// A SYN for a connection that already exists (a retransmission whose SYN-ACK was
+    /// lost, or a peer that restarted): the connection answers on its own timers.
+    DuplicateSyn = 11,
 }
 
-pub const DROP_REASONS: usize = 11;
+pub const DROP_REASONS: usize = 12;
 
 /// An ARP packet for IPv4 over Ethernet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

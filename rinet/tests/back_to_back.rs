@@ -1232,3 +1232,81 @@ fn accept_with_full_table_keeps_connection_queued() {
     let got = transfer(&mut net, true, c, srv, &pattern(4096, 7));
     assert_eq!(got, pattern(4096, 7));
 }
+
+fn tcp_flags(f: &[u8]) -> Option<u8> {
+    if f.len() < 34 || f[12..14] != [8, 0] || f[23] != 6 {
+        return None;
+    }
+    let tcp = 14 + usize::from(f[14] & 0xf) * 4;
+    f.get(tcp + 13).copied()
+}
+
+/// A retransmitted SYN (its SYN-ACK was lost) belongs to the connection already being
+/// set up, not to a fresh listening socket that happens to come first in the engine: one
+/// connection results, with no reset, and accept() returns it once.
+#[test]
+fn retransmitted_syn_joins_its_connection() {
+    let mut net = Net::new();
+    // A socket that comes and goes before the listener's first engine socket, so that
+    // the listener's refill lands in front of the connection in progress.
+    let early = net.b.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.b.connect(early, ep(A_IP, 9)), Err(Errno::EINPROGRESS));
+    let l = listener(&mut net.b, 80, 4);
+    net.run_until(5 * SEC, |n| n.b.poll_mask(early) & POLLERR != 0);
+    assert_eq!(so_error(&mut net.b, early), Errno::ECONNREFUSED.0);
+    let mut lost = false;
+    net.fault = Box::new(move |a_to_b, f| {
+        let syn_ack = tcp_flags(f) == Some(0x12);
+        if !a_to_b && syn_ack && !lost {
+            lost = true;
+            return false;
+        }
+        true
+    });
+    let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
+    net.run_until(20 * SEC, |n| n.a.poll_mask(c) & POLLOUT != 0);
+    assert_eq!(net.dropped, 1, "the first SYN-ACK was lost");
+    assert!(net.b.stats.dropped(DropReason::DuplicateSyn) >= 1);
+    let (s, _) = net.b.accept(l).unwrap();
+    let data = pattern(20_000, 3);
+    assert_eq!(transfer(&mut net, true, c, s, &data), data);
+    net.step(60 * SEC);
+    assert_eq!(net.b.accept(l).map(|_| ()), Err(Errno::EAGAIN));
+    assert_eq!(so_error(&mut net.a, c), 0);
+    assert_eq!(
+        net.a.stats.tcp_estab_resets + net.b.stats.tcp_estab_resets,
+        0
+    );
+}
+
+/// The server closed first and keeps the connection in TIME-WAIT; the client opens the very
+/// same four-tuple again at once. As on Linux, the SYN ends the TIME-WAIT and the new
+/// connection is served.
+#[test]
+fn same_four_tuple_right_after_time_wait() {
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 4);
+    let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
+    net.run_until(5 * SEC, |n| n.a.poll_mask(c) & POLLOUT != 0);
+    let port = net.a.local_endpoint(c).unwrap().port;
+    let (s, _) = net.b.accept(l).unwrap();
+    net.b.close(s).unwrap();
+    net.pump();
+    net.a.close(c).unwrap();
+    net.pump();
+    assert_eq!(net.b.orphan_count(), 1, "server side in TIME-WAIT");
+    let c2 = net.a.socket(SOCK_STREAM, 0).unwrap();
+    net.a
+        .setsockopt(c2, SOL_SOCKET, SO_REUSEADDR, &1i32.to_ne_bytes())
+        .unwrap();
+    net.a.bind(c2, ep(A_IP, port)).unwrap();
+    assert_eq!(net.a.connect(c2, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
+    net.run_until(SEC, |n| n.a.poll_mask(c2) & POLLOUT != 0);
+    assert_eq!(so_error(&mut net.a, c2), 0);
+    let (s2, peer) = net.b.accept(l).unwrap();
+    assert_eq!(peer, ep(A_IP, port));
+    let data = pattern(10_000, 5);
+    assert_eq!(transfer(&mut net, true, c2, s2, &data), data);
+}

@@ -71,6 +71,22 @@ pub struct TcpInfo {
     pub remote: Option<Endpoint>,
 }
 
+fn state_of(s: tcp::State) -> TcpState {
+    match s {
+        tcp::State::Closed => TcpState::Closed,
+        tcp::State::Listen => TcpState::Listen,
+        tcp::State::SynSent => TcpState::SynSent,
+        tcp::State::SynReceived => TcpState::SynReceived,
+        tcp::State::Established => TcpState::Established,
+        tcp::State::FinWait1 => TcpState::FinWait1,
+        tcp::State::FinWait2 => TcpState::FinWait2,
+        tcp::State::CloseWait => TcpState::CloseWait,
+        tcp::State::Closing => TcpState::Closing,
+        tcp::State::LastAck => TcpState::LastAck,
+        tcp::State::TimeWait => TcpState::TimeWait,
+    }
+}
+
 fn v4(a: Ipv4) -> Ipv4Address {
     Ipv4Address::from_octets(a.0)
 }
@@ -275,6 +291,32 @@ impl Engine {
         iface.poll_ingress_single(Instant::from_micros(now_us as i64), &mut port, sockets);
     }
 
+    /// The TCP socket of `slot` that holds the connection `local`-`remote`, and its state.
+    /// smoltcp hands a segment to the first socket that accepts it, and a listening socket
+    /// accepts any SYN; the stack asks this before it lets a SYN in.
+    pub fn tcp_owner(
+        &self,
+        slot: usize,
+        local: Endpoint,
+        remote: Endpoint,
+    ) -> Option<(ERef, TcpState)> {
+        let e = self.ifaces.get(slot)?.as_ref()?;
+        e.sockets.iter().find_map(|(h, s)| match s {
+            Socket::Tcp(t)
+                if t.local_endpoint().map(from_ep) == Some(local)
+                    && t.remote_endpoint().map(from_ep) == Some(remote) =>
+            {
+                let r = ERef {
+                    slot: slot as u16,
+                    gen: e.gen,
+                    h,
+                };
+                Some((r, state_of(t.state())))
+            }
+            _ => None,
+        })
+    }
+
     /// Local addresses of the TCP connections on `slot` (listeners excluded).
     pub fn tcp_local_addrs(&self, slot: usize) -> Vec<Ipv4> {
         let Some(e) = self.ifaces.get(slot).and_then(Option::as_ref) else {
@@ -437,19 +479,7 @@ impl Engine {
 
     pub fn tcp_info(&mut self, r: ERef) -> Option<TcpInfo> {
         let s = self.tcp(r)?;
-        let state = match s.state() {
-            tcp::State::Closed => TcpState::Closed,
-            tcp::State::Listen => TcpState::Listen,
-            tcp::State::SynSent => TcpState::SynSent,
-            tcp::State::SynReceived => TcpState::SynReceived,
-            tcp::State::Established => TcpState::Established,
-            tcp::State::FinWait1 => TcpState::FinWait1,
-            tcp::State::FinWait2 => TcpState::FinWait2,
-            tcp::State::CloseWait => TcpState::CloseWait,
-            tcp::State::Closing => TcpState::Closing,
-            tcp::State::LastAck => TcpState::LastAck,
-            tcp::State::TimeWait => TcpState::TimeWait,
-        };
+        let state = state_of(s.state());
         Some(TcpInfo {
             state,
             can_recv: s.can_recv(),

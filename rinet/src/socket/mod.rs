@@ -377,6 +377,13 @@ impl SocketTable {
         self.kick |= kick;
     }
 
+    /// Drop `r` from the orphans; false if it is not one (it belongs to a socket).
+    pub(crate) fn forget_orphan(&mut self, r: ERef) -> bool {
+        let before = self.orphans.len();
+        self.orphans.retain(|o| o.r != r);
+        self.orphans.len() != before
+    }
+
     pub(crate) fn forget_orphans_on(&mut self, slot: usize) {
         self.orphans.retain(|o| o.r.slot() != slot);
     }
