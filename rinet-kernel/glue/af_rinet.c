@@ -104,6 +104,11 @@ void rinet_c_free(void *ptr)
 
 void rinet_c_panic(const u8 *file, size_t len, u32 line)
 {
+	/*
+	 * panic() dumps the stack only with DEBUG_BUGVERBOSE, and on ARMv7-M the
+	 * location is redacted to save flash: the stack is what finds the bug.
+	 */
+	dump_stack();
 	panic("rinet: Rust panic at %.*s:%u\n", (int)len, file, line);
 }
 

@@ -35,7 +35,8 @@ static ALLOC: KernelAlloc = KernelAlloc;
 
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
-    // No formatting machinery: file and line are enough to find the bug.
+    // No formatting machinery: file and line, with the stack the glue dumps, find the bug.
+    // (ARMv7-M builds with -Zlocation-detail=none: there the location reads "<redacted>".)
     let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
     // SAFETY: file is a valid string for the call.
     unsafe { rinet_c_panic(file.as_ptr(), file.len(), line) }

@@ -53,13 +53,16 @@ TINYRUST_KERNEL_FRAGMENTS ??= ""
 COMPATIBLE_MACHINE = "^(galileo|stm32f429-disco|qemux86-64-tinyrust)$"
 
 # The Rust target and flags per kernel architecture (rinet-kernel/glue/Makefile holds
-# the same table for builds outside bitbake).
+# the same table for builds outside bitbake; `cargo xtask layer-check` compares them).
 TINYRUST_RUST_TARGET = "x86_64-unknown-none"
 TINYRUST_RUST_TARGET:galileo = "i586-unknown-linux-gnu"
 TINYRUST_RUST_TARGET:stm32f429-disco = "thumbv7em-none-eabi"
 TINYRUST_RUSTFLAGS = "-Crelocation-model=static -Zplt=yes"
 TINYRUST_RUSTFLAGS:galileo = "-Crelocation-model=static -Zregparm=3 -Zreg-struct-return -Cforce-unwind-tables=no"
-TINYRUST_RUSTFLAGS:stm32f429-disco = ""
+TINYRUST_RUSTFLAGS:stm32f429-disco = "-Zlocation-detail=none"
+# The cargo profile: release (opt-level s), or release-z (opt-level z) where flash is short.
+TINYRUST_CARGO_PROFILE = "release"
+TINYRUST_CARGO_PROFILE:stm32f429-disco = "release-z"
 
 # The glue and the crates come from the repository that holds this layer.
 do_configure:prepend() {
@@ -83,9 +86,9 @@ do_compile:prepend() {
     chmod +x ${WORKDIR}/rustc-kernel
     RUSTC=${WORKDIR}/rustc-kernel RUSTC_BOOTSTRAP=1 \
         RUSTFLAGS="${TINYRUST_RUSTFLAGS}" \
-        cargo build --frozen --release \
+        cargo build --frozen --profile ${TINYRUST_CARGO_PROFILE} \
         --manifest-path ${WORKDIR}/rinet-src/rinet-kernel/Cargo.toml \
         --target ${TINYRUST_RUST_TARGET} -Zbuild-std=core,alloc \
         --target-dir ${B}/rinet-cargo
 }
-EXTRA_OEMAKE += "RINET_LIB=${B}/rinet-cargo/${TINYRUST_RUST_TARGET}/release/librinet_kernel.a"
+EXTRA_OEMAKE += "RINET_LIB=${B}/rinet-cargo/${TINYRUST_RUST_TARGET}/${TINYRUST_CARGO_PROFILE}/librinet_kernel.a"
