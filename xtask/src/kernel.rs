@@ -28,7 +28,7 @@ impl Net {
         }
     }
 
-    fn fragment(self) -> &'static str {
+    pub fn fragment(self) -> &'static str {
         match self {
             Net::Rinet => "net-rinet.cfg",
             Net::Inet => "net-inet.cfg",
@@ -37,6 +37,9 @@ impl Net {
         }
     }
 }
+
+/// The fragments every kernel takes first (the kernel recipe's fixed `file://*.cfg`).
+pub const COMMON_FRAGMENTS: &[&str] = &["tiny-base.cfg", "size.cfg", "proc-min.cfg"];
 
 /// The kernel's architecture and board family.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -67,13 +70,32 @@ impl Arch {
         }
     }
 
-    /// The board's fragments: the machine's `TINYRUST_KERNEL_FRAGMENTS` in the BSP layer,
-    /// plus the QEMU devices for the x86 test guests.
-    pub fn fragments(self) -> &'static [&'static str] {
+    /// The BSP machine that builds this kernel with the kernel recipe.
+    pub fn machine(self) -> &'static str {
+        match self {
+            Arch::X86_64 => "qemux86-64-tinyrust",
+            Arch::Galileo => "galileo",
+            Arch::Stm32 => "stm32f429-disco",
+        }
+    }
+
+    /// The board's fragments: exactly the machine's `TINYRUST_KERNEL_FRAGMENTS` in the
+    /// BSP layer (`cargo xtask layer-check` holds the two together).
+    pub fn board_fragments(self) -> &'static [&'static str] {
         match self {
             Arch::X86_64 => &["x86-64.cfg", "qemu-x86.cfg"],
-            Arch::Galileo => &["galileo.cfg", "qemu-x86.cfg"],
+            Arch::Galileo => &["galileo.cfg"],
             Arch::Stm32 => &["stm32f429-disco.cfg", "tiny-trim.cfg"],
+        }
+    }
+
+    /// What only the host tool's QEMU guest needs on top of the board's fragments: the
+    /// Galileo kernel gets QEMU's e1000, and 32-bit time_t syscalls for Debian's i386
+    /// busybox.
+    pub fn qemu_fragments(self) -> &'static [&'static str] {
+        match self {
+            Arch::Galileo => &["qemu-x86.cfg", "i386-compat-time.cfg"],
+            Arch::X86_64 | Arch::Stm32 => &[],
         }
     }
 
@@ -131,12 +153,9 @@ impl Spec {
     }
 
     fn fragments(&self) -> Vec<&'static str> {
-        let mut f = vec!["tiny-base.cfg", "size.cfg", "proc-min.cfg"];
-        f.extend_from_slice(self.arch.fragments());
-        if self.arch == Arch::Galileo {
-            // The QEMU guest runs Debian's i386 busybox (32-bit time_t).
-            f.push("i386-compat-time.cfg");
-        }
+        let mut f = COMMON_FRAGMENTS.to_vec();
+        f.extend_from_slice(self.arch.board_fragments());
+        f.extend_from_slice(self.arch.qemu_fragments());
         f.push(self.net.fragment());
         if self.debug {
             f.push("debug.cfg");

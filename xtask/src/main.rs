@@ -17,6 +17,7 @@ mod deps;
 mod guest;
 mod image;
 mod kernel;
+mod layer_check;
 mod nommu_busybox;
 mod size;
 mod size_table;
@@ -28,7 +29,7 @@ use std::process::ExitCode;
 use util::{cargo, root_dir, run};
 
 fn usage() -> String {
-    "usage: cargo xtask demo [--user] [--seconds N] | guest-test [--arch A] [--debug | --inet] | kernel [--arch A] [--inet] [--debug] | test | size | size-table | yocto-crates | oelint | galileo-checks | stm32-checks | nommu-busybox | bench | fuzz [--seconds N] | deps".into()
+    "usage: cargo xtask demo [--user] [--seconds N] | guest-test [--arch A] [--debug | --inet] | kernel [--arch A] [--inet] [--debug] | test | size | size-table | yocto-crates | oelint | layer-check | galileo-checks | stm32-checks | nommu-busybox | bench | fuzz [--seconds N] | deps".into()
 }
 
 fn seconds_arg(args: &[String], default: u64) -> Result<u64, String> {
@@ -64,6 +65,7 @@ fn test() -> Result<(), String> {
     // The kernel staticlib must build for every kernel target with the kernel's ABI flags.
     size::build_all()?;
     yocto::oelint()?;
+    layer_check::check()?;
     fuzz(30)?;
     // Unit, back-to-back and interop tests.
     cargo(&["test", "--workspace", "--features", "rinet/ffi"], &root)?;
@@ -138,6 +140,7 @@ fn main() -> ExitCode {
         Some("kbench") => guest::kbench(),
         Some("yocto-crates") => yocto::crates_inc(),
         Some("oelint") => yocto::oelint(),
+        Some("layer-check") => layer_check::check(),
         Some("galileo-checks") => abi::check_galileo(),
         Some("stm32-checks") => size_table::check_stm32(),
         Some("nommu-busybox") => nommu_busybox::build().map(|b| println!("{}", b.display())),

@@ -74,6 +74,14 @@ const TARGETS: &[Target] = &[
     },
 ];
 
+/// The rustc flags and cargo profile the report builds a kernel target with.
+pub fn kernel_build(triple: &str) -> Option<(&'static str, &'static str)> {
+    TARGETS
+        .iter()
+        .find(|t| t.triple == triple)
+        .map(|t| (t.rustflags, t.kernel_profile))
+}
+
 struct Lib {
     dir: &'static str,
     name: &'static str,

@@ -384,7 +384,7 @@ pub fn report() -> Result<(), String> {
 /// What each trimming fragment saves on the rinet kernel, measured by building without it.
 fn trims(md: &mut String, arch: Arch, full: Measure) -> Result<(), String> {
     let mut frags = vec!["proc-min.cfg"];
-    if arch.fragments().contains(&"tiny-trim.cfg") {
+    if arch.board_fragments().contains(&"tiny-trim.cfg") {
         frags.push("tiny-trim.cfg");
     }
     let _ = writeln!(
