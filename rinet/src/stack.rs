@@ -635,7 +635,7 @@ impl<P: Platform> Stack<P> {
     fn report(&mut self) {
         let ids: Vec<SocketId> = self.socks.ids().collect();
         for id in ids {
-            let mask = self.poll_mask(id);
+            let mask = self.current_mask(id);
             if let Some(s) = self.socks.get_mut(id) {
                 if s.reported != mask {
                     s.reported = mask;

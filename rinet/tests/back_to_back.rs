@@ -647,6 +647,58 @@ fn wakeups_report_mask_changes() {
         .any(|&(id, m)| id == c && m & POLLOUT != 0));
 }
 
+/// Every datagram that lands in an emptied socket wakes its reader, however the socket
+/// was emptied: a reader that drained it with recv(2) and went to sleep without polling
+/// (epoll in edge-triggered mode does exactly that) must not sleep through the next one.
+#[test]
+fn a_drained_socket_wakes_for_the_next_datagram() {
+    let mut net = Net::new();
+    let ub = net.b.socket(SOCK_DGRAM, 0).unwrap();
+    net.b.bind(ub, ep(Ipv4::ANY, 7)).unwrap();
+    let ua = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    let mut buf = [0u8; 16];
+    for round in 0..3 {
+        net.b.platform().wakes.borrow_mut().clear();
+        net.a.send(ua, b"ping", Some(ep(B_IP, 7))).unwrap();
+        net.pump();
+        let woken = net
+            .b
+            .platform()
+            .wakes
+            .borrow()
+            .iter()
+            .any(|&(id, m)| id == ub && m & POLLIN != 0);
+        assert!(woken, "round {round}: the reader was not woken");
+        assert_eq!(net.b.recv(ub, &mut buf, 0).unwrap().len, 4);
+        assert_eq!(net.b.recv(ub, &mut buf, 0), Err(Errno::EAGAIN));
+    }
+}
+
+/// The same for a pending error: once SO_ERROR has taken it, the next one wakes again
+/// (a refused connect(2), then the same socket refused again).
+#[test]
+fn a_taken_error_wakes_again_for_the_next() {
+    let mut net = Net::new();
+    let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+    for round in 0..3 {
+        net.a.platform().wakes.borrow_mut().clear();
+        // Nobody listens on B's port 9: B answers RST.
+        assert_eq!(net.a.connect(c, ep(B_IP, 9)), Err(Errno::EINPROGRESS));
+        net.pump();
+        let woken = net
+            .a
+            .platform()
+            .wakes
+            .borrow()
+            .iter()
+            .any(|&(id, m)| id == c && m & POLLERR != 0);
+        assert!(woken, "round {round}: the error did not wake the socket");
+        let mut v = [0u8; 4];
+        net.a.getsockopt(c, SOL_SOCKET, SO_ERROR, &mut v).unwrap();
+        assert_eq!(i32::from_ne_bytes(v), Errno::ECONNREFUSED.0);
+    }
+}
+
 #[test]
 fn interfaces_routes_and_addresses() {
     let mut net = Net::new();

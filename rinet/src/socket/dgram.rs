@@ -26,26 +26,34 @@ impl<P: Platform> Stack<P> {
     /// `sendto(2)`/`send(2)`: `to` is ignored on a connected stream, as Linux does.
     pub fn send(&mut self, id: SocketId, data: &[u8], to: Option<Endpoint>) -> SysResult<usize> {
         self.now = self.platform.now_us();
-        match self.sock(id)?.proto {
+        let r = match self.sock(id)?.proto {
             Proto::Tcp(_) => self.tcp_send(id, data),
             Proto::Udp(_) | Proto::Raw(_) => self.dgram_send(id, data, to),
-        }
+        };
+        self.seen_by_user(id);
+        r
     }
 
     /// `recvfrom(2)`/`recv(2)`. `flags` may hold MSG_PEEK.
     pub fn recv(&mut self, id: SocketId, buf: &mut [u8], flags: u32) -> SysResult<Received> {
         self.now = self.platform.now_us();
-        match self.sock(id)?.proto {
-            Proto::Tcp(_) => {
-                let n = self.tcp_recv(id, buf, flags)?;
-                Ok(Received {
-                    len: n,
-                    full_len: n,
-                    from: None,
-                })
-            }
+        let r = match self.sock(id)?.proto {
+            Proto::Tcp(_) => self.tcp_recv(id, buf, flags).map(|n| Received {
+                len: n,
+                full_len: n,
+                from: None,
+            }),
             Proto::Udp(_) | Proto::Raw(_) => self.dgram_recv(id, buf, flags),
-        }
+        };
+        self.seen_by_user(id);
+        r
+    }
+
+    /// After a call that may have lowered the poll mask without running the stack (a
+    /// datagram taken, an error returned): see `forget_fallen`.
+    pub(crate) fn seen_by_user(&mut self, id: SocketId) {
+        let m = self.current_mask(id);
+        self.forget_fallen(id, m);
     }
 
     pub(crate) fn dgram_connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {

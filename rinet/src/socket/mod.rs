@@ -540,7 +540,7 @@ impl<P: Platform> Stack<P> {
             // A raw socket receives from every interface from the start.
             self.refresh_bindings(id);
         }
-        let mask = self.poll_mask(id);
+        let mask = self.current_mask(id);
         if let Some(s) = self.socks.get_mut(id) {
             s.reported = mask;
         }
@@ -694,6 +694,23 @@ impl<P: Platform> Stack<P> {
 
     /// The socket's `poll(2)` mask, as Linux's `tcp_poll`/`datagram_poll` compute it.
     pub fn poll_mask(&mut self, id: SocketId) -> u32 {
+        let m = self.current_mask(id);
+        self.forget_fallen(id, m);
+        m
+    }
+
+    /// What the user of socket `id` has seen (a poll, or a recv/send/getsockopt that
+    /// lowered the mask) is no longer news: bits that fell since the last report are
+    /// dropped from it, so that their next rise wakes the sleepers (see `report`). A bit
+    /// that rose and was not yet reported stays unreported: other sleepers still need it.
+    pub(crate) fn forget_fallen(&mut self, id: SocketId, mask: u32) {
+        if let Some(s) = self.socks.get_mut(id) {
+            s.reported &= mask;
+        }
+    }
+
+    /// The socket's poll mask: readable, writable, error, hang-up.
+    pub(crate) fn current_mask(&mut self, id: SocketId) -> u32 {
         let Some(s) = self.socks.get(id) else {
             return POLLNVAL;
         };

@@ -274,7 +274,11 @@ impl<P: Platform> Stack<P> {
             (SOL_SOCKET, SO_BROADCAST) => b(o.broadcast),
             (SOL_SOCKET, SO_RCVBUF) => o.rcvbuf as i32,
             (SOL_SOCKET, SO_SNDBUF) => o.sndbuf as i32,
-            (SOL_SOCKET, SO_ERROR) => s.err.take().map_or(0, |e| e.0),
+            (SOL_SOCKET, SO_ERROR) => {
+                let e = s.err.take().map_or(0, |e| e.0);
+                self.seen_by_user(id);
+                e
+            }
             (SOL_SOCKET, SO_TYPE) => match s.proto {
                 Proto::Tcp(_) => SOCK_STREAM,
                 Proto::Udp(_) => SOCK_DGRAM,
