@@ -631,20 +631,8 @@ fn wakeups_report_mask_changes() {
     let _ = net.a.connect(c, ep(B_IP, 80));
     net.pump();
     // The listener became readable and the client writable: both were woken.
-    assert!(net
-        .b
-        .platform()
-        .wakes
-        .borrow()
-        .iter()
-        .any(|&(id, m)| id == l && m & POLLIN != 0));
-    assert!(net
-        .a
-        .platform()
-        .wakes
-        .borrow()
-        .iter()
-        .any(|&(id, m)| id == c && m & POLLOUT != 0));
+    assert!(net.b.platform().woke(l, POLLIN));
+    assert!(net.a.platform().woke(c, POLLOUT));
 }
 
 /// Every datagram that lands in an emptied socket wakes its reader, however the socket
@@ -661,13 +649,7 @@ fn a_drained_socket_wakes_for_the_next_datagram() {
         net.b.platform().wakes.borrow_mut().clear();
         net.a.send(ua, b"ping", Some(ep(B_IP, 7))).unwrap();
         net.pump();
-        let woken = net
-            .b
-            .platform()
-            .wakes
-            .borrow()
-            .iter()
-            .any(|&(id, m)| id == ub && m & POLLIN != 0);
+        let woken = net.b.platform().woke(ub, POLLIN);
         assert!(woken, "round {round}: the reader was not woken");
         assert_eq!(net.b.recv(ub, &mut buf, 0).unwrap().len, 4);
         assert_eq!(net.b.recv(ub, &mut buf, 0), Err(Errno::EAGAIN));
@@ -685,13 +667,7 @@ fn a_taken_error_wakes_again_for_the_next() {
         // Nobody listens on B's port 9: B answers RST.
         assert_eq!(net.a.connect(c, ep(B_IP, 9)), Err(Errno::EINPROGRESS));
         net.pump();
-        let woken = net
-            .a
-            .platform()
-            .wakes
-            .borrow()
-            .iter()
-            .any(|&(id, m)| id == c && m & POLLERR != 0);
+        let woken = net.a.platform().woke(c, POLLERR);
         assert!(woken, "round {round}: the error did not wake the socket");
         let mut v = [0u8; 4];
         net.a.getsockopt(c, SOL_SOCKET, SO_ERROR, &mut v).unwrap();

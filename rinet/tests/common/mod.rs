@@ -29,6 +29,16 @@ pub struct SimPlatform {
     seed: u64,
 }
 
+impl SimPlatform {
+    /// Was socket `id` woken with any of `bits` in its mask?
+    pub fn woke(&self, id: SocketId, bits: u32) -> bool {
+        self.wakes
+            .borrow()
+            .iter()
+            .any(|&(i, m)| i == id && m & bits != 0)
+    }
+}
+
 impl Platform for SimPlatform {
     fn now_us(&mut self) -> u64 {
         self.clock.get()
