@@ -1,12 +1,14 @@
-//! A busybox for the STM32F429 image's size: busybox 1.35.0 (Debian's source tarball)
-//! configured with the image's applets (`xtask/busybox/tinyrust-applets.config`: NOMMU,
-//! hush, the network tools, httpd with CGI), compiled as Thumb-2 for ARMv7-M by Debian's
-//! `arm-linux-gnueabi-gcc` and linked statically against Debian's armel musl.
+//! The ARMv7-M user space: busybox 1.35.0 (Debian's source tarball) configured with the
+//! image's applets (`xtask/busybox/tinyrust-applets.config`: NOMMU, hush, the network
+//! tools, httpd with CGI), compiled as Thumb-2 for ARMv7-M by Debian's
+//! `arm-linux-gnueabi-gcc` and linked as a static PIE against musl 1.2.3 (Debian's source
+//! tarball) built here the same way.
 //!
-//! It measures what the image's busybox costs in flash; it does not run on the board:
-//! musl's armel objects are ARMv5TE ARM code and the board needs FDPIC or flat binaries,
-//! which no packaged toolchain here produces. The busybox part is the real Thumb-2 code;
-//! the C library part is musl in ARM mode, a little larger than Thumb-2 musl would be.
+//! A kernel without an MMU runs a static PIE through binfmt_elf_fdpic (any non-FDPIC ELF
+//! it loads must be position independent), so this busybox runs on the STM32F429 kernel
+//! and on its QEMU stand-in (`mps2`). musl needs one change for M-profile cores
+//! (`xtask/busybox/musl-armv7m-tls.patch`: the thread pointer comes from the kernel's
+//! get_tls call, as there is no CP15).
 
 use std::path::{Path, PathBuf};
 
@@ -18,32 +20,93 @@ const TARBALL_URL: &str =
     "http://deb.debian.org/debian/pool/main/b/busybox/busybox_1.35.0.orig.tar.bz2";
 const TARBALL_SHA256: &str = "faeeb244c35a348a334f4a59e44626ee870fb07b6884d68c10ae8bc19f83a694";
 
+const MUSL_VERSION: &str = "1.2.3";
+const MUSL_URL: &str = "http://deb.debian.org/debian/pool/main/m/musl/musl_1.2.3.orig.tar.gz";
+const MUSL_SHA256: &str = "7d5b0b6062521e4627e099e4c9dc8248d32a30285e959b7eecaa780cf8cfd4a4";
+
 const CFLAGS: &str = "-mthumb -march=armv7-m -mfloat-abi=soft";
 
 fn config_fragment() -> PathBuf {
     root_dir().join("xtask/busybox/tinyrust-applets.config")
 }
 
-/// The unpacked source, downloaded once and checked against its sha256.
+/// `url` downloaded into `cache` once and checked against its sha256.
+fn download(cache: &Path, url: &str, sha256: &str) -> Result<PathBuf, String> {
+    let name = url.rsplit('/').next().unwrap_or("download");
+    let tarball = cache.join(name);
+    if tarball.exists() {
+        return Ok(tarball);
+    }
+    let part = cache.join(format!("{name}.part"));
+    let t = part.to_string_lossy().into_owned();
+    run("curl", &["-sSfL", "-o", &t, url], cache, &[])?;
+    let sum = output("sha256sum", &[&t], cache, &[])?;
+    if sum.split_whitespace().next() != Some(sha256) {
+        let _ = std::fs::remove_file(&part);
+        return Err(format!("{url}: sha256 mismatch ({})", sum.trim()));
+    }
+    std::fs::rename(&part, &tarball).map_err(|e| e.to_string())?;
+    Ok(tarball)
+}
+
+/// The unpacked busybox source.
 fn source(cache: &Path) -> Result<PathBuf, String> {
     let src = cache.join(format!("busybox-{VERSION}"));
     if src.join("Makefile").exists() {
         return Ok(src);
     }
-    let tarball = cache.join(format!("busybox_{VERSION}.orig.tar.bz2"));
-    let t = tarball.to_string_lossy().into_owned();
-    run("curl", &["-sSfL", "-o", &t, TARBALL_URL], cache, &[])?;
-    let sum = output("sha256sum", &[&t], cache, &[])?;
-    if sum.split_whitespace().next() != Some(TARBALL_SHA256) {
-        let _ = std::fs::remove_file(&tarball);
-        return Err(format!("{TARBALL_URL}: sha256 mismatch ({})", sum.trim()));
-    }
-    run("tar", &["xjf", &t], cache, &[])?;
+    let t = download(cache, TARBALL_URL, TARBALL_SHA256)?;
+    run("tar", &["xjf", &t.to_string_lossy()], cache, &[])?;
     Ok(src)
 }
 
+/// musl for ARMv7-M, installed under the cache (rebuilt when the patch or flags change).
+fn musl(cache: &Path) -> Result<PathBuf, String> {
+    let prefix = cache.join("musl-armv7m");
+    let patch = root_dir().join("xtask/busybox/musl-armv7m-tls.patch");
+    let want = format!(
+        "{MUSL_VERSION} {CFLAGS}\n{}",
+        std::fs::read_to_string(&patch).map_err(|e| e.to_string())?
+    );
+    let stamp = prefix.join(".tinyrust-build");
+    if std::fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) {
+        return Ok(prefix);
+    }
+    let tarball = download(cache, MUSL_URL, MUSL_SHA256)?;
+    let src = cache.join(format!("musl-{MUSL_VERSION}"));
+    let _ = std::fs::remove_dir_all(&src);
+    let _ = std::fs::remove_dir_all(&prefix);
+    run("tar", &["xzf", &tarball.to_string_lossy()], cache, &[])?;
+    run("patch", &["-p1", "-i", &patch.to_string_lossy()], &src, &[])?;
+    let cflags = format!("CFLAGS={CFLAGS} -Os -fomit-frame-pointer");
+    let pfx = format!("--prefix={}", prefix.display());
+    run(
+        "./configure",
+        &[
+            "--target=arm-linux-musleabi",
+            &pfx,
+            "--disable-shared",
+            "CC=arm-linux-gnueabi-gcc",
+            "AR=arm-linux-gnueabi-ar",
+            "RANLIB=arm-linux-gnueabi-ranlib",
+            &cflags,
+        ],
+        &src,
+        &[],
+    )?;
+    let jobs = format!(
+        "-j{}",
+        std::thread::available_parallelism().map_or(2, |n| n.get())
+    );
+    run("make", &[&jobs], &src, &[])?;
+    run("make", &["install"], &src, &[])?;
+    std::fs::write(&stamp, want).map_err(|e| e.to_string())?;
+    Ok(prefix)
+}
+
 /// A compiler wrapper: Debian's ARM cross gcc with musl's headers and start files instead
-/// of glibc's, the kernel's UAPI headers from the cross libc, Thumb-2 for ARMv7-M.
+/// of glibc's, the kernel's UAPI headers from the cross libc, Thumb-2 for ARMv7-M, position
+/// independent code linked as a static PIE (rcrt1.o relocates it at start-up).
 fn write_cc(cache: &Path, musl: &Path) -> Result<PathBuf, String> {
     let gcc_include = output(
         "arm-linux-gnueabi-gcc",
@@ -67,17 +130,19 @@ fn write_cc(cache: &Path, musl: &Path) -> Result<PathBuf, String> {
                 .map_err(|e| e.to_string())?;
         }
     }
-    let inc = musl.join("usr/include/arm-linux-musleabi");
-    let lib = musl.join("usr/lib/arm-linux-musleabi");
+    let inc = musl.join("include");
+    let lib = musl.join("lib");
     let cc = cache.join("arm-musl-cc");
+    // Debian's cross gcc has no -static-pie: the linker gets its parts itself.
     let script = format!(
         "#!/bin/sh\n\
          # Compile and partial links: no start files or libraries.\n\
          for a in \"$@\"; do case \"$a\" in -c|-E|-S|-r|-Wl,-r)\n\
-         exec arm-linux-gnueabi-gcc {CFLAGS} -nostdinc -isystem {inc} -isystem {uapi} -isystem {gi} \"$@\";;\n\
+         exec arm-linux-gnueabi-gcc {CFLAGS} -fPIE -nostdinc -isystem {inc} -isystem {uapi} -isystem {gi} \"$@\";;\n\
          esac; done\n\
-         exec arm-linux-gnueabi-gcc {CFLAGS} -nostdinc -nostdlib -static {lib}/crt1.o {lib}/crti.o \
-         \"$@\" {lib}/libc.a {libgcc} {lib}/crtn.o\n",
+         exec arm-linux-gnueabi-gcc {CFLAGS} -fPIE -nostdinc -nostdlib -pie \
+         -Wl,-Bstatic,--no-dynamic-linker,-z,text {lib}/rcrt1.o {lib}/crti.o \
+         \"$@\" -Wl,--start-group {lib}/libc.a {libgcc} -Wl,--end-group {lib}/crtn.o\n",
         inc = inc.display(),
         uapi = uapi.display(),
         gi = gcc_include.trim(),
@@ -146,11 +211,13 @@ fn configure(src: &Path) -> Result<(), String> {
 pub fn build() -> Result<PathBuf, String> {
     let cache = cache_dir().join("busybox-armv7m");
     std::fs::create_dir_all(&cache).map_err(|e| e.to_string())?;
-    let musl = cache.join("musl-armel");
-    crate::deps::foreign_package("armel", "musl-dev", &musl)?;
+    let musl = musl(&cache)?;
     let src = source(&cache)?;
     let cc = write_cc(&cache, &musl)?;
-    let frag = std::fs::read(config_fragment()).map_err(|e| e.to_string())?;
+    // The wrapper and the C library are part of what the binary is built from.
+    let mut frag = std::fs::read(config_fragment()).map_err(|e| e.to_string())?;
+    frag.extend(std::fs::read(&cc).map_err(|e| e.to_string())?);
+    frag.extend(std::fs::read(musl.join(".tinyrust-build")).map_err(|e| e.to_string())?);
     let stamp = src.join(".tinyrust-config");
     let bin = src.join("busybox");
     if std::fs::read(&stamp).ok() != Some(frag.clone()) || !bin.exists() {
