@@ -32,6 +32,9 @@ const APT: &[&str] = &[
     "xz-utils",
     "patch",
     "qemu-system-x86",
+    // The ARMv7-M kernel on QEMU's mps2-an386; fdtput for its device tree.
+    "qemu-system-arm",
+    "device-tree-compiler",
     "busybox-static",
 ];
 

@@ -80,6 +80,7 @@ impl Guest {
             Arch::X86_64 => ("qemu-system-x86_64", &[]),
             Arch::Galileo => ("qemu-system-i386", &["-cpu", "pentium,+cmov"]),
             Arch::Stm32 => return Err("no QEMU guest for the STM32F429 kernel".into()),
+            Arch::Mps2 => return Err("the MPS2 guest starts with Guest::boot_mps2".into()),
         };
         let (prog, pre) = match prefix.split_first() {
             Some((p, rest)) => (*p, rest.to_vec()),
@@ -133,6 +134,40 @@ impl Guest {
         })
     }
 
+    /// Boot the ARMv7-M `image` on QEMU's mps2-an386 with `initrd`, the boot stub and
+    /// device tree of `files` (see `mps2`); the guest's port 80 appears on
+    /// 127.0.0.1:http_port.
+    pub fn boot_mps2(
+        image: &Path,
+        initrd: &Path,
+        files: &crate::mps2::BootFiles,
+        log: PathBuf,
+    ) -> Result<Guest, String> {
+        let http_port = free_port()?;
+        let logf = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+        let load = |file: &Path, at: u32| format!("loader,file={},addr={at:#x}", file.display());
+        let child = Command::new("qemu-system-arm")
+            .args(["-M", "mps2-an386", "-nographic", "-no-reboot"])
+            .args(["-kernel", &files.stub.to_string_lossy()])
+            .args(["-device", &load(image, crate::mps2::KERNEL_AT)])
+            .args(["-device", &load(initrd, crate::mps2::INITRD_AT)])
+            .args(["-device", &load(&files.dtb, crate::mps2::DTB_AT)])
+            .args([
+                "-nic",
+                &format!("user,hostfwd=tcp:127.0.0.1:{http_port}-:80"),
+            ])
+            .stdin(Stdio::null())
+            .stdout(logf)
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("qemu-system-arm: {e}"))?;
+        Ok(Guest {
+            child,
+            log,
+            http_port,
+        })
+    }
+
     pub fn console(&self) -> String {
         let mut s = String::new();
         if let Ok(mut f) = std::fs::File::open(&self.log) {
@@ -169,7 +204,7 @@ fn tail(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-fn curl(args: &[&str]) -> Result<String, String> {
+pub(crate) fn curl(args: &[&str]) -> Result<String, String> {
     let mut full = vec!["-sS", "--max-time", "120"];
     full.extend_from_slice(args);
     output("curl", &full, Path::new("."), &[])
@@ -189,13 +224,13 @@ const STATIC_NET: &str =
     "tinyrust.net=static tinyrust.ip=10.0.2.15 tinyrust.mask=255.255.255.0 tinyrust.gw=10.0.2.2";
 
 #[derive(Default)]
-struct Results {
-    passed: u32,
-    failed: u32,
+pub(crate) struct Results {
+    pub passed: u32,
+    pub failed: u32,
 }
 
 impl Results {
-    fn record(&mut self, name: &str, r: Result<(), String>) {
+    pub(crate) fn record(&mut self, name: &str, r: Result<(), String>) {
         match r {
             Ok(()) => {
                 self.passed += 1;
@@ -210,7 +245,7 @@ impl Results {
 }
 
 /// Lines of the kernel log that mean a bug.
-fn kernel_complaints(console: &str) -> Vec<String> {
+pub(crate) fn kernel_complaints(console: &str) -> Vec<String> {
     const BAD: &[&str] = &[
         "BUG:",
         "WARNING:",
@@ -321,6 +356,9 @@ pub fn badinput_on_inet(arch: Arch) -> Result<(u32, u32), String> {
 
 /// The guest suite on one kernel; returns (passed, failed).
 pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
+    if spec.arch == Arch::Mps2 {
+        return crate::mps2::suite();
+    }
     let build = kernel::build(spec)?;
     let work = kernel::cache_dir().join("guest").join(spec.name());
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;

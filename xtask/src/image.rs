@@ -1,5 +1,5 @@
 //! The test initramfs: Debian's busybox-static (the i386 build for Galileo; for the
-//! STM32F429 only a size stand-in, see `nommu_busybox`), the image's /init and web content from
+//! ARMv7-M kernels a Thumb-2 build, see `nommu_busybox`), the image's /init and web content from
 //! the distro layer (one copy, shared with the Yocto image), plus whatever a test adds.
 //! Written as a newc cpio by hand so no file needs to be owned by root on the host.
 
@@ -103,8 +103,8 @@ pub fn build(arch: Arch, out: &Path, extra: Vec<Entry>) -> Result<PathBuf, Strin
             b
         }
         Arch::Galileo => crate::deps::i386_busybox()?,
-        // A size stand-in: it does not run on the board (see nommu_busybox).
-        Arch::Stm32 => crate::nommu_busybox::build()?,
+        // Thumb-2, static PIE on musl: runs on the ARMv7-M kernels (see nommu_busybox).
+        Arch::Stm32 | Arch::Mps2 => crate::nommu_busybox::build()?,
     };
     let busybox = busybox.as_path();
     let mut entries = vec![];

@@ -50,6 +50,9 @@ pub enum Arch {
     Galileo,
     /// STM32F429 discovery (Cortex-M4, no MMU): an XIP kernel for the board's flash.
     Stm32,
+    /// QEMU's mps2-an386 (Cortex-M4, no MMU, LAN9118 Ethernet): the ARMv7-M rinet kernel
+    /// where it can run here, with the STM32F429 image's user space.
+    Mps2,
 }
 
 impl Arch {
@@ -58,6 +61,7 @@ impl Arch {
             Arch::X86_64 => "x86_64",
             Arch::Galileo => "galileo",
             Arch::Stm32 => "stm32f429",
+            Arch::Mps2 => "mps2-an386",
         }
     }
 
@@ -66,16 +70,18 @@ impl Arch {
         match self {
             Arch::X86_64 => "x86_64",
             Arch::Galileo => "i386",
-            Arch::Stm32 => "arm",
+            Arch::Stm32 | Arch::Mps2 => "arm",
         }
     }
 
-    /// The BSP machine that builds this kernel with the kernel recipe.
-    pub fn machine(self) -> &'static str {
+    /// The BSP machine that builds this kernel with the kernel recipe (none for the
+    /// QEMU-only ARMv7-M kernel).
+    pub fn machine(self) -> Option<&'static str> {
         match self {
-            Arch::X86_64 => "qemux86-64-tinyrust",
-            Arch::Galileo => "galileo",
-            Arch::Stm32 => "stm32f429-disco",
+            Arch::X86_64 => Some("qemux86-64-tinyrust"),
+            Arch::Galileo => Some("galileo"),
+            Arch::Stm32 => Some("stm32f429-disco"),
+            Arch::Mps2 => None,
         }
     }
 
@@ -86,6 +92,9 @@ impl Arch {
             Arch::X86_64 => &["x86-64.cfg", "qemu-x86.cfg"],
             Arch::Galileo => &["galileo.cfg"],
             Arch::Stm32 => &["stm32f429-disco.cfg", "tiny-trim.cfg"],
+            // The STM32F429's trimming too, so that the kernel differs from the board's
+            // only in the SoC, its drivers and running from RAM.
+            Arch::Mps2 => &["mps2-an386.cfg", "tiny-trim.cfg"],
         }
     }
 
@@ -95,7 +104,7 @@ impl Arch {
     pub fn qemu_fragments(self) -> &'static [&'static str] {
         match self {
             Arch::Galileo => &["qemu-x86.cfg", "i386-compat-time.cfg"],
-            Arch::X86_64 | Arch::Stm32 => &[],
+            Arch::X86_64 | Arch::Stm32 | Arch::Mps2 => &[],
         }
     }
 
@@ -104,13 +113,14 @@ impl Arch {
         match self {
             Arch::X86_64 | Arch::Galileo => ("bzImage", "arch/x86/boot/bzImage"),
             Arch::Stm32 => ("xipImage", "arch/arm/boot/xipImage"),
+            Arch::Mps2 => ("Image", "arch/arm/boot/Image"),
         }
     }
 
     /// `CROSS_COMPILE=` for the kernel build (Debian's cross compiler for ARM).
     fn cross_compile(self) -> Option<&'static str> {
         match self {
-            Arch::Stm32 => Some("arm-linux-gnueabi-"),
+            Arch::Stm32 | Arch::Mps2 => Some("arm-linux-gnueabi-"),
             _ => None,
         }
     }

@@ -345,7 +345,9 @@ fn check_kernel(root: &Path, r: &mut Report) -> Result<(), String> {
     let compatible = value_for(&recipe, "COMPATIBLE_MACHINE", "").unwrap_or_default();
     let makefile = makefile_table(&read(&root.join(GLUE_MAKEFILE))?);
     for arch in ARCHES {
-        let machine = arch.machine();
+        let Some(machine) = arch.machine() else {
+            continue;
+        };
         let conf_path = root.join(format!("meta-tinyrust/conf/machine/{machine}.conf"));
         let conf = parse_assignments(&read(&conf_path)?);
         let machine_frags = value_for(&conf, "TINYRUST_KERNEL_FRAGMENTS", "").unwrap_or_default();

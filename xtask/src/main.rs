@@ -18,6 +18,7 @@ mod guest;
 mod image;
 mod kernel;
 mod layer_check;
+mod mps2;
 mod nommu_busybox;
 mod size;
 mod size_table;
@@ -98,8 +99,9 @@ fn arch_arg(args: &[String]) -> Result<kernel::Arch, String> {
             Some("x86_64") => Ok(kernel::Arch::X86_64),
             Some("galileo") => Ok(kernel::Arch::Galileo),
             Some("stm32f429") => Ok(kernel::Arch::Stm32),
+            Some("mps2") => Ok(kernel::Arch::Mps2),
             other => Err(format!(
-                "--arch: x86_64, galileo or stm32f429, not {other:?}"
+                "--arch: x86_64, galileo, stm32f429 or mps2, not {other:?}"
             )),
         },
     }

@@ -258,6 +258,7 @@ pub fn report() -> Result<(), String> {
             Arch::X86_64 => "x86_64 (QEMU: e1000 + virtio-net)",
             Arch::Galileo => "Galileo, i386 (Quark X1000: stmmac-pci; e1000 for QEMU)",
             Arch::Stm32 => "STM32F429 discovery, ARMv7-M XIP (USB CDC-ECM gadget)",
+            Arch::Mps2 => "QEMU mps2-an386, ARMv7-M (LAN9118)",
         };
         let _ = writeln!(
             md,
