@@ -460,8 +460,8 @@ fn stm32_budget(md: &mut String, build: &Path, rinet: Measure) -> Result<(), Str
          (32 KiB) in front of 0x0800C000. The initramfs is the image's own (`/init`, network \
          config, udhcpc hook, page, CGI) with a busybox of the image's applets \
          (`xtask/busybox/tinyrust-applets.config`: NOMMU, hush, the network tools, httpd with \
-         CGI) built as Thumb-2 for ARMv7-M against Debian's armel musl: a size stand-in (it \
-         cannot run on the board; see `xtask/src/nommu_busybox.rs`).\n\n\
+         CGI) built as Thumb-2 for ARMv7-M, a static PIE on musl built the same way (see \
+         `xtask/src/nommu_busybox.rs`; it runs on the ARMv7-M kernel in QEMU).\n\n\
          | | bytes |\n|---|---:|\n\
          | xipImage with rinet (no initramfs) | {} |\n\
          | initramfs, gzipped cpio (busybox stripped: {} B) | {} |\n\
