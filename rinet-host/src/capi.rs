@@ -179,6 +179,8 @@ impl Host {
         // SAFETY: st is live; pointers are to locals valid for the call.
         unsafe {
             check(rinet_netdev_add(h.st, IFINDEX, mac.as_ptr(), 1500)).map_err(err)?;
+            // What the kernel glue does on NETDEV_UP: refresh address and MTU, then up.
+            check(rinet_netdev_change(h.st, IFINDEX, mac.as_ptr(), 1500)).map_err(err)?;
             check(rinet_netdev_set_up(h.st, IFINDEX, 1)).map_err(err)?;
             check(rinet_if_set_addr(
                 h.st,

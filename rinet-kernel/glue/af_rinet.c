@@ -215,7 +215,13 @@ static int rinet_netdev_event(struct notifier_block *nb, unsigned long event, vo
 		rinet_netdev_add(rinet, dev->ifindex, dev->dev_addr, dev->mtu);
 		break;
 	case NETDEV_UP:
+		/* Some drivers (smsc911x) set the address only after registering. */
+		rinet_netdev_change(rinet, dev->ifindex, dev->dev_addr, dev->mtu);
 		rinet_netdev_set_up(rinet, dev->ifindex, 1);
+		break;
+	case NETDEV_CHANGEADDR:
+	case NETDEV_CHANGEMTU:
+		rinet_netdev_change(rinet, dev->ifindex, dev->dev_addr, dev->mtu);
 		break;
 	case NETDEV_DOWN:
 		rinet_netdev_set_up(rinet, dev->ifindex, 0);

@@ -99,6 +99,7 @@ u32 rinet_poll_mask(struct rinet_stack *st, u32 id);
 ssize_t rinet_queue_len(struct rinet_stack *st, u32 id, int which);
 int rinet_timeouts(struct rinet_stack *st, u32 id, u64 *rcv_us, u64 *snd_us);
 int rinet_netdev_add(struct rinet_stack *st, u32 ifindex, const u8 *mac, u32 mtu);
+int rinet_netdev_change(struct rinet_stack *st, u32 ifindex, const u8 *mac, u32 mtu);
 int rinet_netdev_remove(struct rinet_stack *st, u32 ifindex);
 int rinet_netdev_set_up(struct rinet_stack *st, u32 ifindex, int up);
 void rinet_netdev_rx(struct rinet_stack *st, u32 ifindex, const u8 *frame, size_t len);

@@ -483,6 +483,27 @@ pub unsafe extern "C" fn rinet_netdev_add(
     })())
 }
 
+/// The device's hardware address or MTU changed (`NETDEV_CHANGEADDR`,
+/// `NETDEV_CHANGEMTU`), or the glue refreshes them as the device comes up.
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_netdev_change(
+    st: *mut RinetStack,
+    ifindex: u32,
+    mac: *const u8,
+    mtu: u32,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let (s, m) = unsafe { (stack(st)?, slice(mac, 6)?) };
+        let mut hw = [0u8; 6];
+        hw.copy_from_slice(m);
+        s.set_link(ifindex, hw, mtu as usize)
+    })())
+}
+
 /// # Safety
 /// Pointers as documented on the module.
 #[no_mangle]

@@ -76,6 +76,14 @@ pub struct Netif {
     pub up: bool,
 }
 
+/// The largest frame an interface with this IP MTU sends, link header included.
+fn frame_mtu(link: Link, mtu: usize) -> usize {
+    match link {
+        Link::Ethernet(_) => mtu + wire::ETH_HDR_LEN,
+        Link::Loopback => mtu,
+    }
+}
+
 pub struct Stack<P: Platform> {
     pub(crate) platform: P,
     pub(crate) cfg: Config,
@@ -143,16 +151,33 @@ impl<P: Platform> Stack<P> {
         self.add_link(ifindex, Link::Ethernet(mac), mtu)
     }
 
+    /// The device's hardware address or MTU is now `mac` and `mtu`: what goes on the wire
+    /// from here on uses them.
+    pub fn set_link(&mut self, ifindex: u32, mac: [u8; 6], mtu: usize) -> SysResult<()> {
+        let nif = self.netif_mut(ifindex)?;
+        if nif.link == Link::Loopback {
+            return Err(Errno::EINVAL);
+        }
+        let mtu = mtu.clamp(576, 65535);
+        let (slot, mtu_changed) = (nif.slot, nif.mtu != mtu);
+        let now = self.now;
+        self.engine
+            .set_link(slot, mac, frame_mtu(Link::Ethernet(mac), mtu), now)?;
+        let nif = self.netif_mut(ifindex)?;
+        nif.link = Link::Ethernet(mac);
+        nif.mtu = mtu;
+        if mtu_changed {
+            self.restore_neighbors(ifindex);
+        }
+        Ok(())
+    }
+
     fn add_link(&mut self, ifindex: u32, link: Link, mtu: usize) -> SysResult<()> {
         if self.ifs.iter().any(|i| i.ifindex == ifindex) {
             return Err(Errno::EEXIST);
         }
         let mtu = mtu.clamp(576, 65535);
-        let frame_mtu = if matches!(link, Link::Ethernet(_)) {
-            mtu + wire::ETH_HDR_LEN
-        } else {
-            mtu
-        };
+        let frame_mtu = frame_mtu(link, mtu);
         let seed = self.seed ^ u64::from(ifindex);
         let slot = self.engine.add_iface(link, frame_mtu, seed, self.now)?;
         self.ifs.push(Netif {

@@ -1338,3 +1338,59 @@ fn same_four_tuple_right_after_time_wait() {
     let data = pattern(10_000, 5);
     assert_eq!(transfer(&mut net, true, c2, s2, &data), data);
 }
+
+/// Some drivers (smsc911x) set their hardware address only after registering, and users
+/// change address and MTU: from then on every frame and every ARP message carries the new
+/// address, and new connections offer the MSS of the new MTU.
+#[test]
+fn link_address_and_mtu_changes_reach_the_wire() {
+    const NEW_MAC: [u8; 6] = [2, 0, 0, 0, 0, 0x11];
+    let mut net = Net::new();
+    net.a.set_link(IF, NEW_MAC, 1000).unwrap();
+    let sent = std::rc::Rc::new(std::cell::RefCell::new(Vec::<Vec<u8>>::new()));
+    let record = sent.clone();
+    net.fault = Box::new(move |a_to_b, f| {
+        if a_to_b {
+            record.borrow_mut().push(f.to_vec());
+        }
+        true
+    });
+    let (c, s) = connected(&mut net, 8080);
+    let data = pattern(20_000, 7);
+    assert_eq!(transfer(&mut net, true, c, s, &data), data);
+
+    let sent = sent.borrow();
+    assert!(sent.iter().all(|f| f[6..12] == NEW_MAC), "source address");
+    let arp: Vec<_> = sent.iter().filter(|f| f[12..14] == [8, 6]).collect();
+    assert!(!arp.is_empty(), "a had to resolve b");
+    assert!(
+        arp.iter().all(|f| f[22..28] == NEW_MAC),
+        "ARP sender address"
+    );
+    let syn = sent
+        .iter()
+        .find(|f| f[12..14] == [8, 0] && f[23] == 6 && f[34 + 13] & 0x02 != 0)
+        .expect("a sent a SYN");
+    assert_eq!(&syn[54..56], &[2, 4], "MSS is the first option");
+    assert_eq!(u16::from_be_bytes([syn[56], syn[57]]), 1000 - 40);
+    drop(sent);
+
+    // A new MTU remakes the engine's interface: the open connection carries on.
+    net.a.set_link(IF, NEW_MAC, 1500).unwrap();
+    let more = pattern(20_000, 8);
+    assert_eq!(transfer(&mut net, true, c, s, &more), more);
+    assert_eq!(transfer(&mut net, false, s, c, &more), more);
+
+    assert_eq!(
+        net.a.set_link(1, NEW_MAC, 1500),
+        Err(Errno::EINVAL),
+        "loopback"
+    );
+    assert_eq!(net.a.set_link(99, NEW_MAC, 1500), Err(Errno::ENODEV));
+    assert_eq!(
+        net.a.set_link(IF, [1, 0, 0, 0, 0, 1], 1500),
+        Err(Errno::EINVAL),
+        "multicast address"
+    );
+}
+

@@ -8,7 +8,10 @@
 //!   fragment order gives the same merged configuration as the host tool's;
 //! - the recipe builds the Rust staticlib for each machine with the target, rustc flags
 //!   and cargo profile of rinet-kernel/glue/Makefile and of the size report;
-//! - each machine's `WKS_FILE` exists in a layer's `files/wic/`.
+//! - each machine's `WKS_FILE` exists in a layer's `files/wic/`;
+//! - the glue's C ABI is one: every Rust entry point `rinet.h` declares is a `#[no_mangle]`
+//!   function of `rinet/src/ffi.rs`, and the Makefile keeps exactly those through its
+//!   `--gc-sections` link (a missing one links in no kernel but the one that calls it).
 //!
 //! The parser understands the subset of BitBake syntax the layers use: assignments with
 //! `=`, `?=`, `??=`, `:=`, `+=`, `.=`, `=+`, `:append`/`:prepend` and overrides, values in
@@ -425,6 +428,63 @@ fn check_kernel(root: &Path, r: &mut Report) -> Result<(), String> {
     Ok(())
 }
 
+/// The names of the Rust entry points in `text`: `rinet_*` followed by `(` (C prototypes)
+/// or preceded by `extern "C" fn ` (Rust), without the glue's own `rinet_c_*` callbacks.
+fn entry_points(text: &str, rust: bool) -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for (at, _) in text.match_indices("rinet_") {
+        let name: String = text[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+            .collect();
+        let after = text[at + name.len()..].trim_start();
+        let declared = if rust {
+            text[..at].ends_with("extern \"C\" fn ")
+        } else {
+            after.starts_with('(')
+        };
+        if declared && !name.starts_with("rinet_c_") {
+            names.insert(name);
+        }
+    }
+    names
+}
+
+/// The names of the Makefile's `rinet_exports` list.
+fn makefile_exports(text: &str) -> BTreeSet<String> {
+    logical_lines(text)
+        .iter()
+        .find_map(|l| {
+            l.trim()
+                .strip_prefix("rinet_exports :=")
+                .map(str::to_string)
+        })
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect()
+}
+
+fn check_glue_abi(root: &Path, r: &mut Report) -> Result<(), String> {
+    let rust = entry_points(&read(&root.join("rinet/src/ffi.rs"))?, true);
+    let header = entry_points(&read(&root.join("rinet-kernel/glue/rinet.h"))?, false);
+    let kept = makefile_exports(&read(&root.join(GLUE_MAKEFILE))?);
+    r.expect(header.len() > 20, || {
+        format!("rinet.h: only {} entry points found", header.len())
+    });
+    for name in header.difference(&rust) {
+        r.expect(false, || {
+            format!("rinet.h declares {name}, rinet/src/ffi.rs has no such function")
+        });
+    }
+    for name in header.symmetric_difference(&kept) {
+        r.expect(false, || {
+            format!("{GLUE_MAKEFILE}: rinet_exports and rinet.h differ on {name}")
+        });
+    }
+    Ok(())
+}
+
 pub fn check() -> Result<(), String> {
     let root = root_dir();
     let mut r = Report {
@@ -433,6 +493,7 @@ pub fn check() -> Result<(), String> {
     };
     check_sources(&root, &mut r)?;
     check_kernel(&root, &mut r)?;
+    check_glue_abi(&root, &mut r)?;
     if r.errors.is_empty() {
         println!("layer-check: {} checks passed", r.checked);
         Ok(())
@@ -520,5 +581,19 @@ X:galileo = "strong"
         assert_eq!(t["x86_64"]["rinet_profile"], "release");
         assert_eq!(t["stm32f429"]["rinet_profile"], "release-z");
         assert_eq!(t["stm32f429"]["rinet_rustflags"], "");
+    }
+
+    #[test]
+    fn entry_points_from_rust_c_and_makefile() {
+        let rust = "#[no_mangle]\npub unsafe extern \"C\" fn rinet_a(x: u32) {}\nfn rinet_b() {}\n";
+        let c = "int rinet_a(struct rinet_stack *st);\nvoid *rinet_c_alloc(size_t n);\n";
+        let mk = "x := 1\nrinet_exports := rinet_a \\\n\trinet_z\n";
+        let one = |n: &str| BTreeSet::from([n.to_string()]);
+        assert_eq!(entry_points(rust, true), one("rinet_a"));
+        assert_eq!(entry_points(c, false), one("rinet_a"));
+        assert_eq!(
+            makefile_exports(mk),
+            BTreeSet::from(["rinet_a".to_string(), "rinet_z".to_string()])
+        );
     }
 }

@@ -120,6 +120,8 @@ struct EIface {
     medium: Medium,
     mtu: usize,
     loopback: bool,
+    /// The interface's random seed, for when it is made again.
+    seed: u64,
 }
 
 impl EIface {
@@ -208,6 +210,7 @@ impl Engine {
             medium,
             mtu,
             loopback,
+            seed,
         };
         let slot = match self.ifaces.iter().position(Option::is_none) {
             Some(s) => {
@@ -220,6 +223,56 @@ impl Engine {
             }
         };
         Ok(slot)
+    }
+
+    /// A device's hardware address or MTU changed (or was only known once it came up:
+    /// some drivers, smsc911x among them, set the address after registering).
+    pub fn set_link(
+        &mut self,
+        slot: usize,
+        mac: [u8; 6],
+        mtu: usize,
+        now_us: u64,
+    ) -> SysResult<()> {
+        let e = self.get(slot)?;
+        let mac = EthernetAddress(mac);
+        if e.medium != Medium::Ethernet || !mac.is_unicast() {
+            return Err(Errno::EINVAL);
+        }
+        e.iface.set_hardware_addr(HardwareAddress::Ethernet(mac));
+        if e.mtu != mtu {
+            // smoltcp reads a device's MTU once, when the interface is made: a new MTU
+            // needs a new interface. Sockets, addresses and routes carry over; the caller
+            // puts back the neighbours it knows.
+            e.mtu = mtu;
+            let mut sink = |_: &[u8]| {};
+            let mut port = Port {
+                q: &mut e.q,
+                medium: e.medium,
+                mtu,
+                loopback: e.loopback,
+                sink: &mut sink,
+            };
+            let mut cfg = Config::new(HardwareAddress::Ethernet(mac));
+            cfg.random_seed = e.seed;
+            let now = Instant::from_micros(now_us as i64);
+            let mut iface = Interface::new(cfg, &mut port, now);
+            iface.update_ip_addrs(|v| *v = e.iface.ip_addrs().iter().copied().collect());
+            e.iface.routes_mut().update(|old| {
+                iface.routes_mut().update(|v| v.clone_from(old));
+            });
+            e.iface = iface;
+        }
+        Ok(())
+    }
+
+    /// Engine sockets alive on all interfaces (each holds its buffers).
+    pub fn socket_count(&self) -> usize {
+        self.ifaces
+            .iter()
+            .flatten()
+            .map(|e| e.sockets.iter().count())
+            .sum()
     }
 
     /// Remove an interface and every engine socket on it.
