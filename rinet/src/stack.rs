@@ -13,6 +13,7 @@ use crate::engine::{Engine, Link, TcpState};
 use crate::errno::{Errno, SysResult};
 use crate::neigh::{Neighbor, MAX_NEIGHBORS};
 use crate::route::{Route, RouteTable};
+use crate::socket::time_wait::{Segment, Verdict};
 use crate::socket::{Proto, SocketId, SocketTable, Tcp};
 use crate::stats::Stats;
 use crate::wire::{self, DropReason, Frame, Transport};
@@ -535,12 +536,33 @@ impl<P: Platform> Stack<P> {
             Transport::Tcp {
                 src_port,
                 dst_port,
+                seq,
+                ack,
                 flags,
-                ..
+                payload_len,
             } => {
                 self.stats.tcp_in_segs += 1;
                 let local = crate::Endpoint::new(info.dst, dst_port);
                 let remote = crate::Endpoint::new(info.src, src_port);
+                let seg = Segment {
+                    seq,
+                    ack,
+                    flags,
+                    payload_len,
+                };
+                match self
+                    .socks
+                    .time_wait
+                    .segment(slot, (local, remote), seg, self.now)
+                {
+                    None | Some(Verdict::Reopen) => {}
+                    Some(Verdict::Drop) => return false,
+                    Some(Verdict::Ack { seq, ack }) => {
+                        let peer_mac = frame.get(6..12).unwrap_or(&[0; 6]);
+                        self.send_time_wait_ack(slot, peer_mac, (local, remote), (seq, ack));
+                        return false;
+                    }
+                }
                 if flags & wire::TCP_RST != 0 {
                     self.socks.note_rst(local, remote);
                 }
@@ -581,6 +603,40 @@ impl<P: Platform> Stack<P> {
         self.socks
             .listener_full(&mut self.engine, (slot, ifindex), local, remote)
             .then_some(DropReason::ListenOverflow)
+    }
+
+    /// Acknowledge a segment for a connection in TIME-WAIT (the engine no longer has it).
+    fn send_time_wait_ack(
+        &mut self,
+        slot: usize,
+        peer_mac: &[u8],
+        (local, remote): (crate::Endpoint, crate::Endpoint),
+        seq_ack: (u32, u32),
+    ) {
+        let Some(nif) = self.ifs.iter().find(|i| i.slot == slot) else {
+            return;
+        };
+        let segment = wire::tcp_segment(local, remote, seq_ack, wire::TCP_ACK, 0);
+        let port = IfPort {
+            slot,
+            ifindex: nif.ifindex,
+            loopback: nif.link == Link::Loopback,
+            up: nif.up,
+        };
+        match nif.link {
+            // Both ends are this stack: the ACK is received like the engine's own output.
+            Link::Loopback => {
+                self.engine.push_rx(slot, &segment);
+            }
+            Link::Ethernet(own) => {
+                let mut frame = [0u8; wire::ETH_HDR_LEN + wire::TCP_SEGMENT_LEN];
+                frame[0..6].copy_from_slice(peer_mac);
+                frame[6..12].copy_from_slice(&own);
+                frame[12..14].copy_from_slice(&wire::ETHERTYPE_IPV4.to_be_bytes());
+                frame[wire::ETH_HDR_LEN..].copy_from_slice(&segment);
+                self.with_sink(port, |_, _, sink| sink(&frame));
+            }
+        }
     }
 
     // ---- the poll loop ----
@@ -632,6 +688,7 @@ impl<P: Platform> Stack<P> {
                 });
                 busy |= self.engine.rx_pending(port.slot);
             }
+            self.socks.egress_rounds += 1;
             busy |= self.maintain();
             if !busy {
                 break;
@@ -790,6 +847,7 @@ fn observe_tx(stats: &mut Stats, socks: &mut SocketTable, port: &TxPort, f: &[u8
                     seq,
                     flags,
                     payload_len,
+                    ..
                 } => {
                     stats.tcp_out_segs += 1;
                     if flags & wire::TCP_RST != 0 {

@@ -3,7 +3,7 @@
 //! transmit-path observer (segment counters). Parsing never indexes out of bounds: every
 //! access goes through `get`, so a truncated or malformed frame can only be dropped.
 
-use crate::addr::Ipv4;
+use crate::addr::{Endpoint, Ipv4};
 
 pub const ETH_HDR_LEN: usize = 14;
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
@@ -64,6 +64,7 @@ pub enum Transport {
         src_port: u16,
         dst_port: u16,
         seq: u32,
+        ack: u32,
         flags: u8,
         payload_len: usize,
     },
@@ -147,6 +148,34 @@ pub fn ipv4_header(src: Ipv4, dst: Ipv4, proto: u8, ttl: u8, payload_len: usize)
     let c = csum_fold(csum_add(0, &h));
     h[10..12].copy_from_slice(&c.to_be_bytes());
     h
+}
+
+pub const TCP_SEGMENT_LEN: usize = 40;
+
+/// An IPv4 packet with a TCP header and no options or payload, checksums filled in.
+pub fn tcp_segment(
+    src: Endpoint,
+    dst: Endpoint,
+    (seq, ack): (u32, u32),
+    flags: u8,
+    window: u16,
+) -> [u8; TCP_SEGMENT_LEN] {
+    let mut p = [0u8; TCP_SEGMENT_LEN];
+    p[..20].copy_from_slice(&ipv4_header(src.addr, dst.addr, IPPROTO_TCP, 64, 20));
+    let tcp = &mut p[20..];
+    tcp[0..2].copy_from_slice(&src.port.to_be_bytes());
+    tcp[2..4].copy_from_slice(&dst.port.to_be_bytes());
+    tcp[4..8].copy_from_slice(&seq.to_be_bytes());
+    tcp[8..12].copy_from_slice(&ack.to_be_bytes());
+    tcp[12] = 5 << 4;
+    tcp[13] = flags;
+    tcp[14..16].copy_from_slice(&window.to_be_bytes());
+    let sum = csum_fold(csum_add(
+        pseudo_header_sum(src.addr, dst.addr, IPPROTO_TCP, 20),
+        tcp,
+    ));
+    tcp[16..18].copy_from_slice(&sum.to_be_bytes());
+    p
 }
 
 pub const ARP_FRAME_LEN: usize = ETH_HDR_LEN + 28;
@@ -236,6 +265,7 @@ fn parse_transport(
                 src_port: be16(l4, 0).ok_or(DropReason::Truncated)?,
                 dst_port: be16(l4, 2).ok_or(DropReason::Truncated)?,
                 seq: be32(l4, 4).ok_or(DropReason::Truncated)?,
+                ack: be32(l4, 8).ok_or(DropReason::Truncated)?,
                 flags: l4[13],
                 payload_len: l4.len() - off,
             })
@@ -310,18 +340,9 @@ pub(crate) mod tests {
         f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
         f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
         f[12..14].copy_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
-        let src = Ipv4::new(10, 0, 0, 1);
-        let dst = Ipv4::new(10, 0, 0, 2);
-        f[14..34].copy_from_slice(&ipv4_header(src, dst, IPPROTO_TCP, 64, 20));
-        let tcp = &mut f[34..54];
-        tcp[0..2].copy_from_slice(&40000u16.to_be_bytes());
-        tcp[2..4].copy_from_slice(&80u16.to_be_bytes());
-        tcp[4..8].copy_from_slice(&1234u32.to_be_bytes());
-        tcp[12] = 5 << 4;
-        tcp[13] = TCP_SYN;
-        tcp[14..16].copy_from_slice(&1024u16.to_be_bytes());
-        let sum = csum_fold(csum_add(pseudo_header_sum(src, dst, IPPROTO_TCP, 20), tcp));
-        tcp[16..18].copy_from_slice(&sum.to_be_bytes());
+        let src = Endpoint::new(Ipv4::new(10, 0, 0, 1), 40000);
+        let dst = Endpoint::new(Ipv4::new(10, 0, 0, 2), 80);
+        f[14..].copy_from_slice(&tcp_segment(src, dst, (1234, 0), TCP_SYN, 1024));
         f
     }
 

@@ -1394,3 +1394,60 @@ fn link_address_and_mtu_changes_reach_the_wire() {
     );
 }
 
+/// TIME-WAIT keeps the four-tuple, not the connection: the engine socket and its buffers
+/// go once the last ACK is out. If that ACK is lost, the peer's FIN is still answered, so
+/// the peer closes cleanly (no reset); and the port stays taken until TIME-WAIT ends.
+#[test]
+fn time_wait_keeps_the_tuple_and_answers_a_lost_last_ack() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    let baseline = net.a.engine_socket_count() - 1;
+    net.a.close(c).unwrap();
+    net.pump();
+    assert_eq!(net.b.recv(s, &mut [0u8; 8], 0).unwrap().len, 0, "a's FIN");
+    // Lose a's ACK of b's FIN (a's only segment with ACK and nothing else after it).
+    let lost = std::rc::Rc::new(std::cell::Cell::new(0u32));
+    let seen = lost.clone();
+    net.fault = Box::new(move |a_to_b, f| {
+        let pure_ack = f.len() == 54 && f[12..14] == [8, 0] && f[47] == 0x10;
+        if a_to_b && pure_ack && seen.get() == 0 {
+            seen.set(1);
+            return false;
+        }
+        true
+    });
+    net.b.close(s).unwrap();
+    net.pump();
+    assert_eq!(lost.get(), 1, "a's last ACK was lost");
+    let acks_before = net.a.stats.tcp_out_segs;
+    // a's engine drops the connection at the next pass; b retransmits its FIN.
+    net.advance(SEC);
+    assert_eq!(
+        net.a.engine_socket_count(),
+        baseline,
+        "no engine socket in TIME-WAIT"
+    );
+    assert_eq!(net.a.orphan_count(), 1, "TIME-WAIT still listed");
+    let state = (0..).map_while(|i| net.a.socket_info(i)).map(|i| i.state);
+    assert_eq!(state.collect::<Vec<u8>>(), vec![6]);
+    let port = (0..)
+        .map_while(|i| net.a.socket_info(i))
+        .map(|i| i.local.port)
+        .next()
+        .unwrap();
+    let again = net.a.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(
+        net.a.bind(again, ep(Ipv4::ANY, port)),
+        Err(Errno::EADDRINUSE)
+    );
+    net.run_until(10 * SEC, |n| n.b.orphan_count() == 0);
+    assert!(
+        net.a.stats.tcp_out_segs > acks_before,
+        "a acknowledged the FIN again"
+    );
+    assert_eq!(net.a.stats.tcp_out_rsts + net.b.stats.tcp_out_rsts, 0);
+    net.advance(11 * SEC);
+    assert_eq!(net.a.orphan_count(), 0, "TIME-WAIT over");
+    assert_eq!(net.a.bind(again, ep(Ipv4::ANY, port)), Ok(()));
+    assert_eq!(net.a_timer(), None, "nothing left to time");
+}

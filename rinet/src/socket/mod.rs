@@ -8,6 +8,7 @@
 pub mod dgram;
 pub mod opts;
 pub mod tcp;
+pub mod time_wait;
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -17,6 +18,7 @@ use crate::engine::{ERef, Engine, TcpState};
 use crate::errno::{Errno, SysResult};
 use crate::stack::{Platform, Stack};
 pub use opts::Opts;
+use time_wait::{TimeWait, TimeWaitTable};
 
 pub const SOCK_STREAM: i32 = 1;
 pub const SOCK_DGRAM: i32 = 2;
@@ -201,6 +203,8 @@ pub struct Orphan {
     reuse: bool,
     since: u64,
     snd_max: Option<u32>,
+    /// The engine's egress round in which it was first seen in TIME-WAIT.
+    time_wait_seen: Option<u64>,
 }
 
 struct Slot {
@@ -212,6 +216,11 @@ pub struct SocketTable {
     slots: Vec<Slot>,
     live: usize,
     orphans: Vec<Orphan>,
+    pub(crate) time_wait: TimeWaitTable,
+    /// Counts the stack's passes over the engine's egress. An orphan that reached
+    /// TIME-WAIT becomes a [`TimeWait`] entry only once an egress pass followed: by
+    /// then the engine has sent the ACK of the peer's FIN.
+    pub(crate) egress_rounds: u64,
     next_port: u16,
     /// Set when bookkeeping queued something for the engine to send.
     pub(crate) kick: bool,
@@ -224,6 +233,8 @@ impl SocketTable {
             slots: Vec::new(),
             live: 0,
             orphans: Vec::new(),
+            time_wait: TimeWaitTable::default(),
+            egress_rounds: 0,
             next_port: EPHEMERAL_FIRST + (seed % span) as u16,
             kick: false,
         }
@@ -325,7 +336,7 @@ impl SocketTable {
                 .orphans
                 .iter()
                 .any(|o| o.local.port == ep.port && overlap(o.local.addr) && !(reuse && o.reuse));
-        socks || orphans
+        socks || orphans || (tcp && self.time_wait.holds(ep, reuse))
     }
 
     /// Pick a free ephemeral port, starting from a rolling cursor.
@@ -353,16 +364,38 @@ impl SocketTable {
             reuse,
             since: now,
             snd_max: c.snd_max,
+            time_wait_seen: None,
         });
     }
 
     pub(crate) fn reap_orphans(&mut self, engine: &mut Engine, now: u64) {
         let mut kick = false;
-        self.orphans.retain(|o| match engine.tcp_info(o.r) {
+        let (rounds, time_wait) = (self.egress_rounds, &mut self.time_wait);
+        time_wait.expire(now);
+        self.orphans.retain_mut(|o| match engine.tcp_info(o.r) {
             Some(i) if i.state == TcpState::Closed => {
                 engine.remove(o.r);
                 false
             }
+            Some(i) if i.state == TcpState::TimeWait => match o.time_wait_seen {
+                Some(seen) if seen < rounds => {
+                    // Removing an engine socket sends nothing.
+                    engine.remove(o.r);
+                    time_wait.insert(TimeWait {
+                        slot: o.r.slot(),
+                        local: o.local,
+                        remote: o.remote,
+                        reuse: o.reuse,
+                        until: now.saturating_add(time_wait::TIME_WAIT_US),
+                    });
+                    false
+                }
+                Some(_) => true,
+                None => {
+                    o.time_wait_seen = Some(rounds);
+                    true
+                }
+            },
             Some(i)
                 if i.state == TcpState::FinWait2
                     && now.saturating_sub(o.since) > FIN_TIMEOUT_US =>
@@ -386,10 +419,12 @@ impl SocketTable {
 
     pub(crate) fn forget_orphans_on(&mut self, slot: usize) {
         self.orphans.retain(|o| o.r.slot() != slot);
+        self.time_wait.forget_slot(slot);
     }
 
+    /// Closed connections still finishing: orphans and TIME-WAIT entries.
     pub fn orphans(&self) -> usize {
-        self.orphans.len()
+        self.orphans.len() + self.time_wait.len()
     }
 
     fn conns_mut(&mut self) -> impl Iterator<Item = &mut Conn> {
@@ -496,7 +531,10 @@ impl SocketTable {
                 }
                 _ => None,
             });
-        fin.chain(syn).filter(|&t| t > now).min()
+        fin.chain(syn)
+            .filter(|&t| t > now)
+            .chain(self.time_wait.next_deadline())
+            .min()
     }
 }
 
@@ -764,7 +802,18 @@ impl<P: Platform> Stack<P> {
     /// A connection closed by its owner and still finishing (FIN-WAIT, LAST-ACK,
     /// TIME-WAIT...): listed like Linux lists them, with no socket (id `u32::MAX`).
     fn orphan_info(&mut self, k: usize) -> Option<SockInfo> {
-        let o = self.socks.orphans.get(k)?;
+        let Some(o) = self.socks.orphans.get(k) else {
+            let t = self.socks.time_wait.get(k - self.socks.orphans.len())?;
+            return Some(SockInfo {
+                id: SocketId(u32::MAX),
+                proto: 6,
+                state: TcpState::TimeWait as u8,
+                local: t.local,
+                remote: t.remote,
+                tx_queue: 0,
+                rx_queue: 0,
+            });
+        };
         let (r, local, remote) = (o.r, o.local, o.remote);
         let i = self.engine.tcp_info(r);
         Some(SockInfo {
@@ -822,6 +871,12 @@ impl<P: Platform> Stack<P> {
     /// Connections closed by their owner that are still finishing (FIN handshake, TIME-WAIT).
     pub fn orphan_count(&self) -> usize {
         self.socks.orphans()
+    }
+
+    /// Sockets the engine holds, buffers and all: a user socket has one per interface it
+    /// listens or sends on, an orphan one; a connection in TIME-WAIT none.
+    pub fn engine_socket_count(&self) -> usize {
+        self.engine.socket_count()
     }
 
     /// Drop `n` received bytes of a stream after the caller copied them out with MSG_PEEK
