@@ -75,7 +75,8 @@ fn test() -> Result<(), String> {
     // Last, so its summary closes the log: the kernels in QEMU (x86_64, then the Galileo
     // kernel on an i586 CPU model, with its cmov/LOCK and regparm ABI checks, then the
     // x86_64 debug kernel on 2 CPUs, where any lockdep, sleep-in-atomic, slab or BUG/WARNING
-    // report fails the suite).
+    // report fails the suite, then the ARMv7-M kernel without MMU on QEMU's mps2-an386 with
+    // the Thumb-2 busybox).
     // The bad-input program also runs on the x86_64 INET guest, where each expectation must
     // be what Linux's own IPv4 stack answers.
     guest::run_all_and(
@@ -86,6 +87,7 @@ fn test() -> Result<(), String> {
                 debug: true,
                 ..kernel::Spec::rinet(kernel::Arch::X86_64)
             },
+            kernel::Spec::rinet(kernel::Arch::Mps2),
         ],
         &[kernel::Arch::X86_64],
     )
