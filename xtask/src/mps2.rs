@@ -141,14 +141,19 @@ pub fn boot_files(build: &Path, initrd: &Path, append: &str) -> Result<BootFiles
     Ok(BootFiles { stub, dtb })
 }
 
-/// The ARMv7-M guest suite: boot with DHCP, pages and CGI from the host, a burst of
-/// requests, a clean kernel log.
+/// The ARMv7-M guest suite: boot with DHCP, pages and CGI from the host, ping from the
+/// guest, a burst of requests, a quiet timer when idle, a clean kernel log.
 pub fn suite() -> Result<(u32, u32), String> {
     let spec = Spec::rinet(Arch::Mps2);
     let build = kernel::build(spec)?;
     let work = kernel::cache_dir().join("guest").join(spec.name());
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let initrd = image::build(Arch::Mps2, &work.join("initramfs.cpio.gz"), Vec::new())?;
+    let probe = include_bytes!("../guest/mps2-probe.cgi").to_vec();
+    let initrd = image::build(
+        Arch::Mps2,
+        &work.join("initramfs.cpio.gz"),
+        vec![image::file("www/cgi-bin/probe", 0o755, probe)],
+    )?;
     let mut res = Results::default();
     let started = Instant::now();
     // DHCP from QEMU's user-mode network, as the image does by default.
@@ -202,8 +207,45 @@ pub fn suite() -> Result<(u32, u32), String> {
                 }
             }),
         );
+        let probe = |what: &str| guest::curl(&[&format!("{base}/cgi-bin/probe?{what}")]);
+        if let Ok(mem) = probe("mem") {
+            if let Some(kb) = meminfo_kb(&mem, "MemFree:") {
+                println!("mps2: MemFree after boot: {kb} kB");
+            }
+        }
+        res.record(
+            "mps2-guest-pings-host",
+            probe("ping").and_then(|out| {
+                if out.contains("10.0.2.2 is alive") {
+                    Ok(())
+                } else {
+                    Err(format!("ping: {out:?}"))
+                }
+            }),
+        );
         res.record("mps2-100-requests", requests(&base, 100));
         res.record("mps2-10x10-concurrent", concurrent(&base, 10, 10));
+        // Every connection so far leaves TIME-WAIT within 10 s; after that nothing but
+        // the probe's own idle connection is open.
+        std::thread::sleep(Duration::from_secs(12));
+        res.record(
+            "mps2-idle-timer-quiet",
+            probe("idle").and_then(|out| {
+                let (before, after) = out.split_once("---").ok_or("no second sample")?;
+                let fires = timer_fires(after)
+                    .zip(timer_fires(before))
+                    .map(|(b, a)| b.saturating_sub(a))
+                    .ok_or_else(|| format!("no Rinet line in {out:?}"))?;
+                println!("mps2: GUEST-IDLE-TIMER-FIRES {fires} in 10 s");
+                if fires == 0 {
+                    Ok(())
+                } else {
+                    Err(format!(
+                        "the timer fired {fires} times while idle:\n{after}"
+                    ))
+                }
+            }),
+        );
     }
     let complaints = guest::kernel_complaints(&g.console());
     res.record(
@@ -216,6 +258,20 @@ pub fn suite() -> Result<(u32, u32), String> {
     );
     drop(g);
     Ok((res.passed, res.failed))
+}
+
+/// The stack timer's fire count from `/proc/net/snmp` (`Rinet:` values, third column).
+fn timer_fires(snmp: &str) -> Option<u64> {
+    snmp.lines()
+        .filter_map(|l| l.strip_prefix("Rinet:"))
+        .find_map(|v| v.split_whitespace().nth(2)?.parse().ok())
+}
+
+/// A `/proc/meminfo` value in kB.
+fn meminfo_kb(meminfo: &str, key: &str) -> Option<u64> {
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix(key)?.split_whitespace().next()?.parse().ok())
 }
 
 /// `n` requests one after the other, each on a new connection: all must be 200.
@@ -248,5 +304,23 @@ fn concurrent(base: &str, clients: u32, each: u32) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("{ok} of {want} answered 200"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_the_probe_output() {
+        let snmp = "Udp: InDatagrams NoPorts\nUdp: 4 0\nRinet: RxDrops ListenOverflows TimerFires\nRinet: 0 1 37\n";
+        assert_eq!(timer_fires(snmp), Some(37));
+        assert_eq!(
+            timer_fires("Rinet: RxDrops ListenOverflows TimerFires\n"),
+            None
+        );
+        let mem = "MemTotal:          14736 kB\nMemFree:            9120 kB\n";
+        assert_eq!(meminfo_kb(mem, "MemFree:"), Some(9120));
+        assert_eq!(meminfo_kb(mem, "Cached:"), None);
     }
 }
