@@ -35,7 +35,8 @@ pub struct TimeWait {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Verdict {
     /// The peer's FIN again (our last ACK was lost): acknowledge it with this sequence and
-    /// acknowledgment number, and wait again.
+    /// acknowledgment number (the FIN's own acknowledgment is our next sequence number), and
+    /// wait again.
     Ack { seq: u32, ack: u32 },
     /// A SYN opening the four-tuple again: TIME-WAIT ends and the segment goes on to the
     /// listener, as Linux allows.
@@ -102,7 +103,7 @@ impl TimeWaitTable {
             self.entries.swap_remove(k);
             return Some(Verdict::Reopen);
         }
-        if seg.flags & TCP_FIN != 0 {
+        if seg.flags & (TCP_FIN | TCP_ACK) == TCP_FIN | TCP_ACK {
             // RFC 9293 3.10.7.4: acknowledge it and restart the 2 MSL timeout.
             self.entries[k].until = now.saturating_add(TIME_WAIT_US);
             let fin_end = seg.seq.wrapping_add(seg.payload_len as u32).wrapping_add(1);
@@ -193,6 +194,8 @@ mod tests {
         let mut t = table();
         assert_eq!(t.segment(1, (L, R), seg(TCP_ACK), 200), Some(Verdict::Drop));
         assert_eq!(t.len(), 1, "an old duplicate leaves the entry alone");
+        // Without ACK there is no sequence number to answer with.
+        assert_eq!(t.segment(1, (L, R), seg(TCP_FIN), 200), Some(Verdict::Drop));
         assert_eq!(
             t.segment(1, (L, R), seg(TCP_SYN), 200),
             Some(Verdict::Reopen)
