@@ -1009,13 +1009,26 @@ static const struct net_proto_family rinet_family_ops = {
 
 static unsigned long rinet_inode(u32 id, kuid_t *uid)
 {
-	struct rinet_sock *rs = xa_load(&rinet_socks, id);
+	struct rinet_sock *rs;
+	unsigned long ino;
 
 	*uid = GLOBAL_ROOT_UID;
+	/*
+	 * release() may be closing this socket on another CPU: it erases the entry
+	 * before it drops its reference, so a reference taken under the xarray's
+	 * lock keeps the sock alive while we read it.
+	 */
+	xa_lock(&rinet_socks);
+	rs = xa_load(&rinet_socks, id);
+	if (rs)
+		sock_hold(&rs->sk);
+	xa_unlock(&rinet_socks);
 	if (!rs)
 		return 0;
 	*uid = sock_i_uid(&rs->sk);
-	return sock_i_ino(&rs->sk);
+	ino = sock_i_ino(&rs->sk);
+	sock_put(&rs->sk);
+	return ino;
 }
 
 static void rinet_show_socks(struct seq_file *seq, u8 proto)
