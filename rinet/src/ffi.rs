@@ -95,6 +95,17 @@ unsafe fn slice<'a>(p: *const u8, len: usize) -> SysResult<&'a [u8]> {
     Ok(unsafe { core::slice::from_raw_parts(p, len) })
 }
 
+/// The 6-byte hardware address at `p`.
+///
+/// # Safety
+/// `p` is null or points to 6 readable bytes.
+unsafe fn mac_at(p: *const u8) -> SysResult<[u8; 6]> {
+    let mut hw = [0u8; 6];
+    // SAFETY: caller contract.
+    hw.copy_from_slice(unsafe { slice(p, 6)? });
+    Ok(hw)
+}
+
 /// # Safety
 /// `p` must be NULL or valid for writes of `len` bytes.
 unsafe fn slice_mut<'a>(p: *mut u8, len: usize) -> SysResult<&'a mut [u8]> {
@@ -476,9 +487,7 @@ pub unsafe extern "C" fn rinet_netdev_add(
 ) -> i32 {
     ret((|| {
         // SAFETY: caller contract.
-        let (s, m) = unsafe { (stack(st)?, slice(mac, 6)?) };
-        let mut hw = [0u8; 6];
-        hw.copy_from_slice(m);
+        let (s, hw) = unsafe { (stack(st)?, mac_at(mac)?) };
         s.add_ethernet(ifindex, hw, mtu as usize)
     })())
 }
@@ -497,9 +506,7 @@ pub unsafe extern "C" fn rinet_netdev_change(
 ) -> i32 {
     ret((|| {
         // SAFETY: caller contract.
-        let (s, m) = unsafe { (stack(st)?, slice(mac, 6)?) };
-        let mut hw = [0u8; 6];
-        hw.copy_from_slice(m);
+        let (s, hw) = unsafe { (stack(st)?, mac_at(mac)?) };
         s.set_link(ifindex, hw, mtu as usize)
     })())
 }
