@@ -59,6 +59,32 @@ fn missing_packages() -> Vec<&'static str> {
         .collect()
 }
 
+/// Some machine images carry a newer qemu-utils (from backports) than the archive's
+/// qemu-system packages; those declare `Breaks` on it and apt refuses the install. When
+/// QEMU is about to be installed next to such a qemu-utils, pin qemu-utils to the
+/// version the archive's qemu-system-common comes with (`qemu-utils=<version>`).
+fn qemu_utils_matching_archive(missing: &[&str]) -> Option<String> {
+    if !missing.iter().any(|p| p.starts_with("qemu-system")) {
+        return None;
+    }
+    let here = Path::new(".");
+    let installed = output(
+        "dpkg-query",
+        &["-W", "-f=${Version}", "qemu-utils"],
+        here,
+        &[],
+    )
+    .ok()?;
+    let policy = output("apt-cache", &["policy", "qemu-system-common"], here, &[]).ok()?;
+    let candidate = policy
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Candidate:"))?
+        .trim()
+        .to_string();
+    (!installed.trim().is_empty() && candidate != "(none)" && installed.trim() != candidate)
+        .then(|| format!("qemu-utils={candidate}"))
+}
+
 pub fn ensure(rust_targets: bool) -> Result<(), String> {
     let missing = missing_packages();
     if !missing.is_empty() {
@@ -80,6 +106,10 @@ pub fn ensure(rust_targets: bool) -> Result<(), String> {
             "-q",
         ]);
         install.extend(missing.iter());
+        let qemu_utils = qemu_utils_matching_archive(&missing);
+        if let Some(pin) = &qemu_utils {
+            install.extend(["--allow-downgrades", pin.as_str()]);
+        }
         run(install[0], &install[1..], Path::new("."), &[])?;
     }
     if rust_targets {
