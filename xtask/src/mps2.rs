@@ -240,9 +240,7 @@ pub fn suite() -> Result<(u32, u32), String> {
                 if fires == 0 {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "the timer fired {fires} times while idle:\n{after}"
-                    ))
+                    Err(format!("the timer fired {fires} times while idle:\n{out}"))
                 }
             }),
         );
