@@ -72,6 +72,21 @@ struct rinet_snmp {
 u64 __udivdi3(u64 n, u64 d);
 u64 __umoddi3(u64 n, u64 d);
 #endif
+#ifdef CONFIG_ARM
+void __aeabi_uldivmod(void);
+void __aeabi_memcpy(void *dest, const void *src, size_t n);
+void __aeabi_memcpy4(void *dest, const void *src, size_t n);
+void __aeabi_memcpy8(void *dest, const void *src, size_t n);
+void __aeabi_memmove(void *dest, const void *src, size_t n);
+void __aeabi_memmove4(void *dest, const void *src, size_t n);
+void __aeabi_memmove8(void *dest, const void *src, size_t n);
+void __aeabi_memset(void *dest, size_t n, int c);
+void __aeabi_memset4(void *dest, size_t n, int c);
+void __aeabi_memset8(void *dest, size_t n, int c);
+void __aeabi_memclr(void *dest, size_t n);
+void __aeabi_memclr4(void *dest, size_t n);
+void __aeabi_memclr8(void *dest, size_t n);
+#endif
 void *rinet_c_alloc(size_t size, size_t align);
 void rinet_c_free(void *ptr);
 void rinet_c_panic(const u8 *file, size_t len, u32 line);

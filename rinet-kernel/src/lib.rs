@@ -1,6 +1,6 @@
 //! rinet as the kernel links it: the C ABI of `rinet::ffi`, an allocator on top of the
 //! glue's `kmalloc(GFP_ATOMIC)`, and a panic handler that reports through the glue.
-//! A panic is a bug: the glue logs it with `WARN` and the stack stops processing.
+//! A panic is a bug: the glue dumps the stack and panics the kernel with the location.
 #![no_std]
 
 use core::alloc::{GlobalAlloc, Layout};
@@ -36,7 +36,8 @@ static ALLOC: KernelAlloc = KernelAlloc;
 #[panic_handler]
 fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
     // No formatting machinery: file and line, with the stack the glue dumps, find the bug.
-    // (ARMv7-M builds with -Zlocation-detail=none: there the location reads "<redacted>".)
+    // ARMv7-M builds with -Cpanic=immediate-abort: there a panic is a trap instruction and
+    // this handler is never called.
     let (file, line) = info.location().map_or(("?", 0), |l| (l.file(), l.line()));
     // SAFETY: file is a valid string for the call.
     unsafe { rinet_c_panic(file.as_ptr(), file.len(), line) }

@@ -23,13 +23,32 @@ struct Target {
     ld: &'static str,
     ldflags: &'static [&'static str],
     tool_prefix: &'static str,
+    /// C helpers the kernel glue links into the Rust object for this target
+    /// (`rinet_helpers-y` in the Makefile); the stub provides the same.
+    helpers: &'static str,
 }
+
+/// rinet-kernel/glue/rinet_aeabi.c: the EABI memory helpers on the kernel's mem*.
+const AEABI_HELPERS: &str = "\
+void __aeabi_memcpy(void *d, const void *s, size_t n) { memcpy(d, s, n); }
+void __aeabi_memcpy4(void *d, const void *s, size_t n) { memcpy(d, s, n); }
+void __aeabi_memcpy8(void *d, const void *s, size_t n) { memcpy(d, s, n); }
+void __aeabi_memmove(void *d, const void *s, size_t n) { memmove(d, s, n); }
+void __aeabi_memmove4(void *d, const void *s, size_t n) { memmove(d, s, n); }
+void __aeabi_memmove8(void *d, const void *s, size_t n) { memmove(d, s, n); }
+void __aeabi_memset(void *d, size_t n, int c) { memset(d, c, n); }
+void __aeabi_memset4(void *d, size_t n, int c) { memset(d, c, n); }
+void __aeabi_memset8(void *d, size_t n, int c) { memset(d, c, n); }
+void __aeabi_memclr(void *d, size_t n) { memset(d, 0, n); }
+void __aeabi_memclr4(void *d, size_t n) { memset(d, 0, n); }
+void __aeabi_memclr8(void *d, size_t n) { memset(d, 0, n); }
+";
 
 const TARGETS: &[Target] = &[
     Target {
         triple: "thumbv7em-none-eabi",
         label: "STM32F429 (thumbv7em)",
-        rustflags: "-Zlocation-detail=none",
+        rustflags: "-Zunstable-options -Cpanic=immediate-abort",
         kernel_profile: "release-z",
         cc: "arm-linux-gnueabi-gcc",
         cflags: &[
@@ -41,6 +60,7 @@ const TARGETS: &[Target] = &[
         ld: "arm-linux-gnueabi-ld",
         ldflags: &[],
         tool_prefix: "arm-linux-gnueabi-",
+        helpers: AEABI_HELPERS,
     },
     Target {
         triple: "i586-unknown-linux-gnu",
@@ -60,6 +80,7 @@ const TARGETS: &[Target] = &[
         ld: "ld",
         ldflags: &["-m", "elf_i386"],
         tool_prefix: "",
+        helpers: "",
     },
     Target {
         triple: "x86_64-unknown-none",
@@ -71,6 +92,7 @@ const TARGETS: &[Target] = &[
         ld: "ld",
         ldflags: &[],
         tool_prefix: "",
+        helpers: "",
     },
 ];
 
@@ -128,7 +150,7 @@ pub fn build_all() -> Result<(), String> {
 }
 
 /// A C file that keeps every exported entry point alive and plays the kernel's part.
-fn stub_source(exports: &[String]) -> String {
+fn stub_source(exports: &[String], helpers: &str) -> String {
     let mut s = String::from(
         "typedef unsigned long size_t;\n\
          static char heap[1 << 16]; static size_t used;\n\
@@ -142,6 +164,7 @@ fn stub_source(exports: &[String]) -> String {
          int memcmp(const void *x, const void *y, size_t n) { const unsigned char *a = x, *b = y; for (; n; n--, a++, b++) if (*a != *b) return *a - *b; return 0; }\n\
          int bcmp(const void *x, const void *y, size_t n) { return memcmp(x, y, n); }\n",
     );
+    s.push_str(helpers);
     for e in exports {
         let _ = writeln!(s, "extern void {e}(void);");
     }
@@ -227,7 +250,7 @@ fn link(t: &Target, lib: &Lib, archive: &Path, work: &Path) -> Result<Linked, St
     exports.sort();
     exports.dedup();
     let stub_c = work.join(format!("stub-{}.c", lib.prefix));
-    std::fs::write(&stub_c, stub_source(&exports)).map_err(|e| e.to_string())?;
+    std::fs::write(&stub_c, stub_source(&exports, t.helpers)).map_err(|e| e.to_string())?;
     let stub_o = work.join(format!("stub-{}.o", lib.prefix));
     let mut cc: Vec<&str> = t.cflags.to_vec();
     cc.extend([
@@ -290,9 +313,15 @@ fn link(t: &Target, lib: &Lib, archive: &Path, work: &Path) -> Result<Linked, St
         };
         sections.add(kind, bytes);
     }
-    let stub_names = [
+    let mut stub_names = vec![
         "memcpy", "memmove", "memset", "memcmp", "bcmp", "heap", "used",
     ];
+    // The helpers' names: "void NAME(...".
+    stub_names.extend(
+        t.helpers
+            .lines()
+            .filter_map(|l| l.strip_prefix("void ")?.split('(').next()),
+    );
     let mut parts: BTreeMap<&'static str, Split> = BTreeMap::new();
     for l in output(&nm, &["-S", "-C", "--size-sort", e], work, &[])?.lines() {
         let mut it = l.splitn(4, ' ');

@@ -127,6 +127,9 @@ fn text_padding(build: &Path) -> Result<u64, String> {
     Ok(text_size.saturating_sub(used))
 }
 
+/// C helpers the glue Makefile links into rinet_rust.o (`rinet_helpers-y`).
+const GLUE_HELPERS: &[&str] = &["rinet_divdi3.o", "rinet_aeabi.o"];
+
 /// rinet's bytes in the kernel, from the objects of net/rinet/.
 #[derive(Default)]
 struct Share {
@@ -145,8 +148,21 @@ fn rinet_share(arch: Arch, build: &Path) -> Result<Share, String> {
         glue: text_data("af_rinet.o")?,
         ..Share::default()
     };
-    if dir.join("rinet_divdi3.o").exists() {
-        share.glue += text_data("rinet_divdi3.o")?;
+    // The C helpers linked into rinet_rust.o (see the Makefile) are glue, not Rust.
+    let mut helper_names: Vec<String> = Vec::new();
+    for helper in GLUE_HELPERS {
+        if !dir.join(helper).exists() {
+            continue;
+        }
+        let bytes = text_data(helper)?;
+        share.glue += bytes;
+        share.rust_total = share.rust_total.saturating_sub(bytes);
+        let defined = output(&nm, &["--defined-only", helper], &dir, &[])?;
+        helper_names.extend(
+            defined
+                .lines()
+                .filter_map(|l| l.split_whitespace().nth(2).map(str::to_string)),
+        );
     }
     let syms = output(&nm, &["-S", "-C", "rinet_rust.o"], &dir, &[])?;
     let mut counted = 0;
@@ -163,6 +179,9 @@ fn rinet_share(arch: Arch, build: &Path) -> Result<Share, String> {
         let Ok(n) = u64::from_str_radix(sz, 16) else {
             continue;
         };
+        if helper_names.iter().any(|h| h == name) {
+            continue;
+        }
         counted += n;
         *share
             .rust
@@ -339,10 +358,10 @@ pub fn report() -> Result<(), String> {
              | kernel growth not in those objects (rinet's cost minus its objects: core hooks, \
              alignment) | {} |\n",
             n(share.rust_total),
-            if arch == Arch::Galileo {
-                ", `rinet_divdi3.o`"
-            } else {
-                ""
+            match arch {
+                Arch::Galileo => ", `rinet_divdi3.o`",
+                Arch::Stm32 | Arch::Mps2 => ", `rinet_aeabi.o`",
+                _ => "",
             },
             n(share.glue),
             n(share.rust_total + share.glue),

@@ -59,7 +59,7 @@ TINYRUST_RUST_TARGET:galileo = "i586-unknown-linux-gnu"
 TINYRUST_RUST_TARGET:stm32f429-disco = "thumbv7em-none-eabi"
 TINYRUST_RUSTFLAGS = "-Crelocation-model=static -Zplt=yes"
 TINYRUST_RUSTFLAGS:galileo = "-Crelocation-model=static -Zregparm=3 -Zreg-struct-return -Cforce-unwind-tables=no"
-TINYRUST_RUSTFLAGS:stm32f429-disco = "-Zlocation-detail=none"
+TINYRUST_RUSTFLAGS:stm32f429-disco = "-Zunstable-options -Cpanic=immediate-abort"
 # The cargo profile: release (opt-level s), or release-z (opt-level z) where flash is short.
 TINYRUST_CARGO_PROFILE = "release"
 TINYRUST_CARGO_PROFILE:stm32f429-disco = "release-z"
