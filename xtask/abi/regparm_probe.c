@@ -8,8 +8,9 @@
  * allocator), and linked with the very rinet_rust.o that went into the Galileo vmlinux.
  * It drives the stack through its C ABI (calls of up to seven arguments, 64-bit arguments
  * and results, callbacks from Rust into C, pointer outputs) and checks every result.
- * Rust's own calls to memcpy/memset/memmove/memcmp and to the 64-bit division helpers
- * land in the regparm versions below, as in the kernel.
+ * Rust's own calls to memcpy/memset/memmove/memcmp land in the regparm versions below,
+ * and its 64-bit divisions in the object's own rinet_divdi3.c, which calls div64_u64 and
+ * div64_u64_rem below, as in the kernel.
  * Built without -mregparm=3 it must fail: the test can tell a wrong convention.
  */
 #include "rinet.h"
@@ -86,8 +87,10 @@ int bcmp(const void *a, const void *b, size_t n)
 	return memcmp(a, b, n);
 }
 
-/* The kernel's 64-bit division helpers (rinet_divdi3.c there), by shift and subtract:
- * a plain u64 division here would itself call them. */
+/*
+ * The kernel's 64-bit division (lib/math/div64.c), which rinet_divdi3.c calls, by shift
+ * and subtract: a plain u64 division here would itself call __udivdi3.
+ */
 static u64 udivmod64(u64 n, u64 d, u64 *rem)
 {
 	u64 q = 0;
@@ -103,19 +106,16 @@ static u64 udivmod64(u64 n, u64 d, u64 *rem)
 	return q;
 }
 
-u64 __udivdi3(u64 n, u64 d)
+u64 div64_u64_rem(u64 n, u64 d, u64 *rem)
+{
+	return udivmod64(n, d, rem);
+}
+
+u64 div64_u64(u64 n, u64 d)
 {
 	u64 r;
 
 	return udivmod64(n, d, &r);
-}
-
-u64 __umoddi3(u64 n, u64 d)
-{
-	u64 r;
-
-	udivmod64(n, d, &r);
-	return r;
 }
 
 static u8 arena[8 << 20] __attribute__((aligned(64)));
