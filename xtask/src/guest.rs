@@ -97,6 +97,12 @@ impl Guest {
         // would boot on one CPU whatever -smp says.
         let smp = format!("{smp},sockets={smp},cores=1,threads=1");
         let append = format!("console=ttyS0 panic=-1 {append}");
+        // RINET_GUEST_PCAP=FILE records the guest's link (for chasing a lost request).
+        if let Some(pcap) = std::env::var_os("RINET_GUEST_PCAP") {
+            let mut dump = std::ffi::OsString::from("filter-dump,id=dump0,netdev=n0,file=");
+            dump.push(pcap);
+            cmd.arg("-object").arg(dump);
+        }
         let child = cmd
             .args([
                 "-accel",
