@@ -23,6 +23,7 @@
 #include <linux/in.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
+#include <linux/moduleparam.h>
 #include <linux/netdevice.h>
 #include <linux/proc_fs.h>
 #include <linux/random.h>
@@ -1408,14 +1409,22 @@ static const struct rinet_ops rinet_callbacks = {
 
 /*
  * A connection's buffers are allocated whole when it opens: each direction gets
- * 1/512 of RAM, between 4 and 32 KiB (8 KiB on an 8 MiB board). 64 KiB gave
- * 100-119 Mbit/s in QEMU against 83 with 16 KiB, but doubles the GFP_ATOMIC
- * memory of every connection and stalled a guest download once.
+ * 1/512 of RAM, between 4 and 32 KiB (8 KiB on an 8 MiB board), unless the boot
+ * parameter rinet.tcp_buf=BYTES sets it (rounded down to a power of two, 1 KiB
+ * to 1 MiB). Larger buffers keep more data in flight on a slow link, at the cost
+ * of GFP_ATOMIC memory for every connection.
  */
+static unsigned int rinet_tcp_buf;
+module_param_named(tcp_buf, rinet_tcp_buf, uint, 0444);
+MODULE_PARM_DESC(tcp_buf, "TCP buffer per connection and direction, bytes (0: 1/512 of RAM)");
+
 static u32 __init rinet_tcp_buf_size(void)
 {
 	unsigned long share = (totalram_pages() << PAGE_SHIFT) / 512;
 
+	if (rinet_tcp_buf)
+		return rounddown_pow_of_two(clamp_t(unsigned int, rinet_tcp_buf,
+						    1024, 1024 * 1024));
 	return clamp_t(unsigned long, rounddown_pow_of_two(share), 4096, 32768);
 }
 
