@@ -955,7 +955,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
         .spawn()
         .map_err(|e| e.to_string())?;
     cleanup.1.push(dhcpd);
-    let rc = b"#!/bin/sh\nif ping -c 3 -W 3 10.88.0.1 >/dev/null; then echo GUEST-TAP ping-host-side PASS; else echo GUEST-TAP ping-host-side FAIL; fi\necho GUEST-TAP-DONE\n".to_vec();
+    let rc = b"#!/bin/sh\ndd if=/dev/urandom of=/www/tap4m.bin bs=1024 count=4096 2>/dev/null\necho GUEST-TAP-SHA $(sha256sum /www/tap4m.bin)\nif ping -c 3 -W 3 10.88.0.1 >/dev/null; then echo GUEST-TAP ping-host-side PASS; else echo GUEST-TAP ping-host-side FAIL; fi\necho GUEST-TAP-DONE\n".to_vec();
     let initrd = image::build(
         spec.arch,
         &work.join("initramfs.cpio.gz"),
@@ -966,7 +966,9 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
         &["ip", "netns", "exec", &ns],
         &build.join("arch/x86/boot/bzImage"),
         &initrd,
-        "tinyrust.net=dhcp",
+        // Also the boot parameter that sizes the TCP buffers (the first boot uses 1/512 of
+        // RAM, 32 KiB).
+        "tinyrust.net=dhcp rinet.tcp_buf=65536",
         vcpus(spec),
         work.join("console.log"),
         "tap,id=n0,ifname=qtap0,script=no,downscript=no",
@@ -990,6 +992,15 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
     );
     let ip = lease?;
     g.wait_for("tinyrust: httpd on port 80", Duration::from_secs(60))?;
+    let want = "rinet: AF_INET provided by the rinet stack, 64 KiB TCP buffers";
+    res.record(
+        "tap-tcp-buf-boot-parameter",
+        if g.console().contains(want) {
+            Ok(())
+        } else {
+            Err(format!("console lacks {want:?}"))
+        },
+    );
     res.record(
         "tap-host-pings-guest",
         nsx(&["ping", "-c", "3", "-W", "3", &ip]).map(|_| ()),
@@ -1008,6 +1019,40 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
                 Ok(())
             } else {
                 Err(p)
+            }
+        }),
+    );
+    // 4 MiB through the 64 KiB buffers (window scaling on), checked end to end.
+    // The console is read while QEMU writes it: wait for the whole checksum.
+    let whole_sha = |c: &str| {
+        c.lines()
+            .find_map(|l| l.strip_prefix("GUEST-TAP-SHA "))
+            .and_then(|l| l.split_whitespace().next())
+            .filter(|v| v.len() == 64 && v.chars().all(|ch| ch.is_ascii_hexdigit()))
+            .map(str::to_string)
+    };
+    let t0 = Instant::now();
+    let want_sha = loop {
+        match whole_sha(&g.console()) {
+            Some(v) => break v,
+            None if t0.elapsed() > Duration::from_secs(60) => {
+                return Err("no GUEST-TAP-SHA line".into())
+            }
+            None => std::thread::sleep(Duration::from_millis(200)),
+        }
+    };
+    res.record(
+        "tap-host-downloads-4m-sha",
+        nsx(&[
+            "sh",
+            "-c",
+            &format!("curl -sSf -m 120 http://{ip}/tap4m.bin | sha256sum"),
+        ])
+        .and_then(|out| {
+            if out.starts_with(&want_sha) {
+                Ok(())
+            } else {
+                Err(format!("guest sha {want_sha:?}, host got {out:?}"))
             }
         }),
     );
