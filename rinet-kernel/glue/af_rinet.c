@@ -636,31 +636,31 @@ static int rinet_sendmsg_op(struct socket *sock, struct msghdr *msg, size_t len)
 	if (!buf)
 		return -ENOBUFS;
 	do {
-		size_t n = min(len - sent, chunk);
+		size_t n = min(len - sent, chunk), off = 0;
 
 		if (copy_from_iter(buf, n, &msg->msg_iter) != n) {
 			r = -EFAULT;
 			break;
 		}
-		for (;;) {
+		/*
+		 * Send the chunk from the bounce buffer until the stack took all of
+		 * it (at least one call: a zero-length datagram is sent too). A stream
+		 * takes what fits, often a few KiB as ACKs free the send buffer, and
+		 * copying the chunk again each time would copy it many times.
+		 */
+		do {
 			rinet_lock_stack();
-			r = rinet_send(rinet, rinet_id(sock), buf, n, to,
+			r = rinet_send(rinet, rinet_id(sock), buf + off, n - off, to,
 				       to ? msg->msg_namelen : 0);
 			rinet_unlock_stack();
-			if (r != -EAGAIN)
-				break;
-			r = rinet_wait(sk, EPOLLOUT, &timeo);
-			if (r)
-				break;
-		}
-		if (r < 0) {
-			iov_iter_revert(&msg->msg_iter, n);
-			break;
-		}
-		if (r < n)
-			iov_iter_revert(&msg->msg_iter, n - r);
-		sent += r;
-	} while (stream && sent < len);
+			if (r == -EAGAIN)
+				r = rinet_wait(sk, EPOLLOUT, &timeo);
+			else if (r >= 0)
+				off += r;
+		} while (r >= 0 && off < n);
+		iov_iter_revert(&msg->msg_iter, n - off);
+		sent += off;
+	} while (r >= 0 && stream && sent < len);
 	kvfree(buf);
 	if (r == -EPIPE && stream && !sent && !(msg->msg_flags & MSG_NOSIGNAL))
 		send_sig(SIGPIPE, current, 0);
