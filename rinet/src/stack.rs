@@ -617,12 +617,7 @@ impl<P: Platform> Stack<P> {
             return;
         };
         let segment = wire::tcp_segment(local, remote, seq_ack, wire::TCP_ACK, 0);
-        let port = IfPort {
-            slot,
-            ifindex: nif.ifindex,
-            loopback: nif.link == Link::Loopback,
-            up: nif.up,
-        };
+        let port = IfPort::of(nif);
         match nif.link {
             // Both ends are this stack: the ACK is received like the engine's own output.
             Link::Loopback => {
@@ -655,20 +650,15 @@ impl<P: Platform> Stack<P> {
     pub(crate) fn run(&mut self) {
         self.now = self.platform.now_us();
         self.refresh_static_neighbors();
-        let ports: Vec<IfPort> = self
-            .ifs
-            .iter()
-            .map(|i| IfPort {
-                slot: i.slot,
-                ifindex: i.ifindex,
-                loopback: i.link == Link::Loopback,
-                up: i.up,
-            })
-            .collect();
         // Bounded: loopback traffic ping-pongs, but every round drains the queues.
         for _round in 0..256 {
             let mut busy = false;
-            for &port in &ports {
+            // By index, with no list allocated per frame: nothing in here adds or
+            // removes an interface.
+            for k in 0..self.ifs.len() {
+                let Some(port) = self.ifs.get(k).map(IfPort::of) else {
+                    break;
+                };
                 while let Some(frame) = self.engine.pop_rx(port.slot) {
                     busy = true;
                     if !self.accept_frame(port.slot, port.loopback, &frame) {
@@ -715,16 +705,15 @@ impl<P: Platform> Stack<P> {
 
     /// Wake sockets whose poll mask changed and re-arm the timer if the deadline moved.
     fn report(&mut self) {
-        let ids: Vec<SocketId> = self.socks.ids().collect();
-        for id in ids {
-            let mask = self.current_mask(id);
-            if let Some(s) = self.socks.get_mut(id) {
+        self.for_each_socket(|st, id| {
+            let mask = st.current_mask(id);
+            if let Some(s) = st.socks.get_mut(id) {
                 if s.reported != mask {
                     s.reported = mask;
-                    self.platform.wake(id, mask);
+                    st.platform.wake(id, mask);
                 }
             }
-        }
+        });
         let engine_at = self
             .engine
             .poll_delay(self.now)
@@ -742,10 +731,7 @@ impl<P: Platform> Stack<P> {
     /// The socket layer's own bookkeeping after engine activity. Returns true when it
     /// queued something for the engine to send (an abort, a close).
     pub(crate) fn maintain(&mut self) -> bool {
-        let ids: Vec<SocketId> = self.socks.ids().collect();
-        for id in ids {
-            self.maintain_socket(id);
-        }
+        self.for_each_socket(Self::maintain_socket);
         self.socks.reap_orphans(&mut self.engine, self.now);
         if !self.retained.is_empty() {
             // Release retained addresses once no connection uses them.
@@ -767,20 +753,27 @@ impl<P: Platform> Stack<P> {
 
     /// Drop the engine sockets of an interface that is going away.
     fn forget_slot(&mut self, slot: usize) {
-        let ids: Vec<SocketId> = self.socks.ids().collect();
-        for id in ids {
-            if let Some(s) = self.socks.get_mut(id) {
-                s.forget_slot(&mut self.engine, slot);
+        self.for_each_socket(|st, id| {
+            if let Some(s) = st.socks.get_mut(id) {
+                s.forget_slot(&mut st.engine, slot);
             }
-        }
+        });
         self.socks.forget_orphans_on(slot);
     }
 
     /// After an interface or address change: extend wildcard bindings to new interfaces.
     fn rebind_all(&mut self) {
-        let ids: Vec<SocketId> = self.socks.ids().collect();
-        for id in ids {
-            self.refresh_bindings(id);
+        self.for_each_socket(Self::refresh_bindings);
+    }
+
+    /// Visit the sockets that exist now, by slot: no list of ids is allocated (this runs
+    /// after every frame), and `f` may open or close sockets on the way (a slot freed
+    /// before its turn is skipped; slots added after the start are not visited).
+    fn for_each_socket(&mut self, mut f: impl FnMut(&mut Self, SocketId)) {
+        for i in 0..self.socks.slot_count() {
+            if let Some(id) = self.socks.id_at(i) {
+                f(self, id);
+            }
         }
     }
 
@@ -796,6 +789,17 @@ struct IfPort {
     ifindex: u32,
     loopback: bool,
     up: bool,
+}
+
+impl IfPort {
+    fn of(nif: &Netif) -> IfPort {
+        IfPort {
+            slot: nif.slot,
+            ifindex: nif.ifindex,
+            loopback: nif.link == Link::Loopback,
+            up: nif.up,
+        }
+    }
 }
 
 /// Where the engine's frames for one interface go.

@@ -264,6 +264,17 @@ impl SocketTable {
         slot.sock.as_mut()
     }
 
+    /// Number of slots, live or free: the bound for [`SocketTable::id_at`].
+    pub(crate) fn slot_count(&self) -> usize {
+        self.slots.len()
+    }
+
+    /// The socket in slot `i`, if that slot is live.
+    pub(crate) fn id_at(&self, i: usize) -> Option<SocketId> {
+        let s = self.slots.get(i)?;
+        s.sock.as_ref().map(|_| SocketId::new(i, s.gen))
+    }
+
     pub fn ids(&self) -> impl Iterator<Item = SocketId> + '_ {
         self.slots
             .iter()
