@@ -1413,7 +1413,7 @@ static const struct rinet_ops rinet_callbacks = {
  * parameter rinet.tcp_buf=BYTES sets it (rounded down to a power of two, 1 KiB
  * to 1 MiB). Larger buffers keep more data in flight, at the cost of GFP_ATOMIC
  * memory for every connection; in QEMU, 64 KiB downloads about 1.17 times as
- * fast as 32 KiB, and 128 KiB no faster than 64.
+ * fast as 32 KiB, and 128 KiB was no faster than 64.
  */
 static unsigned int rinet_tcp_buf;
 module_param_named(tcp_buf, rinet_tcp_buf, uint, 0444);
