@@ -758,6 +758,15 @@ impl Engine {
         Some((n, full))
     }
 
+    /// A datagram (UDP or raw) waits on `r`.
+    pub fn dgram_has_data(&mut self, r: ERef, udp: bool) -> bool {
+        if udp {
+            self.udp_pending(r).1
+        } else {
+            self.raw_pending(r) > 0
+        }
+    }
+
     pub fn raw_pending(&mut self, r: ERef) -> usize {
         self.raw(r)
             .and_then(|s| s.peek().ok().map(<[u8]>::len))

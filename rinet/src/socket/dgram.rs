@@ -109,13 +109,6 @@ impl<P: Platform> Stack<P> {
         Ok(())
     }
 
-    pub(crate) fn dgram_has_data(&mut self, r: ERef, udp: bool) -> bool {
-        if udp {
-            self.engine.udp_pending(r).1
-        } else {
-            self.engine.raw_pending(r) > 0
-        }
-    }
 
     fn dgram_send(&mut self, id: SocketId, data: &[u8], to: Option<Endpoint>) -> SysResult<usize> {
         let s = self.sock_mut(id)?;

@@ -795,8 +795,8 @@ impl<P: Platform> Stack<P> {
             }
             Proto::Udp(d) | Proto::Raw(d) => {
                 let udp = matches!(s.proto, Proto::Udp(_));
-                let refs = d.refs.clone();
-                if shut_rd || refs.iter().any(|r| self.dgram_has_data(*r, udp)) {
+                let engine = &mut self.engine;
+                if shut_rd || d.refs.iter().any(|r| engine.dgram_has_data(*r, udp)) {
                     m |= POLLIN | POLLRDNORM;
                 }
                 if !shut_wr {
