@@ -302,16 +302,8 @@ fn zero_window_then_resume() {
     let mut net = Net::new();
     let (c, s) = connected(&mut net, 80);
     let data = pattern(200_000, 3);
-    let mut sent = 0;
     // Fill both buffers: the receiver reads nothing, the window closes.
-    for _ in 0..100 {
-        match net.a.send(c, &data[sent..], None) {
-            Ok(n) => sent += n,
-            Err(Errno::EAGAIN) => break,
-            Err(e) => panic!("{e:?}"),
-        }
-        net.step(10_000);
-    }
+    let sent = send_until_full(&mut net, c, &data);
     assert!(sent < data.len());
     assert_eq!(
         net.a.poll_mask(c) & POLLOUT,
@@ -323,6 +315,59 @@ fn zero_window_then_resume() {
     assert_eq!(net.a.poll_mask(c) & POLLERR, 0);
     let got = transfer_rest(&mut net, c, s, &data, sent);
     assert_eq!(got, data);
+}
+
+/// POLLOUT as Linux's `sk_stream_is_writeable`: only with at most two thirds of the send
+/// buffer queued, although a send fits as soon as any byte does.
+#[test]
+fn writable_only_with_a_third_of_the_send_buffer_free() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    let data = pattern(200_000, 5);
+    let sent = send_until_full(&mut net, c, &data);
+    assert_eq!(net.a.poll_mask(c) & POLLOUT, 0, "not writable when full");
+    // The reader takes 2 KiB: that much leaves the send buffer, which stays nearly full.
+    let mut buf = vec![0u8; 2048];
+    let r = net.b.recv(s, &mut buf, 0).expect("data waiting");
+    assert_eq!(r.len, 2048);
+    for _ in 0..20 {
+        net.step(10_000);
+    }
+    assert_eq!(
+        net.a.poll_mask(c) & POLLOUT,
+        0,
+        "a few KiB free is not writable"
+    );
+    let n = net.a.send(c, &data[sent..], None).expect("a send fits");
+    assert!(n > 0);
+    // The reader drains everything: the send buffer empties and the writer wakes.
+    let mut big = vec![0u8; 8192];
+    let mut received = 2048;
+    for _ in 0..200 {
+        while let Ok(r) = net.b.recv(s, &mut big, 0) {
+            received += r.len;
+        }
+        net.step(10_000);
+        if net.a.poll_mask(c) & POLLOUT != 0 {
+            break;
+        }
+    }
+    assert_ne!(net.a.poll_mask(c) & POLLOUT, 0, "writable once drained");
+    assert!(received > 2048);
+}
+
+/// Send from `data` until the send buffer is full (the peer reads nothing); bytes sent.
+fn send_until_full(net: &mut Net, c: SocketId, data: &[u8]) -> usize {
+    let mut sent = 0;
+    for _ in 0..100 {
+        match net.a.send(c, &data[sent..], None) {
+            Ok(n) => sent += n,
+            Err(Errno::EAGAIN) => break,
+            Err(e) => panic!("{e:?}"),
+        }
+        net.step(10_000);
+    }
+    sent
 }
 
 fn transfer_rest(net: &mut Net, c: SocketId, s: SocketId, data: &[u8], mut sent: usize) -> Vec<u8> {

@@ -62,6 +62,10 @@ pub struct TcpInfo {
     pub can_recv: bool,
     pub may_recv: bool,
     pub can_send: bool,
+    /// Room enough to wake a writer: at most two thirds of the send buffer queued, as
+    /// Linux's `sk_stream_is_writeable` (a writer then fills a third of the buffer per
+    /// wakeup instead of the few KiB each ACK frees).
+    pub writable: bool,
     pub may_send: bool,
     pub recv_queue: usize,
     pub send_queue: usize,
@@ -538,6 +542,7 @@ impl Engine {
             can_recv: s.can_recv(),
             may_recv: s.may_recv(),
             can_send: s.can_send(),
+            writable: s.can_send() && s.send_queue() * 3 <= s.send_capacity() * 2,
             may_send: s.may_send(),
             recv_queue: s.recv_queue(),
             fin_received: matches!(

@@ -109,7 +109,6 @@ impl<P: Platform> Stack<P> {
         Ok(())
     }
 
-
     fn dgram_send(&mut self, id: SocketId, data: &[u8], to: Option<Endpoint>) -> SysResult<usize> {
         let s = self.sock_mut(id)?;
         if let Some(e) = s.err.take() {

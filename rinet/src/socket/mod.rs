@@ -789,7 +789,7 @@ impl<P: Platform> Stack<P> {
                 if (shut_wr && i.fin_received) || i.state == TcpState::Closed {
                     m |= POLLHUP;
                 }
-                if !shut_wr && i.can_send {
+                if !shut_wr && i.writable {
                     m |= POLLOUT | POLLWRNORM;
                 }
             }
