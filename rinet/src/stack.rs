@@ -77,6 +77,18 @@ pub struct Netif {
     pub up: bool,
 }
 
+impl Netif {
+    /// A socket bound to `local` (and to interface `bound_if`, if not 0) listens here: on
+    /// every up interface for the wildcard, else on the one owning the address and loopback.
+    pub(crate) fn serves(&self, local: Ipv4, bound_if: u32) -> bool {
+        self.up
+            && (bound_if == 0 || self.ifindex == bound_if)
+            && (local.is_any()
+                || self.ifindex == LOOPBACK_IFINDEX
+                || self.addr.is_some_and(|c| c.addr == local))
+    }
+}
+
 /// The largest frame an interface with this IP MTU sends, link header included.
 fn frame_mtu(link: Link, mtu: usize) -> usize {
     match link {
@@ -468,12 +480,7 @@ impl<P: Platform> Stack<P> {
     pub(crate) fn slots_for(&self, local: Ipv4, bound_if: u32) -> Vec<usize> {
         self.ifs
             .iter()
-            .filter(|i| i.up && (bound_if == 0 || i.ifindex == bound_if))
-            .filter(|i| {
-                local.is_any()
-                    || i.ifindex == LOOPBACK_IFINDEX
-                    || i.addr.is_some_and(|c| c.addr == local)
-            })
+            .filter(|i| i.serves(local, bound_if))
             .map(|i| i.slot)
             .collect()
     }

@@ -311,9 +311,14 @@ impl<P: Platform> Stack<P> {
     pub(crate) fn maintain_listener(&mut self, id: SocketId) {
         let Some(s) = self.socks.get(id) else { return };
         let (local, opts) = (s.local, s.opts);
-        let slots = self.slots_for(local.addr, opts.bound_if);
         let Some(Proto::Tcp(Tcp::Listen(l))) = self.socks.get_mut(id).map(|s| &mut s.proto) else {
             return;
+        };
+        // This runs after every frame: the interfaces are looked at in place, not collected.
+        let ifs = &self.ifs;
+        let serves = |slot: usize| {
+            ifs.iter()
+                .any(|i| i.slot == slot && i.serves(local.addr, opts.bound_if))
         };
         let engine = &mut self.engine;
         let mut passive = 0;
@@ -322,7 +327,7 @@ impl<P: Platform> Stack<P> {
         while i < l.listening.len() {
             let r = l.listening[i];
             let state = engine.tcp_info(r).map(|x| x.state);
-            if state == Some(TcpState::Listen) && slots.contains(&r.slot()) {
+            if state == Some(TcpState::Listen) && serves(r.slot()) {
                 i += 1;
                 continue;
             }
@@ -350,7 +355,8 @@ impl<P: Platform> Stack<P> {
         }
         // Refill: Linux queues up to backlog + 1 connections.
         let (rx, tx) = opts.tcp_buffers();
-        for slot in slots {
+        for nif in ifs.iter().filter(|i| i.serves(local.addr, opts.bound_if)) {
+            let slot = nif.slot;
             let room = l.embryos.len() + l.ready.len() <= l.backlog;
             if !room || l.listening.iter().any(|r| r.slot() == slot) {
                 continue;
