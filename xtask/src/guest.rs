@@ -196,6 +196,31 @@ impl Guest {
             tail(&self.console(), 40)
         ))
     }
+
+    /// The SHA-256 the guest printed after `prefix`, once the whole of it is on the console
+    /// (the console file is read while QEMU writes it).
+    pub fn wait_for_sha(&self, prefix: &str, timeout: Duration) -> Result<String, String> {
+        let whole_sha = |c: &str| {
+            c.lines()
+                .find_map(|l| l.strip_prefix(prefix))
+                .map(|v| {
+                    v.chars()
+                        .take_while(char::is_ascii_hexdigit)
+                        .collect::<String>()
+                })
+                .filter(|v| v.len() == 64)
+        };
+        let start = Instant::now();
+        loop {
+            if let Some(w) = whole_sha(&self.console()) {
+                return Ok(w);
+            }
+            if start.elapsed() > timeout {
+                return Err(format!("guest never printed its checksum ({prefix:?})"));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
 }
 
 impl Drop for Guest {
@@ -501,27 +526,7 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String
             }
         }),
     );
-    // The console file is read while QEMU writes it: wait for the whole checksum line.
-    let whole_sha = |c: &str| {
-        c.lines()
-            .find_map(|l| l.strip_prefix("GUEST-BIGSHA "))
-            .map(|v| {
-                v.chars()
-                    .take_while(char::is_ascii_hexdigit)
-                    .collect::<String>()
-            })
-            .filter(|v| v.len() == 64)
-    };
-    let t0 = Instant::now();
-    let want = loop {
-        if let Some(w) = whole_sha(&g.console()) {
-            break w;
-        }
-        if t0.elapsed() > Duration::from_secs(60) {
-            return Err("guest never printed its checksum".into());
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let want = g.wait_for_sha("GUEST-BIGSHA ", Duration::from_secs(60))?;
     let dl = kernel::cache_dir()
         .join("guest")
         .join(spec.name())
@@ -1023,24 +1028,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
         }),
     );
     // 4 MiB through the 8 KiB buffers, checked end to end.
-    // The console is read while QEMU writes it: wait for the whole checksum.
-    let whole_sha = |c: &str| {
-        c.lines()
-            .find_map(|l| l.strip_prefix("GUEST-TAP-SHA "))
-            .and_then(|l| l.split_whitespace().next())
-            .filter(|v| v.len() == 64 && v.chars().all(|ch| ch.is_ascii_hexdigit()))
-            .map(str::to_string)
-    };
-    let t0 = Instant::now();
-    let want_sha = loop {
-        match whole_sha(&g.console()) {
-            Some(v) => break v,
-            None if t0.elapsed() > Duration::from_secs(60) => {
-                return Err("no GUEST-TAP-SHA line".into())
-            }
-            None => std::thread::sleep(Duration::from_millis(200)),
-        }
-    };
+    let want_sha = g.wait_for_sha("GUEST-TAP-SHA ", Duration::from_secs(60))?;
     res.record(
         "tap-host-downloads-4m-sha",
         nsx(&[
