@@ -142,7 +142,7 @@ fn run() -> Result<(), String> {
                 f.sha256,
                 f.seconds,
                 f.body_len as f64 * 8.0 / f.seconds / 1e6,
-                h.stats().tcp_retrans_segs
+                h.stats().mib.tcp_retrans_segs
             );
             if f.status == 200 {
                 Ok(())
@@ -203,15 +203,16 @@ fn serve(h: &mut Host, args: &Args) -> Result<(), String> {
         h.pump(if busy { 0 } else { 100 });
     }
     let s = h.stats();
+    let m = &s.mib;
     println!(
         "served {} requests; udp echoed {}; tcp in {} out {} retrans {} rst {} listen-overflows {}; rx drops {}",
         web.requests,
         echo.map_or(0, |e| e.echoed),
-        s.tcp_in_segs,
-        s.tcp_out_segs,
-        s.tcp_retrans_segs,
-        s.tcp_out_rsts,
-        s.tcp_listen_overflows,
+        m.tcp_in_segs,
+        m.tcp_out_segs,
+        m.tcp_retrans_segs,
+        m.tcp_out_rsts,
+        m.tcp_listen_overflows,
         s.total_drops()
     );
     Ok(())

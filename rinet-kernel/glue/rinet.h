@@ -56,6 +56,7 @@ struct rinet_neigh_info {
 	u16 flags;	/* ATF_COM, ATF_PERM */
 };
 
+/* The stack's own counters (rinet::stats::Mib, #[repr(C)]): same fields, same order. */
 struct rinet_snmp {
 	u64 ip_in_receives, ip_in_hdr_errors, ip_in_delivers, ip_out_requests, ip_reasm_fails;
 	u64 icmp_in_msgs, icmp_out_msgs;

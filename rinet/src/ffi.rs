@@ -846,35 +846,8 @@ pub unsafe extern "C" fn rinet_neigh_delete(
     })())
 }
 
-/// The counters `/proc/net/snmp` prints, in this order.
-#[repr(C)]
-#[derive(Clone, Copy, Default)]
-pub struct RinetSnmp {
-    pub ip_in_receives: u64,
-    pub ip_in_hdr_errors: u64,
-    pub ip_in_delivers: u64,
-    pub ip_out_requests: u64,
-    pub ip_reasm_fails: u64,
-    pub icmp_in_msgs: u64,
-    pub icmp_out_msgs: u64,
-    pub tcp_active_opens: u64,
-    pub tcp_passive_opens: u64,
-    pub tcp_attempt_fails: u64,
-    pub tcp_estab_resets: u64,
-    pub tcp_curr_estab: u64,
-    pub tcp_in_segs: u64,
-    pub tcp_out_segs: u64,
-    pub tcp_retrans_segs: u64,
-    pub tcp_in_errs: u64,
-    pub tcp_out_rsts: u64,
-    pub udp_in_datagrams: u64,
-    pub udp_in_errors: u64,
-    pub udp_out_datagrams: u64,
-    pub rx_drops: u64,
-    pub listen_overflows: u64,
-    pub ip_in_addr_errors: u64,
-    pub ip_out_no_routes: u64,
-}
+/// The glue's `struct rinet_snmp`.
+pub type RinetSnmp = crate::stats::Mib;
 
 /// # Safety
 /// `out` points to a writable `struct rinet_snmp`.
@@ -887,33 +860,8 @@ pub unsafe extern "C" fn rinet_snmp(st: *mut RinetStack, out: *mut RinetSnmp) ->
             .map_while(|i| s.socket_info(i))
             .filter(|i| i.proto == 6 && (i.state == 1 || i.state == 8))
             .count() as u64;
-        let t = &s.stats;
-        *o = RinetSnmp {
-            ip_in_receives: t.ip_in_receives,
-            ip_in_hdr_errors: t.ip_in_hdr_errors,
-            ip_in_delivers: t.ip_in_delivers,
-            ip_out_requests: t.ip_out_requests,
-            ip_reasm_fails: t.ip_reasm_fails,
-            icmp_in_msgs: t.icmp_in_msgs,
-            icmp_out_msgs: t.icmp_out_msgs,
-            tcp_active_opens: t.tcp_active_opens,
-            tcp_passive_opens: t.tcp_passive_opens,
-            tcp_attempt_fails: t.tcp_attempt_fails,
-            tcp_estab_resets: t.tcp_estab_resets,
-            tcp_curr_estab: estab,
-            tcp_in_segs: t.tcp_in_segs,
-            tcp_out_segs: t.tcp_out_segs,
-            tcp_retrans_segs: t.tcp_retrans_segs,
-            tcp_in_errs: t.tcp_in_errs,
-            tcp_out_rsts: t.tcp_out_rsts,
-            udp_in_datagrams: t.udp_in_datagrams,
-            udp_in_errors: t.udp_in_errors,
-            udp_out_datagrams: t.udp_out_datagrams,
-            rx_drops: t.total_drops(),
-            listen_overflows: t.tcp_listen_overflows,
-            ip_in_addr_errors: t.ip_in_addr_errors,
-            ip_out_no_routes: t.ip_out_no_routes,
-        };
+        s.stats.mib.tcp_curr_estab = estab;
+        *o = s.stats.mib.clone();
         Ok(())
     })())
 }

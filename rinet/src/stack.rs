@@ -538,7 +538,7 @@ impl<P: Platform> Stack<P> {
                 return false;
             }
         };
-        self.stats.ip_in_receives += 1;
+        self.stats.mib.ip_in_receives += 1;
         match info.transport {
             Transport::Tcp {
                 src_port,
@@ -548,7 +548,7 @@ impl<P: Platform> Stack<P> {
                 flags,
                 payload_len,
             } => {
-                self.stats.tcp_in_segs += 1;
+                self.stats.mib.tcp_in_segs += 1;
                 let local = crate::Endpoint::new(info.dst, dst_port);
                 let remote = crate::Endpoint::new(info.src, src_port);
                 let seg = Segment {
@@ -581,11 +581,11 @@ impl<P: Platform> Stack<P> {
                     }
                 }
             }
-            Transport::Udp { .. } => self.stats.udp_in_datagrams += 1,
-            Transport::Icmp { .. } => self.stats.icmp_in_msgs += 1,
+            Transport::Udp { .. } => self.stats.mib.udp_in_datagrams += 1,
+            Transport::Icmp { .. } => self.stats.mib.icmp_in_msgs += 1,
             Transport::Other => {}
         }
-        self.stats.ip_in_delivers += 1;
+        self.stats.mib.ip_in_delivers += 1;
         true
     }
 
@@ -841,16 +841,16 @@ fn observe_tx(stats: &mut Stats, socks: &mut SocketTable, port: &TxPort, f: &[u8
     let retained = |a: Ipv4| port.retained.contains(&(port.port.slot, a));
     match parsed {
         Ok(Frame::Arp(arp)) if retained(arp.sender_ip) => {
-            stats.ip_out_no_routes += 1;
+            stats.mib.ip_out_no_routes += 1;
             return false;
         }
         Ok(Frame::Ipv4(info)) if retained(info.src) => {
-            stats.ip_out_no_routes += 1;
+            stats.mib.ip_out_no_routes += 1;
             return false;
         }
         Ok(Frame::Arp(_)) => stats.arp_out += 1,
         Ok(Frame::Ipv4(info)) => {
-            stats.ip_out_requests += 1;
+            stats.mib.ip_out_requests += 1;
             match info.transport {
                 Transport::Tcp {
                     src_port,
@@ -860,18 +860,18 @@ fn observe_tx(stats: &mut Stats, socks: &mut SocketTable, port: &TxPort, f: &[u8
                     payload_len,
                     ..
                 } => {
-                    stats.tcp_out_segs += 1;
+                    stats.mib.tcp_out_segs += 1;
                     if flags & wire::TCP_RST != 0 {
-                        stats.tcp_out_rsts += 1;
+                        stats.mib.tcp_out_rsts += 1;
                     }
                     let local = crate::Endpoint::new(info.src, src_port);
                     let remote = crate::Endpoint::new(info.dst, dst_port);
                     if payload_len > 0 && socks.note_sent(local, remote, seq, payload_len as u32) {
-                        stats.tcp_retrans_segs += 1;
+                        stats.mib.tcp_retrans_segs += 1;
                     }
                 }
-                Transport::Udp { .. } => stats.udp_out_datagrams += 1,
-                Transport::Icmp { .. } => stats.icmp_out_msgs += 1,
+                Transport::Udp { .. } => stats.mib.udp_out_datagrams += 1,
+                Transport::Icmp { .. } => stats.mib.icmp_out_msgs += 1,
                 Transport::Other => {}
             }
         }

@@ -2,15 +2,15 @@
 
 use crate::wire::{DropReason, DROP_REASONS};
 
+/// The counters `/proc/net/snmp` prints, in the layout of the glue's `struct rinet_snmp`
+/// (rinet.h): the C ABI hands out a copy of this struct as it is.
+#[repr(C)]
 #[derive(Clone, Debug, Default)]
-pub struct Stats {
+pub struct Mib {
     pub ip_in_receives: u64,
     pub ip_in_hdr_errors: u64,
-    pub ip_in_addr_errors: u64,
     pub ip_in_delivers: u64,
     pub ip_out_requests: u64,
-    /// Frames not sent because their source address is no longer ours.
-    pub ip_out_no_routes: u64,
     pub ip_reasm_fails: u64,
     pub icmp_in_msgs: u64,
     pub icmp_out_msgs: u64,
@@ -18,15 +18,30 @@ pub struct Stats {
     pub tcp_passive_opens: u64,
     pub tcp_attempt_fails: u64,
     pub tcp_estab_resets: u64,
+    /// Connections in ESTABLISHED or CLOSE-WAIT; filled in when the counters are read.
+    pub tcp_curr_estab: u64,
     pub tcp_in_segs: u64,
     pub tcp_out_segs: u64,
     pub tcp_retrans_segs: u64,
     pub tcp_in_errs: u64,
     pub tcp_out_rsts: u64,
-    pub tcp_listen_overflows: u64,
     pub udp_in_datagrams: u64,
     pub udp_in_errors: u64,
     pub udp_out_datagrams: u64,
+    /// Frames dropped by the receive classifier, all reasons.
+    pub rx_drops: u64,
+    pub tcp_listen_overflows: u64,
+    pub ip_in_addr_errors: u64,
+    /// Frames not sent because their source address is no longer ours.
+    pub ip_out_no_routes: u64,
+}
+
+// struct rinet_snmp in rinet.h has 24 counters.
+const _: () = assert!(core::mem::size_of::<Mib>() == 24 * 8);
+
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    pub mib: Mib,
     pub arp_in: u64,
     pub arp_out: u64,
     /// Frames dropped by the receive classifier, by [`DropReason`].
@@ -36,13 +51,15 @@ pub struct Stats {
 impl Stats {
     pub fn drop_frame(&mut self, why: DropReason) {
         self.rx_drops[why as usize] += 1;
+        let m = &mut self.mib;
+        m.rx_drops += 1;
         match why {
             DropReason::BadIpHeader | DropReason::BadIpChecksum | DropReason::Martian => {
-                self.ip_in_hdr_errors += 1
+                m.ip_in_hdr_errors += 1
             }
-            DropReason::Fragment => self.ip_reasm_fails += 1,
-            DropReason::NotLocal => self.ip_in_addr_errors += 1,
-            DropReason::ListenOverflow => self.tcp_listen_overflows += 1,
+            DropReason::Fragment => m.ip_reasm_fails += 1,
+            DropReason::NotLocal => m.ip_in_addr_errors += 1,
+            DropReason::ListenOverflow => m.tcp_listen_overflows += 1,
             _ => {}
         }
     }
@@ -52,7 +69,7 @@ impl Stats {
     }
 
     pub fn total_drops(&self) -> u64 {
-        self.rx_drops.iter().sum()
+        self.mib.rx_drops
     }
 }
 
@@ -66,8 +83,8 @@ mod tests {
         s.drop_frame(DropReason::BadIpChecksum);
         s.drop_frame(DropReason::ListenOverflow);
         s.drop_frame(DropReason::Truncated);
-        assert_eq!(s.ip_in_hdr_errors, 1);
-        assert_eq!(s.tcp_listen_overflows, 1);
+        assert_eq!(s.mib.ip_in_hdr_errors, 1);
+        assert_eq!(s.mib.tcp_listen_overflows, 1);
         assert_eq!(s.dropped(DropReason::Truncated), 1);
         assert_eq!(s.total_drops(), 3);
     }

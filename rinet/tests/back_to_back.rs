@@ -89,9 +89,9 @@ fn connect_accept_and_exchange_data() {
     assert_eq!(transfer(&mut net, true, c, s, &up), up);
     let down = pattern(70_000, 7);
     assert_eq!(transfer(&mut net, false, s, c, &down), down);
-    assert_eq!(net.a.stats.tcp_active_opens, 1);
-    assert_eq!(net.b.stats.tcp_passive_opens, 1);
-    assert_eq!(net.a.stats.tcp_retrans_segs, 0);
+    assert_eq!(net.a.stats.mib.tcp_active_opens, 1);
+    assert_eq!(net.b.stats.mib.tcp_passive_opens, 1);
+    assert_eq!(net.a.stats.mib.tcp_retrans_segs, 0);
 }
 
 #[test]
@@ -101,8 +101,8 @@ fn closed_port_refuses_with_rst() {
     assert_eq!(net.a.connect(c, ep(B_IP, 81)), Err(Errno::EINPROGRESS));
     net.run_until(SEC, |n| n.a.poll_mask(c) & POLLERR != 0);
     assert_eq!(so_error(&mut net.a, c), Errno::ECONNREFUSED.0);
-    assert!(net.b.stats.tcp_out_rsts >= 1);
-    assert_eq!(net.a.stats.tcp_attempt_fails, 1);
+    assert!(net.b.stats.mib.tcp_out_rsts >= 1);
+    assert_eq!(net.a.stats.mib.tcp_attempt_fails, 1);
     // The error is reported once; a fresh attempt is possible afterwards.
     assert_eq!(so_error(&mut net.a, c), 0);
 }
@@ -246,7 +246,7 @@ fn close_with_unread_data_resets() {
     let mut buf = [0u8; 8];
     assert_eq!(net.b.recv(s, &mut buf, 0), Err(Errno::ECONNRESET));
     assert_eq!(net.b.recv(s, &mut buf, 0).unwrap().len, 0);
-    assert!(net.a.stats.tcp_out_rsts >= 1);
+    assert!(net.a.stats.mib.tcp_out_rsts >= 1);
     assert_eq!(net.b.send(s, b"x", None), Err(Errno::EPIPE));
 }
 
@@ -274,7 +274,10 @@ fn simultaneous_close() {
     net.advance(120 * SEC);
     assert_eq!(net.a.orphan_count(), 0);
     assert_eq!(net.b.orphan_count(), 0);
-    assert_eq!(net.a.stats.tcp_out_rsts + net.b.stats.tcp_out_rsts, 0);
+    assert_eq!(
+        net.a.stats.mib.tcp_out_rsts + net.b.stats.mib.tcp_out_rsts,
+        0
+    );
 }
 
 #[test]
@@ -402,7 +405,7 @@ fn retransmission_after_loss_and_reordering() {
     assert_eq!(transfer(&mut net, true, c, s, &data), data);
     assert!(net.dropped > 0);
     assert!(
-        net.a.stats.tcp_retrans_segs > 0,
+        net.a.stats.mib.tcp_retrans_segs > 0,
         "retransmissions are counted"
     );
 }
@@ -622,7 +625,7 @@ fn vanished_peer_times_out() {
     net.a.send(c, b"into the void", None).unwrap();
     net.run_until(300 * SEC, |n| n.a.poll_mask(c) & POLLERR != 0);
     assert_eq!(net.a.take_error(c).unwrap(), Some(Errno::ETIMEDOUT));
-    assert!(net.a.stats.tcp_retrans_segs > 0);
+    assert!(net.a.stats.mib.tcp_retrans_segs > 0);
 }
 
 #[test]
@@ -891,7 +894,7 @@ fn connection_on_a_replaced_address_times_out() {
         .unwrap();
     assert_eq!(net.b.send(s, b"lost", None), Ok(4));
     net.advance(SEC);
-    assert!(net.b.stats.ip_out_no_routes > 0);
+    assert!(net.b.stats.mib.ip_out_no_routes > 0);
     assert_eq!(
         net.a.poll_mask(c) & POLLIN,
         0,
@@ -1348,7 +1351,7 @@ fn retransmitted_syn_joins_its_connection() {
     assert_eq!(net.b.accept(l).map(|_| ()), Err(Errno::EAGAIN));
     assert_eq!(so_error(&mut net.a, c), 0);
     assert_eq!(
-        net.a.stats.tcp_estab_resets + net.b.stats.tcp_estab_resets,
+        net.a.stats.mib.tcp_estab_resets + net.b.stats.mib.tcp_estab_resets,
         0
     );
 }
@@ -1464,7 +1467,7 @@ fn time_wait_keeps_the_tuple_and_answers_a_lost_last_ack() {
     net.b.close(s).unwrap();
     net.pump();
     assert_eq!(lost.get(), 1, "a's last ACK was lost");
-    let acks_before = net.a.stats.tcp_out_segs;
+    let acks_before = net.a.stats.mib.tcp_out_segs;
     // a's engine drops the connection at the next pass; b retransmits its FIN.
     net.advance(SEC);
     assert_eq!(
@@ -1487,10 +1490,13 @@ fn time_wait_keeps_the_tuple_and_answers_a_lost_last_ack() {
     );
     net.run_until(10 * SEC, |n| n.b.orphan_count() == 0);
     assert!(
-        net.a.stats.tcp_out_segs > acks_before,
+        net.a.stats.mib.tcp_out_segs > acks_before,
         "a acknowledged the FIN again"
     );
-    assert_eq!(net.a.stats.tcp_out_rsts + net.b.stats.tcp_out_rsts, 0);
+    assert_eq!(
+        net.a.stats.mib.tcp_out_rsts + net.b.stats.mib.tcp_out_rsts,
+        0
+    );
     net.advance(11 * SEC);
     assert_eq!(net.a.orphan_count(), 0, "TIME-WAIT over");
     assert_eq!(net.a.bind(again, ep(Ipv4::ANY, port)), Ok(()));

@@ -677,7 +677,7 @@ impl<P: Platform> Stack<P> {
                     _ if abort => {
                         // Linux resets a connection closed with unread data (RFC 2525).
                         self.engine.tcp_abort(c.r);
-                        self.stats.tcp_estab_resets += 1;
+                        self.stats.mib.tcp_estab_resets += 1;
                         self.socks.orphan(&c, s.opts.reuseaddr, self.now);
                     }
                     _ => {

@@ -179,7 +179,7 @@ impl<P: Platform> Stack<P> {
             snd_max: None,
             give_up: true,
         }));
-        self.stats.tcp_active_opens += 1;
+        self.stats.mib.tcp_active_opens += 1;
         self.apply_conn_opts(id);
         self.run();
         // Loopback connections may complete within the same call.
@@ -371,7 +371,7 @@ impl<P: Platform> Stack<P> {
             engine.tcp_set_nodelay(r, opts.nodelay);
             l.listening.push(r);
         }
-        self.stats.tcp_passive_opens += passive;
+        self.stats.mib.tcp_passive_opens += passive;
     }
 
     /// Follow a connection's engine state; turn its end into the errno Linux reports.
@@ -429,7 +429,7 @@ impl<P: Platform> Stack<P> {
                     Errno::ETIMEDOUT
                 })
             } else if saw_rst {
-                self.stats.tcp_estab_resets += 1;
+                self.stats.mib.tcp_estab_resets += 1;
                 Some(if prev == TcpState::CloseWait {
                     Errno::EPIPE
                 } else {
@@ -454,7 +454,7 @@ impl<P: Platform> Stack<P> {
             return;
         }
         if !established {
-            self.stats.tcp_attempt_fails += 1;
+            self.stats.mib.tcp_attempt_fails += 1;
         }
         self.engine.remove(r);
         self.socks.kick = true;
