@@ -1,8 +1,6 @@
 //! Datagram user requests (UDP and raw ICMP), and the protocol-independent `send`/`recv`
 //! entry points that dispatch to TCP or here.
 
-use alloc::vec::Vec;
-
 use super::{Proto, SocketId, Tcp, IPPROTO_RAW, MSG_PEEK};
 use crate::addr::Endpoint;
 use crate::engine::ERef;
@@ -177,6 +175,14 @@ impl<P: Platform> Stack<P> {
         Ok(data.len())
     }
 
+    /// The socket's `k`th engine socket.
+    fn dgram_ref_at(&self, id: SocketId, k: usize) -> Option<ERef> {
+        match &self.socks.get(id)?.proto {
+            Proto::Udp(d) | Proto::Raw(d) => d.refs.get(k).copied(),
+            Proto::Tcp(_) => None,
+        }
+    }
+
     fn dgram_ref(&self, id: SocketId, slot: usize) -> SysResult<ERef> {
         match &self.sock(id)?.proto {
             Proto::Udp(d) | Proto::Raw(d) => d
@@ -199,13 +205,17 @@ impl<P: Platform> Stack<P> {
             });
         }
         let remote = s.remote;
-        let (refs, udp): (Vec<ERef>, bool) = match &s.proto {
-            Proto::Udp(d) => (d.refs.clone(), true),
-            Proto::Raw(d) => (d.refs.clone(), false),
+        let udp = match &s.proto {
+            Proto::Udp(_) => true,
+            Proto::Raw(_) => false,
             Proto::Tcp(_) => return Err(Errno::EOPNOTSUPP),
         };
         let peek = flags & MSG_PEEK != 0;
-        for r in refs {
+        // By index: the engine is borrowed mutably below, and no list is copied per call.
+        for k in 0.. {
+            let Some(r) = self.dgram_ref_at(id, k) else {
+                break;
+            };
             // Bounded: at most the queue's worth of datagrams from strangers is skipped.
             for _ in 0..1024 {
                 let got = if udp {

@@ -162,16 +162,6 @@ impl Sock {
         matches!(self.proto, Proto::Tcp(_))
     }
 
-    /// Engine sockets this socket owns.
-    fn refs(&self) -> Vec<ERef> {
-        match &self.proto {
-            Proto::Tcp(Tcp::Listen(l)) => l.all().collect(),
-            Proto::Tcp(Tcp::Conn(c)) => alloc::vec![c.r],
-            Proto::Tcp(_) => Vec::new(),
-            Proto::Udp(d) | Proto::Raw(d) => d.refs.clone(),
-        }
-    }
-
     pub(crate) fn forget_slot(&mut self, engine: &mut Engine, slot: usize) {
         match &mut self.proto {
             Proto::Tcp(Tcp::Listen(l)) => {
@@ -707,11 +697,12 @@ impl<P: Platform> Stack<P> {
                     }
                 }
             }
-            other => {
-                for r in (Sock { proto: other, ..s }).refs() {
+            Proto::Udp(d) | Proto::Raw(d) => {
+                for r in d.refs {
                     self.engine.remove(r);
                 }
             }
+            Proto::Tcp(Tcp::Idle | Tcp::Done) => {}
         }
         self.run();
         Ok(())
@@ -840,27 +831,23 @@ impl<P: Platform> Stack<P> {
 
     /// Bytes readable now (`FIONREAD`/`SIOCINQ`): TCP queue, or the next datagram's size.
     pub fn bytes_readable(&mut self, id: SocketId) -> SysResult<usize> {
-        let s = self.sock(id)?;
-        match &s.proto {
+        let engine = &mut self.engine;
+        match &self.socks.get(id).ok_or(Errno::EBADF)?.proto {
             Proto::Tcp(Tcp::Listen(_)) => Err(Errno::EINVAL),
-            Proto::Tcp(Tcp::Conn(c)) => Ok(self.engine.tcp_info(c.r).map_or(0, |i| i.recv_queue)),
+            Proto::Tcp(Tcp::Conn(c)) => Ok(engine.tcp_info(c.r).map_or(0, |i| i.recv_queue)),
             Proto::Tcp(_) => Ok(0),
-            Proto::Udp(d) => {
-                let refs = d.refs.clone();
-                Ok(refs
-                    .iter()
-                    .map(|r| self.engine.udp_pending(*r).0)
-                    .find(|&n| n > 0)
-                    .unwrap_or(0))
-            }
-            Proto::Raw(d) => {
-                let refs = d.refs.clone();
-                Ok(refs
-                    .iter()
-                    .map(|r| self.engine.raw_pending(*r))
-                    .find(|&n| n > 0)
-                    .unwrap_or(0))
-            }
+            Proto::Udp(d) => Ok(d
+                .refs
+                .iter()
+                .map(|r| engine.udp_pending(*r).0)
+                .find(|&n| n > 0)
+                .unwrap_or(0)),
+            Proto::Raw(d) => Ok(d
+                .refs
+                .iter()
+                .map(|r| engine.raw_pending(*r))
+                .find(|&n| n > 0)
+                .unwrap_or(0)),
         }
     }
 
