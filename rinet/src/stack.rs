@@ -89,6 +89,9 @@ impl Netif {
     }
 }
 
+/// The addresses one engine interface holds (smoltcp's `iface-max-addr-count`).
+type EngineAddrs = heapless::Vec<Cidr, 4>;
+
 /// The largest frame an interface with this IP MTU sends, link header included.
 fn frame_mtu(link: Link, mtu: usize) -> usize {
     match link {
@@ -301,40 +304,47 @@ impl<P: Platform> Stack<P> {
     /// An address a TCP connection still uses stays in the engine (which would otherwise
     /// drop the connection silently) but is marked retained: not ours on the wire.
     fn sync_addrs(&mut self) {
-        let locals: Vec<Cidr> = self
-            .ifs
-            .iter()
-            .filter(|i| i.ifindex != LOOPBACK_IFINDEX)
-            .filter_map(|i| i.addr)
-            .map(|c| Cidr {
-                addr: c.addr,
-                prefix: 32,
-            })
-            .collect();
         self.retained.clear();
-        let mut changed = Vec::new();
-        for nif in &self.ifs {
-            let mut addrs: Vec<Cidr> = nif.addr.into_iter().collect();
-            if nif.ifindex == LOOPBACK_IFINDEX {
-                addrs.extend_from_slice(&locals);
+        // By index, with the address lists on the stack: this runs after every frame
+        // while an address is retained.
+        for k in 0..self.ifs.len() {
+            let Some(Netif {
+                ifindex,
+                slot,
+                addr,
+                ..
+            }) = self.ifs.get(k).cloned()
+            else {
+                break;
+            };
+            let mut addrs = EngineAddrs::new();
+            addrs.extend(addr);
+            if ifindex == LOOPBACK_IFINDEX {
+                let locals = self.ifs.iter().filter(|i| i.ifindex != LOOPBACK_IFINDEX);
+                for c in locals.filter_map(|i| i.addr) {
+                    let _ = addrs.push(Cidr {
+                        addr: c.addr,
+                        prefix: 32,
+                    });
+                }
             }
-            for a in self.engine.tcp_local_addrs(nif.slot) {
+            let retained = &mut self.retained;
+            self.engine.tcp_local_addrs(slot, &mut |a| {
                 if !a.is_any() && !addrs.iter().any(|c| c.addr == a) {
-                    addrs.push(Cidr {
+                    let kept = addrs.push(Cidr {
                         addr: a,
                         prefix: 32,
                     });
-                    self.retained.push((nif.slot, a));
+                    if kept.is_ok() {
+                        retained.push((slot, a));
+                    }
                 }
+            });
+            // Linux keeps its ARP cache across address changes (a connection whose peer
+            // left the cache could not even answer a retransmission until ARP ran again).
+            if self.engine.set_addrs(slot, &addrs) {
+                self.restore_neighbors(ifindex);
             }
-            if self.engine.set_addrs(nif.slot, &addrs) {
-                changed.push(nif.ifindex);
-            }
-        }
-        // Linux keeps its ARP cache across address changes (a connection whose peer left
-        // the cache could not even answer a retransmission until ARP ran again).
-        for ifindex in changed {
-            self.restore_neighbors(ifindex);
         }
     }
 

@@ -374,12 +374,11 @@ impl Engine {
         })
     }
 
-    /// Local addresses of the TCP connections on `slot` (listeners excluded).
-    pub fn tcp_local_addrs(&self, slot: usize) -> Vec<Ipv4> {
+    /// Visit the local address of each TCP connection on `slot` (listeners excluded).
+    pub fn tcp_local_addrs(&self, slot: usize, f: &mut dyn FnMut(Ipv4)) {
         let Some(e) = self.ifaces.get(slot).and_then(Option::as_ref) else {
-            return Vec::new();
+            return;
         };
-        let mut v: Vec<Ipv4> = Vec::new();
         for (_, s) in e.sockets.iter() {
             if let Socket::Tcp(t) = s {
                 if let Some(IpEndpoint {
@@ -387,14 +386,10 @@ impl Engine {
                     ..
                 }) = t.local_endpoint()
                 {
-                    let a = Ipv4(a.octets());
-                    if !v.contains(&a) {
-                        v.push(a);
-                    }
+                    f(Ipv4(a.octets()));
                 }
             }
         }
-        v
     }
 
     /// Set the gateways this interface may use (destination prefix → router).
