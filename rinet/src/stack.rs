@@ -484,17 +484,6 @@ impl<P: Platform> Stack<P> {
         Ok((nif.slot, src, hop))
     }
 
-    /// Engine slots a socket bound to `local` listens on: every up interface for the
-    /// wildcard; otherwise the interface owning the address, plus loopback. Only
-    /// `bound_if` when the socket is bound to an interface.
-    pub(crate) fn slots_for(&self, local: Ipv4, bound_if: u32) -> Vec<usize> {
-        self.ifs
-            .iter()
-            .filter(|i| i.serves(local, bound_if))
-            .map(|i| i.slot)
-            .collect()
-    }
-
     pub(crate) fn ifindex_of_slot(&self, slot: usize) -> u32 {
         self.ifs
             .iter()

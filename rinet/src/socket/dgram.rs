@@ -78,31 +78,32 @@ impl<P: Platform> Stack<P> {
     /// Make sure the socket has an engine socket on every interface its binding covers.
     pub(crate) fn dgram_refresh(&mut self, id: SocketId) -> SysResult<()> {
         let s = self.sock(id)?;
-        let (local, bound) = (s.local, s.bound);
-        let slots = self.slots_for(local.addr, s.opts.bound_if);
-        let (udp_bytes, udp_pkts) = (self.cfg.udp_buf, self.cfg.udp_packets);
-        let (raw_bytes, raw_pkts) = (self.cfg.raw_buf, self.cfg.raw_packets);
-        let Some(s) = self.socks.get_mut(id) else {
-            return Ok(());
-        };
-        let (d, udp) = match &mut s.proto {
-            Proto::Udp(d) => (d, true),
-            Proto::Raw(d) if d.proto != IPPROTO_RAW as u8 => (d, false),
+        let (local, bound, bound_if) = (s.local, s.bound, s.opts.bound_if);
+        let (udp, proto) = match &s.proto {
+            Proto::Udp(_) => (true, 0),
+            Proto::Raw(d) if d.proto != IPPROTO_RAW as u8 => (false, d.proto),
             _ => return Ok(()),
         };
         if udp && !bound {
             return Ok(());
         }
-        for slot in slots {
-            if d.refs.iter().any(|r| r.slot() == slot) {
+        // By index: nothing here adds or removes an interface.
+        for k in 0..self.ifs.len() {
+            let Some(slot) = self.ifs.get(k).map(|i| i.slot) else {
+                break;
+            };
+            if !self.ifs[k].serves(local.addr, bound_if) || self.dgram_ref(id, slot).is_ok() {
                 continue;
             }
+            let c = &self.cfg;
             let r = if udp {
-                self.engine.udp_new(slot, udp_bytes, udp_pkts, local)?
+                self.engine.udp_new(slot, c.udp_buf, c.udp_packets, local)?
             } else {
-                self.engine.raw_new(slot, d.proto, raw_bytes, raw_pkts)?
+                self.engine.raw_new(slot, proto, c.raw_buf, c.raw_packets)?
             };
-            d.refs.push(r);
+            if let Proto::Udp(d) | Proto::Raw(d) = &mut self.sock_mut(id)?.proto {
+                d.refs.push(r);
+            }
         }
         Ok(())
     }
