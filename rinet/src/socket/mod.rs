@@ -10,7 +10,6 @@ pub mod opts;
 pub mod tcp;
 pub mod time_wait;
 
-use alloc::collections::VecDeque;
 use alloc::vec::Vec;
 
 use crate::addr::{Endpoint, Ipv4};
@@ -90,7 +89,9 @@ pub struct Listener {
     pub(crate) backlog: usize,
     pub(crate) listening: Vec<ERef>,
     pub(crate) embryos: Vec<ERef>,
-    pub(crate) ready: VecDeque<ERef>,
+    /// Oldest first. A plain Vec: `accept` shifts at most `backlog` refs, and a ring
+    /// buffer type would cost code of its own.
+    pub(crate) ready: Vec<ERef>,
 }
 
 impl Listener {
@@ -165,10 +166,9 @@ impl Sock {
     pub(crate) fn forget_slot(&mut self, engine: &mut Engine, slot: usize) {
         match &mut self.proto {
             Proto::Tcp(Tcp::Listen(l)) => {
-                for v in [&mut l.listening, &mut l.embryos] {
+                for v in [&mut l.listening, &mut l.embryos, &mut l.ready] {
                     v.retain(|r| r.slot() != slot);
                 }
-                l.ready.retain(|r| r.slot() != slot);
             }
             Proto::Tcp(t @ Tcp::Conn(_)) => {
                 if let Tcp::Conn(c) = t {

@@ -60,7 +60,8 @@ impl<P: Platform> Stack<P> {
         let s = self.sock_mut(id)?;
         let opts = s.opts;
         let r = match tcp_of(s)? {
-            Tcp::Listen(l) => l.ready.pop_front().ok_or(Errno::EAGAIN)?,
+            Tcp::Listen(l) if !l.ready.is_empty() => l.ready.remove(0),
+            Tcp::Listen(_) => return Err(Errno::EAGAIN),
             _ => return Err(Errno::EINVAL),
         };
         let info = self.engine.tcp_info(r).ok_or(Errno::ECONNABORTED)?;
@@ -348,7 +349,7 @@ impl<P: Platform> Stack<P> {
                     l.embryos.remove(i);
                 }
                 Some(_) => {
-                    l.ready.push_back(l.embryos.remove(i));
+                    l.ready.push(l.embryos.remove(i));
                     passive += 1;
                 }
             }
