@@ -90,18 +90,14 @@ impl RouteTable {
 
     /// The best route for `dst`: longest prefix, then lowest metric.
     pub fn lookup(&self, dst: Ipv4) -> Option<&Route> {
-        self.best(dst, |_| true)
+        self.lookup_on(dst, 0)
     }
 
-    /// The best route for `dst` through interface `ifindex` only.
+    /// The best route for `dst` through interface `ifindex` only (0: any interface).
     pub fn lookup_on(&self, dst: Ipv4, ifindex: u32) -> Option<&Route> {
-        self.best(dst, |r| r.ifindex == ifindex)
-    }
-
-    fn best(&self, dst: Ipv4, keep: impl Fn(&Route) -> bool) -> Option<&Route> {
         self.routes
             .iter()
-            .filter(|r| keep(r) && dst.in_subnet(r.dest, r.prefix))
+            .filter(|r| (ifindex == 0 || r.ifindex == ifindex) && dst.in_subnet(r.dest, r.prefix))
             .min_by_key(|r| (core::cmp::Reverse(r.prefix), r.metric))
     }
 

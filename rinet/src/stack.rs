@@ -445,28 +445,13 @@ impl<P: Platform> Stack<P> {
     /// destination as on-link there, no route through it is ENETUNREACH: the engine
     /// only reaches its interfaces' subnets and gateways.
     pub(crate) fn route_out(&self, dst: Ipv4, bound_if: u32) -> SysResult<(usize, Ipv4, Ipv4)> {
-        if bound_if != 0 && bound_if != LOOPBACK_IFINDEX {
-            let nif = self
-                .netif(bound_if)
-                .filter(|i| i.up)
-                .ok_or(Errno::ENETUNREACH)?;
-            let src = nif.addr.ok_or(Errno::ENETUNREACH)?.addr;
-            let hop = if dst.is_broadcast() {
-                dst
-            } else {
-                let r = self
-                    .routes
-                    .lookup_on(dst, bound_if)
-                    .ok_or(Errno::ENETUNREACH)?;
-                if r.gateway.is_any() {
-                    dst
-                } else {
-                    r.gateway
-                }
-            };
-            return Ok((nif.slot, src, hop));
-        }
-        if self.is_local_addr(dst) {
+        // Loopback has no routes of its own: a socket bound to it routes as unbound.
+        let bound_if = if bound_if == LOOPBACK_IFINDEX {
+            0
+        } else {
+            bound_if
+        };
+        if bound_if == 0 && self.is_local_addr(dst) {
             let src = if dst.is_loopback() {
                 Ipv4::LOCALHOST
             } else {
@@ -474,13 +459,21 @@ impl<P: Platform> Stack<P> {
             };
             return Ok((self.loopback_slot(), src, dst));
         }
-        let r = self.routes.lookup(dst).ok_or(Errno::ENETUNREACH)?;
+        let (ifindex, hop) = if bound_if != 0 && dst.is_broadcast() {
+            (bound_if, dst)
+        } else {
+            let r = self
+                .routes
+                .lookup_on(dst, bound_if)
+                .ok_or(Errno::ENETUNREACH)?;
+            let hop = if r.gateway.is_any() { dst } else { r.gateway };
+            (r.ifindex, hop)
+        };
         let nif = self
-            .netif(r.ifindex)
+            .netif(ifindex)
             .filter(|i| i.up)
             .ok_or(Errno::ENETUNREACH)?;
         let src = nif.addr.ok_or(Errno::ENETUNREACH)?.addr;
-        let hop = if r.gateway.is_any() { dst } else { r.gateway };
         Ok((nif.slot, src, hop))
     }
 
