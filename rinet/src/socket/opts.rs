@@ -233,7 +233,7 @@ impl<P: Platform> Stack<P> {
             }
             _ => return Err(Errno::ENOPROTOOPT),
         }
-        self.apply_opts(id);
+        self.apply_conn_opts(id);
         Ok(())
     }
 
@@ -243,17 +243,6 @@ impl<P: Platform> Stack<P> {
         self.sock_mut(id)?.opts.bound_if = ifindex;
         self.rebind_engine_sockets(id);
         Ok(())
-    }
-
-    /// Push options that affect a live connection into the engine.
-    fn apply_opts(&mut self, id: SocketId) {
-        let Some(s) = self.socks.get(id) else { return };
-        if let Proto::Tcp(Tcp::Conn(c)) = &s.proto {
-            let (r, o) = (c.r, s.opts);
-            self.engine.tcp_set_nodelay(r, o.nodelay);
-            self.engine
-                .tcp_set_keepalive(r, o.keepalive.then_some(o.keepintvl.min(o.keepidle)));
-        }
     }
 
     /// Returns the number of bytes written to `out` (the option's natural size, truncated

@@ -100,7 +100,8 @@ impl<P: Platform> Stack<P> {
         Ok((new, remote))
     }
 
-    fn apply_conn_opts(&mut self, id: SocketId) {
+    /// Push options that affect a live connection into the engine.
+    pub(crate) fn apply_conn_opts(&mut self, id: SocketId) {
         if let Some(s) = self.socks.get(id) {
             if let Proto::Tcp(Tcp::Conn(c)) = &s.proto {
                 let (r, o) = (c.r, s.opts);
