@@ -28,8 +28,13 @@ struct Target {
     helpers: &'static str,
 }
 
-/// rinet-kernel/glue/rinet_aeabi.c: the EABI memory helpers on the kernel's mem*.
+/// rinet-kernel/glue/rinet_aeabi.c: the EABI memory helpers on the kernel's mem*, and
+/// 64-bit division on the kernel's `div64_u64_rem` (here a shift-and-subtract loop that
+/// stands in for it; the report only links it, never runs it).
 const AEABI_HELPERS: &str = "\
+void stub_div64(unsigned long long *nr, unsigned long long d) { unsigned long long n = nr[0], q = 0, r = 0; int i; for (i = 0; i < 64; i++) { r = (r << 1) | (n >> 63); n <<= 1; q <<= 1; if (r >= d) { r -= d; q |= 1; } } nr[0] = q; nr[1] = r; }
+void __aeabi_uldivmod(void) __attribute__((naked));
+void __aeabi_uldivmod(void) { __asm__ volatile(\"push {r4, lr}\\n sub sp, sp, #16\\n strd r0, r1, [sp]\\n mov r0, sp\\n bl stub_div64\\n ldrd r0, r1, [sp]\\n ldrd r2, r3, [sp, #8]\\n add sp, sp, #16\\n pop {r4, pc}\\n\"); }
 void __aeabi_memcpy(void *d, const void *s, size_t n) { memcpy(d, s, n); }
 void __aeabi_memcpy4(void *d, const void *s, size_t n) { memcpy(d, s, n); }
 void __aeabi_memcpy8(void *d, const void *s, size_t n) { memcpy(d, s, n); }
