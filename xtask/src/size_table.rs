@@ -128,7 +128,7 @@ fn text_padding(build: &Path) -> Result<u64, String> {
 }
 
 /// C helpers the glue Makefile links into rinet_rust.o (`rinet_helpers-y`).
-const GLUE_HELPERS: &[&str] = &["rinet_divdi3.o", "rinet_aeabi.o"];
+const GLUE_HELPERS: &[&str] = &["rinet_divdi3.o", "rinet_aeabi.o", "rinet_exidx.o"];
 
 /// rinet's bytes in the kernel, from the objects of net/rinet/.
 #[derive(Default)]
@@ -360,7 +360,7 @@ pub fn report() -> Result<(), String> {
             n(share.rust_total),
             match arch {
                 Arch::Galileo => ", `rinet_divdi3.o`",
-                Arch::Stm32 | Arch::Mps2 => ", `rinet_aeabi.o`",
+                Arch::Stm32 | Arch::Mps2 => ", `rinet_aeabi.o`, `rinet_exidx.o`",
                 _ => "",
             },
             n(share.glue),
