@@ -620,5 +620,30 @@ pub fn check_stm32() -> Result<(), String> {
     if total > STM32_FLASH_BUDGET {
         return Err("the STM32F429 image does not fit its flash".into());
     }
-    Ok(())
+    check_rust_unwind_entry(&build)
+}
+
+/// The Rust code must be covered by the single EXIDX_CANTUNWIND entry of rinet_exidx.S
+/// (rinet.lds drops the per-function ones): without it, the entry before the Rust code
+/// would describe the Rust frames, and the unwinder would walk them with a C helper's rules.
+fn check_rust_unwind_entry(build: &Path) -> Result<(), String> {
+    let index = output(
+        &format!("{}readelf", Arch::Stm32.tool_prefix()),
+        &["-u", "vmlinux"],
+        build,
+        &[],
+    )?;
+    let entry = index
+        .lines()
+        .find(|l| l.starts_with("0x") && l.contains("<rinet_rust_begin>:"));
+    match entry {
+        Some(l) if l.contains("cantunwind") => {
+            println!("stm32f429 check: the Rust code has one unwind entry: {l}");
+            Ok(())
+        }
+        Some(l) => Err(format!(
+            "rinet_rust_begin's unwind entry is not CANTUNWIND: {l}"
+        )),
+        None => Err("vmlinux's unwind index has no entry for rinet_rust_begin".into()),
+    }
 }
