@@ -89,10 +89,11 @@ impl<P: Platform> Stack<P> {
         }
         // By index: nothing here adds or removes an interface.
         for k in 0..self.ifs.len() {
-            let Some(slot) = self.ifs.get(k).map(|i| i.slot) else {
-                break;
+            let slot = match self.ifs.get(k) {
+                Some(nif) if nif.serves(local.addr, bound_if) => nif.slot,
+                _ => continue,
             };
-            if !self.ifs[k].serves(local.addr, bound_if) || self.dgram_ref(id, slot).is_ok() {
+            if self.dgram_ref(id, slot).is_ok() {
                 continue;
             }
             let c = &self.cfg;
