@@ -7,6 +7,14 @@
  * and a final "BADINPUT-DONE <failures>". SIOCGIFCONF (answered through a core hook)
  * and SO_BINDTODEVICE are also checked with good arguments, and so are the ARP ioctls
  * (set, read back, delete a static entry on eth0).
+ *
+ * "badinput options" checks instead the socket options whose effect the protocol must
+ * see although net/core parses and keeps them (SO_ERROR, SO_LINGER, SO_REUSEADDR,
+ * SO_BROADCAST, SO_BINDTODEVICE, SO_ACCEPTCONN, SO_PROTOCOL, and what an accepted socket
+ * inherits from its listener), each by what it does. It runs once the host's load is
+ * over and its TIME-WAITs are gone: the SO_REUSEADDR check needs its own connection's
+ * TIME-WAIT, which a table full of the web server's would not keep (a connection
+ * closes at once beyond Linux's tcp_max_tw_buckets, and beyond rinet's 512).
  */
 #include <errno.h>
 #include <arpa/inet.h>
@@ -15,11 +23,13 @@
 #include <net/route.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 static int failures;
@@ -119,7 +129,217 @@ static void check_static_arp(const char *name, int fd)
 	expect("arp-get-after-delete", ioctl(fd, SIOCGARP, arp(&r, "10.0.2.77", "eth0", 0)), ENXIO);
 }
 
-int main(void)
+static int intopt(int fd, int level, int name)
+{
+	socklen_t len = sizeof(int);
+	int v = -1;
+
+	if (getsockopt(fd, level, name, &v, &len) < 0)
+		return -errno - 1000;
+	return v;
+}
+
+static void setint(int fd, int level, int name, int v)
+{
+	setsockopt(fd, level, name, &v, sizeof(v));
+}
+
+static struct sockaddr_in loopback(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return a;
+}
+
+static void pause_ms(long ms)
+{
+	struct timespec t = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 };
+
+	nanosleep(&t, NULL);
+}
+
+/* A listener on 127.0.0.1:port (SO_REUSEADDR as given), or -1. */
+static int listener(int port, int reuse)
+{
+	struct sockaddr_in a = loopback(port);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	setint(fd, SOL_SOCKET, SO_REUSEADDR, reuse);
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(fd, 4) < 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* A connection to 127.0.0.1:port and its accepted end (*server), or -1. */
+static int connected(int lst, int port, int *server)
+{
+	struct sockaddr_in a = loopback(port);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) < 0) {
+		close(fd);
+		return -1;
+	}
+	*server = accept(lst, NULL, NULL);
+	return fd;
+}
+
+/* A refused non-blocking connect: SO_ERROR says ECONNREFUSED once, then POLLERR is gone. */
+static void check_so_error(void)
+{
+	struct sockaddr_in a = loopback(4999);
+	struct pollfd p;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), rc, err, again;
+
+	rc = connect(fd, (struct sockaddr *)&a, sizeof(a));
+	if (rc < 0 && errno == ECONNREFUSED) {
+		check("so-error-refused", 1);
+	} else {
+		p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+		poll(&p, 1, 3000);
+		err = intopt(fd, SOL_SOCKET, SO_ERROR);
+		if (err != ECONNREFUSED)
+			printf("BADINPUT so-error-refused FAIL connect rc=%d errno=%d revents=%#x SO_ERROR=%d\n",
+			       rc, errno, p.revents, err);
+		else
+			check("so-error-refused", (p.revents & POLLERR) != 0);
+		failures += err != ECONNREFUSED;
+	}
+	again = intopt(fd, SOL_SOCKET, SO_ERROR);
+	p = (struct pollfd){ .fd = fd, .events = POLLIN | POLLOUT };
+	poll(&p, 1, 0);
+	if (again == 0 && !(p.revents & POLLERR)) {
+		check("so-error-reported-once", 1);
+	} else {
+		printf("BADINPUT so-error-reported-once FAIL SO_ERROR=%d revents=%#x\n", again,
+		       p.revents);
+		failures++;
+	}
+	close(fd);
+}
+
+/* SO_LINGER {1, 0}: close() resets the connection, the peer's recv() says ECONNRESET. */
+static void check_linger_reset(void)
+{
+	struct linger l = { .l_onoff = 1, .l_linger = 0 };
+	int lst = listener(5001, 0), srv = -1, cli = connected(lst, 5001, &srv), rc;
+	char c;
+
+	setsockopt(cli, SOL_SOCKET, SO_LINGER, &l, sizeof(l));
+	close(cli);
+	pause_ms(200);
+	rc = recv(srv, &c, 1, MSG_DONTWAIT);
+	expect("so-linger-zero-resets", cli < 0 || srv < 0 ? 0 : rc, ECONNRESET);
+	close(srv);
+	close(lst);
+}
+
+/*
+ * SO_REUSEADDR: after the server closed first, its end waits in TIME-WAIT; binding the
+ * port again is EADDRINUSE without SO_REUSEADDR and allowed with it (both sides set it).
+ */
+static void check_reuseaddr(void)
+{
+	struct sockaddr_in a = loopback(5002);
+	int lst = listener(5002, 1), srv = -1, cli = connected(lst, 5002, &srv), fd;
+
+	close(srv);
+	pause_ms(100);
+	close(cli);
+	close(lst);
+	pause_ms(200);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	expect("so-reuseaddr-off-time-wait-in-use", bind(fd, (struct sockaddr *)&a, sizeof(a)),
+	       EADDRINUSE);
+	close(fd);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	setint(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+	check("so-reuseaddr-on-time-wait-binds", bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	close(fd);
+}
+
+/* SO_BROADCAST: a datagram to 255.255.255.255 needs it (EACCES without). */
+static void check_broadcast(void)
+{
+	struct sockaddr_in b = { .sin_family = AF_INET, .sin_port = htons(9),
+				 .sin_addr.s_addr = htonl(INADDR_BROADCAST) };
+	int fd = socket(AF_INET, SOCK_DGRAM, 0);
+
+	expect("so-broadcast-off", sendto(fd, "x", 1, 0, (struct sockaddr *)&b, sizeof(b)),
+	       EACCES);
+	setint(fd, SOL_SOCKET, SO_BROADCAST, 1);
+	check("so-broadcast-on", sendto(fd, "x", 1, 0, (struct sockaddr *)&b, sizeof(b)) == 1);
+	close(fd);
+}
+
+/* SO_BINDTODEVICE eth0: a datagram arriving over loopback does not reach the socket. */
+static void check_bindtodevice_filters(void)
+{
+	struct sockaddr_in a = loopback(5003), any = a;
+	int rx = socket(AF_INET, SOCK_DGRAM, 0), tx = socket(AF_INET, SOCK_DGRAM, 0), rc;
+	char c;
+
+	any.sin_addr.s_addr = htonl(INADDR_ANY);
+	bind(rx, (struct sockaddr *)&any, sizeof(any));
+	setsockopt(rx, SOL_SOCKET, SO_BINDTODEVICE, "eth0", 4);
+	sendto(tx, "a", 1, 0, (struct sockaddr *)&a, sizeof(a));
+	pause_ms(100);
+	expect("so-bindtodevice-ignores-loopback", recv(rx, &c, 1, MSG_DONTWAIT), EAGAIN);
+	setsockopt(rx, SOL_SOCKET, SO_BINDTODEVICE, "", 0);
+	sendto(tx, "b", 1, 0, (struct sockaddr *)&a, sizeof(a));
+	pause_ms(100);
+	rc = recv(rx, &c, 1, MSG_DONTWAIT);
+	check("so-bindtodevice-unbound-receives", rc == 1 && c == 'b');
+	close(rx);
+	close(tx);
+}
+
+/* SO_ACCEPTCONN and SO_PROTOCOL, and the options an accepted socket inherits. */
+static void check_identity_and_inheritance(void)
+{
+	int raw = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), udp = socket(AF_INET, SOCK_DGRAM, 0);
+	int lst = listener(5004, 0), srv = -1, cli, v;
+
+	check("so-protocol", intopt(lst, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_TCP &&
+	      intopt(udp, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_UDP &&
+	      intopt(raw, SOL_SOCKET, SO_PROTOCOL) == IPPROTO_ICMP);
+	check("so-acceptconn", intopt(lst, SOL_SOCKET, SO_ACCEPTCONN) == 1 &&
+	      intopt(udp, SOL_SOCKET, SO_ACCEPTCONN) == 0);
+	setint(lst, SOL_SOCKET, SO_KEEPALIVE, 1);
+	setint(lst, SOL_SOCKET, SO_RCVBUF, 8192);
+	cli = connected(lst, 5004, &srv);
+	v = intopt(srv, SOL_SOCKET, SO_RCVBUF);
+	check("accepted-inherits-keepalive", srv >= 0 && intopt(srv, SOL_SOCKET, SO_KEEPALIVE) == 1);
+	if (v == 16384 && intopt(srv, SOL_SOCKET, SO_ACCEPTCONN) == 0) {
+		check("accepted-inherits-rcvbuf", 1);
+	} else {
+		printf("BADINPUT accepted-inherits-rcvbuf FAIL SO_RCVBUF=%d\n", v);
+		failures++;
+	}
+	close(cli);
+	close(srv);
+	close(lst);
+	close(udp);
+	close(raw);
+}
+
+static int check_options_take_effect(void)
+{
+	signal(SIGPIPE, SIG_IGN);
+	check_so_error();
+	check_linger_reset();
+	check_reuseaddr();
+	check_broadcast();
+	check_bindtodevice_filters();
+	check_identity_and_inheritance();
+	printf("BADINPUT-DONE %d\n", failures);
+	return failures != 0;
+}
+
+int main(int argc, char **argv)
 {
 	struct sockaddr_in sin = { .sin_family = AF_INET, .sin_port = htons(4242) };
 	struct sockaddr_in wrong = { .sin_family = AF_INET6 };
@@ -129,6 +349,8 @@ int main(void)
 	int v = 1, tcp, udp, lst;
 	char buf[64];
 
+	if (argc > 1 && !strcmp(argv[1], "options"))
+		return check_options_take_effect();
 	signal(SIGPIPE, SIG_IGN);
 	expect("socket-type-out-of-range", socket(AF_INET, 99, 0), EINVAL);
 	expect("socket-stream-udp", socket(AF_INET, SOCK_STREAM, IPPROTO_UDP), EPROTONOSUPPORT);

@@ -352,7 +352,7 @@ pub fn badinput_on_inet(arch: Arch) -> Result<(u32, u32), String> {
     let work = kernel::cache_dir().join("guest").join(spec.name());
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let bad = badinput_binary(arch, &work)?;
-    let rc = b"#!/bin/sh\n/bin/badinput\necho GUEST-TESTS-DONE\n".to_vec();
+    let rc = b"#!/bin/sh\n/bin/badinput\n/bin/badinput options\necho GUEST-TESTS-DONE\n".to_vec();
     let initrd = image::build(
         arch,
         &work.join("initramfs.cpio.gz"),
