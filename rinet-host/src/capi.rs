@@ -83,6 +83,11 @@ unsafe extern "C" fn cb_wake(_ctx: *mut c_void, _sock: u32, _mask: u32) {
     // The runner re-examines its sockets after every event; nothing to record.
 }
 
+unsafe extern "C" fn cb_error(_ctx: *mut c_void, _sock: u32, _err: i32) {
+    // The kernel keeps the error in sk_err for net/core's SO_ERROR; the runner asks
+    // rinet_take_error instead.
+}
+
 unsafe extern "C" fn cb_set_timer(ctx: *mut c_void, at_us: u64) {
     // SAFETY: as above.
     let c = unsafe { &*(ctx as *const Ctx) };
@@ -145,6 +150,7 @@ impl Host {
             now_us: cb_now,
             transmit: cb_transmit,
             wake: cb_wake,
+            error: cb_error,
             set_timer: cb_set_timer,
             seed,
         };
@@ -365,21 +371,22 @@ impl Host {
         check(unsafe { rinet_setsockopt(self.st, s, level, name, b.as_ptr(), b.len()) })
     }
 
-    pub fn so_error(&mut self, s: Sock) -> Result<i32, Errno> {
-        let mut b = [0u8; 4];
-        let mut len = b.len();
+    /// SO_REUSEADDR, as the glue hands it over after net/core took the option.
+    pub fn set_reuseaddr(&mut self, s: Sock, on: bool) -> Result<(), Errno> {
+        let set = RinetSockSettings {
+            reuseaddr: u8::from(on),
+            ..RinetSockSettings::default()
+        };
         // SAFETY: as above.
-        check(unsafe {
-            rinet_getsockopt(
-                self.st,
-                s,
-                1,
-                rinet::socket::opts::SO_ERROR,
-                b.as_mut_ptr(),
-                &mut len,
-            )
-        })?;
-        Ok(i32::from_ne_bytes(b))
+        check(unsafe { rinet_set_settings(self.st, s, &set) })
+    }
+
+    /// SO_ERROR: the pending error, taken.
+    pub fn so_error(&mut self, s: Sock) -> Result<i32, Errno> {
+        // SAFETY: as above.
+        let e = unsafe { rinet_take_error(self.st, s) };
+        check(e.min(0))?;
+        Ok(e)
     }
 }
 

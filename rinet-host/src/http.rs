@@ -52,7 +52,7 @@ impl Server {
         docroot: Option<PathBuf>,
     ) -> Result<Server, Errno> {
         let l = h.socket(SOCK_STREAM, 0)?;
-        h.set_int(l, 1, rinet::socket::opts::SO_REUSEADDR, 1)?;
+        h.set_reuseaddr(l, true)?;
         h.bind(l, Endpoint::new(Ipv4::ANY, port))?;
         h.listen(l, backlog)?;
         Ok(Server {

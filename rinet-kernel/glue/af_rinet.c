@@ -39,6 +39,7 @@
 #include <net/netlink.h>
 #include <net/rtnetlink.h>
 #include <net/sock.h>
+#include <net/tcp_states.h>
 
 #include "rinet.h"
 
@@ -49,6 +50,7 @@
 struct rinet_sock {
 	struct sock sk;		/* must be first */
 	u32 id;
+	bool err_mirrored;	/* sk_err holds the stack's pending error */
 };
 
 static DEFINE_SPINLOCK(rinet_lock);
@@ -57,6 +59,7 @@ static struct sk_buff_head rinet_txq;	/* frames queued under the lock */
 static struct hrtimer rinet_timer;
 static DEFINE_XARRAY(rinet_socks);	/* socket id -> struct rinet_sock */
 static atomic_long_t rinet_timer_fires = ATOMIC_LONG_INIT(0);
+static u32 rinet_tcp_buf_bytes;	/* per connection and direction */
 
 static struct rinet_sock *rinet_sk(const struct sock *sk)
 {
@@ -158,6 +161,20 @@ static void rinet_cb_wake(void *ctx, u32 id, u32 mask)
 	rcu_read_unlock();
 }
 
+/*
+ * The socket's pending error changed: net/core's getsockopt(SO_ERROR) reads it from
+ * sk_err, as it does for Linux's own protocols.
+ */
+static void rinet_cb_error(void *ctx, u32 id, int err)
+{
+	struct rinet_sock *rs = xa_load(&rinet_socks, id);
+
+	if (!rs)
+		return;
+	rs->err_mirrored = err != 0;
+	WRITE_ONCE(rs->sk.sk_err, err);
+}
+
 static void rinet_cb_set_timer(void *ctx, u64 at_us)
 {
 	if (at_us == U64_MAX)
@@ -250,6 +267,41 @@ static struct proto rinet_proto = {
 };
 
 /*
+ * Lock the stack for a call on @sk. If getsockopt(SO_ERROR) took the pending error
+ * from sk_err since the stack mirrored it there, the stack drops its copy first, so
+ * that the error is reported once, as on Linux.
+ */
+static void rinet_lock_sock(struct sock *sk)
+{
+	struct rinet_sock *rs = rinet_sk(sk);
+
+	rinet_lock_stack();
+	if (rs->err_mirrored && !READ_ONCE(sk->sk_err))
+		rinet_take_error(rinet, rs->id);
+}
+
+/* Hand the stack the SOL_SOCKET options it acts on; net/core keeps them in the sock. */
+static int rinet_push_settings(struct sock *sk)
+{
+	struct rinet_sock_settings set = {
+		.reuseaddr = sk->sk_reuse != SK_NO_REUSE,
+		.keepalive = sock_flag(sk, SOCK_KEEPOPEN),
+		.broadcast = sock_flag(sk, SOCK_BROADCAST),
+		.linger_on = sock_flag(sk, SOCK_LINGER),
+		.linger_s = min_t(unsigned long, READ_ONCE(sk->sk_lingertime) / HZ, U32_MAX),
+		.rcvbuf = READ_ONCE(sk->sk_rcvbuf),
+		.sndbuf = READ_ONCE(sk->sk_sndbuf),
+		.bound_if = READ_ONCE(sk->sk_bound_dev_if),
+	};
+	int err;
+
+	rinet_lock_stack();
+	err = rinet_set_settings(rinet, rinet_sk(sk)->id, &set);
+	rinet_unlock_stack();
+	return err;
+}
+
+/*
  * Sleep until the socket's poll mask shows one of @want (or an error or hang-up), a
  * signal arrives or *@timeo runs out. The stack's wake callback ends the sleep.
  */
@@ -263,7 +315,7 @@ static int rinet_wait(struct sock *sk, u32 want, long *timeo)
 	for (;;) {
 		u32 mask;
 
-		rinet_lock_stack();
+		rinet_lock_sock(sk);
 		mask = rinet_poll_mask(rinet, id);
 		rinet_unlock_stack();
 		if (mask & (want | EPOLLERR | EPOLLHUP | EPOLLNVAL))
@@ -285,13 +337,22 @@ static int rinet_wait(struct sock *sk, u32 want, long *timeo)
 static const struct proto_ops rinet_stream_ops;
 static const struct proto_ops rinet_dgram_ops;
 
-static struct sock *rinet_sk_alloc(struct net *net, struct socket *sock, u32 id, int kern)
+static struct sock *rinet_sk_alloc(struct net *net, struct socket *sock, u32 id,
+				   int protocol, int kern)
 {
 	struct sock *sk = sk_alloc(net, PF_INET, GFP_KERNEL, &rinet_proto, kern);
 
 	if (!sk)
 		return NULL;
 	sock_init_data(sock, sk);
+	/* SOL_SOCKET options reach our setsockopt, which hands them to net/core first. */
+	set_bit(SOCK_CUSTOM_SOCKOPT, &sock->flags);
+	sk->sk_protocol = protocol;
+	if (sock->type == SOCK_STREAM) {
+		/* What SO_RCVBUF/SO_SNDBUF report: twice the buffers (see rinet_init). */
+		sk->sk_rcvbuf = 2 * rinet_tcp_buf_bytes;
+		sk->sk_sndbuf = 2 * rinet_tcp_buf_bytes;
+	}
 	rinet_sk(sk)->id = id;
 	if (xa_err(xa_store(&rinet_socks, id, sk, GFP_KERNEL))) {
 		sock->sk = NULL;
@@ -331,7 +392,9 @@ static int rinet_create(struct net *net, struct socket *sock, int protocol, int 
 	if (err)
 		return err;
 	sock->ops = ops;
-	if (!rinet_sk_alloc(net, sock, id, kern)) {
+	if (!protocol)
+		protocol = sock->type == SOCK_STREAM ? IPPROTO_TCP : IPPROTO_UDP;
+	if (!rinet_sk_alloc(net, sock, id, protocol, kern)) {
 		rinet_lock_stack();
 		rinet_close(rinet, id);
 		rinet_unlock_stack();
@@ -381,7 +444,7 @@ static int rinet_connect_op(struct socket *sock, struct sockaddr *uaddr, int len
 
 	if (len < (int)sizeof(sa_family_t))
 		return -EINVAL;
-	rinet_lock_stack();
+	rinet_lock_sock(sk);
 	err = rinet_connect(rinet, rinet_id(sock), uaddr, len);
 	rinet_unlock_stack();
 	if (err != -EINPROGRESS || (flags & O_NONBLOCK))
@@ -391,7 +454,7 @@ static int rinet_connect_op(struct socket *sock, struct sockaddr *uaddr, int len
 	if (err)
 		return err == -EAGAIN ? -EINPROGRESS : err;
 	/* The handshake finished one way or the other: ask for the outcome. */
-	rinet_lock_stack();
+	rinet_lock_sock(sk);
 	err = rinet_connect(rinet, rinet_id(sock), uaddr, len);
 	rinet_unlock_stack();
 	if (err == -EISCONN)
@@ -400,6 +463,28 @@ out:
 	if (!err)
 		sock->state = SS_CONNECTED;
 	return err;
+}
+
+/* An accepted socket starts with its listener's socket options, as on Linux. */
+static void rinet_inherit(struct sock *nsk, const struct sock *osk)
+{
+	static const enum sock_flags flags[] = {
+		SOCK_KEEPOPEN, SOCK_LINGER, SOCK_BROADCAST, SOCK_URGINLINE,
+	};
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(flags); i++)
+		sock_valbool_flag(nsk, flags[i], sock_flag(osk, flags[i]));
+	nsk->sk_reuse = osk->sk_reuse;
+	nsk->sk_lingertime = osk->sk_lingertime;
+	nsk->sk_userlocks = osk->sk_userlocks;
+	nsk->sk_rcvbuf = osk->sk_rcvbuf;
+	nsk->sk_sndbuf = osk->sk_sndbuf;
+	nsk->sk_bound_dev_if = osk->sk_bound_dev_if;
+	nsk->sk_rcvtimeo = osk->sk_rcvtimeo;
+	nsk->sk_sndtimeo = osk->sk_sndtimeo;
+	nsk->sk_priority = osk->sk_priority;
+	nsk->sk_mark = osk->sk_mark;
 }
 
 static int rinet_accept_op(struct socket *sock, struct socket *newsock,
@@ -423,12 +508,14 @@ static int rinet_accept_op(struct socket *sock, struct socket *newsock,
 	if (err)
 		return err;
 	newsock->ops = sock->ops;
-	if (!rinet_sk_alloc(sock_net(sk), newsock, id, arg->kern)) {
+	if (!rinet_sk_alloc(sock_net(sk), newsock, id, IPPROTO_TCP, arg->kern)) {
 		rinet_lock_stack();
 		rinet_close(rinet, id);
 		rinet_unlock_stack();
 		return -ENOBUFS;
 	}
+	/* The stack gave the connection the listener's settings; so does the sock. */
+	rinet_inherit(newsock->sk, sk);
 	newsock->state = SS_CONNECTED;
 	return 0;
 }
@@ -448,7 +535,7 @@ static __poll_t rinet_poll_op(struct file *file, struct socket *sock, poll_table
 	u32 mask;
 
 	sock_poll_wait(file, sock, wait);
-	rinet_lock_stack();
+	rinet_lock_sock(sock->sk);
 	mask = rinet_poll_mask(rinet, rinet_id(sock));
 	rinet_unlock_stack();
 	return (__force __poll_t)mask;
@@ -463,6 +550,8 @@ static int rinet_listen_op(struct socket *sock, int backlog)
 	rinet_lock_stack();
 	err = rinet_listen(rinet, rinet_id(sock), backlog);
 	rinet_unlock_stack();
+	if (!err)
+		sock->sk->sk_state = TCP_LISTEN;	/* for SO_ACCEPTCONN */
 	return err;
 }
 
@@ -474,84 +563,13 @@ static int rinet_shutdown_op(struct socket *sock, int how)
 	rinet_lock_stack();
 	err = rinet_shutdown(rinet, rinet_id(sock), how);
 	rinet_unlock_stack();
-	if (!err)
-		sock->sk->sk_state_change(sock->sk);
-	return err;
-}
-
-static int rinet_bound_index(struct socket *sock, int *index)
-{
-	size_t len = sizeof(*index);
-	int err;
-
-	rinet_lock_stack();
-	err = rinet_getsockopt(rinet, rinet_id(sock), SOL_SOCKET, SO_BINDTOIFINDEX,
-			       (u8 *)index, &len);
-	rinet_unlock_stack();
-	return err;
-}
-
-/*
- * SO_BINDTODEVICE names the device; the stack takes its index (SO_BINDTOIFINDEX).
- * As in sock_setbindtodevice(): the name is cut at IFNAMSIZ - 1, "" unbinds, and
- * changing an existing binding needs CAP_NET_RAW.
- */
-static int rinet_setbindtodevice(struct socket *sock, sockptr_t optval, unsigned int optlen)
-{
-	struct net *net = sock_net(sock->sk);
-	char name[IFNAMSIZ] = {};
-	int index = 0, cur, err;
-
-	optlen = min_t(unsigned int, optlen, IFNAMSIZ - 1);
-	if (copy_from_sockptr(name, optval, optlen))
-		return -EFAULT;
-	if (name[0]) {
-		struct net_device *dev = dev_get_by_name(net, name);
-
-		if (!dev)
-			return -ENODEV;
-		index = dev->ifindex;
-		dev_put(dev);
-	}
-	err = rinet_bound_index(sock, &cur);
 	if (err)
 		return err;
-	if (cur && !ns_capable(net->user_ns, CAP_NET_RAW))
-		return -EPERM;
-	rinet_lock_stack();
-	err = rinet_setsockopt(rinet, rinet_id(sock), SOL_SOCKET, SO_BINDTOIFINDEX,
-			       (u8 *)&index, sizeof(index));
-	rinet_unlock_stack();
-	return err;
-}
-
-/* As sock_getbindtodevice(): the name with its NUL, or nothing when unbound. */
-static int rinet_getbindtodevice(struct socket *sock, char __user *optval,
-				 int __user *optlen, int ulen)
-{
-	char name[IFNAMSIZ];
-	int index, len = 0, err;
-
-	err = rinet_bound_index(sock, &index);
-	if (err)
-		return err;
-	if (index) {
-		struct net_device *dev;
-
-		rcu_read_lock();
-		dev = dev_get_by_index_rcu(sock_net(sock->sk), index);
-		if (dev)
-			netdev_copy_name(dev, name);
-		rcu_read_unlock();
-		if (!dev)
-			return -ENODEV;
-		len = strlen(name) + 1;
-		if (len > ulen)
-			return -EINVAL;
-		if (copy_to_user(optval, name, len))
-			return -EFAULT;
-	}
-	return put_user(len, optlen) ? -EFAULT : 0;
+	/* SHUT_RD stops a listener. */
+	if (how != SHUT_WR && sock->sk->sk_state == TCP_LISTEN)
+		sock->sk->sk_state = TCP_CLOSE;
+	sock->sk->sk_state_change(sock->sk);
+	return 0;
 }
 
 static int rinet_setsockopt_op(struct socket *sock, int level, int name,
@@ -560,8 +578,11 @@ static int rinet_setsockopt_op(struct socket *sock, int level, int name,
 	u8 buf[32];
 	int err;
 
-	if (level == SOL_SOCKET && name == SO_BINDTODEVICE)
-		return rinet_setbindtodevice(sock, optval, optlen);
+	if (level == SOL_SOCKET) {
+		/* net/core parses and keeps these; the stack hears of the ones it acts on. */
+		err = sock_setsockopt(sock, level, name, optval, optlen);
+		return err ? err : rinet_push_settings(sock->sk);
+	}
 	if (optlen > sizeof(buf))
 		optlen = sizeof(buf);
 	if (copy_from_sockptr(buf, optval, optlen))
@@ -569,28 +590,10 @@ static int rinet_setsockopt_op(struct socket *sock, int level, int name,
 	rinet_lock_stack();
 	err = rinet_setsockopt(rinet, rinet_id(sock), level, name, buf, optlen);
 	rinet_unlock_stack();
-	if (err)
-		return err;
-	/* Keep the generic socket's waits in step with the stack's timeouts. */
-	if (level == SOL_SOCKET)
-		switch (name) {
-		case SO_RCVTIMEO_OLD:
-		case SO_RCVTIMEO_NEW:
-		case SO_SNDTIMEO_OLD:
-		case SO_SNDTIMEO_NEW: {
-			u64 rcv, snd;
-
-			rinet_lock_stack();
-			rinet_timeouts(rinet, rinet_id(sock), &rcv, &snd);
-			rinet_unlock_stack();
-			sock->sk->sk_rcvtimeo = rcv ? usecs_to_jiffies(rcv) : MAX_SCHEDULE_TIMEOUT;
-			sock->sk->sk_sndtimeo = snd ? usecs_to_jiffies(snd) : MAX_SCHEDULE_TIMEOUT;
-			break;
-		}
-		}
-	return 0;
+	return err;
 }
 
+/* SOL_TCP and SOL_IP; net/core answers SOL_SOCKET from the sock itself. */
 static int rinet_getsockopt_op(struct socket *sock, int level, int name,
 			       char __user *optval, int __user *optlen)
 {
@@ -602,8 +605,6 @@ static int rinet_getsockopt_op(struct socket *sock, int level, int name,
 		return -EFAULT;
 	if (ulen < 0)
 		return -EINVAL;
-	if (level == SOL_SOCKET && name == SO_BINDTODEVICE)
-		return rinet_getbindtodevice(sock, optval, optlen, ulen);
 	len = min_t(size_t, ulen, sizeof(buf));
 	rinet_lock_stack();
 	err = rinet_getsockopt(rinet, rinet_id(sock), level, name, buf, &len);
@@ -649,7 +650,7 @@ static int rinet_sendmsg_op(struct socket *sock, struct msghdr *msg, size_t len)
 		 * copying the chunk again each time would copy it many times.
 		 */
 		do {
-			rinet_lock_stack();
+			rinet_lock_sock(sk);
 			r = rinet_send(rinet, rinet_id(sock), buf + off, n - off, to,
 				       to ? msg->msg_namelen : 0);
 			rinet_unlock_stack();
@@ -685,7 +686,7 @@ static int rinet_recvmsg_op(struct socket *sock, struct msghdr *msg, size_t len,
 		return -ENOBUFS;
 	for (;;) {
 		/* Streams peek first and consume only what reached user space. */
-		rinet_lock_stack();
+		rinet_lock_sock(sk);
 		r = rinet_recv(rinet, rinet_id(sock), buf, chunk,
 			       stream || (flags & MSG_PEEK) ? RINET_MSG_PEEK : 0, &full, &sin);
 		rinet_unlock_stack();
@@ -1404,6 +1405,7 @@ static const struct rinet_ops rinet_callbacks = {
 	.now_us = rinet_cb_now,
 	.transmit = rinet_cb_transmit,
 	.wake = rinet_cb_wake,
+	.error = rinet_cb_error,
 	.set_timer = rinet_cb_set_timer,
 };
 
@@ -1432,13 +1434,16 @@ static u32 __init rinet_tcp_buf_size(void)
 static int __init rinet_init(void)
 {
 	struct rinet_ops ops = rinet_callbacks;
-	struct rinet_config cfg = {
-		.tcp_rx_buf = rinet_tcp_buf_size(),
-		.tcp_tx_buf = rinet_tcp_buf_size(),
+	struct rinet_config cfg;
+	int err;
+
+	rinet_tcp_buf_bytes = rinet_tcp_buf_size();
+	cfg = (struct rinet_config){
+		.tcp_rx_buf = rinet_tcp_buf_bytes,
+		.tcp_tx_buf = rinet_tcp_buf_bytes,
 		.udp_buf = 8 * 1024,
 		.max_sockets = 256,
 	};
-	int err;
 
 	ops.seed = get_random_u64();
 	skb_queue_head_init(&rinet_txq);

@@ -16,6 +16,7 @@ struct rinet_ops {
 	u64 (*now_us)(void *ctx);
 	void (*transmit)(void *ctx, u32 ifindex, const u8 *frame, size_t len);
 	void (*wake)(void *ctx, u32 sock, u32 mask);
+	void (*error)(void *ctx, u32 sock, int err);	/* pending error now err (0: none) */
 	void (*set_timer)(void *ctx, u64 at_us);	/* U64_MAX: cancel */
 	u64 seed;
 };
@@ -25,6 +26,18 @@ struct rinet_config {
 	u32 tcp_tx_buf;
 	u32 udp_buf;
 	u32 max_sockets;
+};
+
+/* The SOL_SOCKET options the protocol acts on, as struct sock holds them. */
+struct rinet_sock_settings {
+	u8 reuseaddr;
+	u8 keepalive;
+	u8 broadcast;
+	u8 linger_on;
+	u32 linger_s;
+	u32 rcvbuf;	/* sk_rcvbuf: twice the usable size; 0 keeps the current one */
+	u32 sndbuf;
+	u32 bound_if;
 };
 
 struct rinet_sock_info {
@@ -113,7 +126,8 @@ int rinet_getsockopt(struct rinet_stack *st, u32 id, int level, int name,
 		     void *val, size_t *len);
 u32 rinet_poll_mask(struct rinet_stack *st, u32 id);
 ssize_t rinet_queue_len(struct rinet_stack *st, u32 id, int which);
-int rinet_timeouts(struct rinet_stack *st, u32 id, u64 *rcv_us, u64 *snd_us);
+int rinet_set_settings(struct rinet_stack *st, u32 id, const struct rinet_sock_settings *set);
+int rinet_take_error(struct rinet_stack *st, u32 id);
 int rinet_netdev_add(struct rinet_stack *st, u32 ifindex, const u8 *mac, u32 mtu);
 int rinet_netdev_change(struct rinet_stack *st, u32 ifindex, const u8 *mac, u32 mtu);
 int rinet_netdev_remove(struct rinet_stack *st, u32 ifindex);

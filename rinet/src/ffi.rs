@@ -24,6 +24,8 @@ pub struct RinetOps {
     pub transmit:
         unsafe extern "C" fn(ctx: *mut c_void, ifindex: u32, frame: *const u8, len: usize),
     pub wake: unsafe extern "C" fn(ctx: *mut c_void, sock: u32, mask: u32),
+    /// The socket's pending error is now `err` (a positive errno, 0 for none).
+    pub error: unsafe extern "C" fn(ctx: *mut c_void, sock: u32, err: i32),
     /// `at_us == u64::MAX` cancels the timer.
     pub set_timer: unsafe extern "C" fn(ctx: *mut c_void, at_us: u64),
     pub seed: u64,
@@ -55,6 +57,10 @@ impl Platform for FfiPlatform {
     fn wake(&mut self, id: SocketId, mask: u32) {
         // SAFETY: as above.
         unsafe { (self.ops.wake)(self.ops.ctx, id.0, mask) }
+    }
+    fn error(&mut self, id: SocketId, err: Option<Errno>) {
+        // SAFETY: as above.
+        unsafe { (self.ops.error)(self.ops.ctx, id.0, err.map_or(0, |e| e.0)) }
     }
     fn set_timer(&mut self, at_us: Option<u64>) {
         // SAFETY: as above.
@@ -446,32 +452,60 @@ pub unsafe extern "C" fn rinet_queue_len(st: *mut RinetStack, id: u32, which: i3
     })())
 }
 
-/// Receive/send timeouts in microseconds (0 = none), for the glue's waits.
+/// `struct rinet_sock_settings`: the SOL_SOCKET options the protocol acts on, as the
+/// socket core holds them (see [`crate::socket::opts`]).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+pub struct RinetSockSettings {
+    pub reuseaddr: u8,
+    pub keepalive: u8,
+    pub broadcast: u8,
+    pub linger_on: u8,
+    pub linger_s: u32,
+    pub rcvbuf: u32,
+    pub sndbuf: u32,
+    pub bound_if: u32,
+}
+
+/// The socket's SOL_SOCKET settings changed.
+///
+/// # Safety
+/// Pointers as documented on the module; `set` points to a `struct rinet_sock_settings`.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_set_settings(
+    st: *mut RinetStack,
+    id: u32,
+    set: *const RinetSockSettings,
+) -> i32 {
+    ret((|| {
+        // SAFETY: caller contract.
+        let (s, k) = unsafe { (stack(st)?, set.as_ref().ok_or(Errno::EFAULT)?) };
+        s.set_settings(
+            SocketId(id),
+            crate::socket::opts::SocketSettings {
+                reuseaddr: k.reuseaddr != 0,
+                keepalive: k.keepalive != 0,
+                broadcast: k.broadcast != 0,
+                linger: (k.linger_on != 0).then_some(k.linger_s),
+                rcvbuf: k.rcvbuf,
+                sndbuf: k.sndbuf,
+                bound_if: k.bound_if,
+            },
+        )
+    })())
+}
+
+/// Take the socket's pending error: the errno (positive), 0 if none, or -EBADF.
 ///
 /// # Safety
 /// Pointers as documented on the module.
 #[no_mangle]
-pub unsafe extern "C" fn rinet_timeouts(
-    st: *mut RinetStack,
-    id: u32,
-    rcv_us: *mut u64,
-    snd_us: *mut u64,
-) -> i32 {
-    ret((|| {
-        // SAFETY: caller contract.
-        let s = unsafe { stack(st)? };
-        let (r, w) = s.timeouts(SocketId(id))?;
-        // SAFETY: caller contract; NULL is skipped.
-        unsafe {
-            if let Some(p) = rcv_us.as_mut() {
-                *p = r;
-            }
-            if let Some(p) = snd_us.as_mut() {
-                *p = w;
-            }
-        }
-        Ok(())
-    })())
+pub unsafe extern "C" fn rinet_take_error(st: *mut RinetStack, id: u32) -> i32 {
+    // SAFETY: caller contract.
+    match unsafe { stack(st) }.and_then(|s| s.take_error(SocketId(id))) {
+        Ok(e) => e.map_or(0, |e| e.0),
+        Err(e) => -e.0,
+    }
 }
 
 /// Register an Ethernet device. `mac` points to 6 bytes.

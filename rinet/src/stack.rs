@@ -26,6 +26,10 @@ pub trait Platform {
     fn transmit(&mut self, ifindex: u32, frame: &[u8]);
     /// The poll mask of socket `id` changed to `mask`: wake its waiters.
     fn wake(&mut self, id: SocketId, mask: u32);
+    /// The pending error of socket `id` (what `SO_ERROR` reports) is now `err`. The
+    /// kernel keeps it in `sk_err`, where net/core's `getsockopt` reads it; a host that
+    /// asks [`Stack::take_error`] instead needs nothing here.
+    fn error(&mut self, _id: SocketId, _err: Option<crate::Errno>) {}
     /// Call [`Stack::poll`] at `at_us` (absolute); `None` cancels the timer.
     fn set_timer(&mut self, at_us: Option<u64>);
     /// Seed for initial sequence numbers and ephemeral ports; must differ per boot.
@@ -706,6 +710,7 @@ impl<P: Platform> Stack<P> {
     fn report(&mut self) {
         self.for_each_socket(|st, id| {
             let mask = st.current_mask(id);
+            st.tell_error(id);
             if let Some(s) = st.socks.get_mut(id) {
                 if s.reported != mask {
                     s.reported = mask;

@@ -169,6 +169,11 @@ static void cb_wake(void *ctx, u32 sock, u32 mask)
 	bad_ctx |= ctx != CTX_MAGIC;
 }
 
+static void cb_error(void *ctx, u32 sock, int err)
+{
+	bad_ctx |= ctx != CTX_MAGIC;
+}
+
 static void cb_set_timer(void *ctx, u64 at_us)
 {
 	bad_ctx |= ctx != CTX_MAGIC;
@@ -213,7 +218,8 @@ static int probe(void)
 {
 	struct rinet_ops ops = {
 		.ctx = CTX_MAGIC, .now_us = cb_now, .transmit = cb_transmit,
-		.wake = cb_wake, .set_timer = cb_set_timer, .seed = 0x0123456789abcdefULL,
+		.wake = cb_wake, .error = cb_error, .set_timer = cb_set_timer,
+		.seed = 0x0123456789abcdefULL,
 	};
 	struct rinet_config cfg = {
 		.tcp_rx_buf = 4096, .tcp_tx_buf = 4096, .udp_buf = 4096, .max_sockets = 8,

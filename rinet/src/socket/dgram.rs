@@ -48,10 +48,12 @@ impl<P: Platform> Stack<P> {
     }
 
     /// After a call that may have lowered the poll mask without running the stack (a
-    /// datagram taken, an error returned): see `forget_fallen`.
+    /// datagram taken, an error returned): see `forget_fallen`. An error it returned is
+    /// no longer pending for the platform either.
     pub(crate) fn seen_by_user(&mut self, id: SocketId) {
         let m = self.current_mask(id);
         self.forget_fallen(id, m);
+        self.tell_error(id);
     }
 
     pub(crate) fn dgram_connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {

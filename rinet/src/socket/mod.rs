@@ -152,6 +152,8 @@ pub struct Sock {
     pub(crate) opts: Opts,
     /// Pending error (`SO_ERROR`), reported once.
     pub(crate) err: Option<Errno>,
+    /// The pending error as the platform last heard of it (see `Platform::error`).
+    pub(crate) err_told: Option<Errno>,
     pub(crate) shut_rd: bool,
     pub(crate) shut_wr: bool,
     /// Poll mask last reported through `Platform::wake`.
@@ -570,6 +572,7 @@ impl<P: Platform> Stack<P> {
             remote: None,
             opts,
             err: None,
+            err_told: None,
             shut_rd: false,
             shut_wr: false,
             reported: 0,
@@ -729,7 +732,19 @@ impl<P: Platform> Stack<P> {
 
     /// Take the pending error (`SO_ERROR`).
     pub fn take_error(&mut self, id: SocketId) -> SysResult<Option<Errno>> {
-        Ok(self.sock_mut(id)?.err.take())
+        let e = self.sock_mut(id)?.err.take();
+        self.seen_by_user(id);
+        Ok(e)
+    }
+
+    /// Tell the platform when the socket's pending error changed since it last heard.
+    pub(crate) fn tell_error(&mut self, id: SocketId) {
+        if let Some(s) = self.socks.get_mut(id) {
+            if s.err != s.err_told {
+                s.err_told = s.err;
+                self.platform.error(id, s.err);
+            }
+        }
     }
 
     /// The socket's `poll(2)` mask, as Linux's `tcp_poll`/`datagram_poll` compute it.
@@ -969,6 +984,7 @@ mod tests {
             remote: None,
             opts: Opts::new(&crate::Config::default()),
             err: None,
+            err_told: None,
             shut_rd: false,
             shut_wr: false,
             reported: 0,

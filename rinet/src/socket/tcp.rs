@@ -88,6 +88,7 @@ impl<P: Platform> Stack<P> {
             remote: Some(remote),
             opts,
             err: None,
+            err_told: None,
             shut_rd: false,
             shut_wr: false,
             reported: 0,
@@ -126,6 +127,7 @@ impl<P: Platform> Stack<P> {
             Tcp::Done => {
                 // The previous attempt failed: report that first, as BSD does.
                 if let Some(e) = s.err.take() {
+                    self.seen_by_user(id);
                     return Err(e);
                 }
                 s.bound = s.bound && !s.local.addr.is_any();

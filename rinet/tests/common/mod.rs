@@ -7,7 +7,7 @@ use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
 use std::rc::Rc;
 
-use rinet::{Cidr, Config, Endpoint, Ipv4, Platform, SocketId, Stack};
+use rinet::{Cidr, Config, Endpoint, Errno, Ipv4, Platform, SocketId, Stack};
 
 pub const IF: u32 = 2;
 /// A second interface a test may add; its frames are kept, not delivered.
@@ -15,6 +15,8 @@ pub const IF2: u32 = 3;
 
 /// Frames sent on interfaces other than `IF`: (ifindex, frame).
 pub type OtherFrames = Rc<RefCell<Vec<(u32, Vec<u8>)>>>;
+/// Each `Platform::error` call: (socket, pending error).
+pub type ErrorLog = Rc<RefCell<Vec<(SocketId, Option<Errno>)>>>;
 pub const A_IP: Ipv4 = Ipv4::new(10, 0, 0, 1);
 pub const B_IP: Ipv4 = Ipv4::new(10, 0, 0, 2);
 
@@ -26,6 +28,8 @@ pub struct SimPlatform {
     pub timer: Rc<Cell<Option<u64>>>,
     pub wakes: Rc<RefCell<Vec<(SocketId, u32)>>>,
     pub timer_sets: Rc<Cell<u64>>,
+    /// Each socket's pending error as `Platform::error` last told it.
+    pub errors: ErrorLog,
     seed: u64,
 }
 
@@ -36,6 +40,16 @@ impl SimPlatform {
             .borrow()
             .iter()
             .any(|&(i, m)| i == id && m & bits != 0)
+    }
+
+    /// The pending error of `id` as the platform was last told.
+    pub fn error_of(&self, id: SocketId) -> Option<Errno> {
+        self.errors
+            .borrow()
+            .iter()
+            .rev()
+            .find(|(i, _)| *i == id)
+            .and_then(|(_, e)| *e)
     }
 }
 
@@ -52,6 +66,9 @@ impl Platform for SimPlatform {
     }
     fn wake(&mut self, id: SocketId, mask: u32) {
         self.wakes.borrow_mut().push((id, mask));
+    }
+    fn error(&mut self, id: SocketId, err: Option<Errno>) {
+        self.errors.borrow_mut().push((id, err));
     }
     fn set_timer(&mut self, at_us: Option<u64>) {
         self.timer.set(at_us);
@@ -88,6 +105,7 @@ fn plat(clock: &Rc<Cell<u64>>, seed: u64) -> SimPlatform {
         timer: Rc::default(),
         wakes: Rc::default(),
         timer_sets: Rc::default(),
+        errors: Rc::default(),
         seed,
     }
 }
