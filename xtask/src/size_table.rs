@@ -627,15 +627,21 @@ pub fn check_stm32() -> Result<(), String> {
 /// (rinet.lds drops the per-function ones): without it, the entry before the Rust code
 /// would describe the Rust frames, and the unwinder would walk them with a C helper's rules.
 fn check_rust_unwind_entry(build: &Path) -> Result<(), String> {
-    let index = output(
-        &format!("{}readelf", Arch::Stm32.tool_prefix()),
-        &["-u", "vmlinux"],
-        build,
-        &[],
-    )?;
-    let entry = index
+    let prefix = Arch::Stm32.tool_prefix();
+    let symbols = output(&format!("{prefix}nm"), &["vmlinux"], build, &[])?;
+    // By address: readelf names an entry after any symbol there, and the first Rust
+    // function may start exactly at the zero-sized marker.
+    let addr = symbols
         .lines()
-        .find(|l| l.starts_with("0x") && l.contains("<rinet_rust_begin>:"));
+        .find_map(|l| {
+            let mut it = l.split_whitespace();
+            let (a, _, name) = (it.next()?, it.next()?, it.next()?);
+            (name == "rinet_rust_begin").then(|| u64::from_str_radix(a, 16).ok())?
+        })
+        .ok_or("vmlinux has no rinet_rust_begin")?;
+    let index = output(&format!("{prefix}readelf"), &["-u", "vmlinux"], build, &[])?;
+    let at = format!("{addr:#x} <");
+    let entry = index.lines().find(|l| l.starts_with(&at));
     match entry {
         Some(l) if l.contains("cantunwind") => {
             println!("stm32f429 check: the Rust code has one unwind entry: {l}");
@@ -644,6 +650,8 @@ fn check_rust_unwind_entry(build: &Path) -> Result<(), String> {
         Some(l) => Err(format!(
             "rinet_rust_begin's unwind entry is not CANTUNWIND: {l}"
         )),
-        None => Err("vmlinux's unwind index has no entry for rinet_rust_begin".into()),
+        None => Err(format!(
+            "vmlinux's unwind index has no entry at rinet_rust_begin ({addr:#x})"
+        )),
     }
 }
