@@ -273,8 +273,9 @@ static int probe(void)
 	check(n == 4, "send (6 args)");
 	check(transmits == 1 && last_len >= 46 && last_frame[23] == 17 &&
 	      memcmp(last_frame + 42, "pong", 4) == 0, "UDP datagram transmitted");
-	check(rinet_getsockopt(st, id, 1, 8, &val, &vlen) == 0 && val > 0 && vlen == 4,
-	      "getsockopt SO_RCVBUF (6 args)");
+	/* IP_TTL: 64 */
+	check(rinet_getsockopt(st, id, 0, 2, &val, &vlen) == 0 && val == 64 && vlen == 4,
+	      "getsockopt IP_TTL (6 args)");
 	check(rinet_close(st, id) == 0, "close");
 
 	/* A TCP connect: a SYN out, and the retransmission timer armed through a u64. */
