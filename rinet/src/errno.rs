@@ -54,6 +54,9 @@ errnos! {
     EEXIST = 17;
     ENOENT = 2;
     ESRCH = 3;
+    ENONET = 64;
+    EPROTO = 71;
+    EHOSTDOWN = 112;
 }
 
 /// Result of a socket-layer call.

@@ -578,7 +578,12 @@ impl<P: Platform> Stack<P> {
                 }
             }
             Transport::Udp { .. } => self.stats.mib.udp_in_datagrams += 1,
-            Transport::Icmp { .. } => self.stats.mib.icmp_in_msgs += 1,
+            Transport::Icmp { ty, code, quoted } => {
+                self.stats.mib.icmp_in_msgs += 1;
+                if let Some(q) = quoted {
+                    self.icmp_error(ty, code, q);
+                }
+            }
             Transport::Other => {}
         }
         self.stats.mib.ip_in_delivers += 1;
@@ -863,6 +868,9 @@ fn observe_tx(stats: &mut Stats, socks: &mut SocketTable, port: &TxPort, f: &[u8
                     }
                     let local = crate::Endpoint::new(info.src, src_port);
                     let remote = crate::Endpoint::new(info.dst, dst_port);
+                    if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN {
+                        socks.note_syn(local, remote, seq);
+                    }
                     if payload_len > 0 && socks.note_sent(local, remote, seq, payload_len as u32) {
                         stats.mib.tcp_retrans_segs += 1;
                     }

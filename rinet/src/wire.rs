@@ -75,8 +75,38 @@ pub enum Transport {
     Icmp {
         ty: u8,
         code: u8,
+        /// An error message's quote of the datagram it answers.
+        quoted: Option<Quoted>,
     },
     Other,
+}
+
+/// ICMP types that report an error about a datagram (RFC 792).
+pub const ICMP_DEST_UNREACH: u8 = 3;
+pub const ICMP_TIME_EXCEEDED: u8 = 11;
+pub const ICMP_PARAMETER_PROB: u8 = 12;
+
+/// The start of the datagram an ICMP error quotes: its protocol, endpoints and (TCP)
+/// sequence number, which RFC 792's 64 bits of the original transport header carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quoted {
+    pub proto: u8,
+    pub src: Endpoint,
+    pub dst: Endpoint,
+    pub seq: u32,
+}
+
+/// The quote of an ICMP error message (`icmp` from its type on); None if too short.
+fn quoted(icmp: &[u8]) -> Option<Quoted> {
+    let ip = icmp.get(8..)?;
+    let ihl = usize::from(*ip.first()? & 0x0f) * 4;
+    let l4 = ip.get(ihl..ihl + 8)?;
+    Some(Quoted {
+        proto: *ip.get(9)?,
+        src: Endpoint::new(ip4(ip, 12)?, be16(l4, 0)?),
+        dst: Endpoint::new(ip4(ip, 16)?, be16(l4, 2)?),
+        seq: be32(l4, 4)?,
+    })
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -292,9 +322,15 @@ fn parse_transport(
             if verify_csum && csum_fold(csum_add(0, l4)) != 0 {
                 return Err(DropReason::BadL4Checksum);
             }
+            let ty = l4[0];
+            let error = matches!(
+                ty,
+                ICMP_DEST_UNREACH | ICMP_TIME_EXCEEDED | ICMP_PARAMETER_PROB
+            );
             Ok(Transport::Icmp {
-                ty: l4[0],
+                ty,
                 code: l4[1],
+                quoted: if error { quoted(l4) } else { None },
             })
         }
         _ => Ok(Transport::Other),
@@ -391,6 +427,47 @@ pub(crate) mod tests {
         f[12] = 0x86;
         f[13] = 0xdd;
         assert_eq!(parse_ethernet(&f, true), Err(DropReason::UnknownEthertype));
+    }
+
+    #[test]
+    fn icmp_error_quotes_the_datagram() {
+        let syn = tcp_syn_frame();
+        // Port unreachable from 10.0.0.2 to 10.0.0.1, quoting the SYN's IP header and
+        // its first 8 transport bytes.
+        let mut icmp = [0u8; 8 + 28];
+        icmp[0] = ICMP_DEST_UNREACH;
+        icmp[1] = 3;
+        icmp[8..].copy_from_slice(&syn[14..14 + 28]);
+        let c = csum_fold(csum_add(0, &icmp));
+        icmp[2..4].copy_from_slice(&c.to_be_bytes());
+        let mut p = [0u8; 20 + 36];
+        let (a, b) = (Ipv4::new(10, 0, 0, 1), Ipv4::new(10, 0, 0, 2));
+        p[..20].copy_from_slice(&ipv4_header(b, a, IPPROTO_ICMP, 64, 36));
+        p[20..].copy_from_slice(&icmp);
+        let info = parse_ipv4(&p, true).unwrap();
+        let Transport::Icmp {
+            ty: 3,
+            code: 3,
+            quoted: Some(q),
+        } = info.transport
+        else {
+            panic!("no quote: {:?}", info.transport)
+        };
+        assert_eq!((q.proto, q.seq), (IPPROTO_TCP, 1234));
+        assert_eq!(q.src, Endpoint::new(a, 40000));
+        assert_eq!(q.dst, Endpoint::new(b, 80));
+        // A quote too short to hold the ports: still a valid ICMP message, no quote.
+        let mut short = p;
+        short[2..4].copy_from_slice(&(20u16 + 8 + 20 + 2).to_be_bytes());
+        let short = &mut short[..50];
+        short[10..12].copy_from_slice(&[0, 0]);
+        let c = csum_fold(csum_add(0, &short[..20]));
+        short[10..12].copy_from_slice(&c.to_be_bytes());
+        let info = parse_ipv4(short, false).unwrap();
+        assert!(matches!(
+            info.transport,
+            Transport::Icmp { quoted: None, .. }
+        ));
     }
 
     #[test]

@@ -1499,3 +1499,117 @@ fn time_wait_keeps_the_tuple_and_answers_a_lost_last_ack() {
     assert_eq!(net.a.bind(again, ep(Ipv4::ANY, port)), Ok(()));
     assert_eq!(net.a_timer(), None, "nothing left to time");
 }
+
+/// Data that reaches a connection after its owner closed it has no reader: it is reset,
+/// as Linux does, and the peer (in CLOSE-WAIT) fails its next send with EPIPE; its poll
+/// mask then reads both directions shut, as Linux's tcp_poll.
+#[test]
+fn data_after_close_resets_and_the_peer_meets_epipe() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    net.b.close(s).unwrap();
+    net.pump();
+    let rdhup = POLLIN | POLLRDNORM | POLLRDHUP;
+    assert_eq!(net.a.poll_mask(c), rdhup | POLLOUT | POLLWRNORM);
+    assert_eq!(net.a.send(c, b"late", None), Ok(4));
+    net.pump();
+    let all = rdhup | POLLOUT | POLLWRNORM | POLLHUP | POLLERR;
+    assert_eq!(net.a.poll_mask(c), all);
+    assert_eq!(net.a.send(c, b"x", None), Err(Errno::EPIPE));
+    let mut buf = [0u8; 4];
+    assert_eq!(net.a.recv(c, &mut buf, 0).map(|r| r.len), Ok(0));
+    assert_eq!(
+        net.b.orphan_count(),
+        0,
+        "the reset ended the closed side too"
+    );
+}
+
+/// Shut both ways: POLLHUP, and still POLLOUT (Linux keeps a stream shut for sending
+/// writable, so that a writer meets EPIPE rather than sleeping).
+#[test]
+fn shut_both_ways_reads_as_hang_up_and_stays_writable() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    net.a.shutdown(c, SHUT_WR).unwrap();
+    net.b.shutdown(s, SHUT_WR).unwrap();
+    net.pump();
+    let want = POLLIN | POLLRDNORM | POLLRDHUP | POLLOUT | POLLWRNORM | POLLHUP;
+    assert_eq!(net.a.poll_mask(c), want);
+    assert_eq!(net.b.poll_mask(s), want);
+    let u = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    assert_eq!(net.a.poll_mask(u), POLLOUT | POLLWRNORM | POLLWRBAND);
+}
+
+/// A connected UDP socket hears of the peer's ICMP port unreachable: ECONNREFUSED on the
+/// next call, as Linux reports it.
+#[test]
+fn udp_port_unreachable_refuses_a_connected_socket() {
+    let mut net = Net::new();
+    let u = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    net.a.connect(u, ep(B_IP, 9)).unwrap();
+    assert_eq!(net.a.send(u, b"anyone?", None), Ok(7));
+    net.pump();
+    assert_ne!(net.a.poll_mask(u) & POLLERR, 0);
+    let mut buf = [0u8; 8];
+    assert_eq!(net.a.recv(u, &mut buf, 0), Err(Errno::ECONNREFUSED));
+    assert_eq!(
+        net.a.recv(u, &mut buf, 0),
+        Err(Errno::EAGAIN),
+        "reported once"
+    );
+    // An unconnected socket is not told (Linux without IP_RECVERR).
+    let v = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    assert_eq!(net.a.send(v, b"x", Some(ep(B_IP, 9))), Ok(1));
+    net.pump();
+    assert_eq!(net.a.take_error(v).unwrap(), None);
+}
+
+/// An ICMP error from B about `syn` (an IPv4 packet), as a router or host would send it.
+fn icmp_error_frame(ty: u8, code: u8, syn: &[u8]) -> Vec<u8> {
+    use rinet::wire::{csum_add, csum_fold, ipv4_header, ETHERTYPE_IPV4, IPPROTO_ICMP};
+    let mut icmp = vec![ty, code, 0, 0, 0, 0, 0, 0];
+    icmp.extend_from_slice(&syn[..28]);
+    let c = csum_fold(csum_add(0, &icmp));
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut f = vec![2, 0, 0, 0, 0, 1, 2, 0, 0, 0, 0, 2];
+    f.extend_from_slice(&ETHERTYPE_IPV4.to_be_bytes());
+    f.extend_from_slice(&ipv4_header(B_IP, A_IP, IPPROTO_ICMP, 64, icmp.len()));
+    f.extend_from_slice(&icmp);
+    f
+}
+
+/// A hard ICMP error quoting our SYN fails the connect at once (EHOSTUNREACH here), as
+/// Linux's tcp_v4_err does in SYN-SENT; one quoting another sequence number is ignored.
+#[test]
+fn icmp_error_about_the_syn_fails_the_connect() {
+    let mut net = Net::new();
+    let syns = std::rc::Rc::new(std::cell::RefCell::new(Vec::new()));
+    let seen = syns.clone();
+    // A's TCP never reaches B (ARP does): as if a router on the way gave up.
+    net.fault = Box::new(move |a_to_b, f: &[u8]| {
+        let tcp = f.len() >= 54 && f[12..14] == [8, 0] && f[23] == 6;
+        if a_to_b && tcp && f[47] & 0x12 == 0x02 {
+            seen.borrow_mut().push(f[14..].to_vec());
+        }
+        !(a_to_b && tcp)
+    });
+    let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
+    net.pump();
+    let syn = syns.borrow().first().cloned().expect("a SYN left");
+    let mut wrong = syn.clone();
+    wrong[24] ^= 0x80; // another sequence number
+    net.a.receive(IF, &icmp_error_frame(3, 1, &wrong));
+    assert_eq!(net.a.poll_mask(c) & POLLERR, 0, "a blind error is ignored");
+    net.a.receive(IF, &icmp_error_frame(11, 0, &syn));
+    assert_eq!(
+        net.a.poll_mask(c) & POLLERR,
+        0,
+        "time exceeded is a soft error"
+    );
+    net.a.receive(IF, &icmp_error_frame(3, 1, &syn));
+    assert_ne!(net.a.poll_mask(c) & POLLERR, 0);
+    assert_eq!(so_error(&mut net.a, c), Errno::EHOSTUNREACH.0);
+    assert_eq!(net.a.engine_socket_count(), 0);
+}

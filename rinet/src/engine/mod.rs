@@ -554,6 +554,11 @@ impl Engine {
         })
     }
 
+    /// Received data waits in the connection's buffer.
+    pub fn tcp_has_data(&mut self, r: ERef) -> bool {
+        self.tcp(r).is_some_and(|s| s.recv_queue() > 0)
+    }
+
     pub fn tcp_send(&mut self, r: ERef, data: &[u8]) -> SysResult<usize> {
         let s = self.tcp(r).ok_or(Errno::EPIPE)?;
         s.send_slice(data).map_err(|_| Errno::EPIPE)

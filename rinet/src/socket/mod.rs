@@ -6,6 +6,7 @@
 //! caller (the kernel glue) waits for [`crate::Platform::wake`] with the right mask bits.
 
 pub mod dgram;
+pub mod icmp;
 pub mod opts;
 pub mod tcp;
 pub mod time_wait;
@@ -36,6 +37,7 @@ pub const POLLHUP: u32 = 0x010;
 pub const POLLNVAL: u32 = 0x020;
 pub const POLLRDNORM: u32 = 0x040;
 pub const POLLWRNORM: u32 = 0x100;
+pub const POLLWRBAND: u32 = 0x200;
 pub const POLLRDHUP: u32 = 0x2000;
 
 pub const SHUT_RD: i32 = 0;
@@ -116,6 +118,9 @@ pub struct Conn {
     pub(crate) local: Endpoint,
     pub(crate) remote: Endpoint,
     pub(crate) snd_max: Option<u32>,
+    /// The sequence number of our SYN, once sent: an ICMP error about the handshake must
+    /// quote it (RFC 5927), so that a blind one cannot end the connection.
+    pub(crate) isn: Option<u32>,
     /// Whether the engine gives the connection up when unanswered (set while something is
     /// outstanding; see `maintain_conn`).
     pub(crate) give_up: bool,
@@ -380,6 +385,13 @@ impl SocketTable {
                 engine.remove(o.r);
                 false
             }
+            Some(_) if engine.tcp_has_data(o.r) => {
+                // Data after close() has no reader: Linux resets the connection
+                // (TCPAbortOnData), and the peer's next send meets EPIPE.
+                engine.tcp_abort(o.r);
+                kick = true;
+                true
+            }
             Some(i) if i.state == TcpState::TimeWait => match o.time_wait_seen {
                 Some(seen) if seen < rounds => {
                     // Removing an engine socket sends nothing.
@@ -446,6 +458,16 @@ impl SocketTable {
             if c.local == local && c.remote == remote {
                 c.saw_rst = true;
             }
+        }
+    }
+
+    /// Our SYN for `local`-`remote` left with sequence number `seq`.
+    pub(crate) fn note_syn(&mut self, local: Endpoint, remote: Endpoint, seq: u32) {
+        if let Some(c) = self
+            .conns_mut()
+            .find(|c| c.local == local && c.remote == remote)
+        {
+            c.isn = Some(seq);
         }
     }
 
@@ -694,6 +716,7 @@ impl<P: Platform> Stack<P> {
                             local: i.local.unwrap_or_default(),
                             remote: i.remote.unwrap_or_default(),
                             snd_max: None,
+                            isn: None,
                             give_up: true,
                         };
                         self.socks.orphan(&c, false, self.now);
@@ -771,43 +794,52 @@ impl<P: Platform> Stack<P> {
         };
         let mut m = if s.err.is_some() { POLLERR } else { 0 };
         let (shut_rd, shut_wr) = (s.shut_rd, s.shut_wr);
+        // As Linux's tcp_poll and datagram_poll: a direction shut for receiving reads as
+        // end of file (POLLRDHUP), both shut is POLLHUP, and a stream shut for sending
+        // stays writable, so that a writer goes on to meet EPIPE.
+        const OUT: u32 = POLLOUT | POLLWRNORM;
+        const IN: u32 = POLLIN | POLLRDNORM;
         match &s.proto {
-            Proto::Tcp(Tcp::Idle) => m |= POLLOUT | POLLWRNORM | POLLHUP,
-            Proto::Tcp(Tcp::Done) => m |= POLLIN | POLLRDNORM | POLLRDHUP | POLLHUP,
+            Proto::Tcp(Tcp::Idle) => m |= OUT | POLLHUP,
+            // Reset, timed out or closed both ways: both directions are shut.
+            Proto::Tcp(Tcp::Done) => m |= IN | POLLRDHUP | OUT | POLLHUP,
             Proto::Tcp(Tcp::Listen(l)) => {
                 if !l.ready.is_empty() {
-                    m |= POLLIN | POLLRDNORM;
+                    m |= IN;
                 }
             }
             Proto::Tcp(Tcp::Conn(c)) => {
                 let Some(i) = self.engine.tcp_info(c.r) else {
-                    return m | POLLHUP | POLLIN;
+                    return m | IN | POLLRDHUP | OUT | POLLHUP;
                 };
                 if matches!(i.state, TcpState::SynSent | TcpState::SynReceived) {
                     return m;
                 }
-                if i.can_recv || i.fin_received || shut_rd {
-                    m |= POLLIN | POLLRDNORM;
+                let closed = i.state == TcpState::Closed;
+                let rcv_shut = i.fin_received || shut_rd;
+                if rcv_shut {
+                    m |= IN | POLLRDHUP;
                 }
-                if i.fin_received || shut_rd {
-                    m |= POLLRDHUP;
+                if i.can_recv {
+                    m |= IN;
                 }
-                if (shut_wr && i.fin_received) || i.state == TcpState::Closed {
+                if (rcv_shut && shut_wr) || closed {
                     m |= POLLHUP;
                 }
-                if !shut_wr && i.writable {
-                    m |= POLLOUT | POLLWRNORM;
+                if shut_wr || closed || i.writable {
+                    m |= OUT;
                 }
             }
             Proto::Udp(d) | Proto::Raw(d) => {
                 let udp = matches!(s.proto, Proto::Udp(_));
                 let engine = &mut self.engine;
-                if shut_rd || d.refs.iter().any(|r| engine.dgram_has_data(*r, udp)) {
-                    m |= POLLIN | POLLRDNORM;
+                if shut_rd {
+                    m |= IN | POLLRDHUP;
                 }
-                if !shut_wr {
-                    m |= POLLOUT | POLLWRNORM;
+                if d.refs.iter().any(|r| engine.dgram_has_data(*r, udp)) {
+                    m |= IN;
                 }
+                m |= OUT | POLLWRBAND;
                 if shut_rd && shut_wr {
                     m |= POLLHUP;
                 }

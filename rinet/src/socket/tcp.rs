@@ -79,6 +79,7 @@ impl<P: Platform> Stack<P> {
             local,
             remote,
             snd_max: None,
+            isn: None,
             give_up: true,
         };
         let sock = Sock {
@@ -181,6 +182,7 @@ impl<P: Platform> Stack<P> {
             local,
             remote,
             snd_max: None,
+            isn: None,
             give_up: true,
         }));
         self.stats.mib.tcp_active_opens += 1;
@@ -457,6 +459,18 @@ impl<P: Platform> Stack<P> {
         } else {
             return;
         }
+        self.end_conn(id, r, established, err);
+    }
+
+    /// The connection of `id` failed with `err`: its engine socket goes, the socket is
+    /// left with the error pending.
+    pub(crate) fn end_conn(
+        &mut self,
+        id: SocketId,
+        r: ERef,
+        established: bool,
+        err: Option<Errno>,
+    ) {
         if !established {
             self.stats.mib.tcp_attempt_fails += 1;
         }
