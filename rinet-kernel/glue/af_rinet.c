@@ -672,10 +672,15 @@ static int rinet_recvmsg_op(struct socket *sock, struct msghdr *msg, size_t len,
 {
 	struct sock *sk = sock->sk;
 	bool stream = sock->type == SOCK_STREAM;
+	/*
+	 * MSG_WAITALL: a stream read returns once all of @len came, or the stream ended
+	 * or failed, or a signal or the timeout cut it short (as tcp_recvmsg).
+	 */
+	bool waitall = stream && (flags & (MSG_WAITALL | MSG_PEEK)) == MSG_WAITALL;
 	size_t chunk = min_t(size_t, len, stream ? RINET_CHUNK : 65535);
 	long timeo = sock_rcvtimeo(sk, flags & MSG_DONTWAIT);
 	struct sockaddr_in sin = {};
-	size_t full = 0, copied;
+	size_t full = 0, done = 0, copied;
 	ssize_t r;
 	void *buf;
 
@@ -687,28 +692,38 @@ static int rinet_recvmsg_op(struct socket *sock, struct msghdr *msg, size_t len,
 	for (;;) {
 		/* Streams peek first and consume only what reached user space. */
 		rinet_lock_sock(sk);
-		r = rinet_recv(rinet, rinet_id(sock), buf, chunk,
+		r = rinet_recv(rinet, rinet_id(sock), buf, min(chunk, len - done),
 			       stream || (flags & MSG_PEEK) ? RINET_MSG_PEEK : 0, &full, &sin);
 		rinet_unlock_stack();
-		if (r != -EAGAIN)
+		if (r == -EAGAIN) {
+			r = rinet_wait(sk, EPOLLIN, &timeo);
+			if (r)
+				break;
+			continue;
+		}
+		if (r <= 0 || !stream)
 			break;
-		r = rinet_wait(sk, EPOLLIN, &timeo);
-		if (r)
-			break;
-	}
-	if (r < 0)
-		goto out;
-	copied = copy_to_iter(buf, r, &msg->msg_iter);
-	if (stream) {
+		copied = copy_to_iter(buf, r, &msg->msg_iter);
 		if (!(flags & MSG_PEEK) && copied) {
 			rinet_lock_stack();
 			rinet_consume(rinet, rinet_id(sock), copied);
 			rinet_unlock_stack();
 		}
-		r = copied ? copied : (r ? -EFAULT : 0);
+		done += copied;
+		if (copied < r) {
+			r = -EFAULT;
+			break;
+		}
+		if (!waitall || done == len)
+			break;
+	}
+	if (stream) {
+		r = done ? done : r;
 		goto out;
 	}
-	if (copied != r) {
+	if (r < 0)
+		goto out;
+	if (copy_to_iter(buf, r, &msg->msg_iter) != r) {
 		r = -EFAULT;
 		goto out;
 	}
