@@ -16,6 +16,7 @@
  * TIME-WAIT, which a table full of the web server's would not keep (a connection
  * closes at once beyond Linux's tcp_max_tw_buckets, and beyond rinet's 512).
  */
+#define _GNU_SOURCE	/* POLLRDHUP */
 #include <errno.h>
 #include <arpa/inet.h>
 #include <net/if.h>
@@ -24,11 +25,13 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <poll.h>
+#include <linux/sockios.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -326,6 +329,148 @@ static void check_identity_and_inheritance(void)
 	close(raw);
 }
 
+/* Every poll event at once, without waiting. */
+static int poll_now(int fd)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN | POLLPRI | POLLOUT | POLLRDNORM |
+			    POLLRDBAND | POLLWRNORM | POLLWRBAND | POLLRDHUP };
+
+	poll(&p, 1, 0);
+	return p.revents;
+}
+
+static void expect_mask(const char *name, int fd, int want)
+{
+	int got = poll_now(fd);
+
+	if (got == want) {
+		printf("BADINPUT %s PASS\n", name);
+	} else {
+		printf("BADINPUT %s FAIL poll mask %#x, want %#x\n", name, got, want);
+		failures++;
+	}
+}
+
+static void expect_value(const char *name, long got, long want)
+{
+	if (got == want) {
+		printf("BADINPUT %s PASS\n", name);
+	} else {
+		printf("BADINPUT %s FAIL got %ld (errno %d), want %ld\n", name, got, errno, want);
+		failures++;
+	}
+}
+
+#define M_DATA (POLLIN | POLLRDNORM)
+#define M_WRITE (POLLOUT | POLLWRNORM)
+
+/*
+ * A stream's life as poll(2), recv(2) and send(2) see it, values as Linux's tcp_poll and
+ * tcp_recvmsg give them: data, the peer's FIN, both directions shut, a reset.
+ */
+static void check_stream_life(void)
+{
+	int lst = listener(5010, 1), srv = -1, cli = connected(lst, 5010, &srv), v = -1;
+	char b[16];
+
+	expect_mask("stream-fresh-mask", cli, M_WRITE);
+	send(srv, "hello", 5, 0);
+	pause_ms(50);
+	expect_mask("stream-data-mask", cli, M_DATA | M_WRITE);
+	ioctl(cli, SIOCINQ, &v);
+	expect_value("stream-siocinq", v, 5);
+	shutdown(srv, SHUT_WR);
+	pause_ms(50);
+	expect_mask("stream-peer-fin-mask", cli, M_DATA | M_WRITE | POLLRDHUP);
+	expect_value("stream-recv-data", recv(cli, b, sizeof(b), 0), 5);
+	expect_value("stream-recv-eof", recv(cli, b, sizeof(b), 0), 0);
+	shutdown(cli, SHUT_WR);
+	pause_ms(50);
+	/* Linux keeps POLLOUT after SHUT_WR, so that a writer goes on to meet EPIPE. */
+	expect_mask("stream-both-shut-mask", cli, M_DATA | M_WRITE | POLLRDHUP | POLLHUP);
+	expect_mask("stream-both-shut-peer-mask", srv, M_DATA | M_WRITE | POLLRDHUP | POLLHUP);
+	close(cli);
+	close(srv);
+
+	/* The peer closed; our next segment meets its reset (we were in CLOSE-WAIT). */
+	cli = connected(lst, 5010, &srv);
+	close(srv);
+	pause_ms(50);
+	expect_mask("stream-peer-closed-mask", cli, M_DATA | M_WRITE | POLLRDHUP);
+	expect_value("stream-send-to-closed-peer", send(cli, "x", 1, 0), 1);
+	pause_ms(50);
+	expect_mask("stream-reset-mask", cli, M_DATA | M_WRITE | POLLRDHUP | POLLHUP | POLLERR);
+	expect("stream-send-after-reset", send(cli, "x", 1, 0), EPIPE);
+	expect_value("stream-recv-after-reset", recv(cli, b, 1, 0), 0);
+	close(cli);
+
+	/* The peer closed with our data unread: a reset, ECONNRESET once, then end of file. */
+	cli = connected(lst, 5010, &srv);
+	send(cli, "abc", 3, 0);
+	pause_ms(20);
+	close(srv);
+	pause_ms(50);
+	expect_mask("stream-reset-unread-mask", cli,
+		    M_DATA | M_WRITE | POLLRDHUP | POLLHUP | POLLERR);
+	expect("stream-recv-reset", recv(cli, b, 1, 0), ECONNRESET);
+	expect_value("stream-recv-after-reset-eof", recv(cli, b, 1, 0), 0);
+	close(cli);
+
+	/* MSG_WAITALL waits for the whole request, across two segments. */
+	cli = connected(lst, 5010, &srv);
+	if (fork() == 0) {
+		pause_ms(100);
+		send(srv, "abc", 3, 0);
+		pause_ms(100);
+		send(srv, "def", 3, 0);
+		_exit(0);
+	}
+	expect_value("stream-recv-waitall", recv(cli, b, 6, MSG_WAITALL), 6);
+	wait(NULL);
+	close(cli);
+	close(srv);
+	close(lst);
+}
+
+/* Datagram details: MSG_TRUNC, ICMP port unreachable on a connected socket. */
+static void check_datagrams(void)
+{
+	struct sockaddr_in closed = loopback(5011), open = loopback(5012);
+	int c = socket(AF_INET, SOCK_DGRAM, 0), rx = socket(AF_INET, SOCK_DGRAM, 0);
+	int tx = socket(AF_INET, SOCK_DGRAM, 0);
+	char b[8];
+
+	bind(rx, (struct sockaddr *)&open, sizeof(open));
+	sendto(tx, "hello", 5, 0, (struct sockaddr *)&open, sizeof(open));
+	pause_ms(20);
+	expect_value("udp-recv-msg-trunc", recv(rx, b, 2, MSG_TRUNC | MSG_DONTWAIT), 5);
+	connect(c, (struct sockaddr *)&closed, sizeof(closed));
+	expect_value("udp-send-to-closed-port", send(c, "x", 1, 0), 1);
+	pause_ms(50);
+	expect("udp-port-unreachable-refuses", recv(c, b, 1, MSG_DONTWAIT), ECONNREFUSED);
+	close(c);
+	close(rx);
+	close(tx);
+}
+
+/* Addresses: autobind takes an ephemeral port, all of 127/8 is local. */
+static void check_addresses(void)
+{
+	struct sockaddr_in a = loopback(5013), n;
+	int lst = listener(5014, 1), srv = -1, cli = connected(lst, 5014, &srv), fd;
+	socklen_t len = sizeof(n);
+
+	getsockname(cli, (struct sockaddr *)&n, &len);
+	check("autobind-ephemeral-range", ntohs(n.sin_port) >= 32768 && ntohs(n.sin_port) <= 60999);
+	a.sin_addr.s_addr = htonl(0x7f000002);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	check("bind-127.0.0.2", bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0);
+	close(fd);
+	close(cli);
+	close(srv);
+	close(lst);
+}
+
 static int check_options_take_effect(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -335,6 +480,9 @@ static int check_options_take_effect(void)
 	check_broadcast();
 	check_bindtodevice_filters();
 	check_identity_and_inheritance();
+	check_stream_life();
+	check_datagrams();
+	check_addresses();
 	printf("BADINPUT-DONE %d\n", failures);
 	return failures != 0;
 }
