@@ -224,17 +224,35 @@ fn half_close_both_ways() {
     );
 }
 
+/// Linux's SHUT_RD discards nothing: data queued or arriving afterwards is read, and an
+/// empty queue then reads as end of stream (not EAGAIN). BSD would discard.
 #[test]
-fn shut_rd_reads_eof_and_discards() {
+fn shut_rd_keeps_data_readable_then_reads_eof() {
     let mut net = Net::new();
     let (c, s) = connected(&mut net, 80);
-    net.a.shutdown(c, SHUT_RD).unwrap();
-    net.b.send(s, b"ignored", None).unwrap();
+    net.b.send(s, b"queued", None).unwrap();
     net.pump();
+    net.a.shutdown(c, SHUT_RD).unwrap();
+    net.b.send(s, b"+late", None).unwrap();
+    net.run_until(SEC, |n| n.a.bytes_readable(c).unwrap() == 11);
+    assert_eq!(net.a.bytes_readable(c).unwrap(), 11);
+    let rdhup = POLLIN | POLLRDNORM | POLLRDHUP;
+    assert_eq!(net.a.poll_mask(c), rdhup | POLLOUT | POLLWRNORM);
     let mut buf = [0u8; 16];
+    let n = net.a.recv(c, &mut buf, 0).unwrap().len;
+    assert_eq!(&buf[..n], b"queued+late");
     assert_eq!(net.a.recv(c, &mut buf, 0).unwrap().len, 0);
-    assert!(net.a.poll_mask(c) & POLLIN != 0);
-    assert_eq!(net.a.bytes_readable(c).unwrap(), 0);
+    // The same for datagrams.
+    let u = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    net.a.bind(u, ep(A_IP, 53)).unwrap();
+    net.a.connect(u, ep(B_IP, 53)).unwrap();
+    let v = net.b.socket(SOCK_DGRAM, 0).unwrap();
+    net.b.bind(v, ep(B_IP, 53)).unwrap();
+    net.b.send(v, b"dgram", Some(ep(A_IP, 53))).unwrap();
+    net.pump();
+    net.a.shutdown(u, SHUT_RD).unwrap();
+    assert_eq!(net.a.recv(u, &mut buf, 0).unwrap().len, 5);
+    assert_eq!(net.a.recv(u, &mut buf, 0).unwrap().len, 0);
 }
 
 #[test]

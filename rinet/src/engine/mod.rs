@@ -574,13 +574,6 @@ impl Engine {
         res.map_err(|_| Errno::ENOTCONN)
     }
 
-    /// Drop up to `n` received bytes without copying them (SHUT_RD).
-    pub fn tcp_discard(&mut self, r: ERef) {
-        if let Some(s) = self.tcp(r) {
-            let _ = s.recv(|b| (b.len(), ()));
-        }
-    }
-
     /// Drop up to `n` received bytes; returns how many were dropped.
     /// The receive ring hands out one contiguous piece at a time, so a span that
     /// straddles its end takes two.

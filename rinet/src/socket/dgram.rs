@@ -201,13 +201,6 @@ impl<P: Platform> Stack<P> {
 
     fn dgram_recv(&mut self, id: SocketId, buf: &mut [u8], flags: u32) -> SysResult<Received> {
         let s = self.sock_mut(id)?;
-        if s.shut_rd {
-            return Ok(Received {
-                len: 0,
-                full_len: 0,
-                from: None,
-            });
-        }
         let remote = s.remote;
         let udp = match &s.proto {
             Proto::Udp(_) => true,
@@ -257,8 +250,15 @@ impl<P: Platform> Stack<P> {
                 });
             }
         }
-        match self.sock_mut(id)?.err.take() {
+        let s = self.sock_mut(id)?;
+        match s.err.take() {
             Some(e) => Err(e),
+            // Queued datagrams are still read after SHUT_RD; then it reads as end of file.
+            None if s.shut_rd => Ok(Received {
+                len: 0,
+                full_len: 0,
+                from: None,
+            }),
             None => Err(Errno::EAGAIN),
         }
     }

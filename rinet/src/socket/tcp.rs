@@ -115,7 +115,8 @@ impl<P: Platform> Stack<P> {
     }
 
     /// `connect(2)`. Starts the handshake and returns EINPROGRESS; the result arrives
-    /// through the poll mask (POLLOUT, or POLLERR with the error in SO_ERROR).
+    /// through the poll mask (POLLOUT, or POLLERR with the error in SO_ERROR), and a
+    /// second call returns it (EISCONN once connected).
     pub fn connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {
         let s = self.sock_mut(id)?;
         if !s.is_tcp() {
@@ -188,11 +189,9 @@ impl<P: Platform> Stack<P> {
         self.stats.mib.tcp_active_opens += 1;
         self.apply_conn_opts(id);
         self.run();
-        // Loopback connections may complete within the same call.
-        match self.sock_mut(id)?.proto {
-            Proto::Tcp(Tcp::Conn(ref c)) if c.established => Ok(()),
-            _ => Err(Errno::EINPROGRESS),
-        }
+        // Even when it completed within the call (loopback), as Linux answers: the next
+        // connect() tells the outcome.
+        Err(Errno::EINPROGRESS)
     }
 
     /// TCP send: as much of `data` as fits now, EAGAIN if nothing fits.
@@ -245,9 +244,6 @@ impl<P: Platform> Stack<P> {
             }
             _ => return Err(Errno::ENOTCONN),
         };
-        if shut_rd {
-            return Ok(0);
-        }
         let info = self.engine.tcp_info(r).ok_or(Errno::ENOTCONN)?;
         if info.can_recv && !buf.is_empty() {
             let n = self.engine.tcp_recv(r, buf, flags & MSG_PEEK != 0)?;
@@ -258,7 +254,9 @@ impl<P: Platform> Stack<P> {
         if let Some(e) = self.sock_mut(id)?.err.take() {
             return Err(e);
         }
-        if !info.may_recv || buf.is_empty() {
+        // After SHUT_RD, what was queued (or arrives) is still read, as on Linux; an empty
+        // queue then reads as end of stream.
+        if !info.may_recv || buf.is_empty() || shut_rd {
             return Ok(0);
         }
         Err(Errno::EAGAIN)
@@ -295,9 +293,6 @@ impl<P: Platform> Stack<P> {
                 }
                 s.shut_rd |= rd;
                 s.shut_wr |= wr;
-                if rd {
-                    self.engine.tcp_discard(r);
-                }
             }
             Proto::Tcp(_) => return Err(Errno::ENOTCONN),
             Proto::Udp(_) | Proto::Raw(_) => {
@@ -404,9 +399,6 @@ impl<P: Platform> Stack<P> {
             if let Some(l) = info.and_then(|i| i.local) {
                 c.local = l;
             }
-        }
-        if s.shut_rd && info.is_some_and(|i| i.can_recv) {
-            self.engine.tcp_discard(r);
         }
         if let Some(i) = info {
             // Nothing outstanding and no keepalive: nothing can time out, as on Linux.
