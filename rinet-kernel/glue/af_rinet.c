@@ -447,6 +447,14 @@ static int rinet_connect_op(struct socket *sock, struct sockaddr *uaddr, int len
 	rinet_lock_sock(sk);
 	err = rinet_connect(rinet, rinet_id(sock), uaddr, len);
 	rinet_unlock_stack();
+	/*
+	 * As __inet_stream_connect: after EINPROGRESS, the first connect() once the
+	 * handshake completed returns 0; only later ones say EISCONN.
+	 */
+	if (err == -EISCONN && sock->state == SS_CONNECTING)
+		err = 0;
+	if (err == -EINPROGRESS)
+		sock->state = SS_CONNECTING;
 	if (err != -EINPROGRESS || (flags & O_NONBLOCK))
 		goto out;
 	timeo = sock_sndtimeo(sk, false);
