@@ -18,6 +18,7 @@
  */
 #define _GNU_SOURCE	/* POLLRDHUP */
 #include <errno.h>
+#include <fcntl.h>
 #include <arpa/inet.h>
 #include <net/if.h>
 #include <net/if_arp.h>
@@ -471,6 +472,89 @@ static void check_addresses(void)
 	close(lst);
 }
 
+/* Connecting, accepting and the calls that do not fit a socket's state. */
+static void check_connect_accept(void)
+{
+	struct sockaddr_in a = loopback(5020), n;
+	int lst = listener(5020, 1), nb = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), srv;
+	socklen_t len = sizeof(n);
+	char b[8];
+
+	fcntl(lst, F_SETFL, O_NONBLOCK);
+	expect("accept-nothing-pending", accept(lst, NULL, NULL), EAGAIN);
+	expect("connect-nonblocking", connect(nb, (struct sockaddr *)&a, sizeof(a)), EINPROGRESS);
+	pause_ms(50);
+	/* The first connect() after the handshake says it is done; later ones EISCONN. */
+	expect_value("connect-again-completes", connect(nb, (struct sockaddr *)&a, sizeof(a)), 0);
+	expect("connect-again-isconn", connect(nb, (struct sockaddr *)&a, sizeof(a)), EISCONN);
+	expect_mask("listener-pending-mask", lst, M_DATA);
+	srv = accept4(lst, NULL, NULL, SOCK_NONBLOCK);
+	check("accept4-nonblock", srv >= 0 && (fcntl(srv, F_GETFL) & O_NONBLOCK));
+	expect("recv-accepted-empty", recv(srv, b, 1, 0), EAGAIN);
+	expect("recv-on-listener", recv(lst, b, 1, MSG_DONTWAIT), ENOTCONN);
+	expect("listen-on-connected", listen(nb, 1), EINVAL);
+	expect("bind-connected", bind(nb, (struct sockaddr *)&a, sizeof(a)), EINVAL);
+	getpeername(nb, (struct sockaddr *)&n, &len);
+	expect_value("getpeername-port", ntohs(n.sin_port), 5020);
+	len = sizeof(n);
+	getsockname(srv, (struct sockaddr *)&n, &len);
+	expect_value("accepted-getsockname-port", ntohs(n.sin_port), 5020);
+	close(srv);
+	close(nb);
+	close(lst);
+}
+
+/* Reading a stream: MSG_PEEK leaves the data, MSG_TRUNC drops it; SHUT_RD drops none. */
+static void check_stream_reads(void)
+{
+	int lst = listener(5021, 1), srv = -1, cli = connected(lst, 5021, &srv), v = -1;
+	char b[64];
+
+	memset(b, 'x', sizeof(b));
+	send(cli, b, sizeof(b), 0);
+	pause_ms(50);
+	expect_value("peek-stream", recv(srv, b, 10, MSG_PEEK), 10);
+	ioctl(srv, SIOCINQ, &v);
+	expect_value("peek-leaves-data", v, 64);
+	expect_value("trunc-stream", recv(srv, b, 10, MSG_TRUNC), 10);
+	ioctl(srv, SIOCINQ, &v);
+	expect_value("trunc-stream-drops", v, 54);
+	/* Linux's SHUT_RD discards nothing: what is queued is still read, then end of file. */
+	shutdown(srv, SHUT_RD);
+	expect_mask("shut-rd-mask", srv, M_DATA | M_WRITE | POLLRDHUP);
+	expect_value("shut-rd-keeps-data", recv(srv, b, sizeof(b), MSG_DONTWAIT), 54);
+	expect_value("shut-rd-then-eof", recv(srv, b, sizeof(b), MSG_DONTWAIT), 0);
+	shutdown(cli, SHUT_WR);
+	expect("send-after-shut-wr", send(cli, "x", 1, 0), EPIPE);
+	expect_value("shutdown-twice", shutdown(cli, SHUT_WR), 0);
+	close(cli);
+	close(srv);
+	close(lst);
+}
+
+/* Datagram queue lengths and empty datagrams. */
+static void check_datagram_queue(void)
+{
+	struct sockaddr_in a = loopback(5022);
+	int u = socket(AF_INET, SOCK_DGRAM, 0), v = -1;
+	char b[8];
+
+	bind(u, (struct sockaddr *)&a, sizeof(a));
+	ioctl(u, FIONREAD, &v);
+	expect_value("udp-fionread-empty", v, 0);
+	sendto(u, "abc", 3, 0, (struct sockaddr *)&a, sizeof(a));
+	sendto(u, "defgh", 5, 0, (struct sockaddr *)&a, sizeof(a));
+	sendto(u, "", 0, 0, (struct sockaddr *)&a, sizeof(a));
+	pause_ms(20);
+	ioctl(u, FIONREAD, &v);
+	expect_value("udp-fionread-next-datagram", v, 3);
+	expect_value("udp-recv-first", recv(u, b, sizeof(b), 0), 3);
+	expect_value("udp-recv-second", recv(u, b, sizeof(b), 0), 5);
+	expect_value("udp-recv-empty-datagram", recv(u, b, sizeof(b), MSG_DONTWAIT), 0);
+	expect("udp-recv-then-nothing", recv(u, b, sizeof(b), MSG_DONTWAIT), EAGAIN);
+	close(u);
+}
+
 static int check_options_take_effect(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -483,6 +567,9 @@ static int check_options_take_effect(void)
 	check_stream_life();
 	check_datagrams();
 	check_addresses();
+	check_connect_accept();
+	check_stream_reads();
+	check_datagram_queue();
 	printf("BADINPUT-DONE %d\n", failures);
 	return failures != 0;
 }
