@@ -63,6 +63,10 @@ impl Cidr {
     pub fn broadcast(&self) -> Ipv4 {
         Ipv4::from_u32(self.addr.to_u32() | !Ipv4::mask(self.prefix).to_u32())
     }
+    /// The subnet's broadcast address, which /31 and /32 subnets lack (RFC 3021).
+    pub fn directed_broadcast(&self) -> Option<Ipv4> {
+        (self.prefix < 31).then(|| self.broadcast())
+    }
 }
 
 /// An (address, port) pair; the address may be `ANY` for a wildcard bind.

@@ -83,13 +83,17 @@ pub struct Netif {
 
 impl Netif {
     /// A socket bound to `local` (and to interface `bound_if`, if not 0) listens here: on
-    /// every up interface for the wildcard, else on the one owning the address and loopback.
+    /// every up interface for the wildcard and the limited broadcast, else on the one
+    /// owning the address (or its subnet's broadcast) and loopback.
     pub(crate) fn serves(&self, local: Ipv4, bound_if: u32) -> bool {
         self.up
             && (bound_if == 0 || self.ifindex == bound_if)
             && (local.is_any()
+                || local.is_broadcast()
                 || self.ifindex == LOOPBACK_IFINDEX
-                || self.addr.is_some_and(|c| c.addr == local))
+                || self
+                    .addr
+                    .is_some_and(|c| c.addr == local || c.directed_broadcast() == Some(local)))
     }
 }
 
@@ -429,6 +433,15 @@ impl<P: Platform> Stack<P> {
 
     pub fn routes(&self) -> impl Iterator<Item = &Route> {
         self.routes.iter()
+    }
+
+    /// Is `a` the limited broadcast or the broadcast address of one of our subnets?
+    pub fn is_broadcast_addr(&self, a: Ipv4) -> bool {
+        a.is_broadcast()
+            || self
+                .ifs
+                .iter()
+                .any(|i| i.addr.is_some_and(|c| c.directed_broadcast() == Some(a)))
     }
 
     /// Is `a` an address of this host?

@@ -1631,3 +1631,32 @@ fn icmp_error_about_the_syn_fails_the_connect() {
     assert_eq!(so_error(&mut net.a, c), Errno::EHOSTUNREACH.0);
     assert_eq!(net.a.engine_socket_count(), 0);
 }
+
+/// Source addresses as Linux chooses and checks them: a connected datagram socket reports
+/// its route's source; a loopback source never leaves through another interface (EINVAL);
+/// a socket bound to its subnet's broadcast address hears broadcasts there.
+#[test]
+fn source_addresses_and_broadcast_binds() {
+    let mut net = Net::new();
+    let u = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    net.a.connect(u, ep(B_IP, 53)).unwrap();
+    let me = net.a.local_endpoint(u).unwrap();
+    assert_eq!(me.addr, A_IP);
+    assert_ne!(me.port, 0);
+    let lo = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    net.a.bind(lo, ep(Ipv4::LOCALHOST, 0)).unwrap();
+    assert_eq!(net.a.send(lo, b"x", Some(ep(B_IP, 53))), Err(Errno::EINVAL));
+    let t = net.a.socket(SOCK_STREAM, 0).unwrap();
+    net.a.bind(t, ep(Ipv4::LOCALHOST, 0)).unwrap();
+    assert_eq!(net.a.connect(t, ep(B_IP, 80)), Err(Errno::EINVAL));
+    let subnet_bcast = Ipv4::new(10, 0, 0, 255);
+    let b = net.b.socket(SOCK_DGRAM, 0).unwrap();
+    net.b.bind(b, ep(subnet_bcast, 67)).unwrap();
+    let s = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    set(&mut net.a, s, |o| o.broadcast = true);
+    assert_eq!(net.a.send(s, b"hello", Some(ep(subnet_bcast, 67))), Ok(5));
+    net.pump();
+    let mut buf = [0u8; 8];
+    let got = net.b.recv(b, &mut buf, 0).unwrap();
+    assert_eq!((got.len, got.from.map(|f| f.addr)), (5, Some(A_IP)));
+}

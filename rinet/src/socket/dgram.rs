@@ -129,13 +129,7 @@ impl<P: Platform> Stack<P> {
         if udp && dst.port == 0 {
             return Err(Errno::EINVAL);
         }
-        let is_bcast = dst.addr.is_broadcast()
-            || self
-                .ifs
-                .iter()
-                .filter_map(|i| i.addr)
-                .any(|c| c.prefix < 31 && c.broadcast() == dst.addr);
-        if is_bcast && !broadcast_ok {
+        if self.is_broadcast_addr(dst.addr) && !broadcast_ok {
             return Err(Errno::EACCES);
         }
         let (slot, src, _) = if dst.addr.is_broadcast() && bound_if == 0 {
@@ -145,11 +139,15 @@ impl<P: Platform> Stack<P> {
         } else {
             self.route_out(dst.addr, bound_if)?
         };
-        let src = if local.addr.is_any() || local.addr.is_broadcast() {
+        let src = if local.addr.is_any() || self.is_broadcast_addr(local.addr) {
             src
         } else {
             local.addr
         };
+        // Linux: a loopback source never leaves through another interface.
+        if src.is_loopback() && slot != self.loopback_slot() {
+            return Err(Errno::EINVAL);
+        }
         let mtu = self
             .ifs
             .iter()

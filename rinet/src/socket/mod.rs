@@ -626,7 +626,8 @@ impl<P: Platform> Stack<P> {
             return Err(Errno::EINVAL);
         }
         let (tcp, reuse) = (s.is_tcp(), s.opts.reuseaddr);
-        if !(ep.addr.is_any() || self.is_local_addr(ep.addr) || (!tcp && ep.addr.is_broadcast())) {
+        // As Linux's inet_bind: local, broadcast (limited or of a subnet of ours) or any.
+        if !(ep.addr.is_any() || self.is_local_addr(ep.addr) || self.is_broadcast_addr(ep.addr)) {
             return Err(Errno::EADDRNOTAVAIL);
         }
         let raw = matches!(s.proto, Proto::Raw(_));
@@ -737,10 +738,22 @@ impl<P: Platform> Stack<P> {
     /// `getsockname(2)`.
     pub fn local_endpoint(&mut self, id: SocketId) -> SysResult<Endpoint> {
         let s = self.sock(id)?;
-        Ok(match &s.proto {
-            Proto::Tcp(Tcp::Conn(c)) => c.local,
-            _ => s.local,
-        })
+        let mut ep = match &s.proto {
+            Proto::Tcp(Tcp::Conn(c)) => return Ok(c.local),
+            Proto::Tcp(_) => return Ok(s.local),
+            // Linux reports the protocol as a raw socket's port.
+            Proto::Raw(d) => Endpoint::new(s.local.addr, u16::from(d.proto)),
+            Proto::Udp(_) => s.local,
+        };
+        // A connected datagram socket reports the source its route gives, as Linux (a
+        // common way to learn one's own address).
+        if let (Some(peer), true) = (s.remote, ep.addr.is_any()) {
+            let bound_if = s.opts.bound_if;
+            ep.addr = self
+                .route_out(peer.addr, bound_if)
+                .map_or(Ipv4::ANY, |r| r.1);
+        }
+        Ok(ep)
     }
 
     /// `getpeername(2)`.
