@@ -24,6 +24,7 @@
 #include <net/if_arp.h>
 #include <net/route.h>
 #include <netinet/in.h>
+#include <netinet/ip_icmp.h>
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <linux/sockios.h>
@@ -555,6 +556,115 @@ static void check_datagram_queue(void)
 	close(u);
 }
 
+static struct sockaddr_in addr_of(const char *ip, int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons(port) };
+
+	inet_pton(AF_INET, ip, &a.sin_addr);
+	return a;
+}
+
+/* bind(2) on a fresh socket of @type to @ip:@port; the socket stays open in *fd. */
+static long bind_to(int type, const char *ip, int port, int *fd)
+{
+	struct sockaddr_in a = addr_of(ip, port);
+
+	*fd = socket(AF_INET, type | SOCK_NONBLOCK, 0);
+	return bind(*fd, (struct sockaddr *)&a, sizeof(a));
+}
+
+/* Source addresses and what may be bound, on the guest's 10.0.2.15/24 (gateway .2). */
+static void check_source_addresses(void)
+{
+	struct sockaddr_in gw = addr_of("10.0.2.2", 53), lo = addr_of("127.0.0.1", 9), n;
+	struct sockaddr_in own = addr_of("10.0.2.15", 5031);
+	socklen_t len = sizeof(n);
+	int fd[10], i, e;
+	char ip[INET_ADDRSTRLEN] = "";
+
+	/* A connected datagram socket reports the source address its route gives. */
+	fd[0] = socket(AF_INET, SOCK_DGRAM, 0);
+	connect(fd[0], (struct sockaddr *)&gw, sizeof(gw));
+	getsockname(fd[0], (struct sockaddr *)&n, &len);
+	inet_ntop(AF_INET, &n.sin_addr, ip, sizeof(ip));
+	if (!strcmp(ip, "10.0.2.15") && n.sin_port) {
+		check("udp-connected-getsockname", 1);
+	} else {
+		printf("BADINPUT udp-connected-getsockname FAIL %s:%d\n", ip, ntohs(n.sin_port));
+		failures++;
+	}
+	/* A loopback source never leaves through eth0; eth0's address reaches loopback. */
+	bind_to(SOCK_STREAM, "127.0.0.1", 0, &fd[1]);
+	expect("tcp-loopback-source-out", connect(fd[1], (struct sockaddr *)&gw, sizeof(gw)),
+	       EINVAL);
+	bind_to(SOCK_DGRAM, "127.0.0.1", 0, &fd[2]);
+	expect("udp-loopback-source-out", sendto(fd[2], "x", 1, 0, (struct sockaddr *)&gw,
+						 sizeof(gw)), EINVAL);
+	bind_to(SOCK_DGRAM, "10.0.2.15", 0, &fd[3]);
+	expect_value("udp-eth-source-to-loopback",
+		     sendto(fd[3], "x", 1, 0, (struct sockaddr *)&lo, sizeof(lo)), 1);
+	/* Binding: the same port on two addresses, then the wildcard over them. */
+	bind_to(SOCK_DGRAM, "127.0.0.1", 5030, &fd[4]);
+	expect_value("udp-bind-port-on-second-address", bind_to(SOCK_DGRAM, "10.0.2.15", 5030,
+								 &fd[5]), 0);
+	expect("udp-bind-wildcard-over-them", bind_to(SOCK_DGRAM, "0.0.0.0", 5030, &fd[6]),
+	       EADDRINUSE);
+	expect("bind-foreign-address", bind_to(SOCK_STREAM, "10.0.2.99", 0, &fd[7]),
+	       EADDRNOTAVAIL);
+	/* Linux's inet_bind takes broadcast addresses, the subnet's too, for any type. */
+	expect_value("tcp-bind-subnet-broadcast", bind_to(SOCK_STREAM, "10.0.2.255", 0, &fd[8]),
+		     0);
+	expect_value("udp-bind-subnet-broadcast", bind_to(SOCK_DGRAM, "10.0.2.255", 5032,
+							   &fd[9]), 0);
+	for (i = 0; i < 10; i++)
+		close(fd[i]);
+	/* Our own address, nobody listening: refused, as over loopback. */
+	fd[0] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+	connect(fd[0], (struct sockaddr *)&own, sizeof(own));
+	pause_ms(100);
+	e = intopt(fd[0], SOL_SOCKET, SO_ERROR);
+	expect_value("connect-own-address-refused", e, ECONNREFUSED);
+	close(fd[0]);
+}
+
+/* A raw ICMP socket: ping 127.0.0.1 by hand; it sees the request and the reply. */
+static void check_raw_icmp(void)
+{
+	struct sockaddr_in lo = loopback(0), n;
+	unsigned char ping[16] = { 8, 0, 0, 0, 0x12, 0x34, 0, 1, 'h', 'i' }, b[128];
+	unsigned int sum = 0;
+	socklen_t len = sizeof(n);
+	int r = socket(AF_INET, SOCK_RAW, IPPROTO_ICMP), i, v = -1;
+	long got[2];
+
+	for (i = 0; i < 16; i += 2)
+		sum += ping[i] << 8 | ping[i + 1];
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = ~(sum + (sum >> 16)) & 0xffff;
+	ping[2] = sum >> 8;
+	ping[3] = sum;
+	expect_value("raw-icmp-sendto", sendto(r, ping, 16, 0, (struct sockaddr *)&lo, sizeof(lo)),
+		     16);
+	pause_ms(50);
+	for (i = 0; i < 2; i++) {
+		got[i] = recv(r, b, sizeof(b), MSG_DONTWAIT);
+		/* With its IP header: the ICMP type follows it. */
+		if (got[i] == 36)
+			got[i] = b[(b[0] & 15) * 4];
+	}
+	expect_value("raw-icmp-sees-request", got[0], ICMP_ECHO);
+	expect_value("raw-icmp-sees-reply", got[1], ICMP_ECHOREPLY);
+	expect("raw-icmp-then-nothing", recv(r, b, sizeof(b), MSG_DONTWAIT), EAGAIN);
+	ioctl(r, FIONREAD, &v);
+	expect_value("raw-icmp-fionread-empty", v, 0);
+	/* Linux reports the protocol as a raw socket's port. */
+	getsockname(r, (struct sockaddr *)&n, &len);
+	expect_value("raw-icmp-getsockname-port", ntohs(n.sin_port), IPPROTO_ICMP);
+	connect(r, (struct sockaddr *)&lo, sizeof(lo));
+	expect_value("raw-icmp-send-connected", send(r, ping, 16, 0), 16);
+	close(r);
+}
+
 static int check_options_take_effect(void)
 {
 	signal(SIGPIPE, SIG_IGN);
@@ -570,6 +680,8 @@ static int check_options_take_effect(void)
 	check_connect_accept();
 	check_stream_reads();
 	check_datagram_queue();
+	check_source_addresses();
+	check_raw_icmp();
 	printf("BADINPUT-DONE %d\n", failures);
 	return failures != 0;
 }
