@@ -352,7 +352,7 @@ pub fn badinput_on_inet(arch: Arch) -> Result<(u32, u32), String> {
     let work = kernel::cache_dir().join("guest").join(spec.name());
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let bad = badinput_binary(arch, &work)?;
-    let rc = b"#!/bin/sh\n/bin/badinput\n/bin/badinput options\necho GUEST-TESTS-DONE\n".to_vec();
+    let rc = b"#!/bin/sh\n/bin/badinput\n/bin/badinput options\n/bin/badinput leak\necho GUEST-TESTS-DONE\n".to_vec();
     let initrd = image::build(
         arch,
         &work.join("initramfs.cpio.gz"),
@@ -369,7 +369,7 @@ pub fn badinput_on_inet(arch: Arch) -> Result<(u32, u32), String> {
         1,
         work.join("console.log"),
     )?;
-    g.wait_for("GUEST-TESTS-DONE", Duration::from_secs(180))?;
+    g.wait_for("GUEST-TESTS-DONE", Duration::from_secs(400))?;
     let console = g.console();
     drop(g);
     let mut res = Results::default();
@@ -583,7 +583,7 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String
         "/dev/null",
         &format!("{base}/cgi-bin/host-done"),
     ]);
-    g.wait_for("GUEST-TESTS-DONE", Duration::from_secs(300))?;
+    g.wait_for("GUEST-TESTS-DONE", Duration::from_secs(600))?;
     let console = g.console();
     record_verdicts(
         &console,
