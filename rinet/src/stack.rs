@@ -449,6 +449,14 @@ impl<P: Platform> Stack<P> {
         a.is_loopback() || self.ifs.iter().any(|i| i.addr.is_some_and(|c| c.addr == a))
     }
 
+    /// Linux: a loopback source never leaves through another interface (EINVAL).
+    pub(crate) fn check_source_slot(&self, src: Ipv4, slot: usize) -> SysResult<()> {
+        if src.is_loopback() && slot != self.loopback_slot() {
+            return Err(Errno::EINVAL);
+        }
+        Ok(())
+    }
+
     pub(crate) fn loopback_slot(&self) -> usize {
         self.ifs
             .iter()

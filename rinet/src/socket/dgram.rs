@@ -144,10 +144,7 @@ impl<P: Platform> Stack<P> {
         } else {
             local.addr
         };
-        // Linux: a loopback source never leaves through another interface.
-        if src.is_loopback() && slot != self.loopback_slot() {
-            return Err(Errno::EINVAL);
-        }
+        self.check_source_slot(src, slot)?;
         let mtu = self
             .ifs
             .iter()

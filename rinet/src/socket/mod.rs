@@ -747,7 +747,7 @@ impl<P: Platform> Stack<P> {
         };
         // A connected datagram socket reports the source its route gives, as Linux (a
         // common way to learn one's own address).
-        if let (Some(peer), true) = (s.remote, ep.addr.is_any()) {
+        if let Some(peer) = s.remote.filter(|_| ep.addr.is_any()) {
             let bound_if = s.opts.bound_if;
             ep.addr = self
                 .route_out(peer.addr, bound_if)

@@ -155,10 +155,7 @@ impl<P: Platform> Stack<P> {
         } else {
             src
         };
-        // Linux: a loopback source never leaves through another interface.
-        if src.is_loopback() && slot != self.loopback_slot() {
-            return Err(Errno::EINVAL);
-        }
+        self.check_source_slot(src, slot)?;
         let (reuse, bound, port) = (s.opts.reuseaddr, s.bound, s.local.port);
         let (rx, tx) = s.opts.tcp_buffers();
         let port = if bound {
