@@ -21,6 +21,7 @@ mod layer_check;
 mod mps2;
 mod nommu_busybox;
 mod size;
+mod size_source;
 mod size_table;
 mod util;
 mod yocto;

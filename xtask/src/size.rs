@@ -145,6 +145,37 @@ fn build(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf, String> {
         .join(lib.name))
 }
 
+/// The same build with DWARF line tables, in a target directory of its own so that the
+/// report's and the kernel's builds stay as they are.
+fn build_line_tables(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf, String> {
+    let dir = root_dir().join(lib.dir);
+    let target_dir = dir.join("target").join("line-tables");
+    let target_dir_s = target_dir.to_str().unwrap_or_default();
+    let args = [
+        "build",
+        "--profile",
+        profile,
+        "--target",
+        t.triple,
+        "-Zbuild-std=core,alloc",
+        "--target-dir",
+        target_dir_s,
+    ];
+    let debug_var = format!(
+        "CARGO_PROFILE_{}_DEBUG",
+        profile.to_ascii_uppercase().replace('-', "_")
+    );
+    let mut env: Vec<(&str, &str)> = vec![
+        ("RUSTC_BOOTSTRAP", "1"),
+        (debug_var.as_str(), "line-tables-only"),
+    ];
+    if !t.rustflags.is_empty() {
+        env.push(("RUSTFLAGS", t.rustflags));
+    }
+    run("cargo", &args, &dir, &env)?;
+    Ok(target_dir.join(t.triple).join(profile).join(lib.name))
+}
+
 /// Build both staticlibs for every target (what CI checks).
 pub fn build_all() -> Result<(), String> {
     for t in TARGETS {
@@ -233,6 +264,7 @@ pub(crate) fn component(name: &str, stub: &[&str]) -> &'static str {
 struct Linked {
     sections: Split,
     parts: BTreeMap<&'static str, Split>,
+    elf: PathBuf,
 }
 
 fn link(t: &Target, lib: &Lib, archive: &Path, work: &Path) -> Result<Linked, String> {
@@ -351,7 +383,72 @@ fn link(t: &Target, lib: &Lib, archive: &Path, work: &Path) -> Result<Linked, St
         sections.data = sections.data.saturating_sub(s.data);
         sections.bss = sections.bss.saturating_sub(s.bss);
     }
-    Ok(Linked { sections, parts })
+    Ok(Linked {
+        sections,
+        parts,
+        elf,
+    })
+}
+
+/// The kernel-profile builds of rinet and of smoltcp alone, split by source file
+/// (`size_source`), as a Markdown section; for the budget target also rinet's largest
+/// functions.
+fn source_table(t: &Target, work: &Path, text_of_report: &Split) -> Result<(String, u64), String> {
+    let work = work.join("line-tables");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let r = link(
+        t,
+        &RINET,
+        &build_line_tables(t, &RINET, t.kernel_profile)?,
+        &work,
+    )?;
+    let p = link(
+        t,
+        &PROBE,
+        &build_line_tables(t, &PROBE, t.kernel_profile)?,
+        &work,
+    )?;
+    let (rs, ps) = (
+        crate::size_source::attribute(&r.elf)?,
+        crate::size_source::attribute(&p.elf)?,
+    );
+    let mut md = String::from(
+        "\nThe same builds by source file, from DWARF line tables (code inlined from core/alloc \
+         counts to the caller that asked for it; smoltcp code inlined into rinet counts as \
+         smoltcp):\n\n| source | rinet | smoltcp alone |\n|---|---:|---:|\n",
+    );
+    let mut rows: Vec<(&String, u64)> = rs.groups.iter().map(|(g, n)| (g, *n)).collect();
+    for g in ps.groups.keys().filter(|g| !rs.groups.contains_key(*g)) {
+        rows.push((g, 0));
+    }
+    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
+    let mut own = 0;
+    for (g, n) in rows {
+        if g.starts_with("rinet") {
+            own += n;
+        }
+        let probe = ps.groups.get(g).copied().unwrap_or(0);
+        let _ = writeln!(md, "| {g} | {n} | {probe} |");
+    }
+    let _ = writeln!(
+        md,
+        "| **covered by line tables** | **{}** | **{}** |\n| text of this build (of the report's build) \
+         | {} ({}) | {} |\n\nrinet's own source files: **{own} B** of code.",
+        rs.covered, ps.covered, r.sections.text, text_of_report.text, p.sections.text
+    );
+    if t.kernel_profile == "release-z" {
+        let mut fns: Vec<(&(String, String), &u64)> = rs
+            .functions
+            .iter()
+            .filter(|((g, _), _)| g.starts_with("rinet"))
+            .collect();
+        fns.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
+        md.push_str("\nrinet's 25 largest functions here (inlined callees included):\n\n| function | source | bytes |\n|---|---|---:|\n");
+        for ((g, f), n) in fns.into_iter().take(25) {
+            let _ = writeln!(md, "| `{f}` | {g} | {n} |");
+        }
+    }
+    Ok((md, own))
 }
 
 pub fn report() -> Result<(), String> {
@@ -367,12 +464,14 @@ pub fn report() -> Result<(), String> {
          every exported entry point alive; the stub's own bytes are subtracted. \"code\" = text + rodata. \
          The **smoltcp alone** column is `tools/size-probe`: the same smoltcp features and the smoltcp \
          calls rinet makes, behind a minimal C ABI, with no socket layer. The split by component comes \
-         from the symbol table: after LTO, smoltcp code inlined into a rinet function counts as rinet.\n",
+         from the symbol table: after LTO, smoltcp code inlined into a rinet function counts as rinet. \
+         The split by source file comes from DWARF line tables of the same build and does not \
+         have that fault (`xtask/src/size_source.rs`).\n",
         rustc.trim()
     );
     let mut summary = String::from(
         "\n## Summary: cost of rinet's own layer over smoltcp alone (at the opt-level the kernel build uses)\n\n\
-         | target | opt | rinet code | smoltcp-alone code | rinet − smoltcp-alone (code) | rinet data | rinet bss |\n|---|---|---:|---:|---:|---:|---:|\n",
+         | target | opt | rinet code | smoltcp-alone code | rinet − smoltcp-alone (code) | rinet's own source files (text) | rinet data | rinet bss |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
     );
     for t in TARGETS {
         let _ = writeln!(md, "\n## {} — `{}`\n", t.label, t.triple);
@@ -424,10 +523,12 @@ pub fn report() -> Result<(), String> {
                 );
             }
         }
+        let (by_source, own) = source_table(t, &work, &s_pair.2)?;
+        md.push_str(&by_source);
         let (rc, pc, rs) = s_pair;
         let _ = writeln!(
             summary,
-            "| {} | {kernel_opt} | {rc} | {pc} | {:+} | {} | {} |",
+            "| {} | {kernel_opt} | {rc} | {pc} | {:+} | {own} | {} | {} |",
             t.triple,
             rc as i64 - pc as i64,
             rs.data,
