@@ -352,7 +352,31 @@ pub fn build(spec: Spec) -> Result<PathBuf, String> {
         ]);
     }
     run("make", &make, &tree, &env)?;
+    check_no_build_paths(&out.join("vmlinux"))?;
     Ok(out)
+}
+
+/// The kernel must not name the machine that built it: neither this checkout nor the home
+/// directory (cargo's registry, rustup's sources), which panic locations in the Rust
+/// objects would carry without `-Ztrim-paths`. Linux's own C has none (Kbuild maps
+/// `__FILE__` to relative paths).
+fn check_no_build_paths(vmlinux: &Path) -> Result<(), String> {
+    let image = std::fs::read(vmlinux).map_err(|e| format!("{}: {e}", vmlinux.display()))?;
+    let mut needles = vec![root_dir().display().to_string()];
+    if let Some(home) = std::env::var_os("HOME").filter(|h| h.len() > 1) {
+        needles.push(format!("{}/", home.to_string_lossy()));
+    }
+    match needles.iter().find(|n| contains(&image, n.as_bytes())) {
+        Some(n) => Err(format!(
+            "{} holds the build path {n:?} (strings -a | grep -F it)",
+            vmlinux.display()
+        )),
+        None => Ok(()),
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && hay.windows(needle.len()).any(|w| w == needle)
 }
 
 /// A new variant of an architecture starts as a copy of that architecture's rinet build:
@@ -425,5 +449,31 @@ fn check_config(config: &Path, frags: &[PathBuf]) -> Result<(), String> {
             "config fragments not honoured:\n  {}",
             bad.join("\n  ")
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_image_naming_the_checkout_is_refused() {
+        let dir = std::env::temp_dir().join(format!("xtask-paths-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let clean = dir.join("clean");
+        let named = dir.join("named");
+        std::fs::write(&clean, b"\0rinet-0.1.0/src/stack.rs\0").unwrap();
+        let mut bytes = b"\0\x7fELF".to_vec();
+        bytes.extend_from_slice(
+            root_dir()
+                .join("rinet/src/stack.rs")
+                .to_string_lossy()
+                .as_bytes(),
+        );
+        std::fs::write(&named, bytes).unwrap();
+        assert!(check_no_build_paths(&clean).is_ok());
+        assert!(check_no_build_paths(&named).is_err());
+        assert!(check_no_build_paths(&dir.join("missing")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -133,6 +133,8 @@ fn build(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf, String> {
     // does for every target (the prebuilt thumbv7em core is optimised for speed: 2.3 KB
     // more).
     args.push("-Zbuild-std=core,alloc");
+    // As the kernel build: panic locations name files relative to their crate.
+    args.push("-Ztrim-paths");
     let mut env: Vec<(&str, &str)> = vec![("RUSTC_BOOTSTRAP", "1")];
     if !t.rustflags.is_empty() {
         env.push(("RUSTFLAGS", t.rustflags));
@@ -146,7 +148,8 @@ fn build(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf, String> {
 }
 
 /// The same build with DWARF line tables, in a target directory of its own so that the
-/// report's and the kernel's builds stay as they are.
+/// report's and the kernel's builds stay as they are. Without -Ztrim-paths, so that the
+/// line tables keep whole paths (the code is the same either way).
 fn build_line_tables(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf, String> {
     let dir = root_dir().join(lib.dir);
     let target_dir = dir.join("target").join("line-tables");

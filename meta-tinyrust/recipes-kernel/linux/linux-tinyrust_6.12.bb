@@ -76,6 +76,7 @@ do_configure:prepend() {
 }
 
 # A private sysroot: the compiler's own, plus the library sources -Zbuild-std needs.
+# -Ztrim-paths keeps WORKDIR and the sysroot out of the panic locations in the image.
 do_compile:prepend() {
     sysroot=${WORKDIR}/rust-kernel-sysroot
     rm -rf $sysroot
@@ -88,7 +89,7 @@ do_compile:prepend() {
         RUSTFLAGS="${TINYRUST_RUSTFLAGS}" \
         cargo build --frozen --profile ${TINYRUST_CARGO_PROFILE} \
         --manifest-path ${WORKDIR}/rinet-src/rinet-kernel/Cargo.toml \
-        --target ${TINYRUST_RUST_TARGET} -Zbuild-std=core,alloc \
+        --target ${TINYRUST_RUST_TARGET} -Zbuild-std=core,alloc -Ztrim-paths \
         --target-dir ${B}/rinet-cargo
 }
 EXTRA_OEMAKE += "RINET_LIB=${B}/rinet-cargo/${TINYRUST_RUST_TARGET}/${TINYRUST_CARGO_PROFILE}/librinet_kernel.a"
