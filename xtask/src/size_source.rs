@@ -40,7 +40,7 @@ pub fn group(path: &str) -> String {
     }
     for dir in ["rinet/src/", "rinet-kernel/src/", "tools/size-probe/src/"] {
         if let Some(i) = path.find(dir) {
-            // "/work/x/rinet/src/socket/mod.rs" -> "rinet/src/socket/mod.rs", but not a
+            // "/build/x/rinet/src/socket/mod.rs" -> "rinet/src/socket/mod.rs", but not a
             // "rinet" that is the tail of a longer directory name.
             if i == 0 || path.as_bytes()[i - 1] == b'/' {
                 return path[i..].to_string();
@@ -146,22 +146,22 @@ mod tests {
     #[test]
     fn groups_by_library_and_repository_path() {
         assert_eq!(
-            group("/root/.cargo/registry/src/x/smoltcp-0.12.0/src/socket/tcp.rs"),
+            group("/build/.cargo/registry/src/x/smoltcp-0.12.0/src/socket/tcp.rs"),
             "smoltcp"
         );
         assert_eq!(
-            group("/home/u/.rustup/toolchains/n/lib/rustlib/src/rust/library/core/src/option.rs"),
+            group("/build/.rustup/toolchains/n/lib/rustlib/src/rust/library/core/src/option.rs"),
             "core/alloc"
         );
         assert_eq!(
-            group("/work/main/rinet/src/socket/tcp.rs"),
+            group("/build/checkout/rinet/src/socket/tcp.rs"),
             "rinet/src/socket/tcp.rs"
         );
         assert_eq!(
-            group("/work/main/rinet-kernel/src/lib.rs"),
+            group("/build/checkout/rinet-kernel/src/lib.rs"),
             "rinet-kernel/src/lib.rs"
         );
-        assert_eq!(group("/work/notrinet/src/a.rs"), "other");
+        assert_eq!(group("/build/notrinet/src/a.rs"), "other");
         assert_eq!(group("?"), "other");
     }
 
