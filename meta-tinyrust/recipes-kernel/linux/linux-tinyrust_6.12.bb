@@ -1,95 +1,89 @@
 SUMMARY = "Linux 6.12 without INET, with the rinet TCP/IP stack (Rust) providing AF_INET"
-DESCRIPTION = "A tiny kernel modelled on linux-yocto-tiny whose IPv4 stack is rinet, a Rust staticlib built for the kernel's target"
+DESCRIPTION = "A tiny kernel modelled on linux-yocto-tiny whose IPv4 stack is rinet, a Rust staticlib built for the kernel's target by the kernel's own Kbuild"
 HOMEPAGE = "https://github.com/meta-tinyrust/meta-tinyrust"
 SECTION = "kernel"
-LICENSE = "GPL-2.0-only"
+# The kernel; rinet and its glue (MIT); the crates linked into the image: smoltcp and
+# managed (0BSD), heapless, hash32, stable_deref_trait, cfg-if, bitflags and Rust's core
+# and alloc (MIT or Apache-2.0), byteorder (Unlicense or MIT), compiler_builtins (also
+# Apache-2.0 with the LLVM exception).
+LICENSE = "GPL-2.0-only & MIT & 0BSD & (MIT | Apache-2.0) & (Unlicense | MIT) & Apache-2.0-with-LLVM-exception"
+LIC_FILES_CHKSUM = "file://COPYING;md5=6bc538ed5bd9a7fc9398086aedcd7e46 \
+                    file://${UNPACKDIR}/LICENSE;md5=f31889ec5946f987ea74ebd76d72a79b \
+"
+
+# cargo_common first: the kernel classes that follow define do_configure, and the last
+# definition is the one that runs (kernel_do_configure, not cargo_common_do_configure).
+inherit cargo_common
+inherit kernel kernel-yocto
+
+# oe-core's Rust and cargo build the staticlib; the rest is what linux-yocto.inc adds.
+DEPENDS += "cargo-native rust-native bc-native xz-native openssl-native util-linux-native"
+DEPENDS += "${@bb.utils.contains('ARCH', 'x86', 'elfutils-native', '', d)}"
 
 KBRANCH ?= "v6.12/standard/tiny/base"
 LINUX_KERNEL_TYPE = "tiny"
 KCONFIG_MODE = "--allnoconfig"
-
-require recipes-kernel/linux/linux-yocto.inc
-# crate:// sources of the Rust staticlib; regenerate with `cargo xtask yocto-crates`.
-require linux-tinyrust-crates.inc
-inherit cargo_common
-
 LINUX_VERSION ?= "6.12.69"
-LIC_FILES_CHKSUM = "file://COPYING;md5=6bc538ed5bd9a7fc9398086aedcd7e46"
-
-DEPENDS += "cargo-native openssl-native rust-native util-linux-native"
-DEPENDS += "${@bb.utils.contains('ARCH', 'x86', 'elfutils-native', '', d)}"
-
-KMETA = "kernel-meta"
-KCONF_BSP_AUDIT_LEVEL = "2"
+PV = "${LINUX_VERSION}+git"
 
 # The linux-yocto tiny tree of 6.12.69, as oe-core whinlatter pinned it.
 SRCREV_machine ?= "a7fbaf7533ae7ebc35f56c0dfb86970eda4d721c"
-SRCREV_meta ?= "5b1ff7df002df6e7069a53b361d9e8f5f9df3aac"
-SRCREV_FORMAT = "machine_meta"
+SRCREV_FORMAT = "machine"
 
-PV = "${LINUX_VERSION}+git"
+# Every value a fragment asks for must reach the final .config; a build where one does
+# not (a dependency missing, a symbol renamed) fails instead of booting without it.
+KCONF_AUDIT_LEVEL = "2"
+KMETA_AUDIT_WERROR = "1"
 
-# The same patch series and fragments as the host tool (cargo xtask kernel) uses.
-# nooelint: oelint.vars.downloadfilename - the Rust source tarball's name carries its version
+# The sources: the kernel tree; the layer's kernel metadata (tinyrust-kmeta/: each
+# machine's BSP description <machine>-tiny.scc, the patches and the fragments, which the
+# host tool reads too); and rinet (the glue, the crates, the script that places them in
+# the tree) from the repository that holds this layer, through the symbolic links
+# linux-tinyrust/{rinet,rinet-kernel,LICENSE}. Those file:// sources are in the task
+# signatures by their contents, not by where the checkout lies. (Not FILESEXTRAPATHS:
+# kernel-yocto checksums every FILESEXTRAPATHS directory whole, build outputs included.)
 SRC_URI = "git://git.yoctoproject.org/linux-yocto.git;branch=${KBRANCH};name=machine;protocol=https \
-           git://git.yoctoproject.org/yocto-kernel-cache;type=kmeta;name=meta;branch=yocto-6.12;destsuffix=${KMETA};protocol=https \
-           file://0001-net-build-rinet-in-place-of-ipv4.patch \
-           file://0002-proc-add-PROC_MIN-for-a-minimal-proc.patch \
-           file://0003-net-let-rinet-answer-SIOCGIFCONF.patch \
-           file://tiny-base.cfg \
-           file://size.cfg \
-           file://proc-min.cfg \
-           file://net-rinet.cfg \
-           ${@' '.join('file://' + f for f in d.getVar('TINYRUST_KERNEL_FRAGMENTS').split())} \
-           https://static.rust-lang.org/dist/rustc-${TINYRUST_RUST_VERSION}-src.tar.xz;name=rust;downloadfilename=rustc-${TINYRUST_RUST_VERSION}-src.tar.xz \
+           file://tinyrust-kmeta;type=kmeta;destsuffix=tinyrust-kmeta \
+           file://LICENSE \
+           file://rinet/Cargo.toml \
+           file://rinet/src \
+           file://rinet-kernel/Cargo.toml \
+           file://rinet-kernel/Cargo.lock \
+           file://rinet-kernel/src \
+           file://rinet-kernel/glue \
+           file://rinet-kernel/place-in-tree.sh \
 "
-# core and alloc are built for the kernel's target from the source of the Rust compiler
-# the build uses (-Zbuild-std), as the kernel's own Rust support does.
-TINYRUST_RUST_VERSION = "1.94.1"
-SRC_URI[rust.sha256sum] = "174fce10ce012317ca995810296d8af199318838180b03d68a853e0f02d4b571"
+# crate:// sources of the Rust staticlib and of the Rust library -Zbuild-std builds;
+# regenerate with `cargo xtask yocto-crates`. After SRC_URI's assignment, which would
+# otherwise drop them.
+require linux-tinyrust-crates.inc
 
-TINYRUST_KERNEL_FRAGMENTS ??= ""
-
-COMPATIBLE_MACHINE = "^(galileo|stm32f429-disco|qemux86-64-tinyrust)$"
-
-# The Rust target and flags per kernel architecture (rinet-kernel/glue/Makefile holds
-# the same table for builds outside bitbake; `cargo xtask layer-check` compares them).
-TINYRUST_RUST_TARGET = "x86_64-unknown-none"
-TINYRUST_RUST_TARGET:galileo = "i586-unknown-linux-gnu"
-TINYRUST_RUST_TARGET:stm32f429-disco = "thumbv7em-none-eabi"
-TINYRUST_RUSTFLAGS = "-Crelocation-model=static -Zplt=yes"
-TINYRUST_RUSTFLAGS:galileo = "-Crelocation-model=static -Zregparm=3 -Zreg-struct-return -Cforce-unwind-tables=no"
-TINYRUST_RUSTFLAGS:stm32f429-disco = "-Zunstable-options -Cpanic=immediate-abort"
-# The cargo profile: release (opt-level s), or release-z (opt-level z) where flash is short.
-TINYRUST_CARGO_PROFILE = "release"
-TINYRUST_CARGO_PROFILE:stm32f429-disco = "release-z"
-
-# The glue and the crates come from the repository that holds this layer.
-do_configure:prepend() {
+# rinet in the tree before kernel_configme reads net/Kconfig (patch 0001 sources
+# net/rinet/Kconfig), by the script the host tool runs too; and cargo's configuration
+# (the vendored crates in place of crates.io), as cargo_common writes it.
+do_rinet_place() {
+    sh ${UNPACKDIR}/rinet-kernel/place-in-tree.sh ${S}
     cargo_common_do_configure
-    rm -rf ${S}/net/rinet
-    mkdir -p ${S}/net/rinet
-    cp ${TINYRUST_SRC_DIR}/rinet-kernel/glue/* ${S}/net/rinet/
-    rm -rf ${WORKDIR}/rinet-src
-    mkdir -p ${WORKDIR}/rinet-src
-    cp -r ${TINYRUST_SRC_DIR}/rinet ${TINYRUST_SRC_DIR}/rinet-kernel ${WORKDIR}/rinet-src/
+}
+do_rinet_place[dirs] = "${S}"
+do_rinet_place[doc] = "Places the rinet glue and crates in the kernel tree and configures cargo for the vendored crates"
+addtask rinet_place after do_patch before do_kernel_configme
+
+# The kernel's Kbuild builds the staticlib (net/rinet/Makefile, its Rust target and flags
+# from net/rinet/rinet-rust.mk): the recipe gives it oe-core's Rust, whose native sysroot
+# holds the library sources -Zbuild-std compiles, the vendored crates (--frozen: nothing
+# fetched) and oe-core's path remapping.
+export RINET_CARGO_FLAGS = "--frozen"
+export RINET_RUSTFLAGS = "--remap-path-prefix=${WORKDIR}=${TARGET_DBGSRC_DIR} --remap-path-prefix=${TMPDIR}/work-shared=${TARGET_DBGSRC_DIR}"
+
+# Any machine whose architecture has a row in rinet-rust.mk (x86_64, i586, ARMv7-M); the
+# kernel build stops with a message on another one. Only where it is the machine's kernel
+# (as linux-yocto.inc does): other machines of a build parse it but never build it.
+COMPATIBLE_HOST = "(x86_64|i.86|arm).*-linux.*"
+# nooelint: oelint.task.noanonpython - the same parse-time skip as linux-yocto.inc's
+python () {
+    if d.getVar("PREFERRED_PROVIDER_virtual/kernel") != d.getVar("PN"):
+        raise bb.parse.SkipRecipe("Set PREFERRED_PROVIDER_virtual/kernel to %s to enable it" % d.getVar("PN"))
 }
 
-# A private sysroot: the compiler's own, plus the library sources -Zbuild-std needs.
-# -Ztrim-paths keeps WORKDIR and the sysroot out of the panic locations in the image.
-do_compile:prepend() {
-    sysroot=${WORKDIR}/rust-kernel-sysroot
-    rm -rf $sysroot
-    cp -a $(rustc --print sysroot) $sysroot
-    mkdir -p $sysroot/lib/rustlib/src/rust
-    ln -sfn ${UNPACKDIR}/rustc-${TINYRUST_RUST_VERSION}-src/library $sysroot/lib/rustlib/src/rust/library
-    printf '#!/bin/sh\nexec rustc --sysroot %s "$@"\n' "$sysroot" > ${WORKDIR}/rustc-kernel
-    chmod +x ${WORKDIR}/rustc-kernel
-    RUSTC=${WORKDIR}/rustc-kernel RUSTC_BOOTSTRAP=1 \
-        RUSTFLAGS="${TINYRUST_RUSTFLAGS}" \
-        cargo build --frozen --profile ${TINYRUST_CARGO_PROFILE} \
-        --manifest-path ${WORKDIR}/rinet-src/rinet-kernel/Cargo.toml \
-        --target ${TINYRUST_RUST_TARGET} -Zbuild-std=core,alloc -Ztrim-paths \
-        --target-dir ${B}/rinet-cargo
-}
-EXTRA_OEMAKE += "RINET_LIB=${B}/rinet-cargo/${TINYRUST_RUST_TARGET}/${TINYRUST_CARGO_PROFILE}/librinet_kernel.a"
+B = "${WORKDIR}/linux-${PACKAGE_ARCH}-${LINUX_KERNEL_TYPE}-build"
