@@ -38,12 +38,6 @@ const APT: &[&str] = &[
     "busybox-static",
 ];
 
-const TARGETS: &[&str] = &[
-    "thumbv7em-none-eabi",
-    "x86_64-unknown-none",
-    "i586-unknown-linux-gnu",
-];
-
 fn missing_packages() -> Vec<&'static str> {
     APT.iter()
         .copied()
@@ -113,17 +107,10 @@ pub fn ensure(rust_targets: bool) -> Result<(), String> {
         run(install[0], &install[1..], Path::new("."), &[])?;
     }
     if rust_targets {
-        let installed = output(
-            "rustup",
-            &["target", "list", "--installed"],
-            Path::new("."),
-            &[],
-        )?;
-        for t in TARGETS {
-            if !installed.lines().any(|l| l.trim() == *t) {
-                run("rustup", &["target", "add", t], Path::new("."), &[])?;
-            }
-        }
+        // The kernel's Rust (rinet-kernel/rust-toolchain.toml) with its library sources:
+        // -Zbuild-std builds core and alloc for every kernel target, so no target's
+        // prebuilt library is needed.
+        crate::kernel_rust::ensure_toolchain()?;
         let comps = output(
             "rustup",
             &["component", "list", "--installed"],

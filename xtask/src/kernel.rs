@@ -38,9 +38,6 @@ impl Net {
     }
 }
 
-/// The fragments every kernel takes first (the kernel recipe's fixed `file://*.cfg`).
-pub const COMMON_FRAGMENTS: &[&str] = &["tiny-base.cfg", "size.cfg", "proc-min.cfg"];
-
 /// The kernel's architecture and board family.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Arch {
@@ -85,16 +82,20 @@ impl Arch {
         }
     }
 
-    /// The board's fragments: exactly the machine's `TINYRUST_KERNEL_FRAGMENTS` in the
-    /// BSP layer (`cargo xtask layer-check` holds the two together).
-    pub fn board_fragments(self) -> &'static [&'static str] {
-        match self {
-            Arch::X86_64 => &["x86-64.cfg", "qemu-x86.cfg"],
-            Arch::Galileo => &["galileo.cfg"],
-            Arch::Stm32 => &["stm32f429-disco.cfg", "tiny-trim.cfg"],
-            // The STM32F429's trimming too, so that the kernel differs from the board's
-            // only in the SoC, its drivers and running from RAM.
-            Arch::Mps2 => &["mps2-an386.cfg", "tiny-trim.cfg"],
+    /// The kernel's patches and fragments, in the order kernel-yocto applies and merges
+    /// them: the machine's BSP description in the layer's kernel metadata
+    /// (`tinyrust-kmeta/<machine>-tiny.scc`), which the kernel recipe uses too. The
+    /// QEMU-only ARMv7-M kernel is the rinet kernel with the MPS2 SoC in place of the
+    /// STM32F429 and the STM32F429's trimming, so that it differs from the board's only in
+    /// the SoC, its drivers and running from RAM.
+    pub fn kmeta(self) -> Result<Vec<Kmeta>, String> {
+        match self.machine() {
+            Some(m) => scc_entries(&format!("{m}-tiny.scc")),
+            None => {
+                let mut e = scc_entries("tinyrust.scc")?;
+                e.extend(["mps2-an386.cfg", "tiny-trim.cfg"].map(|f| Kmeta::Kconf(f.into())));
+                Ok(e)
+            }
         }
     }
 
@@ -162,16 +163,25 @@ impl Spec {
         )
     }
 
-    fn fragments(&self) -> Vec<&'static str> {
-        let mut f = COMMON_FRAGMENTS.to_vec();
-        f.extend_from_slice(self.arch.board_fragments());
-        f.extend_from_slice(self.arch.qemu_fragments());
-        f.push(self.net.fragment());
+    /// The fragments in merge order: the machine's, with this kernel's network fragment in
+    /// the place of rinet's, then what only QEMU needs, then the debug options.
+    pub fn fragments(&self) -> Result<Vec<String>, String> {
+        let mut f: Vec<String> = self
+            .arch
+            .kmeta()?
+            .into_iter()
+            .filter_map(|e| match e {
+                Kmeta::Kconf(c) if c == Net::Rinet.fragment() => Some(self.net.fragment().into()),
+                Kmeta::Kconf(c) => Some(c),
+                Kmeta::Patch(_) => None,
+            })
+            .collect();
+        f.extend(self.arch.qemu_fragments().iter().map(|s| s.to_string()));
         if self.debug {
-            f.push("debug.cfg");
+            f.push("debug.cfg".into());
         }
-        f.retain(|frag| Some(*frag) != self.omit);
-        f
+        f.retain(|frag| Some(frag.as_str()) != self.omit);
+        Ok(f)
     }
 }
 
@@ -183,8 +193,57 @@ pub fn cache_dir() -> PathBuf {
     base.join("meta-tinyrust")
 }
 
+/// The layer's kernel metadata (kernel-yocto's "kmeta"): the BSP descriptions, patches
+/// and configuration fragments, one copy for the recipe and the host tool.
 pub fn layer_files() -> PathBuf {
-    root_dir().join("meta-tinyrust/recipes-kernel/linux/linux-tinyrust")
+    root_dir().join("meta-tinyrust/recipes-kernel/linux/linux-tinyrust/tinyrust-kmeta")
+}
+
+/// One element of a kernel metadata description (`.scc`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Kmeta {
+    Patch(String),
+    Kconf(String),
+}
+
+/// The patches and fragments of `file` and the files it includes, in order, as
+/// kern-tools' scc expands them: `include` (from the kmeta directory), `patch`, `kconf
+/// <class> <file>`; `define` and comments carry nothing for the build.
+pub fn scc_entries(file: &str) -> Result<Vec<Kmeta>, String> {
+    let path = layer_files().join(file);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    parse_scc(&text, &mut |inc| scc_entries(inc)).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn parse_scc(
+    text: &str,
+    include: &mut dyn FnMut(&str) -> Result<Vec<Kmeta>, String>,
+) -> Result<Vec<Kmeta>, String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            [] => {}
+            [w, ..] if w.starts_with('#') => {}
+            ["define", ..] => {}
+            ["include", f] => out.extend(include(f)?),
+            ["patch", f] => out.push(Kmeta::Patch(f.to_string())),
+            ["kconf", "hardware" | "non-hardware", f] => out.push(Kmeta::Kconf(f.to_string())),
+            _ => return Err(format!("unknown line {line:?}")),
+        }
+    }
+    Ok(out)
+}
+
+/// The patch series every rinet kernel takes, in order.
+pub fn patches() -> Result<Vec<PathBuf>, String> {
+    Ok(scc_entries("tinyrust.scc")?
+        .into_iter()
+        .filter_map(|e| match e {
+            Kmeta::Patch(p) => Some(layer_files().join(p)),
+            Kmeta::Kconf(_) => None,
+        })
+        .collect())
 }
 
 const TARBALL: &str = "/usr/src/linux-source-6.12.tar.xz";
@@ -233,13 +292,7 @@ fn applied_prefix(stamp: Option<&str>, patches: &[PathBuf]) -> Result<Option<usi
 pub fn source_tree() -> Result<PathBuf, String> {
     let cache = cache_dir();
     let tree = cache.join("linux-6.12-rinet");
-    let series =
-        std::fs::read_to_string(layer_files().join("series")).map_err(|e| e.to_string())?;
-    let patches: Vec<PathBuf> = series
-        .lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| layer_files().join(l.trim()))
-        .collect();
+    let patches = patches()?;
     let want = hash_files(&patches)?;
     let stamp = tree.join(".meta-tinyrust-patches");
     let have = std::fs::read_to_string(&stamp).ok();
@@ -277,19 +330,15 @@ pub fn source_tree() -> Result<PathBuf, String> {
         }
         std::fs::write(&stamp, &want).map_err(|e| e.to_string())?;
     }
-    // The glue lives once, in rinet-kernel/glue; copy what changed (mtimes drive make).
-    let dst = tree.join("net/rinet");
-    std::fs::create_dir_all(&dst).map_err(|e| e.to_string())?;
-    for entry in
-        std::fs::read_dir(root_dir().join("rinet-kernel/glue")).map_err(|e| e.to_string())?
-    {
-        let src = entry.map_err(|e| e.to_string())?.path();
-        let to = dst.join(src.file_name().unwrap_or_default());
-        let new = std::fs::read(&src).map_err(|e| e.to_string())?;
-        if std::fs::read(&to).ok().as_deref() != Some(new.as_slice()) {
-            std::fs::write(&to, new).map_err(|e| e.to_string())?;
-        }
-    }
+    // The glue and the crates go into the tree as the kernel recipe puts them there, by
+    // the same script (it copies only what changed: mtimes drive make and cargo).
+    let place = root_dir().join("rinet-kernel/place-in-tree.sh");
+    run(
+        "sh",
+        &[&place.to_string_lossy(), &tree.to_string_lossy()],
+        Path::new("."),
+        &[],
+    )?;
     Ok(tree)
 }
 
@@ -302,12 +351,15 @@ pub fn build(spec: Spec) -> Result<PathBuf, String> {
     let o = format!("O={}", out.display());
     let arch = format!("ARCH={}", spec.arch.make_arch());
     let frags: Vec<PathBuf> = spec
-        .fragments()
+        .fragments()?
         .iter()
         .map(|f| layer_files().join(f))
         .collect();
-    let want = hash_files(&frags)?;
+    // The method is part of the stamp: a configuration made another way is made again.
+    let want = format!("allnoconfig {}", hash_files(&frags)?);
     let stamp = out.join(".meta-tinyrust-config");
+    // The Rust toolchain and vendored crates the kernel recipe gives the same Makefile.
+    let rust_env = crate::kernel_rust::make_env()?;
     let mut env = vec![
         ("KBUILD_BUILD_TIMESTAMP", "2026-01-01"),
         ("KBUILD_BUILD_USER", "meta-tinyrust"),
@@ -316,18 +368,20 @@ pub fn build(spec: Spec) -> Result<PathBuf, String> {
     if let Some(cross) = spec.arch.cross_compile() {
         env.push(("CROSS_COMPILE", cross));
     }
+    env.extend(rust_env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
     if std::fs::read_to_string(&stamp).ok().as_deref() != Some(want.as_str()) {
-        run("make", &[&o, &arch, "tinyconfig"], &tree, &env)?;
+        // As kernel-yocto's do_kernel_configme with KCONFIG_MODE "--allnoconfig": the
+        // fragments merged in order, then `allnoconfig` with them as KCONFIG_ALLCONFIG.
         let mut args = vec![
-            "-m".to_string(),
+            "-n".to_string(),
             "-O".to_string(),
             out.display().to_string(),
-            out.join(".config").display().to_string(),
         ];
         args.extend(frags.iter().map(|f| f.display().to_string()));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
-        run("scripts/kconfig/merge_config.sh", &args, &tree, &env)?;
-        run("make", &[&o, &arch, "olddefconfig"], &tree, &env)?;
+        let mut merge_env = env.clone();
+        merge_env.push(("ARCH", spec.arch.make_arch()));
+        run("scripts/kconfig/merge_config.sh", &args, &tree, &merge_env)?;
         check_config(&out.join(".config"), &frags)?;
         std::fs::write(&stamp, &want).map_err(|e| e.to_string())?;
     }
@@ -335,13 +389,11 @@ pub fn build(spec: Spec) -> Result<PathBuf, String> {
         "-j{}",
         std::thread::available_parallelism().map_or(2, |n| n.get())
     );
-    let crate_dir = format!("RINET_CRATE={}", root_dir().join("rinet-kernel").display());
     let mut make = vec![
         o.as_str(),
         arch.as_str(),
         jobs.as_str(),
         spec.arch.image().0,
-        &crate_dir,
     ];
     if spec.arch == Arch::Galileo {
         // Quark X1000 errata: the LOCK prefix must not be emitted (as meta-intel did);

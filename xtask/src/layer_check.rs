@@ -2,12 +2,16 @@
 //!
 //! - every `file://` source a recipe, append or include names exists where bitbake's
 //!   FILESPATH would look for it;
-//! - every patch carries a valid `Upstream-Status:`, and the kernel recipe applies the
-//!   patches of `series` (the host tool's list), in the same order;
-//! - each machine's kernel fragments are the host tool's for that board, and the recipe's
-//!   fragment order gives the same merged configuration as the host tool's;
-//! - the recipe builds the Rust staticlib for each machine with the target, rustc flags
-//!   and cargo profile of rinet-kernel/glue/Makefile and of the size report;
+//! - every patch carries a valid `Upstream-Status:`;
+//! - the kernel recipe: SRC_URI, as its assignments and includes resolve, holds every
+//!   crate of linux-tinyrust-crates.inc (and that list is what the lock files give), the
+//!   rinet sources place-in-tree.sh reads and the kernel metadata; the kernel's own
+//!   do_configure is the one that runs; rinet is placed in the tree between do_patch and
+//!   do_kernel_configme by the shared script; every machine has its BSP description
+//!   (`tinyrust-kmeta/<machine>-tiny.scc`) and every patch and fragment it names exists;
+//!   no layer variable names a directory outside the layer. (The patches, fragments, Rust
+//!   target and flags are not compared with the host tool's: there is one copy of each,
+//!   which both read.)
 //! - each machine's `WKS_FILE` exists in a layer's `files/wic/`;
 //! - the glue's C ABI is one: every Rust entry point `rinet.h` declares is a `#[no_mangle]`
 //!   function of `rinet/src/ffi.rs`, and the Makefile keeps exactly those through its
@@ -17,10 +21,10 @@
 //! `=`, `?=`, `??=`, `:=`, `+=`, `.=`, `=+`, `:append`/`:prepend` and overrides, values in
 //! double quotes, backslash continuations and comments.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use crate::kernel::{self, Arch, Net};
+use crate::kernel::{self, Arch, Kmeta};
 use crate::util::root_dir;
 
 const LAYERS: &[&str] = &["meta-tinyrust", "meta-tinyrust-distro"];
@@ -205,77 +209,6 @@ fn upstream_status_ok(patch: &str) -> Result<(), String> {
     }
 }
 
-/// The configuration a list of fragments gives when merged in order (last one wins):
-/// symbol -> value, with "n" for "is not set".
-fn merged_config(dir: &Path, fragments: &[&str]) -> Result<BTreeMap<String, String>, String> {
-    let mut cfg = BTreeMap::new();
-    for f in fragments {
-        for line in read(&dir.join(f))?.lines() {
-            let line = line.trim();
-            if let Some(sym) = line
-                .strip_prefix("# ")
-                .and_then(|l| l.strip_suffix(" is not set"))
-            {
-                cfg.insert(sym.to_string(), "n".to_string());
-            } else if let Some((sym, val)) = line.split_once('=') {
-                if sym.starts_with("CONFIG_") {
-                    cfg.insert(sym.to_string(), val.to_string());
-                }
-            }
-        }
-    }
-    Ok(cfg)
-}
-
-/// The Makefile's `rinet_target`, `rinet_rustflags` and `rinet_profile` per architecture,
-/// from its `ifeq ($(CONFIG_...),y)` blocks.
-fn makefile_table(text: &str) -> BTreeMap<&'static str, BTreeMap<String, String>> {
-    let mut table: BTreeMap<&'static str, BTreeMap<String, String>> = BTreeMap::new();
-    let mut defaults = BTreeMap::new();
-    let mut arch: Option<&'static str> = None;
-    for line in text.lines() {
-        let l = line.trim();
-        let cond = l.strip_prefix("else ").unwrap_or(l);
-        if let Some(c) = cond.strip_prefix("ifeq ($(") {
-            arch = match c.split(')').next() {
-                Some("CONFIG_X86_64") => Some("x86_64"),
-                Some("CONFIG_X86_32") => Some("galileo"),
-                Some("CONFIG_CPU_V7M") => Some("stm32f429"),
-                _ => None,
-            };
-            continue;
-        }
-        if l == "endif" {
-            arch = None;
-            continue;
-        }
-        let Some((k, v)) = l.split_once(":=") else {
-            continue;
-        };
-        let k = k.trim();
-        if !matches!(k, "rinet_target" | "rinet_rustflags" | "rinet_profile") {
-            continue;
-        }
-        match arch {
-            Some(a) => {
-                table
-                    .entry(a)
-                    .or_default()
-                    .insert(k.to_string(), v.trim().to_string());
-            }
-            None => {
-                defaults.insert(k.to_string(), v.trim().to_string());
-            }
-        }
-    }
-    for per_arch in table.values_mut() {
-        for (k, v) in &defaults {
-            per_arch.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-    }
-    table
-}
-
 struct Report {
     errors: Vec<String>,
     checked: usize,
@@ -318,112 +251,151 @@ fn check_sources(root: &Path, r: &mut Report) -> Result<(), String> {
     Ok(())
 }
 
+/// The assignments of a recipe with the files it `require`s or `include`s from its own
+/// directory inlined where they stand, as bitbake reads them.
+fn assignments_in_order(path: &Path) -> Result<Vec<Assignment>, String> {
+    let mut out = Vec::new();
+    for line in logical_lines(&read(path)?) {
+        let l = line.trim();
+        let inc = l
+            .strip_prefix("require ")
+            .or_else(|| l.strip_prefix("include "));
+        match inc.map(|f| path.with_file_name(f.trim())) {
+            Some(f) if f.exists() => out.extend(assignments_in_order(&f)?),
+            Some(_) => {}
+            None => out.extend(parse_assignments(l)),
+        }
+    }
+    Ok(out)
+}
+
+/// SRC_URI as the assignments leave it: `=` replaces, `+=`/`=+` and `:append`/`:prepend`
+/// add (appends apply last), weak defaults only where nothing else is set.
+fn src_uri(assigns: &[Assignment]) -> Vec<String> {
+    let mut value: Vec<String> = Vec::new();
+    let mut appended: Vec<String> = Vec::new();
+    let words = |v: &str| v.split_whitespace().map(str::to_string).collect::<Vec<_>>();
+    for a in assigns.iter().filter(|a| a.var == "SRC_URI") {
+        match (a.op, a.overrides.as_slice()) {
+            (_, [o]) if o.starts_with('[') => {}
+            ("=" | ":=", []) => value = words(&a.value),
+            ("+=" | ".=", []) => value.extend(words(&a.value)),
+            ("=+", []) => value.splice(0..0, words(&a.value)).for_each(drop),
+            ("?=" | "??=", []) if value.is_empty() => value = words(&a.value),
+            ("=", [o]) if o == "append" || o == "prepend" => appended.extend(words(&a.value)),
+            _ => {}
+        }
+    }
+    value.extend(appended);
+    value
+}
+
+/// What rinet-kernel/place-in-tree.sh reads, which the recipe must fetch.
+const RINET_SOURCES: &[&str] = &[
+    "LICENSE",
+    "rinet/Cargo.toml",
+    "rinet/src",
+    "rinet-kernel/Cargo.toml",
+    "rinet-kernel/Cargo.lock",
+    "rinet-kernel/src",
+    "rinet-kernel/glue",
+    "rinet-kernel/place-in-tree.sh",
+];
+
 fn check_kernel(root: &Path, r: &mut Report) -> Result<(), String> {
-    let recipe = parse_assignments(&read(&root.join(KERNEL_RECIPE))?);
-    let uris = file_uris(&recipe);
-    let series: Vec<String> = read(&kernel::layer_files().join("series"))?
+    let recipe_path = root.join(KERNEL_RECIPE);
+    let text = read(&recipe_path)?;
+    let assigns = assignments_in_order(&recipe_path)?;
+    let uris = src_uri(&assigns);
+    let has = |u: &str| uris.iter().any(|x| x.split(';').next() == Some(u));
+    // The crates cargo builds offline: all of them, and still there after SRC_URI's own
+    // assignment.
+    let crates_inc = read(&root.join(crate::kernel_rust::CRATES_INC))?;
+    let crates = crate::kernel_rust::recipe_crates(&crates_inc)?;
+    r.expect(crates.iter().any(|c| c.name == "smoltcp"), || {
+        format!("{}: no smoltcp crate", crate::kernel_rust::CRATES_INC)
+    });
+    for c in &crates {
+        let u = format!("crate://crates.io/{}/{}", c.name, c.version);
+        r.expect(has(&u), || {
+            format!("{KERNEL_RECIPE}: SRC_URI as resolved lacks {u}")
+        });
+    }
+    let current = crate::yocto::check_crates_inc();
+    r.expect(current.is_ok(), || current.err().unwrap_or_default());
+    // rinet's sources and the kernel metadata through SRC_URI (in the task signatures).
+    for s in RINET_SOURCES {
+        r.expect(has(&format!("file://{s}")), || {
+            format!("{KERNEL_RECIPE}: SRC_URI lacks file://{s}, which place-in-tree.sh reads")
+        });
+    }
+    r.expect(
+        uris.iter()
+            .any(|u| u.starts_with("file://tinyrust-kmeta;") && u.contains("type=kmeta")),
+        || format!("{KERNEL_RECIPE}: SRC_URI lacks file://tinyrust-kmeta;type=kmeta"),
+    );
+    // The kernel's do_configure runs: no class that defines one is inherited after the
+    // kernel classes.
+    let inherits: Vec<&str> = text
         .lines()
-        .map(str::trim)
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(str::to_string)
+        .filter_map(|l| l.trim().strip_prefix("inherit "))
+        .flat_map(str::split_whitespace)
         .collect();
-    let patches: Vec<String> = uris
-        .iter()
-        .filter(|u| u.ends_with(".patch"))
-        .cloned()
-        .collect();
-    r.expect(patches == series, || {
-        format!("{KERNEL_RECIPE}: applies {patches:?}, the host tool's series is {series:?}")
+    let kernel_at = inherits.iter().position(|c| *c == "kernel-yocto");
+    let cargo_at = inherits.iter().position(|c| c.starts_with("cargo"));
+    r.expect(
+        kernel_at.is_some() && cargo_at.is_none_or(|c| Some(c) < kernel_at),
+        || format!("{KERNEL_RECIPE}: inherits {inherits:?}: kernel-yocto must come after any cargo class, or do_configure is cargo's"),
+    );
+    let requires_linux_yocto = text
+        .lines()
+        .any(|l| l.trim_start().starts_with("require") && l.contains("linux-yocto.inc"));
+    r.expect(!requires_linux_yocto, || {
+        format!("{KERNEL_RECIPE}: linux-yocto.inc adds kernel-cache features (KERNEL_FEATURES) that this kernel's metadata does not have")
     });
-    let recipe_common: Vec<&str> = uris
-        .iter()
-        .filter(|u| u.ends_with(".cfg"))
-        .map(String::as_str)
-        .collect();
-    let mut host_common = kernel::COMMON_FRAGMENTS.to_vec();
-    host_common.push(Net::Rinet.fragment());
-    r.expect(recipe_common == host_common, || {
-        format!("{KERNEL_RECIPE}: fragments {recipe_common:?}, the host tool's are {host_common:?}")
-    });
-    let compatible = value_for(&recipe, "COMPATIBLE_MACHINE", "").unwrap_or_default();
-    let makefile = makefile_table(&read(&root.join(GLUE_MAKEFILE))?);
+    // rinet is placed in the tree by the shared script, before the configuration.
+    r.expect(
+        text.contains("addtask rinet_place after do_patch before do_kernel_configme")
+            && text.contains("rinet-kernel/place-in-tree.sh ${S}"),
+        || format!("{KERNEL_RECIPE}: rinet must be placed by place-in-tree.sh after do_patch and before do_kernel_configme"),
+    );
+    // One BSP description per machine, whose every patch and fragment exists.
+    let ktype = value_for(&assigns, "LINUX_KERNEL_TYPE", "").unwrap_or_default();
     for arch in ARCHES {
         let Some(machine) = arch.machine() else {
             continue;
         };
-        let conf_path = root.join(format!("meta-tinyrust/conf/machine/{machine}.conf"));
-        let conf = parse_assignments(&read(&conf_path)?);
-        let machine_frags = value_for(&conf, "TINYRUST_KERNEL_FRAGMENTS", "").unwrap_or_default();
-        let machine_frags: Vec<&str> = machine_frags.split_whitespace().collect();
-        r.expect(machine_frags == arch.board_fragments(), || {
-            format!(
-                "{machine}.conf: TINYRUST_KERNEL_FRAGMENTS {machine_frags:?}, the host tool builds \
-                 {} with {:?}",
-                arch.name(),
-                arch.board_fragments()
-            )
-        });
-        // The recipe applies its own fragments, then the machine's; the host tool the
-        // common ones, the board's, then the network one. Same result or a bug.
-        let mut recipe_order = recipe_common.clone();
-        recipe_order.extend(&machine_frags);
-        let mut host_order = kernel::COMMON_FRAGMENTS.to_vec();
-        host_order.extend(arch.board_fragments());
-        host_order.push(Net::Rinet.fragment());
-        let dir = kernel::layer_files();
-        let (a, b) = (
-            merged_config(&dir, &recipe_order)?,
-            merged_config(&dir, &host_order)?,
-        );
-        let differing: BTreeSet<&String> = a
-            .keys()
-            .chain(b.keys())
-            .filter(|k| a.get(*k) != b.get(*k))
-            .collect();
-        r.expect(differing.is_empty(), || {
-            format!("{machine}: the recipe's fragments, in its order, configure {differing:?} otherwise")
-        });
-        r.expect(compatible.contains(machine), || {
-            format!("{KERNEL_RECIPE}: COMPATIBLE_MACHINE {compatible:?} lacks {machine}")
-        });
-        // The Rust build: recipe, Makefile and size report agree.
-        let rust = |var: &str| value_for(&recipe, var, machine).unwrap_or_default();
-        let (target, flags, profile) = (
-            rust("TINYRUST_RUST_TARGET"),
-            rust("TINYRUST_RUSTFLAGS"),
-            rust("TINYRUST_CARGO_PROFILE"),
-        );
-        let mk = makefile.get(arch.name()).cloned().unwrap_or_default();
-        let mk_get = |k: &str| mk.get(k).cloned().unwrap_or_default();
-        let want = (
-            mk_get("rinet_target"),
-            mk_get("rinet_rustflags"),
-            mk_get("rinet_profile"),
-        );
+        let scc_name = format!("{machine}-{ktype}.scc");
+        let scc = read(&kernel::layer_files().join(&scc_name)).unwrap_or_default();
+        let defines = |k: &str, v: &str| {
+            scc.lines()
+                .any(|l| l.split_whitespace().collect::<Vec<_>>() == ["define", k, v])
+        };
         r.expect(
-            (&target, &flags, &profile) == (&want.0, &want.1, &want.2),
-            || {
-                format!(
-                    "{machine}: the recipe builds Rust as {:?}, {GLUE_MAKEFILE} as {want:?}",
-                    (&target, &flags, &profile)
-                )
-            },
+            defines("KMACHINE", machine) && defines("KTYPE", &ktype),
+            || format!("tinyrust-kmeta/{scc_name}: no BSP description of {machine}/{ktype}"),
         );
-        let report = crate::size::kernel_build(&target);
-        r.expect(report == Some((want.1.as_str(), want.2.as_str())), || {
-            format!(
-                "{machine}: the size report builds {target} as {report:?}, the kernel as {want:?}"
-            )
-        });
-        // The wic layout, where the machine names one.
-        if let Some(wks) = value_for(&conf, "WKS_FILE", "") {
-            let found = LAYERS
-                .iter()
-                .any(|l| root.join(l).join("files/wic").join(&wks).exists());
-            r.expect(found, || {
-                format!("{machine}.conf: WKS_FILE {wks} is in no layer's files/wic/")
-            });
+        match arch.kmeta() {
+            Ok(entries) => {
+                for e in entries {
+                    let (Kmeta::Patch(f) | Kmeta::Kconf(f)) = e;
+                    r.expect(kernel::layer_files().join(&f).exists(), || {
+                        format!("tinyrust-kmeta/{scc_name}: {f} does not exist")
+                    });
+                }
+            }
+            Err(e) => r.expect(false, || e),
         }
+    }
+    // No path of the checkout in any variable: the layers are found where they lie.
+    for conf in [
+        "meta-tinyrust/conf/layer.conf",
+        "meta-tinyrust-distro/conf/layer.conf",
+    ] {
+        let t = read(&root.join(conf))?;
+        r.expect(!t.contains("'..'") && !t.contains("LAYERDIR}/.."), || {
+            format!("{conf}: a variable names a directory outside the layer")
+        });
     }
     Ok(())
 }
@@ -569,18 +541,6 @@ X:galileo = "strong"
         assert!(upstream_status_ok("Upstream-Status: Inappropriate\n").is_err());
         assert!(upstream_status_ok("Upstream-Status: Maybe\n").is_err());
         assert!(upstream_status_ok("Subject: x\n").is_err());
-    }
-
-    #[test]
-    fn makefile_table_per_arch_with_defaults() {
-        let mk = "rinet_profile := release\n\
-                  ifeq ($(CONFIG_X86_64),y)\nrinet_target := x86_64-unknown-none\n\
-                  else ifeq ($(CONFIG_CPU_V7M),y)\nrinet_target := thumbv7em-none-eabi\n\
-                  rinet_rustflags :=\nrinet_profile := release-z\nendif\n";
-        let t = makefile_table(mk);
-        assert_eq!(t["x86_64"]["rinet_profile"], "release");
-        assert_eq!(t["stm32f429"]["rinet_profile"], "release-z");
-        assert_eq!(t["stm32f429"]["rinet_rustflags"], "");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //!   and rinet kernels for x86_64, the Galileo and the STM32F429.
 //! - `bench` : rinet on TAP against a Linux-socket server, side by side, as ratios.
 //! - `fuzz`  : the receive-path fuzzer for `--seconds N` (default 60).
-//! - `deps`  : install apt packages, rustup targets and components.
+//! - `deps`  : install apt packages, the kernel's Rust toolchain and components.
+//! - `vendor`: the kernel recipe's crates laid out as bitbake's crate fetcher does.
 
 mod abi;
 mod bench;
@@ -17,6 +18,7 @@ mod deps;
 mod guest;
 mod image;
 mod kernel;
+mod kernel_rust;
 mod layer_check;
 mod mps2;
 mod nommu_busybox;
@@ -31,7 +33,7 @@ use std::process::ExitCode;
 use util::{cargo, root_dir, run};
 
 fn usage() -> String {
-    "usage: cargo xtask demo [--user] [--seconds N] | guest-test [--arch A] [--debug | --inet] | kernel [--arch A] [--inet] [--debug] | test | size | size-table | yocto-crates | oelint | layer-check | galileo-checks | stm32-checks | nommu-busybox | bench | fuzz [--seconds N] | deps".into()
+    "usage: cargo xtask demo [--user] [--seconds N] | guest-test [--arch A] [--debug | --inet] | kernel [--arch A] [--inet] [--debug] | test | size | size-table | yocto-crates | oelint | layer-check | vendor | galileo-checks | stm32-checks | nommu-busybox | bench | fuzz [--seconds N] | deps".into()
 }
 
 fn seconds_arg(args: &[String], default: u64) -> Result<u64, String> {
@@ -64,8 +66,6 @@ fn test() -> Result<(), String> {
     for dir in ["rinet-kernel", "tools/size-probe"] {
         cargo(&["fmt", "--", "--check"], &root.join(dir))?;
     }
-    // The kernel staticlib must build for every kernel target with the kernel's ABI flags.
-    size::build_all()?;
     yocto::oelint()?;
     layer_check::check()?;
     fuzz(30)?;
@@ -144,6 +144,7 @@ fn main() -> ExitCode {
         Some("deps") => deps::ensure(true),
         Some("kbench") => guest::kbench(),
         Some("yocto-crates") => yocto::crates_inc(),
+        Some("vendor") => kernel_rust::vendored_cargo_home().map(|d| println!("{}", d.display())),
         Some("oelint") => yocto::oelint(),
         Some("layer-check") => layer_check::check(),
         Some("galileo-checks") => abi::check_galileo(),

@@ -13,11 +13,9 @@ use crate::util::{output, root_dir, run};
 struct Target {
     triple: &'static str,
     label: &'static str,
-    /// Extra rustc flags (kernel ABI), applied with -Zbuild-std when non-empty.
-    /// The same as `rinet_rustflags` in rinet-kernel/glue/Makefile.
-    rustflags: &'static str,
-    /// The cargo profile the kernel build uses (`rinet_profile` in the Makefile).
-    kernel_profile: &'static str,
+    /// The kernel's symbol for this architecture: the row of rinet-kernel/glue/rinet-rust.mk
+    /// that gives the rustc flags (kernel ABI) and the cargo profile the kernel build uses.
+    kconfig: &'static str,
     cc: &'static str,
     cflags: &'static [&'static str],
     ld: &'static str,
@@ -53,8 +51,7 @@ const TARGETS: &[Target] = &[
     Target {
         triple: "thumbv7em-none-eabi",
         label: "STM32F429 (thumbv7em)",
-        rustflags: "-Zunstable-options -Cpanic=immediate-abort",
-        kernel_profile: "release-z",
+        kconfig: "CONFIG_CPU_V7M",
         cc: "arm-linux-gnueabi-gcc",
         cflags: &[
             "-mthumb",
@@ -70,9 +67,7 @@ const TARGETS: &[Target] = &[
     Target {
         triple: "i586-unknown-linux-gnu",
         label: "Galileo (i586, regparm=3)",
-        rustflags:
-            "-Crelocation-model=static -Zregparm=3 -Zreg-struct-return -Cforce-unwind-tables=no",
-        kernel_profile: "release",
+        kconfig: "CONFIG_X86_32",
         cc: "gcc",
         cflags: &[
             "-m32",
@@ -90,8 +85,7 @@ const TARGETS: &[Target] = &[
     Target {
         triple: "x86_64-unknown-none",
         label: "x86_64 (kernel code model)",
-        rustflags: "-Crelocation-model=static -Zplt=yes",
-        kernel_profile: "release",
+        kconfig: "CONFIG_X86_64",
         cc: "gcc",
         cflags: &["-mcmodel=kernel", "-mno-red-zone", "-fno-pic", "-mno-sse"],
         ld: "ld",
@@ -101,12 +95,70 @@ const TARGETS: &[Target] = &[
     },
 ];
 
-/// The rustc flags and cargo profile the report builds a kernel target with.
-pub fn kernel_build(triple: &str) -> Option<(&'static str, &'static str)> {
-    TARGETS
-        .iter()
-        .find(|t| t.triple == triple)
-        .map(|t| (t.rustflags, t.kernel_profile))
+/// How the kernel builds rinet for a target: rustc flags and cargo profile.
+pub struct KernelRust {
+    pub rustflags: String,
+    pub profile: String,
+}
+
+/// The kernel build's row for `t`, from the one table (rinet-kernel/glue/rinet-rust.mk).
+fn kernel_rust(t: &Target) -> Result<KernelRust, String> {
+    let mk = root_dir().join("rinet-kernel/glue");
+    let row = output(
+        "make",
+        &[
+            "-s",
+            "-f",
+            "rinet-rust.mk",
+            &format!("{}=y", t.kconfig),
+            "rinet-print-target",
+        ],
+        &mk,
+        &[],
+    )?;
+    let mut cols = row.trim().split('|');
+    let (triple, rustflags, profile) = (cols.next(), cols.next(), cols.next());
+    if triple != Some(t.triple) {
+        return Err(format!(
+            "rinet-rust.mk: {} builds {triple:?}, the report expects {}",
+            t.kconfig, t.triple
+        ));
+    }
+    Ok(KernelRust {
+        rustflags: rustflags.unwrap_or_default().to_string(),
+        profile: profile.unwrap_or_default().to_string(),
+    })
+}
+
+/// The environment of a report build: the kernel's Rust version, -Zbuild-std, and the
+/// kernel build's flags, with the paths of this machine mapped away as the kernel build
+/// maps them (panic location strings are part of the code size).
+fn build_env(t: &Target, debug_var: Option<&str>) -> Result<Vec<(String, String)>, String> {
+    let ch = crate::kernel_rust::ensure_toolchain()?;
+    let sysroot = output(
+        "rustup",
+        &["run", &ch, "rustc", "--print", "sysroot"],
+        Path::new("."),
+        &[],
+    )?;
+    let cargo_home = std::env::var("CARGO_HOME")
+        .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap_or_default()));
+    let flags = format!(
+        "{} --remap-path-prefix={}/= --remap-path-prefix={}/lib/rustlib/src/rust=/rustc/src \
+         --remap-path-prefix={cargo_home}=/cargo",
+        kernel_rust(t)?.rustflags,
+        root_dir().display(),
+        sysroot.trim()
+    );
+    let mut env = vec![
+        ("RUSTUP_TOOLCHAIN".to_string(), ch),
+        ("RUSTC_BOOTSTRAP".to_string(), "1".to_string()),
+        ("RUSTFLAGS".to_string(), flags),
+    ];
+    if let Some(v) = debug_var {
+        env.push((v.to_string(), "line-tables-only".to_string()));
+    }
+    Ok(env)
 }
 
 struct Lib {
@@ -133,26 +185,20 @@ fn build(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf, String> {
     // does for every target (the prebuilt thumbv7em core is optimised for speed: 2.3 KB
     // more).
     args.push("-Zbuild-std=core,alloc");
-    // As the kernel build: panic locations name files relative to their crate.
-    args.push("-Ztrim-paths");
-    let mut env: Vec<(&str, &str)> = vec![("RUSTC_BOOTSTRAP", "1")];
-    if !t.rustflags.is_empty() {
-        env.push(("RUSTFLAGS", t.rustflags));
-    }
+    let target_dir = root_dir().join("target").join("kernel-libs");
+    let target_dir_s = target_dir.to_string_lossy().into_owned();
+    args.extend(["--target-dir", &target_dir_s]);
+    let env = build_env(t, None)?;
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     run("cargo", &args, &dir, &env)?;
-    Ok(dir
-        .join("target")
-        .join(t.triple)
-        .join(profile)
-        .join(lib.name))
+    Ok(target_dir.join(t.triple).join(profile).join(lib.name))
 }
 
 /// The same build with DWARF line tables, in a target directory of its own so that the
-/// report's and the kernel's builds stay as they are. Without -Ztrim-paths, so that the
-/// line tables keep whole paths (the code is the same either way).
+/// report's builds stay as they are.
 fn build_line_tables(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf, String> {
     let dir = root_dir().join(lib.dir);
-    let target_dir = dir.join("target").join("line-tables");
+    let target_dir = root_dir().join("target").join("kernel-libs-line-tables");
     let target_dir_s = target_dir.to_str().unwrap_or_default();
     let args = [
         "build",
@@ -168,24 +214,10 @@ fn build_line_tables(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf, St
         "CARGO_PROFILE_{}_DEBUG",
         profile.to_ascii_uppercase().replace('-', "_")
     );
-    let mut env: Vec<(&str, &str)> = vec![
-        ("RUSTC_BOOTSTRAP", "1"),
-        (debug_var.as_str(), "line-tables-only"),
-    ];
-    if !t.rustflags.is_empty() {
-        env.push(("RUSTFLAGS", t.rustflags));
-    }
+    let env = build_env(t, Some(&debug_var))?;
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     run("cargo", &args, &dir, &env)?;
     Ok(target_dir.join(t.triple).join(profile).join(lib.name))
-}
-
-/// Build both staticlibs for every target (what CI checks).
-pub fn build_all() -> Result<(), String> {
-    for t in TARGETS {
-        build(t, &RINET, t.kernel_profile)?;
-        build(t, &PROBE, t.kernel_profile)?;
-    }
-    Ok(())
 }
 
 /// A C file that keeps every exported entry point alive and plays the kernel's part.
@@ -399,18 +431,9 @@ fn link(t: &Target, lib: &Lib, archive: &Path, work: &Path) -> Result<Linked, St
 fn source_table(t: &Target, work: &Path, text_of_report: &Split) -> Result<(String, u64), String> {
     let work = work.join("line-tables");
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let r = link(
-        t,
-        &RINET,
-        &build_line_tables(t, &RINET, t.kernel_profile)?,
-        &work,
-    )?;
-    let p = link(
-        t,
-        &PROBE,
-        &build_line_tables(t, &PROBE, t.kernel_profile)?,
-        &work,
-    )?;
+    let profile = kernel_rust(t)?.profile;
+    let r = link(t, &RINET, &build_line_tables(t, &RINET, &profile)?, &work)?;
+    let p = link(t, &PROBE, &build_line_tables(t, &PROBE, &profile)?, &work)?;
     let (rs, ps) = (
         crate::size_source::attribute(&r.elf)?,
         crate::size_source::attribute(&p.elf)?,
@@ -439,7 +462,7 @@ fn source_table(t: &Target, work: &Path, text_of_report: &Split) -> Result<(Stri
          | {} ({}) | {} |\n\nrinet's own source files: **{own} B** of code.",
         rs.covered, ps.covered, r.sections.text, text_of_report.text, p.sections.text
     );
-    if t.kernel_profile == "release-z" {
+    if profile == "release-z" {
         let mut fns: Vec<(&(String, String), &u64)> = rs
             .functions
             .iter()
@@ -458,7 +481,8 @@ pub fn report() -> Result<(), String> {
     crate::deps::ensure(true)?;
     let work = root_dir().join("target").join("size-report");
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let rustc = output("rustc", &["--version"], &work, &[])?;
+    let ch = crate::kernel_rust::ensure_toolchain()?;
+    let rustc = output("rustup", &["run", &ch, "rustc", "--version"], &work, &[])?;
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -478,18 +502,15 @@ pub fn report() -> Result<(), String> {
     );
     for t in TARGETS {
         let _ = writeln!(md, "\n## {} — `{}`\n", t.label, t.triple);
-        let flags = if t.rustflags.is_empty() {
+        let kr = kernel_rust(t)?;
+        let flags = if kr.rustflags.is_empty() {
             String::new()
         } else {
-            format!(" and `{}`", t.rustflags)
+            format!(" and `{}`", kr.rustflags)
         };
         let _ = writeln!(md, "Built with `-Zbuild-std=core,alloc`{flags}.\n");
         md.push_str("| build | opt | text | rodata | data | bss | code |\n|---|---|---:|---:|---:|---:|---:|\n");
-        let kernel_opt = if t.kernel_profile == "release-z" {
-            "z"
-        } else {
-            "s"
-        };
+        let kernel_opt = if kr.profile == "release-z" { "z" } else { "s" };
         let mut s_pair = (0, 0, Split::default());
         let mut rinet_parts = BTreeMap::new();
         for (profile, opt) in [("release", "s"), ("release-z", "z")] {

@@ -237,13 +237,19 @@ fn label(net: Net) -> &'static str {
 
 pub fn report() -> Result<(), String> {
     let mut md = String::new();
-    let rustc = output("rustc", &["--version"], &root_dir(), &[])?;
+    let ch = crate::kernel_rust::ensure_toolchain()?;
+    let rustc = output(
+        "rustup",
+        &["run", &ch, "rustc", "--version"],
+        &root_dir(),
+        &[],
+    )?;
     let gcc = output("gcc", &["-dumpfullversion"], &root_dir(), &[])?;
     let _ = writeln!(
         md,
         "# Kernel size table\n\nProduced by `cargo xtask size-table` on Debian's linux-source-6.12 with this \
-         repository's patch and fragments ({}, gcc {}). Each kernel is `tinyconfig` plus \
-         `tiny-base.cfg`, `size.cfg`, `proc-min.cfg`, the machine's fragments and one network fragment: \
+         repository's patch and fragments ({}, gcc {}). Each kernel is configured as the kernel recipe configures it \
+         (`allnoconfig` with the machine's BSP description in `tinyrust-kmeta/`: `tiny-base.cfg`, `size.cfg`, `proc-min.cfg`, one network fragment, the machine's fragments): \
          `net-inet.cfg` (Linux IPv4 only), `net-noinet.cfg` (network core, packet, unix and the \
          drivers, no TCP/IP), `net-none.cfg` (no networking, no network drivers) or \
          `net-rinet.cfg`. \"objects\" is the text plus data of every object linked into \
@@ -404,7 +410,11 @@ pub fn report() -> Result<(), String> {
 /// What each trimming fragment saves on the rinet kernel, measured by building without it.
 fn trims(md: &mut String, arch: Arch, full: Measure) -> Result<(), String> {
     let mut frags = vec!["proc-min.cfg"];
-    if arch.board_fragments().contains(&"tiny-trim.cfg") {
+    if Spec::rinet(arch)
+        .fragments()?
+        .iter()
+        .any(|f| f == "tiny-trim.cfg")
+    {
         frags.push("tiny-trim.cfg");
     }
     let _ = writeln!(

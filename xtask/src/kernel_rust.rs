@@ -1,0 +1,257 @@
+//! The Rust side of every kernel build, as the Yocto kernel recipe provides it: the Rust
+//! version openembedded-core ships (rinet-kernel/rust-toolchain.toml), and the crates
+//! vendored from the recipe's own `crate://` list (linux-tinyrust-crates.inc) the way
+//! bitbake's crate fetcher and oe-core's cargo_common lay them out, so that cargo builds
+//! offline and `--frozen`. The kernel tree's Kbuild then runs cargo, for the host tool as
+//! for the recipe (rinet-kernel/glue/Makefile).
+//!
+//! What stands in for what the recipe has: rustup's `rust-src` of the same version for
+//! the library sources of oe-core's rustc tarball.
+
+use std::path::{Path, PathBuf};
+
+use crate::kernel::cache_dir;
+use crate::util::{output, root_dir, run};
+
+pub const TOOLCHAIN_FILE: &str = "rinet-kernel/rust-toolchain.toml";
+pub const CRATES_INC: &str = "meta-tinyrust/recipes-kernel/linux/linux-tinyrust-crates.inc";
+
+/// The Rust version the kernel staticlib is built with.
+pub fn toolchain() -> Result<String, String> {
+    let path = root_dir().join(TOOLCHAIN_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    channel(&text).ok_or_else(|| format!("{}: no `channel = \"...\"`", path.display()))
+}
+
+fn channel(toml: &str) -> Option<String> {
+    toml.lines().find_map(|l| {
+        let v = l.trim().strip_prefix("channel")?.trim().strip_prefix('=')?;
+        Some(v.trim().trim_matches('"').to_string())
+    })
+}
+
+/// Installs the toolchain with its library sources (what -Zbuild-std compiles) and
+/// rustfmt (the toolchain file makes it the one `cargo fmt` runs in rinet-kernel/).
+pub fn ensure_toolchain() -> Result<String, String> {
+    let ch = toolchain()?;
+    let sysroot = output(
+        "rustup",
+        &["run", &ch, "rustc", "--print", "sysroot"],
+        Path::new("."),
+        &[],
+    );
+    let complete = sysroot.is_ok_and(|s| {
+        let s = Path::new(s.trim());
+        s.join("lib/rustlib/src/rust/library/Cargo.lock").exists() && s.join("bin/rustfmt").exists()
+    });
+    if !complete {
+        run(
+            "rustup",
+            &[
+                "toolchain",
+                "install",
+                &ch,
+                "--profile",
+                "minimal",
+                "--component",
+                "rust-src",
+                "--component",
+                "rustfmt",
+            ],
+            Path::new("."),
+            &[],
+        )?;
+    }
+    Ok(ch)
+}
+
+/// The library sources' Cargo.lock of the kernel toolchain (the std workspace that
+/// -Zbuild-std resolves).
+pub fn library_lock() -> Result<PathBuf, String> {
+    let ch = ensure_toolchain()?;
+    let sysroot = output(
+        "rustup",
+        &["run", &ch, "rustc", "--print", "sysroot"],
+        Path::new("."),
+        &[],
+    )?;
+    Ok(Path::new(sysroot.trim()).join("lib/rustlib/src/rust/library/Cargo.lock"))
+}
+
+/// One `crate://crates.io/NAME/VERSION` source of the recipe, with its sha256.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Crate {
+    pub name: String,
+    pub version: String,
+    pub sha256: String,
+}
+
+/// The crates of linux-tinyrust-crates.inc: every `crate://` URL and the
+/// `SRC_URI[NAME-VERSION.sha256sum]` that goes with it (an URL without one is an error,
+/// as it is for bitbake's fetcher).
+pub fn recipe_crates(inc: &str) -> Result<Vec<Crate>, String> {
+    let mut out = Vec::new();
+    for word in inc.split_whitespace() {
+        let Some(rest) = word.trim_matches('"').strip_prefix("crate://crates.io/") else {
+            continue;
+        };
+        let Some((name, version)) = rest.split_once('/') else {
+            return Err(format!("crate URL without a version: {word}"));
+        };
+        let key = format!("SRC_URI[{name}-{version}.sha256sum]");
+        let sha256 = inc
+            .lines()
+            .find_map(|l| {
+                l.trim()
+                    .strip_prefix(&key)?
+                    .trim()
+                    .strip_prefix('=')
+                    .map(|v| v.trim().trim_matches('"').to_string())
+            })
+            .ok_or_else(|| format!("{CRATES_INC}: no {key}"))?;
+        out.push(Crate {
+            name: name.to_string(),
+            version: version.to_string(),
+            sha256,
+        });
+    }
+    Ok(out)
+}
+
+fn sha256(path: &Path) -> Result<String, String> {
+    let p = path.to_string_lossy().into_owned();
+    let out = output("sha256sum", &[&p], Path::new("."), &[])?;
+    Ok(out
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// The cargo home the kernel build uses: the recipe's crates unpacked as bitbake's crate
+/// fetcher unpacks them (`NAME-VERSION/` with a `.cargo-checksum.json` that holds the
+/// package's sha256) and a `config.toml` that replaces crates.io with that directory, as
+/// cargo_common_do_configure writes it. Downloads are checked against the recipe's sha256.
+pub fn vendored_cargo_home() -> Result<PathBuf, String> {
+    let inc_path = root_dir().join(CRATES_INC);
+    let inc =
+        std::fs::read_to_string(&inc_path).map_err(|e| format!("{}: {e}", inc_path.display()))?;
+    let crates = recipe_crates(&inc)?;
+    let downloads = cache_dir().join("downloads");
+    let home = cache_dir().join("cargo-home");
+    let vendor = home.join("bitbake");
+    std::fs::create_dir_all(&downloads).map_err(|e| format!("{}: {e}", downloads.display()))?;
+    std::fs::create_dir_all(&vendor).map_err(|e| format!("{}: {e}", vendor.display()))?;
+    let mut wanted = Vec::new();
+    for c in &crates {
+        let dir_name = format!("{}-{}", c.name, c.version);
+        wanted.push(dir_name.clone());
+        let unpacked = vendor.join(&dir_name);
+        let checksum_file = unpacked.join(".cargo-checksum.json");
+        let checksum_json = format!("{{\"files\":{{}},\"package\":\"{}\"}}", c.sha256);
+        if std::fs::read_to_string(&checksum_file).ok().as_deref() == Some(checksum_json.as_str()) {
+            continue;
+        }
+        let file = downloads.join(format!("{dir_name}.crate"));
+        if !file.exists() || sha256(&file)? != c.sha256 {
+            let url = format!(
+                "https://static.crates.io/crates/{}/{dir_name}.crate",
+                c.name
+            );
+            let tmp = file.with_extension("part");
+            let t = tmp.to_string_lossy().into_owned();
+            run(
+                "curl",
+                &["-fsSL", "--retry", "3", "-o", &t, &url],
+                Path::new("."),
+                &[],
+            )?;
+            let got = sha256(&tmp)?;
+            if got != c.sha256 {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(format!(
+                    "{url}: sha256 {got}, but {CRATES_INC} says {}",
+                    c.sha256
+                ));
+            }
+            std::fs::rename(&tmp, &file).map_err(|e| format!("{}: {e}", file.display()))?;
+        }
+        let _ = std::fs::remove_dir_all(&unpacked);
+        let f = file.to_string_lossy().into_owned();
+        let v = vendor.to_string_lossy().into_owned();
+        run("tar", &["xzf", &f, "-C", &v], Path::new("."), &[])?;
+        std::fs::write(&checksum_file, checksum_json)
+            .map_err(|e| format!("{}: {e}", checksum_file.display()))?;
+    }
+    // Only what the recipe lists: a crate left over from an older list must not satisfy
+    // the build here when the recipe would not have it.
+    for e in std::fs::read_dir(&vendor).map_err(|e| format!("{}: {e}", vendor.display()))? {
+        let p = e.map_err(|e| e.to_string())?.path();
+        let name = p
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        if !wanted.contains(&name) {
+            std::fs::remove_dir_all(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        }
+    }
+    let config = format!(
+        "# As oe-core's cargo_common_do_configure writes it: crates.io replaced by the\n\
+         # crates the recipe lists, nothing fetched.\n\
+         [source.bitbake]\ndirectory = \"{}\"\n\n\
+         [source.crates-io]\nreplace-with = \"bitbake\"\nlocal-registry = \"/nonexistent\"\n\n\
+         [net]\noffline = true\n",
+        vendor.display()
+    );
+    std::fs::write(home.join("config.toml"), config)
+        .map_err(|e| format!("{}: {e}", home.join("config.toml").display()))?;
+    Ok(home)
+}
+
+/// The environment in which `make` builds a rinet kernel: what the kernel recipe gives
+/// the same Makefile (rinet-kernel/glue/Makefile reads RINET_CARGO_FLAGS; cargo and rustc
+/// are rustup's proxies, held to the pinned version).
+pub fn make_env() -> Result<Vec<(String, String)>, String> {
+    let ch = ensure_toolchain()?;
+    let home = vendored_cargo_home()?;
+    Ok(vec![
+        ("RUSTUP_TOOLCHAIN".into(), ch),
+        ("CARGO_HOME".into(), home.display().to_string()),
+        ("RINET_CARGO_FLAGS".into(), "--frozen".into()),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_channel_is_read_from_the_toolchain_file() {
+        assert_eq!(
+            channel("[toolchain]\nchannel = \"1.94.1\"\nprofile = \"minimal\"\n").as_deref(),
+            Some("1.94.1")
+        );
+        assert_eq!(channel("[toolchain]\n"), None);
+        assert!(toolchain().is_ok());
+    }
+
+    #[test]
+    fn recipe_crates_need_their_checksums() {
+        let inc = "SRC_URI += \"crate://crates.io/managed/0.8.0 \\\n    crate://crates.io/libc/0.2.1\"\n\
+                   SRC_URI[managed-0.8.0.sha256sum] = \"aa\"\nSRC_URI[libc-0.2.1.sha256sum] = \"bb\"\n";
+        let c = recipe_crates(inc).unwrap();
+        assert_eq!(c.len(), 2);
+        assert_eq!(c[1].name, "libc");
+        assert_eq!(c[1].sha256, "bb");
+        let missing = "SRC_URI += \"crate://crates.io/managed/0.8.0\"\n";
+        assert!(recipe_crates(missing).is_err());
+    }
+
+    #[test]
+    fn the_committed_crate_list_parses() {
+        let inc = std::fs::read_to_string(root_dir().join(CRATES_INC)).unwrap();
+        let c = recipe_crates(&inc).unwrap();
+        assert!(c.iter().any(|c| c.name == "smoltcp"));
+    }
+}
