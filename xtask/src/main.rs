@@ -68,6 +68,7 @@ fn test() -> Result<(), String> {
     }
     yocto::oelint()?;
     layer_check::check()?;
+    yocto::task_check()?;
     fuzz(30)?;
     // Unit, back-to-back and interop tests.
     cargo(&["test", "--workspace", "--features", "rinet/ffi"], &root)?;
