@@ -205,7 +205,7 @@ fn serve(h: &mut Host, args: &Args) -> Result<(), String> {
     let s = h.stats();
     let m = &s.mib;
     println!(
-        "served {} requests; udp echoed {}; tcp in {} out {} retrans {} rst {} listen-overflows {}; rx drops {}",
+        "served {} requests; udp echoed {}; tcp in {} out {} retrans {} rst {} listen-overflows {} syn-queue-evictions {}; rx drops {}",
         web.requests,
         echo.map_or(0, |e| e.echoed),
         m.tcp_in_segs,
@@ -213,6 +213,7 @@ fn serve(h: &mut Host, args: &Args) -> Result<(), String> {
         m.tcp_retrans_segs,
         m.tcp_out_rsts,
         m.tcp_listen_overflows,
+        m.syn_queue_evictions,
         s.total_drops()
     );
     Ok(())

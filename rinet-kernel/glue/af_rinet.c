@@ -1197,9 +1197,9 @@ static int rinet_snmp_show(struct seq_file *seq, void *v)
 	seq_puts(seq, "Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n");
 	seq_printf(seq, "Udp: %llu 0 %llu %llu 0 0 0 0 0\n",
 		   s.udp_in_datagrams, s.udp_in_errors, s.udp_out_datagrams);
-	seq_puts(seq, "Rinet: RxDrops ListenOverflows TimerFires\n");
-	seq_printf(seq, "Rinet: %llu %llu %ld\n", s.rx_drops, s.listen_overflows,
-		   atomic_long_read(&rinet_timer_fires));
+	seq_puts(seq, "Rinet: RxDrops ListenOverflows TimerFires SynQueueEvictions\n");
+	seq_printf(seq, "Rinet: %llu %llu %ld %llu\n", s.rx_drops, s.listen_overflows,
+		   atomic_long_read(&rinet_timer_fires), s.syn_queue_evictions);
 	return 0;
 }
 

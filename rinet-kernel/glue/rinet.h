@@ -79,6 +79,7 @@ struct rinet_snmp {
 	u64 udp_in_datagrams, udp_in_errors, udp_out_datagrams;
 	u64 rx_drops, listen_overflows;
 	u64 ip_in_addr_errors, ip_out_no_routes;
+	u64 syn_queue_evictions;
 };
 
 /* Provided by the glue for the Rust side. */

@@ -629,9 +629,16 @@ impl<P: Platform> Stack<P> {
             Some(_) => return Some(DropReason::DuplicateSyn),
             None => {}
         }
-        self.socks
-            .listener_full(&mut self.engine, (slot, ifindex), local, remote)
-            .then_some(DropReason::ListenOverflow)
+        match self
+            .socks
+            .admit_syn(&mut self.engine, (slot, ifindex), local, self.now)
+        {
+            Ok(evicted) => {
+                self.stats.mib.syn_queue_evictions += u64::from(evicted);
+                None
+            }
+            Err(why) => Some(why),
+        }
     }
 
     /// Acknowledge a segment for a connection in TIME-WAIT (the engine no longer has it).

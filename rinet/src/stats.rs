@@ -34,10 +34,12 @@ pub struct Mib {
     pub ip_in_addr_errors: u64,
     /// Frames not sent because their source address is no longer ours.
     pub ip_out_no_routes: u64,
+    /// Half-open connections evicted from the full SYN queue for a new SYN.
+    pub syn_queue_evictions: u64,
 }
 
-// struct rinet_snmp in rinet.h has 24 counters.
-const _: () = assert!(core::mem::size_of::<Mib>() == 24 * 8);
+// struct rinet_snmp in rinet.h has 25 counters.
+const _: () = assert!(core::mem::size_of::<Mib>() == 25 * 8);
 
 #[derive(Clone, Debug, Default)]
 pub struct Stats {

@@ -44,9 +44,12 @@ pub enum DropReason {
     /// A SYN for a connection that already exists (a retransmission whose SYN-ACK was
     /// lost, or a peer that restarted): the connection answers on its own timers.
     DuplicateSyn = 11,
+    /// A SYN while the SYN queue is full of half-open connections too young to evict
+    /// (Linux: TCPReqQFullDrop).
+    SynQueueFull = 12,
 }
 
-pub const DROP_REASONS: usize = 12;
+pub const DROP_REASONS: usize = 13;
 
 /// An ARP packet for IPv4 over Ethernet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

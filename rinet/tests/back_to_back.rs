@@ -121,26 +121,52 @@ fn connect_reports_refusal_on_second_call() {
     assert_eq!(net.a.connect(c, ep(B_IP, 81)), Err(Errno::ECONNREFUSED));
 }
 
-#[test]
-fn backlog_queues_in_order_and_drops_overflow_syns() {
-    let mut net = Net::new();
-    let l = listener(&mut net.b, 80, 2);
-    let clients: Vec<SocketId> = (0..8)
+/// `n` clients of `a` connecting to b:80 at once.
+fn connect_many(net: &mut Net, n: usize) -> Vec<SocketId> {
+    let clients: Vec<SocketId> = (0..n)
         .map(|_| net.a.socket(SOCK_STREAM, 0).unwrap())
         .collect();
     for &c in &clients {
         assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
     }
-    net.pump();
-    // backlog 2: Linux queues backlog + 1 connections; the other SYNs are dropped, not reset.
-    let up = clients
+    clients
+}
+
+fn connected_count(net: &mut Net, clients: &[SocketId]) -> usize {
+    clients
         .iter()
         .filter(|&&c| net.a.poll_mask(c) & POLLOUT != 0)
-        .count();
-    assert_eq!(up, 3);
-    assert!(clients.iter().all(|&c| net.a.poll_mask(c) & POLLERR == 0));
-    assert!(net.b.stats.dropped(DropReason::ListenOverflow) >= 5);
-    // accept() returns them in the order they connected.
+        .count()
+}
+
+/// What `/proc/net/tcp` shows of a listener: (accept queue, backlog).
+fn accept_queue(s: &mut Stack<SimPlatform>, l: SocketId) -> (u32, u32) {
+    let i = (0..)
+        .map_while(|k| s.socket_info(k))
+        .find(|i| i.id == l)
+        .unwrap();
+    (i.rx_queue, i.tx_queue)
+}
+
+#[test]
+fn backlog_queues_in_order_and_drops_overflow_syns() {
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 2);
+    // backlog 2: Linux queues backlog + 1 connections for accept().
+    let first = connect_many(&mut net, 3);
+    net.pump();
+    assert_eq!(connected_count(&mut net, &first), 3);
+    assert_eq!(accept_queue(&mut net.b, l), (3, 2));
+    // With the accept queue full, further SYNs are dropped, not reset: the peers retry.
+    let late = connect_many(&mut net, 5);
+    net.pump();
+    assert_eq!(connected_count(&mut net, &late), 0);
+    assert!(late.iter().all(|&c| net.a.poll_mask(c) & POLLERR == 0));
+    assert_eq!(net.b.stats.dropped(DropReason::ListenOverflow), 5);
+    assert_eq!(net.b.stats.mib.tcp_listen_overflows, 5);
+    assert_eq!(net.b.stats.mib.tcp_out_rsts, 0);
+    // accept() returns them in the order they connected; the others get in as it drains.
+    let clients: Vec<SocketId> = first.iter().chain(&late).copied().collect();
     let ports: Vec<u16> = clients
         .iter()
         .map(|&c| net.a.local_endpoint(c).unwrap().port)
@@ -159,6 +185,146 @@ fn backlog_queues_in_order_and_drops_overflow_syns() {
     want.sort();
     assert_eq!(sorted, want);
     assert!(clients.iter().all(|&c| net.a.poll_mask(c) & POLLOUT != 0));
+}
+
+#[test]
+fn a_burst_beyond_the_backlog_completes_its_handshakes() {
+    // The SYN queue is apart from the accept queue: SYNs that arrive while the accept
+    // queue has room all open connections (Linux answers those beyond its SYN queue with
+    // cookies); those that complete while it is full wait for room, in order.
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 2);
+    let clients = connect_many(&mut net, 8);
+    net.pump();
+    assert_eq!(connected_count(&mut net, &clients), 8);
+    assert_eq!(accept_queue(&mut net.b, l), (3, 2));
+    assert_eq!(net.b.stats.total_drops(), 0);
+    let ports: Vec<u16> = clients
+        .iter()
+        .map(|&c| net.a.local_endpoint(c).unwrap().port)
+        .collect();
+    let mut accepted = Vec::new();
+    while let Ok((_, peer)) = net.b.accept(l) {
+        accepted.push(peer.port);
+    }
+    assert_eq!(accepted, ports);
+    assert_eq!(net.b.stats.mib.tcp_passive_opens, 8);
+}
+
+/// A SYN to b:`port` from `src:sport`, as a flood forges it.
+fn forged_syn(src: Ipv4, sport: u16, port: u16, flags: u8, seq: u32) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0x66, 8, 0];
+    let seg = rinet::wire::tcp_segment(ep(src, sport), ep(B_IP, port), (seq, 0), flags, 8192);
+    f.extend_from_slice(&seg);
+    f
+}
+
+/// A source address outside the test's subnet, as `hping3 --rand-source` makes them.
+fn random_source(rng: &mut Rng) -> Ipv4 {
+    let x = rng.next();
+    Ipv4::new(
+        20 + (x % 180) as u8,
+        (x >> 8) as u8,
+        (x >> 16) as u8,
+        1 + (x >> 24) as u8 % 250,
+    )
+}
+
+#[test]
+fn syn_flood_does_not_lock_out_a_client() {
+    let mut net = Net::new();
+    // b routes everything through a (the flood's sources are off-link, as on the Internet).
+    net.b
+        .add_route(rinet::route::Route {
+            dest: Ipv4::ANY,
+            prefix: 0,
+            gateway: A_IP,
+            ifindex: IF,
+            metric: 0,
+            connected: false,
+        })
+        .unwrap();
+    let l = listener(&mut net.b, 80, 9);
+    let mut rng = Rng(7);
+    let base = net.b.engine_socket_count();
+    let mut client = None;
+    let mut connected_at = None;
+    // 3000 forged SYNs at 2000 per second; a real client connects 0.5 s into the flood.
+    for i in 0..3000u32 {
+        let src = random_source(&mut rng);
+        net.b.receive(
+            IF,
+            &forged_syn(src, 1024 + i as u16, 80, 0x02, rng.next() as u32),
+        );
+        if i == 1000 {
+            let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+            assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
+            client = Some((c, net.now()));
+        }
+        net.advance(500);
+        if let (Some((c, t0)), None) = (client, connected_at) {
+            if net.a.poll_mask(c) & POLLOUT != 0 {
+                connected_at = Some(net.now() - t0);
+            }
+        }
+        // The SYN queue bounds what the flood holds: beside the listening sockets and the
+        // accept queue, 16 connections.
+        let queued = accept_queue(&mut net.b, l).0 as usize;
+        let max = base + queued + rinet::socket::tcp::SYN_QUEUE_MAX;
+        assert!(net.b.engine_socket_count() <= max, "after SYN {i}");
+    }
+    let took = connected_at.expect("the client never connected during the flood");
+    assert!(took < SEC, "connected after {took} us");
+    let (s, _) = net.b.accept(l).unwrap();
+    let (c, _) = client.unwrap();
+    net.a.send(c, b"GET / HTTP/1.0\r\n\r\n", None).unwrap();
+    net.pump();
+    let mut buf = [0u8; 64];
+    assert_eq!(net.b.recv(s, &mut buf, 0).unwrap().len, 18);
+    // The queue filled after 16 SYNs; the next ones were dropped for 100 ms (200 of them),
+    // then each took the place of the oldest.
+    let dropped = net.b.stats.dropped(DropReason::SynQueueFull);
+    assert!((195..=205).contains(&dropped), "{dropped}");
+    assert_eq!(net.b.stats.mib.syn_queue_evictions, 3000 - 16 - dropped);
+    assert_eq!(net.b.stats.mib.tcp_passive_opens, 1);
+}
+
+#[test]
+fn a_full_syn_queue_of_young_connections_drops_the_new_syn() {
+    let mut net = Net::new();
+    listener(&mut net.b, 80, 64);
+    let max = rinet::socket::tcp::SYN_QUEUE_MAX;
+    let mut rng = Rng(3);
+    // All at the same instant: none is old enough to give way.
+    for i in 0..max + 5 {
+        let src = random_source(&mut rng);
+        net.b
+            .receive(IF, &forged_syn(src, 2000 + i as u16, 80, 0x02, 1));
+    }
+    assert_eq!(net.b.stats.dropped(DropReason::SynQueueFull), 5);
+    assert_eq!(net.b.stats.mib.syn_queue_evictions, 0);
+    // A client whose SYN came then is not reset: it retries and gets in.
+    let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
+    net.pump();
+    assert_eq!(net.a.poll_mask(c) & (POLLOUT | POLLERR), 0);
+    net.run_until(5 * SEC, |n| n.a.poll_mask(c) & POLLOUT != 0);
+    assert_eq!(net.b.stats.mib.syn_queue_evictions, 1);
+}
+
+#[test]
+fn a_reset_half_open_connection_never_reaches_accept() {
+    // smoltcp sends a half-open socket that gets a reset back to LISTEN.
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 4);
+    let src = Ipv4::new(10, 0, 0, 77);
+    net.b.receive(IF, &forged_syn(src, 5555, 80, 0x02, 1000));
+    net.b.receive(IF, &forged_syn(src, 5555, 80, 0x04, 1001));
+    net.pump();
+    assert_eq!(net.b.accept(l), Err(Errno::EAGAIN));
+    assert_eq!(net.b.poll_mask(l) & POLLIN, 0);
+    let (c, _) = connected(&mut net, 81);
+    assert!(net.a.poll_mask(c) & POLLOUT != 0);
 }
 
 #[test]
