@@ -195,17 +195,19 @@ fn serve(h: &mut Host, args: &Args) -> Result<(), String> {
         "READY http://{}:{port}/",
         dgram::fmt_ip(parse_cidr(args.get("addr")?)?.addr)
     );
+    let mut most_sockets = 0;
     while !STOP.load(Ordering::Relaxed) && end.is_none_or(|e| h.now_us() < e) {
         let mut busy = web.step(h);
         if let Some(e) = echo.as_mut() {
             busy |= e.step(h);
         }
         h.pump(if busy { 0 } else { 100 });
+        most_sockets = most_sockets.max(h.engine_sockets());
     }
     let s = h.stats();
     let m = &s.mib;
     println!(
-        "served {} requests; udp echoed {}; tcp in {} out {} retrans {} rst {} listen-overflows {} syn-queue-evictions {}; rx drops {}",
+        "served {} requests; udp echoed {}; tcp in {} out {} retrans {} rst {} listen-overflows {} syn-queue-evictions {}; rx drops {}; engine sockets at most {most_sockets}",
         web.requests,
         echo.map_or(0, |e| e.echoed),
         m.tcp_in_segs,
