@@ -218,6 +218,11 @@ fn serve(h: &mut Host, args: &Args) -> Result<(), String> {
         m.syn_queue_evictions,
         s.total_drops()
     );
+    let by_reason: Vec<String> = (s.mib.drops.iter().zip(rinet::wire::DROP_NAMES))
+        .filter(|(n, _)| **n > 0)
+        .map(|(n, name)| format!("{name}={n}"))
+        .collect();
+    println!("drops by reason: {}", by_reason.join(" "));
     Ok(())
 }
 

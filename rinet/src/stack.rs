@@ -537,7 +537,21 @@ impl<P: Platform> Stack<P> {
         let info = match parsed {
             Ok(Frame::Arp(arp)) => {
                 self.stats.arp_in += 1;
-                self.learn_neighbor(slot, arp.sender_ip, arp.sender_mac);
+                // Neither answered nor learned: a sender that is us or a martian (as
+                // Linux's arp_process, which routes the sender as a source).
+                let sender = arp.sender_ip;
+                let why = if self.is_local_addr(sender) {
+                    Some(DropReason::ArpSenderLocal)
+                } else {
+                    wire::martian(sender, arp.target_ip)
+                        .filter(|_| !sender.is_any())
+                        .map(|_| DropReason::ArpMartian)
+                };
+                if let Some(why) = why {
+                    self.stats.drop_frame(why);
+                    return false;
+                }
+                self.learn_neighbor(slot, sender, arp.sender_mac);
                 if self.is_retained(slot, arp.target_ip) {
                     // Not ours any more: someone else may own it now.
                     self.stats.drop_frame(DropReason::NotLocal);
@@ -548,6 +562,18 @@ impl<P: Platform> Stack<P> {
             Ok(Frame::Ipv4(info)) if self.is_retained(slot, info.dst) => {
                 self.stats.drop_frame(DropReason::NotLocal);
                 return false;
+            }
+            Ok(Frame::Ipv4(info)) if !loopback => {
+                // Martians are dropped unanswered (and never ARPed for).
+                let why = wire::martian(info.src, info.dst).or_else(|| {
+                    self.is_local_addr(info.src)
+                        .then_some(DropReason::MartianSrcLocal)
+                });
+                if let Some(why) = why {
+                    self.stats.drop_frame(why);
+                    return false;
+                }
+                info
             }
             Ok(Frame::Ipv4(info)) => info,
             Err(why) => {

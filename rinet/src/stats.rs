@@ -36,29 +36,27 @@ pub struct Mib {
     pub ip_out_no_routes: u64,
     /// Half-open connections evicted from the full SYN queue for a new SYN.
     pub syn_queue_evictions: u64,
+    /// Frames dropped by the receive classifier, by [`DropReason`].
+    pub drops: [u64; DROP_REASONS],
 }
 
-// struct rinet_snmp in rinet.h has 25 counters.
-const _: () = assert!(core::mem::size_of::<Mib>() == 25 * 8);
+// struct rinet_snmp in rinet.h has 25 counters and RINET_DROP_REASONS (22) drop counters.
+const _: () = assert!(core::mem::size_of::<Mib>() == (25 + 22) * 8);
 
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
     pub mib: Mib,
     pub arp_in: u64,
     pub arp_out: u64,
-    /// Frames dropped by the receive classifier, by [`DropReason`].
-    pub rx_drops: [u64; DROP_REASONS],
 }
 
 impl Stats {
     pub fn drop_frame(&mut self, why: DropReason) {
-        self.rx_drops[why as usize] += 1;
         let m = &mut self.mib;
+        m.drops[why as usize] += 1;
         m.rx_drops += 1;
         match why {
-            DropReason::BadIpHeader | DropReason::BadIpChecksum | DropReason::Martian => {
-                m.ip_in_hdr_errors += 1
-            }
+            DropReason::BadIpHeader | DropReason::BadIpChecksum => m.ip_in_hdr_errors += 1,
             DropReason::Fragment => m.ip_reasm_fails += 1,
             DropReason::NotLocal => m.ip_in_addr_errors += 1,
             DropReason::ListenOverflow => m.tcp_listen_overflows += 1,
@@ -67,7 +65,7 @@ impl Stats {
     }
 
     pub fn dropped(&self, why: DropReason) -> u64 {
-        self.rx_drops[why as usize]
+        self.mib.drops[why as usize]
     }
 
     pub fn total_drops(&self) -> u64 {

@@ -219,11 +219,12 @@ fn forged_syn(src: Ipv4, sport: u16, port: u16, flags: u8, seq: u32) -> Vec<u8> 
     f
 }
 
-/// A source address outside the test's subnet, as `hping3 --rand-source` makes them.
+/// A source address outside the test's subnet (and no martian), as `hping3 --rand-source`
+/// makes them.
 fn random_source(rng: &mut Rng) -> Ipv4 {
     let x = rng.next();
     Ipv4::new(
-        20 + (x % 180) as u8,
+        20 + (x % 100) as u8,
         (x >> 8) as u8,
         (x >> 16) as u8,
         1 + (x >> 24) as u8 % 250,
@@ -830,6 +831,123 @@ fn vanished_peer_times_out() {
     net.run_until(300 * SEC, |n| n.a.poll_mask(c) & POLLERR != 0);
     assert_eq!(net.a.take_error(c).unwrap(), Some(Errno::ETIMEDOUT));
     assert!(net.a.stats.mib.tcp_retrans_segs > 0);
+}
+
+/// An Ethernet frame to b carrying an IPv4 packet from `src` to `dst`.
+fn ip_frame(src: Ipv4, dst: Ipv4, proto: u8, l4: &[u8]) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0x66, 8, 0];
+    f.extend_from_slice(&rinet::wire::ipv4_header(src, dst, proto, 64, l4.len()));
+    f.extend_from_slice(l4);
+    f
+}
+
+/// An ICMP message of type `ty` and code `code` with a payload, checksum filled in.
+fn icmp(ty: u8, code: u8, rest: &[u8]) -> Vec<u8> {
+    let mut m = vec![ty, code, 0, 0];
+    m.extend_from_slice(rest);
+    let sum = rinet::wire::csum_fold(rinet::wire::csum_add(0, &m));
+    m[2..4].copy_from_slice(&sum.to_be_bytes());
+    m
+}
+
+/// A UDP datagram (checksum 0: not computed).
+fn udp(sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
+    let mut d = sport.to_be_bytes().to_vec();
+    d.extend_from_slice(&dport.to_be_bytes());
+    d.extend_from_slice(&(8 + data.len() as u16).to_be_bytes());
+    d.extend_from_slice(&[0, 0]);
+    d.extend_from_slice(data);
+    d
+}
+
+/// An ARP request from `sender` (MAC 02:..:66) for `target`, to b.
+fn arp_request(sender: Ipv4, target: Ipv4) -> Vec<u8> {
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&[2, 0, 0, 0, 0, 0x66, 8, 6, 0, 1, 8, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&[2, 0, 0, 0, 0, 0x66]);
+    f.extend_from_slice(&sender.0);
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&target.0);
+    f
+}
+
+/// Frames b sent so far (ARP and IPv4).
+fn sent_by(s: &Stack<SimPlatform>) -> u64 {
+    s.stats.arp_out + s.stats.mib.ip_out_requests
+}
+
+#[test]
+fn martians_are_dropped_unanswered_and_counted() {
+    use DropReason::*;
+    let mut net = Net::new();
+    listener(&mut net.b, 80, 4);
+    let u = net.b.socket(SOCK_DGRAM, 0).unwrap();
+    net.b.bind(u, ep(Ipv4::ANY, 67)).unwrap();
+    let cases = [
+        (Ipv4::LOCALHOST, B_IP, MartianSrcLoopback),
+        (Ipv4::new(127, 9, 9, 9), B_IP, MartianSrcLoopback),
+        (B_IP, B_IP, MartianSrcLocal),
+        (Ipv4::ANY, B_IP, MartianSrcZero),
+        (Ipv4::new(0, 1, 2, 3), B_IP, MartianSrcZero),
+        (Ipv4::BROADCAST, B_IP, MartianSrcBroadcast),
+        (Ipv4::new(224, 0, 0, 1), B_IP, MartianSrcMulticast),
+        (Ipv4::new(239, 1, 2, 3), B_IP, MartianSrcMulticast),
+        (Ipv4::new(240, 0, 0, 1), B_IP, MartianSrcClassE),
+        (A_IP, Ipv4::ANY, MartianDstZero),
+        (A_IP, Ipv4::LOCALHOST, MartianDstLoopback),
+    ];
+    let echo = icmp(8, 0, &[0, 1, 0, 1, b'x']);
+    for (src, dst, why) in cases {
+        let (before, sent) = (net.b.stats.dropped(why), sent_by(&net.b));
+        let syn = rinet::wire::tcp_segment(ep(src, 4000), ep(dst, 80), (9, 0), 0x02, 512);
+        net.b.receive(IF, &ip_frame(src, dst, 6, &syn[20..]));
+        net.b.receive(IF, &ip_frame(src, dst, 1, &echo));
+        net.b
+            .receive(IF, &ip_frame(src, dst, 17, &udp(68, 9, b"x")));
+        net.b
+            .receive(IF, &ip_frame(src, dst, 17, &udp(68, 67, b"x")));
+        assert_eq!(net.b.stats.dropped(why), before + 4, "{src:?} -> {dst:?}");
+        assert_eq!(sent_by(&net.b), sent, "{src:?} -> {dst:?} was answered");
+    }
+    assert_eq!(net.b.recv(u, &mut [0; 8], 0), Err(Errno::EAGAIN));
+    // ARP: "who-has B tell B" from another host, and martian senders or targets: neither
+    // answered nor learned.
+    let arps = [
+        (B_IP, B_IP, ArpSenderLocal),
+        (B_IP, A_IP, ArpSenderLocal),
+        (Ipv4::LOCALHOST, B_IP, ArpSenderLocal),
+        (Ipv4::new(127, 1, 1, 1), B_IP, ArpSenderLocal),
+        (Ipv4::new(240, 1, 1, 1), B_IP, ArpMartian),
+        (Ipv4::new(224, 0, 0, 9), B_IP, ArpMartian),
+        (Ipv4::BROADCAST, B_IP, ArpMartian),
+        (Ipv4::new(0, 0, 0, 7), B_IP, ArpMartian),
+        (Ipv4::new(10, 0, 0, 9), Ipv4::LOCALHOST, ArpMartian),
+    ];
+    for (sender, target, why) in arps {
+        let (before, sent) = (net.b.stats.dropped(why), sent_by(&net.b));
+        net.b.receive(IF, &arp_request(sender, target));
+        assert_eq!(net.b.stats.dropped(why), before + 1, "ARP {sender:?}");
+        assert_eq!(sent_by(&net.b), sent, "ARP from {sender:?} was answered");
+    }
+    assert_eq!(net.b.neighbors().count(), 0);
+    // A DHCP client's request (from 0.0.0.0 to the limited broadcast) is no martian.
+    let drops = net.b.stats.total_drops();
+    let dhcp = udp(68, 67, b"discover");
+    net.b
+        .receive(IF, &ip_frame(Ipv4::ANY, Ipv4::BROADCAST, 17, &dhcp));
+    assert_eq!(net.b.stats.total_drops(), drops);
+    let mut buf = [0u8; 16];
+    let got = net.b.recv(u, &mut buf, 0).unwrap();
+    assert_eq!(&buf[..got.len], b"discover");
+    assert_eq!(got.from, Some(ep(Ipv4::ANY, 68)));
+    // The same requests from a real neighbour are answered.
+    let sent = sent_by(&net.b);
+    net.b
+        .receive(IF, &arp_request(Ipv4::new(10, 0, 0, 9), B_IP));
+    net.b
+        .receive(IF, &ip_frame(Ipv4::new(10, 0, 0, 9), B_IP, 1, &echo));
+    assert_eq!(sent_by(&net.b), sent + 2);
+    assert_eq!(net.b.stats.total_drops(), drops);
 }
 
 #[test]
