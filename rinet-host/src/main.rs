@@ -223,6 +223,15 @@ fn serve(h: &mut Host, args: &Args) -> Result<(), String> {
         .map(|(n, name)| format!("{name}={n}"))
         .collect();
     println!("drops by reason: {}", by_reason.join(" "));
+    println!(
+        "udp in {} no-ports {} in-errors {}; icmp in {} in-errors {} out {}",
+        m.udp_in_datagrams,
+        m.udp_no_ports,
+        m.udp_in_errors,
+        m.icmp_in_msgs,
+        m.icmp_in_errors,
+        m.icmp_out_msgs
+    );
     Ok(())
 }
 

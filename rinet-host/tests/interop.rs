@@ -445,63 +445,6 @@ fn syn_flood_from_random_sources_leaves_the_server_reachable() {
     );
 }
 
-/// Python that sends Ethernet frames to rinet through an AF_PACKET socket on the TAP and
-/// counts rinet's answers: `martians` first (none may be answered, with anything: reply,
-/// reset or ARP), then a real ping as a control.
-const MARTIANS_PY: &str = r#"
-import socket, struct, sys, time
-RMAC = bytes.fromhex(sys.argv[1].replace(':', ''))
-LMAC = bytes.fromhex(open('/sys/class/net/rtap0/address').read().strip().replace(':', ''))
-def csum(b):
-    if len(b) % 2: b += b'\0'
-    s = sum(struct.unpack('!%dH' % (len(b) // 2), b))
-    while s >> 16: s = (s & 0xffff) + (s >> 16)
-    return ~s & 0xffff
-def ip(src, dst, proto, l4):
-    h = struct.pack('!BBHHHBBH4s4s', 0x45, 0, 20 + len(l4), 1, 0, 64, proto, 0,
-                    socket.inet_aton(src), socket.inet_aton(dst))
-    return RMAC + LMAC + b'\x08\x00' + h[:10] + struct.pack('!H', csum(h)) + h[12:] + l4
-def syn(src, dst):
-    t = struct.pack('!HHIIBBHHH', 4000, 80, 1000, 0, 5 << 4, 2, 8192, 0, 0)
-    ph = socket.inet_aton(src) + socket.inet_aton(dst) + struct.pack('!BBH', 0, 6, len(t))
-    return t[:16] + struct.pack('!H', csum(ph + t)) + t[18:]
-def echo(code):
-    m = struct.pack('!BBHHH', 8, code, 0, 0x1234, 1) + b'martian'
-    return m[:2] + struct.pack('!H', csum(m)) + m[4:]
-def udp(port):
-    return struct.pack('!HHHH', 4001, port, 8 + 7, 0) + b'martian'
-def arp(sender, target):
-    return (b'\xff' * 6 + LMAC + b'\x08\x06' + struct.pack('!HHBBH', 1, 0x0800, 6, 4, 1)
-            + LMAC + socket.inet_aton(sender) + b'\0' * 6 + socket.inet_aton(target))
-s = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
-s.bind(('rtap0', 0))
-s.settimeout(0.1)
-def answers(seconds):
-    n, end = 0, time.time() + seconds
-    while time.time() < end:
-        try:
-            f = s.recv(2048)
-        except socket.timeout:
-            continue
-        if f[6:12] == RMAC:
-            n += 1
-            print('answer', f[:42].hex())
-    return n
-for src, dst in [('127.0.0.1', '10.77.0.2'), ('10.77.0.2', '10.77.0.2'),
-                 ('0.0.0.0', '10.77.0.2'), ('224.0.0.1', '10.77.0.2'),
-                 ('255.255.255.255', '10.77.0.2'), ('240.0.0.1', '10.77.0.2'),
-                 ('10.77.0.1', '0.0.0.0'), ('10.77.0.1', '127.0.0.1')]:
-    s.send(ip(src, dst, 6, syn(src, dst)))
-    s.send(ip(src, dst, 1, echo(0)))
-    s.send(ip(src, dst, 17, udp(7)))
-s.send(arp('10.77.0.2', '10.77.0.2'))
-s.send(arp('127.0.0.1', '10.77.0.2'))
-s.send(arp('224.0.0.5', '10.77.0.2'))
-print('martians answered', answers(1.5))
-s.send(ip('10.77.0.1', '10.77.0.2', 1, echo(0)))
-print('control answered', answers(0.5))
-"#;
-
 #[test]
 fn martian_frames_are_dropped_unanswered_and_counted() {
     let mut ns = Ns::new("mart");
@@ -515,7 +458,8 @@ fn martian_frames_are_dropped_unanswered_and_counted() {
         .nth(1)
         .unwrap_or_else(|| panic!("no MAC for rinet in {neigh:?}"))
         .to_string();
-    let out = ns.run(&["python3", "-c", MARTIANS_PY, &mac]);
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/martians.py");
+    let out = ns.run(&["python3", script, "rtap0", &mac, RINET_IP, LINUX_IP]);
     let out = String::from_utf8_lossy(&out.stdout).to_string();
     assert!(out.contains("martians answered 0\n"), "{out}");
     assert!(out.contains("control answered 1\n"), "{out}");
@@ -539,4 +483,23 @@ fn martian_frames_are_dropped_unanswered_and_counted() {
             "{name}: {report}"
         );
     }
+}
+
+#[test]
+fn echo_with_a_code_and_a_closed_udp_port_answered_as_linux_does() {
+    let mut ns = Ns::new("codes");
+    ns.serve(&["--udp-echo", "7"]);
+    // Linux answers an echo request of any code, with that code (nmap's IE probe uses 9).
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/codes.py");
+    let out = ns.run(&["python3", script, RINET_IP, "7"]);
+    let out = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out,
+        "reply 0 9 0 True\nreply 0 0 0 True\nreply 0 255 0 True\nrefused\nrefused\nrefused\n\
+         echoed b'echo'\n"
+    );
+    let report = ns.stop_server();
+    assert_eq!(counter(&report, "no-ports "), 3, "{report}");
+    assert_eq!(counter(&report, "udp in "), 1, "{report}");
+    assert_eq!(counter(&report, "icmp in "), 3, "{report}");
 }

@@ -83,6 +83,8 @@ struct rinet_snmp {
 	u64 rx_drops, listen_overflows;
 	u64 ip_in_addr_errors, ip_out_no_routes;
 	u64 syn_queue_evictions;
+	u64 tcp_in_csum_errors, udp_no_ports, udp_in_csum_errors;
+	u64 icmp_in_errors, icmp_in_csum_errors;
 	u64 drops[RINET_DROP_REASONS];	/* by rinet::wire::DropReason */
 };
 

@@ -1,6 +1,6 @@
 //! Counters, named after the SNMP MIB fields `/proc/net/snmp` prints.
 
-use crate::wire::{DropReason, DROP_REASONS};
+use crate::wire::{DropReason, DROP_REASONS, IPPROTO_TCP, IPPROTO_UDP};
 
 /// The counters `/proc/net/snmp` prints, in the layout of the glue's `struct rinet_snmp`
 /// (rinet.h): the C ABI hands out a copy of this struct as it is.
@@ -36,12 +36,18 @@ pub struct Mib {
     pub ip_out_no_routes: u64,
     /// Half-open connections evicted from the full SYN queue for a new SYN.
     pub syn_queue_evictions: u64,
+    pub tcp_in_csum_errors: u64,
+    /// Datagrams for a port no socket has (a port unreachable went back).
+    pub udp_no_ports: u64,
+    pub udp_in_csum_errors: u64,
+    pub icmp_in_errors: u64,
+    pub icmp_in_csum_errors: u64,
     /// Frames dropped by the receive classifier, by [`DropReason`].
     pub drops: [u64; DROP_REASONS],
 }
 
-// struct rinet_snmp in rinet.h has 25 counters and RINET_DROP_REASONS (22) drop counters.
-const _: () = assert!(core::mem::size_of::<Mib>() == (25 + 22) * 8);
+// struct rinet_snmp in rinet.h has 30 counters and RINET_DROP_REASONS (22) drop counters.
+const _: () = assert!(core::mem::size_of::<Mib>() == (30 + 22) * 8);
 
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
@@ -61,6 +67,32 @@ impl Stats {
             DropReason::NotLocal => m.ip_in_addr_errors += 1,
             DropReason::ListenOverflow => m.tcp_listen_overflows += 1,
             _ => {}
+        }
+    }
+
+    /// A segment, datagram or ICMP message with a bad header or checksum (`csum`) in a
+    /// sound IP packet of protocol `proto`: Linux delivers it, and the protocol counts it
+    /// as received and in error.
+    pub fn l4_error(&mut self, proto: u8, csum: bool) {
+        let m = &mut self.mib;
+        let csum = u64::from(csum);
+        m.ip_in_receives += 1;
+        m.ip_in_delivers += 1;
+        match proto {
+            IPPROTO_TCP => {
+                m.tcp_in_segs += 1;
+                m.tcp_in_errs += 1;
+                m.tcp_in_csum_errors += csum;
+            }
+            IPPROTO_UDP => {
+                m.udp_in_errors += 1;
+                m.udp_in_csum_errors += csum;
+            }
+            _ => {
+                m.icmp_in_msgs += 1;
+                m.icmp_in_errors += 1;
+                m.icmp_in_csum_errors += csum;
+            }
         }
     }
 

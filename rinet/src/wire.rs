@@ -158,6 +158,8 @@ pub enum Transport {
     Other,
 }
 
+pub const ICMP_ECHO: u8 = 8;
+pub const ICMP_PORT_UNREACH: u8 = 3;
 /// ICMP types that report an error about a datagram (RFC 792).
 pub const ICMP_DEST_UNREACH: u8 = 3;
 pub const ICMP_TIME_EXCEEDED: u8 = 11;
@@ -255,6 +257,28 @@ pub fn ipv4_header(src: Ipv4, dst: Ipv4, proto: u8, ttl: u8, payload_len: usize)
     let c = csum_fold(csum_add(0, &h));
     h[10..12].copy_from_slice(&c.to_be_bytes());
     h
+}
+
+/// The echo reply to an echo request `req` (an IPv4 packet), as Linux's `icmp_echo` makes
+/// it: the request's ICMP message, code and all, with type 0, in a new IPv4 header.
+pub fn echo_reply(req: &[u8]) -> Option<alloc::vec::Vec<u8>> {
+    let ihl = usize::from(*req.first()? & 0x0f) * 4;
+    let icmp = req.get(ihl..usize::from(be16(req, 2)?))?;
+    let mut p = alloc::vec::Vec::new();
+    p.try_reserve(20 + icmp.len()).ok()?;
+    p.extend_from_slice(&ipv4_header(
+        ip4(req, 16)?,
+        ip4(req, 12)?,
+        IPPROTO_ICMP,
+        64,
+        icmp.len(),
+    ));
+    p.extend_from_slice(icmp);
+    p[20] = 0;
+    p[22..24].copy_from_slice(&[0, 0]);
+    let sum = csum_fold(csum_add(0, &p[20..]));
+    p[22..24].copy_from_slice(&sum.to_be_bytes());
+    Some(p)
 }
 
 pub const TCP_SEGMENT_LEN: usize = 40;
@@ -375,7 +399,7 @@ fn parse_transport(
             })
         }
         IPPROTO_UDP => {
-            let len = usize::from(be16(l4, 4).ok_or(DropReason::Truncated)?);
+            let len = usize::from(be16(l4, 4).ok_or(DropReason::BadL4Header)?);
             if len < 8 || len > l4.len() {
                 return Err(DropReason::BadL4Header);
             }
@@ -391,7 +415,7 @@ fn parse_transport(
         }
         IPPROTO_ICMP => {
             if l4.len() < 8 {
-                return Err(DropReason::Truncated);
+                return Err(DropReason::BadL4Header);
             }
             if verify_csum && csum_fold(csum_add(0, l4)) != 0 {
                 return Err(DropReason::BadL4Checksum);

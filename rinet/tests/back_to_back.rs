@@ -951,6 +951,126 @@ fn martians_are_dropped_unanswered_and_counted() {
 }
 
 #[test]
+fn echo_with_any_code_is_answered_keeping_the_code() {
+    let mut net = Net::new();
+    let r = net.a.socket(SOCK_RAW, IPPROTO_ICMP).unwrap();
+    let lo = net.b.socket(SOCK_RAW, IPPROTO_ICMP).unwrap();
+    let mut buf = [0u8; 128];
+    for code in [0u8, 1, 9, 255] {
+        // From a to b over the wire, then from b to itself over loopback.
+        let req = icmp(8, code, &[0x12, 0x34, 0, code, b'p', b'i', b'n', b'g']);
+        net.a.send(r, &req, Some(ep(B_IP, 0))).unwrap();
+        net.run_until(SEC, |n| n.a.poll_mask(r) & POLLIN != 0);
+        let got = net.a.recv(r, &mut buf, 0).unwrap();
+        assert_eq!(got.from.unwrap().addr, B_IP);
+        assert_eq!(got.len, 20 + req.len());
+        assert_eq!(
+            &buf[20..22],
+            &[0, code],
+            "reply of type 0, the request's code"
+        );
+        assert_eq!(&buf[24..got.len], &req[4..]);
+        assert_eq!(
+            rinet::wire::csum_fold(rinet::wire::csum_add(0, &buf[20..got.len])),
+            0
+        );
+        // b's raw socket saw the request; b pings itself the same way.
+        while net.b.recv(lo, &mut buf, 0).is_ok() {}
+        net.b.send(lo, &req, Some(ep(Ipv4::LOCALHOST, 0))).unwrap();
+        net.pump();
+        let mut types = Vec::new();
+        while let Ok(got) = net.b.recv(lo, &mut buf, 0) {
+            assert_eq!(got.from.unwrap().addr, Ipv4::LOCALHOST);
+            types.push((buf[20], buf[21]));
+        }
+        assert_eq!(types, [(8, code), (0, code)], "loopback request and reply");
+    }
+    assert_eq!(net.b.stats.total_drops(), 0);
+    // Not to a broadcast address (Linux ignores broadcast echoes).
+    let sent = sent_by(&net.b);
+    let bcast = Ipv4::new(10, 0, 0, 255);
+    net.b
+        .receive(IF, &ip_frame(A_IP, bcast, 1, &icmp(8, 3, &[0, 1, 0, 1])));
+    assert_eq!(sent_by(&net.b), sent);
+}
+
+#[test]
+fn udp_counters_move_as_linux_counts_them() {
+    let mut net = Net::new();
+    let ua = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    let ub = net.b.socket(SOCK_DGRAM, 0).unwrap();
+    net.b.bind(ub, ep(Ipv4::ANY, 7)).unwrap();
+    // Two datagrams for a port with no socket: a port unreachable each, NoPorts each.
+    for _ in 0..2 {
+        net.a.send(ua, b"nobody", Some(ep(B_IP, 9))).unwrap();
+        net.pump();
+    }
+    let m = &net.b.stats.mib;
+    assert_eq!(
+        (m.udp_no_ports, m.udp_in_datagrams, m.udp_in_errors),
+        (2, 0, 0)
+    );
+    assert_eq!(net.b.stats.mib.icmp_out_msgs, 2);
+    // To the subnet's broadcast: no unreachable, and no NoPorts (Linux: IgnoredMulti).
+    set(&mut net.a, ua, |o| o.broadcast = true);
+    net.a
+        .send(ua, b"all", Some(ep(Ipv4::new(10, 0, 0, 255), 9)))
+        .unwrap();
+    net.pump();
+    assert_eq!(net.b.stats.mib.udp_no_ports, 2);
+    // A datagram counts in when the socket reads it (Linux's udp_recvmsg), not before.
+    net.a.send(ua, b"hi", Some(ep(B_IP, 7))).unwrap();
+    net.pump();
+    assert_eq!(net.b.stats.mib.udp_in_datagrams, 0);
+    let mut buf = [0u8; 8];
+    net.b.recv(ub, &mut buf, MSG_PEEK).unwrap();
+    assert_eq!(net.b.stats.mib.udp_in_datagrams, 0);
+    net.b.recv(ub, &mut buf, 0).unwrap();
+    assert_eq!(net.b.stats.mib.udp_in_datagrams, 1);
+    // A bad checksum and a bad length: InErrors, and InCsumErrors for the first.
+    let mut bad = udp(5000, 7, b"data");
+    bad[6..8].copy_from_slice(&[0x12, 0x34]);
+    net.b.receive(IF, &ip_frame(A_IP, B_IP, 17, &bad));
+    let mut short = udp(5000, 7, b"data");
+    short[4..6].copy_from_slice(&40u16.to_be_bytes());
+    net.b.receive(IF, &ip_frame(A_IP, B_IP, 17, &short));
+    net.b.receive(IF, &ip_frame(A_IP, B_IP, 17, &[0, 7, 0, 7]));
+    let m = &net.b.stats.mib;
+    assert_eq!((m.udp_in_errors, m.udp_in_csum_errors), (3, 1));
+    assert_eq!(m.udp_no_ports, 2);
+}
+
+#[test]
+fn tcp_and_icmp_errors_are_counted_as_linux_counts_them() {
+    let mut net = Net::new();
+    let seg = rinet::wire::tcp_segment(ep(A_IP, 4000), ep(B_IP, 80), (1, 0), 0x02, 512);
+    let mut bad_sum = seg[20..].to_vec();
+    bad_sum[14] ^= 1;
+    let mut bad_off = seg[20..].to_vec();
+    bad_off[12] = 4 << 4;
+    let segs = net.b.stats.mib.tcp_in_segs;
+    net.b.receive(IF, &ip_frame(A_IP, B_IP, 6, &bad_sum));
+    net.b.receive(IF, &ip_frame(A_IP, B_IP, 6, &bad_off));
+    let m = &net.b.stats.mib;
+    assert_eq!((m.tcp_in_errs, m.tcp_in_csum_errors), (2, 1));
+    assert_eq!(m.tcp_in_segs, segs + 2);
+    let mut echo = icmp(8, 0, &[0, 1, 0, 1]);
+    echo[7] ^= 1;
+    net.b.receive(IF, &ip_frame(A_IP, B_IP, 1, &echo));
+    net.b
+        .receive(IF, &ip_frame(A_IP, B_IP, 1, &[8, 0, 0xf7, 0xff]));
+    let m = &net.b.stats.mib;
+    assert_eq!(
+        (m.icmp_in_msgs, m.icmp_in_errors, m.icmp_in_csum_errors),
+        (2, 2, 1)
+    );
+    assert_eq!(
+        net.b.stats.mib.tcp_out_rsts + net.b.stats.mib.icmp_out_msgs,
+        0
+    );
+}
+
+#[test]
 fn malformed_frames_are_dropped_and_counted() {
     let mut net = Net::new();
     let before = net.b.stats.total_drops();
