@@ -953,13 +953,12 @@ fn observe_tx(stats: &mut Stats, socks: &mut SocketTable, port: &TxPort, f: &[u8
                     }
                 }
                 Transport::Udp { .. } => stats.mib.udp_out_datagrams += 1,
-                Transport::Icmp { ty, code, quoted } => {
+                Transport::Icmp { ty, code, .. } => {
                     stats.mib.icmp_out_msgs += 1;
                     // The engine found no socket for a datagram (Linux counts NoPorts
-                    // where it sends this).
-                    if (ty, code) == (wire::ICMP_DEST_UNREACH, wire::ICMP_PORT_UNREACH)
-                        && quoted.is_some_and(|q| q.proto == wire::IPPROTO_UDP)
-                    {
+                    // where it sends this; the engine sends it for UDP only, and only a
+                    // raw socket's own would be miscounted).
+                    if (ty, code) == (wire::ICMP_DEST_UNREACH, wire::ICMP_PORT_UNREACH) {
                         stats.mib.udp_no_ports += 1;
                     }
                 }

@@ -314,6 +314,34 @@ fn a_full_syn_queue_of_young_connections_drops_the_new_syn() {
 }
 
 #[test]
+fn the_syn_queue_forgets_a_removed_interface() {
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 4);
+    let idle = net.b.engine_socket_count();
+    let mut rng = Rng(5);
+    for i in 0..rinet::socket::tcp::SYN_QUEUE_MAX {
+        let src = random_source(&mut rng);
+        net.b
+            .receive(IF, &forged_syn(src, 3000 + i as u16, 80, 0x02, 1));
+    }
+    assert_eq!(
+        net.b.engine_socket_count(),
+        idle + rinet::socket::tcp::SYN_QUEUE_MAX
+    );
+    net.b.remove_link(IF).unwrap();
+    // Only the loopback listening socket is left, and the queue has room again.
+    assert_eq!(net.b.engine_socket_count(), idle - 1);
+    assert_eq!(net.b.accept(l), Err(Errno::EAGAIN));
+    let c = net.b.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(
+        net.b.connect(c, ep(Ipv4::LOCALHOST, 80)),
+        Err(Errno::EINPROGRESS)
+    );
+    assert!(net.b.poll_mask(c) & POLLOUT != 0);
+    assert!(net.b.accept(l).is_ok());
+}
+
+#[test]
 fn a_reset_half_open_connection_never_reaches_accept() {
     // smoltcp sends a half-open socket that gets a reset back to LISTEN.
     let mut net = Net::new();

@@ -179,10 +179,10 @@ impl Sock {
     pub(crate) fn forget_slot(&mut self, engine: &mut Engine, slot: usize) {
         match &mut self.proto {
             Proto::Tcp(Tcp::Listen(l)) => {
+                // Embryos on the slot die with it: `maintain_listener` drops them.
                 for v in [&mut l.listening, &mut l.ready] {
                     v.retain(|r| r.slot() != slot);
                 }
-                l.embryos.retain(|e| e.0.slot() != slot);
             }
             Proto::Tcp(t @ Tcp::Conn(_)) => {
                 if let Tcp::Conn(c) = t {
