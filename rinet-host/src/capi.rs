@@ -278,6 +278,12 @@ impl Host {
         unsafe { &(*self.st).stats }
     }
 
+    /// Sockets the engine holds, each with its buffers.
+    pub fn engine_sockets(&self) -> usize {
+        // SAFETY: as in `stats`.
+        unsafe { (*self.st).engine_socket_count() }
+    }
+
     pub fn socket(&mut self, ty: i32, proto: i32) -> Result<Sock, Errno> {
         let mut id = 0u32;
         // SAFETY: st is live; id is a valid out pointer.

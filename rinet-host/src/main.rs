@@ -195,17 +195,19 @@ fn serve(h: &mut Host, args: &Args) -> Result<(), String> {
         "READY http://{}:{port}/",
         dgram::fmt_ip(parse_cidr(args.get("addr")?)?.addr)
     );
+    let mut most_sockets = 0;
     while !STOP.load(Ordering::Relaxed) && end.is_none_or(|e| h.now_us() < e) {
         let mut busy = web.step(h);
         if let Some(e) = echo.as_mut() {
             busy |= e.step(h);
         }
         h.pump(if busy { 0 } else { 100 });
+        most_sockets = most_sockets.max(h.engine_sockets());
     }
     let s = h.stats();
     let m = &s.mib;
     println!(
-        "served {} requests; udp echoed {}; tcp in {} out {} retrans {} rst {} listen-overflows {}; rx drops {}",
+        "served {} requests; udp echoed {}; tcp in {} out {} retrans {} rst {} listen-overflows {} syn-queue-evictions {}; rx drops {}; engine sockets at most {most_sockets}",
         web.requests,
         echo.map_or(0, |e| e.echoed),
         m.tcp_in_segs,
@@ -213,7 +215,22 @@ fn serve(h: &mut Host, args: &Args) -> Result<(), String> {
         m.tcp_retrans_segs,
         m.tcp_out_rsts,
         m.tcp_listen_overflows,
+        m.syn_queue_evictions,
         s.total_drops()
+    );
+    let by_reason: Vec<String> = (s.mib.drops.iter().zip(rinet::wire::DROP_NAMES))
+        .filter(|(n, _)| **n > 0)
+        .map(|(n, name)| format!("{name}={n}"))
+        .collect();
+    println!("drops by reason: {}", by_reason.join(" "));
+    println!(
+        "udp in {} no-ports {} in-errors {}; icmp in {} in-errors {} out {}",
+        m.udp_in_datagrams,
+        m.udp_no_ports,
+        m.udp_in_errors,
+        m.icmp_in_msgs,
+        m.icmp_in_errors,
+        m.icmp_out_msgs
     );
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! rinet against the host's own Linux stack. Each test makes a network namespace, a TAP
 //! device in it (Linux side 10.77.0.1/24, rinet 10.77.0.2/24), runs `rinet-host` on the
-//! TAP and Linux tools (curl, ping, python3, tc netem) in the namespace, and removes it all
-//! afterwards. No traffic ever leaves the namespaces the tests create.
+//! TAP and Linux tools (curl, ping, python3, hping3, tc netem) in the namespace, and
+//! removes it all afterwards. No traffic ever leaves the namespaces the tests create.
 //!
-//! Needs root (namespaces, TAP, netem) and curl, ping, python3, iproute2 (`.ci/run`
-//! installs them).
+//! Needs root (namespaces, TAP, netem) and curl, ping, python3, iproute2, hping3
+//! (`cargo xtask test` installs them).
 
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -22,6 +22,8 @@ struct Ns {
     name: String,
     dir: PathBuf,
     children: Vec<Child>,
+    /// `rinet-host serve`, if running.
+    server: Option<Child>,
 }
 
 fn sh(args: &[&str]) -> Output {
@@ -58,6 +60,7 @@ impl Ns {
             name,
             dir,
             children: Vec::new(),
+            server: None,
         };
         ns.run(&["ip", "link", "set", "lo", "up"]);
         ns.run(&["ip", "tuntap", "add", "dev", "rtap0", "mode", "tap"]);
@@ -109,7 +112,16 @@ impl Ns {
             line.starts_with("READY"),
             "rinet-host did not start: {line:?}"
         );
-        self.children.push(child);
+        self.server = Some(child);
+    }
+
+    /// Stop `rinet-host serve` (SIGTERM) and return the counters it prints.
+    fn stop_server(&mut self) -> String {
+        let child = self.server.take().expect("no server running");
+        // SAFETY: kill(2) on our own child's pid.
+        unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
+        let out = child.wait_with_output().unwrap();
+        String::from_utf8_lossy(&out.stdout).to_string()
     }
 
     /// Start a background Linux process in the namespace.
@@ -151,7 +163,7 @@ impl Ns {
 
     /// Stop everything started in the namespace (a TAP takes one rinet at a time).
     fn stop_all(&mut self) {
-        for mut c in self.children.drain(..) {
+        for mut c in self.children.drain(..).chain(self.server.take()) {
             let _ = c.kill();
             let _ = c.wait();
         }
@@ -356,4 +368,138 @@ fn lossy_reordering_link_16mib_both_ways() {
     // 16 MiB is ~11,500 segments: 5% of them is hundreds of faults.
     assert!(count("injected-drops ") > 200, "{out}");
     assert!(count("injected-reorders ") > 200, "{out}");
+}
+
+/// A number from rinet-host's counters: the word after `key`.
+fn counter(report: &str, key: &str) -> u64 {
+    report
+        .split(key)
+        .nth(1)
+        .and_then(|r| r.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {key:?} in {report:?}"))
+}
+
+#[test]
+fn syn_flood_from_random_sources_leaves_the_server_reachable() {
+    let mut ns = Ns::new("flood");
+    // busybox httpd's backlog. Off-link sources route through Linux, which drops what
+    // rinet answers them.
+    ns.serve(&["--backlog", "9", "--gw", LINUX_IP]);
+    let (rc, _) = curl(&ns, &["--max-time", "2", &format!("http://{RINET_IP}/")]);
+    assert_eq!(rc, 0);
+    // hping3: 3,000 SYNs from random sources, one per 500 us (about 2,000 per second).
+    let mut flood = ns
+        .cmd(&[
+            "timeout",
+            "60",
+            "hping3",
+            "-q",
+            "-S",
+            "-p",
+            "80",
+            "--rand-source",
+            "-i",
+            "u500",
+            "-c",
+            "3000",
+            RINET_IP,
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("hping3 (apt-get install hping3)");
+    let start = Instant::now();
+    // Clients during the flood, each given 1 s to get the page.
+    let mut fetched = 0;
+    for at_ms in [300u64, 600, 900, 1200] {
+        let wait = Duration::from_millis(at_ms).saturating_sub(start.elapsed());
+        std::thread::sleep(wait);
+        let t = Instant::now();
+        let (rc, page) = curl(&ns, &["--max-time", "1", &format!("http://{RINET_IP}/")]);
+        assert_eq!(rc, 0, "a client {at_ms} ms into the flood: {page}");
+        assert!(page.contains("Served by rinet"));
+        assert!(t.elapsed() < Duration::from_secs(1));
+        fetched += 1;
+    }
+    let status = flood.wait().unwrap();
+    assert!(status.success(), "hping3: {status}");
+    let flood_took = start.elapsed();
+    // Two seconds on, the half-open connections still hold the SYN queue, which still
+    // lets clients in.
+    std::thread::sleep(Duration::from_secs(2));
+    let (rc, _) = curl(&ns, &["--max-time", "1", &format!("http://{RINET_IP}/")]);
+    assert_eq!(rc, 0);
+    let report = ns.stop_server();
+    assert_eq!(counter(&report, "served "), fetched + 2, "{report}");
+    // The flood got through to rinet (most of its SYNs took a half-open one's place) and
+    // held no more than the SYN queue: beside it, the listening sockets (TAP, loopback)
+    // and the few connections of the clients.
+    assert!(counter(&report, "syn-queue-evictions ") > 2000, "{report}");
+    assert!(
+        counter(&report, "engine sockets at most ") <= 16 + 2 + 2,
+        "{report}"
+    );
+    assert!(
+        flood_took < Duration::from_secs(10),
+        "hping3 took {flood_took:?}"
+    );
+}
+
+#[test]
+fn martian_frames_are_dropped_unanswered_and_counted() {
+    let mut ns = Ns::new("mart");
+    ns.serve(&["--gw", LINUX_IP, "--udp-echo", "7"]);
+    ns.run(&["ping", "-c", "1", "-W", "2", RINET_IP]);
+    let neigh = ns.run(&["ip", "neigh", "show", RINET_IP]);
+    let neigh = String::from_utf8_lossy(&neigh.stdout).to_string();
+    let mac = neigh
+        .split_whitespace()
+        .skip_while(|w| *w != "lladdr")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no MAC for rinet in {neigh:?}"))
+        .to_string();
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/martians.py");
+    let out = ns.run(&["python3", script, "rtap0", &mac, RINET_IP, LINUX_IP]);
+    let out = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(out.contains("martians answered 0\n"), "{out}");
+    assert!(out.contains("control answered 1\n"), "{out}");
+    let report = ns.stop_server();
+    // Each source or destination class three times (SYN, echo, datagram).
+    for (name, n) in [
+        ("MartianSrcLoopback", 3),
+        ("MartianSrcLocal", 3),
+        ("MartianSrcZero", 3),
+        ("MartianSrcMulticast", 3),
+        ("MartianSrcBroadcast", 3),
+        ("MartianSrcClassE", 3),
+        ("MartianDstZero", 3),
+        ("MartianDstLoopback", 3),
+        ("ArpSenderLocal", 2),
+        ("ArpMartian", 1),
+    ] {
+        assert_eq!(
+            counter(&report, &format!(" {name}=")),
+            n,
+            "{name}: {report}"
+        );
+    }
+}
+
+#[test]
+fn echo_with_a_code_and_a_closed_udp_port_answered_as_linux_does() {
+    let mut ns = Ns::new("codes");
+    ns.serve(&["--udp-echo", "7"]);
+    // Linux answers an echo request of any code, with that code (nmap's IE probe uses 9).
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/codes.py");
+    let out = ns.run(&["python3", script, RINET_IP, "7"]);
+    let out = String::from_utf8_lossy(&out.stdout).to_string();
+    assert_eq!(
+        out,
+        "reply 0 9 0 True\nreply 0 0 0 True\nreply 0 255 0 True\nrefused\nrefused\nrefused\n\
+         echoed b'echo'\n"
+    );
+    let report = ns.stop_server();
+    assert_eq!(counter(&report, "no-ports "), 3, "{report}");
+    assert_eq!(counter(&report, "udp in "), 1, "{report}");
+    assert_eq!(counter(&report, "icmp in "), 3, "{report}");
 }

@@ -1176,9 +1176,19 @@ static int rinet_arp_show(struct seq_file *seq, void *v)
 	return 0;
 }
 
+/* rinet::wire::DROP_NAMES: the drop counters' names, in rinet::wire::DropReason order. */
+static const char *const rinet_drop_names[RINET_DROP_REASONS] = {
+	"Truncated", "UnknownEthertype", "BadIpHeader", "BadIpChecksum", "Fragment",
+	"BadL4Header", "BadL4Checksum", "BadArp", "ListenOverflow", "MartianSrcMulticast",
+	"NotLocal", "DuplicateSyn", "SynQueueFull", "MartianSrcBroadcast", "MartianSrcZero",
+	"MartianSrcLoopback", "MartianSrcLocal", "MartianSrcClassE", "MartianDstZero",
+	"MartianDstLoopback", "ArpSenderLocal", "ArpMartian",
+};
+
 static int rinet_snmp_show(struct seq_file *seq, void *v)
 {
 	struct rinet_snmp s;
+	int i;
 
 	rinet_lock_stack();
 	rinet_snmp(rinet, &s);
@@ -1188,18 +1198,28 @@ static int rinet_snmp_show(struct seq_file *seq, void *v)
 		   s.ip_in_receives, s.ip_in_hdr_errors, s.ip_in_addr_errors, s.ip_in_delivers,
 		   s.ip_out_requests, s.ip_out_no_routes, s.ip_reasm_fails, s.ip_out_requests);
 	seq_puts(seq, "Icmp: InMsgs InErrors InCsumErrors OutMsgs OutErrors OutRateLimitGlobal OutRateLimitHost\n");
-	seq_printf(seq, "Icmp: %llu 0 0 %llu 0 0 0\n", s.icmp_in_msgs, s.icmp_out_msgs);
+	seq_printf(seq, "Icmp: %llu %llu %llu %llu 0 0 0\n", s.icmp_in_msgs, s.icmp_in_errors,
+		   s.icmp_in_csum_errors, s.icmp_out_msgs);
 	seq_puts(seq, "Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors\n");
-	seq_printf(seq, "Tcp: 1 1000 60000 -1 %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu 0\n",
+	seq_printf(seq, "Tcp: 1 1000 60000 -1 %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu\n",
 		   s.tcp_active_opens, s.tcp_passive_opens, s.tcp_attempt_fails,
 		   s.tcp_estab_resets, s.tcp_curr_estab, s.tcp_in_segs, s.tcp_out_segs,
-		   s.tcp_retrans_segs, s.tcp_in_errs, s.tcp_out_rsts);
+		   s.tcp_retrans_segs, s.tcp_in_errs, s.tcp_out_rsts, s.tcp_in_csum_errors);
 	seq_puts(seq, "Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n");
-	seq_printf(seq, "Udp: %llu 0 %llu %llu 0 0 0 0 0\n",
-		   s.udp_in_datagrams, s.udp_in_errors, s.udp_out_datagrams);
-	seq_puts(seq, "Rinet: RxDrops ListenOverflows TimerFires\n");
-	seq_printf(seq, "Rinet: %llu %llu %ld\n", s.rx_drops, s.listen_overflows,
-		   atomic_long_read(&rinet_timer_fires));
+	seq_printf(seq, "Udp: %llu %llu %llu %llu 0 0 %llu 0 0\n",
+		   s.udp_in_datagrams, s.udp_no_ports, s.udp_in_errors, s.udp_out_datagrams,
+		   s.udp_in_csum_errors);
+	seq_puts(seq, "Rinet: RxDrops ListenOverflows TimerFires SynQueueEvictions\n");
+	seq_printf(seq, "Rinet: %llu %llu %ld %llu\n", s.rx_drops, s.listen_overflows,
+		   atomic_long_read(&rinet_timer_fires), s.syn_queue_evictions);
+	/* Received frames the stack dropped, by reason (their sum is RxDrops). */
+	seq_puts(seq, "RinetDrops:");
+	for (i = 0; i < RINET_DROP_REASONS; i++)
+		seq_printf(seq, " %s", rinet_drop_names[i]);
+	seq_puts(seq, "\nRinetDrops:");
+	for (i = 0; i < RINET_DROP_REASONS; i++)
+		seq_printf(seq, " %llu", s.drops[i]);
+	seq_puts(seq, "\n");
 	return 0;
 }
 

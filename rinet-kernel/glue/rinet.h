@@ -69,6 +69,9 @@ struct rinet_neigh_info {
 	u16 flags;	/* ATF_COM, ATF_PERM */
 };
 
+/* rinet::wire::DROP_REASONS: why the stack dropped a received frame. */
+#define RINET_DROP_REASONS 22
+
 /* The stack's own counters (rinet::stats::Mib, #[repr(C)]): same fields, same order. */
 struct rinet_snmp {
 	u64 ip_in_receives, ip_in_hdr_errors, ip_in_delivers, ip_out_requests, ip_reasm_fails;
@@ -79,6 +82,10 @@ struct rinet_snmp {
 	u64 udp_in_datagrams, udp_in_errors, udp_out_datagrams;
 	u64 rx_drops, listen_overflows;
 	u64 ip_in_addr_errors, ip_out_no_routes;
+	u64 syn_queue_evictions;
+	u64 tcp_in_csum_errors, udp_no_ports, udp_in_csum_errors;
+	u64 icmp_in_errors, icmp_in_csum_errors;
+	u64 drops[RINET_DROP_REASONS];	/* by rinet::wire::DropReason */
 };
 
 /* Provided by the glue for the Rust side. */

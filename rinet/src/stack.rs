@@ -537,7 +537,21 @@ impl<P: Platform> Stack<P> {
         let info = match parsed {
             Ok(Frame::Arp(arp)) => {
                 self.stats.arp_in += 1;
-                self.learn_neighbor(slot, arp.sender_ip, arp.sender_mac);
+                // Neither answered nor learned: a sender that is us or a martian (as
+                // Linux's arp_process, which routes the sender as a source).
+                let sender = arp.sender_ip;
+                let why = if self.is_local_addr(sender) {
+                    Some(DropReason::ArpSenderLocal)
+                } else {
+                    wire::martian(sender, arp.target_ip)
+                        .filter(|_| !sender.is_any())
+                        .map(|_| DropReason::ArpMartian)
+                };
+                if let Some(why) = why {
+                    self.stats.drop_frame(why);
+                    return false;
+                }
+                self.learn_neighbor(slot, sender, arp.sender_mac);
                 if self.is_retained(slot, arp.target_ip) {
                     // Not ours any more: someone else may own it now.
                     self.stats.drop_frame(DropReason::NotLocal);
@@ -549,8 +563,26 @@ impl<P: Platform> Stack<P> {
                 self.stats.drop_frame(DropReason::NotLocal);
                 return false;
             }
+            Ok(Frame::Ipv4(info)) if !loopback => {
+                // Martians are dropped unanswered (and never ARPed for).
+                let why = wire::martian(info.src, info.dst).or_else(|| {
+                    self.is_local_addr(info.src)
+                        .then_some(DropReason::MartianSrcLocal)
+                });
+                if let Some(why) = why {
+                    self.stats.drop_frame(why);
+                    return false;
+                }
+                info
+            }
             Ok(Frame::Ipv4(info)) => info,
             Err(why) => {
+                if matches!(why, DropReason::BadL4Header | DropReason::BadL4Checksum) {
+                    // The IP header was sound: the protocol counts its own errors (Linux).
+                    let ip = frame.get(if loopback { 0 } else { wire::ETH_HDR_LEN }..);
+                    let proto = ip.and_then(|p| p.get(9)).copied().unwrap_or(0);
+                    self.stats.l4_error(proto, why == DropReason::BadL4Checksum);
+                }
                 self.stats.drop_frame(why);
                 return false;
             }
@@ -582,8 +614,10 @@ impl<P: Platform> Stack<P> {
                     None | Some(Verdict::Reopen) => {}
                     Some(Verdict::Drop) => return false,
                     Some(Verdict::Ack { seq, ack }) => {
+                        // For a connection in TIME-WAIT, which the engine no longer has.
                         let peer_mac = frame.get(6..12).unwrap_or(&[0; 6]);
-                        self.send_time_wait_ack(slot, peer_mac, (local, remote), (seq, ack));
+                        let seg = wire::tcp_segment(local, remote, (seq, ack), wire::TCP_ACK, 0);
+                        self.send_ip(slot, peer_mac, &seg);
                         return false;
                     }
                 }
@@ -598,11 +632,15 @@ impl<P: Platform> Stack<P> {
                     }
                 }
             }
-            Transport::Udp { .. } => self.stats.mib.udp_in_datagrams += 1,
+            Transport::Udp { .. } => {}
             Transport::Icmp { ty, code, quoted } => {
                 self.stats.mib.icmp_in_msgs += 1;
                 if let Some(q) = quoted {
                     self.icmp_error(ty, code, q);
+                }
+                if ty == wire::ICMP_ECHO && code != 0 {
+                    let ip = frame.get(if loopback { 0 } else { wire::ETH_HDR_LEN }..);
+                    self.echo_reply(slot, frame, ip.unwrap_or_default(), info.dst);
                 }
             }
             Transport::Other => {}
@@ -629,37 +667,55 @@ impl<P: Platform> Stack<P> {
             Some(_) => return Some(DropReason::DuplicateSyn),
             None => {}
         }
-        self.socks
-            .listener_full(&mut self.engine, (slot, ifindex), local, remote)
-            .then_some(DropReason::ListenOverflow)
+        match self
+            .socks
+            .admit_syn(&mut self.engine, (slot, ifindex), local, self.now)
+        {
+            Ok(evicted) => {
+                self.stats.mib.syn_queue_evictions += u64::from(evicted);
+                None
+            }
+            Err(why) => Some(why),
+        }
     }
 
-    /// Acknowledge a segment for a connection in TIME-WAIT (the engine no longer has it).
-    fn send_time_wait_ack(
-        &mut self,
-        slot: usize,
-        peer_mac: &[u8],
-        (local, remote): (crate::Endpoint, crate::Endpoint),
-        seq_ack: (u32, u32),
-    ) {
+    /// Send an IPv4 packet the stack made itself out of `slot`, to `peer_mac` (the sender
+    /// of the frame it answers).
+    fn send_ip(&mut self, slot: usize, peer_mac: &[u8], packet: &[u8]) {
         let Some(nif) = self.ifs.iter().find(|i| i.slot == slot) else {
             return;
         };
-        let segment = wire::tcp_segment(local, remote, seq_ack, wire::TCP_ACK, 0);
         let port = IfPort::of(nif);
         match nif.link {
-            // Both ends are this stack: the ACK is received like the engine's own output.
+            // Both ends are this stack: it is received like the engine's own output.
             Link::Loopback => {
-                self.engine.push_rx(slot, &segment);
+                self.engine.push_rx(slot, packet);
             }
             Link::Ethernet(own) => {
-                let mut frame = [0u8; wire::ETH_HDR_LEN + wire::TCP_SEGMENT_LEN];
-                frame[0..6].copy_from_slice(peer_mac);
-                frame[6..12].copy_from_slice(&own);
-                frame[12..14].copy_from_slice(&wire::ETHERTYPE_IPV4.to_be_bytes());
-                frame[wire::ETH_HDR_LEN..].copy_from_slice(&segment);
+                let mut frame = Vec::new();
+                if frame.try_reserve(wire::ETH_HDR_LEN + packet.len()).is_err() {
+                    return;
+                }
+                frame.extend_from_slice(peer_mac);
+                frame.extend_from_slice(&own);
+                frame.extend_from_slice(&wire::ETHERTYPE_IPV4.to_be_bytes());
+                frame.extend_from_slice(packet);
                 self.with_sink(port, |_, _, sink| sink(&frame));
             }
+        }
+    }
+
+    /// smoltcp answers echo requests of code 0 only; Linux answers any code, and keeps it
+    /// in the reply. Only a request for this interface's own address is answered (a
+    /// broadcast one is not, as on Linux).
+    fn echo_reply(&mut self, slot: usize, frame: &[u8], ip: &[u8], to: Ipv4) {
+        let ours = self.ifs.iter().any(|i| {
+            i.slot == slot
+                && (i.addr.is_some_and(|c| c.addr == to)
+                    || i.link == Link::Loopback && self.is_local_addr(to))
+        });
+        if let Some(reply) = wire::echo_reply(ip).filter(|_| ours) {
+            self.send_ip(slot, frame.get(6..12).unwrap_or(&[0; 6]), &reply);
         }
     }
 
@@ -897,7 +953,15 @@ fn observe_tx(stats: &mut Stats, socks: &mut SocketTable, port: &TxPort, f: &[u8
                     }
                 }
                 Transport::Udp { .. } => stats.mib.udp_out_datagrams += 1,
-                Transport::Icmp { .. } => stats.mib.icmp_out_msgs += 1,
+                Transport::Icmp { ty, code, .. } => {
+                    stats.mib.icmp_out_msgs += 1;
+                    // The engine found no socket for a datagram (Linux counts NoPorts
+                    // where it sends this; the engine sends it for UDP only, and only a
+                    // raw socket's own would be miscounted).
+                    if (ty, code) == (wire::ICMP_DEST_UNREACH, wire::ICMP_PORT_UNREACH) {
+                        stats.mib.udp_no_ports += 1;
+                    }
+                }
                 Transport::Other => {}
             }
         }

@@ -1,6 +1,6 @@
 //! Counters, named after the SNMP MIB fields `/proc/net/snmp` prints.
 
-use crate::wire::{DropReason, DROP_REASONS};
+use crate::wire::{DropReason, DROP_REASONS, IPPROTO_TCP, IPPROTO_UDP};
 
 /// The counters `/proc/net/snmp` prints, in the layout of the glue's `struct rinet_snmp`
 /// (rinet.h): the C ABI hands out a copy of this struct as it is.
@@ -34,29 +34,35 @@ pub struct Mib {
     pub ip_in_addr_errors: u64,
     /// Frames not sent because their source address is no longer ours.
     pub ip_out_no_routes: u64,
+    /// Half-open connections evicted from the full SYN queue for a new SYN.
+    pub syn_queue_evictions: u64,
+    pub tcp_in_csum_errors: u64,
+    /// Datagrams for a port no socket has (a port unreachable went back).
+    pub udp_no_ports: u64,
+    pub udp_in_csum_errors: u64,
+    pub icmp_in_errors: u64,
+    pub icmp_in_csum_errors: u64,
+    /// Frames dropped by the receive classifier, by [`DropReason`].
+    pub drops: [u64; DROP_REASONS],
 }
 
-// struct rinet_snmp in rinet.h has 24 counters.
-const _: () = assert!(core::mem::size_of::<Mib>() == 24 * 8);
+// struct rinet_snmp in rinet.h has 30 counters and RINET_DROP_REASONS (22) drop counters.
+const _: () = assert!(core::mem::size_of::<Mib>() == (30 + 22) * 8);
 
 #[derive(Clone, Debug, Default)]
 pub struct Stats {
     pub mib: Mib,
     pub arp_in: u64,
     pub arp_out: u64,
-    /// Frames dropped by the receive classifier, by [`DropReason`].
-    pub rx_drops: [u64; DROP_REASONS],
 }
 
 impl Stats {
     pub fn drop_frame(&mut self, why: DropReason) {
-        self.rx_drops[why as usize] += 1;
         let m = &mut self.mib;
+        m.drops[why as usize] += 1;
         m.rx_drops += 1;
         match why {
-            DropReason::BadIpHeader | DropReason::BadIpChecksum | DropReason::Martian => {
-                m.ip_in_hdr_errors += 1
-            }
+            DropReason::BadIpHeader | DropReason::BadIpChecksum => m.ip_in_hdr_errors += 1,
             DropReason::Fragment => m.ip_reasm_fails += 1,
             DropReason::NotLocal => m.ip_in_addr_errors += 1,
             DropReason::ListenOverflow => m.tcp_listen_overflows += 1,
@@ -64,8 +70,34 @@ impl Stats {
         }
     }
 
+    /// A segment, datagram or ICMP message with a bad header or checksum (`csum`) in a
+    /// sound IP packet of protocol `proto`: Linux delivers it, and the protocol counts it
+    /// as received and in error.
+    pub fn l4_error(&mut self, proto: u8, csum: bool) {
+        let m = &mut self.mib;
+        let csum = u64::from(csum);
+        m.ip_in_receives += 1;
+        m.ip_in_delivers += 1;
+        match proto {
+            IPPROTO_TCP => {
+                m.tcp_in_segs += 1;
+                m.tcp_in_errs += 1;
+                m.tcp_in_csum_errors += csum;
+            }
+            IPPROTO_UDP => {
+                m.udp_in_errors += 1;
+                m.udp_in_csum_errors += csum;
+            }
+            _ => {
+                m.icmp_in_msgs += 1;
+                m.icmp_in_errors += 1;
+                m.icmp_in_csum_errors += csum;
+            }
+        }
+    }
+
     pub fn dropped(&self, why: DropReason) -> u64 {
-        self.rx_drops[why as usize]
+        self.mib.drops[why as usize]
     }
 
     pub fn total_drops(&self) -> u64 {

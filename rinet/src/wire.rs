@@ -36,17 +36,94 @@ pub enum DropReason {
     BadArp = 7,
     /// A SYN for a listener whose accept backlog is full (Linux: ListenOverflows).
     ListenOverflow = 8,
-    /// Source address is multicast/broadcast, or a martian destination.
-    Martian = 9,
+    /// Martian source (below, up to `MartianDstLoopback`: on a non-loopback interface, as
+    /// Linux's `ip_route_input_slow` finds them): multicast.
+    MartianSrcMulticast = 9,
     /// For an address this host no longer has (kept only so that connections using it
     /// can resume if it returns). Linux counts these as InAddrErrors.
     NotLocal = 10,
     /// A SYN for a connection that already exists (a retransmission whose SYN-ACK was
     /// lost, or a peer that restarted): the connection answers on its own timers.
     DuplicateSyn = 11,
+    /// A SYN while the SYN queue is full of half-open connections too young to evict
+    /// (Linux: TCPReqQFullDrop).
+    SynQueueFull = 12,
+    /// Martian source: the limited broadcast.
+    MartianSrcBroadcast = 13,
+    /// Martian source: 0.0.0.0/8 (0.0.0.0 is allowed towards the limited broadcast only:
+    /// DHCP and BOOTP clients).
+    MartianSrcZero = 14,
+    /// Martian source: 127.0.0.0/8.
+    MartianSrcLoopback = 15,
+    /// Martian source: an address of this host.
+    MartianSrcLocal = 16,
+    /// Source in 240.0.0.0/4, reserved. Linux 6.12 accepts these (rinet does not).
+    MartianSrcClassE = 17,
+    /// Martian destination: 0.0.0.0/8.
+    MartianDstZero = 18,
+    /// Martian destination: 127.0.0.0/8.
+    MartianDstLoopback = 19,
+    /// ARP whose sender is an address of this host ("who-has A tell A" from another).
+    ArpSenderLocal = 20,
+    /// ARP whose sender or target address is martian (0.0.0.0, a probe, is not).
+    ArpMartian = 21,
 }
 
-pub const DROP_REASONS: usize = 12;
+pub const DROP_REASONS: usize = 22;
+
+/// The names of the [`DropReason`]s, in their order (the kernel glue has the same list).
+pub const DROP_NAMES: [&str; DROP_REASONS] = [
+    "Truncated",
+    "UnknownEthertype",
+    "BadIpHeader",
+    "BadIpChecksum",
+    "Fragment",
+    "BadL4Header",
+    "BadL4Checksum",
+    "BadArp",
+    "ListenOverflow",
+    "MartianSrcMulticast",
+    "NotLocal",
+    "DuplicateSyn",
+    "SynQueueFull",
+    "MartianSrcBroadcast",
+    "MartianSrcZero",
+    "MartianSrcLoopback",
+    "MartianSrcLocal",
+    "MartianSrcClassE",
+    "MartianDstZero",
+    "MartianDstLoopback",
+    "ArpSenderLocal",
+    "ArpMartian",
+];
+
+/// Why a packet from `src` to `dst` received on a non-loopback interface is a martian,
+/// if it is, by the rules of Linux's `ip_route_input_slow` (with `rp_filter`,
+/// `route_localnet` and `accept_local` off), and class E sources besides. The check
+/// against the host's own addresses is the caller's.
+pub fn martian(src: Ipv4, dst: Ipv4) -> Option<DropReason> {
+    use DropReason::*;
+    let (s, d) = (src.0[0], dst.0[0]);
+    Some(if src.is_broadcast() {
+        MartianSrcBroadcast
+    } else if src.is_multicast() {
+        MartianSrcMulticast
+    } else if src.is_any() && dst.is_broadcast() {
+        return None;
+    } else if s == 0 {
+        MartianSrcZero
+    } else if d == 0 {
+        MartianDstZero
+    } else if d == 127 {
+        MartianDstLoopback
+    } else if s == 127 {
+        MartianSrcLoopback
+    } else if s >= 240 {
+        MartianSrcClassE
+    } else {
+        return None;
+    })
+}
 
 /// An ARP packet for IPv4 over Ethernet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -81,6 +158,8 @@ pub enum Transport {
     Other,
 }
 
+pub const ICMP_ECHO: u8 = 8;
+pub const ICMP_PORT_UNREACH: u8 = 3;
 /// ICMP types that report an error about a datagram (RFC 792).
 pub const ICMP_DEST_UNREACH: u8 = 3;
 pub const ICMP_TIME_EXCEEDED: u8 = 11;
@@ -180,6 +259,28 @@ pub fn ipv4_header(src: Ipv4, dst: Ipv4, proto: u8, ttl: u8, payload_len: usize)
     h
 }
 
+/// The echo reply to an echo request `req` (an IPv4 packet), as Linux's `icmp_echo` makes
+/// it: the request's ICMP message, code and all, with type 0, in a new IPv4 header.
+pub fn echo_reply(req: &[u8]) -> Option<alloc::vec::Vec<u8>> {
+    let ihl = usize::from(*req.first()? & 0x0f) * 4;
+    let icmp = req.get(ihl..usize::from(be16(req, 2)?))?;
+    let mut p = alloc::vec::Vec::new();
+    p.try_reserve(20 + icmp.len()).ok()?;
+    p.extend_from_slice(&ipv4_header(
+        ip4(req, 16)?,
+        ip4(req, 12)?,
+        IPPROTO_ICMP,
+        64,
+        icmp.len(),
+    ));
+    p.extend_from_slice(icmp);
+    p[20] = 0;
+    p[22..24].copy_from_slice(&[0, 0]);
+    let sum = csum_fold(csum_add(0, &p[20..]));
+    p[22..24].copy_from_slice(&sum.to_be_bytes());
+    Some(p)
+}
+
 pub const TCP_SEGMENT_LEN: usize = 40;
 
 /// An IPv4 packet with a TCP header and no options or payload, checksums filled in.
@@ -253,9 +354,6 @@ pub fn parse_ipv4(p: &[u8], verify_csum: bool) -> Result<Ipv4Info, DropReason> {
     }
     let src = ip4(p, 12).ok_or(DropReason::Truncated)?;
     let dst = ip4(p, 16).ok_or(DropReason::Truncated)?;
-    if src.is_multicast() || src.is_broadcast() {
-        return Err(DropReason::Martian);
-    }
     let proto = p[9];
     let l4 = &p[ihl..total];
     let transport = parse_transport(src, dst, proto, l4, verify_csum)?;
@@ -301,7 +399,7 @@ fn parse_transport(
             })
         }
         IPPROTO_UDP => {
-            let len = usize::from(be16(l4, 4).ok_or(DropReason::Truncated)?);
+            let len = usize::from(be16(l4, 4).ok_or(DropReason::BadL4Header)?);
             if len < 8 || len > l4.len() {
                 return Err(DropReason::BadL4Header);
             }
@@ -317,7 +415,7 @@ fn parse_transport(
         }
         IPPROTO_ICMP => {
             if l4.len() < 8 {
-                return Err(DropReason::Truncated);
+                return Err(DropReason::BadL4Header);
             }
             if verify_csum && csum_fold(csum_add(0, l4)) != 0 {
                 return Err(DropReason::BadL4Checksum);
@@ -468,6 +566,37 @@ pub(crate) mod tests {
             info.transport,
             Transport::Icmp { quoted: None, .. }
         ));
+    }
+
+    #[test]
+    fn martians_by_linux_rules() {
+        use DropReason::*;
+        let ip = |a, b, c, d| Ipv4::new(a, b, c, d);
+        let (us, peer) = (ip(10, 0, 0, 2), ip(192, 0, 2, 7));
+        assert_eq!(martian(peer, us), None);
+        assert_eq!(martian(peer, Ipv4::BROADCAST), None);
+        // DHCP and BOOTP clients: only towards the limited broadcast.
+        assert_eq!(martian(Ipv4::ANY, Ipv4::BROADCAST), None);
+        assert_eq!(martian(Ipv4::ANY, us), Some(MartianSrcZero));
+        assert_eq!(
+            martian(ip(0, 9, 9, 9), Ipv4::BROADCAST),
+            Some(MartianSrcZero)
+        );
+        assert_eq!(martian(Ipv4::BROADCAST, us), Some(MartianSrcBroadcast));
+        assert_eq!(martian(ip(224, 0, 0, 1), us), Some(MartianSrcMulticast));
+        assert_eq!(martian(ip(239, 255, 0, 1), us), Some(MartianSrcMulticast));
+        assert_eq!(martian(ip(127, 0, 0, 1), us), Some(MartianSrcLoopback));
+        assert_eq!(martian(ip(240, 0, 0, 1), us), Some(MartianSrcClassE));
+        assert_eq!(martian(peer, Ipv4::ANY), Some(MartianDstZero));
+        assert_eq!(martian(peer, ip(0, 1, 0, 0)), Some(MartianDstZero));
+        assert_eq!(martian(peer, ip(127, 0, 0, 1)), Some(MartianDstLoopback));
+        assert_eq!(
+            martian(ip(127, 0, 0, 1), ip(127, 0, 0, 1)),
+            Some(MartianDstLoopback)
+        );
+        assert_eq!(DROP_NAMES[MartianSrcLocal as usize], "MartianSrcLocal");
+        assert_eq!(DROP_NAMES[ArpMartian as usize], "ArpMartian");
+        assert_eq!(DROP_NAMES[DROP_REASONS - 1], "ArpMartian");
     }
 
     #[test]

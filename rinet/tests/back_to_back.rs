@@ -121,26 +121,52 @@ fn connect_reports_refusal_on_second_call() {
     assert_eq!(net.a.connect(c, ep(B_IP, 81)), Err(Errno::ECONNREFUSED));
 }
 
-#[test]
-fn backlog_queues_in_order_and_drops_overflow_syns() {
-    let mut net = Net::new();
-    let l = listener(&mut net.b, 80, 2);
-    let clients: Vec<SocketId> = (0..8)
+/// `n` clients of `a` connecting to b:80 at once.
+fn connect_many(net: &mut Net, n: usize) -> Vec<SocketId> {
+    let clients: Vec<SocketId> = (0..n)
         .map(|_| net.a.socket(SOCK_STREAM, 0).unwrap())
         .collect();
     for &c in &clients {
         assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
     }
-    net.pump();
-    // backlog 2: Linux queues backlog + 1 connections; the other SYNs are dropped, not reset.
-    let up = clients
+    clients
+}
+
+fn connected_count(net: &mut Net, clients: &[SocketId]) -> usize {
+    clients
         .iter()
         .filter(|&&c| net.a.poll_mask(c) & POLLOUT != 0)
-        .count();
-    assert_eq!(up, 3);
-    assert!(clients.iter().all(|&c| net.a.poll_mask(c) & POLLERR == 0));
-    assert!(net.b.stats.dropped(DropReason::ListenOverflow) >= 5);
-    // accept() returns them in the order they connected.
+        .count()
+}
+
+/// What `/proc/net/tcp` shows of a listener: (accept queue, backlog).
+fn accept_queue(s: &mut Stack<SimPlatform>, l: SocketId) -> (u32, u32) {
+    let i = (0..)
+        .map_while(|k| s.socket_info(k))
+        .find(|i| i.id == l)
+        .unwrap();
+    (i.rx_queue, i.tx_queue)
+}
+
+#[test]
+fn backlog_queues_in_order_and_drops_overflow_syns() {
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 2);
+    // backlog 2: Linux queues backlog + 1 connections for accept().
+    let first = connect_many(&mut net, 3);
+    net.pump();
+    assert_eq!(connected_count(&mut net, &first), 3);
+    assert_eq!(accept_queue(&mut net.b, l), (3, 2));
+    // With the accept queue full, further SYNs are dropped, not reset: the peers retry.
+    let late = connect_many(&mut net, 5);
+    net.pump();
+    assert_eq!(connected_count(&mut net, &late), 0);
+    assert!(late.iter().all(|&c| net.a.poll_mask(c) & POLLERR == 0));
+    assert_eq!(net.b.stats.dropped(DropReason::ListenOverflow), 5);
+    assert_eq!(net.b.stats.mib.tcp_listen_overflows, 5);
+    assert_eq!(net.b.stats.mib.tcp_out_rsts, 0);
+    // accept() returns them in the order they connected; the others get in as it drains.
+    let clients: Vec<SocketId> = first.iter().chain(&late).copied().collect();
     let ports: Vec<u16> = clients
         .iter()
         .map(|&c| net.a.local_endpoint(c).unwrap().port)
@@ -159,6 +185,175 @@ fn backlog_queues_in_order_and_drops_overflow_syns() {
     want.sort();
     assert_eq!(sorted, want);
     assert!(clients.iter().all(|&c| net.a.poll_mask(c) & POLLOUT != 0));
+}
+
+#[test]
+fn a_burst_beyond_the_backlog_completes_its_handshakes() {
+    // The SYN queue is apart from the accept queue: SYNs that arrive while the accept
+    // queue has room all open connections (Linux answers those beyond its SYN queue with
+    // cookies); those that complete while it is full wait for room, in order.
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 2);
+    let clients = connect_many(&mut net, 8);
+    net.pump();
+    assert_eq!(connected_count(&mut net, &clients), 8);
+    assert_eq!(accept_queue(&mut net.b, l), (3, 2));
+    assert_eq!(net.b.stats.total_drops(), 0);
+    let ports: Vec<u16> = clients
+        .iter()
+        .map(|&c| net.a.local_endpoint(c).unwrap().port)
+        .collect();
+    let mut accepted = Vec::new();
+    while let Ok((_, peer)) = net.b.accept(l) {
+        accepted.push(peer.port);
+    }
+    assert_eq!(accepted, ports);
+    assert_eq!(net.b.stats.mib.tcp_passive_opens, 8);
+}
+
+/// A SYN to b:`port` from `src:sport`, as a flood forges it.
+fn forged_syn(src: Ipv4, sport: u16, port: u16, flags: u8, seq: u32) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0x66, 8, 0];
+    let seg = rinet::wire::tcp_segment(ep(src, sport), ep(B_IP, port), (seq, 0), flags, 8192);
+    f.extend_from_slice(&seg);
+    f
+}
+
+/// A source address outside the test's subnet (and no martian), as `hping3 --rand-source`
+/// makes them.
+fn random_source(rng: &mut Rng) -> Ipv4 {
+    let x = rng.next();
+    Ipv4::new(
+        20 + (x % 100) as u8,
+        (x >> 8) as u8,
+        (x >> 16) as u8,
+        1 + (x >> 24) as u8 % 250,
+    )
+}
+
+#[test]
+fn syn_flood_does_not_lock_out_a_client() {
+    let mut net = Net::new();
+    // b routes everything through a (the flood's sources are off-link, as on the Internet).
+    net.b
+        .add_route(rinet::route::Route {
+            dest: Ipv4::ANY,
+            prefix: 0,
+            gateway: A_IP,
+            ifindex: IF,
+            metric: 0,
+            connected: false,
+        })
+        .unwrap();
+    let l = listener(&mut net.b, 80, 9);
+    let mut rng = Rng(7);
+    let base = net.b.engine_socket_count();
+    let mut client = None;
+    let mut connected_at = None;
+    // 3000 forged SYNs at 2000 per second; a real client connects 0.5 s into the flood.
+    for i in 0..3000u32 {
+        let src = random_source(&mut rng);
+        net.b.receive(
+            IF,
+            &forged_syn(src, 1024 + i as u16, 80, 0x02, rng.next() as u32),
+        );
+        if i == 1000 {
+            let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+            assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
+            client = Some((c, net.now()));
+        }
+        net.advance(500);
+        if let (Some((c, t0)), None) = (client, connected_at) {
+            if net.a.poll_mask(c) & POLLOUT != 0 {
+                connected_at = Some(net.now() - t0);
+            }
+        }
+        // The SYN queue bounds what the flood holds: beside the listening sockets and the
+        // accept queue, 16 connections.
+        let queued = accept_queue(&mut net.b, l).0 as usize;
+        let max = base + queued + rinet::socket::tcp::SYN_QUEUE_MAX;
+        assert!(net.b.engine_socket_count() <= max, "after SYN {i}");
+    }
+    let took = connected_at.expect("the client never connected during the flood");
+    assert!(took < SEC, "connected after {took} us");
+    let (s, _) = net.b.accept(l).unwrap();
+    let (c, _) = client.unwrap();
+    net.a.send(c, b"GET / HTTP/1.0\r\n\r\n", None).unwrap();
+    net.pump();
+    let mut buf = [0u8; 64];
+    assert_eq!(net.b.recv(s, &mut buf, 0).unwrap().len, 18);
+    // The queue filled after 16 SYNs; the next ones were dropped for 100 ms (200 of them),
+    // then each took the place of the oldest.
+    let dropped = net.b.stats.dropped(DropReason::SynQueueFull);
+    assert!((195..=205).contains(&dropped), "{dropped}");
+    assert_eq!(net.b.stats.mib.syn_queue_evictions, 3000 - 16 - dropped);
+    assert_eq!(net.b.stats.mib.tcp_passive_opens, 1);
+}
+
+#[test]
+fn a_full_syn_queue_of_young_connections_drops_the_new_syn() {
+    let mut net = Net::new();
+    listener(&mut net.b, 80, 64);
+    let max = rinet::socket::tcp::SYN_QUEUE_MAX;
+    let mut rng = Rng(3);
+    // All at the same instant: none is old enough to give way.
+    for i in 0..max + 5 {
+        let src = random_source(&mut rng);
+        net.b
+            .receive(IF, &forged_syn(src, 2000 + i as u16, 80, 0x02, 1));
+    }
+    assert_eq!(net.b.stats.dropped(DropReason::SynQueueFull), 5);
+    assert_eq!(net.b.stats.mib.syn_queue_evictions, 0);
+    // A client whose SYN came then is not reset: it retries and gets in.
+    let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
+    net.pump();
+    assert_eq!(net.a.poll_mask(c) & (POLLOUT | POLLERR), 0);
+    net.run_until(5 * SEC, |n| n.a.poll_mask(c) & POLLOUT != 0);
+    assert_eq!(net.b.stats.mib.syn_queue_evictions, 1);
+}
+
+#[test]
+fn the_syn_queue_forgets_a_removed_interface() {
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 4);
+    let idle = net.b.engine_socket_count();
+    let mut rng = Rng(5);
+    for i in 0..rinet::socket::tcp::SYN_QUEUE_MAX {
+        let src = random_source(&mut rng);
+        net.b
+            .receive(IF, &forged_syn(src, 3000 + i as u16, 80, 0x02, 1));
+    }
+    assert_eq!(
+        net.b.engine_socket_count(),
+        idle + rinet::socket::tcp::SYN_QUEUE_MAX
+    );
+    net.b.remove_link(IF).unwrap();
+    // Only the loopback listening socket is left, and the queue has room again.
+    assert_eq!(net.b.engine_socket_count(), idle - 1);
+    assert_eq!(net.b.accept(l), Err(Errno::EAGAIN));
+    let c = net.b.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(
+        net.b.connect(c, ep(Ipv4::LOCALHOST, 80)),
+        Err(Errno::EINPROGRESS)
+    );
+    assert!(net.b.poll_mask(c) & POLLOUT != 0);
+    assert!(net.b.accept(l).is_ok());
+}
+
+#[test]
+fn a_reset_half_open_connection_never_reaches_accept() {
+    // smoltcp sends a half-open socket that gets a reset back to LISTEN.
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 4);
+    let src = Ipv4::new(10, 0, 0, 77);
+    net.b.receive(IF, &forged_syn(src, 5555, 80, 0x02, 1000));
+    net.b.receive(IF, &forged_syn(src, 5555, 80, 0x04, 1001));
+    net.pump();
+    assert_eq!(net.b.accept(l), Err(Errno::EAGAIN));
+    assert_eq!(net.b.poll_mask(l) & POLLIN, 0);
+    let (c, _) = connected(&mut net, 81);
+    assert!(net.a.poll_mask(c) & POLLOUT != 0);
 }
 
 #[test]
@@ -664,6 +859,243 @@ fn vanished_peer_times_out() {
     net.run_until(300 * SEC, |n| n.a.poll_mask(c) & POLLERR != 0);
     assert_eq!(net.a.take_error(c).unwrap(), Some(Errno::ETIMEDOUT));
     assert!(net.a.stats.mib.tcp_retrans_segs > 0);
+}
+
+/// An Ethernet frame to b carrying an IPv4 packet from `src` to `dst`.
+fn ip_frame(src: Ipv4, dst: Ipv4, proto: u8, l4: &[u8]) -> Vec<u8> {
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 0x66, 8, 0];
+    f.extend_from_slice(&rinet::wire::ipv4_header(src, dst, proto, 64, l4.len()));
+    f.extend_from_slice(l4);
+    f
+}
+
+/// An ICMP message of type `ty` and code `code` with a payload, checksum filled in.
+fn icmp(ty: u8, code: u8, rest: &[u8]) -> Vec<u8> {
+    let mut m = vec![ty, code, 0, 0];
+    m.extend_from_slice(rest);
+    let sum = rinet::wire::csum_fold(rinet::wire::csum_add(0, &m));
+    m[2..4].copy_from_slice(&sum.to_be_bytes());
+    m
+}
+
+/// A UDP datagram (checksum 0: not computed).
+fn udp(sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
+    let mut d = sport.to_be_bytes().to_vec();
+    d.extend_from_slice(&dport.to_be_bytes());
+    d.extend_from_slice(&(8 + data.len() as u16).to_be_bytes());
+    d.extend_from_slice(&[0, 0]);
+    d.extend_from_slice(data);
+    d
+}
+
+/// An ARP request from `sender` (MAC 02:..:66) for `target`, to b.
+fn arp_request(sender: Ipv4, target: Ipv4) -> Vec<u8> {
+    let mut f = vec![0xff; 6];
+    f.extend_from_slice(&[2, 0, 0, 0, 0, 0x66, 8, 6, 0, 1, 8, 0, 6, 4, 0, 1]);
+    f.extend_from_slice(&[2, 0, 0, 0, 0, 0x66]);
+    f.extend_from_slice(&sender.0);
+    f.extend_from_slice(&[0; 6]);
+    f.extend_from_slice(&target.0);
+    f
+}
+
+/// Frames b sent so far (ARP and IPv4).
+fn sent_by(s: &Stack<SimPlatform>) -> u64 {
+    s.stats.arp_out + s.stats.mib.ip_out_requests
+}
+
+#[test]
+fn martians_are_dropped_unanswered_and_counted() {
+    use DropReason::*;
+    let mut net = Net::new();
+    listener(&mut net.b, 80, 4);
+    let u = net.b.socket(SOCK_DGRAM, 0).unwrap();
+    net.b.bind(u, ep(Ipv4::ANY, 67)).unwrap();
+    let cases = [
+        (Ipv4::LOCALHOST, B_IP, MartianSrcLoopback),
+        (Ipv4::new(127, 9, 9, 9), B_IP, MartianSrcLoopback),
+        (B_IP, B_IP, MartianSrcLocal),
+        (Ipv4::ANY, B_IP, MartianSrcZero),
+        (Ipv4::new(0, 1, 2, 3), B_IP, MartianSrcZero),
+        (Ipv4::BROADCAST, B_IP, MartianSrcBroadcast),
+        (Ipv4::new(224, 0, 0, 1), B_IP, MartianSrcMulticast),
+        (Ipv4::new(239, 1, 2, 3), B_IP, MartianSrcMulticast),
+        (Ipv4::new(240, 0, 0, 1), B_IP, MartianSrcClassE),
+        (A_IP, Ipv4::ANY, MartianDstZero),
+        (A_IP, Ipv4::LOCALHOST, MartianDstLoopback),
+    ];
+    let echo = icmp(8, 0, &[0, 1, 0, 1, b'x']);
+    for (src, dst, why) in cases {
+        let (before, sent) = (net.b.stats.dropped(why), sent_by(&net.b));
+        let syn = rinet::wire::tcp_segment(ep(src, 4000), ep(dst, 80), (9, 0), 0x02, 512);
+        net.b.receive(IF, &ip_frame(src, dst, 6, &syn[20..]));
+        net.b.receive(IF, &ip_frame(src, dst, 1, &echo));
+        net.b
+            .receive(IF, &ip_frame(src, dst, 17, &udp(68, 9, b"x")));
+        net.b
+            .receive(IF, &ip_frame(src, dst, 17, &udp(68, 67, b"x")));
+        assert_eq!(net.b.stats.dropped(why), before + 4, "{src:?} -> {dst:?}");
+        assert_eq!(sent_by(&net.b), sent, "{src:?} -> {dst:?} was answered");
+    }
+    assert_eq!(net.b.recv(u, &mut [0; 8], 0), Err(Errno::EAGAIN));
+    // ARP: "who-has B tell B" from another host, and martian senders or targets: neither
+    // answered nor learned.
+    let arps = [
+        (B_IP, B_IP, ArpSenderLocal),
+        (B_IP, A_IP, ArpSenderLocal),
+        (Ipv4::LOCALHOST, B_IP, ArpSenderLocal),
+        (Ipv4::new(127, 1, 1, 1), B_IP, ArpSenderLocal),
+        (Ipv4::new(240, 1, 1, 1), B_IP, ArpMartian),
+        (Ipv4::new(224, 0, 0, 9), B_IP, ArpMartian),
+        (Ipv4::BROADCAST, B_IP, ArpMartian),
+        (Ipv4::new(0, 0, 0, 7), B_IP, ArpMartian),
+        (Ipv4::new(10, 0, 0, 9), Ipv4::LOCALHOST, ArpMartian),
+    ];
+    for (sender, target, why) in arps {
+        let (before, sent) = (net.b.stats.dropped(why), sent_by(&net.b));
+        net.b.receive(IF, &arp_request(sender, target));
+        assert_eq!(net.b.stats.dropped(why), before + 1, "ARP {sender:?}");
+        assert_eq!(sent_by(&net.b), sent, "ARP from {sender:?} was answered");
+    }
+    assert_eq!(net.b.neighbors().count(), 0);
+    // A DHCP client's request (from 0.0.0.0 to the limited broadcast) is no martian.
+    let drops = net.b.stats.total_drops();
+    let dhcp = udp(68, 67, b"discover");
+    net.b
+        .receive(IF, &ip_frame(Ipv4::ANY, Ipv4::BROADCAST, 17, &dhcp));
+    assert_eq!(net.b.stats.total_drops(), drops);
+    let mut buf = [0u8; 16];
+    let got = net.b.recv(u, &mut buf, 0).unwrap();
+    assert_eq!(&buf[..got.len], b"discover");
+    assert_eq!(got.from, Some(ep(Ipv4::ANY, 68)));
+    // The same requests from a real neighbour are answered.
+    let sent = sent_by(&net.b);
+    net.b
+        .receive(IF, &arp_request(Ipv4::new(10, 0, 0, 9), B_IP));
+    net.b
+        .receive(IF, &ip_frame(Ipv4::new(10, 0, 0, 9), B_IP, 1, &echo));
+    assert_eq!(sent_by(&net.b), sent + 2);
+    assert_eq!(net.b.stats.total_drops(), drops);
+}
+
+#[test]
+fn echo_with_any_code_is_answered_keeping_the_code() {
+    let mut net = Net::new();
+    let r = net.a.socket(SOCK_RAW, IPPROTO_ICMP).unwrap();
+    let lo = net.b.socket(SOCK_RAW, IPPROTO_ICMP).unwrap();
+    let mut buf = [0u8; 128];
+    for code in [0u8, 1, 9, 255] {
+        // From a to b over the wire, then from b to itself over loopback.
+        let req = icmp(8, code, &[0x12, 0x34, 0, code, b'p', b'i', b'n', b'g']);
+        net.a.send(r, &req, Some(ep(B_IP, 0))).unwrap();
+        net.run_until(SEC, |n| n.a.poll_mask(r) & POLLIN != 0);
+        let got = net.a.recv(r, &mut buf, 0).unwrap();
+        assert_eq!(got.from.unwrap().addr, B_IP);
+        assert_eq!(got.len, 20 + req.len());
+        assert_eq!(
+            &buf[20..22],
+            &[0, code],
+            "reply of type 0, the request's code"
+        );
+        assert_eq!(&buf[24..got.len], &req[4..]);
+        assert_eq!(
+            rinet::wire::csum_fold(rinet::wire::csum_add(0, &buf[20..got.len])),
+            0
+        );
+        // b's raw socket saw the request; b pings itself the same way.
+        while net.b.recv(lo, &mut buf, 0).is_ok() {}
+        net.b.send(lo, &req, Some(ep(Ipv4::LOCALHOST, 0))).unwrap();
+        net.pump();
+        let mut types = Vec::new();
+        while let Ok(got) = net.b.recv(lo, &mut buf, 0) {
+            assert_eq!(got.from.unwrap().addr, Ipv4::LOCALHOST);
+            types.push((buf[20], buf[21]));
+        }
+        assert_eq!(types, [(8, code), (0, code)], "loopback request and reply");
+    }
+    assert_eq!(net.b.stats.total_drops(), 0);
+    // Not to a broadcast address (Linux ignores broadcast echoes).
+    let sent = sent_by(&net.b);
+    let bcast = Ipv4::new(10, 0, 0, 255);
+    net.b
+        .receive(IF, &ip_frame(A_IP, bcast, 1, &icmp(8, 3, &[0, 1, 0, 1])));
+    assert_eq!(sent_by(&net.b), sent);
+}
+
+#[test]
+fn udp_counters_move_as_linux_counts_them() {
+    let mut net = Net::new();
+    let ua = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    let ub = net.b.socket(SOCK_DGRAM, 0).unwrap();
+    net.b.bind(ub, ep(Ipv4::ANY, 7)).unwrap();
+    // Two datagrams for a port with no socket: a port unreachable each, NoPorts each.
+    for _ in 0..2 {
+        net.a.send(ua, b"nobody", Some(ep(B_IP, 9))).unwrap();
+        net.pump();
+    }
+    let m = &net.b.stats.mib;
+    assert_eq!(
+        (m.udp_no_ports, m.udp_in_datagrams, m.udp_in_errors),
+        (2, 0, 0)
+    );
+    assert_eq!(net.b.stats.mib.icmp_out_msgs, 2);
+    // To the subnet's broadcast: no unreachable, and no NoPorts (Linux: IgnoredMulti).
+    set(&mut net.a, ua, |o| o.broadcast = true);
+    net.a
+        .send(ua, b"all", Some(ep(Ipv4::new(10, 0, 0, 255), 9)))
+        .unwrap();
+    net.pump();
+    assert_eq!(net.b.stats.mib.udp_no_ports, 2);
+    // A datagram counts in when the socket reads it (Linux's udp_recvmsg), not before.
+    net.a.send(ua, b"hi", Some(ep(B_IP, 7))).unwrap();
+    net.pump();
+    assert_eq!(net.b.stats.mib.udp_in_datagrams, 0);
+    let mut buf = [0u8; 8];
+    net.b.recv(ub, &mut buf, MSG_PEEK).unwrap();
+    assert_eq!(net.b.stats.mib.udp_in_datagrams, 0);
+    net.b.recv(ub, &mut buf, 0).unwrap();
+    assert_eq!(net.b.stats.mib.udp_in_datagrams, 1);
+    // A bad checksum and a bad length: InErrors, and InCsumErrors for the first.
+    let mut bad = udp(5000, 7, b"data");
+    bad[6..8].copy_from_slice(&[0x12, 0x34]);
+    net.b.receive(IF, &ip_frame(A_IP, B_IP, 17, &bad));
+    let mut short = udp(5000, 7, b"data");
+    short[4..6].copy_from_slice(&40u16.to_be_bytes());
+    net.b.receive(IF, &ip_frame(A_IP, B_IP, 17, &short));
+    net.b.receive(IF, &ip_frame(A_IP, B_IP, 17, &[0, 7, 0, 7]));
+    let m = &net.b.stats.mib;
+    assert_eq!((m.udp_in_errors, m.udp_in_csum_errors), (3, 1));
+    assert_eq!(m.udp_no_ports, 2);
+}
+
+#[test]
+fn tcp_and_icmp_errors_are_counted_as_linux_counts_them() {
+    let mut net = Net::new();
+    let seg = rinet::wire::tcp_segment(ep(A_IP, 4000), ep(B_IP, 80), (1, 0), 0x02, 512);
+    let mut bad_sum = seg[20..].to_vec();
+    bad_sum[14] ^= 1;
+    let mut bad_off = seg[20..].to_vec();
+    bad_off[12] = 4 << 4;
+    let segs = net.b.stats.mib.tcp_in_segs;
+    net.b.receive(IF, &ip_frame(A_IP, B_IP, 6, &bad_sum));
+    net.b.receive(IF, &ip_frame(A_IP, B_IP, 6, &bad_off));
+    let m = &net.b.stats.mib;
+    assert_eq!((m.tcp_in_errs, m.tcp_in_csum_errors), (2, 1));
+    assert_eq!(m.tcp_in_segs, segs + 2);
+    let mut echo = icmp(8, 0, &[0, 1, 0, 1]);
+    echo[7] ^= 1;
+    net.b.receive(IF, &ip_frame(A_IP, B_IP, 1, &echo));
+    net.b
+        .receive(IF, &ip_frame(A_IP, B_IP, 1, &[8, 0, 0xf7, 0xff]));
+    let m = &net.b.stats.mib;
+    assert_eq!(
+        (m.icmp_in_msgs, m.icmp_in_errors, m.icmp_in_csum_errors),
+        (2, 2, 1)
+    );
+    assert_eq!(
+        net.b.stats.mib.tcp_out_rsts + net.b.stats.mib.icmp_out_msgs,
+        0
+    );
 }
 
 #[test]

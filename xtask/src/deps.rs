@@ -13,6 +13,8 @@ const APT: &[&str] = &[
     "python3-venv",
     "socat",
     "wrk",
+    // The SYN flood of the interop tests.
+    "hping3",
     "gcc",
     // -m32 static programs for the Galileo (i386) guest. Not gcc-multilib: on Debian it
     // conflicts with the ARM cross compiler; these two do not.

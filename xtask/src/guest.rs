@@ -733,7 +733,10 @@ dd if=/dev/urandom of=/www/big64.bin bs=1024 count=65536 2>/dev/null\necho GUEST
     let initrd = image::build(
         spec.arch,
         &work.join("initramfs.cpio.gz"),
-        vec![image::file("etc/tinyrust/rc.local", 0o755, rc)],
+        vec![
+            image::file("etc/tinyrust/rc.local", 0o755, rc),
+            image::file("www/cgi-bin/snmp", 0o755, SNMP_CGI.to_vec()),
+        ],
     )?;
     let append = STATIC_NET;
     let started = Instant::now();
@@ -964,7 +967,10 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
     let initrd = image::build(
         spec.arch,
         &work.join("initramfs.cpio.gz"),
-        vec![image::file("etc/tinyrust/rc.local", 0o755, rc)],
+        vec![
+            image::file("etc/tinyrust/rc.local", 0o755, rc),
+            image::file("www/cgi-bin/snmp", 0o755, SNMP_CGI.to_vec()),
+        ],
     )?;
     let g = Guest::launch(
         spec.arch,
@@ -1045,6 +1051,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
         }),
     );
     g.wait_for("GUEST-TAP-DONE", Duration::from_secs(60))?;
+    tap_attacks(&ns, &ip, &work, res);
     let console = g.console();
     for l in console.lines().filter_map(|l| l.strip_prefix("GUEST-TAP ")) {
         let (name, verdict) = l.split_once(' ').unwrap_or((l, ""));
@@ -1059,4 +1066,203 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
     }
     drop(g);
     Ok(())
+}
+
+/// The guest's counters and free memory, for the host: /proc/net/snmp, then "MemFree KB".
+const SNMP_CGI: &[u8] = b"#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\ncat /proc/net/snmp\nawk '/^MemFree/ { print \"MemFree\", $2 }' /proc/meminfo\n";
+
+/// A counter from /proc/net/snmp text (a header line, then a value line, per `group`), or
+/// "MemFree".
+fn snmp_value(text: &str, group: &str, name: &str) -> Option<u64> {
+    if group == "MemFree" {
+        return text
+            .lines()
+            .find_map(|l| l.strip_prefix("MemFree ")?.trim().parse().ok());
+    }
+    let prefix = format!("{group}:");
+    let mut rows = text.lines().filter(|l| l.starts_with(&prefix));
+    let (names, values) = (rows.next()?, rows.next()?);
+    let at = names.split_whitespace().position(|n| n == name)?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
+
+/// What an attacker on the guest's link tries (issue #20), from the host side of the TAP
+/// in namespace `ns`, against the guest at `ip` (8 KiB TCP buffers): martian frames, echo
+/// requests with a code and datagrams to a closed port, then a SYN flood from random
+/// sources while clients fetch the page. The scripts are rinet-host's interop tests' own.
+fn tap_attacks(ns: &str, ip: &str, work: &Path, res: &mut Results) {
+    let nsx = |args: &[&str]| {
+        let mut full = vec!["netns", "exec", ns];
+        full.extend_from_slice(args);
+        output("ip", &full, Path::new("."), &[])
+    };
+    let snmp = || {
+        nsx(&[
+            "curl",
+            "-sSf",
+            "-m",
+            "10",
+            &format!("http://{ip}/cgi-bin/snmp"),
+        ])
+    };
+    let write = |name: &str, text: &str| {
+        let p = work.join(name);
+        std::fs::write(&p, text)
+            .map(|_| p)
+            .map_err(|e| e.to_string())
+    };
+    // Martians first, while the guest is quiet: nothing may answer them.
+    let martians = write(
+        "martians.py",
+        include_str!("../../rinet-host/tests/martians.py"),
+    );
+    let before = snmp();
+    let r = (|| {
+        let py = martians?;
+        let neigh = nsx(&["ip", "neigh", "show", ip])?;
+        let mac = neigh
+            .split_whitespace()
+            .skip_while(|w| *w != "lladdr")
+            .nth(1)
+            .ok_or(format!("no MAC for the guest in {neigh:?}"))?;
+        let out = nsx(&[
+            "python3",
+            &py.to_string_lossy(),
+            "qtap0",
+            mac,
+            ip,
+            "10.88.0.1",
+        ])?;
+        // The control is answered (an ARP request first, if the guest forgot the host).
+        let control = out.contains("control answered") && !out.contains("control answered 0\n");
+        if !out.contains("martians answered 0\n") || !control {
+            return Err(out);
+        }
+        let (b, a) = (before.clone()?, snmp()?);
+        let want = [
+            ("MartianSrcLoopback", 3),
+            ("MartianSrcLocal", 3),
+            ("MartianSrcZero", 3),
+            ("MartianSrcMulticast", 3),
+            ("MartianSrcBroadcast", 3),
+            ("MartianSrcClassE", 3),
+            ("MartianDstZero", 3),
+            ("MartianDstLoopback", 3),
+            ("ArpSenderLocal", 2),
+            ("ArpMartian", 1),
+        ];
+        for (name, n) in want {
+            let v = |t: &str| snmp_value(t, "RinetDrops", name).ok_or(format!("no {name}"));
+            if v(&a)? - v(&b)? != n {
+                return Err(format!("{name}: {} then {}, want {n} more", v(&b)?, v(&a)?));
+            }
+        }
+        Ok(())
+    })();
+    res.record("tap-martians-dropped-unanswered-counted", r);
+    // Echo requests of any code are answered with that code; a closed UDP port refuses,
+    // and NoPorts counts it.
+    let codes = write("codes.py", include_str!("../../rinet-host/tests/codes.py"));
+    let r = (|| {
+        let b = snmp()?;
+        let out = nsx(&["python3", &codes?.to_string_lossy(), ip])?;
+        let want =
+            "reply 0 9 0 True\nreply 0 0 0 True\nreply 0 255 0 True\nrefused\nrefused\nrefused\n";
+        if out != want {
+            return Err(out);
+        }
+        let a = snmp()?;
+        let moved = |g: &str, n: &str| -> Result<u64, String> {
+            let v = |t: &str| snmp_value(t, g, n).ok_or(format!("no {g} {n}"));
+            Ok(v(&a)? - v(&b)?)
+        };
+        match (moved("Udp", "NoPorts")?, moved("Icmp", "InMsgs")?) {
+            (3, 3) => Ok(()),
+            m => Err(format!(
+                "NoPorts and Icmp InMsgs moved by {m:?}, want (3, 3)"
+            )),
+        }
+    })();
+    res.record("tap-echo-codes-and-udp-noports", r);
+    // hping3: 3,000 SYNs from random sources at one per 500 us; clients must get the page
+    // within 1 s during the flood and after it, and the flood may hold no more memory than
+    // the SYN queue's 16 connections of 2 x 8 KiB (1 MiB allowed for the rest of the
+    // guest's churn).
+    let r = (|| {
+        let free0 = snmp_value(&snmp()?, "MemFree", "").ok_or("no MemFree")?;
+        let mut flood = Command::new("ip")
+            .args([
+                "netns", "exec", ns, "timeout", "60", "hping3", "-q", "-S", "-p", "80",
+            ])
+            .args(["--rand-source", "-i", "u500", "-c", "3000", ip])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .map_err(|e| format!("hping3: {e}"))?;
+        let start = Instant::now();
+        let page = format!("http://{ip}/");
+        let mut fails = Vec::new();
+        for at_ms in [300u64, 700, 1100] {
+            std::thread::sleep(Duration::from_millis(at_ms).saturating_sub(start.elapsed()));
+            let t = Instant::now();
+            if let Err(e) = nsx(&["curl", "-sSf", "-o", "/dev/null", "-m", "1", &page]) {
+                fails.push(format!("{at_ms} ms into the flood: {e}"));
+            } else if t.elapsed() >= Duration::from_secs(1) {
+                fails.push(format!("{at_ms} ms: took {:?}", t.elapsed()));
+            }
+        }
+        let during = snmp().map_err(|e| format!("counters during the flood: {e}"))?;
+        let done = flood.wait().map_err(|e| e.to_string())?;
+        let after = nsx(&["curl", "-sSf", "-o", "/dev/null", "-m", "1", &page]);
+        if let Err(e) = after {
+            fails.push(format!("after the flood: {e}"));
+        }
+        if !done.success() {
+            fails.push(format!("hping3: {done}"));
+        }
+        let a = snmp()?;
+        let evicted = snmp_value(&a, "Rinet", "SynQueueEvictions").unwrap_or(0);
+        if evicted < 1000 {
+            fails.push(format!("only {evicted} SYN queue evictions"));
+        }
+        let free = [&during, &a].map(|t| snmp_value(t, "MemFree", "").unwrap_or(0));
+        let least = free[0].min(free[1]);
+        if free0.saturating_sub(least) > 16 * 16 + 1024 {
+            fails.push(format!(
+                "MemFree {free0} KiB before the flood, {least} during/after"
+            ));
+        }
+        println!("guest flood: {evicted} evictions, MemFree {free0} -> {free:?} KiB");
+        if fails.is_empty() {
+            Ok(())
+        } else {
+            Err(fails.join("; "))
+        }
+    })();
+    res.record("tap-syn-flood-clients-within-1s", r);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snmp_values_by_group_and_name() {
+        // As the glue prints them (af_rinet.c), then the CGI's MemFree line.
+        let text = "Udp: InDatagrams NoPorts InErrors OutDatagrams\nUdp: 4 3 0 9\n\
+                    Rinet: RxDrops ListenOverflows TimerFires SynQueueEvictions\n\
+                    Rinet: 12 0 37 2701\n\
+                    RinetDrops: Truncated MartianSrcLoopback ArpMartian\n\
+                    RinetDrops: 0 3 1\nMemFree 201344\n";
+        assert_eq!(snmp_value(text, "Udp", "NoPorts"), Some(3));
+        assert_eq!(snmp_value(text, "Rinet", "SynQueueEvictions"), Some(2701));
+        assert_eq!(
+            snmp_value(text, "RinetDrops", "MartianSrcLoopback"),
+            Some(3)
+        );
+        assert_eq!(snmp_value(text, "RinetDrops", "ArpMartian"), Some(1));
+        assert_eq!(snmp_value(text, "MemFree", ""), Some(201_344));
+        assert_eq!(snmp_value(text, "Udp", "IgnoredMulti"), None);
+        assert_eq!(snmp_value(text, "Icmp", "InMsgs"), None);
+    }
 }

@@ -238,6 +238,10 @@ impl<P: Platform> Stack<P> {
                         continue;
                     }
                 }
+                // Linux counts a datagram in when it is read.
+                if udp && !peek {
+                    self.stats.mib.udp_in_datagrams += 1;
+                }
                 return Ok(Received {
                     len: n,
                     full_len: full,

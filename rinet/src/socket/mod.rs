@@ -17,6 +17,7 @@ use crate::addr::{Endpoint, Ipv4};
 use crate::engine::{ERef, Engine, TcpState};
 use crate::errno::{Errno, SysResult};
 use crate::stack::{Platform, Stack};
+use crate::wire::DropReason;
 pub use opts::Opts;
 use time_wait::{TimeWait, TimeWaitTable};
 
@@ -84,15 +85,20 @@ impl SocketId {
     }
 }
 
-/// A listening TCP socket: one engine socket listening per interface it covers, the
-/// half-open connections those became, and the established ones waiting for `accept`.
+/// A listening TCP socket: one engine socket listening per interface it covers, its part
+/// of the SYN queue, and the accept queue.
 #[derive(Default)]
 pub struct Listener {
     pub(crate) backlog: usize,
     pub(crate) listening: Vec<ERef>,
-    pub(crate) embryos: Vec<ERef>,
-    /// Oldest first. A plain Vec: `accept` shifts at most `backlog` refs, and a ring
-    /// buffer type would cost code of its own.
+    /// The connections a SYN opened, in the order the SYNs came, with the time each was
+    /// seen: half-open ones (SYN-RECEIVED), and, while the accept queue is full, those
+    /// that completed the handshake since. Bounded for the whole stack (see
+    /// [`tcp::SYN_QUEUE_MAX`]).
+    pub(crate) embryos: Vec<(ERef, u64)>,
+    /// The accept queue, oldest first: at most `backlog + 1` (as Linux). A plain Vec:
+    /// `accept` shifts at most `backlog` refs, and a ring buffer type would cost code of
+    /// its own.
     pub(crate) ready: Vec<ERef>,
 }
 
@@ -100,7 +106,7 @@ impl Listener {
     fn all(&self) -> impl Iterator<Item = ERef> + '_ {
         self.listening
             .iter()
-            .chain(&self.embryos)
+            .chain(self.embryos.iter().map(|e| &e.0))
             .chain(&self.ready)
             .copied()
     }
@@ -173,7 +179,8 @@ impl Sock {
     pub(crate) fn forget_slot(&mut self, engine: &mut Engine, slot: usize) {
         match &mut self.proto {
             Proto::Tcp(Tcp::Listen(l)) => {
-                for v in [&mut l.listening, &mut l.embryos, &mut l.ready] {
+                // Embryos on the slot die with it: `maintain_listener` drops them.
+                for v in [&mut l.listening, &mut l.ready] {
                     v.retain(|r| r.slot() != slot);
                 }
             }
@@ -221,6 +228,8 @@ pub struct SocketTable {
     next_port: u16,
     /// Set when bookkeeping queued something for the engine to send.
     pub(crate) kick: bool,
+    /// Since when a SYN found the SYN queue full (until one finds it below half).
+    syn_full_since: Option<u64>,
 }
 
 impl SocketTable {
@@ -234,6 +243,7 @@ impl SocketTable {
             egress_rounds: 0,
             next_port: EPHEMERAL_FIRST + (seed % span) as u16,
             kick: false,
+            syn_full_since: None,
         }
     }
 
@@ -503,45 +513,108 @@ impl SocketTable {
         false
     }
 
-    /// A SYN from `remote` for `local` arrived on `(slot, ifindex)`: true if a listener
-    /// exists there but its backlog is full, so the SYN must be dropped (the peer
-    /// retries) rather than answered with RST.
-    pub(crate) fn listener_full(
+    /// A SYN for `local` arrived on `(slot, ifindex)` at `now`. A SYN for a listener
+    /// whose accept queue is full is dropped (the peer retries), not reset, as on Linux.
+    /// Otherwise it may open a connection in the SYN queue, which is bounded for the whole
+    /// stack: when that is full, the SYN is dropped too, or, once it has been full for
+    /// [`tcp::SYN_FLOOD_US`], it takes the place of the oldest half-open connection
+    /// (evicted silently: a real peer behind it gets a reset when its ACK comes).
+    /// Ok(true) when it evicted one; Ok(false) for a SYN let through with no eviction
+    /// (also when no listener wants it: the engine refuses it).
+    pub(crate) fn admit_syn(
         &mut self,
         engine: &mut Engine,
         (slot, ifindex): (usize, u32),
         local: Endpoint,
-        remote: Endpoint,
-    ) -> bool {
-        let Some(l) = self
-            .slots
-            .iter()
-            .filter_map(|s| s.sock.as_ref())
-            .find_map(|s| match &s.proto {
-                Proto::Tcp(Tcp::Listen(l))
-                    if s.local.port == local.port
-                        && (s.local.addr.is_any() || s.local.addr == local.addr)
-                        && (s.opts.bound_if == 0 || s.opts.bound_if == ifindex) =>
-                {
-                    Some(l)
+        now: u64,
+    ) -> Result<bool, DropReason> {
+        let mut me = None;
+        let mut queued = 0;
+        // (listener's slot index, position, SYN time) of the oldest half-open connection.
+        let mut oldest: Option<(usize, usize, u64)> = None;
+        for (i, s) in self.slots.iter().enumerate() {
+            let Some(Sock {
+                proto: Proto::Tcp(Tcp::Listen(l)),
+                local: at,
+                opts,
+                ..
+            }) = &s.sock
+            else {
+                continue;
+            };
+            if at.port == local.port
+                && (at.addr.is_any() || at.addr == local.addr)
+                && (opts.bound_if == 0 || opts.bound_if == ifindex)
+            {
+                me = Some(i);
+            }
+            queued += l.embryos.len();
+            // In SYN order: the first half-open one is the listener's oldest.
+            let first = l.embryos.iter().position(|e| {
+                engine
+                    .tcp_info(e.0)
+                    .is_some_and(|x| x.state == TcpState::SynReceived)
+            });
+            if let Some(k) = first {
+                let born = l.embryos[k].1;
+                if oldest.is_none_or(|o| born < o.2) {
+                    oldest = Some((i, k, born));
                 }
-                _ => None,
+            }
+        }
+        let Some(me) = me else { return Ok(false) };
+        if self
+            .listener_at(me)
+            .is_some_and(|l| l.ready.len() > l.backlog)
+        {
+            return Err(DropReason::ListenOverflow);
+        }
+        let mut evicted = false;
+        if queued < tcp::SYN_QUEUE_MAX / 2 {
+            self.syn_full_since = None;
+        }
+        if queued >= tcp::SYN_QUEUE_MAX {
+            let since = *self.syn_full_since.get_or_insert(now);
+            let (i, k, _) = oldest
+                .filter(|_| now.saturating_sub(since) >= tcp::SYN_FLOOD_US)
+                .ok_or(DropReason::SynQueueFull)?;
+            let (r, _) = self
+                .listener_at(i)
+                .map(|l| l.embryos.remove(k))
+                .ok_or(DropReason::SynQueueFull)?;
+            engine.tcp_abort(r);
+            // The evicted socket listens again where the SYN came in, for it (no memory
+            // is allocated or freed while a flood lasts).
+            let at = self.slots[me].sock.as_ref().map(|s| s.local);
+            match (self.listener_at(me), at) {
+                (Some(l), Some(at))
+                    if i == me && r.slot() == slot && engine.tcp_listen(r, at).is_ok() =>
+                {
+                    l.listening.push(r)
+                }
+                _ => engine.remove(r),
+            }
+            evicted = true;
+        }
+        let listening = self.listener_at(me).is_some_and(|l| {
+            l.listening.iter().any(|r| {
+                r.slot() == slot
+                    && engine
+                        .tcp_info(*r)
+                        .is_some_and(|i| i.state == TcpState::Listen)
             })
-        else {
-            return false;
-        };
-        let listening = l.listening.iter().any(|r| {
-            r.slot() == slot
-                && engine
-                    .tcp_info(*r)
-                    .is_some_and(|i| i.state == TcpState::Listen)
         });
-        let known = l.embryos.iter().chain(&l.ready).any(|r| {
-            engine
-                .tcp_info(*r)
-                .is_some_and(|i| i.remote == Some(remote))
-        });
-        !listening && !known
+        if !listening {
+            return Err(DropReason::ListenOverflow);
+        }
+        Ok(evicted)
+    }
+
+    fn listener_at(&mut self, i: usize) -> Option<&mut Listener> {
+        match &mut self.slots.get_mut(i)?.sock.as_mut()?.proto {
+            Proto::Tcp(Tcp::Listen(l)) => Some(l),
+            _ => None,
+        }
     }
 
     /// Earliest deadline of the socket layer's own timers.

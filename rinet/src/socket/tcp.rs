@@ -10,6 +10,19 @@ use crate::stack::{Platform, Stack, NEIGHBOR_TIMEOUT_US};
 
 /// Largest accepted backlog (Linux `somaxconn`).
 pub const SOMAXCONN: i32 = 4096;
+/// Connections a SYN opened that are not yet in an accept queue, for the whole stack. Each
+/// holds its socket's buffers, so this bounds what a SYN flood can take: 16 times a
+/// connection's receive and send buffers (smoltcp fixes a connection's window when its
+/// SYN arrives, so the buffers cannot come later, and cannot be SYN cookies either).
+pub const SYN_QUEUE_MAX: usize = 16;
+/// A SYN that finds the SYN queue full is dropped (its peer retries in a second), unless
+/// the queue has been full for this long: then it evicts the oldest half-open connection.
+/// Evicting at once would reset real peers whose ACK is on its way: a burst of 64 curl
+/// clients at rinet-host, on a loaded machine, saw up to 5.3 ms from SYN to ACK. A flood
+/// keeps the queue full (it counts as full until it falls below half), so after this
+/// time every new SYN gets in, and a real peer's connection lives until `SYN_QUEUE_MAX`
+/// more SYNs came (8 ms at 2,000 SYNs per second).
+pub const SYN_FLOOD_US: u64 = 100_000;
 
 fn tcp_of(s: &mut Sock) -> SysResult<&mut Tcp> {
     match &mut s.proto {
@@ -276,9 +289,9 @@ impl<P: Platform> Stack<P> {
                     // Linux: SHUT_RD on a listener stops listening and wakes accept().
                     let old = core::mem::replace(&mut s.proto, Proto::Tcp(Tcp::Idle));
                     if let Proto::Tcp(Tcp::Listen(l)) = old {
-                        for r in l.listening.iter().chain(&l.embryos).chain(&l.ready) {
-                            self.engine.tcp_abort(*r);
-                            self.engine.remove(*r);
+                        for r in l.all() {
+                            self.engine.tcp_abort(r);
+                            self.engine.remove(r);
                         }
                     }
                     s.shut_rd = true;
@@ -309,7 +322,7 @@ impl<P: Platform> Stack<P> {
     }
 
     /// Move connections along a listener's pipeline and keep one engine socket listening
-    /// on each interface while the backlog has room.
+    /// on each interface while the accept queue has room.
     pub(crate) fn maintain_listener(&mut self, id: SocketId) {
         let Some(s) = self.socks.get(id) else { return };
         let (local, opts) = (s.local, s.opts);
@@ -324,7 +337,7 @@ impl<P: Platform> Stack<P> {
         };
         let engine = &mut self.engine;
         let mut passive = 0;
-        // Listening sockets that got a SYN become embryos; those gone are dropped.
+        // Listening sockets that got a SYN join the SYN queue; those gone are dropped.
         let mut i = 0;
         while i < l.listening.len() {
             let r = l.listening[i];
@@ -336,30 +349,33 @@ impl<P: Platform> Stack<P> {
             l.listening.swap_remove(i);
             match state {
                 Some(TcpState::Listen) | Some(TcpState::Closed) | None => engine.remove(r),
-                Some(_) => l.embryos.push(r),
+                Some(_) => l.embryos.push((r, self.now)),
             }
         }
-        // Embryos that completed the handshake queue up for accept(), in order.
+        // Connections that completed the handshake move to the accept queue, in order,
+        // while it has room (Linux queues up to backlog + 1).
         let mut i = 0;
         while i < l.embryos.len() {
-            let r = l.embryos[i];
+            let r = l.embryos[i].0;
             match engine.tcp_info(r).map(|x| x.state) {
                 Some(TcpState::SynReceived) => i += 1,
-                Some(TcpState::Closed) | None => {
+                // Listen: a reset sent it back there (smoltcp).
+                Some(TcpState::Closed | TcpState::Listen) | None => {
                     engine.remove(r);
                     l.embryos.remove(i);
                 }
-                Some(_) => {
-                    l.ready.push(l.embryos.remove(i));
+                Some(_) if l.ready.len() <= l.backlog => {
+                    l.ready.push(l.embryos.remove(i).0);
                     passive += 1;
                 }
+                Some(_) => i += 1,
             }
         }
-        // Refill: Linux queues up to backlog + 1 connections.
+        // Refill.
         let (rx, tx) = opts.tcp_buffers();
         for nif in ifs.iter().filter(|i| i.serves(local.addr, opts.bound_if)) {
             let slot = nif.slot;
-            let room = l.embryos.len() + l.ready.len() <= l.backlog;
+            let room = l.ready.len() <= l.backlog;
             if !room || l.listening.iter().any(|r| r.slot() == slot) {
                 continue;
             }
