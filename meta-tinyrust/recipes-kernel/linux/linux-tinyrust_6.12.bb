@@ -11,6 +11,10 @@ LIC_FILES_CHKSUM = "file://COPYING;md5=6bc538ed5bd9a7fc9398086aedcd7e46 \
                     file://${UNPACKDIR}/LICENSE;md5=f31889ec5946f987ea74ebd76d72a79b \
 "
 
+# Before the kernel classes: kernel-yocto sets KBRANCH ?= "master", and the first weak
+# assignment wins.
+KBRANCH ?= "v6.12/standard/tiny/base"
+
 # cargo_common first: the kernel classes that follow define do_configure, and the last
 # definition is the one that runs (kernel_do_configure, not cargo_common_do_configure).
 inherit cargo_common
@@ -20,7 +24,6 @@ inherit kernel kernel-yocto
 DEPENDS += "cargo-native rust-native bc-native xz-native openssl-native util-linux-native"
 DEPENDS += "${@bb.utils.contains('ARCH', 'x86', 'elfutils-native', '', d)}"
 
-KBRANCH ?= "v6.12/standard/tiny/base"
 LINUX_KERNEL_TYPE = "tiny"
 KCONFIG_MODE = "--allnoconfig"
 LINUX_VERSION ?= "6.12.69"
