@@ -353,6 +353,17 @@ fn check_kernel(root: &Path, r: &mut Report) -> Result<(), String> {
     r.expect(!requires_linux_yocto, || {
         format!("{KERNEL_RECIPE}: linux-yocto.inc adds kernel-cache features (KERNEL_FEATURES) that this kernel's metadata does not have")
     });
+    // The branch is the recipe's: kernel-yocto's own `KBRANCH ?= "master"` wins over a
+    // weak assignment that comes after the inherit.
+    let line_of = |needle: &str| {
+        text.lines()
+            .position(|l| l.trim_start().starts_with(needle))
+    };
+    let (kbranch_at, inherit_at) = (line_of("KBRANCH"), line_of("inherit kernel"));
+    r.expect(
+        kbranch_at.is_some() && inherit_at.is_some() && kbranch_at < inherit_at,
+        || format!("{KERNEL_RECIPE}: KBRANCH must be set before `inherit kernel-yocto` (it sets KBRANCH ?= \"master\")"),
+    );
     // rinet is placed in the tree by the shared script, before the configuration.
     r.expect(
         text.contains("addtask rinet_place after do_patch before do_kernel_configme")
@@ -396,6 +407,51 @@ fn check_kernel(root: &Path, r: &mut Report) -> Result<(), String> {
         r.expect(!t.contains("'..'") && !t.contains("LAYERDIR}/.."), || {
             format!("{conf}: a variable names a directory outside the layer")
         });
+    }
+    Ok(())
+}
+
+/// The image as the distro means it: the distro picks an init manager (without one
+/// DISTRO_FEATURES gains systemd); no recipe's weak default overrides a weak default of
+/// the distro (a recipe is parsed after it, so its `??=` wins: the image got busybox httpd
+/// where the distro asks for nostromo); a recipe built with the machine's flash addresses
+/// is packaged per machine.
+fn check_distro_and_machine_recipes(root: &Path, r: &mut Report) -> Result<(), String> {
+    let distro_path = "meta-tinyrust-distro/conf/distro/tinyrust.conf";
+    let distro = parse_assignments(&read(&root.join(distro_path))?);
+    r.expect(value_for(&distro, "INIT_MANAGER", "").is_some(), || {
+        format!("{distro_path}: no INIT_MANAGER (DISTRO_FEATURES resolves with systemd)")
+    });
+    let weak: BTreeSet<&str> = distro
+        .iter()
+        .filter(|a| a.op == "??=" && a.overrides.is_empty())
+        .map(|a| a.var.as_str())
+        .collect();
+    let mut files = Vec::new();
+    for layer in LAYERS {
+        walk(&root.join(layer), &mut files)?;
+    }
+    for f in files
+        .iter()
+        .filter(|f| f.extension().is_some_and(|x| x == "bb" || x == "bbappend"))
+    {
+        let rel = f.strip_prefix(root).unwrap_or(f).display().to_string();
+        let text = read(f)?;
+        let assigns = parse_assignments(&text);
+        for a in assigns.iter().filter(|a| a.op.starts_with('?')) {
+            r.expect(!weak.contains(a.var.as_str()), || {
+                format!(
+                    "{rel}: {} {} overrides the distro's weak default",
+                    a.var, a.op
+                )
+            });
+        }
+        if text.contains("${TINYRUST_FLASH_") {
+            r.expect(
+                value_for(&assigns, "PACKAGE_ARCH", "").as_deref() == Some("${MACHINE_ARCH}"),
+                || format!("{rel}: uses the machine's flash addresses, so PACKAGE_ARCH = \"${{MACHINE_ARCH}}\""),
+            );
+        }
     }
     Ok(())
 }
@@ -465,6 +521,7 @@ pub fn check() -> Result<(), String> {
     };
     check_sources(&root, &mut r)?;
     check_kernel(&root, &mut r)?;
+    check_distro_and_machine_recipes(&root, &mut r)?;
     check_glue_abi(&root, &mut r)?;
     if r.errors.is_empty() {
         println!("layer-check: {} checks passed", r.checked);

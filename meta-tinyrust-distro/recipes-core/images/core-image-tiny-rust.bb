@@ -7,7 +7,6 @@ PACKAGE_INSTALL = "tinyrust-base busybox ${VIRTUAL-RUNTIME_dev_manager} base-pas
                    ${@'nostromo' if d.getVar('TINYRUST_HTTPD') == 'nostromo' else ''} \
                    ${ROOTFS_BOOTSTRAP_INSTALL} \
                    "
-TINYRUST_HTTPD ??= "busybox"
 
 IMAGE_FEATURES = ""
 IMAGE_LINGUAS = ""

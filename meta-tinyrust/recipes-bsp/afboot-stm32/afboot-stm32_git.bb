@@ -11,6 +11,8 @@ SRC_URI = "git://github.com/mcoquelin-stm32/afboot-stm32.git;protocol=https;bran
 SRCREV = "3566acd582e5536fb60864281788a30f5527df2d"
 
 COMPATIBLE_MACHINE = "^(stm32f429-disco)$"
+# Built with the machine's flash addresses: one package per machine, not per tune.
+PACKAGE_ARCH = "${MACHINE_ARCH}"
 
 inherit deploy
 

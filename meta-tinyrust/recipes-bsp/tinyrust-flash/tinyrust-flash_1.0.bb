@@ -9,6 +9,8 @@ SRC_URI = "file://flash-stm32f429-disco.sh"
 S = "${UNPACKDIR}"
 
 COMPATIBLE_MACHINE = "^(stm32f429-disco)$"
+# Built with the machine's flash addresses: one package per machine, not per tune.
+PACKAGE_ARCH = "${MACHINE_ARCH}"
 
 inherit deploy
 
