@@ -1,0 +1,799 @@
+#!/bin/bash
+# SPDX-License-Identifier: MIT
+#
+# Level (a) of the kernel recipe's checks (issue 18): with a checkout of bitbake 2.18 and
+# one of openembedded-core wrynose, both given by path, ask bitbake what the recipe
+# linux-tinyrust is for each machine, then run the recipe's own task code, as `bitbake -e`
+# expands it, against staged sources, in bitbake's task order. Nothing is fetched: run it
+# before every change of the layers, on a host without network access to the Yocto git
+# servers.
+#
+# usage: tools/yocto-task-check.sh OE_CORE_DIR BITBAKE_DIR [BUILD_DIR]
+#
+#   OE_CORE_DIR   a checkout of openembedded-core, branch wrynose
+#   BITBAKE_DIR   a checkout of bitbake, branch 2.18
+#   BUILD_DIR     the bitbake build directory to create or use (default:
+#                 ~/yocto-task-check/build of the user bitbake runs as). conf/auto.conf gets
+#                 BB_NO_NETWORK = "1" and DISTRO = "tinyrust"; conf/bblayers.conf gets the two
+#                 layers of this repository (found relative to this script). Results, logs
+#                 and the staged trees go to BUILD_DIR/yocto-task-check/.
+#
+# Environment (optional):
+#   KERN_TOOLS_DIR   a checkout of yocto-kernel-tools (kern-tools: spp, scc, kgit,
+#                    merge_config.sh, symbol_why.py). With it, do_kernel_metadata,
+#                    do_kernel_configme and kernel-yocto's configuration audit run as the
+#                    recipe expands them; without it a SKIP line says so and the fragments
+#                    are merged by the kernel's own merge_config.sh in .scc order.
+#   MACHINES         machines to check (default: qemux86-64-tinyrust galileo stm32f429-disco)
+#   TASK_CHECK_USER  the unprivileged user bitbake runs as when started as root (default
+#                    tinybb; created if missing: bitbake refuses to run as root)
+#   LINUX_SOURCE     the kernel tree standing in for linux-yocto (default Debian's
+#                    /usr/src/linux-source-6.12.tar.xz; as root, installed with apt-get when
+#                    missing)
+#   SKIP_SIGNATURES=1  skip `bitbake -S none` (task signatures; a few minutes per machine)
+#   SKIP_REPLAY=1      only the `bitbake -e` assertions
+#   REUSE_DUMPS=1      reuse the `bitbake -e` dumps of the previous run (to iterate on the replay)
+#
+# Output: one PASS/FAIL/SKIP line per assertion; the exit status is 1 if any FAIL.
+#
+# What is stood in for (a networked build host shows the rest): the linux-yocto tree is
+# Debian's linux-source-6.12 (not a git repository: kgit-s2q's `git am` of the patch queue is
+# replaced by `patch -p1` in the same order); OE's cross compilers are Debian's (wrappers
+# named as OE's); crate:// sources are not fetched, so nothing here builds the staticlib
+# (CI builds it from the same crate list); no kernel is compiled.
+# shellcheck disable=SC2016 # sh -c 'script' _ args: expanded by the inner shell
+set -euo pipefail
+
+prog=$(basename "$0")
+usage() {
+	echo "usage: $prog OE_CORE_DIR BITBAKE_DIR [BUILD_DIR]" >&2
+	exit 2
+}
+die() {
+	echo "$prog: $*" >&2
+	exit 2
+}
+if [ $# -lt 2 ] || [ $# -gt 3 ]; then usage; fi
+
+self=$(readlink -f "$0")
+repo=$(cd "$(dirname "$self")/.." && pwd -P)
+oecore=$(readlink -f "$1")
+bitbake_dir=$(readlink -f "$2")
+build=${3:+$(readlink -m "$3")}
+[ -f "$oecore/oe-init-build-env" ] || die "$oecore is not an openembedded-core checkout (no oe-init-build-env)"
+[ -x "$bitbake_dir/bin/bitbake" ] || die "$bitbake_dir is not a bitbake checkout (no bin/bitbake)"
+[ -f "$repo/meta-tinyrust/conf/layer.conf" ] || die "$repo/meta-tinyrust/conf/layer.conf missing"
+kern_tools=${KERN_TOOLS_DIR:+$(readlink -f "$KERN_TOOLS_DIR")}
+linux_source=${LINUX_SOURCE:-/usr/src/linux-source-6.12.tar.xz}
+machines=${MACHINES:-qemux86-64-tinyrust galileo stm32f429-disco}
+clean_path=/usr/local/bin:/usr/bin:/bin
+
+# --- 1. As root: an unprivileged user, host packages for the replay; then re-run as that
+# user. As anyone else: re-run with a clean environment (a passed-through environment
+# makes bitbake re-parse everything on every call).
+rerun_clean() { # USER HOME [runner...]
+	local u=$1 h=$2
+	shift 2
+	exec "$@" env -i HOME="$h" USER="$u" LOGNAME="$u" PATH="$clean_path" \
+		LANG=en_US.UTF-8 LC_ALL=en_US.UTF-8 TASK_CHECK_CLEAN=1 \
+		KERN_TOOLS_DIR="$kern_tools" MACHINES="$machines" LINUX_SOURCE="$linux_source" \
+		SKIP_SIGNATURES="${SKIP_SIGNATURES:-}" SKIP_REPLAY="${SKIP_REPLAY:-}" REUSE_DUMPS="${REUSE_DUMPS:-}" \
+		bash "$self" "$oecore" "$bitbake_dir" ${build:+"$build"}
+}
+if [ "$(id -u)" = 0 ]; then
+	bbuser=${TASK_CHECK_USER:-tinybb}
+	id "$bbuser" >/dev/null 2>&1 || useradd -m -s /bin/bash "$bbuser"
+	bbhome=$(getent passwd "$bbuser" | cut -d: -f6)
+	if [ -z "${SKIP_REPLAY:-}" ]; then
+		pkgs=
+		[ -f "$linux_source" ] || [ -n "${LINUX_SOURCE:-}" ] || pkgs="$pkgs linux-source-6.12"
+		command -v arm-linux-gnueabi-gcc >/dev/null || pkgs="$pkgs gcc-arm-linux-gnueabi"
+		for t in flex bison bc make patch; do command -v $t >/dev/null || pkgs="$pkgs $t"; done
+		if [ -n "$pkgs" ]; then
+			echo "$prog: apt-get install$pkgs" >&2
+			# shellcheck disable=SC2086 # a list of package names
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 $pkgs >&2
+		fi
+	fi
+	if [ -n "$build" ] && [ ! -e "$build" ]; then
+		mkdir -p "$build"
+		chown "$bbuser": "$build"
+	fi
+	# OE runs git in the layers (METADATA_REVISION); they belong to another user
+	if ! runuser -u "$bbuser" -- git config --global --get-all safe.directory 2>/dev/null | grep -qx '\*'; then
+		runuser -u "$bbuser" -- git config --global --add safe.directory '*'
+	fi
+	for p in "$repo/meta-tinyrust/conf/layer.conf" "$oecore/meta/conf/layer.conf" "$bitbake_dir/bin/bitbake"; do
+		runuser -u "$bbuser" -- test -r "$p" || die "$bbuser cannot read $p (chmod -R o+rX its checkout)"
+	done
+	rerun_clean "$bbuser" "$bbhome" runuser -u "$bbuser" --
+fi
+if [ -z "${TASK_CHECK_CLEAN:-}" ]; then
+	rerun_clean "$(id -un)" "$HOME"
+fi
+
+# --- 2. The build directory.
+build=${build:-$HOME/yocto-task-check/build}
+out=$build/yocto-task-check
+mkdir -p "$build/conf" "$out"
+: >"$out/summary.txt"
+npass=0
+nfail=0
+say() { echo "$*" | tee -a "$out/summary.txt"; }
+pass() { say "PASS $*"; npass=$((npass + 1)); }
+fail() { say "FAIL $*"; nfail=$((nfail + 1)); }
+skip() { say "SKIP $*"; }
+# check DESCRIPTION DETAIL-ON-FAILURE COMMAND...
+check() {
+	local what=$1 detail=$2
+	shift 2
+	if "$@"; then pass "$what"; else fail "$what${detail:+ ($detail)}"; fi
+}
+
+say "# yocto-task-check: repo $repo, oe-core $oecore ($(git -C "$oecore" describe --all --always 2>/dev/null || echo ?)), bitbake $bitbake_dir ($(git -C "$bitbake_dir" describe --all --always 2>/dev/null || echo ?)), build $build"
+
+(
+	set +u
+	# shellcheck disable=SC1091 # oe-core's
+	. "$oecore/oe-init-build-env" "$build" "$bitbake_dir" >/dev/null
+)
+auto=$build/conf/auto.conf
+touch "$auto"
+# a later assignment in the file wins over an earlier one
+grep -qxE 'BB_NO_NETWORK *= *"1"' "$auto" || echo 'BB_NO_NETWORK = "1"' >>"$auto"
+grep -qxE 'DISTRO *= *"tinyrust"' "$auto" || echo 'DISTRO = "tinyrust"' >>"$auto"
+bbl=$build/conf/bblayers.conf
+grep -qF "$oecore/meta" "$bbl" || die "$bbl does not list $oecore/meta (a build directory of another openembedded-core?)"
+for layer in meta-tinyrust meta-tinyrust-distro; do
+	if ! grep -qE "(^|[[:space:]\"])$repo/$layer([[:space:]\"]|\$)" "$bbl"; then
+		if grep -qE "/$layer([[:space:]\"]|\$)" "$bbl"; then
+			die "$bbl lists another checkout's $layer; use another BUILD_DIR"
+		fi
+		echo "BBLAYERS += \"$repo/$layer\"" >>"$bbl"
+	fi
+done
+
+# bitbake ARGS... with MACHINE=$MACHINE, serialised with other users of the build dir
+bb() {
+	(
+		set +u
+		# shellcheck disable=SC1091
+		. "$oecore/oe-init-build-env" "$build" "$bitbake_dir" >/dev/null
+		set -u
+		flock "$build/bbenv.lock" bitbake "$@"
+	)
+}
+# bitbake -e RECIPE > FILE (progress lines before the dump, which starts with "#", go to LOG)
+bb_env() { # RECIPE FILE LOG
+	bb -e "$1" 2>"$3" | awk -v lf="$3" 'd { print; next } /^#$/ { d = 1; print; next } { print >> lf }' >"$2"
+	[ "${PIPESTATUS[0]}" = 0 ] && [ -s "$2" ]
+}
+
+# --- helpers reading bitbake -e output, parsing .scc files, staging sources
+py=$out/bbenv.py
+cat >"$py" <<'PYEOF'
+import ast, os, re, shlex, subprocess, sys
+
+def closed(buf):
+    """A value ends at an unescaped '"' (bitbake escapes '"', '`' and '$' with a backslash)."""
+    if not buf.endswith('"'):
+        return False
+    return (len(buf) - 1 - len(buf[:-1].rstrip("\\"))) % 2 == 0
+
+def load(path):
+    """Final values and shell functions of a `bitbake -e` dump."""
+    vals, exported, funcs = {}, set(), {}
+    lines = open(path, encoding="utf-8", errors="replace").read().split("\n")
+    var = re.compile(r'^(export )?([A-Za-z0-9_][^\s="#()]*)="(.*)$')
+    fn = re.compile(r'^([A-Za-z_][A-Za-z0-9_]*)\(\) \{$')
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        m = var.match(line)
+        if m:
+            buf = m.group(3)
+            while not closed(buf):
+                i += 1
+                if i >= len(lines):
+                    break
+                buf += "\n" + lines[i]
+            raw = buf[:-1]
+            val = raw.replace(" \\\n", "\n").replace('\\"', '"').replace("\\`", "`").replace("\\$", "$")
+            vals[m.group(2)] = val
+            if m.group(1):
+                exported.add(m.group(2))
+        else:
+            m = fn.match(line)
+            if m:
+                body = []
+                i += 1
+                while i < len(lines) and not (lines[i] == "}" and (i + 1 >= len(lines) or lines[i + 1] == "")):
+                    body.append(lines[i])
+                    i += 1
+                funcs[m.group(1)] = "\n".join(body)
+        i += 1
+    return vals, exported, funcs
+
+def task_deps(vals):
+    return ast.literal_eval(vals.get("_task_deps", "{}"))
+
+def file_urls(vals):
+    for u in vals.get("SRC_URI", "").split():
+        if u.startswith("file://"):
+            parts = u[len("file://"):].split(";")
+            parm = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+            yield parts[0], parm
+
+def scc_expand(kmeta, machine, ktype):
+    """The BSP description for MACHINE/KTYPE and what it includes, in order."""
+    sccs = []
+    for root, _, files in os.walk(kmeta):
+        sccs += [os.path.join(root, f) for f in files if f.endswith(".scc")]
+    def defines(p):
+        d = {}
+        for l in open(p):
+            m = re.match(r"\s*define\s+(\S+)\s+(\S+)\s*$", l)
+            if m:
+                d[m.group(1)] = m.group(2)
+        return d
+    bsp = [p for p in sorted(sccs) if defines(p).get("KMACHINE") == machine and defines(p).get("KTYPE") == ktype]
+    if len(bsp) != 1:
+        print("nobsp %d" % len(bsp))
+        return
+    print("bsp " + bsp[0])
+    def walk(p):
+        base = os.path.dirname(p)
+        for l in open(p):
+            w = l.split("#", 1)[0].split()
+            if not w:
+                continue
+            if w[0] == "include":
+                walk(os.path.join(base, w[1]))
+            elif w[0] == "patch":
+                print("patch " + os.path.join(base, w[1]))
+            elif w[0] == "kconf":
+                print("kconf " + os.path.join(base, w[2]))
+    walk(bsp[0])
+
+def fragcheck(config, frags):
+    """Values the fragments ask for (the last one wins) that the .config does not have."""
+    want = {}
+    for f in frags:
+        for l in open(f):
+            m = re.match(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$", l.strip()) or re.match(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$", l.strip())
+            if m:
+                want[m.group(1)] = (m.group(2) if m.lastindex == 2 else "n", os.path.basename(f))
+    have = {}
+    for l in open(config):
+        m = re.match(r"^(CONFIG_[A-Za-z0-9_]+)=(.*)$", l.strip()) or re.match(r"^# (CONFIG_[A-Za-z0-9_]+) is not set$", l.strip())
+        if m:
+            have[m.group(1)] = m.group(2) if m.lastindex == 2 else "n"
+    bad = 0
+    for k, (v, f) in sorted(want.items()):
+        got = have.get(k, "n")
+        if got != v:
+            print("%s=%s (%s) -> %s" % (k, v, f, "not set" if got == "n" else got))
+            bad += 1
+    print("checked %d %d" % (len(want), bad), file=sys.stderr)
+
+cmd, args = sys.argv[1], sys.argv[2:]
+if cmd == "get":                       # get ENV VAR
+    vals, _, _ = load(args[0])
+    if args[1] not in vals:
+        sys.exit(3)
+    print(vals[args[1]])
+elif cmd == "func":                    # func ENV NAME
+    _, _, funcs = load(args[0])
+    if args[1] not in funcs:
+        sys.exit(3)
+    print(funcs[args[1]])
+elif cmd == "parents":                 # parents ENV TASK
+    td = task_deps(load(args[0])[0])
+    if args[1] not in td.get("tasks", []):
+        sys.exit(3)
+    print("\n".join(td["parents"].get(args[1], [])))
+elif cmd == "runfile":                 # runfile ENV FROM TO PATH CWD FUNC [ARG]: a task's run file
+    vals, exported, funcs = load(args[0])
+    frm, to, path, cwd, func = args[1:6]
+    o = ["#!/bin/sh", "# %s, from %s (%s -> %s)" % (func, args[0], frm, to), "set -e"]
+    for k in sorted(exported):
+        if re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", k) and k not in ("PATH", "HOME", "SHELL", "LOGNAME", "USER", "PWD", "TERM"):
+            o.append("export %s=%s" % (k, shlex.quote(vals[k])))
+    o.append("export PATH=" + shlex.quote(path))
+    for k in sorted(funcs):
+        o.append("%s() {\n%s\n}" % (k, funcs[k]))
+    o.append("mkdir -p '%s'" % cwd)
+    o.append("cd '%s'" % cwd)
+    o.append(" ".join([func] + args[6:]))
+    print("\n".join(o).replace(frm, to))
+elif cmd == "stage":                   # stage ENV UNPACKDIR: file:// sources as do_unpack lays them out
+    vals, _, _ = load(args[0])
+    filespath = vals["FILESPATH"].split(":")
+    n = 0
+    for path, parm in file_urls(vals):
+        local = next((os.path.join(d, path) for d in filespath if os.path.exists(os.path.join(d, path))), None)
+        if not local:
+            print("not found in FILESPATH: file://" + path)
+            sys.exit(1)
+        unpackdir = os.path.join(args[1], parm.get("subdir", ""))
+        urlpath = path.rstrip("/").lstrip("/")
+        destdir = urlpath.rsplit("/", 1)[0] + "/" if "/" in urlpath else "."
+        os.makedirs(os.path.join(unpackdir, destdir), exist_ok=True)
+        subprocess.check_call(["cp", "--force", "--preserve=timestamps", "--no-dereference",
+                               "--recursive", "-H", local, destdir], cwd=unpackdir)
+        n += 1
+    print(n)
+elif cmd == "sigfiles":                # sigfiles ENV DUMPSIGS: checksummed files vs the file:// sources
+    import hashlib
+    md5 = lambda p: hashlib.md5(open(p, "rb").read()).hexdigest()
+    vals, _, _ = load(args[0])
+    filespath = vals["FILESPATH"].split(":")
+    src = set()
+    for path, parm in file_urls(vals):
+        local = next((os.path.join(d, path) for d in filespath if os.path.exists(os.path.join(d, path))), None)
+        if local and os.path.isdir(local) and not os.path.islink(local):
+            for root, _, files in os.walk(local):
+                for f in files:
+                    src.add(("./" + os.path.relpath(os.path.join(root, f), local), md5(os.path.join(root, f))))
+        elif local:
+            src.add((os.path.basename(local), md5(local)))
+    # files oe-core's own classes add to a task's checksums (SBOM generator, license list)
+    core = {md5(f) for f in (e.rsplit(":", 1)[0] for e in vals.get("SPDX3_DEP_FILES", "").split()) if os.path.isfile(f)}
+    task, fetch, others = None, None, []
+    for line in open(args[1], encoding="utf-8", errors="replace"):
+        if line.startswith("=== "):
+            task = line[4:].strip()
+        elif line.startswith("This task depends on the checksums of files: "):
+            got = {tuple(e) for e in ast.literal_eval(line.split(": ", 1)[1])}
+            if task == "do_fetch":
+                fetch = got
+            others += ["%s:%s" % (task, n) for n, c in sorted(got - src) if c not in core]
+    print("%d %s" % (len(src), "same" if fetch == src else "differs(%s)" % " ".join(
+        sorted(n for n, _ in (fetch or set()) ^ src))[:300]))
+    print(" ".join(others[:10]) + (" ... (%d)" % len(others) if len(others) > 10 else ""))
+elif cmd == "licchk":                  # licchk ENV FROM TO: LIC_FILES_CHKSUM against the staged S
+    import hashlib
+    vals, _, _ = load(args[0])
+    s = vals["S"].replace(args[1], args[2])
+    for u in vals.get("LIC_FILES_CHKSUM", "").split():
+        parts = u[len("file://"):].split(";")
+        parm = dict(p.split("=", 1) for p in parts[1:] if "=" in p)
+        path = os.path.join(s, parts[0].replace(args[1], args[2]))
+        try:
+            lines = open(path, "rb").read().splitlines(True)
+        except OSError as e:
+            print("%s: %s" % (parts[0], e.strerror))
+            continue
+        b, e = int(parm.get("beginline", 1)), int(parm.get("endline", 0) or len(lines))
+        md5 = hashlib.md5(b"".join(lines[b - 1:e])).hexdigest()
+        if md5 != parm.get("md5"):
+            print("%s: md5 %s, LIC_FILES_CHKSUM says %s" % (os.path.basename(parts[0]), md5, parm.get("md5")))
+elif cmd == "scc":                     # scc KMETA_DIR MACHINE KTYPE
+    scc_expand(*args)
+elif cmd == "fragcheck":               # fragcheck .config FRAGMENT...
+    fragcheck(args[0], args[1:])
+PYEOF
+
+# get ENV VAR: a variable's final value ("" when unset)
+get() { python3 "$py" get "$1" "$2" || true; }
+has_word() { # WORD LIST...
+	local w=$1
+	shift
+	case " $* " in *" $w "*) return 0 ;; esac
+	return 1
+}
+
+expected_imagetype() {
+	case $1 in
+	qemux86-64-tinyrust | galileo) echo bzImage ;;
+	stm32f429-disco) echo xipImage ;;
+	*) echo "?" ;;
+	esac
+}
+expected_rust_target() {
+	case $1 in
+	qemux86-64-tinyrust) echo x86_64-unknown-none ;;
+	galileo) echo i586-unknown-linux-gnu ;;
+	stm32f429-disco) echo thumbv7em-none-eabi ;;
+	*) echo "?" ;;
+	esac
+}
+
+recipe=$repo/meta-tinyrust/recipes-kernel/linux/linux-tinyrust_6.12.bb
+crates_inc=$repo/meta-tinyrust/recipes-kernel/linux/linux-tinyrust-crates.inc
+crates=$(grep -o 'crate://[^ "\\]*' "$crates_inc" | LC_ALL=C sort -u)
+ncrates=$(echo "$crates" | wc -l)
+recipe_kbranch=$(sed -n 's/^KBRANCH *?*= *"\(.*\)"$/\1/p' "$recipe" | tail -1)
+rinet_sources="file://LICENSE file://rinet/Cargo.toml file://rinet/src file://rinet-kernel/Cargo.toml
+	file://rinet-kernel/Cargo.lock file://rinet-kernel/src file://rinet-kernel/glue file://rinet-kernel/place-in-tree.sh"
+
+# --- 3. `bitbake -e` assertions, per machine
+first=
+for m in $machines; do
+	env_file=$out/env-linux-tinyrust.$m.txt
+	log=$out/bitbake-e.$m.log
+	if [ -n "${REUSE_DUMPS:-}" ] && [ -s "$env_file" ]; then
+		: # the previous run's
+	elif ! MACHINE=$m bb_env linux-tinyrust "$env_file" "$log"; then
+		fail "[$m] bitbake -e linux-tinyrust ($(grep -m3 -E '^(ERROR|FATAL)' "$log" | tr '\n' ' ' | cut -c1-400); log $log)"
+		continue
+	fi
+	pass "[$m] bitbake -e linux-tinyrust parses"
+	first=${first:-$m}
+	g() { get "$env_file" "$1"; }
+
+	src_uri=$(g SRC_URI)
+	src_words=$(echo "$src_uri" | tr -s ' \t\n' '\n')
+	missing=$(echo "$crates" | grep -vxF -f <(echo "$src_words") || true)
+	check "[$m] SRC_URI holds all $ncrates crate:// URLs of linux-tinyrust-crates.inc" \
+		"missing $(echo "$missing" | wc -l): $(echo "$missing" | head -3 | tr '\n' ' ')" test -z "$missing"
+	kmeta_url=$(echo "$src_words" | grep -E '^file://tinyrust-kmeta;(.*;)?type=kmeta(;|$)' || true)
+	check "[$m] SRC_URI holds file://tinyrust-kmeta;type=kmeta" "" test -n "$kmeta_url"
+	missing=
+	for s in $rinet_sources; do
+		echo "$src_words" | sed 's/;.*//' | grep -qxF "$s" || missing="$missing $s"
+	done
+	check "[$m] SRC_URI holds the file:// rinet sources ($(echo "$rinet_sources" | wc -w))" "missing:$missing" test -z "$missing"
+	kbranch=$(g KBRANCH)
+	git_branch=$(echo "$src_words" | grep -m1 '^git://git.yoctoproject.org/linux-yocto' | grep -o 'branch=[^;]*' | cut -d= -f2 || true)
+	check "[$m] KBRANCH is the recipe's ($recipe_kbranch) and SRC_URI fetches it" \
+		"KBRANCH=$kbranch, SRC_URI branch=$git_branch" \
+		test -n "$recipe_kbranch" -a "$kbranch" = "$recipe_kbranch" -a "$git_branch" = "$recipe_kbranch"
+
+	conf_body=$(python3 "$py" func "$env_file" do_configure || true)
+	check "[$m] do_configure is the kernel's (kernel_do_configure, not cargo_common_do_configure)" \
+		"$(echo "$conf_body" | grep -m2 -oE '(kernel|cargo_common)_do_configure' | tr '\n' ' ')" \
+		sh -c 'printf "%s\n" "$1" | grep -qE "^[[:space:]]*kernel_do_configure" && ! printf "%s\n" "$1" | grep -q cargo_common_do_configure' _ "$conf_body"
+
+	place_body=$(python3 "$py" func "$env_file" do_rinet_place || true)
+	check "[$m] do_rinet_place is a shell task running place-in-tree.sh" "" \
+		sh -c 'printf "%s\n" "$1" | grep -q "rinet-kernel/place-in-tree.sh"' _ "$place_body"
+	p_place=$(python3 "$py" parents "$env_file" do_rinet_place || echo "(no such task)")
+	p_configme=$(python3 "$py" parents "$env_file" do_kernel_configme || echo "(no such task)")
+	check "[$m] task order: do_patch -> do_rinet_place -> do_kernel_configme" \
+		"do_rinet_place after: $(echo "$p_place" | tr '\n' ' '); do_kernel_configme after: $(echo "$p_configme" | tr '\n' ' ')" \
+		sh -c 'echo "$1" | grep -qx do_patch && echo "$2" | grep -qx do_rinet_place' _ "$p_place" "$p_configme"
+
+	v=$(g KMETA_AUDIT_WERROR)
+	check "[$m] KMETA_AUDIT_WERROR non-empty" "'$v'" test -n "$v"
+	v=$(g KCONF_AUDIT_LEVEL)
+	check "[$m] KCONF_AUDIT_LEVEL >= 2" "'$v'" test "${v:-0}" -ge 2
+	v=$(g KCONFIG_MODE)
+	check "[$m] KCONFIG_MODE = --allnoconfig" "'$v'" test "$v" = --allnoconfig
+	v=$(g LINUX_KERNEL_TYPE)
+	check "[$m] LINUX_KERNEL_TYPE = tiny" "'$v'" test "$v" = tiny
+	v=$(g KMACHINE)
+	check "[$m] KMACHINE = $m" "'$v'" test "$v" = "$m"
+	v=$(g KERNEL_IMAGETYPE)
+	check "[$m] KERNEL_IMAGETYPE = $(expected_imagetype "$m")" "'$v'" test "$v" = "$(expected_imagetype "$m")"
+	v=$(g RINET_CARGO_FLAGS)
+	check "[$m] RINET_CARGO_FLAGS = --frozen" "'$v'" test "$v" = --frozen
+	rf=$(g RINET_RUSTFLAGS)
+	workdir=$(g WORKDIR)
+	tmpdir=$(g TMPDIR)
+	missing=
+	for r in "--remap-path-prefix=$workdir=" "--remap-path-prefix=$tmpdir/work-shared=" $(g RUST_DEBUG_REMAP); do
+		case " $rf" in *" $r"*) ;; *) missing="$missing $r" ;; esac
+	done
+	check "[$m] RINET_RUSTFLAGS remaps WORKDIR and work-shared (and keeps RUST_DEBUG_REMAP)" "missing:$missing" test -z "$missing"
+	check "[$m] no TINYRUST_SRC_DIR in bitbake -e" "" sh -c '! grep -q TINYRUST_SRC_DIR "$1"' _ "$env_file"
+	n=$(grep -vE '^#' "$env_file" | grep -E '^(export )?[A-Za-z_][A-Za-z0-9_]*\(\) \{|^(export )?(do_|S=|B=|SRC_URI=|KBRANCH|RINET)' | grep -cF "$repo" || true)
+	check "[$m] no task code, S, B or SRC_URI names the checkout's path" "$n lines" test "$n" = 0
+done
+
+# rust-native: the version oe-core ships is the one the host tool pins
+channel=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' "$repo/rinet-kernel/rust-toolchain.toml")
+if [ -n "${REUSE_DUMPS:-}" ] && [ -s "$out/env-rust-native.txt" ]; then
+	v=$(get "$out/env-rust-native.txt" PV)
+	check "rust-native PV ($v) = rinet-kernel/rust-toolchain.toml channel ($channel)" "" test "$v" = "$channel"
+elif [ -n "$first" ] && MACHINE=$first bb_env rust-native "$out/env-rust-native.txt" "$out/bitbake-e.rust-native.log"; then
+	v=$(get "$out/env-rust-native.txt" PV)
+	check "rust-native PV ($v) = rinet-kernel/rust-toolchain.toml channel ($channel)" "" test "$v" = "$channel"
+else
+	fail "bitbake -e rust-native (log $out/bitbake-e.rust-native.log)"
+fi
+
+# The image and the machine-specific recipes (issue 19): the distro's init manager (no
+# systemd in DISTRO_FEATURES), the web server each machine's image installs (nostromo where
+# fork() exists, busybox httpd without an MMU), the boot loader and flash script packaged
+# per machine.
+for m in $machines; do
+	img=$out/env-core-image-tiny-rust.$m.txt
+	if [ -n "${REUSE_DUMPS:-}" ] && [ -s "$img" ]; then
+		:
+	elif ! MACHINE=$m bb_env core-image-tiny-rust "$img" "$out/bitbake-e.image.$m.log"; then
+		fail "[$m] bitbake -e core-image-tiny-rust (log $out/bitbake-e.image.$m.log)"
+		continue
+	fi
+	features=" $(get "$img" DISTRO_FEATURES) "
+	check "[$m] INIT_MANAGER = mdev-busybox and DISTRO_FEATURES without systemd" \
+		"INIT_MANAGER=$(get "$img" INIT_MANAGER) DISTRO_FEATURES=$features" \
+		sh -c 'test "$1" = mdev-busybox && ! printf "%s" "$2" | grep -q " systemd "' _ "$(get "$img" INIT_MANAGER)" "$features"
+	install=" $(get "$img" PACKAGE_INSTALL | tr -s ' \t\n' ' ') "
+	case $m in
+	stm32f429-disco) want=absent ;;
+	*) want=present ;;
+	esac
+	has=absent
+	case $install in *" nostromo "*) has=present ;; esac
+	check "[$m] nostromo in the image: $want" "PACKAGE_INSTALL=$install" test "$has" = "$want"
+	if [ "$m" = stm32f429-disco ]; then
+		for r in afboot-stm32 tinyrust-flash; do
+			e=$out/env-$r.$m.txt
+			if [ -z "${REUSE_DUMPS:-}" ] || [ ! -s "$e" ]; then
+				MACHINE=$m bb_env "$r" "$e" "$out/bitbake-e.$r.$m.log" || { fail "[$m] bitbake -e $r"; continue; }
+			fi
+			check "[$m] $r is packaged per machine (PACKAGE_ARCH = MACHINE_ARCH)" \
+				"PACKAGE_ARCH=$(get "$e" PACKAGE_ARCH) MACHINE_ARCH=$(get "$e" MACHINE_ARCH)" \
+				test "$(get "$e" PACKAGE_ARCH)" = "$(get "$e" MACHINE_ARCH)"
+		done
+	fi
+done
+
+# --- 4. Task signatures: no absolute path of the checkout in what bitbake hashes, and no
+# file outside the recipe's sources among the checksummed files.
+if [ -n "${SKIP_SIGNATURES:-}" ]; then
+	skip "task signatures (SKIP_SIGNATURES set)"
+else
+	for m in $machines; do
+		env_file=$out/env-linux-tinyrust.$m.txt
+		[ -s "$env_file" ] || continue
+		stamp=$(get "$env_file" STAMP)
+		if ! MACHINE=$m bb -S none linux-tinyrust >"$out/sig.$m.log" 2>&1; then
+			fail "[$m] bitbake -S none linux-tinyrust ($(grep -m2 ERROR "$out/sig.$m.log" | tr '\n' ' '))"
+			continue
+		fi
+		# the newest sigdata of each task
+		sigs=$(find "$(dirname "$stamp")" -maxdepth 1 -name "$(basename "$stamp").do_*.sigdata.*" -printf '%T@ %p\n' |
+			sort -rn | awk '{ t = $2; sub(/.*\.do_/, "", t); sub(/\.sigdata.*/, "", t); if (!seen[t]++) print $2 }' | sort)
+		if [ -z "$sigs" ]; then
+			fail "[$m] bitbake -S none wrote no sigdata for linux-tinyrust under $(dirname "$stamp")"
+			continue
+		fi
+		: >"$out/sigs.$m.txt"
+		for s in $sigs; do
+			t=${s##*.do_}
+			t=do_${t%%.sigdata.*}
+			PATH=$bitbake_dir/bin:$PATH bitbake-dumpsig "$s" >"$out/sig.tmp" 2>&1 || true
+			{
+				echo "=== $t"
+				cat "$out/sig.tmp"
+			} >>"$out/sigs.$m.txt"
+		done
+		ntasks=$(echo "$sigs" | wc -l)
+		leak=$(grep -F "$repo" "$out/sigs.$m.txt" | cut -c1-200 | head -3 || true)
+		check "[$m] no signature of linux-tinyrust's $ntasks tasks names $repo" "$leak" test -z "$leak"
+		res=$(python3 "$py" sigfiles "$env_file" "$out/sigs.$m.txt")
+		first_line=$(echo "$res" | sed -n 1p)
+		others=$(echo "$res" | sed -n 2p)
+		check "[$m] do_fetch checksums exactly the ${first_line%% *} files of the file:// sources" \
+			"${first_line#* }" test "${first_line#* }" = same
+		check "[$m] no task checksums a file outside the file:// sources (oe-core's SPDX3_DEP_FILES aside)" \
+			"$others" test -z "$others"
+	done
+fi
+
+# --- 5. Replay of the recipe's task code against staged sources
+if [ -n "${SKIP_REPLAY:-}" ]; then
+	skip "task replay (SKIP_REPLAY set)"
+	machines=
+elif [ ! -r "$linux_source" ]; then
+	fail "task replay: no $linux_source (apt-get install linux-source-6.12, or LINUX_SOURCE=)"
+	machines=
+fi
+ktools=
+if [ -n "$kern_tools" ]; then
+	for d in "$kern_tools/tools" "$kern_tools"; do
+		[ -x "$d/scc" ] && [ -x "$d/spp" ] && ktools=$d && break
+	done
+	[ -n "$ktools" ] || fail "KERN_TOOLS_DIR=$kern_tools holds no tools/scc, tools/spp"
+elif [ -n "$machines" ]; then
+	skip "kern-tools (spp, scc, kgit, merge_config.sh, symbol_why.py): KERN_TOOLS_DIR not set;" \
+		"do_kernel_metadata, do_kernel_configme and the configuration audit are not run;" \
+		"the fragments are merged by the kernel's merge_config.sh -n in .scc order"
+fi
+
+pristine=$out/linux-source
+if [ -n "$machines" ]; then
+	id=$(stat -c '%n %s %Y' "$linux_source")
+	if [ "$(cat "$pristine/.from" 2>/dev/null)" != "$id" ]; then
+		echo "# extracting $linux_source" >&2
+		rm -rf "$pristine" "$pristine.tmp"
+		mkdir -p "$pristine.tmp"
+		tar -xf "$linux_source" -C "$pristine.tmp" --strip-components=1
+		echo "$id" >"$pristine.tmp/.from"
+		mv "$pristine.tmp" "$pristine"
+	fi
+fi
+
+# a run file's exit status, its output in LOG
+run_task() { # RUNFILE LOG
+	sh "$1" >"$2" 2>&1
+}
+
+for m in $machines; do
+	env_file=$out/env-linux-tinyrust.$m.txt
+	[ -s "$env_file" ] || continue
+	g() { get "$env_file" "$1"; }
+	tmpdir=$(g TMPDIR)
+	stage=$out/stage/$m
+	st=$stage/tmp # stands in for TMPDIR: every task path moves with it
+	map() { echo "$st${1#"$tmpdir"}"; }
+	S=$(g S)
+	B=$(g B)
+	UNPACKDIR=$(g UNPACKDIR)
+	case "$S$B$UNPACKDIR" in *"$tmpdir"*"$tmpdir"*"$tmpdir"*) ;; *)
+		fail "[$m] S, B and UNPACKDIR are not all under TMPDIR ($S $B $UNPACKDIR)"
+		continue
+		;;
+	esac
+	sS=$(map "$S")
+	sB=$(map "$B")
+	sU=$(map "$UNPACKDIR")
+	rm -rf "$stage"
+	mkdir -p "$stage/wrap" "$sU" "$(dirname "$sS")"
+
+	# OE's cross tools, stood in for by Debian's
+	arch=$(g ARCH)
+	host_prefix=$(g HOST_PREFIX)
+	case $arch in
+	x86) deb=x86_64-linux-gnu- ;;
+	arm) deb=arm-linux-gnueabi- ;;
+	*) deb= ;;
+	esac
+	if [ -z "$deb" ] || ! command -v "${deb}gcc" >/dev/null; then
+		fail "[$m] no Debian cross compiler for ARCH=$arch (${deb:-?}gcc)"
+		continue
+	fi
+	for t in gcc cpp g++ ld ld.bfd as ar nm objcopy objdump readelf strip; do
+		command -v "$deb$t" >/dev/null || continue
+		printf '#!/bin/sh\nexec %s "$@"\n' "$deb$t" >"$stage/wrap/$host_prefix$t"
+		chmod +x "$stage/wrap/$host_prefix$t"
+	done
+	if command -v pkg-config >/dev/null; then
+		printf '#!/bin/sh\nexec pkg-config "$@"\n' >"$stage/wrap/pkg-config-native"
+		chmod +x "$stage/wrap/pkg-config-native"
+	fi
+	task_path=$stage/wrap${ktools:+:$ktools}:$clean_path
+	runfile() { # CWD FUNC [ARG]: the task's run file, paths moved to the stage
+		local f=$stage/run.$2${3:+.$3}
+		python3 "$py" runfile "$env_file" "$tmpdir" "$st" "$task_path" "$(map "$1")" "$2" ${3:+"$3"} >"$f"
+		echo "$f"
+	}
+
+	# do_unpack: the file:// sources, as the fetcher lays them out in UNPACKDIR
+	if n=$(python3 "$py" stage "$env_file" "$sU" 2>&1); then
+		pass "[$m] do_unpack stand-in: $n file:// sources staged in UNPACKDIR (crate:// not fetched)"
+	else
+		fail "[$m] do_unpack stand-in: $n"
+		continue
+	fi
+	kmeta=$sU/tinyrust-kmeta
+	ktype=$(g LINUX_KERNEL_TYPE)
+	python3 "$py" scc "$kmeta" "$m" "$ktype" >"$stage/scc-order.txt"
+	bsp=$(sed -n 's/^bsp //p' "$stage/scc-order.txt")
+	check "[$m] tinyrust-kmeta has one BSP description for KMACHINE=$m KTYPE=$ktype" \
+		"$(cat "$stage/scc-order.txt")" test -n "$bsp"
+	[ -n "$bsp" ] || continue
+	patches=$(sed -n 's/^patch //p' "$stage/scc-order.txt")
+	frags=$(sed -n 's/^kconf //p' "$stage/scc-order.txt")
+
+	# S: the kernel tree (do_kernel_checkout: unpacked, not git)
+	cp -al "$pristine" "$sS"
+
+	# do_kernel_metadata (patch mode): spp --find, scc --cmds patch
+	if [ -n "$ktools" ]; then
+		rf=$(runfile "$S" do_kernel_metadata)
+		if run_task "$rf" "$stage/log.do_kernel_metadata"; then
+			found=$(sed -n 's/.*BSP entry point \/ definition: *//p' "$stage/log.do_kernel_metadata" | head -1)
+			check "[$m] do_kernel_metadata: spp --find -DKMACHINE=$m -DKTYPE=$ktype finds $(basename "$bsp")" \
+				"found '$found'" test "$found" = "$(map "$UNPACKDIR")/tinyrust-kmeta/$(basename "$bsp")"
+			queue=$(sed 's|.*/||' "$sS/.kernel-meta/patch.queue" 2>/dev/null | tr '\n' ' ')
+			want=$(echo "$patches" | sed 's|.*/||' | tr '\n' ' ')
+			check "[$m] do_kernel_metadata: patch queue in tinyrust.scc order ($(echo "$patches" | wc -l) patches)" \
+				"queue: $queue; scc: $want" test "$queue" = "$want"
+			patches=$(sed "s|^\([^/]\)|$sS/.kernel-meta/\1|" "$sS/.kernel-meta/patch.queue" 2>/dev/null || true)
+		else
+			fail "[$m] do_kernel_metadata ($(grep -m2 ERROR "$stage/log.do_kernel_metadata" | tr '\n' ' '); log $stage/log.do_kernel_metadata)"
+			continue
+		fi
+	fi
+
+	# do_patch: kgit-s2q applies the queue with git am; patch -p1 here
+	ok=1
+	for p in $patches; do
+		if ! patch -p1 -s -d "$sS" <"$p" >>"$stage/log.do_patch" 2>&1; then
+			fail "[$m] do_patch stand-in: $(basename "$p") does not apply (log $stage/log.do_patch)"
+			ok=
+			break
+		fi
+	done
+	[ -n "$ok" ] || continue
+	pass "[$m] do_patch stand-in: $(echo "$patches" | wc -w) patches applied with patch -p1 in queue order"
+
+	# do_populate_lic: LIC_FILES_CHKSUM
+	bad=$(python3 "$py" licchk "$env_file" "$tmpdir" "$st")
+	check "[$m] LIC_FILES_CHKSUM matches the staged S and UNPACKDIR" "$bad" test -z "$bad"
+
+	# do_rinet_place, as bitbake -e expands it
+	rf=$(runfile "$S" do_rinet_place)
+	if run_task "$rf" "$stage/log.do_rinet_place"; then
+		pass "[$m] do_rinet_place (expanded task code) runs"
+	else
+		fail "[$m] do_rinet_place ($(tail -3 "$stage/log.do_rinet_place" | tr '\n' ' '); log $stage/log.do_rinet_place)"
+		continue
+	fi
+	missing=
+	for f in net/rinet/Kconfig net/rinet/Makefile net/rinet/rinet-rust.mk net/rinet/rust/rinet-kernel/Cargo.toml \
+		net/rinet/rust/rinet-kernel/Cargo.lock net/rinet/rust/rinet/Cargo.toml; do
+		[ -f "$sS/$f" ] || missing="$missing $f"
+	done
+	check "[$m] rinet is in the tree before do_kernel_configme (net/rinet/Kconfig, crates)" "missing:$missing" test -z "$missing"
+	cfg=$(map "$(g CARGO_HOME)")/config.toml
+	vend=$(map "$(g CARGO_VENDORING_DIRECTORY)")
+	check "[$m] cargo's config replaces crates.io with the vendored crates ($(basename "$vend"))" "$cfg" \
+		sh -c 'grep -q "replace-with = \"bitbake\"" "$1" && grep -qF "directory = \"$2\"" "$1"' _ "$cfg" "$vend"
+
+	# do_kernel_configme
+	mkdir -p "$sB"
+	if [ -n "$ktools" ]; then
+		rf=$(runfile "$B" do_kernel_configme)
+		if run_task "$rf" "$stage/log.do_kernel_configme"; then
+			pass "[$m] do_kernel_configme (expanded task code: scc, merge_config.sh -n) writes .config"
+		else
+			fail "[$m] do_kernel_configme ($(grep -m3 -E 'ERROR|rror' "$stage/log.do_kernel_configme" | tr '\n' ' ' | cut -c1-300); log $stage/log.do_kernel_configme)"
+			continue
+		fi
+		queue=$(cd "$sS" && PATH=$task_path scc --configs -o .kernel-meta 2>/dev/null | tr ' ' '\n' | sed '/^$/d; s|.*/||' | tr '\n' ' ') || true
+		want=$(echo "$frags" | sed 's|.*/||' | tr '\n' ' ')
+		check "[$m] scc --configs: the config queue is the .scc order ($(echo "$frags" | wc -l) fragments)" \
+			"queue: $queue; scc: $want" test "$queue" = "$want"
+	else
+		# shellcheck disable=SC2086 # paths without blanks
+		if (cd "$sS" && ARCH=$arch CROSS_COMPILE=$deb scripts/kconfig/merge_config.sh -n -O "$sB" $frags) \
+			>"$stage/log.merge_config" 2>&1 && [ -f "$sB/.config" ]; then
+			pass "[$m] merge_config.sh -n (kernel's) with the fragments in .scc order writes .config"
+		else
+			fail "[$m] merge_config.sh -n ($(tail -3 "$stage/log.merge_config" | tr '\n' ' '))"
+			continue
+		fi
+	fi
+
+	# do_configure: kernel_do_configure (make olddefconfig)
+	rf=$(runfile "$B" do_configure)
+	if run_task "$rf" "$stage/log.do_configure"; then
+		pass "[$m] do_configure (expanded task code: kernel_do_configure) runs"
+	else
+		fail "[$m] do_configure ($(tail -3 "$stage/log.do_configure" | tr '\n' ' '); log $stage/log.do_configure)"
+		continue
+	fi
+	check "[$m] .config has CONFIG_RINET=y" "" grep -qx CONFIG_RINET=y "$sB/.config"
+	# shellcheck disable=SC2086
+	bad=$(python3 "$py" fragcheck "$sB/.config" $frags 2>"$stage/fragcheck.count")
+	check "[$m] every fragment value is in .config ($(cut -d' ' -f2 "$stage/fragcheck.count") values)" \
+		"$(echo "$bad" | grep -c . || true) not: $(echo "$bad" | head -12 | tr '\n' ';')" test -z "$bad"
+	target=$({
+		cat "$sB/.config"
+		echo "include $sS/net/rinet/rinet-rust.mk"
+	} | make -s -f - rinet-print-target 2>&1 | cut -d'|' -f1 || true)
+	check "[$m] rinet-rust.mk picks the Rust target $(expected_rust_target "$m")" "'$target'" \
+		test "$target" = "$(expected_rust_target "$m")"
+
+	# do_kernel_configcheck: kernel-yocto's audit; with KMETA_AUDIT_WERROR a mismatch is fatal
+	if [ -n "$ktools" ]; then
+		kcc=$(g KERNEL_CC)
+		kld=$(g KERNEL_LD)
+		if (cd "$sS" && env PATH="$task_path:$sS/scripts/util/" CC="${kcc//"$tmpdir"/"$st"}" LD="${kld//"$tmpdir"/"$st"}" \
+			OBJCOPY="$(g KERNEL_OBJCOPY)" STRIP="$(g KERNEL_STRIP)" ARCH="$arch" srctree="$sS" \
+			python3 "$ktools/symbol_why.py" --dotconfig "$sB/.config" --mismatches "") >"$stage/log.configcheck" 2>&1; then
+			bad=$(grep -v '^\[INFO\]' "$stage/log.configcheck" | grep . || true)
+			check "[$m] do_kernel_configcheck audit (symbol_why.py --mismatches): none" \
+				"$(echo "$bad" | head -8 | tr '\n' ' ' | cut -c1-500)" test -z "$bad"
+		else
+			fail "[$m] symbol_why.py --mismatches failed ($(tail -2 "$stage/log.configcheck" | tr '\n' ' '))"
+		fi
+	fi
+done
+
+say "# $npass passed, $nfail failed; details in $out"
+[ "$nfail" = 0 ]
