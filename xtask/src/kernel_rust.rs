@@ -30,18 +30,22 @@ fn channel(toml: &str) -> Option<String> {
     })
 }
 
+/// The sysroot of toolchain `ch` (where rust-src puts the library sources).
+fn sysroot_of(ch: &str) -> Result<PathBuf, String> {
+    let s = output(
+        "rustup",
+        &["run", ch, "rustc", "--print", "sysroot"],
+        Path::new("."),
+        &[],
+    )?;
+    Ok(PathBuf::from(s.trim()))
+}
+
 /// Installs the toolchain with its library sources (what -Zbuild-std compiles) and
 /// rustfmt (the toolchain file makes it the one `cargo fmt` runs in rinet-kernel/).
 pub fn ensure_toolchain() -> Result<String, String> {
     let ch = toolchain()?;
-    let sysroot = output(
-        "rustup",
-        &["run", &ch, "rustc", "--print", "sysroot"],
-        Path::new("."),
-        &[],
-    );
-    let complete = sysroot.is_ok_and(|s| {
-        let s = Path::new(s.trim());
+    let complete = sysroot_of(&ch).is_ok_and(|s| {
         s.join("lib/rustlib/src/rust/library/Cargo.lock").exists() && s.join("bin/rustfmt").exists()
     });
     if !complete {
@@ -65,17 +69,15 @@ pub fn ensure_toolchain() -> Result<String, String> {
     Ok(ch)
 }
 
+/// The kernel toolchain's sysroot, installed if missing.
+pub fn sysroot() -> Result<PathBuf, String> {
+    sysroot_of(&ensure_toolchain()?)
+}
+
 /// The library sources' Cargo.lock of the kernel toolchain (the std workspace that
 /// -Zbuild-std resolves).
 pub fn library_lock() -> Result<PathBuf, String> {
-    let ch = ensure_toolchain()?;
-    let sysroot = output(
-        "rustup",
-        &["run", &ch, "rustc", "--print", "sysroot"],
-        Path::new("."),
-        &[],
-    )?;
-    Ok(Path::new(sysroot.trim()).join("lib/rustlib/src/rust/library/Cargo.lock"))
+    Ok(sysroot()?.join("lib/rustlib/src/rust/library/Cargo.lock"))
 }
 
 /// One `crate://crates.io/NAME/VERSION` source of the recipe, with its sha256.

@@ -135,12 +135,7 @@ fn kernel_rust(t: &Target) -> Result<KernelRust, String> {
 /// maps them (panic location strings are part of the code size).
 fn build_env(t: &Target, debug_var: Option<&str>) -> Result<Vec<(String, String)>, String> {
     let ch = crate::kernel_rust::ensure_toolchain()?;
-    let sysroot = output(
-        "rustup",
-        &["run", &ch, "rustc", "--print", "sysroot"],
-        Path::new("."),
-        &[],
-    )?;
+    let sysroot = crate::kernel_rust::sysroot()?;
     let cargo_home = std::env::var("CARGO_HOME")
         .unwrap_or_else(|_| format!("{}/.cargo", std::env::var("HOME").unwrap_or_default()));
     let flags = format!(
@@ -148,7 +143,7 @@ fn build_env(t: &Target, debug_var: Option<&str>) -> Result<Vec<(String, String)
          --remap-path-prefix={cargo_home}=/cargo",
         kernel_rust(t)?.rustflags,
         root_dir().display(),
-        sysroot.trim()
+        sysroot.display()
     );
     let mut env = vec![
         ("RUSTUP_TOOLCHAIN".to_string(), ch),
