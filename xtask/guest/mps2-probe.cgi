@@ -1,13 +1,12 @@
 #!/bin/sh
 # What the ARMv7-M guest suite (xtask/src/mps2.rs) asks the guest, as a CGI because that
-# guest has no console input: ?ping (raw ICMP through rinet to QEMU's gateway), ?mem
-# (/proc/meminfo), ?idle (once only listeners and this connection are left: /proc/net/snmp, then
+# guest has no console input: ?uid (the CGI's /proc/self/status), ?mem (/proc/meminfo), ?idle (once only listeners and this connection are left: /proc/net/snmp, then
 # again 10 s later; the stack's timer must not fire in between). The host parses the output.
 echo "Content-Type: text/plain"
 echo
 case "$QUERY_STRING" in
-ping)
-	ping 10.0.2.2 2>&1
+uid)
+	cat /proc/self/status
 	;;
 mem)
 	cat /proc/meminfo

@@ -230,7 +230,7 @@ impl Drop for Guest {
     }
 }
 
-fn tail(s: &str, n: usize) -> String {
+pub(crate) fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
@@ -430,6 +430,12 @@ pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
         vec![
             image::file("etc/tinyrust/rc.local", 0o755, rc),
             image::file("bin/badinput", 0o755, bad),
+            image::file(
+                "www/cgi-bin/uid",
+                0o755,
+                b"#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\ngrep '^Uid:' /proc/self/status\n"
+                    .to_vec(),
+            ),
             image::file(
                 "www/cgi-bin/host-done",
                 0o755,
@@ -942,7 +948,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
     std::fs::write(
         &conf,
         format!(
-            "start 10.88.0.100\nend 10.88.0.110\ninterface qtap0\noption subnet 255.255.255.0\noption router 10.88.0.1\nlease_file {}\npidfile {}\n",
+            "start 10.88.0.100\nend 10.88.0.110\ninterface qtap0\noption subnet 255.255.255.0\noption router 10.88.0.1\noption lease {DHCP_LEASE_S}\nlease_file {}\npidfile {}\n",
             leases.display(),
             work.join("udhcpd.pid").display()
         ),
@@ -1051,6 +1057,10 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
         }),
     );
     g.wait_for("GUEST-TAP-DONE", Duration::from_secs(60))?;
+    res.record(
+        "tap-dhcp-renewals-during-transfer",
+        renewals_during_transfer(&g, &nsx, &ip, &want_sha),
+    );
     tap_attacks(&ns, &ip, &work, res);
     let console = g.console();
     for l in console.lines().filter_map(|l| l.strip_prefix("GUEST-TAP ")) {
@@ -1066,6 +1076,45 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
     }
     drop(g);
     Ok(())
+}
+
+/// The lease udhcpd gives in the TAP suite: udhcpc's shortest (it treats less as 30 s),
+/// so that it renews every 15 s.
+const DHCP_LEASE_S: u32 = 30;
+
+/// The DHCP client stays running and renews: a 4 MiB download slowed to 64 s spans four
+/// renewals; it must arrive intact, with at least three renewals and no new lease (a
+/// lost address) meanwhile.
+fn renewals_during_transfer(
+    g: &Guest,
+    nsx: &dyn Fn(&[&str]) -> Result<String, String>,
+    ip: &str,
+    want_sha: &str,
+) -> Result<(), String> {
+    let count = |pat: &str| g.console().matches(pat).count();
+    let (renewed0, leases0) = (count("tinyrust: lease renewed "), count("tinyrust: lease "));
+    let started = Instant::now();
+    let out = nsx(&[
+        "sh",
+        "-c",
+        &format!("curl -sSf -m 120 --limit-rate 64K http://{ip}/tap4m.bin | sha256sum"),
+    ])?;
+    let renewed = count("tinyrust: lease renewed ") - renewed0;
+    let new_leases = count("tinyrust: lease ") - leases0 - renewed;
+    println!(
+        "tap: {renewed} lease renewals during a {:.0} s transfer",
+        started.elapsed().as_secs_f64()
+    );
+    if !out.starts_with(want_sha) {
+        Err(format!("guest sha {want_sha:?}, host got {out:?}"))
+    } else if renewed < 3 || new_leases > 0 {
+        Err(format!(
+            "{renewed} renewals and {new_leases} new leases in {:?} with {DHCP_LEASE_S} s leases",
+            started.elapsed()
+        ))
+    } else {
+        Ok(())
+    }
 }
 
 /// The guest's counters and free memory, for the host: /proc/net/snmp, then "MemFree KB".

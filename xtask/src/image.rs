@@ -121,33 +121,45 @@ pub fn build(arch: Arch, out: &Path, extra: Vec<Entry>) -> Result<PathBuf, Strin
         "proc",
         "sys",
         "dev",
-        "tmp",
         "run",
     ] {
         entries.push(dir(d));
     }
+    // Writable by all, sticky, as base-files makes it: CGI runs as www-data.
+    entries.push(Entry {
+        path: "tmp".into(),
+        mode: 0o041777,
+        data: Vec::new(),
+    });
     entries.push(file("bin/busybox", 0o755, read(busybox)?));
     entries.push(symlink("bin/sh", "busybox"));
-    entries.push(file("init", 0o755, read(&base.join("init"))?));
+    // What tinyrust-base, busybox-inittab and base-passwd install in the Yocto image.
+    for (path, mode, name) in [
+        ("init", 0o755, "init"),
+        ("etc/tinyrust/rcS", 0o755, "rcS"),
+        ("etc/tinyrust/rc.ready", 0o755, "rc.ready"),
+        ("etc/tinyrust/dhcp-client", 0o755, "dhcp-client"),
+        ("etc/tinyrust/web-server", 0o755, "web-server"),
+        ("etc/tinyrust/network.conf", 0o644, "network.conf"),
+        ("etc/tinyrust/udhcpc.script", 0o755, "udhcpc.script"),
+        ("www/index.html", 0o644, "index.html"),
+        ("www/cgi-bin/hello.cgi", 0o755, "hello.cgi"),
+    ] {
+        entries.push(file(path, mode, read(&base.join(name))?));
+    }
+    let inittab =
+        root_dir().join("meta-tinyrust-distro/recipes-core/busybox/busybox-inittab/inittab");
+    entries.push(file("etc/inittab", 0o644, read(&inittab)?));
+    // base-passwd's entries for the two users the image runs as (same ids).
     entries.push(file(
-        "etc/tinyrust/network.conf",
+        "etc/passwd",
         0o644,
-        read(&base.join("network.conf"))?,
+        b"root::0:0:root:/root:/bin/sh\nwww-data:*:33:33:www-data:/var/www:/bin/false\n".to_vec(),
     ));
     entries.push(file(
-        "etc/tinyrust/udhcpc.script",
-        0o755,
-        read(&base.join("udhcpc.script"))?,
-    ));
-    entries.push(file(
-        "www/index.html",
+        "etc/group",
         0o644,
-        read(&base.join("index.html"))?,
-    ));
-    entries.push(file(
-        "www/cgi-bin/hello.cgi",
-        0o755,
-        read(&base.join("hello.cgi"))?,
+        b"root:*:0:\nwww-data:*:33:\n".to_vec(),
     ));
     entries.extend(extra);
     let raw = out.with_extension("");
