@@ -12,9 +12,33 @@ use std::path::Path;
 use crate::kernel::{self, Arch, Net, Spec};
 use crate::util::{output, root_dir};
 
-/// Flash left for the XIP image (kernel + bundled initramfs) on the STM32F429 disco:
-/// 2 MiB minus afboot-stm32 (16 KiB) and the device tree (32 KiB) before 0x0800C000.
-pub const STM32_FLASH_BUDGET: u64 = 2_048_000;
+/// Flash left for the XIP image (kernel + bundled initramfs) on the STM32F429 disco: from
+/// the address the kernel is linked at (CONFIG_XIP_PHYS_ADDR of the machine's kernel
+/// fragment) to the end of the flash (TINYRUST_FLASH_END of the machine configuration),
+/// the two files the layers build and flash from.
+pub fn stm32_flash_budget() -> Result<u64, String> {
+    let value = |path: &Path, key: &str| -> Result<u64, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        text.lines()
+            .find_map(|l| {
+                let (k, v) = l.split_once('=')?;
+                (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+            })
+            .and_then(|v| u64::from_str_radix(v.strip_prefix("0x")?, 16).ok())
+            .ok_or(format!("{}: no hexadecimal {key}", path.display()))
+    };
+    let start = value(
+        &kernel::layer_files().join("stm32f429-disco.cfg"),
+        "CONFIG_XIP_PHYS_ADDR",
+    )?;
+    let end = value(
+        &root_dir().join("meta-tinyrust/conf/machine/stm32f429-disco.conf"),
+        "TINYRUST_FLASH_END",
+    )?;
+    end.checked_sub(start).ok_or(format!(
+        "the flash ends at {end:#x}, before the kernel at {start:#x}"
+    ))
+}
 
 /// picoTCP's cost in the uClinux kernel it was ported to (FOSDEM 2015).
 const PICOTCP_BYTES: u64 = 41_696;
@@ -480,13 +504,14 @@ fn stm32_budget(md: &mut String, build: &Path, rinet: Measure) -> Result<(), Str
         parts.push((dir, s));
     }
     let objects: u64 = parts.iter().map(|p| p.1).sum();
-    let headroom = STM32_FLASH_BUDGET as i64 - rinet.image as i64 - initramfs as i64;
+    let budget = stm32_flash_budget()?;
+    let headroom = budget as i64 - rinet.image as i64 - initramfs as i64;
     let _ = writeln!(
         md,
         "### The STM32F429 flash budget\n\n\
          The xipImage (kernel text, rodata and initial data, with the initramfs bundled in it) \
-         must fit {} bytes of flash: 2 MiB minus afboot-stm32 (16 KiB) and the device tree \
-         (32 KiB) in front of 0x0800C000. The initramfs is the image's own (`/init`, network \
+         must fit {} bytes of flash: from the kernel's address (CONFIG_XIP_PHYS_ADDR, after \
+         afboot-stm32 and the device tree) to the end of the 2 MiB flash. The initramfs is the image's own (`/init`, network \
          config, udhcpc hook, page, CGI) with a busybox of the image's applets \
          (`xtask/busybox/tinyrust-applets.config`: NOMMU, hush, the network tools, httpd with \
          CGI) built as Thumb-2 for ARMv7-M, a static PIE on musl built the same way (see \
@@ -497,12 +522,12 @@ fn stm32_budget(md: &mut String, build: &Path, rinet: Measure) -> Result<(), Str
          | together | {} |\n| budget | {} |\n| **{}** | **{}** |\n\n\
          Where the kernel's bytes go (object level, text+data of each directory's `built-in.a`; \
          the link adds alignment and linker-generated tables):\n\n| part | bytes |\n|---|---:|",
-        n(STM32_FLASH_BUDGET),
+        n(budget),
         n(rinet.image),
         n(busybox),
         n(initramfs),
         n(rinet.image + initramfs),
-        n(STM32_FLASH_BUDGET),
+        n(budget),
         if headroom >= 0 {
             "headroom"
         } else {
@@ -610,24 +635,21 @@ pub fn check_stm32() -> Result<(), String> {
     let share = rinet_share(Arch::Stm32, &build)?;
     let (initramfs, _) = stm32_initramfs()?;
     let total = m.image + initramfs;
+    let budget = stm32_flash_budget()?;
     println!(
         "stm32f429 check: xipImage {} B + initramfs {} B = {} B of {} B flash ({} B {}); \
          rinet objects {} B (Rust {} B, C glue {} B)",
         n(m.image),
         n(initramfs),
         n(total),
-        n(STM32_FLASH_BUDGET),
-        n(STM32_FLASH_BUDGET.abs_diff(total)),
-        if total <= STM32_FLASH_BUDGET {
-            "free"
-        } else {
-            "over"
-        },
+        n(budget),
+        n(budget.abs_diff(total)),
+        if total <= budget { "free" } else { "over" },
         n(share.rust_total + share.glue),
         n(share.rust_total),
         n(share.glue),
     );
-    if total > STM32_FLASH_BUDGET {
+    if total > budget {
         return Err("the STM32F429 image does not fit its flash".into());
     }
     check_rust_unwind_entry(&build)
@@ -663,5 +685,17 @@ fn check_rust_unwind_entry(build: &Path) -> Result<(), String> {
         None => Err(format!(
             "vmlinux's unwind index has no entry at rinet_rust_begin ({addr:#x})"
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stm32_flash_budget_is_the_kernel_slot_of_the_2_mib_flash() {
+        let budget = stm32_flash_budget().unwrap();
+        // Behind afboot-stm32 and the device tree, inside the 2 MiB.
+        assert!(budget > 1 << 20 && budget < 2 << 20, "{budget}");
     }
 }
