@@ -2,7 +2,7 @@
 //! below play the kernel's part (clock, transmit, wakeups, hrtimer), and the safe
 //! wrappers are what the glue's proto_ops do after copying user memory.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
 use std::ffi::c_void;
 use std::time::Instant;
 
@@ -10,44 +10,18 @@ use rinet::addr::{parse_sockaddr_in, write_sockaddr_in};
 use rinet::ffi::*;
 use rinet::{Cidr, Endpoint, Errno, Ipv4};
 
+use crate::faults::{Faults, Injected, Injector};
 use crate::tap::Tap;
 
 pub const IFINDEX: u32 = 2;
-
-/// Fault injection in both directions (loss and reordering), for tests against Linux:
-/// received frames are dropped or held back before rinet sees them, transmitted frames
-/// before they reach the TAP.
-#[derive(Clone, Copy, Default)]
-pub struct Faults {
-    pub loss_pct: u32,
-    pub reorder_pct: u32,
-}
 
 struct Ctx {
     tap: Tap,
     start: Instant,
     timer_at: Cell<u64>,
-    faults: Faults,
-    rng: Cell<u64>,
-    held: std::cell::RefCell<Option<Vec<u8>>>,
-    /// Frames the injector dropped and reordered, both directions.
-    dropped: Cell<u64>,
-    reordered: Cell<u64>,
-}
-
-impl Ctx {
-    fn chance(&self, pct: u32) -> bool {
-        if pct == 0 {
-            return false;
-        }
-        // xorshift64: deterministic per run, good enough to pick frames.
-        let mut x = self.rng.get();
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng.set(x);
-        (x % 100) < u64::from(pct)
-    }
+    faults: Injector,
+    /// The transmitted frame held back for reordering.
+    tx_held: RefCell<Option<Vec<u8>>>,
 }
 
 unsafe extern "C" fn cb_now(ctx: *mut c_void) -> u64 {
@@ -64,19 +38,7 @@ unsafe extern "C" fn cb_transmit(ctx: *mut c_void, _ifindex: u32, frame: *const 
             std::slice::from_raw_parts(frame, len),
         )
     };
-    if c.chance(c.faults.loss_pct) {
-        c.dropped.set(c.dropped.get() + 1);
-        return;
-    }
-    if c.chance(c.faults.reorder_pct) && c.held.borrow().is_none() {
-        c.reordered.set(c.reordered.get() + 1);
-        *c.held.borrow_mut() = Some(f.to_vec());
-        return;
-    }
-    c.tap.send(f);
-    if let Some(h) = c.held.borrow_mut().take() {
-        c.tap.send(&h);
-    }
+    c.faults.pass(f, &c.tx_held, &mut |f| c.tap.send(f));
 }
 
 unsafe extern "C" fn cb_wake(_ctx: *mut c_void, _sock: u32, _mask: u32) {
@@ -98,7 +60,8 @@ pub struct Host {
     st: *mut RinetStack,
     ctx: Box<Ctx>,
     buf: Vec<u8>,
-    rx_held: Option<Vec<u8>>,
+    /// The received frame held back for reordering.
+    rx_held: RefCell<Option<Vec<u8>>>,
     /// `--dump-rx DIR`: save the first frames received, to seed the fuzzer's corpus.
     pub dump: Option<(std::path::PathBuf, u32)>,
 }
@@ -139,11 +102,8 @@ impl Host {
             tap,
             start: Instant::now(),
             timer_at: Cell::new(u64::MAX),
-            faults,
-            rng: Cell::new(seed),
-            held: Default::default(),
-            dropped: Cell::new(0),
-            reordered: Cell::new(0),
+            faults: Injector::new(faults, seed),
+            tx_held: RefCell::new(None),
         });
         let ops = RinetOps {
             ctx: &*ctx as *const Ctx as *mut c_void,
@@ -169,7 +129,7 @@ impl Host {
             st,
             ctx,
             buf: vec![0u8; 65536],
-            rx_held: None,
+            rx_held: RefCell::new(None),
             dump: None,
         };
         // A locally administered MAC derived from the address.
@@ -246,27 +206,18 @@ impl Host {
                 let _ = std::fs::write(dir.join(format!("rx-{left:03}.bin")), &self.buf[..n]);
             }
         }
-        let f = self.ctx.faults;
-        if self.ctx.chance(f.loss_pct) {
-            self.ctx.dropped.set(self.ctx.dropped.get() + 1);
-            return;
-        }
-        if self.rx_held.is_none() && self.ctx.chance(f.reorder_pct) {
-            self.ctx.reordered.set(self.ctx.reordered.get() + 1);
-            self.rx_held = Some(self.buf[..n].to_vec());
-            return;
-        }
-        // SAFETY: st is live; buf holds n bytes.
-        unsafe { rinet_netdev_rx(self.st, IFINDEX, self.buf.as_ptr(), n) };
-        if let Some(h) = self.rx_held.take() {
-            // SAFETY: as above.
-            unsafe { rinet_netdev_rx(self.st, IFINDEX, h.as_ptr(), h.len()) };
-        }
+        let st = self.st;
+        self.ctx
+            .faults
+            .pass(&self.buf[..n], &self.rx_held, &mut |f| {
+                // SAFETY: st is live; f is valid for the call.
+                unsafe { rinet_netdev_rx(st, IFINDEX, f.as_ptr(), f.len()) };
+            });
     }
 
-    /// (dropped, reordered) frames so far by the fault injector.
-    pub fn faults_injected(&self) -> (u64, u64) {
-        (self.ctx.dropped.get(), self.ctx.reordered.get())
+    /// What the fault injector did so far, both directions.
+    pub fn faults_injected(&self) -> Injected {
+        self.ctx.faults.injected()
     }
 
     pub fn now_us(&self) -> u64 {

@@ -3,6 +3,7 @@
 //! ```text
 //! rinet-host serve  --tap T --addr A/P [--gw G] [--http-port 80] [--backlog 16]
 //!                   [--docroot DIR] [--udp-echo PORT] [--seconds N] [--loss PCT] [--reorder PCT]
+//!                   [--duplicate PCT] [--corrupt PCT]
 //!                   [--tcp-buf BYTES] [--dump-rx DIR]
 //! rinet-host fetch  --tap T --addr A/P --url http://IP[:PORT]/PATH [--timeout S] [faults]
 //! rinet-host udp    --tap T --addr A/P --to IP:PORT [--count N]
@@ -14,6 +15,7 @@
 
 mod capi;
 mod dgram;
+mod faults;
 mod http;
 mod linux;
 mod tap;
@@ -22,7 +24,8 @@ use std::collections::HashMap;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use capi::{Faults, Host};
+use capi::Host;
+use faults::Faults;
 use rinet::{Cidr, Endpoint, Ipv4};
 
 static STOP: AtomicBool = AtomicBool::new(false);
@@ -111,6 +114,8 @@ fn run() -> Result<(), String> {
     let faults = Faults {
         loss_pct: args.num("loss", 0)?,
         reorder_pct: args.num("reorder", 0)?,
+        duplicate_pct: args.num("duplicate", 0)?,
+        corrupt_pct: args.num("corrupt", 0)?,
     };
     let mut h = Host::new(args.get("tap")?, cidr, gw, faults, args.num("tcp-buf", 0)?)
         .map_err(|e| format!("tap: {e}"))?;
@@ -134,15 +139,19 @@ fn run() -> Result<(), String> {
             let server = parse_ep(hostport, 80)?;
             // Give the peer's ARP a moment: the TAP link just came up.
             let f = http::fetch(&mut h, server, &path, args.num("timeout", 300)?)?;
-            let (dropped, reordered) = h.faults_injected();
+            let i = h.faults_injected();
             println!(
-                "status {} bytes {} sha256 {} seconds {:.3} mbit/s {:.1} retrans {} injected-drops {dropped} injected-reorders {reordered}",
+                "status {} bytes {} sha256 {} seconds {:.3} mbit/s {:.1} retrans {} injected-drops {} injected-reorders {} injected-duplicates {} injected-corruptions {}",
                 f.status,
                 f.body_len,
                 f.sha256,
                 f.seconds,
                 f.body_len as f64 * 8.0 / f.seconds / 1e6,
-                h.stats().mib.tcp_retrans_segs
+                h.stats().mib.tcp_retrans_segs,
+                i.dropped,
+                i.reordered,
+                i.duplicated,
+                i.corrupted,
             );
             if f.status == 200 {
                 Ok(())

@@ -326,13 +326,26 @@ fn sixty_four_clients_against_backlog_16() {
 }
 
 #[test]
-fn lossy_reordering_link_16mib_both_ways() {
+fn lossy_reordering_duplicating_corrupting_link_16mib_both_ways() {
     let mut ns = Ns::new("loss");
     let (path, sha) = ns.file("big.bin", MIB16);
     let dir = path.parent().unwrap().to_str().unwrap().to_string();
-    // rinet-host's injector drops 5% and reorders 5% of the frames in each direction
-    // (this sandbox has no sch_netem; the effect on both TCP peers is the same).
-    ns.serve(&["--docroot", &dir, "--loss", "5", "--reorder", "5"]);
+    // rinet-host's injector, in each direction: drops 10% of the frames, reorders 5%,
+    // duplicates 5% and corrupts 5% (one byte; the checksums must catch it). This sandbox
+    // has no sch_netem; the effect on both TCP peers is the same.
+    let faults = [
+        "--loss",
+        "10",
+        "--reorder",
+        "5",
+        "--duplicate",
+        "5",
+        "--corrupt",
+        "5",
+    ];
+    let mut args = vec!["--docroot", &dir];
+    args.extend_from_slice(&faults);
+    ns.serve(&args);
     download_and_check(&ns, &format!("http://{RINET_IP}/big.bin"), &sha);
     ns.stop_all();
     ns.spawn(&[
@@ -346,15 +359,10 @@ fn lossy_reordering_link_16mib_both_ways() {
         &dir,
     ]);
     wait_port(&ns, 8000);
-    let out = ns.rinet(&[
-        "fetch",
-        "--url",
-        &format!("http://{LINUX_IP}:8000/big.bin"),
-        "--loss",
-        "5",
-        "--reorder",
-        "5",
-    ]);
+    let url = format!("http://{LINUX_IP}:8000/big.bin");
+    let mut args = vec!["fetch", "--url", &url];
+    args.extend_from_slice(&faults);
+    let out = ns.rinet(&args);
     assert!(
         out.contains(&format!("bytes {MIB16} sha256 {sha}")),
         "{out}"
@@ -366,8 +374,14 @@ fn lossy_reordering_link_16mib_both_ways() {
             .unwrap_or(0)
     };
     // 16 MiB is ~11,500 segments: 5% of them is hundreds of faults.
-    assert!(count("injected-drops ") > 200, "{out}");
-    assert!(count("injected-reorders ") > 200, "{out}");
+    for key in [
+        "injected-drops ",
+        "injected-reorders ",
+        "injected-duplicates ",
+        "injected-corruptions ",
+    ] {
+        assert!(count(key) > 200, "{key}: {out}");
+    }
 }
 
 /// A number from rinet-host's counters: the word after `key`.
