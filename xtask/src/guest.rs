@@ -257,7 +257,9 @@ const STATIC_NET: &str =
 #[derive(Default)]
 pub(crate) struct Results {
     pub passed: u32,
-    pub failed: u32,
+    /// The names of the checks that failed, in order, so that a summary at the end of a
+    /// long log (CI keeps only its tail) still says which.
+    pub failed: Vec<String>,
 }
 
 impl Results {
@@ -268,7 +270,7 @@ impl Results {
                 println!("guest test {name} ... ok");
             }
             Err(e) => {
-                self.failed += 1;
+                self.failed.push(name.to_string());
                 println!("guest test {name} ... FAILED: {e}");
             }
         }
@@ -343,7 +345,7 @@ fn record_verdicts(console: &str, prefixes: &[(&str, &str)], res: &mut Results) 
 
 /// The bad-input program on the Linux INET guest of `arch` (same QEMU and image; only the
 /// network fragment differs): every expected errno must be Linux's own answer.
-pub fn badinput_on_inet(arch: Arch) -> Result<(u32, u32), String> {
+pub fn badinput_on_inet(arch: Arch) -> Result<Results, String> {
     let spec = Spec {
         net: kernel::Net::Inet,
         ..Spec::rinet(arch)
@@ -382,11 +384,11 @@ pub fn badinput_on_inet(arch: Arch) -> Result<(u32, u32), String> {
             Err("no BADINPUT-DONE on the console".into())
         },
     );
-    Ok((res.passed, res.failed))
+    Ok(res)
 }
 
-/// The guest suite on one kernel; returns (passed, failed).
-pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
+/// The guest suite on one kernel.
+pub fn suite(spec: Spec) -> Result<Results, String> {
     if spec.arch == Arch::Mps2 {
         return crate::mps2::suite();
     }
@@ -468,7 +470,7 @@ pub fn suite(spec: Spec) -> Result<(u32, u32), String> {
     if let Err(e) = suite_tap(spec, &build, &mut res) {
         res.record("tap-namespace-suite", Err(e));
     }
-    Ok((res.passed, res.failed))
+    Ok(res)
 }
 
 /// The debug kernel runs on two CPUs, so that the stack's lock meets real concurrency.
@@ -623,22 +625,28 @@ pub fn run_all(specs: &[Spec]) -> Result<(), String> {
 /// The guest suites of `specs`, then the bad-input program on the INET guest of each of
 /// `inet_badinput`, with one summary.
 pub fn run_all_and(specs: &[Spec], inet_badinput: &[Arch]) -> Result<(), String> {
-    let mut total = (0, 0);
+    let mut total = Results::default();
+    let mut add = |kernel: &str, r: Results| {
+        total.passed += r.passed;
+        total
+            .failed
+            .extend(r.failed.iter().map(|name| format!("{name} ({kernel})")));
+    };
     for &spec in specs {
-        let (p, f) = suite(spec)?;
-        total.0 += p;
-        total.1 += f;
+        add(&spec.name(), suite(spec)?);
     }
     for &arch in inet_badinput {
-        let (p, f) = badinput_on_inet(arch)?;
-        total.0 += p;
-        total.1 += f;
+        add(&format!("{}-inet", arch.name()), badinput_on_inet(arch)?);
     }
-    println!("guest: {} passed, {} failed", total.0, total.1);
-    if total.1 > 0 {
-        Err("guest tests failed".into())
-    } else {
+    println!(
+        "guest: {} passed, {} failed",
+        total.passed,
+        total.failed.len()
+    );
+    if total.failed.is_empty() {
         Ok(())
+    } else {
+        Err(format!("guest tests failed: {}", total.failed.join(", ")))
     }
 }
 

@@ -143,7 +143,7 @@ pub fn boot_files(build: &Path, initrd: &Path, append: &str) -> Result<BootFiles
 
 /// The ARMv7-M guest suite: boot with DHCP, pages and CGI from the host, ping from the
 /// guest, a burst of requests, a quiet timer when idle, a clean kernel log.
-pub fn suite() -> Result<(u32, u32), String> {
+pub fn suite() -> Result<Results, String> {
     let spec = Spec::rinet(Arch::Mps2);
     let build = kernel::build(spec)?;
     let work = kernel::cache_dir().join("guest").join(spec.name());
@@ -274,7 +274,7 @@ pub fn suite() -> Result<(u32, u32), String> {
         },
     );
     drop(g);
-    Ok((res.passed, res.failed))
+    Ok(res)
 }
 
 /// The stack timer's fire count from `/proc/net/snmp` (`Rinet:` values, third column).
