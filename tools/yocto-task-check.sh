@@ -19,6 +19,11 @@
 #                 and the staged trees go to BUILD_DIR/yocto-task-check/.
 #
 # Environment (optional):
+#   AFBOOT_STM32_DIR a checkout of afboot-stm32 (github.com/mcoquelin-stm32/afboot-stm32, holding
+#                    the recipe's SRCREV). With it, the recipe's patches are applied and the boot
+#                    loader is built as do_compile builds it (Debian's arm-none-eabi- in the place
+#                    of OE's cross compiler), and its size and kernel address are checked against
+#                    the machine's flash map; without it a SKIP line says so.
 #   KERN_TOOLS_DIR   a checkout of yocto-kernel-tools (kern-tools: spp, scc, kgit,
 #                    merge_config.sh, symbol_why.py). With it, do_kernel_metadata,
 #                    do_kernel_configme and kernel-yocto's configuration audit run as the
@@ -64,6 +69,7 @@ build=${3:+$(readlink -m "$3")}
 [ -x "$bitbake_dir/bin/bitbake" ] || die "$bitbake_dir is not a bitbake checkout (no bin/bitbake)"
 [ -f "$repo/meta-tinyrust/conf/layer.conf" ] || die "$repo/meta-tinyrust/conf/layer.conf missing"
 kern_tools=${KERN_TOOLS_DIR:+$(readlink -f "$KERN_TOOLS_DIR")}
+afboot_dir=${AFBOOT_STM32_DIR:+$(readlink -f "$AFBOOT_STM32_DIR")}
 linux_source=${LINUX_SOURCE:-/usr/src/linux-source-6.12.tar.xz}
 machines=${MACHINES:-qemux86-64-tinyrust galileo stm32f429-disco}
 clean_path=/usr/local/bin:/usr/bin:/bin
@@ -76,7 +82,7 @@ rerun_clean() { # USER HOME [runner...]
 	shift 2
 	exec "$@" env -i HOME="$h" USER="$u" LOGNAME="$u" PATH="$clean_path" \
 		LANG=en_US.UTF-8 LC_ALL=en_US.UTF-8 TASK_CHECK_CLEAN=1 \
-		KERN_TOOLS_DIR="$kern_tools" MACHINES="$machines" LINUX_SOURCE="$linux_source" \
+		KERN_TOOLS_DIR="$kern_tools" AFBOOT_STM32_DIR="$afboot_dir" MACHINES="$machines" LINUX_SOURCE="$linux_source" \
 		SKIP_SIGNATURES="${SKIP_SIGNATURES:-}" SKIP_REPLAY="${SKIP_REPLAY:-}" REUSE_DUMPS="${REUSE_DUMPS:-}" \
 		bash "$self" "$oecore" "$bitbake_dir" ${build:+"$build"}
 }
@@ -84,16 +90,38 @@ if [ "$(id -u)" = 0 ]; then
 	bbuser=${TASK_CHECK_USER:-tinybb}
 	id "$bbuser" >/dev/null 2>&1 || useradd -m -s /bin/bash "$bbuser"
 	bbhome=$(getent passwd "$bbuser" | cut -d: -f6)
+	# bitbake's sanity check wants every HOSTTOOLS program even to parse: the packages the
+	# Yocto manual lists for Debian hosts, where their command is missing
+	pkgs=
+	for t in gawk:gawk wget:wget diffstat:diffstat unzip:unzip makeinfo:texinfo chrpath:chrpath \
+		socat:socat cpio:cpio zstd:zstd lz4:lz4 file:file g++:g++ make:make patch:patch; do
+		command -v "${t%%:*}" >/dev/null || pkgs="$pkgs ${t#*:}"
+	done
+	if [ -n "$pkgs" ]; then
+		echo "$prog: apt-get install$pkgs (for bitbake's HOSTTOOLS)" >&2
+		# shellcheck disable=SC2086 # a list of package names
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 $pkgs >&2
+	fi
 	if [ -z "${SKIP_REPLAY:-}" ]; then
 		pkgs=
 		[ -f "$linux_source" ] || [ -n "${LINUX_SOURCE:-}" ] || pkgs="$pkgs linux-source-6.12"
 		command -v arm-linux-gnueabi-gcc >/dev/null || pkgs="$pkgs gcc-arm-linux-gnueabi"
+		[ -z "${AFBOOT_STM32_DIR:-}" ] || command -v arm-none-eabi-gcc >/dev/null || pkgs="$pkgs gcc-arm-none-eabi"
 		for t in flex bison bc make patch; do command -v $t >/dev/null || pkgs="$pkgs $t"; done
 		if [ -n "$pkgs" ]; then
 			echo "$prog: apt-get install$pkgs" >&2
 			# shellcheck disable=SC2086 # a list of package names
 			DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 $pkgs >&2
 		fi
+	fi
+	# bitbake sets LC_ALL=en_US.UTF-8 and exits if the locale is missing (bb.utils)
+	if ! locale -a 2>/dev/null | grep -qix 'en_US.utf-\?8'; then
+		echo "$prog: generating the en_US.UTF-8 locale bitbake needs" >&2
+		command -v locale-gen >/dev/null ||
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 locales >&2
+		sed -i 's/^# *\(en_US.UTF-8 UTF-8\)/\1/' /etc/locale.gen
+		grep -qx 'en_US.UTF-8 UTF-8' /etc/locale.gen || echo 'en_US.UTF-8 UTF-8' >>/etc/locale.gen
+		locale-gen >&2
 	fi
 	if [ -n "$build" ] && [ ! -e "$build" ]; then
 		mkdir -p "$build"
@@ -117,6 +145,8 @@ build=${build:-$HOME/yocto-task-check/build}
 out=$build/yocto-task-check
 mkdir -p "$build/conf" "$out"
 : >"$out/summary.txt"
+# dumps of an earlier run would stand in for a failed `bitbake -e` of this one
+[ -n "${REUSE_DUMPS:-}" ] || rm -f "$out"/env-*.txt
 npass=0
 nfail=0
 say() { echo "$*" | tee -a "$out/summary.txt"; }
@@ -779,6 +809,36 @@ for m in $machines; do
 	check "[$m] rinet-rust.mk picks the Rust target $(expected_rust_target "$m")" "'$target'" \
 		test "$target" = "$(expected_rust_target "$m")"
 
+	# do_flash_sizecheck (machines with a flash map): after the bundling, before do_deploy;
+	# its task code passes an image that fills the slot and fails one a byte larger
+	if [ -n "$(g TINYRUST_FLASH_END)" ]; then
+		parents=$(python3 "$py" parents "$env_file" do_flash_sizecheck | tr '\n' ' ' || true)
+		deploy=$(python3 "$py" parents "$env_file" do_deploy | tr '\n' ' ' || true)
+		check "[$m] do_flash_sizecheck runs after do_bundle_initramfs and before do_deploy" \
+			"after: $parents; do_deploy after: $deploy" \
+			sh -c 'case " $1" in *" do_bundle_initramfs "*) ;; *) exit 1 ;; esac; case " $2" in *" do_flash_sizecheck "*) ;; *) exit 1 ;; esac' _ "$parents" "$deploy"
+		slot=$(($(g TINYRUST_FLASH_END) - $(g TINYRUST_FLASH_KERNEL_ADDR)))
+		kod=$sB/$(g KERNEL_OUTPUT_DIR)
+		mkdir -p "$kod"
+		rf=$(runfile "$B" do_flash_sizecheck)
+		for t in $(g KERNEL_IMAGETYPES); do
+			truncate -s "$slot" "$kod/$t.initramfs"
+		done
+		if run_task "$rf" "$stage/log.do_flash_sizecheck.fits"; then
+			pass "[$m] do_flash_sizecheck passes a $slot-byte bundled image (the whole slot)"
+		else
+			fail "[$m] do_flash_sizecheck fails a $slot-byte image ($(tail -2 "$stage/log.do_flash_sizecheck.fits" | tr '\n' ' '))"
+		fi
+		for t in $(g KERNEL_IMAGETYPES); do
+			truncate -s "$((slot + 1))" "$kod/$t.initramfs"
+		done
+		if ! run_task "$rf" "$stage/log.do_flash_sizecheck.over" && grep -q "over the" "$stage/log.do_flash_sizecheck.over"; then
+			pass "[$m] do_flash_sizecheck fails a bundled image one byte over ($(grep -o 'over the.*' "$stage/log.do_flash_sizecheck.over" | head -1))"
+		else
+			fail "[$m] do_flash_sizecheck lets an image one byte over pass ($(tail -2 "$stage/log.do_flash_sizecheck.over" | tr '\n' ' '))"
+		fi
+	fi
+
 	# do_kernel_configcheck: kernel-yocto's audit; with KMETA_AUDIT_WERROR a mismatch is fatal
 	if [ -n "$ktools" ]; then
 		kcc=$(g KERNEL_CC)
@@ -794,6 +854,59 @@ for m in $machines; do
 		fi
 	fi
 done
+
+# --- 6. afboot-stm32: the recipe's patches on its SRCREV, do_compile's make line, the result
+# against the flash map (it must end before the device tree; it jumps to the kernel's XIP
+# address, which it holds as a literal with the Thumb bit set).
+afb_env=$out/env-afboot-stm32.stm32f429-disco.txt
+if [ -z "$afboot_dir" ]; then
+	case " $machines " in
+	*" stm32f429-disco "*) skip "afboot-stm32 build: AFBOOT_STM32_DIR not set" ;;
+	esac
+elif [ ! -s "$afb_env" ]; then
+	fail "afboot-stm32 build: no bitbake -e dump of afboot-stm32 for stm32f429-disco ($afb_env)"
+else
+	ag() { get "$afb_env" "$1"; }
+	astage=$out/stage/afboot-stm32
+	rm -rf "$astage"
+	mkdir -p "$astage/src" "$astage/unpack"
+	rev=$(ag SRCREV)
+	if ! git -C "$afboot_dir" archive "$rev" 2>"$astage/log.archive" | tar -x -C "$astage/src"; then
+		fail "afboot-stm32: $afboot_dir has no commit $rev (the recipe's SRCREV)"
+	elif ! python3 "$py" stage "$afb_env" "$astage/unpack" >"$astage/log.stage" 2>&1; then
+		fail "afboot-stm32: staging the file:// sources ($(tail -1 "$astage/log.stage"))"
+	else
+		ok=1
+		for u in $(ag SRC_URI); do
+			case $u in file://*.patch | file://*.diff) ;; *) continue ;; esac
+			f=${u#file://}
+			f=${f%%;*}
+			if ! patch -p1 -s -d "$astage/src" <"$astage/unpack/$f" >>"$astage/log.do_patch" 2>&1; then
+				fail "afboot-stm32 do_patch stand-in: $f does not apply (log $astage/log.do_patch)"
+				ok=
+			fi
+		done
+		kaddr=$(ag TINYRUST_FLASH_KERNEL_ADDR)
+		daddr=$(ag TINYRUST_FLASH_DTB_ADDR)
+		baddr=$(ag TINYRUST_FLASH_AFBOOT_ADDR)
+		target=$(ag do_compile | sed -n 's/.*oe_runmake \([A-Za-z0-9_-]*\).*/\1/p' | head -1)
+		[ -n "$target" ] || target=$(python3 "$py" func "$afb_env" do_compile | sed -n 's/.*oe_runmake \([A-Za-z0-9_-]*\).*/\1/p' | head -1)
+		if [ -n "$ok" ] && make -C "$astage/src" "$target" CROSS_COMPILE=arm-none-eabi- \
+			KERNEL_ADDR="$kaddr" DTB_ADDR="$daddr" >"$astage/log.do_compile" 2>&1 &&
+			[ -f "$astage/src/$target.bin" ]; then
+			pass "afboot-stm32: do_compile's make $target builds with the recipe's patches (arm-none-eabi-gcc $(arm-none-eabi-gcc -dumpversion), binutils $(arm-none-eabi-ld --version | sed -n '1s/.* //p'))"
+			size=$(stat -c %s "$astage/src/$target.bin")
+			room=$((daddr - baddr))
+			check "afboot-stm32: $target.bin ($size B) ends before the device tree ($room B from $baddr)" "" \
+				test "$size" -le "$room"
+			le=$(printf '%08x' $((kaddr | 1)) | sed 's/\(..\)\(..\)\(..\)\(..\)/\4\3\2\1/')
+			check "afboot-stm32: $target.bin jumps to the kernel's XIP address $kaddr" "" \
+				sh -c 'od -An -v -tx1 "$1" | tr -d " \n" | grep -q "$2"' _ "$astage/src/$target.bin" "$le"
+		elif [ -n "$ok" ]; then
+			fail "afboot-stm32: make $target ($(grep -m2 -E 'rror|undefined' "$astage/log.do_compile" | tr '\n' ' ' | cut -c1-300); log $astage/log.do_compile)"
+		fi
+	fi
+fi
 
 say "# $npass passed, $nfail failed; details in $out"
 [ "$nfail" = 0 ]

@@ -7,7 +7,9 @@ LICENSE = "GPL-2.0-or-later"
 LIC_FILES_CHKSUM = "file://${COMMON_LICENSE_DIR}/GPL-2.0-or-later;md5=fed54355545ffd980b814dab4a3b312c"
 
 PV = "0+git"
-SRC_URI = "git://github.com/mcoquelin-stm32/afboot-stm32.git;protocol=https;branch=master"
+SRC_URI = "git://github.com/mcoquelin-stm32/afboot-stm32.git;protocol=https;branch=master \
+           file://0001-Makefile-build-freestanding-link-without-nostartfiles.patch \
+           "
 SRCREV = "3566acd582e5536fb60864281788a30f5527df2d"
 
 COMPATIBLE_MACHINE = "^(stm32f429-disco)$"

@@ -83,10 +83,39 @@ export RINET_RUSTFLAGS = "--remap-path-prefix=${WORKDIR}=${TARGET_DBGSRC_DIR} --
 # kernel build stops with a message on another one. Only where it is the machine's kernel
 # (as linux-yocto.inc does): other machines of a build parse it but never build it.
 COMPATIBLE_HOST = "(x86_64|i.86|arm).*-linux.*"
-# nooelint: oelint.task.noanonpython - the same parse-time skip as linux-yocto.inc's
+
+B = "${WORKDIR}/linux-${PACKAGE_ARCH}-${LINUX_KERNEL_TYPE}-build"
+
+# A board that runs the kernel in place from flash sets TINYRUST_FLASH_END in its machine
+# file: the kernel image that gets flashed (the initramfs-bundled one when the distro
+# bundles the image) must fit between TINYRUST_FLASH_KERNEL_ADDR and that end. The build
+# fails here rather than on the board. (kernel.bbclass's do_sizecheck with
+# KERNEL_IMAGE_MAXSIZE sees only the image without the initramfs, in KiB as du counts them,
+# and only warns while one image type fits.)
+TINYRUST_FLASH_END ??= ""
+TINYRUST_FLASH_KERNEL_ADDR ??= ""
+do_flash_sizecheck() {
+    # (bitbake's shell parser has no $((...)); printf reads the hexadecimal addresses)
+    slot=$(expr $(printf %d ${TINYRUST_FLASH_END}) - $(printf %d ${TINYRUST_FLASH_KERNEL_ADDR}))
+    for imageType in ${KERNEL_IMAGETYPES}; do
+        image=${KERNEL_OUTPUT_DIR}/$imageType
+        if [ -e $image.initramfs ]; then
+            image=$image.initramfs
+        fi
+        size=$(stat -L -c %s $image)
+        if [ $size -gt $slot ]; then
+            bbfatal "$image is $size bytes: over the $slot bytes of flash from ${TINYRUST_FLASH_KERNEL_ADDR} to ${TINYRUST_FLASH_END} by $(expr $size - $slot)"
+        fi
+        bbnote "$image: $size of $slot bytes of flash ($(expr $slot - $size) free)"
+    done
+}
+do_flash_sizecheck[dirs] = "${B}"
+do_flash_sizecheck[doc] = "Checks that the kernel image to flash, with its bundled initramfs, fits the machine's flash"
+# nooelint: oelint.task.noanonpython - linux-yocto.inc's parse-time skip; the flash check only for machines with a flash map, after the bundling when there is one
 python () {
     if d.getVar("PREFERRED_PROVIDER_virtual/kernel") != d.getVar("PN"):
         raise bb.parse.SkipRecipe("Set PREFERRED_PROVIDER_virtual/kernel to %s to enable it" % d.getVar("PN"))
+    if d.getVar("TINYRUST_FLASH_END"):
+        bundled = d.getVar("INITRAMFS_IMAGE") and bb.utils.to_boolean(d.getVar("INITRAMFS_IMAGE_BUNDLE"))
+        bb.build.addtask("do_flash_sizecheck", "do_deploy", "do_bundle_initramfs" if bundled else "do_install", d)
 }
-
-B = "${WORKDIR}/linux-${PACKAGE_ARCH}-${LINUX_KERNEL_TYPE}-build"
