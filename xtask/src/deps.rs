@@ -15,6 +15,8 @@ const APT: &[&str] = &[
     "wrk",
     // The SYN flood of the interop tests.
     "hping3",
+    // Reads the guest suite's link recording when a request fails.
+    "tcpdump",
     "gcc",
     // -m32 static programs for the Galileo (i386) guest. Not gcc-multilib: on Debian it
     // conflicts with the ARM cross compiler; these two do not.

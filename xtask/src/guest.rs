@@ -33,9 +33,11 @@ impl Guest {
         smp: u32,
         log: PathBuf,
     ) -> Result<Guest, String> {
-        Guest::boot_on(arch, bzimage, initrd, append, smp, log, free_port()?)
+        Guest::boot_on(arch, bzimage, initrd, append, smp, log, free_port()?, None)
     }
 
+    /// As [`Guest::boot`] on a given host port; `pcap`: record the guest's link there.
+    #[allow(clippy::too_many_arguments)]
     pub fn boot_on(
         arch: Arch,
         bzimage: &Path,
@@ -44,6 +46,7 @@ impl Guest {
         smp: u32,
         log: PathBuf,
         http_port: u16,
+        pcap: Option<&Path>,
     ) -> Result<Guest, String> {
         let netdev = format!("user,id=n0,hostfwd=tcp:127.0.0.1:{http_port}-:80");
         Guest::launch(
@@ -56,6 +59,7 @@ impl Guest {
             log,
             &netdev,
             http_port,
+            pcap,
         )
     }
 
@@ -71,6 +75,7 @@ impl Guest {
         log: PathBuf,
         netdev: &str,
         http_port: u16,
+        pcap: Option<&Path>,
     ) -> Result<Guest, String> {
         let logf = std::fs::File::create(&log).map_err(|e| e.to_string())?;
         // Galileo: QEMU's Pentium model (no cmov, like the Quark), with cmov switched back
@@ -97,8 +102,12 @@ impl Guest {
         // would boot on one CPU whatever -smp says.
         let smp = format!("{smp},sockets={smp},cores=1,threads=1");
         let append = format!("console=ttyS0 panic=-1 {append}");
-        // RINET_GUEST_PCAP=FILE records the guest's link (for chasing a lost request).
-        if let Some(pcap) = std::env::var_os("RINET_GUEST_PCAP") {
+        // RINET_GUEST_PCAP=FILE records the guest's link of any guest (for chasing a
+        // lost request); the guest suite records its own always.
+        let pcap = std::env::var_os("RINET_GUEST_PCAP")
+            .map(PathBuf::from)
+            .or(pcap.map(Path::to_path_buf));
+        if let Some(pcap) = pcap {
             let mut dump = std::ffi::OsString::from("filter-dump,id=dump0,netdev=n0,file=");
             dump.push(pcap);
             cmd.arg("-object").arg(dump);
@@ -449,15 +458,19 @@ pub fn suite(spec: Spec) -> Result<Results, String> {
     let append = format!("{STATIC_NET} test.hostport={host_port} test.sha={big_sha}");
     let smp = vcpus(spec);
     let started = Instant::now();
-    let guest = Guest::boot(
+    // The link is recorded: a request that goes wrong can be followed packet by packet.
+    let pcap = work.join("link.pcap");
+    let guest = Guest::boot_on(
         spec.arch,
         &build.join("arch/x86/boot/bzImage"),
         &initrd,
         &append,
         smp,
         work.join("console.log"),
+        free_port()?,
+        Some(&pcap),
     );
-    let r = guest.and_then(|g| run_checks(&g, started, spec).map(|res| (g, res)));
+    let r = guest.and_then(|g| run_checks(&g, started, spec, &pcap).map(|res| (g, res)));
     let _ = server.kill();
     let _ = server.wait();
     let (g, mut res) = r?;
@@ -482,7 +495,7 @@ fn vcpus(spec: Spec) -> u32 {
     }
 }
 
-fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String> {
+fn run_checks(g: &Guest, started: Instant, spec: Spec, pcap: &Path) -> Result<Results, String> {
     let mut res = Results::default();
     let boot_timeout = Duration::from_secs(if spec.debug { 300 } else { 120 });
     g.wait_for("tinyrust: httpd on port 80", boot_timeout)?;
@@ -577,9 +590,10 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String
                 Ok(())
             } else {
                 Err(format!(
-                    "{}/1000 succeeded; failed: {}",
+                    "{}/1000 succeeded; failed: {}{}",
                     1000 - failed.len(),
-                    failed.join("; ")
+                    failed.join("; "),
+                    link_trace(pcap, &failed)
                 ))
             }
         }),
@@ -615,6 +629,37 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec) -> Result<Results, String
         },
     );
     Ok(res)
+}
+
+/// The guest link's packets of the failed requests: curl's lines name their local port,
+/// which QEMU's user network keeps as the source port on the guest's side.
+fn link_trace(pcap: &Path, failed: &[&str]) -> String {
+    let ports: Vec<&str> = failed
+        .iter()
+        .filter_map(|l| l.split_whitespace().skip_while(|w| *w != "port").nth(1))
+        .collect();
+    if ports.is_empty() {
+        return String::new();
+    }
+    let filter = ports
+        .iter()
+        .map(|p| format!("tcp port {p}"))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    let p = pcap.to_string_lossy();
+    match output(
+        "tcpdump",
+        &["-nn", "-tt", "-r", &p, &filter],
+        Path::new("."),
+        &[],
+    ) {
+        Ok(trace) => format!(
+            "\nthe guest link for port(s) {} ({p}):\n{}",
+            ports.join(", "),
+            tail(&trace, 60)
+        ),
+        Err(e) => format!("\n(no packet trace: {e})"),
+    }
 }
 
 /// The guest suite on each kernel in `specs`.
@@ -672,6 +717,7 @@ pub fn demo(seconds: u64) -> Result<(), String> {
         1,
         log.clone(),
         8080,
+        None,
     )?;
     g.wait_for("tinyrust: up", Duration::from_secs(120))?;
     let mut up = false;
@@ -998,6 +1044,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
         work.join("console.log"),
         "tap,id=n0,ifname=qtap0,script=no,downscript=no",
         0,
+        None,
     )?;
     let lease = g
         .wait_for("tinyrust: lease ", Duration::from_secs(120))
