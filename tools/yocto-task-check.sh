@@ -24,6 +24,12 @@
 #                    loader is built as do_compile builds it (Debian's arm-none-eabi- in the place
 #                    of OE's cross compiler), and its size and kernel address are checked against
 #                    the machine's flash map; without it a SKIP line says so.
+#   HOST_BUSYBOX_DIR the host tool's ARMv7-M busybox tree, built and configured
+#                    (`dirname "$(cargo xtask nommu-busybox)"`). With it, busybox's do_configure
+#                    runs as bitbake -e expands it, per machine, on a copy of that source with
+#                    oe-core's busybox patches, and on the STM32F429 the .config it writes must
+#                    be the host tool's (the busybox that boots on mps2-an386) but for the
+#                    compiler flags; without it a SKIP line says so.
 #   KERN_TOOLS_DIR   a checkout of yocto-kernel-tools (kern-tools: spp, scc, kgit,
 #                    merge_config.sh, symbol_why.py). With it, do_kernel_metadata,
 #                    do_kernel_configme and kernel-yocto's configuration audit run as the
@@ -70,6 +76,7 @@ build=${3:+$(readlink -m "$3")}
 [ -f "$repo/meta-tinyrust/conf/layer.conf" ] || die "$repo/meta-tinyrust/conf/layer.conf missing"
 kern_tools=${KERN_TOOLS_DIR:+$(readlink -f "$KERN_TOOLS_DIR")}
 afboot_dir=${AFBOOT_STM32_DIR:+$(readlink -f "$AFBOOT_STM32_DIR")}
+host_busybox=${HOST_BUSYBOX_DIR:+$(readlink -f "$HOST_BUSYBOX_DIR")}
 linux_source=${LINUX_SOURCE:-/usr/src/linux-source-6.12.tar.xz}
 machines=${MACHINES:-qemux86-64-tinyrust galileo stm32f429-disco}
 clean_path=/usr/local/bin:/usr/bin:/bin
@@ -82,7 +89,7 @@ rerun_clean() { # USER HOME [runner...]
 	shift 2
 	exec "$@" env -i HOME="$h" USER="$u" LOGNAME="$u" PATH="$clean_path" \
 		LANG=en_US.UTF-8 LC_ALL=en_US.UTF-8 TASK_CHECK_CLEAN=1 \
-		KERN_TOOLS_DIR="$kern_tools" AFBOOT_STM32_DIR="$afboot_dir" MACHINES="$machines" LINUX_SOURCE="$linux_source" \
+		KERN_TOOLS_DIR="$kern_tools" AFBOOT_STM32_DIR="$afboot_dir" HOST_BUSYBOX_DIR="$host_busybox" MACHINES="$machines" LINUX_SOURCE="$linux_source" \
 		SKIP_SIGNATURES="${SKIP_SIGNATURES:-}" SKIP_REPLAY="${SKIP_REPLAY:-}" REUSE_DUMPS="${REUSE_DUMPS:-}" \
 		bash "$self" "$oecore" "$bitbake_dir" ${build:+"$build"}
 }
@@ -130,6 +137,15 @@ if [ "$(id -u)" = 0 ]; then
 	# OE runs git in the layers (METADATA_REVISION); they belong to another user
 	if ! runuser -u "$bbuser" -- git config --global --get-all safe.directory 2>/dev/null | grep -qx '\*'; then
 		runuser -u "$bbuser" -- git config --global --add safe.directory '*'
+	fi
+	# the host tool's busybox tree lies in root's cache: a copy the unprivileged user can read
+	if [ -n "$host_busybox" ] && ! runuser -u "$bbuser" -- test -r "$host_busybox/.config"; then
+		copy=$bbhome/yocto-task-check-host-busybox
+		rm -rf "$copy"
+		mkdir -p "$copy"
+		(cd "$host_busybox" && tar -cf - --exclude='*.o' --exclude='*.a' .) | tar -xf - -C "$copy"
+		chown -R "$bbuser": "$copy"
+		host_busybox=$copy
 	fi
 	for p in "$repo/meta-tinyrust/conf/layer.conf" "$oecore/meta/conf/layer.conf" "$bitbake_dir/bin/bitbake"; do
 		runuser -u "$bbuser" -- test -r "$p" || die "$bbuser cannot read $p (chmod -R o+rX its checkout)"
@@ -558,6 +574,31 @@ for m in $machines; do
 				test "$(get "$e" PACKAGE_ARCH)" = "$(get "$e" MACHINE_ARCH)"
 		done
 	fi
+	# the user space: busybox from the distro's configuration only, and on ARMv7-M musl with
+	# the M-profile thread-pointer patch
+	for r in busybox musl; do
+		e=$out/env-$r.$m.txt
+		if [ -z "${REUSE_DUMPS:-}" ] || [ ! -s "$e" ]; then
+			MACHINE=$m bb_env "$r" "$e" "$out/bitbake-e.$r.$m.log" || { fail "[$m] bitbake -e $r"; continue; }
+		fi
+	done
+	e=$out/env-busybox.$m.txt
+	if [ -s "$e" ]; then
+		cfgs=$(get "$e" TINYRUST_BUSYBOX_CFGS | tr ' ' '\n' | sed 's|.*/||' | tr '\n' ' ')
+		case $m in
+		stm32f429-disco) want="tinyrust.cfg nommu.cfg " ;;
+		*) want="tinyrust.cfg " ;;
+		esac
+		check "[$m] busybox is configured from $want(TINYRUST_BUSYBOX_CFGS)" "got: $cfgs" test "$cfgs" = "$want"
+		check "[$m] busybox's do_configure is the distro's (allnoconfig, not oe-core's defconfig)" "" \
+			sh -c 'python3 "$1" func "$2" do_configure | grep -q "oe_runmake allnoconfig"' _ "$py" "$e"
+	fi
+	e=$out/env-musl.$m.txt
+	if [ -s "$e" ]; then
+		case " $(get "$e" SRC_URI) " in *"get_tls-on-M-profile.patch"*) has=yes ;; *) has=no ;; esac
+		case $m in stm32f429-disco) want=yes ;; *) want=no ;; esac
+		check "[$m] musl carries the M-profile thread-pointer patch: $want" "" test "$has" = "$want"
+	fi
 done
 
 # --- 4. Task signatures: no absolute path of the checkout in what bitbake hashes, and no
@@ -906,6 +947,81 @@ else
 			fail "afboot-stm32: make $target ($(grep -m2 -E 'rror|undefined' "$astage/log.do_compile" | tr '\n' ' ' | cut -c1-300); log $astage/log.do_compile)"
 		fi
 	fi
+fi
+
+# --- 7. busybox's do_configure (the distro's: allnoconfig and its fragments) as bitbake -e
+# expands it, on a copy of the host tool's busybox source with oe-core's busybox patches
+# (merge_config.sh from the kernel source, as kern-tools-native has it). On the STM32F429
+# the .config must be the host tool's, but for the compiler flags oe-core sets.
+if [ -n "${SKIP_REPLAY:-}" ]; then
+	skip "busybox do_configure replay (SKIP_REPLAY set)"
+elif [ -z "$host_busybox" ]; then
+	skip "busybox do_configure replay: HOST_BUSYBOX_DIR not set"
+elif [ ! -f "$host_busybox/.config" ] || [ ! -f "$host_busybox/Makefile" ]; then
+	fail "busybox do_configure replay: $host_busybox is not a configured busybox tree"
+elif [ ! -x "$pristine/scripts/kconfig/merge_config.sh" ]; then
+	fail "busybox do_configure replay: no merge_config.sh (the kernel source is extracted by the kernel replay)"
+else
+	for m in $machines; do
+		e=$out/env-busybox.$m.txt
+		[ -s "$e" ] || continue
+		bstage=$out/stage/busybox.$m
+		rm -rf "$bstage"
+		btmp=$(get "$e" TMPDIR)
+		bst=$bstage/tmp
+		bS=$bst$(get "$e" S | sed "s|^$btmp||")
+		bB=$bst$(get "$e" B | sed "s|^$btmp||")
+		bU=$bst$(get "$e" UNPACKDIR | sed "s|^$btmp||")
+		mkdir -p "$bS" "$bU" "$bstage/wrap"
+		(cd "$host_busybox" && tar -cf - --exclude='*.o' --exclude='*.a' --exclude=.config --exclude='.config.old' .) | tar -xf - -C "$bS"
+		if ! python3 "$py" stage "$e" "$bU" >"$bstage/log.stage" 2>&1; then
+			fail "[$m] busybox: staging the file:// sources ($(tail -1 "$bstage/log.stage"))"
+			continue
+		fi
+		ok=1
+		for u in $(get "$e" SRC_URI); do
+			case $u in file://*.patch) ;; *) continue ;; esac
+			f=${u#file://}
+			f=${f%%;*}
+			if ! patch -p1 -s -d "$bS" <"$bU/$f" >>"$bstage/log.do_patch" 2>&1; then
+				fail "[$m] busybox do_patch stand-in: $f does not apply (log $bstage/log.do_patch)"
+				ok=
+				break
+			fi
+		done
+		[ -n "$ok" ] || continue
+		cp "$pristine/scripts/kconfig/merge_config.sh" "$bstage/wrap/"
+		rf=$bstage/run.do_configure
+		python3 "$py" runfile "$e" "$btmp" "$bst" "$bstage/wrap:$clean_path" "$bB" do_configure >"$rf"
+		if ! sh "$rf" >"$bstage/log.do_configure" 2>&1; then
+			fail "[$m] busybox do_configure (expanded task code) ($(tail -3 "$bstage/log.do_configure" | tr '\n' ' ' | cut -c1-300); log $bstage/log.do_configure)"
+			continue
+		fi
+		n=$(grep -c '=y$' "$bB/.config" || true)
+		pass "[$m] busybox do_configure (expanded task code: allnoconfig, the distro's fragments, oldconfig) runs: $n options on"
+		if [ "$m" = stm32f429-disco ]; then
+			# a symbol one tree does not have at all (an oe-core patch's new option) counts
+			# only if the other tree switches it on
+			d=$(python3 - "$host_busybox/.config" "$bB/.config" <<'PY'
+import re, sys
+def load(p):
+    c = {}
+    for l in open(p):
+        m = re.match(r"^(CONFIG_\w+)=(.*)$", l) or re.match(r"^# (CONFIG_\w+) is not set$", l)
+        if m and m.group(1) != "CONFIG_EXTRA_CFLAGS":
+            c[m.group(1)] = m.group(2) if m.lastindex == 2 else "n"
+    return c
+host, oe = load(sys.argv[1]), load(sys.argv[2])
+for k in sorted(set(host) | set(oe)):
+    a, b = host.get(k), oe.get(k)
+    if a != b and not (a is None and b == "n") and not (b is None and a == "n"):
+        print("%s: host tool %s, bitbake %s" % (k, a, b))
+PY
+)
+			check "[$m] busybox's .config is the host tool's (the ARMv7-M busybox booted on mps2-an386), but for EXTRA_CFLAGS" \
+				"$(echo "$d" | head -8 | tr '\n' ';')" test -z "$d"
+		fi
+	done
 fi
 
 say "# $npass passed, $nfail failed; details in $out"

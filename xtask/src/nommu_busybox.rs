@@ -1,33 +1,48 @@
-//! The ARMv7-M user space: busybox 1.35.0 (Debian's source tarball) configured with the
-//! image's applets (`xtask/busybox/tinyrust-applets.config`: NOMMU, hush, the network
-//! tools, httpd with CGI), compiled as Thumb-2 for ARMv7-M by Debian's
-//! `arm-linux-gnueabi-gcc` and linked as a static PIE against musl 1.2.3 (Debian's source
-//! tarball) built here the same way.
+//! The ARMv7-M user space: busybox 1.37.0 (Debian's source tarball, the same file as
+//! oe-core wrynose's) with the device's configuration, the distro layer's own
+//! (`meta-tinyrust-distro/recipes-core/busybox/busybox/`: tinyrust.cfg and nommu.cfg on
+//! `make allnoconfig`, as its busybox append does), compiled as Thumb-2 for ARMv7-M by
+//! Debian's `arm-linux-gnueabi-gcc` and linked as a static PIE against musl 1.2.5
+//! (Debian's source tarball; oe-core wrynose has 1.2.6) built here the same way.
 //!
 //! A kernel without an MMU runs a static PIE through binfmt_elf_fdpic (any non-FDPIC ELF
 //! it loads must be position independent), so this busybox runs on the STM32F429 kernel
-//! and on its QEMU stand-in (`mps2`). musl needs one change for M-profile cores
-//! (`xtask/busybox/musl-armv7m-tls.patch`: the thread pointer comes from the kernel's
-//! get_tls call, as there is no CP15).
+//! and on its QEMU stand-in (`mps2`). musl needs one change for M-profile cores, the
+//! distro layer's musl patch (the thread pointer comes from the kernel's get_tls call, as
+//! there is no CP15).
 
 use std::path::{Path, PathBuf};
 
 use crate::kernel::cache_dir;
 use crate::util::{output, root_dir, run};
 
-const VERSION: &str = "1.35.0";
+const VERSION: &str = "1.37.0";
 const TARBALL_URL: &str =
-    "http://deb.debian.org/debian/pool/main/b/busybox/busybox_1.35.0.orig.tar.bz2";
-const TARBALL_SHA256: &str = "faeeb244c35a348a334f4a59e44626ee870fb07b6884d68c10ae8bc19f83a694";
+    "http://deb.debian.org/debian/pool/main/b/busybox/busybox_1.37.0.orig.tar.bz2";
+const TARBALL_SHA256: &str = "3311dff32e746499f4df0d5df04d7eb396382d7e108bb9250e7b519b837043a4";
 
-const MUSL_VERSION: &str = "1.2.3";
-const MUSL_URL: &str = "http://deb.debian.org/debian/pool/main/m/musl/musl_1.2.3.orig.tar.gz";
-const MUSL_SHA256: &str = "7d5b0b6062521e4627e099e4c9dc8248d32a30285e959b7eecaa780cf8cfd4a4";
+const MUSL_VERSION: &str = "1.2.5";
+const MUSL_URL: &str = "http://deb.debian.org/debian/pool/main/m/musl/musl_1.2.5.orig.tar.gz";
+const MUSL_SHA256: &str = "a9a118bbe84d8764da0ea0d28b3ab3fae8477fc7e4085d90102b8596fc7c75e4";
 
 const CFLAGS: &str = "-mthumb -march=armv7-m -mfloat-abi=soft";
 
-fn config_fragment() -> PathBuf {
-    root_dir().join("xtask/busybox/tinyrust-applets.config")
+/// The distro layer's busybox configuration for a machine without an MMU, in merge order
+/// (a later fragment's value wins).
+fn config_fragments() -> [PathBuf; 2] {
+    let dir = root_dir().join("meta-tinyrust-distro/recipes-core/busybox/busybox");
+    [dir.join("tinyrust.cfg"), dir.join("nommu.cfg")]
+}
+
+/// The distro layer's musl patch for M-profile cores.
+fn musl_patch() -> PathBuf {
+    root_dir().join(
+        "meta-tinyrust-distro/recipes-core/musl/musl/0001-arm-read-the-thread-pointer-with-get_tls-on-M-profile.patch",
+    )
+}
+
+fn read(path: &Path) -> Result<String, String> {
+    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// `url` downloaded into `cache` once and checked against its sha256.
@@ -63,11 +78,8 @@ fn source(cache: &Path) -> Result<PathBuf, String> {
 /// musl for ARMv7-M, installed under the cache (rebuilt when the patch or flags change).
 fn musl(cache: &Path) -> Result<PathBuf, String> {
     let prefix = cache.join("musl-armv7m");
-    let patch = root_dir().join("xtask/busybox/musl-armv7m-tls.patch");
-    let want = format!(
-        "{MUSL_VERSION} {CFLAGS}\n{}",
-        std::fs::read_to_string(&patch).map_err(|e| e.to_string())?
-    );
+    let patch = musl_patch();
+    let want = format!("{MUSL_VERSION} {CFLAGS}\n{}", read(&patch)?);
     let stamp = prefix.join(".tinyrust-build");
     if std::fs::read_to_string(&stamp).ok().as_deref() == Some(want.as_str()) {
         return Ok(prefix);
@@ -133,7 +145,8 @@ fn write_cc(cache: &Path, musl: &Path) -> Result<PathBuf, String> {
     let inc = musl.join("include");
     let lib = musl.join("lib");
     let cc = cache.join("arm-musl-cc");
-    // Debian's cross gcc has no -static-pie: the linker gets its parts itself.
+    // The cross gcc's start files and C library are glibc's: the wrapper names musl's
+    // and links them as a static PIE itself (nommu.cfg's -static-pie agrees).
     let script = format!(
         "#!/bin/sh\n\
          # Compile and partial links: no start files or libraries.\n\
@@ -154,11 +167,15 @@ fn write_cc(cache: &Path, musl: &Path) -> Result<PathBuf, String> {
     Ok(cc)
 }
 
-/// `make allnoconfig`, then the fragment's symbols replace what allnoconfig wrote (a
-/// choice needs its other members switched off too), then every symbol is checked.
+/// `make allnoconfig`, then the fragments' symbols replace what allnoconfig wrote, as
+/// merge_config.sh -m does in the busybox append (a choice needs its other members
+/// switched off too), then every symbol is checked.
 fn configure(src: &Path) -> Result<(), String> {
     run("make", &["allnoconfig"], src, &[])?;
-    let frag = std::fs::read_to_string(config_fragment()).map_err(|e| e.to_string())?;
+    let mut frag = String::new();
+    for f in config_fragments() {
+        frag.push_str(&read(&f)?);
+    }
     let symbol = |l: &str| -> Option<String> {
         let l = l.trim();
         let s = l
@@ -168,10 +185,15 @@ fn configure(src: &Path) -> Result<(), String> {
         s.starts_with("CONFIG_")
             .then(|| s.split('=').next().unwrap_or_default().to_string())
     };
-    let want: Vec<(String, String)> = frag
+    // The last value of a symbol wins.
+    let mut want: Vec<(String, String)> = Vec::new();
+    for (s, l) in frag
         .lines()
         .filter_map(|l| symbol(l).map(|s| (s, l.trim().to_string())))
-        .collect();
+    {
+        want.retain(|(w, _)| *w != s);
+        want.push((s, l));
+    }
     let config = src.join(".config");
     let old = std::fs::read_to_string(&config).map_err(|e| e.to_string())?;
     let mut lines: Vec<String> = old
@@ -215,7 +237,10 @@ pub fn build() -> Result<PathBuf, String> {
     let src = source(&cache)?;
     let cc = write_cc(&cache, &musl)?;
     // The wrapper and the C library are part of what the binary is built from.
-    let mut frag = std::fs::read(config_fragment()).map_err(|e| e.to_string())?;
+    let mut frag = Vec::new();
+    for f in config_fragments() {
+        frag.extend(read(&f)?.into_bytes());
+    }
     frag.extend(std::fs::read(&cc).map_err(|e| e.to_string())?);
     frag.extend(std::fs::read(musl.join(".tinyrust-build")).map_err(|e| e.to_string())?);
     let stamp = src.join(".tinyrust-config");

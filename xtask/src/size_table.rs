@@ -512,9 +512,10 @@ fn stm32_budget(md: &mut String, build: &Path, rinet: Measure) -> Result<(), Str
          The xipImage (kernel text, rodata and initial data, with the initramfs bundled in it) \
          must fit {} bytes of flash: from the kernel's address (CONFIG_XIP_PHYS_ADDR, after \
          afboot-stm32 and the device tree) to the end of the 2 MiB flash. The initramfs is the image's own (`/init`, network \
-         config, udhcpc hook, page, CGI) with a busybox of the image's applets \
-         (`xtask/busybox/tinyrust-applets.config`: NOMMU, hush, the network tools, httpd with \
-         CGI) built as Thumb-2 for ARMv7-M, a static PIE on musl built the same way (see \
+         config, udhcpc hook, page, CGI) with the device's busybox: the distro layer's \
+         configuration (`meta-tinyrust-distro/recipes-core/busybox/busybox/`: tinyrust.cfg and \
+         nommu.cfg on allnoconfig, as the layer's busybox append builds it), Thumb-2 for \
+         ARMv7-M, a static PIE on musl with the layer's M-profile patch (see \
          `xtask/src/nommu_busybox.rs`; it runs on the ARMv7-M kernel in QEMU).\n\n\
          | | bytes |\n|---|---:|\n\
          | xipImage with rinet (no initramfs) | {} |\n\
