@@ -35,7 +35,11 @@
 #                    do_kernel_configme and kernel-yocto's configuration audit run as the
 #                    recipe expands them; without it a SKIP line says so and the fragments
 #                    are merged by the kernel's own merge_config.sh in .scc order.
-#   MACHINES         machines to check (default: qemux86-64-tinyrust galileo stm32f429-disco)
+#   MACHINES         machines to check (default: qemux86-64-tinyrust galileo stm32f429-disco
+#                    stm32f4-throwaway). stm32f4-throwaway is a board added as docs/yocto.md
+#                    tells vendors to: a layer of its own (written under BUILD_DIR) with a
+#                    machine file on the stm32f4 SoC-family include and a kmeta append, and
+#                    nothing else; every check of the STM32F429 runs on it too.
 #   TASK_CHECK_USER  the unprivileged user bitbake runs as when started as root (default
 #                    tinybb; created if missing: bitbake refuses to run as root)
 #   LINUX_SOURCE     the kernel tree standing in for linux-yocto (default Debian's
@@ -78,7 +82,7 @@ kern_tools=${KERN_TOOLS_DIR:+$(readlink -f "$KERN_TOOLS_DIR")}
 afboot_dir=${AFBOOT_STM32_DIR:+$(readlink -f "$AFBOOT_STM32_DIR")}
 host_busybox=${HOST_BUSYBOX_DIR:+$(readlink -f "$HOST_BUSYBOX_DIR")}
 linux_source=${LINUX_SOURCE:-/usr/src/linux-source-6.12.tar.xz}
-machines=${MACHINES:-qemux86-64-tinyrust galileo stm32f429-disco}
+machines=${MACHINES:-qemux86-64-tinyrust galileo stm32f429-disco stm32f4-throwaway}
 clean_path=/usr/local/bin:/usr/bin:/bin
 
 # --- 1. As root: an unprivileged user, host packages for the replay; then re-run as that
@@ -199,6 +203,59 @@ for layer in meta-tinyrust meta-tinyrust-distro; do
 	fi
 done
 
+# A board added the way docs/yocto.md says, in a layer of its own: a machine file on the
+# SoC-family include and a kernel-metadata append (its BSP description and fragment, the
+# STM32F429's fragment under its own name). Listed in bblayers.conf only when checked.
+throwaway=$out/meta-throwaway
+case " $machines " in *" stm32f4-throwaway "*) throwaway_on=1 ;; *) throwaway_on= ;; esac
+if [ -n "$throwaway_on" ]; then
+	rm -rf "$throwaway"
+	tk=$throwaway/recipes-kernel/linux/throwaway-kmeta
+	mkdir -p "$throwaway/conf/machine" "$tk"
+	cat >"$throwaway/conf/layer.conf" <<'LAYER'
+BBPATH .= ":${LAYERDIR}"
+BBFILES += "${LAYERDIR}/recipes-*/*/*.bbappend"
+BBFILE_COLLECTIONS += "throwaway"
+BBFILE_PATTERN_throwaway = "^${LAYERDIR}/"
+BBFILE_PRIORITY_throwaway = "6"
+LAYERDEPENDS_throwaway = "core tinyrust-bsp"
+LAYERSERIES_COMPAT_throwaway = "wrynose"
+LAYERDIR_throwaway := "${LAYERDIR}"
+LAYER
+	cat >"$throwaway/conf/machine/stm32f4-throwaway.conf" <<'MACHINE'
+#@TYPE: Machine
+#@NAME: A throwaway STM32F4 board (yocto-task-check)
+require conf/machine/include/stm32f4.inc
+KERNEL_DEVICETREE = "st/stm32f469-disco.dtb"
+SERIAL_CONSOLES = "115200;ttySTM0"
+TINYRUST_FLASH_AFBOOT_ADDR = "0x08000000"
+TINYRUST_FLASH_DTB_ADDR = "0x08004000"
+TINYRUST_FLASH_KERNEL_ADDR = "${@tinyrust.kmeta.kconfig_value(d, '${LAYERDIR_throwaway}/recipes-kernel/linux/throwaway-kmeta/stm32f4-throwaway.cfg', 'CONFIG_XIP_PHYS_ADDR')}"
+TINYRUST_FLASH_END = "0x08200000"
+TINYRUST_AFBOOT_BOARD = "stm32f469i-disco"
+TINYRUST_OPENOCD_BOARD = "board/stm32f469discovery.cfg"
+MACHINE
+	cat >"$throwaway/recipes-kernel/linux/linux-tinyrust_%.bbappend" <<'APPEND'
+FILESEXTRAPATHS:prepend:stm32f4-throwaway := "${THISDIR}:"
+SRC_URI:append:stm32f4-throwaway = " file://throwaway-kmeta;type=kmeta;destsuffix=throwaway-kmeta"
+APPEND
+	cat >"$tk/stm32f4-throwaway-tiny.scc" <<'SCC'
+define KMACHINE stm32f4-throwaway
+define KTYPE tiny
+define KARCH arm
+define KMETA_EXTERNAL_BSP t
+
+include tinyrust.scc
+kconf hardware stm32f4-throwaway.cfg
+kconf hardware tiny-trim.cfg
+SCC
+	cp "$repo/meta-tinyrust/recipes-kernel/linux/linux-tinyrust/tinyrust-kmeta/stm32f429-disco.cfg" \
+		"$tk/stm32f4-throwaway.cfg"
+	grep -qF "$throwaway" "$bbl" || echo "BBLAYERS += \"$throwaway\"" >>"$bbl"
+else
+	sed -i "\|$throwaway|d" "$bbl"
+fi
+
 # bitbake ARGS... with MACHINE=$MACHINE, serialised with other users of the build dir
 bb() {
 	(
@@ -271,10 +328,18 @@ def file_urls(vals):
             yield parts[0], parm
 
 def scc_expand(kmeta, machine, ktype):
-    """The BSP description for MACHINE/KTYPE and what it includes, in order."""
+    """The BSP description for MACHINE/KTYPE and what it includes, in order, across every
+    kernel-metadata directory under KMETA (a vendor's layer adds its own beside the
+    layer's): a name is looked up beside the file that names it, then in each of them."""
     sccs = []
     for root, _, files in os.walk(kmeta):
         sccs += [os.path.join(root, f) for f in files if f.endswith(".scc")]
+    dirs = sorted({os.path.dirname(p) for p in sccs})
+    def find(base, name):
+        for d in [base] + dirs:
+            if os.path.exists(os.path.join(d, name)):
+                return os.path.join(d, name)
+        return os.path.join(base, name)
     def defines(p):
         d = {}
         for l in open(p):
@@ -294,11 +359,11 @@ def scc_expand(kmeta, machine, ktype):
             if not w:
                 continue
             if w[0] == "include":
-                walk(os.path.join(base, w[1]))
+                walk(find(base, w[1]))
             elif w[0] == "patch":
-                print("patch " + os.path.join(base, w[1]))
+                print("patch " + find(base, w[1]))
             elif w[0] == "kconf":
-                print("kconf " + os.path.join(base, w[2]))
+                print("kconf " + find(base, w[2]))
     walk(bsp[0])
 
 def fragcheck(config, frags):
@@ -333,6 +398,9 @@ elif cmd == "func":                    # func ENV NAME
     if args[1] not in funcs:
         sys.exit(3)
     print(funcs[args[1]])
+elif cmd == "taskdeps":                # taskdeps ENV TASK: the task's [depends] flag
+    td = task_deps(load(args[0])[0])
+    print(td.get("depends", {}).get(args[1], ""))
 elif cmd == "parents":                 # parents ENV TASK
     td = task_deps(load(args[0])[0])
     if args[1] not in td.get("tasks", []):
@@ -432,7 +500,7 @@ has_word() { # WORD LIST...
 expected_imagetype() {
 	case $1 in
 	qemux86-64-tinyrust | galileo) echo bzImage ;;
-	stm32f429-disco) echo xipImage ;;
+	stm32*) echo xipImage ;;
 	*) echo "?" ;;
 	esac
 }
@@ -440,7 +508,7 @@ expected_rust_target() {
 	case $1 in
 	qemux86-64-tinyrust) echo x86_64-unknown-none ;;
 	galileo) echo i586-unknown-linux-gnu ;;
-	stm32f429-disco) echo thumbv7em-none-eabi ;;
+	stm32*) echo thumbv7em-none-eabi ;;
 	*) echo "?" ;;
 	esac
 }
@@ -557,13 +625,14 @@ for m in $machines; do
 		sh -c 'test "$1" = mdev-busybox && ! printf "%s" "$2" | grep -q " systemd "' _ "$(get "$img" INIT_MANAGER)" "$features"
 	install=" $(get "$img" PACKAGE_INSTALL | tr -s ' \t\n' ' ') "
 	case $m in
-	stm32f429-disco) want=absent ;;
+	stm32*) want=absent ;;
 	*) want=present ;;
 	esac
 	has=absent
 	case $install in *" nostromo "*) has=present ;; esac
 	check "[$m] nostromo in the image: $want" "PACKAGE_INSTALL=$install" test "$has" = "$want"
-	if [ "$m" = stm32f429-disco ]; then
+	case $m in stm32*) stm32=1 ;; *) stm32= ;; esac
+	if [ -n "$stm32" ]; then
 		for r in afboot-stm32 tinyrust-flash; do
 			e=$out/env-$r.$m.txt
 			if [ -z "${REUSE_DUMPS:-}" ] || [ ! -s "$e" ]; then
@@ -574,6 +643,44 @@ for m in $machines; do
 				test "$(get "$e" PACKAGE_ARCH)" = "$(get "$e" MACHINE_ARCH)"
 		done
 	fi
+	# the SD card of the machines that boot from one (the Quark family): a wic image of the
+	# machine's layout, after the kernel's deploy (which writes the bundled kernel)
+	case $m in galileo)
+		e=$out/env-tinyrust-sdcard.$m.txt
+		if [ -z "${REUSE_DUMPS:-}" ] || [ ! -s "$e" ]; then
+			MACHINE=$m bb_env tinyrust-sdcard "$e" "$out/bitbake-e.tinyrust-sdcard.$m.log" || fail "[$m] bitbake -e tinyrust-sdcard"
+		fi
+		if [ -s "$e" ]; then
+			# the layout wic reads: WKS_FILE, first found along WKS_SEARCH_PATH
+			wks_file=$(get "$e" WKS_FILE)
+			wks=
+			for d in $(get "$e" WKS_SEARCH_PATH | tr ':' ' '); do
+				[ -f "$d/$wks_file" ] && wks=$d/$wks_file && break
+			done
+			check "[$m] tinyrust-sdcard is a wic image of the layer's $wks_file" \
+				"IMAGE_FSTYPES=$(get "$e" IMAGE_FSTYPES) found: '$wks'" \
+				sh -c 'test "$1" = wic && case "$2" in "$3"/meta-tinyrust/*) ;; *) exit 1 ;; esac' _ \
+				"$(get "$e" IMAGE_FSTYPES | tr -d ' ')" "$wks" "$repo"
+			dep=$(python3 "$py" taskdeps "$e" do_image_wic)
+			check "[$m] tinyrust-sdcard's do_image_wic waits for the kernel's do_deploy" "depends: $dep" \
+				sh -c 'case " $1 " in *"virtual/kernel:do_deploy"*|*"linux-tinyrust:do_deploy"*) ;; *) exit 1 ;; esac' _ "$dep"
+			check "[$m] tinyrust-sdcard installs no packages (the kernel carries the image)" \
+				"PACKAGE_INSTALL='$(get "$e" PACKAGE_INSTALL)'" test -z "$(get "$e" PACKAGE_INSTALL | tr -d ' ')"
+			# the whole graph resolves: the boot loader, the kernel and the image it bundles
+			if MACHINE=$m bb -g tinyrust-sdcard >"$out/bitbake-g.tinyrust-sdcard.$m.log" 2>&1; then
+				list=" $(tr '\n' ' ' <"$build/pn-buildlist") "
+				missing=
+				for r in "$(get "$e" EFI_PROVIDER)" linux-tinyrust core-image-tiny-rust; do
+					case $list in *" $r "*) ;; *) missing="$missing $r" ;; esac
+				done
+				check "[$m] bitbake -g tinyrust-sdcard builds the boot loader, the kernel and the bundled image" \
+					"missing:$missing" test -z "$missing"
+			else
+				fail "[$m] bitbake -g tinyrust-sdcard ($(grep -m2 ERROR "$out/bitbake-g.tinyrust-sdcard.$m.log" | tr '\n' ' '))"
+			fi
+		fi
+		;;
+	esac
 	# the user space: busybox from the distro's configuration only, and on ARMv7-M musl with
 	# the M-profile thread-pointer patch
 	for r in busybox musl; do
@@ -586,7 +693,7 @@ for m in $machines; do
 	if [ -s "$e" ]; then
 		cfgs=$(get "$e" TINYRUST_BUSYBOX_CFGS | tr ' ' '\n' | sed 's|.*/||' | tr '\n' ' ')
 		case $m in
-		stm32f429-disco) want="tinyrust.cfg nommu.cfg " ;;
+		stm32*) want="tinyrust.cfg nommu.cfg " ;;
 		*) want="tinyrust.cfg " ;;
 		esac
 		check "[$m] busybox is configured from $want(TINYRUST_BUSYBOX_CFGS)" "got: $cfgs" test "$cfgs" = "$want"
@@ -596,7 +703,7 @@ for m in $machines; do
 	e=$out/env-musl.$m.txt
 	if [ -s "$e" ]; then
 		case " $(get "$e" SRC_URI) " in *"get_tls-on-M-profile.patch"*) has=yes ;; *) has=no ;; esac
-		case $m in stm32f429-disco) want=yes ;; *) want=no ;; esac
+		case $m in stm32*) want=yes ;; *) want=no ;; esac
 		check "[$m] musl carries the M-profile thread-pointer patch: $want" "" test "$has" = "$want"
 	fi
 done
@@ -739,11 +846,10 @@ for m in $machines; do
 		fail "[$m] do_unpack stand-in: $n"
 		continue
 	fi
-	kmeta=$sU/tinyrust-kmeta
 	ktype=$(g LINUX_KERNEL_TYPE)
-	python3 "$py" scc "$kmeta" "$m" "$ktype" >"$stage/scc-order.txt"
+	python3 "$py" scc "$sU" "$m" "$ktype" >"$stage/scc-order.txt"
 	bsp=$(sed -n 's/^bsp //p' "$stage/scc-order.txt")
-	check "[$m] tinyrust-kmeta has one BSP description for KMACHINE=$m KTYPE=$ktype" \
+	check "[$m] the kernel metadata has one BSP description for KMACHINE=$m KTYPE=$ktype ($(basename "$(dirname "$bsp")")/$(basename "$bsp"))" \
 		"$(cat "$stage/scc-order.txt")" test -n "$bsp"
 	[ -n "$bsp" ] || continue
 	patches=$(sed -n 's/^patch //p' "$stage/scc-order.txt")
@@ -758,7 +864,7 @@ for m in $machines; do
 		if run_task "$rf" "$stage/log.do_kernel_metadata"; then
 			found=$(sed -n 's/.*BSP entry point \/ definition: *//p' "$stage/log.do_kernel_metadata" | head -1)
 			check "[$m] do_kernel_metadata: spp --find -DKMACHINE=$m -DKTYPE=$ktype finds $(basename "$bsp")" \
-				"found '$found'" test "$found" = "$(map "$UNPACKDIR")/tinyrust-kmeta/$(basename "$bsp")"
+				"found '$found'" test "$found" = "$bsp"
 			queue=$(sed 's|.*/||' "$sS/.kernel-meta/patch.queue" 2>/dev/null | tr '\n' ' ')
 			want=$(echo "$patches" | sed 's|.*/||' | tr '\n' ' ')
 			check "[$m] do_kernel_metadata: patch queue in tinyrust.scc order ($(echo "$patches" | wc -l) patches)" \
@@ -948,6 +1054,33 @@ else
 		fi
 	fi
 fi
+
+# --- 6b. tinyrust-flash: do_compile as bitbake -e expands it writes a flash script for the
+# machine with every placeholder filled in, which the shell accepts.
+for m in $machines; do
+	e=$out/env-tinyrust-flash.$m.txt
+	[ -s "$e" ] || continue
+	fstage=$out/stage/tinyrust-flash.$m
+	rm -rf "$fstage"
+	ftmp=$(get "$e" TMPDIR)
+	fst=$fstage/tmp
+	fB=$fst$(get "$e" B | sed "s|^$ftmp||")
+	fU=$fst$(get "$e" UNPACKDIR | sed "s|^$ftmp||")
+	mkdir -p "$fB" "$fU"
+	if ! python3 "$py" stage "$e" "$fU" >"$fstage/log.stage" 2>&1; then
+		fail "[$m] tinyrust-flash: staging the file:// sources ($(tail -1 "$fstage/log.stage"))"
+		continue
+	fi
+	python3 "$py" runfile "$e" "$ftmp" "$fst" "$clean_path" "$fB" do_compile >"$fstage/run.do_compile"
+	script=$fB/flash-$m.sh
+	if sh "$fstage/run.do_compile" >"$fstage/log.do_compile" 2>&1 && [ -f "$script" ]; then
+		left=$(grep -o '@[A-Z_]*@' "$script" | sort -u | tr '\n' ' ' || true)
+		check "[$m] tinyrust-flash writes flash-$m.sh with every placeholder filled ($(grep -o 'afboot-[a-z0-9-]*\.bin' "$script" | head -1), $(sed -n 's/^board=.*:-\(.*\)}$/\1/p' "$script"))" \
+			"left: $left" sh -c 'test -z "$1" && sh -n "$2"' _ "$left" "$script"
+	else
+		fail "[$m] tinyrust-flash do_compile ($(tail -2 "$fstage/log.do_compile" | tr '\n' ' '))"
+	fi
+done
 
 # --- 7. busybox's do_configure (the distro's: allnoconfig and its fragments) as bitbake -e
 # expands it, on a copy of the host tool's busybox source with oe-core's busybox patches

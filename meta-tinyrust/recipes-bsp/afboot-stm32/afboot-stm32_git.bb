@@ -12,7 +12,9 @@ SRC_URI = "git://github.com/mcoquelin-stm32/afboot-stm32.git;protocol=https;bran
            "
 SRCREV = "3566acd582e5536fb60864281788a30f5527df2d"
 
-COMPATIBLE_MACHINE = "^(stm32f429-disco)$"
+# Any machine of the SoC family (conf/machine/include/stm32f4.inc); TINYRUST_AFBOOT_BOARD
+# names afboot-stm32's board (its make target).
+COMPATIBLE_MACHINE = "stm32f4"
 # Built with the machine's flash addresses: one package per machine, not per tune.
 PACKAGE_ARCH = "${MACHINE_ARCH}"
 
@@ -22,12 +24,12 @@ EXTRA_OEMAKE = "CROSS_COMPILE=${TARGET_PREFIX} CC='${CC}' \
                 KERNEL_ADDR=${TINYRUST_FLASH_KERNEL_ADDR} DTB_ADDR=${TINYRUST_FLASH_DTB_ADDR}"
 
 do_compile() {
-    oe_runmake stm32f429i-disco
+    oe_runmake ${TINYRUST_AFBOOT_BOARD}
 }
 
 do_install[noexec] = "1"
 
 do_deploy() {
-    install -m 0644 ${S}/stm32f429i-disco.bin ${DEPLOYDIR}/afboot-stm32f429i-disco.bin
+    install -m 0644 ${S}/${TINYRUST_AFBOOT_BOARD}.bin ${DEPLOYDIR}/${TINYRUST_AFBOOT_IMAGE}
 }
 addtask deploy after do_compile before do_build
