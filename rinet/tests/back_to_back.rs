@@ -726,6 +726,36 @@ fn loopback_and_own_address() {
     assert_eq!(net.delivered, 0, "loopback traffic never reaches the wire");
 }
 
+/// A datagram sent or connected to 0.0.0.0 goes to this host (127.0.0.1, or the socket's
+/// own address when bound to one), as Linux routes it; never to 0.0.0.0 on the wire (the
+/// socket-call fuzzer found smoltcp asserting on it).
+#[test]
+fn datagram_to_any_address_means_this_host() {
+    let mut net = Net::new();
+    let a = &mut net.a;
+    let rx = a.socket(SOCK_DGRAM, 0).unwrap();
+    a.bind(rx, ep(Ipv4::ANY, 9000)).unwrap();
+    let tx = a.socket(SOCK_DGRAM, 0).unwrap();
+    a.send(tx, b"sendto", Some(ep(Ipv4::ANY, 9000))).unwrap();
+    a.connect(tx, ep(Ipv4::ANY, 9000)).unwrap();
+    a.send(tx, b"connected", None).unwrap();
+    let bound = a.socket(SOCK_DGRAM, 0).unwrap();
+    a.bind(bound, ep(A_IP, 0)).unwrap();
+    a.send(bound, b"bound", Some(ep(Ipv4::ANY, 9000))).unwrap();
+    let mut buf = [0u8; 16];
+    for (want, from) in [
+        (&b"sendto"[..], Ipv4::LOCALHOST),
+        (b"connected", Ipv4::LOCALHOST),
+        (b"bound", A_IP),
+    ] {
+        let r = a.recv(rx, &mut buf, 0).unwrap();
+        assert_eq!(&buf[..r.len], want);
+        assert_eq!(r.from.map(|e| e.addr), Some(from));
+    }
+    net.pump();
+    assert_eq!(net.delivered, 0, "nothing reaches the wire");
+}
+
 #[test]
 fn errors_match_linux() {
     let mut net = Net::new();

@@ -2,7 +2,7 @@
 //! entry points that dispatch to TCP or here.
 
 use super::{Proto, SocketId, Tcp, IPPROTO_RAW, MSG_PEEK};
-use crate::addr::Endpoint;
+use crate::addr::{Endpoint, Ipv4};
 use crate::engine::ERef;
 use crate::errno::{Errno, SysResult};
 use crate::stack::{Platform, Stack};
@@ -18,6 +18,19 @@ pub struct Received {
     pub len: usize,
     pub full_len: usize,
     pub from: Option<Endpoint>,
+}
+
+/// Linux's rule for a datagram sent or connected to 0.0.0.0: it means this host, the
+/// socket's own address if it is bound to one, else 127.0.0.1 (ip_route_output). Never a
+/// packet to 0.0.0.0 on a wire.
+fn any_means_this_host(dst: Endpoint, bound: Ipv4) -> Endpoint {
+    if !dst.addr.is_any() {
+        dst
+    } else if bound.is_any() || bound.is_broadcast() || bound.is_multicast() {
+        Endpoint::new(Ipv4::LOCALHOST, dst.port)
+    } else {
+        Endpoint::new(bound, dst.port)
+    }
 }
 
 impl<P: Platform> Stack<P> {
@@ -57,6 +70,7 @@ impl<P: Platform> Stack<P> {
     }
 
     pub(crate) fn dgram_connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {
+        let remote = any_means_this_host(remote, self.sock(id)?.local.addr);
         self.route_out(remote.addr, self.sock(id)?.opts.bound_if)?;
         if matches!(self.sock(id)?.proto, Proto::Udp(_)) {
             self.autobind(id)?;
@@ -126,6 +140,7 @@ impl<P: Platform> Stack<P> {
         let dst = to.or(s.remote).ok_or(Errno::EDESTADDRREQ)?;
         let (broadcast_ok, ttl, local, bound_if) =
             (s.opts.broadcast, s.opts.ttl, s.local, s.opts.bound_if);
+        let dst = any_means_this_host(dst, local.addr);
         if udp && dst.port == 0 {
             return Err(Errno::EINVAL);
         }
