@@ -2251,3 +2251,24 @@ fn last_ack_after_fin_data_urg_and_reset_is_bounded() {
         println!("LAST-ACK after a reset outside the window ended after {held} s");
     }
 }
+
+/// An orphan in FIN-WAIT-2 (closed here, the peer's FIN never comes) ends after Linux's
+/// tcp_fin_timeout, 60 s, on an idle stack too: the stack's own timer fires for it. (It
+/// fired at exactly 60 s and found "not more than 60 s": the orphan then waited for some
+/// other event, forever on an idle stack. Found by the socket-call fuzzer.)
+#[test]
+fn orphan_in_fin_wait_2_ends_after_fin_timeout_when_idle() {
+    let mut net = Net::new();
+    let (c, _s) = connected(&mut net, 80);
+    net.a.close(c).unwrap();
+    net.pump();
+    assert_eq!(net.a.orphan_count(), 1);
+    let info = net.a.socket_info(0).unwrap();
+    assert_eq!(info.state, 5, "FIN-WAIT-2");
+    let start = net.now();
+    net.run_until(120 * SEC, |n| n.a.orphan_count() == 0);
+    let took = (net.now() - start) / SEC;
+    assert_eq!(net.a.orphan_count(), 0, "still there after {took} s");
+    assert!((60..=61).contains(&took), "ended after {took} s");
+    assert_eq!(net.a.engine_socket_count(), 0);
+}

@@ -423,7 +423,7 @@ impl SocketTable {
             },
             Some(i)
                 if i.state == TcpState::FinWait2
-                    && now.saturating_sub(o.since) > FIN_TIMEOUT_US =>
+                    && now.saturating_sub(o.since) >= FIN_TIMEOUT_US =>
             {
                 engine.tcp_abort(o.r);
                 kick = true;
