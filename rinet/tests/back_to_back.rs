@@ -2272,3 +2272,47 @@ fn orphan_in_fin_wait_2_ends_after_fin_timeout_when_idle() {
     assert!((60..=61).contains(&took), "ended after {took} s");
     assert_eq!(net.a.engine_socket_count(), 0);
 }
+
+/// An idle connection closed while its peer has gone silent: the FIN is retransmitted,
+/// then given up on after the stack's give-up time, as for any orphan with something
+/// unacknowledged. (An idle connection runs with the give-up time off, and the orphan kept
+/// it off: it retransmitted its FIN every minute, forever. Found by the socket-call fuzzer.)
+#[test]
+fn orphan_of_an_idle_connection_gives_up_its_fin() {
+    let mut net = Net::new();
+    let (c, _s) = connected(&mut net, 80);
+    for _ in 0..10 {
+        net.step(SEC);
+    }
+    // The peer is gone: nothing it would send arrives.
+    net.fault = Box::new(|a_to_b, _| a_to_b);
+    net.a.close(c).unwrap();
+    let start = net.now();
+    net.run_until(600 * SEC, |n| n.a.orphan_count() == 0);
+    let took = (net.now() - start) / SEC;
+    assert_eq!(
+        net.a.orphan_count(),
+        0,
+        "still retransmitting its FIN after {took} s"
+    );
+    assert!(took <= 130, "gave up after {took} s");
+    assert_eq!(net.a.engine_socket_count(), 0);
+}
+
+/// shutdown(SHUT_RD) on a listener resets the connections nobody accepted, as close()
+/// does: their peers learn it at once. (They were dropped without a word, and the peer,
+/// here on the same stack, sat in FIN-WAIT-2. Found by the socket-call fuzzer.)
+#[test]
+fn listener_shut_rd_resets_unaccepted_connections() {
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 4);
+    let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
+    net.run_until(5 * SEC, |n| n.a.poll_mask(c) & POLLOUT != 0);
+    net.b.shutdown(l, SHUT_RD).unwrap();
+    net.run_until(5 * SEC, |n| n.a.poll_mask(c) & POLLERR != 0);
+    assert_eq!(so_error(&mut net.a, c), Errno::ECONNRESET.0);
+    net.run_until(5 * SEC, |n| n.b.orphan_count() == 0);
+    assert_eq!(net.b.orphan_count(), 0);
+    assert_eq!(net.b.engine_socket_count(), 0);
+}

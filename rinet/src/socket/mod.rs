@@ -751,6 +751,30 @@ impl<P: Platform> Stack<P> {
         }
     }
 
+    /// A listener stops: connections nobody accepted are reset, as Linux does. They stay
+    /// as orphans until the engine has sent the reset.
+    pub(crate) fn reset_unaccepted(&mut self, l: Listener) {
+        for r in l.all() {
+            self.engine.tcp_abort(r);
+            if let Some(i) = self.engine.tcp_info(r) {
+                let c = Conn {
+                    r,
+                    state: i.state,
+                    established: true,
+                    saw_rst: false,
+                    started: self.now,
+                    hop: Ipv4::ANY,
+                    local: i.local.unwrap_or_default(),
+                    remote: i.remote.unwrap_or_default(),
+                    snd_max: None,
+                    isn: None,
+                    give_up: true,
+                };
+                self.socks.orphan(&c, false, self.now);
+            }
+        }
+    }
+
     /// `close(2)` (the last reference went away).
     pub fn close(&mut self, id: SocketId) -> SysResult<()> {
         let s = self.socks.remove(id).ok_or(Errno::EBADF)?;
@@ -771,32 +795,16 @@ impl<P: Platform> Stack<P> {
                     }
                     _ => {
                         self.engine.tcp_close(c.r);
+                        // Nobody waits on an orphan: its FIN and unacknowledged data are
+                        // given up on when the peer stays silent (an idle connection had
+                        // the give-up time switched off, and retransmitted its FIN
+                        // forever; Linux bounds orphans by tcp_orphan_retries).
+                        self.engine.tcp_set_give_up(c.r, true);
                         self.socks.orphan(&c, s.opts.reuseaddr, self.now);
                     }
                 }
             }
-            Proto::Tcp(Tcp::Listen(l)) => {
-                // Connections nobody accepted are reset, as Linux does.
-                for r in l.all() {
-                    self.engine.tcp_abort(r);
-                    if let Some(i) = self.engine.tcp_info(r) {
-                        let c = Conn {
-                            r,
-                            state: i.state,
-                            established: true,
-                            saw_rst: false,
-                            started: self.now,
-                            hop: Ipv4::ANY,
-                            local: i.local.unwrap_or_default(),
-                            remote: i.remote.unwrap_or_default(),
-                            snd_max: None,
-                            isn: None,
-                            give_up: true,
-                        };
-                        self.socks.orphan(&c, false, self.now);
-                    }
-                }
-            }
+            Proto::Tcp(Tcp::Listen(l)) => self.reset_unaccepted(l),
             Proto::Udp(d) | Proto::Raw(d) => {
                 for r in d.refs {
                     self.engine.remove(r);

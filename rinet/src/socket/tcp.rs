@@ -288,14 +288,12 @@ impl<P: Platform> Stack<P> {
                 if rd {
                     // Linux: SHUT_RD on a listener stops listening and wakes accept().
                     let old = core::mem::replace(&mut s.proto, Proto::Tcp(Tcp::Idle));
-                    if let Proto::Tcp(Tcp::Listen(l)) = old {
-                        for r in l.all() {
-                            self.engine.tcp_abort(r);
-                            self.engine.remove(r);
-                        }
-                    }
                     s.shut_rd = true;
                     s.shut_wr |= wr;
+                    if let Proto::Tcp(Tcp::Listen(l)) = old {
+                        // Reset, not dropped: the peers would wait on them forever.
+                        self.reset_unaccepted(l);
+                    }
                 }
             }
             Proto::Tcp(Tcp::Conn(c)) => {
