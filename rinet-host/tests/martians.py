@@ -40,9 +40,17 @@ def answers(seconds):
             f = s.recv(2048)
         except socket.timeout:
             continue
-        if f[6:12] == RMAC:
-            n += 1
-            print('answer', f[:42].hex())
+        if f[6:12] != RMAC:
+            continue
+        # The peer's DHCP client renews its lease on its own schedule (the guest suite's
+        # leases are short): UDP from port 68 to port 67 answers nothing sent here.
+        if f[12:14] == b'\x08\x00' and f[23] == 17:
+            l4 = 14 + (f[14] & 0xf) * 4
+            if f[l4:l4 + 4] == struct.pack('!HH', 68, 67):
+                print('ignored: the peer\'s DHCP client', f[:42].hex())
+                continue
+        n += 1
+        print('answer', f[:42].hex())
     return n
 for src, dst in [('127.0.0.1', PEER), (PEER, PEER), ('0.0.0.0', PEER), ('224.0.0.1', PEER),
                  ('255.255.255.255', PEER), ('240.0.0.1', PEER), (OWN, '0.0.0.0'),
