@@ -6,8 +6,9 @@
 //! `RINET_FUZZ_SECONDS` (default 3) and by an iteration cap; any panic fails the test,
 //! and afterwards both stacks must still carry a connection.
 //!
-//! This is a coverage-blind mutation fuzzer (no nightly toolchain here for cargo-fuzz's
-//! sanitizer instrumentation); it runs under `cargo test` and `cargo xtask fuzz`.
+//! This is a coverage-blind mutation fuzzer that runs on the stable toolchain inside
+//! `cargo test`; the coverage-guided ones (cargo-fuzz, nightly) are in `rinet/fuzz` and run
+//! under `cargo xtask fuzz`.
 
 mod common;
 

@@ -8,13 +8,16 @@
 //! - `size-table`: the kernel size table (docs/kernel-size.md): INET, no TCP/IP, no NET
 //!   and rinet kernels for x86_64, the Galileo and the STM32F429.
 //! - `bench` : rinet on TAP against a Linux-socket server, side by side, as ratios.
-//! - `fuzz`  : the receive-path fuzzer for `--seconds N` (default 60).
+//! - `fuzz`  : the coverage-guided fuzzers (rinet/fuzz: rx_frame, socket_calls), their
+//!   committed corpora replayed, then `--seconds N` each (default 60); nightly and
+//!   cargo-fuzz are installed when missing.
 //! - `deps`  : install apt packages, the kernel's Rust toolchain and components.
 //! - `vendor`: the kernel recipe's crates laid out as bitbake's crate fetcher does.
 
 mod abi;
 mod bench;
 mod deps;
+mod fuzz;
 mod guest;
 mod image;
 mod kernel;
@@ -30,7 +33,7 @@ mod yocto;
 
 use std::process::ExitCode;
 
-use util::{cargo, root_dir, run};
+use util::{cargo, root_dir};
 
 fn usage() -> String {
     "usage: cargo xtask demo [--user] [--seconds N] | guest-test [--arch A] [--debug | --inet] | kernel [--arch A] [--inet] [--debug] | test | size | size-table | yocto-crates | oelint | layer-check | vendor | galileo-checks | stm32-checks | nommu-busybox | bench | fuzz [--seconds N] | deps".into()
@@ -63,7 +66,7 @@ fn test() -> Result<(), String> {
         ],
         &root,
     )?;
-    for dir in ["rinet-kernel", "tools/size-probe"] {
+    for dir in ["rinet-kernel", "tools/size-probe", "rinet/fuzz"] {
         cargo(&["fmt", "--", "--check"], &root.join(dir))?;
     }
     yocto::oelint()?;
@@ -111,23 +114,9 @@ fn arch_arg(args: &[String]) -> Result<kernel::Arch, String> {
     }
 }
 
+/// The coverage-guided fuzzers for `seconds` each, after their committed corpora.
 fn fuzz(seconds: u64) -> Result<(), String> {
-    let root = root_dir();
-    let secs = seconds.to_string();
-    run(
-        "cargo",
-        &[
-            "test",
-            "-p",
-            "rinet",
-            "--test",
-            "fuzz_rx",
-            "--",
-            "--nocapture",
-        ],
-        &root,
-        &[("RINET_FUZZ_SECONDS", secs.as_str())],
-    )
+    fuzz::run_all(seconds).map(|_| ())
 }
 
 fn main() -> ExitCode {
