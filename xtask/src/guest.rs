@@ -23,6 +23,23 @@ fn free_port() -> Result<u16, String> {
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
 
+/// QEMU cannot outlive the tool: the kernel kills it when the tool's thread that started
+/// it ends, by a signal (SIGINT, SIGTERM, SIGHUP to the tool's PID, not only Ctrl-C to the
+/// process group), a crash or a normal exit. `ip netns exec` passes it on, as it execs
+/// QEMU in place.
+fn dies_with_the_tool(cmd: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+}
+
 impl Guest {
     /// Boot `bzimage` with `initrd`; the guest's port 80 appears on 127.0.0.1:http_port.
     pub fn boot(
@@ -92,6 +109,7 @@ impl Guest {
             None => (qemu, Vec::new()),
         };
         let mut cmd = Command::new(prog);
+        dies_with_the_tool(&mut cmd);
         cmd.args(&pre);
         if !prefix.is_empty() {
             cmd.arg(qemu);
@@ -161,7 +179,9 @@ impl Guest {
         let http_port = free_port()?;
         let logf = std::fs::File::create(&log).map_err(|e| e.to_string())?;
         let load = |file: &Path, at: u32| format!("loader,file={},addr={at:#x}", file.display());
-        let child = Command::new("qemu-system-arm")
+        let mut cmd = Command::new("qemu-system-arm");
+        dies_with_the_tool(&mut cmd);
+        let child = cmd
             .args(["-M", "mps2-an386", "-nographic", "-no-reboot"])
             .args(["-kernel", &files.stub.to_string_lossy()])
             .args(["-device", &load(image, crate::mps2::KERNEL_AT)])
@@ -743,6 +763,82 @@ pub fn demo(seconds: u64) -> Result<(), String> {
         let _ = g.child.wait();
     }
     Ok(())
+}
+
+/// `cargo xtask demo` stopped by SIGINT, SIGTERM or SIGHUP sent to the tool's PID (not to
+/// its process group, as a terminal's Ctrl-C would): QEMU must go with it, the port must
+/// close, and nothing may be left running. One boot per signal.
+pub fn demo_signal_checks() -> Result<Results, String> {
+    let mut res = Results::default();
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    for (name, sig) in [
+        ("SIGINT", libc::SIGINT),
+        ("SIGTERM", libc::SIGTERM),
+        ("SIGHUP", libc::SIGHUP),
+    ] {
+        let outcome = (|| -> Result<(), String> {
+            let mut tool = Command::new(&exe)
+                .args(["demo", "--seconds", "600"])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| format!("{}: {e}", exe.display()))?;
+            let started = Instant::now();
+            let mut up = false;
+            while started.elapsed() < Duration::from_secs(300) {
+                if curl(&["-fs", "-m", "2", "http://127.0.0.1:8080/"]).is_ok() {
+                    up = true;
+                    break;
+                }
+                if let Ok(Some(st)) = tool.try_wait() {
+                    return Err(format!("the demo ended before serving ({st})"));
+                }
+                std::thread::sleep(Duration::from_millis(200));
+            }
+            if !up {
+                let _ = tool.kill();
+                return Err("the demo never served :8080 in 300 s".into());
+            }
+            // SAFETY: kill(2) on our own child's PID.
+            unsafe { libc::kill(tool.id() as i32, sig) };
+            let _ = tool.wait();
+            let gone = Instant::now();
+            while gone.elapsed() < Duration::from_secs(5) {
+                let port_free = TcpListener::bind("127.0.0.1:8080").is_ok();
+                if port_free && qemu_serving_8080().is_empty() {
+                    return Ok(());
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let left = qemu_serving_8080();
+            for pid in &left {
+                // SAFETY: kill(2); cleaning up what the check found.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+            }
+            Err(format!(
+                "5 s after {name}: port 8080 still taken, QEMU left: {left:?}"
+            ))
+        })();
+        res.record(&format!("demo-stops-qemu-on-{name}"), outcome);
+    }
+    Ok(res)
+}
+
+/// PIDs of QEMU processes forwarding 127.0.0.1:8080 (the demo's).
+fn qemu_serving_8080() -> Vec<i32> {
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    dir.filter_map(Result::ok)
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
+                let c = String::from_utf8_lossy(&c);
+                c.contains("qemu-system") && c.contains("hostfwd=tcp:127.0.0.1:8080-")
+            })
+        })
+        .collect()
 }
 
 struct KernelNumbers {

@@ -36,7 +36,7 @@ use std::process::ExitCode;
 use util::{cargo, root_dir};
 
 fn usage() -> String {
-    "usage: cargo xtask demo [--user] [--seconds N] | guest-test [--arch A] [--debug | --inet] | kernel [--arch A] [--inet] [--debug] | test | size | size-table | yocto-crates | oelint | layer-check | vendor | galileo-checks | stm32-checks | nommu-busybox | bench | fuzz [--seconds N] | deps".into()
+    "usage: cargo xtask demo [--user] [--seconds N] | guest-test [--arch A] [--debug | --inet] | kernel [--arch A] [--inet] [--debug] | test | size | size-table | yocto-crates | oelint | layer-check | vendor | galileo-checks | stm32-checks | nommu-busybox | bench | kbench | demo-checks | fuzz [--seconds N] | deps".into()
 }
 
 fn seconds_arg(args: &[String], default: u64) -> Result<u64, String> {
@@ -77,6 +77,11 @@ fn test() -> Result<(), String> {
     cargo(&["test", "--workspace", "--features", "rinet/ffi"], &root)?;
     // The STM32F429 board kernel (ARMv7-M, XIP): it builds and fits the board's flash.
     size_table::check_stm32()?;
+    // The demo's QEMU goes when the tool is stopped by a signal to its PID.
+    let demo = guest::demo_signal_checks()?;
+    if !demo.failed.is_empty() {
+        return Err(format!("demo checks failed: {}", demo.failed.join(", ")));
+    }
     // Last, so its summary closes the log: the kernels in QEMU (x86_64, then the Galileo
     // kernel on an i586 CPU model, with its cmov/LOCK and regparm ABI checks, then the
     // x86_64 debug kernel on 2 CPUs, where any lockdep, sleep-in-atomic, slab or BUG/WARNING
@@ -133,6 +138,13 @@ fn main() -> ExitCode {
         Some("fuzz") => seconds_arg(&args, 60).and_then(fuzz),
         Some("deps") => deps::ensure(true),
         Some("kbench") => guest::kbench(),
+        Some("demo-checks") => guest::demo_signal_checks().and_then(|r| {
+            if r.failed.is_empty() {
+                Ok(())
+            } else {
+                Err(format!("demo checks failed: {}", r.failed.join(", ")))
+            }
+        }),
         Some("yocto-crates") => yocto::crates_inc(),
         Some("vendor") => kernel_rust::vendored_cargo_home().map(|d| println!("{}", d.display())),
         Some("oelint") => yocto::oelint(),
