@@ -683,7 +683,7 @@ for m in $machines; do
 	esac
 	# the user space: busybox from the distro's configuration only, and on ARMv7-M musl with
 	# the M-profile thread-pointer patch
-	for r in busybox musl; do
+	for r in busybox musl tinyrust-base; do
 		e=$out/env-$r.$m.txt
 		if [ -z "${REUSE_DUMPS:-}" ] || [ ! -s "$e" ]; then
 			MACHINE=$m bb_env "$r" "$e" "$out/bitbake-e.$r.$m.log" || { fail "[$m] bitbake -e $r"; continue; }
@@ -956,6 +956,11 @@ for m in $machines; do
 	check "[$m] rinet-rust.mk picks the Rust target $(expected_rust_target "$m")" "'$target'" \
 		test "$target" = "$(expected_rust_target "$m")"
 
+	if [ -n "$(g TINYRUST_FLASH_END)" ]; then
+		want=$((($(g TINYRUST_FLASH_END) - $(g TINYRUST_FLASH_KERNEL_ADDR)) / 1024))
+		check "[$m] KERNEL_IMAGE_MAXSIZE = the flash slot in KiB ($want)" "'$(g KERNEL_IMAGE_MAXSIZE)'" \
+			test "$(g KERNEL_IMAGE_MAXSIZE)" = "$want"
+	fi
 	# do_flash_sizecheck (machines with a flash map): after the bundling, before do_deploy;
 	# its task code passes an image that fills the slot and fails one a byte larger
 	if [ -n "$(g TINYRUST_FLASH_END)" ]; then
@@ -1081,6 +1086,41 @@ for m in $machines; do
 		fail "[$m] tinyrust-flash do_compile ($(tail -2 "$fstage/log.do_compile" | tr '\n' ' '))"
 	fi
 done
+
+# --- 6c. tinyrust-base: do_install as bitbake -e expands it installs every file of its
+# SRC_URI, /init executable, and every program the distro's inittab runs.
+e=$(ls "$out"/env-tinyrust-base.*.txt 2>/dev/null | head -1 || true)
+if [ -n "$machines" ] && [ -n "$e" ] && [ -s "$e" ]; then
+	tstage=$out/stage/tinyrust-base
+	rm -rf "$tstage"
+	ttmp=$(get "$e" TMPDIR)
+	tst=$tstage/tmp
+	tD=$tst$(get "$e" D | sed "s|^$ttmp||")
+	tU=$tst$(get "$e" UNPACKDIR | sed "s|^$ttmp||")
+	mkdir -p "$tD" "$tU"
+	if python3 "$py" stage "$e" "$tU" >"$tstage/log.stage" 2>&1; then
+		python3 "$py" runfile "$e" "$ttmp" "$tst" "$clean_path" "$tU" do_install >"$tstage/run.do_install"
+		if sh "$tstage/run.do_install" >"$tstage/log.do_install" 2>&1; then
+			missing=
+			for u in $(get "$e" SRC_URI); do
+				f=${u#file://}
+				f=${f%%;*}
+				[ -n "$(find "$tD" -name "$(basename "$f")" -type f)" ] || missing="$missing $f"
+			done
+			inittab=$repo/meta-tinyrust-distro/recipes-core/busybox/busybox-inittab/inittab
+			for p in $(sed -n 's|^[^#]*::[a-z]*:\(/[^ ]*\).*|\1|p' "$inittab"); do
+				[ -x "$tD$p" ] || missing="$missing $p(inittab)"
+			done
+			[ -x "$tD/init" ] || missing="$missing /init(executable)"
+			check "tinyrust-base do_install installs its $(get "$e" SRC_URI | wc -w) files, /init and what the inittab runs" \
+				"missing:$missing" test -z "$missing"
+		else
+			fail "tinyrust-base do_install ($(tail -2 "$tstage/log.do_install" | tr '\n' ' '))"
+		fi
+	else
+		fail "tinyrust-base: staging the file:// sources ($(tail -1 "$tstage/log.stage"))"
+	fi
+fi
 
 # --- 7. busybox's do_configure (the distro's: allnoconfig and its fragments) as bitbake -e
 # expands it, on a copy of the host tool's busybox source with oe-core's busybox patches
