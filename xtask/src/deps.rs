@@ -42,6 +42,13 @@ const APT: &[&str] = &[
     "busybox-static",
 ];
 
+/// How long apt waits for another apt's dpkg lock before giving up.
+const DPKG_LOCK_WAIT_S: u32 = 600;
+
+fn dpkg_lock_opt() -> String {
+    format!("DPkg::Lock::Timeout={DPKG_LOCK_WAIT_S}")
+}
+
 fn missing_packages() -> Vec<&'static str> {
     APT.iter()
         .copied()
@@ -87,8 +94,15 @@ pub fn ensure(rust_targets: bool) -> Result<(), String> {
     let missing = missing_packages();
     if !missing.is_empty() {
         let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
+        // Another apt (unattended-upgrades on a fresh machine) may hold the dpkg lock:
+        // wait for it, bounded, rather than fail at once.
+        eprintln!(
+            "deps: installing {} (waiting up to {DPKG_LOCK_WAIT_S} s for the dpkg lock if another apt holds it)",
+            missing.join(" ")
+        );
+        let lock = dpkg_lock_opt();
         let mut update: Vec<&str> = sudo.to_vec();
-        update.extend(["apt-get", "update", "-q"]);
+        update.extend(["apt-get", "-o", &lock, "update", "-q"]);
         // A mirror in the middle of a sync fails one index now and then; the install
         // below says clearly if something it needs is really unavailable.
         if let Err(e) = run(update[0], &update[1..], Path::new("."), &[]) {
@@ -99,6 +113,8 @@ pub fn ensure(rust_targets: bool) -> Result<(), String> {
             "env",
             "DEBIAN_FRONTEND=noninteractive",
             "apt-get",
+            "-o",
+            &lock,
             "install",
             "-y",
             "-q",
@@ -159,7 +175,7 @@ pub fn foreign_package(arch: &str, package: &str, dir: &Path) -> Result<(), Stri
     )?;
     if !foreign.lines().any(|l| l.trim() == arch) {
         sh(&["dpkg", "--add-architecture", arch])?;
-        if let Err(e) = sh(&["apt-get", "update", "-q"]) {
+        if let Err(e) = sh(&["apt-get", "-o", &dpkg_lock_opt(), "update", "-q"]) {
             eprintln!("deps: apt-get update reported a problem, going on: {e}");
         }
     }
@@ -168,7 +184,7 @@ pub fn foreign_package(arch: &str, package: &str, dir: &Path) -> Result<(), Stri
     std::fs::create_dir_all(&dl).map_err(|e| e.to_string())?;
     let full = format!("{package}:{arch}");
     if run("apt-get", &["download", &full], &dl, &[]).is_err() {
-        sh(&["apt-get", "update", "-q"])?;
+        sh(&["apt-get", "-o", &dpkg_lock_opt(), "update", "-q"])?;
         run("apt-get", &["download", &full], &dl, &[])?;
     }
     let deb = std::fs::read_dir(&dl)
