@@ -1,18 +1,6 @@
-//! The project's host tool: `cargo xtask <command>`.
-//!
-//! - `demo`  : build the rinet kernel and the busybox image, boot them in QEMU and serve
-//!   the guest's pages on http://127.0.0.1:8080/ of this host.
-//! - `demo --user`: rinet in user space on a TAP device in a network namespace instead.
-//! - `test`  : everything CI runs (installs what it needs first).
-//! - `size`  : the size report (docs/size-report.md) for thumbv7em, i586 and x86_64.
-//! - `size-table`: the kernel size table (docs/kernel-size.md): INET, no TCP/IP, no NET
-//!   and rinet kernels for x86_64, the Galileo and the STM32F429.
-//! - `bench` : rinet on TAP against a Linux-socket server, side by side, as ratios.
-//! - `fuzz`  : the coverage-guided fuzzers (rinet/fuzz: rx_frame, socket_calls), their
-//!   committed corpora replayed, then `--seconds N` each (default 60); nightly and
-//!   cargo-fuzz are installed when missing.
-//! - `deps`  : install apt packages, the kernel's Rust toolchain and components.
-//! - `vendor`: the kernel recipe's crates laid out as bitbake's crate fetcher does.
+//! The project's host tool: `cargo xtask <command>`. `cargo xtask --help` lists the
+//! commands and `cargo xtask <command> --help` their flags; both come from [`Cmd`] below,
+//! and a test checks that README.md names every command.
 
 mod abi;
 mod bench;
@@ -33,21 +21,8 @@ mod yocto;
 
 use std::process::ExitCode;
 
+use clap::{Parser, Subcommand, ValueEnum};
 use util::{cargo, root_dir};
-
-fn usage() -> String {
-    "usage: cargo xtask demo [--user] [--seconds N] | guest-test [--arch A] [--debug | --inet] | kernel [--arch A] [--inet] [--debug] | test | size | size-table | yocto-crates | oelint | layer-check | vendor | galileo-checks | stm32-checks | nommu-busybox | bench | kbench | demo-checks | fuzz [--seconds N] | deps".into()
-}
-
-fn seconds_arg(args: &[String], default: u64) -> Result<u64, String> {
-    match args.iter().position(|a| a == "--seconds") {
-        Some(i) => args
-            .get(i + 1)
-            .and_then(|v| v.parse().ok())
-            .ok_or("--seconds needs a number".into()),
-        None => Ok(default),
-    }
-}
 
 fn test() -> Result<(), String> {
     deps::ensure(true)?;
@@ -72,7 +47,7 @@ fn test() -> Result<(), String> {
     yocto::oelint()?;
     layer_check::check()?;
     yocto::task_check()?;
-    fuzz(30)?;
+    fuzz::run_all(30)?;
     // Unit, back-to-back and interop tests.
     cargo(&["test", "--workspace", "--features", "rinet/ffi"], &root)?;
     // The STM32F429 board kernel (ARMv7-M, XIP): it builds and fits the board's flash.
@@ -103,91 +78,199 @@ fn test() -> Result<(), String> {
     )
 }
 
-/// `--arch galileo` selects the Galileo (i586) kernel; x86_64 otherwise.
-fn arch_arg(args: &[String]) -> Result<kernel::Arch, String> {
-    match args.iter().position(|a| a == "--arch") {
-        None => Ok(kernel::Arch::X86_64),
-        Some(i) => match args.get(i + 1).map(String::as_str) {
-            Some("x86_64") => Ok(kernel::Arch::X86_64),
-            Some("galileo") => Ok(kernel::Arch::Galileo),
-            Some("stm32f429") => Ok(kernel::Arch::Stm32),
-            Some("mps2") => Ok(kernel::Arch::Mps2),
-            other => Err(format!(
-                "--arch: x86_64, galileo, stm32f429 or mps2, not {other:?}"
-            )),
-        },
+/// meta-tinyrust's host tool: builds, boots, tests and measures the rinet kernels and
+/// their images, without Yocto.
+#[derive(Parser)]
+#[command(name = "cargo xtask", bin_name = "cargo xtask")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Build the rinet kernel and the busybox image, boot them in QEMU and serve the
+    /// guest's pages on http://127.0.0.1:8080/ of this host.
+    Demo {
+        /// rinet in user space on a TAP device in a network namespace instead.
+        #[arg(long)]
+        user: bool,
+        /// Stop after this many seconds (0: until interrupted).
+        #[arg(long, default_value_t = 0)]
+        seconds: u64,
+    },
+    /// Everything CI runs (installs what it needs first).
+    Test,
+    /// The guest suite on one kernel in QEMU.
+    GuestTest {
+        #[arg(long, value_enum, default_value_t = ArchArg::X86_64)]
+        arch: ArchArg,
+        /// The x86_64 debug kernel (lockdep, slab debugging, 2 CPUs).
+        #[arg(long, conflicts_with = "inet")]
+        debug: bool,
+        /// The bad-input program on the Linux INET guest instead.
+        #[arg(long)]
+        inet: bool,
+    },
+    /// Build a kernel and print its build directory.
+    Kernel {
+        #[arg(long, value_enum, default_value_t = ArchArg::X86_64)]
+        arch: ArchArg,
+        /// Linux's own IPv4 stack instead of rinet.
+        #[arg(long)]
+        inet: bool,
+        /// The debug configuration.
+        #[arg(long)]
+        debug: bool,
+    },
+    /// The size report (docs/size-report.md) for thumbv7em, i586 and x86_64.
+    Size,
+    /// The kernel size table (docs/kernel-size.md): INET, no TCP/IP, no NET and rinet
+    /// kernels for x86_64, the Galileo and the STM32F429.
+    SizeTable,
+    /// rinet on TAP against a Linux-socket server, side by side, as ratios.
+    Bench,
+    /// The rinet kernel against the Linux INET kernel in QEMU, side by side.
+    Kbench,
+    /// The demo's QEMU goes when the tool gets SIGINT, SIGTERM or SIGHUP.
+    DemoChecks,
+    /// The coverage-guided fuzzers, their committed corpora first.
+    Fuzz {
+        /// Seconds of fuzzing per target.
+        #[arg(long, default_value_t = 60)]
+        seconds: u64,
+    },
+    /// Install the apt packages, the kernel's Rust toolchain and its components.
+    Deps,
+    /// Regenerate the kernel recipe's crate list (linux-tinyrust-crates.inc).
+    YoctoCrates,
+    /// Lay out the kernel recipe's crates as bitbake's crate fetcher does; print where.
+    Vendor,
+    /// oelint-adv over every recipe, append and include of both layers.
+    Oelint,
+    /// What can be checked of the layers without bitbake.
+    LayerCheck,
+    /// The Galileo kernel's ABI checks (no cmov, no LOCK prefix, regparm).
+    GalileoChecks,
+    /// The STM32F429 kernel builds and fits the board's flash.
+    Stm32Checks,
+    /// Build the ARMv7-M busybox (the distro layer's configuration) and print its path.
+    NommuBusybox,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ArchArg {
+    #[value(name = "x86_64")]
+    X86_64,
+    Galileo,
+    Stm32f429,
+    /// The STM32F429's configuration on QEMU's mps2-an386.
+    Mps2,
+}
+
+impl From<ArchArg> for kernel::Arch {
+    fn from(a: ArchArg) -> kernel::Arch {
+        match a {
+            ArchArg::X86_64 => kernel::Arch::X86_64,
+            ArchArg::Galileo => kernel::Arch::Galileo,
+            ArchArg::Stm32f429 => kernel::Arch::Stm32,
+            ArchArg::Mps2 => kernel::Arch::Mps2,
+        }
     }
 }
 
-/// The coverage-guided fuzzers for `seconds` each, after their committed corpora.
-fn fuzz(seconds: u64) -> Result<(), String> {
-    fuzz::run_all(seconds).map(|_| ())
-}
-
-fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let r = match args.first().map(String::as_str) {
-        Some("demo") if args.iter().any(|a| a == "--user") => {
-            seconds_arg(&args, 0).and_then(bench::demo)
-        }
-        Some("demo") => seconds_arg(&args, 0).and_then(guest::demo),
-        Some("test") => test(),
-        Some("size") => size::report(),
-        Some("size-table") => size_table::report(),
-        Some("bench") => bench::bench(),
-        Some("fuzz") => seconds_arg(&args, 60).and_then(fuzz),
-        Some("deps") => deps::ensure(true),
-        Some("kbench") => guest::kbench(),
-        Some("demo-checks") => guest::demo_signal_checks().and_then(|r| {
+fn run_cmd(cmd: Cmd) -> Result<(), String> {
+    let print = |d: std::path::PathBuf| println!("{}", d.display());
+    match cmd {
+        Cmd::Demo {
+            user: true,
+            seconds,
+        } => bench::demo(seconds),
+        Cmd::Demo {
+            user: false,
+            seconds,
+        } => guest::demo(seconds),
+        Cmd::Test => test(),
+        Cmd::Size => size::report(),
+        Cmd::SizeTable => size_table::report(),
+        Cmd::Bench => bench::bench(),
+        Cmd::Kbench => guest::kbench(),
+        Cmd::Fuzz { seconds } => fuzz::run_all(seconds).map(|_| ()),
+        Cmd::Deps => deps::ensure(true),
+        Cmd::DemoChecks => guest::demo_signal_checks().and_then(|r| {
             if r.failed.is_empty() {
                 Ok(())
             } else {
                 Err(format!("demo checks failed: {}", r.failed.join(", ")))
             }
         }),
-        Some("yocto-crates") => yocto::crates_inc(),
-        Some("vendor") => kernel_rust::vendored_cargo_home().map(|d| println!("{}", d.display())),
-        Some("oelint") => yocto::oelint(),
-        Some("layer-check") => layer_check::check(),
-        Some("galileo-checks") => abi::check_galileo(),
-        Some("stm32-checks") => size_table::check_stm32(),
-        Some("nommu-busybox") => nommu_busybox::build().map(|b| println!("{}", b.display())),
-        Some("guest-test") if args.iter().any(|a| a == "--inet") => {
-            arch_arg(&args).and_then(|arch| guest::run_all_and(&[], &[arch]))
-        }
-        Some("guest-test") => arch_arg(&args).and_then(|arch| {
-            guest::run_all(&[kernel::Spec {
-                arch,
-                net: kernel::Net::Rinet,
-                debug: args.iter().any(|a| a == "--debug"),
-                omit: None,
-            }])
-        }),
-        Some("kernel") => {
-            let net = if args.iter().any(|a| a == "--inet") {
+        Cmd::YoctoCrates => yocto::crates_inc(),
+        Cmd::Vendor => kernel_rust::vendored_cargo_home().map(print),
+        Cmd::Oelint => yocto::oelint(),
+        Cmd::LayerCheck => layer_check::check(),
+        Cmd::GalileoChecks => abi::check_galileo(),
+        Cmd::Stm32Checks => size_table::check_stm32(),
+        Cmd::NommuBusybox => nommu_busybox::build().map(print),
+        Cmd::GuestTest {
+            arch, inet: true, ..
+        } => guest::run_all_and(&[], &[arch.into()]),
+        Cmd::GuestTest { arch, debug, .. } => guest::run_all(&[kernel::Spec {
+            arch: arch.into(),
+            net: kernel::Net::Rinet,
+            debug,
+            omit: None,
+        }]),
+        Cmd::Kernel { arch, inet, debug } => kernel::build(kernel::Spec {
+            arch: arch.into(),
+            net: if inet {
                 kernel::Net::Inet
             } else {
                 kernel::Net::Rinet
-            };
-            let debug = args.iter().any(|a| a == "--debug");
-            arch_arg(&args)
-                .and_then(|arch| {
-                    kernel::build(kernel::Spec {
-                        arch,
-                        net,
-                        debug,
-                        omit: None,
-                    })
-                })
-                .map(|d| println!("{}", d.display()))
-        }
-        _ => Err(usage()),
-    };
+            },
+            debug,
+            omit: None,
+        })
+        .map(print),
+    }
+}
+
+fn main() -> ExitCode {
+    let r = run_cmd(Cli::parse().cmd);
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xtask: {e}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// README.md names every command the tool has (the list comes from [`Cmd`]).
+    #[test]
+    fn readme_names_every_command() {
+        let readme = std::fs::read_to_string(root_dir().join("README.md")).unwrap();
+        let missing: Vec<String> = Cli::command()
+            .get_subcommands()
+            .map(|c| c.get_name().to_string())
+            .filter(|n| !readme.contains(&format!("cargo xtask {n}")))
+            .collect();
+        assert!(missing.is_empty(), "README.md lacks: {missing:?}");
+    }
+
+    #[test]
+    fn unknown_flags_are_errors() {
+        assert!(Cli::try_parse_from(["cargo xtask", "guest-test", "--arhc", "galileo"]).is_err());
+        assert!(Cli::try_parse_from(["cargo xtask", "fuzz", "--seconds", "x"]).is_err());
+        assert!(Cli::try_parse_from(["cargo xtask", "guest-test", "--arch", "galileo"]).is_ok());
     }
 }
