@@ -229,7 +229,7 @@ fn serve(h: &mut Host, args: &Args) -> Result<(), String> {
     );
     let by_reason: Vec<String> = (s.mib.drops.iter().zip(rinet::wire::DROP_NAMES))
         .filter(|(n, _)| **n > 0)
-        .map(|(n, name)| format!("{name}={n}"))
+        .map(|(n, name)| format!("{}={n}", name.to_string_lossy()))
         .collect();
     println!("drops by reason: {}", by_reason.join(" "));
     println!(

@@ -1176,15 +1176,6 @@ static int rinet_arp_show(struct seq_file *seq, void *v)
 	return 0;
 }
 
-/* rinet::wire::DROP_NAMES: the drop counters' names, in rinet::wire::DropReason order. */
-static const char *const rinet_drop_names[RINET_DROP_REASONS] = {
-	"Truncated", "UnknownEthertype", "BadIpHeader", "BadIpChecksum", "Fragment",
-	"BadL4Header", "BadL4Checksum", "BadArp", "ListenOverflow", "MartianSrcMulticast",
-	"NotLocal", "DuplicateSyn", "SynQueueFull", "MartianSrcBroadcast", "MartianSrcZero",
-	"MartianSrcLoopback", "MartianSrcLocal", "MartianSrcClassE", "MartianDstZero",
-	"MartianDstLoopback", "ArpSenderLocal", "ArpMartian",
-};
-
 static int rinet_snmp_show(struct seq_file *seq, void *v)
 {
 	struct rinet_snmp s;
@@ -1215,7 +1206,7 @@ static int rinet_snmp_show(struct seq_file *seq, void *v)
 	/* Received frames the stack dropped, by reason (their sum is RxDrops). */
 	seq_puts(seq, "RinetDrops:");
 	for (i = 0; i < RINET_DROP_REASONS; i++)
-		seq_printf(seq, " %s", rinet_drop_names[i]);
+		seq_printf(seq, " %s", rinet_drop_name(i));
 	seq_puts(seq, "\nRinetDrops:");
 	for (i = 0; i < RINET_DROP_REASONS; i++)
 		seq_printf(seq, " %llu", s.drops[i]);

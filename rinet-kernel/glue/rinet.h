@@ -154,5 +154,7 @@ int rinet_neigh_get(struct rinet_stack *st, u32 ifindex, const u8 *ip,
 		    struct rinet_neigh_info *out);
 int rinet_neigh_delete(struct rinet_stack *st, u32 ifindex, const u8 *ip);
 int rinet_snmp(struct rinet_stack *st, struct rinet_snmp *out);
+/* The name of drop reason `reason` (rinet::wire::DropReason), NULL past the last. */
+const char *rinet_drop_name(u32 reason);
 
 #endif

@@ -899,3 +899,12 @@ pub unsafe extern "C" fn rinet_snmp(st: *mut RinetStack, out: *mut RinetSnmp) ->
         Ok(())
     })())
 }
+
+/// The name of drop reason `reason` (`rinet::wire::DropReason`) as a NUL-terminated
+/// string for `/proc/net/snmp`, or NULL past the last.
+#[no_mangle]
+pub extern "C" fn rinet_drop_name(reason: u32) -> *const core::ffi::c_char {
+    crate::wire::DROP_NAMES
+        .get(reason as usize)
+        .map_or(core::ptr::null(), |n| n.as_ptr())
+}

@@ -71,30 +71,31 @@ pub enum DropReason {
 
 pub const DROP_REASONS: usize = 22;
 
-/// The names of the [`DropReason`]s, in their order (the kernel glue has the same list).
-pub const DROP_NAMES: [&str; DROP_REASONS] = [
-    "Truncated",
-    "UnknownEthertype",
-    "BadIpHeader",
-    "BadIpChecksum",
-    "Fragment",
-    "BadL4Header",
-    "BadL4Checksum",
-    "BadArp",
-    "ListenOverflow",
-    "MartianSrcMulticast",
-    "NotLocal",
-    "DuplicateSyn",
-    "SynQueueFull",
-    "MartianSrcBroadcast",
-    "MartianSrcZero",
-    "MartianSrcLoopback",
-    "MartianSrcLocal",
-    "MartianSrcClassE",
-    "MartianDstZero",
-    "MartianDstLoopback",
-    "ArpSenderLocal",
-    "ArpMartian",
+/// The names of the [`DropReason`]s, in their order, NUL-terminated: the kernel glue's
+/// `/proc/net/snmp` takes them from here (`rinet_drop_name`).
+pub const DROP_NAMES: [&core::ffi::CStr; DROP_REASONS] = [
+    c"Truncated",
+    c"UnknownEthertype",
+    c"BadIpHeader",
+    c"BadIpChecksum",
+    c"Fragment",
+    c"BadL4Header",
+    c"BadL4Checksum",
+    c"BadArp",
+    c"ListenOverflow",
+    c"MartianSrcMulticast",
+    c"NotLocal",
+    c"DuplicateSyn",
+    c"SynQueueFull",
+    c"MartianSrcBroadcast",
+    c"MartianSrcZero",
+    c"MartianSrcLoopback",
+    c"MartianSrcLocal",
+    c"MartianSrcClassE",
+    c"MartianDstZero",
+    c"MartianDstLoopback",
+    c"ArpSenderLocal",
+    c"ArpMartian",
 ];
 
 /// Why a packet from `src` to `dst` received on a non-loopback interface is a martian,
@@ -594,9 +595,9 @@ pub(crate) mod tests {
             martian(ip(127, 0, 0, 1), ip(127, 0, 0, 1)),
             Some(MartianDstLoopback)
         );
-        assert_eq!(DROP_NAMES[MartianSrcLocal as usize], "MartianSrcLocal");
-        assert_eq!(DROP_NAMES[ArpMartian as usize], "ArpMartian");
-        assert_eq!(DROP_NAMES[DROP_REASONS - 1], "ArpMartian");
+        assert_eq!(DROP_NAMES[MartianSrcLocal as usize], c"MartianSrcLocal");
+        assert_eq!(DROP_NAMES[ArpMartian as usize], c"ArpMartian");
+        assert_eq!(DROP_NAMES[DROP_REASONS - 1], c"ArpMartian");
     }
 
     #[test]
