@@ -52,15 +52,24 @@ def answers(seconds):
         n += 1
         print('answer', f[:42].hex())
     return n
-for src, dst in [('127.0.0.1', PEER), (PEER, PEER), ('0.0.0.0', PEER), ('224.0.0.1', PEER),
-                 ('255.255.255.255', PEER), ('240.0.0.1', PEER), (OWN, '0.0.0.0'),
-                 (OWN, '127.0.0.1')]:
+# Each frame with the drop counter the peer must count it under (its /proc/net/snmp
+# RinetDrops name); the tests read the expected counts from the 'expect' line.
+expect = {}
+def count(reason):
+    expect[reason] = expect.get(reason, 0) + 1
+for src, dst, reason in [('127.0.0.1', PEER, 'MartianSrcLoopback'), (PEER, PEER, 'MartianSrcLocal'),
+                         ('0.0.0.0', PEER, 'MartianSrcZero'), ('224.0.0.1', PEER, 'MartianSrcMulticast'),
+                         ('255.255.255.255', PEER, 'MartianSrcBroadcast'), ('240.0.0.1', PEER, 'MartianSrcClassE'),
+                         (OWN, '0.0.0.0', 'MartianDstZero'), (OWN, '127.0.0.1', 'MartianDstLoopback')]:
     s.send(ip(src, dst, 6, syn(src, dst)))
     s.send(ip(src, dst, 1, echo(0)))
     s.send(ip(src, dst, 17, udp(7)))
-s.send(arp(PEER, PEER))
-s.send(arp('127.0.0.1', PEER))
-s.send(arp('224.0.0.5', PEER))
+    for _ in range(3):
+        count(reason)
+for sender, reason in [(PEER, 'ArpSenderLocal'), ('127.0.0.1', 'ArpSenderLocal'), ('224.0.0.5', 'ArpMartian')]:
+    s.send(arp(sender, PEER))
+    count(reason)
+print('expect', ' '.join('%s=%d' % kv for kv in sorted(expect.items())))
 print('martians answered', answers(1.5))
 s.send(ip(OWN, PEER, 1, echo(0)))
 print('control answered', answers(0.5))
