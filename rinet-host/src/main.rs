@@ -9,6 +9,8 @@
 //! rinet-host udp    --tap T --addr A/P --to IP:PORT [--count N]
 //! rinet-host ping   --tap T --addr A/P --to IP [--count N]
 //! rinet-host linux-serve --bind IP:PORT   (the same HTTP service on Linux sockets)
+//! rinet-host relay  --tap T --udp IP:PORT --qemu IP:PORT [faults]
+//!                   (a faulty link between a QEMU guest's `-netdev socket,udp=` and a TAP)
 //! ```
 //! `serve` prints `READY` once it listens and its counters when it stops (SIGTERM,
 //! SIGINT or `--seconds`). The others print their result and exit non-zero on failure.
@@ -18,6 +20,7 @@ mod dgram;
 mod faults;
 mod http;
 mod linux;
+mod relay;
 mod tap;
 
 use std::collections::HashMap;
@@ -109,14 +112,31 @@ fn run() -> Result<(), String> {
     if args.cmd == "linux-serve" {
         return linux::serve(args.get("bind")?, args.num("max-bytes", 64 << 20)?);
     }
-    let cidr = parse_cidr(args.get("addr")?)?;
-    let gw = args.kv.get("gw").map(|g| parse_ip(g)).transpose()?;
     let faults = Faults {
         loss_pct: args.num("loss", 0)?,
         reorder_pct: args.num("reorder", 0)?,
         duplicate_pct: args.num("duplicate", 0)?,
         corrupt_pct: args.num("corrupt", 0)?,
     };
+    if args.cmd == "relay" {
+        let addr = |k: &str| -> Result<std::net::SocketAddr, String> {
+            args.get(k)?.parse().map_err(|_| format!("bad --{k}"))
+        };
+        // SAFETY: installing a handler that only stores an atomic.
+        unsafe {
+            libc::signal(libc::SIGTERM, on_signal as *const () as libc::sighandler_t);
+            libc::signal(libc::SIGINT, on_signal as *const () as libc::sighandler_t);
+        }
+        let i = relay::run(args.get("tap")?, addr("udp")?, addr("qemu")?, faults, &STOP)
+            .map_err(|e| format!("relay: {e}"))?;
+        println!(
+            "relay: injected-drops {} injected-reorders {} injected-duplicates {} injected-corruptions {}",
+            i.dropped, i.reordered, i.duplicated, i.corrupted
+        );
+        return Ok(());
+    }
+    let cidr = parse_cidr(args.get("addr")?)?;
+    let gw = args.kv.get("gw").map(|g| parse_ip(g)).transpose()?;
     let mut h = Host::new(args.get("tap")?, cidr, gw, faults, args.num("tcp-buf", 0)?)
         .map_err(|e| format!("tap: {e}"))?;
     if let Some(d) = args.kv.get("dump-rx") {

@@ -77,6 +77,10 @@ impl Tap {
         let _ = unsafe { libc::write(self.fd, frame.as_ptr().cast(), frame.len()) };
     }
 
+    pub fn fd(&self) -> RawFd {
+        self.fd
+    }
+
     /// Sleep until a frame is waiting or `timeout_ms` passed.
     pub fn wait_readable(&self, timeout_ms: i32) {
         let mut p = libc::pollfd {

@@ -99,7 +99,7 @@ impl Drop for Lab {
     }
 }
 
-fn host_binary() -> Result<PathBuf, String> {
+pub(crate) fn host_binary() -> Result<PathBuf, String> {
     cargo(&["build", "--release", "-p", "rinet-host"], &root_dir())?;
     Ok(root_dir().join("target/release/rinet-host"))
 }

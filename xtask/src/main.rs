@@ -111,6 +111,9 @@ enum Cmd {
         /// The bad-input program on the Linux INET guest instead.
         #[arg(long)]
         inet: bool,
+        /// Only the transfer over the lossy link (16 MiB each way at 10% loss).
+        #[arg(long, conflicts_with_all = ["inet", "debug"])]
+        lossy: bool,
     },
     /// Build a kernel and print its build directory.
     Kernel {
@@ -214,6 +217,9 @@ fn run_cmd(cmd: Cmd) -> Result<(), String> {
         Cmd::GuestTest {
             arch, inet: true, ..
         } => guest::run_all_and(&[], &[arch.into()]),
+        Cmd::GuestTest {
+            arch, lossy: true, ..
+        } => guest::lossy_only(arch.into()),
         Cmd::GuestTest { arch, debug, .. } => guest::run_all(&[kernel::Spec {
             arch: arch.into(),
             net: kernel::Net::Rinet,
