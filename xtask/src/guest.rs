@@ -1074,35 +1074,62 @@ pub fn kbench() -> Result<(), String> {
 /// The guest on a TAP device in a network namespace this test makes: udhcpd (busybox) on
 /// the host side leases the address, the guest pings the host side, the host pings the
 /// guest and fetches its page.
+/// A network namespace the test made, with the TAP `qtap0` at 10.88.0.1/24 on the host
+/// side, and the processes started in it; all go when it is dropped (SIGTERM first, so
+/// that a process can report on its way out).
+struct TapLab {
+    ns: String,
+    children: Vec<Child>,
+}
+
+impl TapLab {
+    fn new(prefix: &str) -> Result<TapLab, String> {
+        let ns = format!("{prefix}-{}", std::process::id());
+        let sh = |args: &[&str]| output("ip", args, Path::new("."), &[]);
+        let _ = sh(&["netns", "del", &ns]);
+        sh(&["netns", "add", &ns])?;
+        let lab = TapLab {
+            ns,
+            children: Vec::new(),
+        };
+        lab.run(&["ip", "link", "set", "lo", "up"])?;
+        lab.run(&["ip", "tuntap", "add", "dev", "qtap0", "mode", "tap"])?;
+        lab.run(&["ip", "addr", "add", "10.88.0.1/24", "dev", "qtap0"])?;
+        lab.run(&["ip", "link", "set", "qtap0", "up"])?;
+        Ok(lab)
+    }
+
+    /// Run a command in the namespace; its stdout.
+    fn run(&self, args: &[&str]) -> Result<String, String> {
+        let mut full = vec!["netns", "exec", self.ns.as_str()];
+        full.extend_from_slice(args);
+        output("ip", &full, Path::new("."), &[])
+    }
+}
+
+impl Drop for TapLab {
+    fn drop(&mut self) {
+        for c in &mut self.children {
+            // SAFETY: kill(2) on our own child.
+            unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
+            let _ = c.wait();
+        }
+        let _ = Command::new("ip").args(["netns", "del", &self.ns]).status();
+    }
+}
+
 fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> {
-    let ns = format!("rinet-guest-{}", std::process::id());
     let work = kernel::cache_dir()
         .join("guest")
         .join(format!("{}-tap", spec.name()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let sh = |args: &[&str]| output("ip", args, Path::new("."), &[]);
-    let _ = sh(&["netns", "del", &ns]);
-    sh(&["netns", "add", &ns])?;
-    struct Cleanup(String, Vec<Child>);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            for c in &mut self.1 {
-                let _ = c.kill();
-                let _ = c.wait();
-            }
-            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-        }
-    }
-    let mut cleanup = Cleanup(ns.clone(), Vec::new());
+    let mut cleanup = TapLab::new("rinet-guest")?;
+    let ns = cleanup.ns.clone();
     let nsx = |args: &[&str]| {
         let mut full = vec!["netns", "exec", ns.as_str()];
         full.extend_from_slice(args);
         output("ip", &full, Path::new("."), &[])
     };
-    nsx(&["ip", "link", "set", "lo", "up"])?;
-    nsx(&["ip", "tuntap", "add", "dev", "qtap0", "mode", "tap"])?;
-    nsx(&["ip", "addr", "add", "10.88.0.1/24", "dev", "qtap0"])?;
-    nsx(&["ip", "link", "set", "qtap0", "up"])?;
     let conf = work.join("udhcpd.conf");
     let leases = work.join("udhcpd.leases");
     std::fs::write(&leases, b"").map_err(|e| e.to_string())?;
@@ -1129,7 +1156,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| e.to_string())?;
-    cleanup.1.push(dhcpd);
+    cleanup.children.push(dhcpd);
     let rc = b"#!/bin/sh\ndd if=/dev/urandom of=/www/tap4m.bin bs=1024 count=4096 2>/dev/null\necho GUEST-TAP-SHA $(sha256sum /www/tap4m.bin)\nif ping -c 3 -W 3 10.88.0.1 >/dev/null; then echo GUEST-TAP ping-host-side PASS; else echo GUEST-TAP ping-host-side FAIL; fi\necho GUEST-TAP-DONE\n".to_vec();
     let initrd = image::build(
         spec.arch,
@@ -1300,36 +1327,17 @@ pub fn lossy_only(arch: Arch) -> Result<(), String> {
 }
 
 fn suite_lossy(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> {
-    let ns = format!("rinet-lossy-{}", std::process::id());
     let work = kernel::cache_dir()
         .join("guest")
         .join(format!("{}-lossy", spec.name()));
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let sh = |args: &[&str]| output("ip", args, Path::new("."), &[]);
-    let _ = sh(&["netns", "del", &ns]);
-    sh(&["netns", "add", &ns])?;
-    struct Cleanup(String, Vec<Child>);
-    impl Drop for Cleanup {
-        fn drop(&mut self) {
-            for c in &mut self.1 {
-                // SIGTERM first: the relay prints what it injected.
-                // SAFETY: kill(2) on our own child.
-                unsafe { libc::kill(c.id() as i32, libc::SIGTERM) };
-                let _ = c.wait();
-            }
-            let _ = Command::new("ip").args(["netns", "del", &self.0]).status();
-        }
-    }
-    let mut cleanup = Cleanup(ns.clone(), Vec::new());
+    let mut cleanup = TapLab::new("rinet-lossy")?;
+    let ns = cleanup.ns.clone();
     let nsx = |args: &[&str]| {
         let mut full = vec!["netns", "exec", ns.as_str()];
         full.extend_from_slice(args);
         output("ip", &full, Path::new("."), &[])
     };
-    nsx(&["ip", "link", "set", "lo", "up"])?;
-    nsx(&["ip", "tuntap", "add", "dev", "qtap0", "mode", "tap"])?;
-    nsx(&["ip", "addr", "add", "10.88.0.1/24", "dev", "qtap0"])?;
-    nsx(&["ip", "link", "set", "qtap0", "up"])?;
     // More ARP attempts than Linux's three: at these rates a connect would otherwise
     // fail now and then for want of the guest's MAC.
     for k in ["mcast_solicit", "ucast_solicit"] {
@@ -1359,7 +1367,7 @@ fn suite_lossy(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("rinet-host relay: {e}"))?;
-    cleanup.1.push(relay);
+    cleanup.children.push(relay);
     let server = Command::new("ip")
         .args(["netns", "exec", &ns, "python3", "-m", "http.server", "8000"])
         .args([
@@ -1372,7 +1380,7 @@ fn suite_lossy(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("python3 http.server: {e}"))?;
-    cleanup.1.push(server);
+    cleanup.children.push(server);
     let rc = b"#!/bin/sh
 dd if=/dev/urandom of=/www/lossy16m.bin bs=1024 count=16384 2>/dev/null
 echo GUEST-LOSSY-SHA $(sha256sum /www/lossy16m.bin)
