@@ -1099,12 +1099,30 @@ impl TapLab {
         Ok(lab)
     }
 
-    /// Run a command in the namespace; its stdout.
     fn run(&self, args: &[&str]) -> Result<String, String> {
-        let mut full = vec!["netns", "exec", self.ns.as_str()];
-        full.extend_from_slice(args);
-        output("ip", &full, Path::new("."), &[])
+        in_ns(&self.ns, args)
     }
+}
+
+/// Run a command in network namespace `ns`; its stdout.
+fn in_ns(ns: &str, args: &[&str]) -> Result<String, String> {
+    let mut full = vec!["netns", "exec", ns];
+    full.extend_from_slice(args);
+    output("ip", &full, Path::new("."), &[])
+}
+
+/// The guest's /proc/net/snmp and MemFree, from its snmp CGI, seen from namespace `ns`.
+fn guest_snmp(ns: &str, ip: &str) -> Result<String, String> {
+    in_ns(
+        ns,
+        &[
+            "curl",
+            "-sSf",
+            "-m",
+            "10",
+            &format!("http://{ip}/cgi-bin/snmp"),
+        ],
+    )
 }
 
 impl Drop for TapLab {
@@ -1125,11 +1143,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let mut cleanup = TapLab::new("rinet-guest")?;
     let ns = cleanup.ns.clone();
-    let nsx = |args: &[&str]| {
-        let mut full = vec!["netns", "exec", ns.as_str()];
-        full.extend_from_slice(args);
-        output("ip", &full, Path::new("."), &[])
-    };
+    let nsx = |args: &[&str]| in_ns(&ns, args);
     let conf = work.join("udhcpd.conf");
     let leases = work.join("udhcpd.leases");
     std::fs::write(&leases, b"").map_err(|e| e.to_string())?;
@@ -1333,11 +1347,7 @@ fn suite_lossy(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let mut cleanup = TapLab::new("rinet-lossy")?;
     let ns = cleanup.ns.clone();
-    let nsx = |args: &[&str]| {
-        let mut full = vec!["netns", "exec", ns.as_str()];
-        full.extend_from_slice(args);
-        output("ip", &full, Path::new("."), &[])
-    };
+    let nsx = |args: &[&str]| in_ns(&ns, args);
     // More ARP attempts than Linux's three: at these rates a connect would otherwise
     // fail now and then for want of the guest's MAC.
     for k in ["mcast_solicit", "ucast_solicit"] {
@@ -1566,20 +1576,8 @@ struct Flood {
 /// 3,000 SYNs from random sources at one per 500 us (hping3) at the guest `ip` on the TAP
 /// in namespace `ns`, while clients fetch its page; the same for rinet and Linux INET.
 fn syn_flood(ns: &str, ip: &str) -> Result<Flood, String> {
-    let nsx = |args: &[&str]| {
-        let mut full = vec!["netns", "exec", ns];
-        full.extend_from_slice(args);
-        output("ip", &full, Path::new("."), &[])
-    };
-    let snmp = || {
-        nsx(&[
-            "curl",
-            "-sSf",
-            "-m",
-            "10",
-            &format!("http://{ip}/cgi-bin/snmp"),
-        ])
-    };
+    let nsx = |args: &[&str]| in_ns(ns, args);
+    let snmp = || guest_snmp(ns, ip);
     let mem_free_before = snmp_value(&snmp()?, "MemFree", "").ok_or("no MemFree")?;
     let mut flood = Command::new("ip")
         .args([
@@ -1655,20 +1653,8 @@ fn martians_expected(out: &str) -> Result<Vec<(String, u64)>, String> {
 /// requests with a code and datagrams to a closed port, then a SYN flood from random
 /// sources while clients fetch the page. The scripts are rinet-host's interop tests' own.
 fn tap_attacks(ns: &str, ip: &str, work: &Path, res: &mut Results) {
-    let nsx = |args: &[&str]| {
-        let mut full = vec!["netns", "exec", ns];
-        full.extend_from_slice(args);
-        output("ip", &full, Path::new("."), &[])
-    };
-    let snmp = || {
-        nsx(&[
-            "curl",
-            "-sSf",
-            "-m",
-            "10",
-            &format!("http://{ip}/cgi-bin/snmp"),
-        ])
-    };
+    let nsx = |args: &[&str]| in_ns(ns, args);
+    let snmp = || guest_snmp(ns, ip);
     let write = |name: &str, text: &str| {
         let p = work.join(name);
         std::fs::write(&p, text)
