@@ -490,6 +490,20 @@ PYEOF
 
 # get ENV VAR: a variable's final value ("" when unset)
 get() { python3 "$py" get "$1" "$2" || true; }
+# apply_patches ENV SRC UNPACKDIR LOG: the .patch and .diff files of ENV's SRC_URI, in order,
+# with patch -p1 (do_patch's stand-in); on failure prints the one that does not apply
+apply_patches() {
+	local u f
+	for u in $(get "$1" SRC_URI); do
+		case $u in file://*.patch | file://*.diff) ;; *) continue ;; esac
+		f=${u#file://}
+		f=${f%%;*}
+		patch -p1 -s -d "$2" <"$3/$f" >>"$4" 2>&1 || {
+			echo "$f"
+			return 1
+		}
+	done
+}
 has_word() { # WORD LIST...
 	local w=$1
 	shift
@@ -1029,15 +1043,10 @@ else
 		fail "afboot-stm32: staging the file:// sources ($(tail -1 "$astage/log.stage"))"
 	else
 		ok=1
-		for u in $(ag SRC_URI); do
-			case $u in file://*.patch | file://*.diff) ;; *) continue ;; esac
-			f=${u#file://}
-			f=${f%%;*}
-			if ! patch -p1 -s -d "$astage/src" <"$astage/unpack/$f" >>"$astage/log.do_patch" 2>&1; then
-				fail "afboot-stm32 do_patch stand-in: $f does not apply (log $astage/log.do_patch)"
-				ok=
-			fi
-		done
+		if ! f=$(apply_patches "$afb_env" "$astage/src" "$astage/unpack" "$astage/log.do_patch"); then
+			fail "afboot-stm32 do_patch stand-in: $f does not apply (log $astage/log.do_patch)"
+			ok=
+		fi
 		kaddr=$(ag TINYRUST_FLASH_KERNEL_ADDR)
 		daddr=$(ag TINYRUST_FLASH_DTB_ADDR)
 		baddr=$(ag TINYRUST_FLASH_AFBOOT_ADDR)
@@ -1151,18 +1160,10 @@ else
 			fail "[$m] busybox: staging the file:// sources ($(tail -1 "$bstage/log.stage"))"
 			continue
 		fi
-		ok=1
-		for u in $(get "$e" SRC_URI); do
-			case $u in file://*.patch) ;; *) continue ;; esac
-			f=${u#file://}
-			f=${f%%;*}
-			if ! patch -p1 -s -d "$bS" <"$bU/$f" >>"$bstage/log.do_patch" 2>&1; then
-				fail "[$m] busybox do_patch stand-in: $f does not apply (log $bstage/log.do_patch)"
-				ok=
-				break
-			fi
-		done
-		[ -n "$ok" ] || continue
+		if ! f=$(apply_patches "$e" "$bS" "$bU" "$bstage/log.do_patch"); then
+			fail "[$m] busybox do_patch stand-in: $f does not apply (log $bstage/log.do_patch)"
+			continue
+		fi
 		cp "$pristine/scripts/kconfig/merge_config.sh" "$bstage/wrap/"
 		rf=$bstage/run.do_configure
 		python3 "$py" runfile "$e" "$btmp" "$bst" "$bstage/wrap:$clean_path" "$bB" do_configure >"$rf"
