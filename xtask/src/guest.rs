@@ -18,7 +18,7 @@ pub struct Guest {
     pub http_port: u16,
 }
 
-fn free_port() -> Result<u16, String> {
+pub(crate) fn free_port() -> Result<u16, String> {
     let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(l.local_addr().map_err(|e| e.to_string())?.port())
 }
@@ -167,26 +167,23 @@ impl Guest {
         })
     }
 
-    /// Boot the ARMv7-M `image` on QEMU's mps2-an386 with `initrd`, the boot stub and
-    /// device tree of `files` (see `mps2`); the guest's port 80 appears on
-    /// 127.0.0.1:http_port.
+    /// Boot the ARMv7-M guest `boot` (see `mps2`) on QEMU's mps2-an386; the guest's port
+    /// 80 appears on 127.0.0.1:http_port.
     pub fn boot_mps2(
-        image: &Path,
-        initrd: &Path,
-        files: &crate::mps2::BootFiles,
+        boot: &crate::mps2::Boot,
         log: PathBuf,
+        http_port: u16,
     ) -> Result<Guest, String> {
-        let http_port = free_port()?;
         let logf = std::fs::File::create(&log).map_err(|e| e.to_string())?;
         let load = |file: &Path, at: u32| format!("loader,file={},addr={at:#x}", file.display());
         let mut cmd = Command::new("qemu-system-arm");
         dies_with_the_tool(&mut cmd);
         let child = cmd
             .args(["-M", "mps2-an386", "-nographic", "-no-reboot"])
-            .args(["-kernel", &files.stub.to_string_lossy()])
-            .args(["-device", &load(image, crate::mps2::KERNEL_AT)])
-            .args(["-device", &load(initrd, crate::mps2::INITRD_AT)])
-            .args(["-device", &load(&files.dtb, crate::mps2::DTB_AT)])
+            .args(["-kernel", &boot.files.stub.to_string_lossy()])
+            .args(["-device", &load(&boot.image, crate::mps2::KERNEL_AT)])
+            .args(["-device", &load(&boot.initrd, crate::mps2::INITRD_AT)])
+            .args(["-device", &load(&boot.files.dtb, crate::mps2::DTB_AT)])
             .args([
                 "-nic",
                 &format!("user,hostfwd=tcp:127.0.0.1:{http_port}-:80"),

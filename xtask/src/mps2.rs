@@ -64,9 +64,40 @@ pub struct BootFiles {
     pub dtb: PathBuf,
 }
 
+/// Everything the guest boots from: the kernel image, the initramfs, the boot files.
+pub struct Boot {
+    pub image: PathBuf,
+    pub initrd: PathBuf,
+    pub files: BootFiles,
+}
+
+/// The kernel command line. The network comes by DHCP from QEMU, as the image does by
+/// default.
+const APPEND: &str = "console=ttyMPS0";
+
+/// How long the guest may take from QEMU's start to "tinyrust: up" on the console.
+pub const UP_WITHIN: Duration = Duration::from_secs(180);
+
+/// The rinet kernel of the STM32F429's configuration on the MPS2 (built, or brought up to
+/// date), the image's initramfs plus `extra` in `work`, and the boot files for them:
+/// one way to make the guest, for the guest suite and the demo.
+pub fn prepare(work: &Path, extra: Vec<image::Entry>) -> Result<Boot, String> {
+    let build = kernel::build(Spec::rinet(Arch::Mps2))?;
+    std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
+    let initrd = image::build(Arch::Mps2, &work.join("initramfs.cpio.gz"), extra)?;
+    let files = boot_files(&build, &initrd, APPEND)?;
+    Ok(Boot {
+        image: build.join(Arch::Mps2.image().1),
+        initrd,
+        files,
+    })
+}
+
 /// The boot stub and a device tree that names `initrd` (to be loaded at `INITRD_AT`)
-/// and the command line `append`.
-pub fn boot_files(build: &Path, initrd: &Path, append: &str) -> Result<BootFiles, String> {
+/// and the command line `append`, written next to `initrd` (the kernel's build directory,
+/// `build`, only makes the device tree).
+fn boot_files(build: &Path, initrd: &Path, append: &str) -> Result<BootFiles, String> {
+    let dir = initrd.parent().unwrap_or(Path::new("."));
     let tree = kernel::source_tree()?;
     let o = format!("O={}", build.display());
     run(
@@ -80,7 +111,7 @@ pub fn boot_files(build: &Path, initrd: &Path, append: &str) -> Result<BootFiles
         &tree,
         &[],
     )?;
-    let dtb = build.join("tinyrust-mps2.dtb");
+    let dtb = dir.join("tinyrust-mps2.dtb");
     std::fs::copy(build.join("arch/arm/boot/dts/arm/mps2-an385.dtb"), &dtb)
         .map_err(|e| e.to_string())?;
     let len = std::fs::metadata(initrd).map_err(|e| e.to_string())?.len();
@@ -109,10 +140,10 @@ pub fn boot_files(build: &Path, initrd: &Path, append: &str) -> Result<BootFiles
     ] {
         run("fdtput", &["-t", kind, &d, node, prop, value], here, &[])?;
     }
-    let src = build.join("tinyrust-mps2-boot.S");
+    let src = dir.join("tinyrust-mps2-boot.S");
     std::fs::write(&src, boot_stub_source()).map_err(|e| e.to_string())?;
-    let obj = build.join("tinyrust-mps2-boot.o");
-    let stub = build.join("tinyrust-mps2-boot.elf");
+    let obj = dir.join("tinyrust-mps2-boot.o");
+    let stub = dir.join("tinyrust-mps2-boot.elf");
     let (s, ob, st) = (
         src.to_string_lossy().into_owned(),
         obj.to_string_lossy().into_owned(),
@@ -144,14 +175,12 @@ pub fn boot_files(build: &Path, initrd: &Path, append: &str) -> Result<BootFiles
 /// The ARMv7-M guest suite: boot with DHCP, pages and CGI from the host, ping from the
 /// guest, a burst of requests, a quiet timer when idle, a clean kernel log.
 pub fn suite() -> Result<Results, String> {
-    let spec = Spec::rinet(Arch::Mps2);
-    let build = kernel::build(spec)?;
-    let work = kernel::cache_dir().join("guest").join(spec.name());
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let work = kernel::cache_dir()
+        .join("guest")
+        .join(Spec::rinet(Arch::Mps2).name());
     let probe = include_bytes!("../guest/mps2-probe.cgi").to_vec();
-    let initrd = image::build(
-        Arch::Mps2,
-        &work.join("initramfs.cpio.gz"),
+    let boot = prepare(
+        &work,
         vec![
             image::file("www/cgi-bin/probe", 0o755, probe),
             // Raw ICMP needs root (CAP_NET_RAW), which CGI no longer has: the image's
@@ -165,15 +194,8 @@ pub fn suite() -> Result<Results, String> {
     )?;
     let mut res = Results::default();
     let started = Instant::now();
-    // DHCP from QEMU's user-mode network, as the image does by default.
-    let files = boot_files(&build, &initrd, "console=ttyMPS0")?;
-    let g = Guest::boot_mps2(
-        &build.join(Arch::Mps2.image().1),
-        &initrd,
-        &files,
-        work.join("console.log"),
-    )?;
-    let up = g.wait_for("tinyrust: up", Duration::from_secs(180));
+    let g = Guest::boot_mps2(&boot, work.join("console.log"), guest::free_port()?)?;
+    let up = g.wait_for("tinyrust: up", UP_WITHIN);
     let booted = up.is_ok();
     res.record("mps2-boots-to-httpd", up);
     if booted {
