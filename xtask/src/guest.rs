@@ -724,33 +724,59 @@ pub fn run_all_and(specs: &[Spec], inet_badinput: &[Arch]) -> Result<(), String>
 }
 
 /// `cargo xtask demo`: the default image (rinet kernel, busybox, httpd with CGI, DHCP from
-/// QEMU's user-mode network) serving on http://127.0.0.1:8080/.
-pub fn demo(seconds: u64) -> Result<(), String> {
-    crate::deps::ensure(true)?;
-    let spec = Spec::rinet(Arch::X86_64);
-    let build = kernel::build(spec)?;
-    let work = kernel::cache_dir().join("demo");
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let initrd = image::build(spec.arch, &work.join("initramfs.cpio.gz"), Vec::new())?;
-    if TcpListener::bind("127.0.0.1:8080").is_err() {
-        return Err("127.0.0.1:8080 is in use".into());
+/// QEMU's user-mode network) serving on http://127.0.0.1:`port`/ (8080 unless asked),
+/// on x86_64 or, as the STM32F429's kernel configuration without MMU, on QEMU's
+/// mps2-an386 (the guest suite's kernel, image and QEMU command line: see `mps2`).
+pub fn demo(arch: Arch, seconds: u64, port: u16) -> Result<(), String> {
+    if !matches!(arch, Arch::X86_64 | Arch::Mps2) {
+        return Err(format!(
+            "the demo runs on x86_64 or mps2, not {}",
+            arch.name()
+        ));
     }
+    crate::deps::ensure(true)?;
+    let spec = Spec::rinet(arch);
+    let work = kernel::cache_dir().join("demo").join(spec.name());
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
     let log = work.join("console.log");
+    let port_free = || {
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            Ok(())
+        } else {
+            Err(format!("127.0.0.1:{port} is in use"))
+        }
+    };
+    // No files of its own: the image's page and CGI, as the boards' images have them.
+    let (mut g, up_within, what) = if arch == Arch::Mps2 {
+        let boot = crate::mps2::prepare(&work, Vec::new())?;
+        port_free()?;
+        (
+            Guest::boot_mps2(&boot, log.clone(), port)?,
+            crate::mps2::UP_WITHIN,
+            "the STM32F429's kernel configuration, no MMU, on QEMU's mps2-an386",
+        )
+    } else {
+        let build = kernel::build(spec)?;
+        let initrd = image::build(arch, &work.join("initramfs.cpio.gz"), Vec::new())?;
+        port_free()?;
+        let g = Guest::boot_on(
+            arch,
+            &build.join("arch/x86/boot/bzImage"),
+            &initrd,
+            "",
+            1,
+            log.clone(),
+            port,
+            None,
+        )?;
+        (g, Duration::from_secs(120), "x86_64 in QEMU")
+    };
     let started = Instant::now();
-    let mut g = Guest::boot_on(
-        spec.arch,
-        &build.join("arch/x86/boot/bzImage"),
-        &initrd,
-        "",
-        1,
-        log.clone(),
-        8080,
-        None,
-    )?;
-    g.wait_for("tinyrust: up", Duration::from_secs(120))?;
+    g.wait_for("tinyrust: up", up_within)?;
+    let base = format!("http://127.0.0.1:{port}");
     let mut up = false;
-    while started.elapsed() < Duration::from_secs(150) {
-        if curl(&["-f", "-m", "2", "http://127.0.0.1:8080/"]).is_ok() {
+    while started.elapsed() < up_within + Duration::from_secs(30) {
+        if curl(&["-f", "-m", "2", &format!("{base}/")]).is_ok() {
             up = true;
             break;
         }
@@ -762,8 +788,14 @@ pub fn demo(seconds: u64) -> Result<(), String> {
             tail(&g.console(), 30)
         ));
     }
-    println!("rinet guest (Linux 6.12 without INET, in QEMU) serves http://127.0.0.1:8080/ ({:.1} s after QEMU start)", started.elapsed().as_secs_f64());
-    println!("  pages: http://127.0.0.1:8080/   CGI: http://127.0.0.1:8080/cgi-bin/hello.cgi   console: {}", log.display());
+    println!(
+        "rinet guest (Linux 6.12 without INET; {what}) serves {base}/ ({:.1} s after QEMU start)",
+        started.elapsed().as_secs_f64()
+    );
+    println!(
+        "  pages: {base}/   CGI: {base}/cgi-bin/hello.cgi   console: {}",
+        log.display()
+    );
     if seconds > 0 {
         std::thread::sleep(Duration::from_secs(seconds));
     } else {

@@ -93,8 +93,15 @@ enum Cmd {
     /// guest's pages on http://127.0.0.1:8080/ of this host.
     Demo {
         /// rinet in user space on a TAP device in a network namespace instead.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["arch", "port"])]
         user: bool,
+        /// The guest: x86_64, or mps2 for the STM32F429's kernel configuration (ARMv7-M,
+        /// no MMU) on QEMU's mps2-an386.
+        #[arg(long, value_enum, default_value_t = ArchArg::X86_64)]
+        arch: ArchArg,
+        /// The host's loopback port the guest's port 80 is forwarded to.
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
         /// Stop after this many seconds (0: until interrupted).
         #[arg(long, default_value_t = 0)]
         seconds: u64,
@@ -188,11 +195,14 @@ fn run_cmd(cmd: Cmd) -> Result<(), String> {
         Cmd::Demo {
             user: true,
             seconds,
+            ..
         } => bench::demo(seconds),
         Cmd::Demo {
             user: false,
+            arch,
             seconds,
-        } => guest::demo(seconds),
+            port,
+        } => guest::demo(arch.into(), seconds, port),
         Cmd::Test => test(),
         Cmd::Size => size::report(),
         Cmd::SizeTable => size_table::report(),
@@ -278,5 +288,7 @@ mod tests {
         assert!(Cli::try_parse_from(["cargo xtask", "guest-test", "--arhc", "galileo"]).is_err());
         assert!(Cli::try_parse_from(["cargo xtask", "fuzz", "--seconds", "x"]).is_err());
         assert!(Cli::try_parse_from(["cargo xtask", "guest-test", "--arch", "galileo"]).is_ok());
+        assert!(Cli::try_parse_from(["cargo xtask", "demo", "--arch", "mps2"]).is_ok());
+        assert!(Cli::try_parse_from(["cargo xtask", "demo", "--user", "--arch", "mps2"]).is_err());
     }
 }
