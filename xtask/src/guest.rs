@@ -807,75 +807,122 @@ pub fn demo(arch: Arch, seconds: u64, port: u16) -> Result<(), String> {
 
 /// `cargo xtask demo` stopped by SIGINT, SIGTERM or SIGHUP sent to the tool's PID (not to
 /// its process group, as a terminal's Ctrl-C would): QEMU must go with it, the port must
-/// close, and nothing may be left running. One boot per signal.
+/// close, and nothing may be left running. One boot per signal on x86_64, and one on the
+/// mps2-an386 (`demo --arch mps2`, the STM32F429's kernel configuration without MMU),
+/// stopped by SIGTERM; the page and the CGI must answer as the image has them first.
+/// Each demo forwards a free port, so that a demo already on 8080 is neither asked nor
+/// stopped.
 pub fn demo_signal_checks() -> Result<Results, String> {
     let mut res = Results::default();
-    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
-    for (name, sig) in [
-        ("SIGINT", libc::SIGINT),
-        ("SIGTERM", libc::SIGTERM),
-        ("SIGHUP", libc::SIGHUP),
+    for (arch, arg, name, sig) in [
+        (Arch::X86_64, "x86_64", "SIGINT", libc::SIGINT),
+        (Arch::X86_64, "x86_64", "SIGTERM", libc::SIGTERM),
+        (Arch::X86_64, "x86_64", "SIGHUP", libc::SIGHUP),
+        (Arch::Mps2, "mps2", "SIGTERM", libc::SIGTERM),
     ] {
-        let outcome = (|| -> Result<(), String> {
-            let mut tool = Command::new(&exe)
-                .args(["demo", "--seconds", "600"])
-                .stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null())
-                .spawn()
-                .map_err(|e| format!("{}: {e}", exe.display()))?;
-            let started = Instant::now();
-            let mut up = false;
-            while started.elapsed() < Duration::from_secs(300) {
-                if curl(&["-fs", "-m", "2", "http://127.0.0.1:8080/"]).is_ok() {
-                    up = true;
-                    break;
-                }
-                if let Ok(Some(st)) = tool.try_wait() {
-                    return Err(format!("the demo ended before serving ({st})"));
-                }
-                std::thread::sleep(Duration::from_millis(200));
-            }
-            if !up {
-                let _ = tool.kill();
-                return Err("the demo never served :8080 in 300 s".into());
-            }
-            // SAFETY: kill(2) on our own child's PID.
-            unsafe { libc::kill(tool.id() as i32, sig) };
-            let _ = tool.wait();
-            let gone = Instant::now();
-            while gone.elapsed() < Duration::from_secs(5) {
-                let port_free = TcpListener::bind("127.0.0.1:8080").is_ok();
-                if port_free && qemu_serving_8080().is_empty() {
-                    return Ok(());
-                }
-                std::thread::sleep(Duration::from_millis(100));
-            }
-            let left = qemu_serving_8080();
-            for pid in &left {
-                // SAFETY: kill(2); cleaning up what the check found.
-                unsafe { libc::kill(*pid, libc::SIGKILL) };
-            }
-            Err(format!(
-                "5 s after {name}: port 8080 still taken, QEMU left: {left:?}"
-            ))
-        })();
-        res.record(&format!("demo-stops-qemu-on-{name}"), outcome);
+        let check = match arch {
+            Arch::X86_64 => format!("demo-stops-qemu-on-{name}"),
+            _ => format!("demo-{}-serves-and-stops-on-{name}", arch.name()),
+        };
+        res.record(&check, demo_until_signal(arch, arg, name, sig));
     }
     Ok(res)
 }
 
-/// PIDs of QEMU processes forwarding 127.0.0.1:8080 (the demo's).
-fn qemu_serving_8080() -> Vec<i32> {
+/// One `cargo xtask demo --arch arg`: it must serve the image's page and CGI, then go,
+/// QEMU with it, on `sig`.
+fn demo_until_signal(arch: Arch, arg: &str, name: &str, sig: i32) -> Result<(), String> {
+    // Built first, so that the time allowed below is the boot's, not a kernel build's.
+    kernel::build(Spec::rinet(arch))?;
+    let index =
+        std::fs::read_to_string(image::base_file("index.html")).map_err(|e| e.to_string())?;
+    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let port = free_port()?;
+    let base = format!("http://127.0.0.1:{port}");
+    let mut tool = Command::new(&exe)
+        .args(["demo", "--arch", arg, "--port", &port.to_string()])
+        .args(["--seconds", "600"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", exe.display()))?;
+    let started = Instant::now();
+    let mut up = false;
+    while started.elapsed() < Duration::from_secs(300) {
+        if curl(&["-fs", "-m", "2", &format!("{base}/")]).is_ok() {
+            up = true;
+            break;
+        }
+        if let Ok(Some(st)) = tool.try_wait() {
+            return Err(format!("the demo ended before serving ({st})"));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let served = if up {
+        println!(
+            "demo --arch {arg}: first page {:.1} s after the tool started",
+            started.elapsed().as_secs_f64()
+        );
+        curl(&["-f", &format!("{base}/")])
+            .and_then(|p| {
+                if p == index {
+                    Ok(())
+                } else {
+                    Err(format!("the page is not the image's index.html: {p:?}"))
+                }
+            })
+            .and_then(|()| curl(&["-f", &format!("{base}/cgi-bin/hello.cgi")]))
+            .and_then(|p| {
+                if p.contains("Hello from CGI on Linux") && p.contains("REMOTE_ADDR=10.0.2.2") {
+                    Ok(())
+                } else {
+                    Err(format!("CGI output: {p:?}"))
+                }
+            })
+    } else {
+        Err(format!("the demo never served :{port} in 300 s"))
+    };
+    // Stopped either way, and QEMU must go with it.
+    // SAFETY: kill(2) on our own child's PID.
+    unsafe { libc::kill(tool.id() as i32, sig) };
+    let _ = tool.wait();
+    let gone = Instant::now();
+    let stopped = loop {
+        let port_free = TcpListener::bind(("127.0.0.1", port)).is_ok();
+        if port_free && qemu_serving(port).is_empty() {
+            break Ok(());
+        }
+        if gone.elapsed() > Duration::from_secs(5) {
+            let left = qemu_serving(port);
+            for pid in &left {
+                // SAFETY: kill(2); cleaning up what the check found.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+            }
+            break Err(format!(
+                "5 s after {name}: port {port} still taken, QEMU left: {left:?}"
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    match (served, stopped) {
+        (Err(a), Err(b)) => Err(format!("{a}; {b}")),
+        (r, Ok(())) | (Ok(()), r) => r,
+    }
+}
+
+/// PIDs of QEMU processes forwarding 127.0.0.1:`port` (a demo's).
+fn qemu_serving(port: u16) -> Vec<i32> {
     let Ok(dir) = std::fs::read_dir("/proc") else {
         return Vec::new();
     };
+    let fwd = format!("hostfwd=tcp:127.0.0.1:{port}-");
     dir.filter_map(Result::ok)
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|pid| {
             std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| {
                 let c = String::from_utf8_lossy(&c);
-                c.contains("qemu-system") && c.contains("hostfwd=tcp:127.0.0.1:8080-")
+                c.contains("qemu-system") && c.contains(&fwd)
             })
         })
         .collect()

@@ -86,9 +86,16 @@ fn read(p: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
 }
 
+/// A file of the image's base (tinyrust-base in the distro layer): /init, the scripts, the
+/// page and the CGI.
+pub fn base_file(name: &str) -> PathBuf {
+    root_dir()
+        .join("meta-tinyrust-distro/recipes-core/tinyrust-base/files")
+        .join(name)
+}
+
 /// The base image plus `extra`, gzipped, at `out`.
 pub fn build(arch: Arch, out: &Path, extra: Vec<Entry>) -> Result<PathBuf, String> {
-    let base = root_dir().join("meta-tinyrust-distro/recipes-core/tinyrust-base/files");
     let busybox = match arch {
         Arch::X86_64 => {
             let b = PathBuf::from("/bin/busybox");
@@ -145,7 +152,7 @@ pub fn build(arch: Arch, out: &Path, extra: Vec<Entry>) -> Result<PathBuf, Strin
         ("www/index.html", 0o644, "index.html"),
         ("www/cgi-bin/hello.cgi", 0o755, "hello.cgi"),
     ] {
-        entries.push(file(path, mode, read(&base.join(name))?));
+        entries.push(file(path, mode, read(&base_file(name))?));
     }
     let inittab =
         root_dir().join("meta-tinyrust-distro/recipes-core/busybox/busybox-inittab/inittab");

@@ -52,7 +52,8 @@ fn test() -> Result<(), String> {
     cargo(&["test", "--workspace", "--features", "rinet/ffi"], &root)?;
     // The STM32F429 board kernel (ARMv7-M, XIP): it builds and fits the board's flash.
     size_table::check_stm32()?;
-    // The demo's QEMU goes when the tool is stopped by a signal to its PID.
+    // The demo's QEMU goes when the tool is stopped by a signal to its PID; the demo on
+    // the mps2-an386 serves the image's page and CGI first (about 45 s for the four boots).
     let demo = guest::demo_signal_checks()?;
     if !demo.failed.is_empty() {
         return Err(format!("demo checks failed: {}", demo.failed.join(", ")));
@@ -142,7 +143,8 @@ enum Cmd {
     Bench,
     /// The rinet kernel against the Linux INET kernel in QEMU, side by side.
     Kbench,
-    /// The demo's QEMU goes when the tool gets SIGINT, SIGTERM or SIGHUP.
+    /// The demo's QEMU goes when the tool gets SIGINT, SIGTERM or SIGHUP; the mps2 demo
+    /// serves the image's page and CGI.
     DemoChecks,
     /// The coverage-guided fuzzers, their committed corpora first.
     Fuzz {

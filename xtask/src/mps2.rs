@@ -213,11 +213,8 @@ pub fn suite() -> Result<Results, String> {
             },
         );
         let base = format!("http://127.0.0.1:{}", g.http_port);
-        let index = std::fs::read_to_string(
-            crate::util::root_dir()
-                .join("meta-tinyrust-distro/recipes-core/tinyrust-base/files/index.html"),
-        )
-        .map_err(|e| e.to_string())?;
+        let index =
+            std::fs::read_to_string(image::base_file("index.html")).map_err(|e| e.to_string())?;
         res.record(
             "mps2-static-page",
             guest::curl(&[&format!("{base}/")]).and_then(|p| {
