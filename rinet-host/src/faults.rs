@@ -1,7 +1,12 @@
 //! Fault injection for tests against Linux, applied the same way to the frames rinet
 //! receives and to the frames it transmits: loss, reordering (a frame held back until the
-//! next one has gone), duplication and corruption (one byte past the Ethernet header
-//! changed, which the IPv4 or TCP/UDP checksum must catch). Rates are in percent.
+//! next one has gone), duplication and corruption (one byte of an IPv4 packet changed,
+//! which the IPv4, ICMP or TCP/UDP checksum must catch). Rates are in percent.
+//!
+//! Only IPv4 frames are corrupted: a frame damaged on a wire fails its Ethernet FCS and
+//! never reaches a stack, so what gets through damaged is a packet corrupted in some
+//! router's memory. ARP has no checksum of its own: a damaged ARP frame handed on would
+//! teach both peers a wrong MAC address, which no real link does; it is dropped instead.
 
 use std::cell::{Cell, RefCell};
 
@@ -24,6 +29,7 @@ pub struct Injected {
 
 /// Ethernet header: corruption starts after it, so the frame still reaches the stack.
 const ETH_HEADER: usize = 14;
+const ETHERTYPE_IPV4: [u8; 2] = [0x08, 0x00];
 
 pub struct Injector {
     faults: Faults,
@@ -75,6 +81,9 @@ impl Injector {
         let mut frame = std::borrow::Cow::Borrowed(frame);
         if frame.len() > ETH_HEADER && self.chance(f.corrupt_pct) {
             self.count(|i| i.corrupted += 1);
+            if frame[12..ETH_HEADER] != ETHERTYPE_IPV4 {
+                return;
+            }
             let r = self.next();
             let at = ETH_HEADER + (r % (frame.len() - ETH_HEADER) as u64) as usize;
             // A nonzero XOR: the byte always changes.
@@ -105,7 +114,8 @@ mod tests {
         let held = RefCell::new(None);
         let mut out = Vec::new();
         for n in 0..frames {
-            let frame: Vec<u8> = (0..60).map(|b| (b + n) as u8).collect();
+            let mut frame: Vec<u8> = (0..60).map(|b| (b + n) as u8).collect();
+            frame[12..ETH_HEADER].copy_from_slice(&ETHERTYPE_IPV4);
             inj.pass(&frame, &held, &mut |f| out.push(f.to_vec()));
         }
         (out, inj.injected())
@@ -148,10 +158,31 @@ mod tests {
         };
         let (out, _) = run(faults, 200);
         for (n, f) in out.iter().enumerate() {
-            let orig: Vec<u8> = (0..60).map(|b| (b + n) as u8).collect();
+            let mut orig: Vec<u8> = (0..60).map(|b| (b + n) as u8).collect();
+            orig[12..ETH_HEADER].copy_from_slice(&ETHERTYPE_IPV4);
             let diff: Vec<usize> = (0..60).filter(|&b| f[b] != orig[b]).collect();
             assert_eq!(diff.len(), 1, "frame {n}");
             assert!(diff[0] >= ETH_HEADER);
         }
+    }
+
+    #[test]
+    fn a_corrupted_arp_frame_is_dropped_never_handed_on() {
+        let inj = Injector::new(
+            Faults {
+                corrupt_pct: 100,
+                ..Faults::default()
+            },
+            42,
+        );
+        let held = RefCell::new(None);
+        let mut arp = [0u8; 60];
+        arp[12..ETH_HEADER].copy_from_slice(&[0x08, 0x06]);
+        let mut out = 0;
+        for _ in 0..50 {
+            inj.pass(&arp, &held, &mut |_| out += 1);
+        }
+        assert_eq!(out, 0);
+        assert_eq!(inj.injected().corrupted, 50);
     }
 }
