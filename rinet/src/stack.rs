@@ -626,7 +626,9 @@ impl<P: Platform> Stack<P> {
                 }
                 let ifindex = self.ifindex_of_slot(slot);
                 if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN {
-                    if let Some(why) = self.classify_syn((slot, ifindex), local, remote) {
+                    let peer_mac = frame.get(6..12).unwrap_or(&[0; 6]);
+                    let syn = (local, remote, seq, peer_mac);
+                    if let Some(why) = self.classify_syn((slot, ifindex), syn) {
                         self.stats.drop_frame(why);
                         return false;
                     }
@@ -654,18 +656,35 @@ impl<P: Platform> Stack<P> {
     /// listening socket in front of the connection would start a second one with the same
     /// peer, whose SYN-ACK the peer answers with a reset. Only an orphan in TIME-WAIT gives
     /// way, so that a peer may open the same four-tuple again at once, as on Linux.
+    ///
+    /// A SYN that comes again while its connection is in SYN-RECEIVED gets the SYN-ACK
+    /// that answered it again, at once, sent to the frame's sender (see `syn_ack`).
     fn classify_syn(
         &mut self,
         (slot, ifindex): (usize, u32),
-        local: crate::Endpoint,
-        remote: crate::Endpoint,
+        (local, remote, seq, peer_mac): (crate::Endpoint, crate::Endpoint, u32, &[u8]),
     ) -> Option<DropReason> {
         match self.engine.tcp_owner(slot, local, remote) {
             Some((r, TcpState::TimeWait)) if self.socks.forget_orphan(r) => {
                 self.engine.remove(r);
             }
-            Some(_) => return Some(DropReason::DuplicateSyn),
-            None => {}
+            Some((_, TcpState::SynReceived)) => {
+                let mut packet = Vec::new();
+                if let Some(p) = self.socks.syn_acks.again(local, remote, seq, self.now) {
+                    if packet.try_reserve_exact(p.len()).is_ok() {
+                        packet.extend_from_slice(p);
+                    }
+                }
+                if !packet.is_empty() {
+                    self.send_ip(slot, peer_mac, &packet);
+                }
+                return Some(DropReason::DuplicateSyn);
+            }
+            Some(_) => {
+                self.socks.syn_acks.forget(local, remote);
+                return Some(DropReason::DuplicateSyn);
+            }
+            None => self.socks.syn_acks.forget(local, remote),
         }
         match self
             .socks
@@ -947,6 +966,16 @@ fn observe_tx(stats: &mut Stats, socks: &mut SocketTable, port: &TxPort, f: &[u8
                     let remote = crate::Endpoint::new(info.dst, dst_port);
                     if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN {
                         socks.note_syn(local, remote, seq);
+                    }
+                    if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN | wire::TCP_ACK {
+                        let ip = if port.port.loopback {
+                            Some(f)
+                        } else {
+                            f.get(wire::ETH_HDR_LEN..)
+                        };
+                        if let Some(ip) = ip {
+                            socks.syn_acks.note(local, remote, ip);
+                        }
                     }
                     if payload_len > 0 && socks.note_sent(local, remote, seq, payload_len as u32) {
                         stats.mib.tcp_retrans_segs += 1;

@@ -1796,6 +1796,59 @@ fn tcp_flags(f: &[u8]) -> Option<u8> {
     f.get(tcp + 13).copied()
 }
 
+/// A SYN that comes again (its SYN-ACK was lost) gets the same SYN-ACK again at once, as
+/// from Linux, rather than only when the engine's own timer fires (1 s, then backing off
+/// apart from the peer's); at most once per half second; another SYN gets nothing.
+#[test]
+fn a_retransmitted_syn_gets_its_syn_ack_again_at_once() {
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 4);
+    // A first connection, so that both sides know each other's MAC address.
+    let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+    assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
+    net.run_until(SEC, |n| n.a.poll_mask(c) & POLLOUT != 0);
+    net.b.accept(l).unwrap();
+    let seen = std::rc::Rc::new(std::cell::RefCell::new(Vec::<Vec<u8>>::new()));
+    let log = seen.clone();
+    net.fault = Box::new(move |a_to_b, f| {
+        if !a_to_b && tcp_flags(f) == Some(0x12) {
+            log.borrow_mut().push(f[14..].to_vec());
+            return false;
+        }
+        true
+    });
+    let syn = forged_syn(A_IP, 5000, 80, 0x02, 1234);
+    net.b.receive(IF, &syn);
+    net.pump();
+    assert_eq!(seen.borrow().len(), 1);
+    net.advance(300_000);
+    assert_eq!(seen.borrow().len(), 1, "the engine's timer is not due yet");
+    net.b.receive(IF, &syn);
+    net.pump();
+    assert_eq!(
+        seen.borrow().len(),
+        2,
+        "the SYN came again: its SYN-ACK at once"
+    );
+    assert_eq!(seen.borrow()[1], seen.borrow()[0]);
+    net.advance(100_000);
+    net.b.receive(IF, &syn);
+    net.pump();
+    net.b.receive(IF, &forged_syn(A_IP, 5000, 80, 0x02, 999));
+    net.pump();
+    assert_eq!(
+        seen.borrow().len(),
+        2,
+        "within half a second, or another SYN"
+    );
+    assert_eq!(net.b.stats.dropped(DropReason::DuplicateSyn), 3);
+    // Half a second after the last, still before the engine's own timer (1 s).
+    net.advance(450_000);
+    net.b.receive(IF, &syn);
+    net.pump();
+    assert_eq!(seen.borrow().len(), 3);
+}
+
 /// A retransmitted SYN (its SYN-ACK was lost) belongs to the connection already being
 /// set up, not to a fresh listening socket that happens to come first in the engine: one
 /// connection results, with no reset, and accept() returns it once.

@@ -8,6 +8,7 @@
 pub mod dgram;
 pub mod icmp;
 pub mod opts;
+pub mod syn_ack;
 pub mod tcp;
 pub mod time_wait;
 
@@ -230,6 +231,7 @@ pub struct SocketTable {
     pub(crate) kick: bool,
     /// Since when a SYN found the SYN queue full (until one finds it below half).
     syn_full_since: Option<u64>,
+    pub(crate) syn_acks: syn_ack::SynAcks,
 }
 
 impl SocketTable {
@@ -244,6 +246,7 @@ impl SocketTable {
             next_port: EPHEMERAL_FIRST + (seed % span) as u16,
             kick: false,
             syn_full_since: None,
+            syn_acks: syn_ack::SynAcks::default(),
         }
     }
 

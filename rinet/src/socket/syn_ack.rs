@@ -1,0 +1,159 @@
+//! The SYN-ACKs of connections being set up, kept to be sent again when the peer's SYN
+//! comes again: the peer retransmits its SYN because our SYN-ACK was lost, and the
+//! engine would otherwise answer only on its own retransmission timer, which backs off
+//! apart from the peer's (on a lossy link a connect could then fail with both sides
+//! retrying, never at the same time). Linux answers such a SYN with the same SYN-ACK
+//! (`tcp_check_req`), at most once per `tcp_invalid_ratelimit`; so does this.
+
+use alloc::vec::Vec;
+
+use crate::addr::Endpoint;
+use crate::socket::tcp::SYN_QUEUE_MAX;
+
+/// Linux's `tcp_invalid_ratelimit` default: one answer per half second and connection.
+const RESEND_GAP_US: u64 = 500_000;
+
+struct Entry {
+    local: Endpoint,
+    remote: Endpoint,
+    /// The IPv4 packet as it left (header and TCP segment, options included).
+    packet: Vec<u8>,
+    resent_at: Option<u64>,
+}
+
+/// At most one entry per connection and [`SYN_QUEUE_MAX`] in all (the newest kept): a
+/// connection this table has forgotten still gets its SYN-ACK from the engine's timer.
+#[derive(Default)]
+pub struct SynAcks {
+    entries: Vec<Entry>,
+}
+
+impl SynAcks {
+    /// Our SYN-ACK for `local`-`remote` left as `packet` (perhaps sent again from here).
+    pub(crate) fn note(&mut self, local: Endpoint, remote: Endpoint, packet: &[u8]) {
+        let same = |e: &Entry| e.local == local && e.remote == remote;
+        if self.entries.iter().any(|e| same(e) && e.packet == packet) {
+            return;
+        }
+        self.forget(local, remote);
+        if self.entries.len() >= SYN_QUEUE_MAX {
+            self.entries.remove(0);
+        }
+        let mut copy = Vec::new();
+        if copy.try_reserve_exact(packet.len()).is_err() || self.entries.try_reserve(1).is_err() {
+            return;
+        }
+        copy.extend_from_slice(packet);
+        self.entries.push(Entry {
+            local,
+            remote,
+            packet: copy,
+            resent_at: None,
+        });
+    }
+
+    /// The SYN-ACK to send again for a SYN with sequence number `seq` from `remote`, if
+    /// it answers that SYN and none was sent again in the last half second.
+    pub(crate) fn again(
+        &mut self,
+        local: Endpoint,
+        remote: Endpoint,
+        seq: u32,
+        now: u64,
+    ) -> Option<&[u8]> {
+        let e = self
+            .entries
+            .iter_mut()
+            .find(|e| e.local == local && e.remote == remote)?;
+        if crate::wire::tcp_ack_number(&e.packet) != Some(seq.wrapping_add(1)) {
+            return None;
+        }
+        if e.resent_at
+            .is_some_and(|t| now.saturating_sub(t) < RESEND_GAP_US)
+        {
+            return None;
+        }
+        e.resent_at = Some(now);
+        Some(&e.packet)
+    }
+
+    /// The connection left SYN-RECEIVED (or never was there).
+    pub(crate) fn forget(&mut self, local: Endpoint, remote: Endpoint) {
+        self.entries
+            .retain(|e| !(e.local == local && e.remote == remote));
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::addr::Ipv4;
+    use crate::wire::{tcp_segment, TCP_ACK, TCP_SYN};
+
+    fn ends(port: u16) -> (Endpoint, Endpoint) {
+        (
+            Endpoint::new(Ipv4::new(10, 0, 0, 2), 80),
+            Endpoint::new(Ipv4::new(10, 0, 0, 1), port),
+        )
+    }
+
+    fn syn_ack(port: u16, their_isn: u32) -> Vec<u8> {
+        let (l, r) = ends(port);
+        tcp_segment(
+            l,
+            r,
+            (77, their_isn.wrapping_add(1)),
+            TCP_SYN | TCP_ACK,
+            1024,
+        )
+        .to_vec()
+    }
+
+    #[test]
+    fn the_same_syn_gets_the_same_syn_ack_at_most_twice_a_second() {
+        let mut t = SynAcks::default();
+        let (l, r) = ends(4000);
+        let sent = syn_ack(4000, u32::MAX);
+        t.note(l, r, &sent);
+        assert_eq!(t.again(l, r, u32::MAX, 1_000_000), Some(&sent[..]));
+        // The copy sent again is seen leaving like any other.
+        t.note(l, r, &sent);
+        assert_eq!(t.again(l, r, u32::MAX, 1_400_000), None);
+        assert_eq!(t.again(l, r, u32::MAX, 1_500_000), Some(&sent[..]));
+    }
+
+    #[test]
+    fn another_syn_or_another_peer_gets_nothing() {
+        let mut t = SynAcks::default();
+        let (l, r) = ends(4000);
+        t.note(l, r, &syn_ack(4000, 10));
+        assert_eq!(t.again(l, r, 11, 0), None);
+        assert_eq!(t.again(l, ends(4001).1, 10, 0), None);
+        t.forget(l, r);
+        assert_eq!(t.again(l, r, 10, 0), None);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn bounded_by_the_syn_queue_keeping_the_newest() {
+        let mut t = SynAcks::default();
+        for port in 0..SYN_QUEUE_MAX as u16 + 3 {
+            let (l, r) = ends(port);
+            t.note(l, r, &syn_ack(port, 5));
+            t.note(l, r, &syn_ack(port, 5));
+        }
+        assert_eq!(t.len(), SYN_QUEUE_MAX);
+        let (l, r) = ends(0);
+        assert_eq!(t.again(l, r, 5, 0), None);
+        let (l, r) = ends(SYN_QUEUE_MAX as u16 + 2);
+        assert!(t.again(l, r, 5, 0).is_some());
+    }
+}
