@@ -126,7 +126,7 @@ enum Cmd {
         #[arg(long)]
         debug: bool,
     },
-    /// The size report (docs/size-report.md) for thumbv7em, i586 and x86_64.
+    /// The size report (docs/size-report.md and .json) for thumbv7em, i586 and x86_64.
     Size,
     /// The kernel size table (docs/kernel-size.md): INET, no TCP/IP, no NET and rinet
     /// kernels for x86_64, the Galileo and the STM32F429.

@@ -56,3 +56,10 @@ pub fn output(
 pub fn is_root() -> bool {
     output("id", &["-u"], Path::new("."), &[]).is_ok_and(|s| s.trim() == "0")
 }
+
+/// Write `value` as pretty JSON to `path` (the reports' data beside their Markdown).
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), String> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    text.push('\n');
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
