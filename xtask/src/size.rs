@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::util::{output, root_dir, run, write_json};
+use crate::util::{output, read_json, root_dir, run, write_json};
 
 struct Target {
     triple: &'static str,
@@ -491,7 +491,7 @@ pub struct Summary {
     pub rinet_code: u64,
     pub smoltcp_alone_code: u64,
     /// rinet code − smoltcp-alone code: the figure of the code-size budget (issue #2,
-    /// docs/size-budget.md).
+    /// docs/size-budget.md); `cargo xtask test` gates it for thumbv7em.
     pub own_layer: i64,
     /// Code in rinet's own source files, from the line tables.
     pub own_source_files: u64,
@@ -500,6 +500,8 @@ pub struct Summary {
 }
 
 const JSON: &str = "docs/size-report.json";
+/// The target of the code-size budget, and of the test command's gate.
+const BUDGET_TRIPLE: &str = "thumbv7em-none-eabi";
 
 /// rinet's staticlib and the smoltcp-alone probe for `t` at `profile`, each linked against
 /// the stub.
@@ -750,4 +752,56 @@ pub fn report() -> Result<(), String> {
     print!("{md}");
     eprintln!("wrote docs/size-report.md and {JSON}");
     Ok(())
+}
+
+/// The test command's gate on the code-size budget's figure: rinet's own layer over
+/// smoltcp alone on thumbv7em at the kernel's opt-level, built and linked as the report
+/// does it (two staticlibs, without the report's line-table builds; no kernel), against the
+/// committed docs/size-report.json.
+pub fn check_own_layer() -> Result<(), String> {
+    let t = TARGETS
+        .iter()
+        .find(|t| t.triple == BUDGET_TRIPLE)
+        .ok_or("no budget target")?;
+    let committed: SizeReport = read_json(&root_dir().join(JSON))?;
+    let baseline = committed
+        .targets
+        .iter()
+        .find(|c| c.triple == t.triple)
+        .ok_or(format!("{JSON}: no {}", t.triple))?
+        .summary
+        .own_layer;
+    let work = root_dir().join("target").join("size-report");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let (r, p) = link_pair(t, &kernel_rust(t)?.profile, &work)?;
+    let current = own_layer(&r.sections, &p.sections);
+    let bytes = |v: i64| {
+        u64::try_from(v).map_err(|_| format!("rinet's code is below smoltcp alone's ({v} B)"))
+    };
+    let line = crate::size_gate::check(
+        &format!("{} rinet's own layer over smoltcp alone (code)", t.triple),
+        bytes(baseline)?,
+        bytes(current)?,
+        &format!("`cargo xtask size`, then commit {JSON} and docs/size-report.md"),
+    )?;
+    println!("size gate: {line}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed Markdown is what the committed JSON renders to: the two are one
+    /// report, and the gate's baseline is the figure the Markdown shows.
+    #[test]
+    fn the_committed_json_renders_to_the_committed_markdown() {
+        let report: SizeReport = read_json(&root_dir().join(JSON)).unwrap();
+        let md = std::fs::read_to_string(root_dir().join("docs/size-report.md")).unwrap();
+        assert!(
+            markdown(&report) == md,
+            "{JSON} does not render to docs/size-report.md: run `cargo xtask size`"
+        );
+        assert!(report.targets.iter().any(|t| t.triple == BUDGET_TRIPLE));
+    }
 }

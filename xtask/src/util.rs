@@ -63,3 +63,9 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), Str
     text.push('\n');
     std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
 }
+
+/// Read back what [`write_json`] wrote.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
