@@ -149,8 +149,8 @@ enum Cmd {
         #[arg(long)]
         check: bool,
     },
-    /// The kernel size table (docs/kernel-size.md): INET, no TCP/IP, no NET and rinet
-    /// kernels for x86_64, the Galileo and the STM32F429.
+    /// The kernel size table (docs/kernel-size.md and .json): INET, no TCP/IP, no NET and
+    /// rinet kernels for x86_64, the Galileo and the STM32F429.
     SizeTable,
     /// rinet on TAP against a Linux-socket server, side by side, as ratios.
     Bench,
