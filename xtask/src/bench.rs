@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::util::{cargo, is_root, output, root_dir, run};
+use serde::Serialize;
+
+use crate::util::{cargo, is_root, output, root_dir, run, write_json};
 
 const RINET: &str = "10.77.0.2";
 const LINUX_SIDE: &str = "10.77.0.1";
@@ -267,21 +269,49 @@ pub fn bench() -> Result<(), String> {
         "rinet-bench-srv",
         &[bin, "linux-serve", "--bind", "10.78.0.2:80"],
     )?;
-    let targets = [
-        ("rinet (TAP, user space)", RINET),
-        ("Linux sockets (veth)", "10.78.0.2"),
-    ];
-    let mut results = Vec::new();
-    for (name, ip) in targets {
-        let big = format!("http://{ip}/gen/67108864");
-        curl_speed(&lab, "rinet-bench", &big)?; // warm-up: content generation, ARP
-        let speeds: Vec<f64> = (0..3)
-            .map(|_| curl_speed(&lab, "rinet-bench", &big))
-            .collect::<Result<_, _>>()?;
-        let rate = wrk_rate(&lab, "rinet-bench", &format!("http://{ip}/"))?;
-        results.push((name, median(speeds) * 8.0 / 1e6, rate));
-    }
-    let (r, l) = (&results[0], &results[1]);
+    let report = BenchReport {
+        rinet: serve_figures(&lab, RINET)?,
+        linux: serve_figures(&lab, "10.78.0.2")?,
+    };
+    let md = markdown(&report);
+    print!("{md}");
+    std::fs::write(root_dir().join("docs/bench-report.md"), &md).map_err(|e| e.to_string())?;
+    write_json(&root_dir().join("docs/bench-report.json"), &report)
+}
+
+/// The benchmark as data: docs/bench-report.md is rendered from it, docs/bench-report.json
+/// is it.
+#[derive(Serialize)]
+struct BenchReport {
+    /// rinet-host on the TAP device, in user space.
+    rinet: ServerFigures,
+    /// `rinet-host linux-serve` on Linux sockets, behind the veth pair.
+    linux: ServerFigures,
+}
+
+#[derive(Serialize)]
+struct ServerFigures {
+    /// 64 MiB download with curl, median of 3.
+    download_mbit_s: f64,
+    /// The small page with wrk, 8 keep-alive connections for 5 s.
+    small_page_req_s: f64,
+}
+
+/// The clients' figures against the server at `ip`.
+fn serve_figures(lab: &Lab, ip: &str) -> Result<ServerFigures, String> {
+    let big = format!("http://{ip}/gen/67108864");
+    curl_speed(lab, "rinet-bench", &big)?; // warm-up: content generation, ARP
+    let speeds: Vec<f64> = (0..3)
+        .map(|_| curl_speed(lab, "rinet-bench", &big))
+        .collect::<Result<_, _>>()?;
+    Ok(ServerFigures {
+        download_mbit_s: median(speeds) * 8.0 / 1e6,
+        small_page_req_s: wrk_rate(lab, "rinet-bench", &format!("http://{ip}/"))?,
+    })
+}
+
+fn markdown(report: &BenchReport) -> String {
+    let (r, l) = (&report.rinet, &report.linux);
     let mut md =
         String::from("# Benchmark: rinet on TAP vs the same HTTP service on Linux sockets\n\n");
     let _ = writeln!(
@@ -297,18 +327,16 @@ pub fn bench() -> Result<(), String> {
     let _ = writeln!(
         md,
         "| 64 MiB download (curl, median of 3), Mbit/s | {:.0} | {:.0} | {:.2} |",
-        r.1,
-        l.1,
-        r.1 / l.1
+        r.download_mbit_s,
+        l.download_mbit_s,
+        r.download_mbit_s / l.download_mbit_s
     );
     let _ = writeln!(
         md,
         "| small page, wrk -c8 5 s keep-alive, requests/s | {:.0} | {:.0} | {:.2} |",
-        r.2,
-        l.2,
-        r.2 / l.2
+        r.small_page_req_s,
+        l.small_page_req_s,
+        r.small_page_req_s / l.small_page_req_s
     );
-    print!("{md}");
-    std::fs::write(root_dir().join("docs/bench-report.md"), &md).map_err(|e| e.to_string())?;
-    Ok(())
+    md
 }

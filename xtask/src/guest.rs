@@ -928,18 +928,39 @@ fn qemu_serving(port: u16) -> Vec<i32> {
         .collect()
 }
 
+/// The kernel benchmark as data: docs/kernel-bench.md is rendered from it,
+/// docs/kernel-bench.json is it.
+#[derive(serde::Serialize)]
+struct KernelBench {
+    rinet: KernelNumbers,
+    inet: KernelNumbers,
+}
+
+#[derive(serde::Serialize)]
 struct KernelNumbers {
+    /// QEMU start to the first HTTP 200.
     first_200_s: f64,
+    /// MemFree after boot.
     memfree_kb: u64,
+    /// 64 MiB download, median of 3.
     mbit_s: f64,
+    /// The small page with wrk, 4 connections for 5 s.
     req_s: f64,
-    sections: [u64; 4],
+    vmlinux: Vmlinux,
     bzimage: u64,
 }
 
 /// vmlinux sizes: text as the sum of text symbols (x86_64 pads `.text` to 2 MiB, so the
 /// section size hides real differences), and the `.rodata`, `.data`, `.bss` sections.
-fn extents(vmlinux: &Path) -> Result<[u64; 4], String> {
+#[derive(serde::Serialize)]
+struct Vmlinux {
+    text: u64,
+    rodata: u64,
+    data: u64,
+    bss: u64,
+}
+
+fn extents(vmlinux: &Path) -> Result<Vmlinux, String> {
     let v = vmlinux.to_string_lossy();
     let out = output("size", &["-A", &v], Path::new("."), &[])?;
     let get = |name: &str| -> u64 {
@@ -963,7 +984,12 @@ fn extents(vmlinux: &Path) -> Result<[u64; 4], String> {
                 .flatten()
         })
         .sum();
-    Ok([text, get(".rodata"), get(".data"), get(".bss")])
+    Ok(Vmlinux {
+        text,
+        rodata: get(".rodata"),
+        data: get(".data"),
+        bss: get(".bss"),
+    })
 }
 
 fn measure(spec: Spec) -> Result<KernelNumbers, String> {
@@ -1048,7 +1074,7 @@ dd if=/dev/urandom of=/www/big64.bin bs=1024 count=65536 2>/dev/null\necho GUEST
         memfree_kb,
         mbit_s: speeds[1],
         req_s,
-        sections: extents(&build.join("vmlinux"))?,
+        vmlinux: extents(&build.join("vmlinux"))?,
         bzimage,
     })
 }
@@ -1056,13 +1082,24 @@ dd if=/dev/urandom of=/www/big64.bin bs=1024 count=65536 2>/dev/null\necho GUEST
 /// `cargo xtask kbench`: the rinet guest against the INET guest, same QEMU settings.
 pub fn kbench() -> Result<(), String> {
     crate::deps::ensure(true)?;
-    let r = measure(Spec::rinet(Arch::X86_64))?;
-    let l = measure(Spec {
-        arch: Arch::X86_64,
-        net: kernel::Net::Inet,
-        debug: false,
-        omit: None,
-    })?;
+    let report = KernelBench {
+        rinet: measure(Spec::rinet(Arch::X86_64))?,
+        inet: measure(Spec {
+            arch: Arch::X86_64,
+            net: kernel::Net::Inet,
+            debug: false,
+            omit: None,
+        })?,
+    };
+    let md = kbench_markdown(&report);
+    print!("{md}");
+    let docs = crate::util::root_dir().join("docs");
+    std::fs::write(docs.join("kernel-bench.md"), &md).map_err(|e| e.to_string())?;
+    crate::util::write_json(&docs.join("kernel-bench.json"), &report)
+}
+
+fn kbench_markdown(report: &KernelBench) -> String {
+    let (r, l) = (&report.rinet, &report.inet);
     let mut md = String::from("# Kernel benchmark: rinet guest vs INET guest\n\n");
     md.push_str(
         "Produced by `cargo xtask kbench` in one run: the same tinyconfig-based x86_64 kernel \
@@ -1110,22 +1147,14 @@ pub fn kbench() -> Result<(), String> {
         l.req_s,
         &f0,
     );
-    for (i, name) in [
-        "vmlinux text (sum of text symbols)",
-        "vmlinux .rodata",
-        "vmlinux .data",
-        "vmlinux .bss",
-    ]
-    .iter()
-    .enumerate()
-    {
-        row(
-            &mut md,
-            name,
-            r.sections[i] as f64,
-            l.sections[i] as f64,
-            &f0,
-        );
+    let (rv, lv) = (&r.vmlinux, &l.vmlinux);
+    for (name, a, b) in [
+        ("vmlinux text (sum of text symbols)", rv.text, lv.text),
+        ("vmlinux .rodata", rv.rodata, lv.rodata),
+        ("vmlinux .data", rv.data, lv.data),
+        ("vmlinux .bss", rv.bss, lv.bss),
+    ] {
+        row(&mut md, name, a as f64, b as f64, &f0);
     }
     row(
         &mut md,
@@ -1134,17 +1163,14 @@ pub fn kbench() -> Result<(), String> {
         l.bzimage as f64,
         &f0,
     );
-    let total = |n: &KernelNumbers| n.sections[0] + n.sections[1] + n.sections[2];
+    let total = |n: &KernelNumbers| n.vmlinux.text + n.vmlinux.rodata + n.vmlinux.data;
     md.push_str(&format!(
         "\ntext + rodata + data: rinet {} B, INET {} B, saving {} B.\n",
-        total(&r),
-        total(&l),
-        total(&l) as i64 - total(&r) as i64
+        total(r),
+        total(l),
+        total(l) as i64 - total(r) as i64
     ));
-    print!("{md}");
-    std::fs::write(crate::util::root_dir().join("docs/kernel-bench.md"), &md)
-        .map_err(|e| e.to_string())?;
-    Ok(())
+    md
 }
 
 /// The guest on a TAP device in a network namespace this test makes: udhcpd (busybox) on

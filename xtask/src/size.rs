@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::util::{output, root_dir, run};
+use serde::{Deserialize, Serialize};
+
+use crate::util::{output, read_json, root_dir, run, write_json};
 
 struct Target {
     triple: &'static str,
@@ -242,12 +244,13 @@ fn stub_source(exports: &[String], helpers: &str) -> String {
     s
 }
 
-#[derive(Default, Clone)]
-struct Split {
-    text: u64,
-    rodata: u64,
-    data: u64,
-    bss: u64,
+/// Bytes of one image or component by kind; "code" is text + rodata.
+#[derive(Default, Clone, Serialize, Deserialize)]
+pub struct Split {
+    pub text: u64,
+    pub rodata: u64,
+    pub data: u64,
+    pub bss: u64,
 }
 
 impl Split {
@@ -420,43 +423,177 @@ fn link(t: &Target, lib: &Lib, archive: &Path, work: &Path) -> Result<Linked, St
     })
 }
 
+/// The size report as data: `docs/size-report.md` is rendered from it and
+/// `docs/size-report.json` is it.
+#[derive(Serialize, Deserialize)]
+pub struct SizeReport {
+    pub rustc: String,
+    pub targets: Vec<TargetSizes>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct TargetSizes {
+    pub triple: String,
+    pub label: String,
+    /// The kernel build's rustc flags for this target.
+    pub rustflags: String,
+    /// The opt-level of the kernel build's profile: "z" or "s".
+    pub kernel_opt: String,
+    /// rinet's staticlib and smoltcp alone, at opt-level s and z.
+    pub builds: Vec<Build>,
+    /// rinet's staticlib at the kernel's opt-level by component, from symbols.
+    pub rinet_components: BTreeMap<String, Split>,
+    pub by_source: SourceSizes,
+    pub summary: Summary,
+}
+
+/// One linked build, the stub's bytes subtracted.
+#[derive(Serialize, Deserialize)]
+pub struct Build {
+    pub name: String,
+    pub opt: String,
+    pub sizes: Split,
+}
+
+/// The kernel-profile builds again with DWARF line tables, by source file.
+#[derive(Serialize, Deserialize)]
+pub struct SourceSizes {
+    /// Largest in rinet first.
+    pub rows: Vec<SourceRow>,
+    pub covered_rinet: u64,
+    pub covered_smoltcp_alone: u64,
+    /// Text of the line-table builds, and of the report's own rinet build beside it: line
+    /// tables move code by a few bytes of alignment, and this keeps that visible.
+    pub text_rinet: u64,
+    pub text_rinet_report: u64,
+    pub text_smoltcp_alone: u64,
+    /// rinet's 25 largest functions, inlined callees included (opt-level z targets only).
+    pub largest_functions: Vec<Function>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct SourceRow {
+    pub source: String,
+    pub rinet: u64,
+    pub smoltcp_alone: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Function {
+    pub name: String,
+    pub source: String,
+    pub bytes: u64,
+}
+
+/// What rinet's own layer costs over smoltcp alone, at the kernel's opt-level.
+#[derive(Serialize, Deserialize)]
+pub struct Summary {
+    pub rinet_code: u64,
+    pub smoltcp_alone_code: u64,
+    /// rinet code − smoltcp-alone code: the figure of the code-size budget (issue #2,
+    /// docs/size-budget.md); `cargo xtask test` gates it for thumbv7em.
+    pub own_layer: i64,
+    /// Code in rinet's own source files, from the line tables.
+    pub own_source_files: u64,
+    pub rinet_data: u64,
+    pub rinet_bss: u64,
+}
+
+const JSON: &str = "docs/size-report.json";
+/// The target of the code-size budget, and of the test command's gate.
+const BUDGET_TRIPLE: &str = "thumbv7em-none-eabi";
+
+/// rinet's staticlib and the smoltcp-alone probe for `t` at `profile`, each linked against
+/// the stub.
+fn link_pair(t: &Target, profile: &str, work: &Path) -> Result<(Linked, Linked), String> {
+    let rinet = link(t, &RINET, &build(t, &RINET, profile)?, work)?;
+    let alone = link(t, &PROBE, &build(t, &PROBE, profile)?, work)?;
+    Ok((rinet, alone))
+}
+
+fn own_layer(rinet: &Split, alone: &Split) -> i64 {
+    rinet.code() as i64 - alone.code() as i64
+}
+
+fn measure_target(t: &Target, work: &Path) -> Result<TargetSizes, String> {
+    let kr = kernel_rust(t)?;
+    let kernel_opt = if kr.profile == "release-z" { "z" } else { "s" };
+    let mut builds = Vec::new();
+    let mut at_kernel_opt = None;
+    for (profile, opt) in [("release", "s"), ("release-z", "z")] {
+        let (r, p) = link_pair(t, profile, work)?;
+        for (name, l) in [("rinet (staticlib)", &r), ("smoltcp alone", &p)] {
+            builds.push(Build {
+                name: name.to_string(),
+                opt: opt.to_string(),
+                sizes: l.sections.clone(),
+            });
+        }
+        if opt == kernel_opt {
+            at_kernel_opt = Some((r, p));
+        }
+    }
+    let (r, p) = at_kernel_opt.ok_or(format!("{}: no build at opt {kernel_opt}", t.triple))?;
+    let (by_source, own_source_files) = by_source(t, &kr.profile, work, r.sections.text)?;
+    Ok(TargetSizes {
+        triple: t.triple.to_string(),
+        label: t.label.to_string(),
+        rustflags: kr.rustflags,
+        kernel_opt: kernel_opt.to_string(),
+        builds,
+        rinet_components: r
+            .parts
+            .iter()
+            .filter(|(k, _)| **k != "stub")
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect(),
+        by_source,
+        summary: Summary {
+            rinet_code: r.sections.code(),
+            smoltcp_alone_code: p.sections.code(),
+            own_layer: own_layer(&r.sections, &p.sections),
+            own_source_files,
+            rinet_data: r.sections.data,
+            rinet_bss: r.sections.bss,
+        },
+    })
+}
+
 /// The kernel-profile builds of rinet and of smoltcp alone, split by source file
-/// (`size_source`), as a Markdown section; for the budget target also rinet's largest
-/// functions.
-fn source_table(t: &Target, work: &Path, text_of_report: &Split) -> Result<(String, u64), String> {
+/// (`size_source`), and the code in rinet's own source files.
+fn by_source(
+    t: &Target,
+    profile: &str,
+    work: &Path,
+    report_text: u64,
+) -> Result<(SourceSizes, u64), String> {
     let work = work.join("line-tables");
     std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let profile = kernel_rust(t)?.profile;
-    let r = link(t, &RINET, &build_line_tables(t, &RINET, &profile)?, &work)?;
-    let p = link(t, &PROBE, &build_line_tables(t, &PROBE, &profile)?, &work)?;
+    let r = link(t, &RINET, &build_line_tables(t, &RINET, profile)?, &work)?;
+    let p = link(t, &PROBE, &build_line_tables(t, &PROBE, profile)?, &work)?;
     let (rs, ps) = (
         crate::size_source::attribute(&r.elf)?,
         crate::size_source::attribute(&p.elf)?,
     );
-    let mut md = String::from(
-        "\nThe same builds by source file, from DWARF line tables (code inlined from core/alloc \
-         counts to the caller that asked for it; smoltcp code inlined into rinet counts as \
-         smoltcp):\n\n| source | rinet | smoltcp alone |\n|---|---:|---:|\n",
+    let row = |source: &String| SourceRow {
+        source: source.clone(),
+        rinet: rs.groups.get(source).copied().unwrap_or(0),
+        smoltcp_alone: ps.groups.get(source).copied().unwrap_or(0),
+    };
+    let mut rows: Vec<SourceRow> = rs.groups.keys().map(row).collect();
+    rows.extend(
+        ps.groups
+            .keys()
+            .filter(|g| !rs.groups.contains_key(*g))
+            .map(row),
     );
-    let mut rows: Vec<(&String, u64)> = rs.groups.iter().map(|(g, n)| (g, *n)).collect();
-    for g in ps.groups.keys().filter(|g| !rs.groups.contains_key(*g)) {
-        rows.push((g, 0));
-    }
-    rows.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(b.0)));
-    let mut own = 0;
-    for (g, n) in rows {
-        if g.starts_with("rinet") {
-            own += n;
-        }
-        let probe = ps.groups.get(g).copied().unwrap_or(0);
-        let _ = writeln!(md, "| {g} | {n} | {probe} |");
-    }
-    let _ = writeln!(
-        md,
-        "| **covered by line tables** | **{}** | **{}** |\n| text of this build (of the report's build) \
-         | {} ({}) | {} |\n\nrinet's own source files: **{own} B** of code.",
-        rs.covered, ps.covered, r.sections.text, text_of_report.text, p.sections.text
-    );
+    rows.sort_by(|a, b| b.rinet.cmp(&a.rinet).then(a.source.cmp(&b.source)));
+    let own = rows
+        .iter()
+        .filter(|r| r.source.starts_with("rinet"))
+        .map(|r| r.rinet)
+        .sum();
+    let mut largest_functions = Vec::new();
     if profile == "release-z" {
         let mut fns: Vec<(&(String, String), &u64)> = rs
             .functions
@@ -464,20 +601,29 @@ fn source_table(t: &Target, work: &Path, text_of_report: &Split) -> Result<(Stri
             .filter(|((g, _), _)| g.starts_with("rinet"))
             .collect();
         fns.sort_by(|a, b| b.1.cmp(a.1).then(a.0.cmp(b.0)));
-        md.push_str("\nrinet's 25 largest functions here (inlined callees included):\n\n| function | source | bytes |\n|---|---|---:|\n");
-        for ((g, f), n) in fns.into_iter().take(25) {
-            let _ = writeln!(md, "| `{f}` | {g} | {n} |");
-        }
+        largest_functions = fns
+            .into_iter()
+            .take(25)
+            .map(|((source, name), bytes)| Function {
+                name: name.clone(),
+                source: source.clone(),
+                bytes: *bytes,
+            })
+            .collect();
     }
-    Ok((md, own))
+    let sizes = SourceSizes {
+        rows,
+        covered_rinet: rs.covered,
+        covered_smoltcp_alone: ps.covered,
+        text_rinet: r.sections.text,
+        text_rinet_report: report_text,
+        text_smoltcp_alone: p.sections.text,
+        largest_functions,
+    };
+    Ok((sizes, own))
 }
 
-pub fn report() -> Result<(), String> {
-    crate::deps::ensure(true)?;
-    let work = root_dir().join("target").join("size-report");
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
-    let ch = crate::kernel_rust::ensure_toolchain()?;
-    let rustc = output("rustup", &["run", &ch, "rustc", "--version"], &work, &[])?;
+fn markdown(report: &SizeReport) -> String {
     let mut md = String::new();
     let _ = writeln!(
         md,
@@ -489,80 +635,173 @@ pub fn report() -> Result<(), String> {
          from the symbol table: after LTO, smoltcp code inlined into a rinet function counts as rinet. \
          The split by source file comes from DWARF line tables of the same build and does not \
          have that fault (`xtask/src/size_source.rs`).\n",
-        rustc.trim()
+        report.rustc
     );
-    let mut summary = String::from(
+    for t in &report.targets {
+        target_markdown(&mut md, t);
+    }
+    md.push_str(
         "\n## Summary: cost of rinet's own layer over smoltcp alone (at the opt-level the kernel build uses)\n\n\
          | target | opt | rinet code | smoltcp-alone code | rinet − smoltcp-alone (code) | rinet's own source files (text) | rinet data | rinet bss |\n|---|---|---:|---:|---:|---:|---:|---:|\n",
     );
-    for t in TARGETS {
-        let _ = writeln!(md, "\n## {} — `{}`\n", t.label, t.triple);
-        let kr = kernel_rust(t)?;
-        let flags = if kr.rustflags.is_empty() {
-            String::new()
-        } else {
-            format!(" and `{}`", kr.rustflags)
-        };
-        let _ = writeln!(md, "Built with `-Zbuild-std=core,alloc`{flags}.\n");
-        md.push_str("| build | opt | text | rodata | data | bss | code |\n|---|---|---:|---:|---:|---:|---:|\n");
-        let kernel_opt = if kr.profile == "release-z" { "z" } else { "s" };
-        let mut s_pair = (0, 0, Split::default());
-        let mut rinet_parts = BTreeMap::new();
-        for (profile, opt) in [("release", "s"), ("release-z", "z")] {
-            let r = link(t, &RINET, &build(t, &RINET, profile)?, &work)?;
-            let p = link(t, &PROBE, &build(t, &PROBE, profile)?, &work)?;
-            for (name, l) in [("rinet (staticlib)", &r), ("smoltcp alone", &p)] {
-                let s = &l.sections;
-                let _ = writeln!(
-                    md,
-                    "| {name} | {opt} | {} | {} | {} | {} | **{}** |",
-                    s.text,
-                    s.rodata,
-                    s.data,
-                    s.bss,
-                    s.code()
-                );
-            }
-            if opt == kernel_opt {
-                s_pair = (r.sections.code(), p.sections.code(), r.sections.clone());
-                rinet_parts = r.parts;
-            }
-        }
+    for t in &report.targets {
+        let s = &t.summary;
         let _ = writeln!(
             md,
-            "\nrinet staticlib (opt {kernel_opt}, as the kernel builds it) by component, from symbols:\n\n\
-             | component | text | rodata | data | bss |\n|---|---:|---:|---:|---:|"
-        );
-        for (k, v) in &rinet_parts {
-            if *k != "stub" {
-                let _ = writeln!(
-                    md,
-                    "| {k} | {} | {} | {} | {} |",
-                    v.text, v.rodata, v.data, v.bss
-                );
-            }
-        }
-        let (by_source, own) = source_table(t, &work, &s_pair.2)?;
-        md.push_str(&by_source);
-        let (rc, pc, rs) = s_pair;
-        let _ = writeln!(
-            summary,
-            "| {} | {kernel_opt} | {rc} | {pc} | {:+} | {own} | {} | {} |",
+            "| {} | {} | {} | {} | {:+} | {} | {} | {} |",
             t.triple,
-            rc as i64 - pc as i64,
-            rs.data,
-            rs.bss
+            t.kernel_opt,
+            s.rinet_code,
+            s.smoltcp_alone_code,
+            s.own_layer,
+            s.own_source_files,
+            s.rinet_data,
+            s.rinet_bss
         );
     }
-    md.push_str(&summary);
     md.push_str(
         "\nBudget (issue #2): rinet's own layer adds at most 8 KB of code on thumbv7em over smoltcp \
          alone. picoTCP's kernel port added 41,696 B to its uClinux kernel in total; the C glue \
          (issue #3) adds to the figures above.\n",
     );
-    let out = root_dir().join("docs").join("size-report.md");
-    std::fs::write(&out, &md).map_err(|e| e.to_string())?;
+    md
+}
+
+fn target_markdown(md: &mut String, t: &TargetSizes) {
+    let _ = writeln!(md, "\n## {} — `{}`\n", t.label, t.triple);
+    let flags = if t.rustflags.is_empty() {
+        String::new()
+    } else {
+        format!(" and `{}`", t.rustflags)
+    };
+    let _ = writeln!(md, "Built with `-Zbuild-std=core,alloc`{flags}.\n");
+    md.push_str(
+        "| build | opt | text | rodata | data | bss | code |\n|---|---|---:|---:|---:|---:|---:|\n",
+    );
+    for b in &t.builds {
+        let s = &b.sizes;
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} | {} | {} | **{}** |",
+            b.name,
+            b.opt,
+            s.text,
+            s.rodata,
+            s.data,
+            s.bss,
+            s.code()
+        );
+    }
+    let _ = writeln!(
+        md,
+        "\nrinet staticlib (opt {}, as the kernel builds it) by component, from symbols:\n\n\
+         | component | text | rodata | data | bss |\n|---|---:|---:|---:|---:|",
+        t.kernel_opt
+    );
+    for (k, v) in &t.rinet_components {
+        let _ = writeln!(
+            md,
+            "| {k} | {} | {} | {} | {} |",
+            v.text, v.rodata, v.data, v.bss
+        );
+    }
+    let s = &t.by_source;
+    md.push_str(
+        "\nThe same builds by source file, from DWARF line tables (code inlined from core/alloc \
+         counts to the caller that asked for it; smoltcp code inlined into rinet counts as \
+         smoltcp):\n\n| source | rinet | smoltcp alone |\n|---|---:|---:|\n",
+    );
+    for r in &s.rows {
+        let _ = writeln!(md, "| {} | {} | {} |", r.source, r.rinet, r.smoltcp_alone);
+    }
+    let _ = writeln!(
+        md,
+        "| **covered by line tables** | **{}** | **{}** |\n| text of this build (of the report's build) \
+         | {} ({}) | {} |\n\nrinet's own source files: **{} B** of code.",
+        s.covered_rinet,
+        s.covered_smoltcp_alone,
+        s.text_rinet,
+        s.text_rinet_report,
+        s.text_smoltcp_alone,
+        t.summary.own_source_files
+    );
+    if !s.largest_functions.is_empty() {
+        md.push_str("\nrinet's 25 largest functions here (inlined callees included):\n\n| function | source | bytes |\n|---|---|---:|\n");
+        for f in &s.largest_functions {
+            let _ = writeln!(md, "| `{}` | {} | {} |", f.name, f.source, f.bytes);
+        }
+    }
+}
+
+pub fn report() -> Result<(), String> {
+    crate::deps::ensure(true)?;
+    let work = root_dir().join("target").join("size-report");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let ch = crate::kernel_rust::ensure_toolchain()?;
+    let rustc = output("rustup", &["run", &ch, "rustc", "--version"], &work, &[])?;
+    let report = SizeReport {
+        rustc: rustc.trim().to_string(),
+        targets: TARGETS
+            .iter()
+            .map(|t| measure_target(t, &work))
+            .collect::<Result<_, _>>()?,
+    };
+    let md = markdown(&report);
+    std::fs::write(root_dir().join("docs/size-report.md"), &md).map_err(|e| e.to_string())?;
+    write_json(&root_dir().join(JSON), &report)?;
     print!("{md}");
-    eprintln!("wrote {}", out.display());
+    eprintln!("wrote docs/size-report.md and {JSON}");
     Ok(())
+}
+
+/// The test command's gate on the code-size budget's figure: rinet's own layer over
+/// smoltcp alone on thumbv7em at the kernel's opt-level, built and linked as the report
+/// does it (two staticlibs, without the report's line-table builds; no kernel), against the
+/// committed docs/size-report.json.
+pub fn check_own_layer() -> Result<(), String> {
+    let t = TARGETS
+        .iter()
+        .find(|t| t.triple == BUDGET_TRIPLE)
+        .ok_or("no budget target")?;
+    let committed: SizeReport = read_json(&root_dir().join(JSON))?;
+    let baseline = committed
+        .targets
+        .iter()
+        .find(|c| c.triple == t.triple)
+        .ok_or(format!("{JSON}: no {}", t.triple))?
+        .summary
+        .own_layer;
+    let work = root_dir().join("target").join("size-report");
+    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    let (r, p) = link_pair(t, &kernel_rust(t)?.profile, &work)?;
+    let current = own_layer(&r.sections, &p.sections);
+    let bytes = |v: i64| {
+        u64::try_from(v).map_err(|_| format!("rinet's code is below smoltcp alone's ({v} B)"))
+    };
+    let line = crate::size_gate::check(
+        &format!("{} rinet's own layer over smoltcp alone (code)", t.triple),
+        bytes(baseline)?,
+        bytes(current)?,
+        &format!("`cargo xtask size`, then commit {JSON} and docs/size-report.md"),
+    )?;
+    println!("size gate: {line}");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The committed Markdown is what the committed JSON renders to: the two are one
+    /// report, and the gate's baseline is the figure the Markdown shows.
+    #[test]
+    fn the_committed_json_renders_to_the_committed_markdown() {
+        let report: SizeReport = read_json(&root_dir().join(JSON)).unwrap();
+        let md = std::fs::read_to_string(root_dir().join("docs/size-report.md")).unwrap();
+        assert!(
+            markdown(&report) == md,
+            "{JSON} does not render to docs/size-report.md: run `cargo xtask size`"
+        );
+        assert!(report.targets.iter().any(|t| t.triple == BUDGET_TRIPLE));
+    }
 }

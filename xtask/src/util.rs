@@ -56,3 +56,16 @@ pub fn output(
 pub fn is_root() -> bool {
     output("id", &["-u"], Path::new("."), &[]).is_ok_and(|s| s.trim() == "0")
 }
+
+/// Write `value` as pretty JSON to `path` (the reports' data beside their Markdown).
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), String> {
+    let mut text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+    text.push('\n');
+    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Read back what [`write_json`] wrote.
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+}
