@@ -12,44 +12,59 @@ use crate::socket::tcp::SYN_QUEUE_MAX;
 
 /// Linux's `tcp_invalid_ratelimit` default: one answer per half second and connection.
 const RESEND_GAP_US: u64 = 500_000;
+/// An IPv4 header without options and a TCP header with all the options it can carry.
+const SYN_ACK_MAX: usize = 20 + 60;
 
 struct Entry {
-    local: Endpoint,
-    remote: Endpoint,
+    ends: (Endpoint, Endpoint),
     /// The IPv4 packet as it left (header and TCP segment, options included).
-    packet: Vec<u8>,
+    packet: [u8; SYN_ACK_MAX],
+    len: usize,
     resent_at: Option<u64>,
 }
 
-/// At most one entry per connection and [`SYN_QUEUE_MAX`] in all (the newest kept): a
-/// connection this table has forgotten still gets its SYN-ACK from the engine's timer.
+/// At most one entry per connection and [`SYN_QUEUE_MAX`] in all (when full, new ones
+/// take the places in turn): a connection this table has forgotten still gets its
+/// SYN-ACK from the engine's timer.
 #[derive(Default)]
 pub struct SynAcks {
     entries: Vec<Entry>,
+    next_replaced: usize,
 }
 
 impl SynAcks {
     /// Our SYN-ACK for `local`-`remote` left as `packet` (perhaps sent again from here).
     pub(crate) fn note(&mut self, local: Endpoint, remote: Endpoint, packet: &[u8]) {
-        let same = |e: &Entry| e.local == local && e.remote == remote;
-        if self.entries.iter().any(|e| same(e) && e.packet == packet) {
+        let ends = (local, remote);
+        if packet.len() > SYN_ACK_MAX {
             return;
         }
-        self.forget(local, remote);
-        if self.entries.len() >= SYN_QUEUE_MAX {
-            self.entries.remove(0);
-        }
-        let mut copy = Vec::new();
-        if copy.try_reserve_exact(packet.len()).is_err() || self.entries.try_reserve(1).is_err() {
-            return;
-        }
-        copy.extend_from_slice(packet);
-        self.entries.push(Entry {
-            local,
-            remote,
-            packet: copy,
-            resent_at: None,
-        });
+        let at = match self.entries.iter().position(|e| e.ends == ends) {
+            Some(i) if self.entries[i].packet[..self.entries[i].len] == *packet => return,
+            Some(i) => i,
+            None if self.entries.len() < SYN_QUEUE_MAX => {
+                if self.entries.try_reserve(1).is_err() {
+                    return;
+                }
+                self.entries.push(Entry {
+                    ends,
+                    packet: [0; SYN_ACK_MAX],
+                    len: 0,
+                    resent_at: None,
+                });
+                self.entries.len() - 1
+            }
+            None => {
+                let i = self.next_replaced;
+                self.next_replaced = (i + 1) % SYN_QUEUE_MAX;
+                i
+            }
+        };
+        let e = &mut self.entries[at];
+        e.ends = ends;
+        e.packet[..packet.len()].copy_from_slice(packet);
+        e.len = packet.len();
+        e.resent_at = None;
     }
 
     /// The SYN-ACK to send again for a SYN with sequence number `seq` from `remote`, if
@@ -64,23 +79,23 @@ impl SynAcks {
         let e = self
             .entries
             .iter_mut()
-            .find(|e| e.local == local && e.remote == remote)?;
-        if crate::wire::tcp_ack_number(&e.packet) != Some(seq.wrapping_add(1)) {
-            return None;
-        }
-        if e.resent_at
-            .is_some_and(|t| now.saturating_sub(t) < RESEND_GAP_US)
+            .find(|e| e.ends == (local, remote))?;
+        let packet = &e.packet[..e.len];
+        if crate::wire::tcp_ack_number(packet) != Some(seq.wrapping_add(1))
+            || e.resent_at
+                .is_some_and(|t| now.saturating_sub(t) < RESEND_GAP_US)
         {
             return None;
         }
         e.resent_at = Some(now);
-        Some(&e.packet)
+        Some(packet)
     }
 
     /// The connection left SYN-RECEIVED (or never was there).
     pub(crate) fn forget(&mut self, local: Endpoint, remote: Endpoint) {
-        self.entries
-            .retain(|e| !(e.local == local && e.remote == remote));
+        if let Some(i) = self.entries.iter().position(|e| e.ends == (local, remote)) {
+            self.entries.swap_remove(i);
+        }
     }
 
     pub fn len(&self) -> usize {
