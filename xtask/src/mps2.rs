@@ -5,9 +5,9 @@
 //! musl), DHCP from QEMU, busybox httpd. The host fetches pages and CGI output through
 //! QEMU's user-mode network forwarded to a loopback port.
 //!
-//! Not yet part of `cargo xtask test`: the kernel boots, the image's user space runs and
-//! gets its DHCP lease, but the LAN9118 receives nothing after that (see the issue notes),
-//! so the page checks fail. `cargo xtask guest-test --arch mps2` runs it.
+//! The last guest suite of `cargo xtask test`; `cargo xtask guest-test --arch mps2` runs
+//! it alone, and `cargo xtask demo --arch mps2` boots the same kernel and image to serve
+//! their pages on a loopback port.
 //!
 //! QEMU starts an M-profile core from the vector table at address 0; a few instructions
 //! of our own there play the boot loader: switch the console UART on, then enter the
