@@ -2,13 +2,14 @@
 //! run (cmov, which it lacks; LOCK prefixes, which its errata forbid), and the i386 kernel
 //! calling convention (`-mregparm=3`) on the Rust side.
 
+use anyhow::{anyhow, Context, Result};
 use std::path::Path;
 use std::process::Command;
 
 use crate::util::{output, root_dir};
 
 /// `objdump -d` of `obj`: how many instructions start with each of `mnemonics`.
-fn count_instructions(obj: &Path, mnemonics: &[&str]) -> Result<Vec<usize>, String> {
+fn count_instructions(obj: &Path, mnemonics: &[&str]) -> Result<Vec<usize>> {
     let dis = output(
         "objdump",
         &["-d", "--no-show-raw-insn", &obj.to_string_lossy()],
@@ -32,7 +33,7 @@ fn count_instructions(obj: &Path, mnemonics: &[&str]) -> Result<Vec<usize>, Stri
 }
 
 /// Build the freestanding probe against the Galileo build's rinet object and run it.
-fn run_probe(build: &Path, regparm: bool) -> Result<String, String> {
+fn run_probe(build: &Path, regparm: bool) -> Result<String> {
     let root = root_dir();
     let exe = build.join(if regparm {
         "abi-probe"
@@ -72,17 +73,17 @@ fn run_probe(build: &Path, regparm: bool) -> Result<String, String> {
     output("gcc", &args, Path::new("."), &[])?;
     let out = Command::new(&exe)
         .output()
-        .map_err(|e| format!("{exe_s}: {e}"))?;
+        .with_context(|| format!("running {exe_s}"))?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     if out.status.success() && text.contains("ABI-PROBE PASS") {
         Ok(text)
     } else {
-        Err(format!("{} ({})", text.trim(), out.status))
+        Err(anyhow!("{} ({})", text.trim(), out.status))
     }
 }
 
 /// (check name, outcome) for the Galileo kernel in `build`.
-pub fn galileo_checks(build: &Path) -> Vec<(String, Result<(), String>)> {
+pub fn galileo_checks(build: &Path) -> Vec<(String, Result<()>)> {
     let mut res = Vec::new();
     let vmlinux = build.join("vmlinux");
     res.push((
@@ -91,7 +92,7 @@ pub fn galileo_checks(build: &Path) -> Vec<(String, Result<(), String>)> {
             if c == [0, 0] {
                 Ok(())
             } else {
-                Err(format!("vmlinux: {} lock-prefixed, {} cmov", c[0], c[1]))
+                Err(anyhow!("vmlinux: {} lock-prefixed, {} cmov", c[0], c[1]))
             }
         }),
     ));
@@ -102,7 +103,7 @@ pub fn galileo_checks(build: &Path) -> Vec<(String, Result<(), String>)> {
             if c == [0, 0] {
                 Ok(())
             } else {
-                Err(format!("{} lock-prefixed, {} cmov", c[0], c[1]))
+                Err(anyhow!("{} lock-prefixed, {} cmov", c[0], c[1]))
             }
         }),
     ));
@@ -115,7 +116,9 @@ pub fn galileo_checks(build: &Path) -> Vec<(String, Result<(), String>)> {
     res.push((
         "galileo-regparm-probe-detects-wrong-abi".to_string(),
         match run_probe(build, false) {
-            Ok(_) => Err("a stack-convention caller passed: the probe is blind".into()),
+            Ok(_) => Err(anyhow!(
+                "a stack-convention caller passed: the probe is blind"
+            )),
             Err(_) => Ok(()),
         },
     ));
@@ -123,7 +126,7 @@ pub fn galileo_checks(build: &Path) -> Vec<(String, Result<(), String>)> {
 }
 
 /// Build the Galileo kernel and run the checks above (the test command's Galileo step).
-pub fn check_galileo() -> Result<(), String> {
+pub fn check_galileo() -> Result<()> {
     use crate::kernel::{Arch, Spec};
     let build = crate::kernel::build(Spec::rinet(Arch::Galileo))?;
     let mut failed = 0;
@@ -132,13 +135,13 @@ pub fn check_galileo() -> Result<(), String> {
             Ok(()) => println!("galileo check {name} ... ok"),
             Err(e) => {
                 failed += 1;
-                println!("galileo check {name} ... FAILED: {e}");
+                println!("galileo check {name} ... FAILED: {e:#}");
             }
         }
     }
     if failed == 0 {
         Ok(())
     } else {
-        Err(format!("{failed} Galileo checks failed"))
+        Err(anyhow!("{failed} Galileo checks failed"))
     }
 }

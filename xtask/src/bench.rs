@@ -2,6 +2,8 @@
 //! namespaces they create (and remove at the end); nothing leaves the machine except the
 //! demo's forward on this host's loopback.
 
+use crate::util::fs;
+use anyhow::{anyhow, bail, Context, Result};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -29,7 +31,7 @@ impl Lab {
         }
     }
 
-    fn ns(&mut self, name: &str) -> Result<(), String> {
+    fn ns(&mut self, name: &str) -> Result<()> {
         let _ = Command::new("ip")
             .args(["netns", "del", name])
             .stderr(Stdio::null())
@@ -39,20 +41,20 @@ impl Lab {
         self.exec(name, &["ip", "link", "set", "lo", "up"])
     }
 
-    fn exec(&self, ns: &str, args: &[&str]) -> Result<(), String> {
+    fn exec(&self, ns: &str, args: &[&str]) -> Result<()> {
         let mut full = vec!["netns", "exec", ns];
         full.extend_from_slice(args);
         output("ip", &full, Path::new("."), &[]).map(|_| ())
     }
 
-    fn out(&self, ns: &str, args: &[&str]) -> Result<String, String> {
+    fn out(&self, ns: &str, args: &[&str]) -> Result<String> {
         let mut full = vec!["netns", "exec", ns];
         full.extend_from_slice(args);
         output("ip", &full, Path::new("."), &[])
     }
 
     /// A TAP device in `ns` with the Linux side at 10.77.0.1/24.
-    fn tap(&self, ns: &str) -> Result<(), String> {
+    fn tap(&self, ns: &str) -> Result<()> {
         self.exec(ns, &["ip", "tuntap", "add", "dev", "rtap0", "mode", "tap"])?;
         self.exec(
             ns,
@@ -69,13 +71,13 @@ impl Lab {
     }
 
     /// Start a process in `ns` that prints READY when it is up.
-    fn start(&mut self, ns: &str, args: &[&str]) -> Result<(), String> {
+    fn start(&mut self, ns: &str, args: &[&str]) -> Result<()> {
         let mut child = Command::new("ip")
             .args(["netns", "exec", ns])
             .args(args)
             .stdout(Stdio::piped())
             .spawn()
-            .map_err(|e| e.to_string())?;
+            .with_context(|| format!("starting `ip netns exec {ns} {}`", args.join(" ")))?;
         let mut line = String::new();
         if let Some(out) = child.stdout.as_mut() {
             let _ = BufReader::new(out).read_line(&mut line);
@@ -84,7 +86,7 @@ impl Lab {
         if line.starts_with("READY") {
             Ok(())
         } else {
-            Err(format!("{args:?} did not start: {line:?}"))
+            Err(anyhow!("{args:?} did not start: {line:?}"))
         }
     }
 }
@@ -101,21 +103,23 @@ impl Drop for Lab {
     }
 }
 
-pub(crate) fn host_binary() -> Result<PathBuf, String> {
+pub(crate) fn host_binary() -> Result<PathBuf> {
     cargo(&["build", "--release", "-p", "rinet-host"], &root_dir())?;
     Ok(root_dir().join("target/release/rinet-host"))
 }
 
-fn need_root() -> Result<(), String> {
+fn need_root() -> Result<()> {
     if is_root() {
         Ok(())
     } else {
-        Err("needs root for network namespaces and TAP devices: run it with sudo".into())
+        Err(anyhow!(
+            "needs root for network namespaces and TAP devices: run it with sudo"
+        ))
     }
 }
 
 /// `cargo xtask demo`: rinet serving pages on http://127.0.0.1:8080/.
-pub fn demo(seconds: u64) -> Result<(), String> {
+pub fn demo(seconds: u64) -> Result<()> {
     need_root()?;
     crate::deps::ensure(false)?;
     let bin = host_binary()?;
@@ -144,7 +148,7 @@ pub fn demo(seconds: u64) -> Result<(), String> {
             &format!("EXEC:ip netns exec rinet-demo socat STDIO TCP\\:{RINET}\\:80"),
         ])
         .spawn()
-        .map_err(|e| format!("socat: {e}"))?;
+        .context("starting socat")?;
     lab.children.push(fwd);
     let start = Instant::now();
     loop {
@@ -158,7 +162,7 @@ pub fn demo(seconds: u64) -> Result<(), String> {
             break;
         }
         if start.elapsed() > Duration::from_secs(20) {
-            return Err("the demo server did not answer on 127.0.0.1:8080".into());
+            bail!("the demo server did not answer on 127.0.0.1:8080");
         }
         std::thread::sleep(Duration::from_millis(100));
     }
@@ -177,7 +181,7 @@ pub fn demo(seconds: u64) -> Result<(), String> {
     Ok(())
 }
 
-fn curl_speed(lab: &Lab, ns: &str, url: &str) -> Result<f64, String> {
+fn curl_speed(lab: &Lab, ns: &str, url: &str) -> Result<f64> {
     let out = lab.out(
         ns,
         &[
@@ -194,17 +198,17 @@ fn curl_speed(lab: &Lab, ns: &str, url: &str) -> Result<f64, String> {
     )?;
     out.trim()
         .parse::<f64>()
-        .map_err(|_| format!("curl printed {out:?}"))
+        .with_context(|| format!("curl printed {out:?}"))
 }
 
-fn wrk_rate(lab: &Lab, ns: &str, url: &str) -> Result<f64, String> {
+fn wrk_rate(lab: &Lab, ns: &str, url: &str) -> Result<f64> {
     let out = lab.out(ns, &["wrk", "-t1", "-c8", "-d5s", url])?;
     out.lines()
         .find_map(|l| {
             l.strip_prefix("Requests/sec:")
                 .and_then(|v| v.trim().parse().ok())
         })
-        .ok_or(format!("wrk printed no rate: {out}"))
+        .with_context(|| format!("wrk printed no rate: {out}"))
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -213,7 +217,7 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 /// `cargo xtask bench`: rinet on TAP against the same HTTP service on Linux sockets.
-pub fn bench() -> Result<(), String> {
+pub fn bench() -> Result<()> {
     need_root()?;
     crate::deps::ensure(false)?;
     let bin = host_binary()?;
@@ -275,7 +279,7 @@ pub fn bench() -> Result<(), String> {
     };
     let md = markdown(&report);
     print!("{md}");
-    std::fs::write(root_dir().join("docs/bench-report.md"), &md).map_err(|e| e.to_string())?;
+    fs::write(root_dir().join("docs/bench-report.md"), &md)?;
     write_json(&root_dir().join("docs/bench-report.json"), &report)
 }
 
@@ -298,7 +302,7 @@ struct ServerFigures {
 }
 
 /// The clients' figures against the server at `ip`.
-fn serve_figures(lab: &Lab, ip: &str) -> Result<ServerFigures, String> {
+fn serve_figures(lab: &Lab, ip: &str) -> Result<ServerFigures> {
     let big = format!("http://{ip}/gen/67108864");
     curl_speed(lab, "rinet-bench", &big)?; // warm-up: content generation, ARP
     let speeds: Vec<f64> = (0..3)

@@ -1,5 +1,7 @@
 //! Install what the project needs on a fresh Debian/Ubuntu machine.
 
+use crate::util::fs;
+use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
 use crate::util::{is_root, output, run};
@@ -90,7 +92,7 @@ fn qemu_utils_matching_archive(missing: &[&str]) -> Option<String> {
         .then(|| format!("qemu-utils={candidate}"))
 }
 
-pub fn ensure(rust_targets: bool) -> Result<(), String> {
+pub fn ensure(rust_targets: bool) -> Result<()> {
     let missing = missing_packages();
     if !missing.is_empty() {
         let sudo: &[&str] = if is_root() { &[] } else { &["sudo"] };
@@ -106,7 +108,7 @@ pub fn ensure(rust_targets: bool) -> Result<(), String> {
         // A mirror in the middle of a sync fails one index now and then; the install
         // below says clearly if something it needs is really unavailable.
         if let Err(e) = run(update[0], &update[1..], Path::new("."), &[]) {
-            eprintln!("deps: apt-get update reported a problem, going on: {e}");
+            eprintln!("deps: apt-get update reported a problem, going on: {e:#}");
         }
         let mut install: Vec<&str> = sudo.to_vec();
         install.extend([
@@ -148,7 +150,7 @@ pub fn ensure(rust_targets: bool) -> Result<(), String> {
 
 /// Debian's i386 busybox-static for the Galileo guest, unpacked (not installed: it would
 /// replace the host's) under the cache.
-pub fn i386_busybox() -> Result<PathBuf, String> {
+pub fn i386_busybox() -> Result<PathBuf> {
     let dir = crate::kernel::cache_dir().join("i386-busybox");
     foreign_package("i386", "busybox-static", &dir)?;
     Ok(dir.join("bin/busybox"))
@@ -156,7 +158,7 @@ pub fn i386_busybox() -> Result<PathBuf, String> {
 
 /// Download a package of a foreign architecture and unpack it under `dir` (once), adding
 /// the architecture to dpkg if needed. Nothing is installed on the host.
-pub fn foreign_package(arch: &str, package: &str, dir: &Path) -> Result<(), String> {
+pub fn foreign_package(arch: &str, package: &str, dir: &Path) -> Result<()> {
     let done = dir.join(".unpacked");
     if done.exists() {
         return Ok(());
@@ -176,27 +178,27 @@ pub fn foreign_package(arch: &str, package: &str, dir: &Path) -> Result<(), Stri
     if !foreign.lines().any(|l| l.trim() == arch) {
         sh(&["dpkg", "--add-architecture", arch])?;
         if let Err(e) = sh(&["apt-get", "-o", &dpkg_lock_opt(), "update", "-q"]) {
-            eprintln!("deps: apt-get update reported a problem, going on: {e}");
+            eprintln!("deps: apt-get update reported a problem, going on: {e:#}");
         }
     }
     let dl = dir.join("deb");
     let _ = std::fs::remove_dir_all(&dl);
-    std::fs::create_dir_all(&dl).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&dl)?;
     let full = format!("{package}:{arch}");
     if run("apt-get", &["download", &full], &dl, &[]).is_err() {
         sh(&["apt-get", "-o", &dpkg_lock_opt(), "update", "-q"])?;
         run("apt-get", &["download", &full], &dl, &[])?;
     }
     let deb = std::fs::read_dir(&dl)
-        .map_err(|e| e.to_string())?
+        .with_context(|| format!("listing {}", dl.display()))?
         .filter_map(Result::ok)
         .map(|e| e.path())
         .find(|p| p.extension().is_some_and(|x| x == "deb"))
-        .ok_or(format!("apt-get download {full} produced no .deb"))?;
+        .with_context(|| format!("apt-get download {full} produced no .deb"))?;
     let (d, x) = (
         deb.to_string_lossy().into_owned(),
         dir.to_string_lossy().into_owned(),
     );
     run("dpkg-deb", &["-x", &d, &x], Path::new("."), &[])?;
-    std::fs::write(&done, &d).map_err(|e| e.to_string())
+    fs::write(&done, &d)
 }

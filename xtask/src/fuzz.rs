@@ -6,6 +6,8 @@
 //! cache, a crash to `artifacts/` there. Both need a nightly toolchain (sanitizer
 //! coverage), pinned here, and cargo-fuzz; both are installed when missing.
 
+use crate::util::fs;
+use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -17,7 +19,7 @@ const NIGHTLY: &str = "nightly-2026-05-20";
 const CARGO_FUZZ: &str = "0.13.2";
 pub const TARGETS: [&str; 2] = ["rx_frame", "socket_calls"];
 
-fn ensure_tools() -> Result<(), String> {
+fn ensure_tools() -> Result<()> {
     let here = Path::new(".");
     let toolchains = output("rustup", &["toolchain", "list"], here, &[])?;
     if !toolchains.lines().any(|l| l.starts_with(NIGHTLY)) {
@@ -48,7 +50,7 @@ pub struct Outcome {
 }
 
 /// Replay each target's committed corpus, then fuzz it for `seconds`; fails on a crash.
-pub fn run_all(seconds: u64) -> Result<Vec<Outcome>, String> {
+pub fn run_all(seconds: u64) -> Result<Vec<Outcome>> {
     ensure_tools()?;
     let dir = root_dir().join("rinet/fuzz");
     let work = cache_dir().join("fuzz");
@@ -59,7 +61,7 @@ pub fn run_all(seconds: u64) -> Result<Vec<Outcome>, String> {
         let scratch = work.join("corpus").join(target);
         let artifacts = work.join("artifacts").join(target);
         for d in [&scratch, &artifacts] {
-            std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
+            fs::create_dir_all(d)?;
         }
         let committed: PathBuf = dir.join("corpus").join(target);
         let prefix = format!("-artifact_prefix={}/", artifacts.display());
@@ -84,16 +86,16 @@ pub fn run_all(seconds: u64) -> Result<Vec<Outcome>, String> {
             .current_dir(&dir)
             .env("CARGO_TARGET_DIR", &target_dir)
             .output()
-            .map_err(|e| format!("cargo fuzz: {e}"))?;
+            .with_context(|| format!("running `cargo {}` in {}", args.join(" "), dir.display()))?;
         let log = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
             let tail: Vec<&str> = log.lines().rev().take(60).collect();
             let tail: Vec<&str> = tail.into_iter().rev().collect();
-            return Err(format!(
+            bail!(
                 "fuzz target {target} failed (artifacts in {}):\n{}",
                 artifacts.display(),
                 tail.join("\n")
-            ));
+            );
         }
         let stat = |name: &str| {
             log.lines()

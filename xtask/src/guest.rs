@@ -2,6 +2,8 @@
 //! busybox checks inside it, and fetch pages, CGI output and a 16 MiB file from the host
 //! through QEMU's user-mode network forwarded to a loopback port.
 
+use crate::util::fs;
+use anyhow::{anyhow, bail, Context, Result};
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -18,9 +20,9 @@ pub struct Guest {
     pub http_port: u16,
 }
 
-pub(crate) fn free_port() -> Result<u16, String> {
-    let l = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+pub(crate) fn free_port() -> Result<u16> {
+    let l = TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
+    Ok(l.local_addr().context("binding 127.0.0.1:0")?.port())
 }
 
 /// QEMU cannot outlive the tool: the kernel kills it when the tool's thread that started
@@ -49,7 +51,7 @@ impl Guest {
         append: &str,
         smp: u32,
         log: PathBuf,
-    ) -> Result<Guest, String> {
+    ) -> Result<Guest> {
         Guest::boot_on(arch, bzimage, initrd, append, smp, log, free_port()?, None)
     }
 
@@ -64,7 +66,7 @@ impl Guest {
         log: PathBuf,
         http_port: u16,
         pcap: Option<&Path>,
-    ) -> Result<Guest, String> {
+    ) -> Result<Guest> {
         let netdev = format!("user,id=n0,hostfwd=tcp:127.0.0.1:{http_port}-:80");
         Guest::launch(
             arch,
@@ -93,16 +95,16 @@ impl Guest {
         netdev: &str,
         http_port: u16,
         pcap: Option<&Path>,
-    ) -> Result<Guest, String> {
-        let logf = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+    ) -> Result<Guest> {
+        let logf = fs::create(&log)?;
         // Galileo: QEMU's Pentium model (no cmov, like the Quark), with cmov switched back
         // on only because Debian's i386 user space is built for i686. That the kernel
         // itself has no cmov is checked on the vmlinux (see `galileo_kernel_checks`).
         let (qemu, cpu): (&str, &[&str]) = match arch {
             Arch::X86_64 => ("qemu-system-x86_64", &[]),
             Arch::Galileo => ("qemu-system-i386", &["-cpu", "pentium,+cmov"]),
-            Arch::Stm32 => return Err("no QEMU guest for the STM32F429 kernel".into()),
-            Arch::Mps2 => return Err("the MPS2 guest starts with Guest::boot_mps2".into()),
+            Arch::Stm32 => return Err(anyhow!("no QEMU guest for the STM32F429 kernel")),
+            Arch::Mps2 => return Err(anyhow!("the MPS2 guest starts with Guest::boot_mps2")),
         };
         let (prog, pre) = match prefix.split_first() {
             Some((p, rest)) => (*p, rest.to_vec()),
@@ -159,7 +161,7 @@ impl Guest {
             .stdout(logf)
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("{qemu}: {e}"))?;
+            .with_context(|| format!("starting {qemu}"))?;
         Ok(Guest {
             child,
             log,
@@ -169,12 +171,8 @@ impl Guest {
 
     /// Boot the ARMv7-M guest `boot` (see `mps2`) on QEMU's mps2-an386; the guest's port
     /// 80 appears on 127.0.0.1:http_port.
-    pub fn boot_mps2(
-        boot: &crate::mps2::Boot,
-        log: PathBuf,
-        http_port: u16,
-    ) -> Result<Guest, String> {
-        let logf = std::fs::File::create(&log).map_err(|e| e.to_string())?;
+    pub fn boot_mps2(boot: &crate::mps2::Boot, log: PathBuf, http_port: u16) -> Result<Guest> {
+        let logf = fs::create(&log)?;
         let load = |file: &Path, at: u32| format!("loader,file={},addr={at:#x}", file.display());
         let mut cmd = Command::new("qemu-system-arm");
         dies_with_the_tool(&mut cmd);
@@ -192,7 +190,7 @@ impl Guest {
             .stdout(logf)
             .stderr(Stdio::null())
             .spawn()
-            .map_err(|e| format!("qemu-system-arm: {e}"))?;
+            .context("starting qemu-system-arm")?;
         Ok(Guest {
             child,
             log,
@@ -209,7 +207,7 @@ impl Guest {
     }
 
     /// Wait until the console shows `marker`.
-    pub fn wait_for(&self, marker: &str, timeout: Duration) -> Result<(), String> {
+    pub fn wait_for(&self, marker: &str, timeout: Duration) -> Result<()> {
         let start = Instant::now();
         while start.elapsed() < timeout {
             if self.console().contains(marker) {
@@ -217,7 +215,7 @@ impl Guest {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        Err(format!(
+        Err(anyhow!(
             "guest never printed {marker:?}; console:\n{}",
             tail(&self.console(), 40)
         ))
@@ -225,7 +223,7 @@ impl Guest {
 
     /// The SHA-256 the guest printed after `prefix`, once the whole of it is on the console
     /// (the console file is read while QEMU writes it).
-    pub fn wait_for_sha(&self, prefix: &str, timeout: Duration) -> Result<String, String> {
+    pub fn wait_for_sha(&self, prefix: &str, timeout: Duration) -> Result<String> {
         let whole_sha = |c: &str| {
             c.lines()
                 .find_map(|l| l.strip_prefix(prefix))
@@ -242,7 +240,7 @@ impl Guest {
                 return Ok(w);
             }
             if start.elapsed() > timeout {
-                return Err(format!("guest never printed its checksum ({prefix:?})"));
+                bail!("guest never printed its checksum ({prefix:?})");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -261,13 +259,13 @@ pub(crate) fn tail(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-pub(crate) fn curl(args: &[&str]) -> Result<String, String> {
+pub(crate) fn curl(args: &[&str]) -> Result<String> {
     let mut full = vec!["-sS", "--max-time", "120"];
     full.extend_from_slice(args);
     output("curl", &full, Path::new("."), &[])
 }
 
-fn sha256(p: &Path) -> Result<String, String> {
+fn sha256(p: &Path) -> Result<String> {
     let out = output("sha256sum", &[&p.to_string_lossy()], Path::new("."), &[])?;
     Ok(out
         .split_whitespace()
@@ -289,7 +287,7 @@ pub(crate) struct Results {
 }
 
 impl Results {
-    pub(crate) fn record(&mut self, name: &str, r: Result<(), String>) {
+    pub(crate) fn record(&mut self, name: &str, r: Result<()>) {
         match r {
             Ok(()) => {
                 self.passed += 1;
@@ -297,7 +295,7 @@ impl Results {
             }
             Err(e) => {
                 self.failed.push(name.to_string());
-                println!("guest test {name} ... FAILED: {e}");
+                println!("guest test {name} ... FAILED: {e:#}");
             }
         }
     }
@@ -325,7 +323,7 @@ pub(crate) fn kernel_complaints(console: &str) -> Vec<String> {
 
 /// The bad-input program (xtask/guest/badinput.c), static, so it runs on busybox's bare
 /// initramfs, built for `arch` in `work`.
-fn badinput_binary(arch: Arch, work: &Path) -> Result<Vec<u8>, String> {
+fn badinput_binary(arch: Arch, work: &Path) -> Result<Vec<u8>> {
     let bad = work.join("badinput");
     let src = crate::util::root_dir().join("xtask/guest/badinput.c");
     let (b, s) = (
@@ -343,7 +341,7 @@ fn badinput_binary(arch: Arch, work: &Path) -> Result<Vec<u8>, String> {
         ]);
     }
     crate::util::run("gcc", &cc, Path::new("."), &[])?;
-    std::fs::read(&bad).map_err(|e| e.to_string())
+    fs::read(&bad)
 }
 
 /// Record the in-guest verdicts of `console`: "<PREFIX><name> PASS" or
@@ -362,7 +360,7 @@ fn record_verdicts(console: &str, prefixes: &[(&str, &str)], res: &mut Results) 
                 if verdict == "PASS" {
                     Ok(())
                 } else {
-                    Err(detail.to_string())
+                    Err(anyhow!(detail.to_string()))
                 },
             );
         }
@@ -372,14 +370,14 @@ fn record_verdicts(console: &str, prefixes: &[(&str, &str)], res: &mut Results) 
 /// The bad-input program on the Linux INET guest of `arch` (same QEMU and image; only the
 /// network fragment differs): every expected errno must be Linux's own answer. Then the
 /// TAP suite's SYN flood against the same guest, for comparison with rinet's.
-pub fn badinput_on_inet(arch: Arch) -> Result<Results, String> {
+pub fn badinput_on_inet(arch: Arch) -> Result<Results> {
     let spec = Spec {
         net: kernel::Net::Inet,
         ..Spec::rinet(arch)
     };
     let build = kernel::build(spec)?;
     let work = kernel::cache_dir().join("guest").join(spec.name());
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&work)?;
     let bad = badinput_binary(arch, &work)?;
     let rc = b"#!/bin/sh\n/bin/badinput\n/bin/badinput options\n/bin/badinput leak\necho GUEST-TESTS-DONE\n".to_vec();
     let initrd = image::build(
@@ -408,7 +406,7 @@ pub fn badinput_on_inet(arch: Arch) -> Result<Results, String> {
         if console.contains("BADINPUT-DONE") {
             Ok(())
         } else {
-            Err("no BADINPUT-DONE on the console".into())
+            Err(anyhow!("no BADINPUT-DONE on the console"))
         },
     );
     // The rinet suite's SYN flood against Linux's own stack, on a TAP as there.
@@ -419,13 +417,13 @@ pub fn badinput_on_inet(arch: Arch) -> Result<Results, String> {
 }
 
 /// The guest suite on one kernel.
-pub fn suite(spec: Spec) -> Result<Results, String> {
+pub fn suite(spec: Spec) -> Result<Results> {
     if spec.arch == Arch::Mps2 {
         return crate::mps2::suite();
     }
     let build = kernel::build(spec)?;
     let work = kernel::cache_dir().join("guest").join(spec.name());
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&work)?;
     // A 16 MiB file the guest downloads from a host server on loopback (slirp maps the
     // guest's 10.0.2.2 to the host's 127.0.0.1).
     let big = work.join("big.bin");
@@ -433,7 +431,7 @@ pub fn suite(spec: Spec) -> Result<Results, String> {
         let data: Vec<u8> = (0..16u32 << 20)
             .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
             .collect();
-        std::fs::write(&big, data).map_err(|e| e.to_string())?;
+        fs::write(&big, data)?;
     }
     let big_sha = sha256(&big)?;
     let host_port = free_port()?;
@@ -450,10 +448,10 @@ pub fn suite(spec: Spec) -> Result<Results, String> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| e.to_string())?;
+        .context("starting python3 -m http.server")?;
     // RINET_GUEST_RC replaces the in-guest script (for debugging a guest by hand).
     let rc = match std::env::var_os("RINET_GUEST_RC") {
-        Some(p) => std::fs::read(&p).map_err(|e| e.to_string())?,
+        Some(p) => fs::read(&p)?,
         None => include_bytes!("../guest/rc.test").to_vec(),
     };
     let bad = badinput_binary(spec.arch, &work)?;
@@ -523,7 +521,7 @@ fn vcpus(spec: Spec) -> u32 {
     }
 }
 
-fn run_checks(g: &Guest, started: Instant, spec: Spec, pcap: &Path) -> Result<Results, String> {
+fn run_checks(g: &Guest, started: Instant, spec: Spec, pcap: &Path) -> Result<Results> {
     let mut res = Results::default();
     let boot_timeout = Duration::from_secs(if spec.debug { 300 } else { 120 });
     g.wait_for("tinyrust: httpd on port 80", boot_timeout)?;
@@ -536,13 +534,13 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec, pcap: &Path) -> Result<Re
             if g.console().contains(&want) {
                 Ok(())
             } else {
-                Err(format!("console lacks {want:?}"))
+                Err(anyhow!("console lacks {want:?}"))
             },
         );
     }
     // First page: time from QEMU start.
     let t0 = Instant::now();
-    let mut page = Err(String::new());
+    let mut page = Err(anyhow!("no page"));
     while t0.elapsed() < Duration::from_secs(30) {
         page = curl(&["-f", &format!("{base}/")]);
         if page.is_ok() {
@@ -561,7 +559,7 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec, pcap: &Path) -> Result<Re
             if p.contains("tinyrust") {
                 Ok(())
             } else {
-                Err(p)
+                Err(anyhow!(p))
             }
         }),
     );
@@ -571,7 +569,7 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec, pcap: &Path) -> Result<Re
             if p.contains("Hello from CGI") {
                 Ok(())
             } else {
-                Err(p)
+                Err(anyhow!(p))
             }
         }),
     );
@@ -594,7 +592,7 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec, pcap: &Path) -> Result<Re
             if got == want {
                 Ok(())
             } else {
-                Err(format!("sha256 {got} != {want}"))
+                Err(anyhow!("sha256 {got} != {want}"))
             }
         }),
     );
@@ -617,7 +615,7 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec, pcap: &Path) -> Result<Re
             if failed.is_empty() {
                 Ok(())
             } else {
-                Err(format!(
+                Err(anyhow!(
                     "{}/1000 succeeded; failed: {}{}",
                     1000 - failed.len(),
                     failed.join("; "),
@@ -653,7 +651,7 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec, pcap: &Path) -> Result<Re
         if complaints.is_empty() {
             Ok(())
         } else {
-            Err(complaints.join(" | "))
+            Err(anyhow!(complaints.join(" | ")))
         },
     );
     Ok(res)
@@ -686,18 +684,18 @@ fn link_trace(pcap: &Path, failed: &[&str]) -> String {
             ports.join(", "),
             tail(&trace, 60)
         ),
-        Err(e) => format!("\n(no packet trace: {e})"),
+        Err(e) => format!("\n(no packet trace: {e:#})"),
     }
 }
 
 /// The guest suite on each kernel in `specs`.
-pub fn run_all(specs: &[Spec]) -> Result<(), String> {
+pub fn run_all(specs: &[Spec]) -> Result<()> {
     run_all_and(specs, &[])
 }
 
 /// The guest suites of `specs`, then the bad-input program on the INET guest of each of
 /// `inet_badinput`, with one summary.
-pub fn run_all_and(specs: &[Spec], inet_badinput: &[Arch]) -> Result<(), String> {
+pub fn run_all_and(specs: &[Spec], inet_badinput: &[Arch]) -> Result<()> {
     let mut total = Results::default();
     let mut add = |kernel: &str, r: Results| {
         total.passed += r.passed;
@@ -719,7 +717,7 @@ pub fn run_all_and(specs: &[Spec], inet_badinput: &[Arch]) -> Result<(), String>
     if total.failed.is_empty() {
         Ok(())
     } else {
-        Err(format!("guest tests failed: {}", total.failed.join(", ")))
+        Err(anyhow!("guest tests failed: {}", total.failed.join(", ")))
     }
 }
 
@@ -727,23 +725,20 @@ pub fn run_all_and(specs: &[Spec], inet_badinput: &[Arch]) -> Result<(), String>
 /// QEMU's user-mode network) serving on http://127.0.0.1:`port`/ (8080 unless asked),
 /// on x86_64 or, as the STM32F429's kernel configuration without MMU, on QEMU's
 /// mps2-an386 (the guest suite's kernel, image and QEMU command line: see `mps2`).
-pub fn demo(arch: Arch, seconds: u64, port: u16) -> Result<(), String> {
+pub fn demo(arch: Arch, seconds: u64, port: u16) -> Result<()> {
     if !matches!(arch, Arch::X86_64 | Arch::Mps2) {
-        return Err(format!(
-            "the demo runs on x86_64 or mps2, not {}",
-            arch.name()
-        ));
+        bail!("the demo runs on x86_64 or mps2, not {}", arch.name());
     }
     crate::deps::ensure(true)?;
     let spec = Spec::rinet(arch);
     let work = kernel::cache_dir().join("demo").join(spec.name());
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&work)?;
     let log = work.join("console.log");
     let port_free = || {
         if TcpListener::bind(("127.0.0.1", port)).is_ok() {
             Ok(())
         } else {
-            Err(format!("127.0.0.1:{port} is in use"))
+            Err(anyhow!("127.0.0.1:{port} is in use"))
         }
     };
     // No files of its own: the image's page and CGI, as the boards' images have them.
@@ -783,10 +778,10 @@ pub fn demo(arch: Arch, seconds: u64, port: u16) -> Result<(), String> {
         std::thread::sleep(Duration::from_millis(100));
     }
     if !up {
-        return Err(format!(
+        bail!(
             "the guest does not answer; console:\n{}",
             tail(&g.console(), 30)
-        ));
+        );
     }
     println!(
         "rinet guest (Linux 6.12 without INET; {what}) serves {base}/ ({:.1} s after QEMU start)",
@@ -812,7 +807,7 @@ pub fn demo(arch: Arch, seconds: u64, port: u16) -> Result<(), String> {
 /// stopped by SIGTERM; the page and the CGI must answer as the image has them first.
 /// Each demo forwards a free port, so that a demo already on 8080 is neither asked nor
 /// stopped.
-pub fn demo_signal_checks() -> Result<Results, String> {
+pub fn demo_signal_checks() -> Result<Results> {
     let mut res = Results::default();
     for (arch, arg, name, sig) in [
         (Arch::X86_64, "x86_64", "SIGINT", libc::SIGINT),
@@ -831,12 +826,11 @@ pub fn demo_signal_checks() -> Result<Results, String> {
 
 /// One `cargo xtask demo --arch arg`: it must serve the image's page and CGI, then go,
 /// QEMU with it, on `sig`.
-fn demo_until_signal(arch: Arch, arg: &str, name: &str, sig: i32) -> Result<(), String> {
+fn demo_until_signal(arch: Arch, arg: &str, name: &str, sig: i32) -> Result<()> {
     // Built first, so that the time allowed below is the boot's, not a kernel build's.
     kernel::build(Spec::rinet(arch))?;
-    let index =
-        std::fs::read_to_string(image::base_file("index.html")).map_err(|e| e.to_string())?;
-    let exe = std::env::current_exe().map_err(|e| format!("current_exe: {e}"))?;
+    let index = fs::read_to_string(image::base_file("index.html"))?;
+    let exe = std::env::current_exe().context("finding the running xtask")?;
     let port = free_port()?;
     let base = format!("http://127.0.0.1:{port}");
     let mut tool = Command::new(&exe)
@@ -846,7 +840,7 @@ fn demo_until_signal(arch: Arch, arg: &str, name: &str, sig: i32) -> Result<(), 
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("{}: {e}", exe.display()))?;
+        .with_context(|| format!("starting {}", exe.display()))?;
     let started = Instant::now();
     let mut up = false;
     while started.elapsed() < Duration::from_secs(300) {
@@ -855,7 +849,7 @@ fn demo_until_signal(arch: Arch, arg: &str, name: &str, sig: i32) -> Result<(), 
             break;
         }
         if let Ok(Some(st)) = tool.try_wait() {
-            return Err(format!("the demo ended before serving ({st})"));
+            bail!("the demo ended before serving ({st})");
         }
         std::thread::sleep(Duration::from_millis(200));
     }
@@ -869,7 +863,7 @@ fn demo_until_signal(arch: Arch, arg: &str, name: &str, sig: i32) -> Result<(), 
                 if p == index {
                     Ok(())
                 } else {
-                    Err(format!("the page is not the image's index.html: {p:?}"))
+                    Err(anyhow!("the page is not the image's index.html: {p:?}"))
                 }
             })
             .and_then(|()| curl(&["-f", &format!("{base}/cgi-bin/hello.cgi")]))
@@ -877,11 +871,11 @@ fn demo_until_signal(arch: Arch, arg: &str, name: &str, sig: i32) -> Result<(), 
                 if p.contains("Hello from CGI on Linux") && p.contains("REMOTE_ADDR=10.0.2.2") {
                     Ok(())
                 } else {
-                    Err(format!("CGI output: {p:?}"))
+                    Err(anyhow!("CGI output: {p:?}"))
                 }
             })
     } else {
-        Err(format!("the demo never served :{port} in 300 s"))
+        Err(anyhow!("the demo never served :{port} in 300 s"))
     };
     // Stopped either way, and QEMU must go with it.
     // SAFETY: kill(2) on our own child's PID.
@@ -899,14 +893,14 @@ fn demo_until_signal(arch: Arch, arg: &str, name: &str, sig: i32) -> Result<(), 
                 // SAFETY: kill(2); cleaning up what the check found.
                 unsafe { libc::kill(*pid, libc::SIGKILL) };
             }
-            break Err(format!(
+            break Err(anyhow!(
                 "5 s after {name}: port {port} still taken, QEMU left: {left:?}"
             ));
         }
         std::thread::sleep(Duration::from_millis(100));
     };
     match (served, stopped) {
-        (Err(a), Err(b)) => Err(format!("{a}; {b}")),
+        (Err(a), Err(b)) => Err(anyhow!("{a}; {b}")),
         (r, Ok(())) | (Ok(()), r) => r,
     }
 }
@@ -960,7 +954,7 @@ struct Vmlinux {
     bss: u64,
 }
 
-fn extents(vmlinux: &Path) -> Result<Vmlinux, String> {
+fn extents(vmlinux: &Path) -> Result<Vmlinux> {
     let v = vmlinux.to_string_lossy();
     let out = output("size", &["-A", &v], Path::new("."), &[])?;
     let get = |name: &str| -> u64 {
@@ -992,10 +986,10 @@ fn extents(vmlinux: &Path) -> Result<Vmlinux, String> {
     })
 }
 
-fn measure(spec: Spec) -> Result<KernelNumbers, String> {
+fn measure(spec: Spec) -> Result<KernelNumbers> {
     let build = kernel::build(spec)?;
     let work = kernel::cache_dir().join("kbench").join(spec.name());
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&work)?;
     let rc = b"#!/bin/sh\necho \"GUEST-MEMFREE $(awk '/MemFree/ {print $2}' /proc/meminfo)\"\n\
 dd if=/dev/urandom of=/www/big64.bin bs=1024 count=65536 2>/dev/null\necho GUEST-BENCH-READY\n"
         .to_vec();
@@ -1023,11 +1017,11 @@ dd if=/dev/urandom of=/www/big64.bin bs=1024 count=65536 2>/dev/null\necho GUEST
             break started.elapsed().as_secs_f64();
         }
         if started.elapsed() > Duration::from_secs(120) {
-            return Err(format!(
+            bail!(
                 "{}: no HTTP 200; console:\n{}",
                 spec.name(),
                 tail(&g.console(), 30)
-            ));
+            );
         }
         std::thread::sleep(Duration::from_millis(50));
     };
@@ -1050,7 +1044,13 @@ dd if=/dev/urandom of=/www/big64.bin bs=1024 count=65536 2>/dev/null\necho GUEST
             "%{speed_download}",
             &format!("{base}/big64.bin"),
         ])?;
-        speeds.push(out.trim().parse::<f64>().map_err(|_| out.clone())? * 8.0 / 1e6);
+        speeds.push(
+            out.trim()
+                .parse::<f64>()
+                .with_context(|| format!("bad speed {out:?}"))?
+                * 8.0
+                / 1e6,
+        );
     }
     speeds.sort_by(|a, b| a.total_cmp(b));
     let wrk = output(
@@ -1065,10 +1065,8 @@ dd if=/dev/urandom of=/www/big64.bin bs=1024 count=65536 2>/dev/null\necho GUEST
             l.strip_prefix("Requests/sec:")
                 .and_then(|v| v.trim().parse().ok())
         })
-        .ok_or(format!("wrk: {wrk}"))?;
-    let bzimage = std::fs::metadata(build.join("arch/x86/boot/bzImage"))
-        .map_err(|e| e.to_string())?
-        .len();
+        .with_context(|| format!("wrk: {wrk}"))?;
+    let bzimage = fs::metadata(build.join("arch/x86/boot/bzImage"))?.len();
     Ok(KernelNumbers {
         first_200_s,
         memfree_kb,
@@ -1080,7 +1078,7 @@ dd if=/dev/urandom of=/www/big64.bin bs=1024 count=65536 2>/dev/null\necho GUEST
 }
 
 /// `cargo xtask kbench`: the rinet guest against the INET guest, same QEMU settings.
-pub fn kbench() -> Result<(), String> {
+pub fn kbench() -> Result<()> {
     crate::deps::ensure(true)?;
     let report = KernelBench {
         rinet: measure(Spec::rinet(Arch::X86_64))?,
@@ -1094,7 +1092,7 @@ pub fn kbench() -> Result<(), String> {
     let md = kbench_markdown(&report);
     print!("{md}");
     let docs = crate::util::root_dir().join("docs");
-    std::fs::write(docs.join("kernel-bench.md"), &md).map_err(|e| e.to_string())?;
+    fs::write(docs.join("kernel-bench.md"), &md)?;
     crate::util::write_json(&docs.join("kernel-bench.json"), &report)
 }
 
@@ -1185,7 +1183,7 @@ struct TapLab {
 }
 
 impl TapLab {
-    fn new(prefix: &str) -> Result<TapLab, String> {
+    fn new(prefix: &str) -> Result<TapLab> {
         let ns = format!("{prefix}-{}", std::process::id());
         let sh = |args: &[&str]| output("ip", args, Path::new("."), &[]);
         let _ = sh(&["netns", "del", &ns]);
@@ -1201,20 +1199,20 @@ impl TapLab {
         Ok(lab)
     }
 
-    fn run(&self, args: &[&str]) -> Result<String, String> {
+    fn run(&self, args: &[&str]) -> Result<String> {
         in_ns(&self.ns, args)
     }
 }
 
 /// Run a command in network namespace `ns`; its stdout.
-fn in_ns(ns: &str, args: &[&str]) -> Result<String, String> {
+fn in_ns(ns: &str, args: &[&str]) -> Result<String> {
     let mut full = vec!["netns", "exec", ns];
     full.extend_from_slice(args);
     output("ip", &full, Path::new("."), &[])
 }
 
 /// The guest's /proc/net/snmp and MemFree, from its snmp CGI, seen from namespace `ns`.
-fn guest_snmp(ns: &str, ip: &str) -> Result<String, String> {
+fn guest_snmp(ns: &str, ip: &str) -> Result<String> {
     in_ns(
         ns,
         &[
@@ -1238,26 +1236,25 @@ impl Drop for TapLab {
     }
 }
 
-fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> {
+fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<()> {
     let work = kernel::cache_dir()
         .join("guest")
         .join(format!("{}-tap", spec.name()));
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&work)?;
     let mut cleanup = TapLab::new("rinet-guest")?;
     let ns = cleanup.ns.clone();
     let nsx = |args: &[&str]| in_ns(&ns, args);
     let conf = work.join("udhcpd.conf");
     let leases = work.join("udhcpd.leases");
-    std::fs::write(&leases, b"").map_err(|e| e.to_string())?;
-    std::fs::write(
+    fs::write(&leases, b"")?;
+    fs::write(
         &conf,
         format!(
             "start 10.88.0.100\nend 10.88.0.110\ninterface qtap0\noption subnet 255.255.255.0\noption router 10.88.0.1\noption lease {DHCP_LEASE_S}\nlease_file {}\npidfile {}\n",
             leases.display(),
             work.join("udhcpd.pid").display()
         ),
-    )
-    .map_err(|e| e.to_string())?;
+    )?;
     let dhcpd = Command::new("ip")
         .args([
             "netns",
@@ -1271,7 +1268,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| e.to_string())?;
+        .context("starting busybox udhcpd")?;
     cleanup.children.push(dhcpd);
     let rc = b"#!/bin/sh\ndd if=/dev/urandom of=/www/tap4m.bin bs=1024 count=4096 2>/dev/null\necho GUEST-TAP-SHA $(sha256sum /www/tap4m.bin)\nif ping -c 3 -W 3 10.88.0.1 >/dev/null; then echo GUEST-TAP ping-host-side PASS; else echo GUEST-TAP ping-host-side FAIL; fi\necho GUEST-TAP-DONE\n".to_vec();
     let initrd = image::build(
@@ -1306,11 +1303,14 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
                         .and_then(|r| r.split('/').next())
                         .map(str::to_string)
                 })
-                .ok_or("no lease line".to_string())
+                .context("no lease line")
         });
     res.record(
         "tap-udhcpc-lease-from-udhcpd",
-        lease.as_ref().map(|_| ()).map_err(Clone::clone),
+        match &lease {
+            Ok(_) => Ok(()),
+            Err(e) => Err(anyhow!("{e:#}")),
+        },
     );
     let ip = lease?;
     g.wait_for("tinyrust: httpd on port 80", Duration::from_secs(60))?;
@@ -1336,7 +1336,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
             if after.is_empty() {
                 Ok(())
             } else {
-                Err(format!("{after:?}"))
+                Err(anyhow!("{after:?}"))
             }
         });
         res.record("tap-inet-syn-flood-ran-and-recovered", r);
@@ -1349,7 +1349,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
         if g.console().contains(want) {
             Ok(())
         } else {
-            Err(format!("console lacks {want:?}"))
+            Err(anyhow!("console lacks {want:?}"))
         },
     );
     res.record(
@@ -1369,7 +1369,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
             if p.contains("Hello from CGI") {
                 Ok(())
             } else {
-                Err(p)
+                Err(anyhow!(p))
             }
         }),
     );
@@ -1386,7 +1386,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
             if out.starts_with(&want_sha) {
                 Ok(())
             } else {
-                Err(format!("guest sha {want_sha:?}, host got {out:?}"))
+                Err(anyhow!("guest sha {want_sha:?}, host got {out:?}"))
             }
         }),
     );
@@ -1404,7 +1404,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> 
             if verdict == "PASS" {
                 Ok(())
             } else {
-                Err(l.to_string())
+                Err(anyhow!(l.to_string()))
             },
         );
     }
@@ -1430,7 +1430,7 @@ const LOSSY: [&str; 8] = [
 ];
 
 /// `cargo xtask guest-test --lossy`: only the lossy-link transfer, on the rinet kernel.
-pub fn lossy_only(arch: Arch) -> Result<(), String> {
+pub fn lossy_only(arch: Arch) -> Result<()> {
     let spec = Spec::rinet(arch);
     let build = kernel::build(spec)?;
     let mut res = Results::default();
@@ -1438,15 +1438,15 @@ pub fn lossy_only(arch: Arch) -> Result<(), String> {
     if res.failed.is_empty() {
         Ok(())
     } else {
-        Err(format!("failed: {}", res.failed.join(", ")))
+        Err(anyhow!("failed: {}", res.failed.join(", ")))
     }
 }
 
-fn suite_lossy(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String> {
+fn suite_lossy(spec: Spec, build: &Path, res: &mut Results) -> Result<()> {
     let work = kernel::cache_dir()
         .join("guest")
         .join(format!("{}-lossy", spec.name()));
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&work)?;
     let mut cleanup = TapLab::new("rinet-lossy")?;
     let ns = cleanup.ns.clone();
     let nsx = |args: &[&str]| in_ns(&ns, args);
@@ -1459,7 +1459,7 @@ fn suite_lossy(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String
     let data: Vec<u8> = (0..16u32 << 20)
         .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
         .collect();
-    std::fs::write(&up, &data).map_err(|e| format!("{}: {e}", up.display()))?;
+    fs::write(&up, &data)?;
     let up_sha = sha256(&up)?;
     let host = crate::bench::host_binary()?;
     let relay = Command::new("ip")
@@ -1475,10 +1475,10 @@ fn suite_lossy(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String
             "127.0.0.1:10002",
         ])
         .args(LOSSY)
-        .stdout(std::fs::File::create(work.join("relay.log")).map_err(|e| e.to_string())?)
+        .stdout(fs::create(work.join("relay.log"))?)
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("rinet-host relay: {e}"))?;
+        .context("starting the rinet-host relay")?;
     cleanup.children.push(relay);
     let server = Command::new("ip")
         .args(["netns", "exec", &ns, "python3", "-m", "http.server", "8000"])
@@ -1491,7 +1491,7 @@ fn suite_lossy(spec: Spec, build: &Path, res: &mut Results) -> Result<(), String
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("python3 http.server: {e}"))?;
+        .context("starting python3 -m http.server")?;
     cleanup.children.push(server);
     let rc = b"#!/bin/sh
 dd if=/dev/urandom of=/www/lossy16m.bin bs=1024 count=16384 2>/dev/null
@@ -1530,13 +1530,13 @@ echo GUEST-LOSSY-UP $(wget -q -O - http://10.88.0.1:8000/up.bin | sha256sum)
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .map_err(|e| format!("curl: {e}"))?;
+        .context("starting curl")?;
     let (mut down, mut up) = (None, None);
     while (down.is_none() || up.is_none())
         && started.elapsed() < LOSSY_TIMEOUT + Duration::from_secs(30)
     {
         if down.is_none() {
-            if let Some(st) = curl.try_wait().map_err(|e| e.to_string())? {
+            if let Some(st) = curl.try_wait().context("waiting for curl")? {
                 let mut err = String::new();
                 if let Some(mut e) = curl.stderr.take() {
                     let _ = e.read_to_string(&mut err);
@@ -1559,16 +1559,15 @@ echo GUEST-LOSSY-UP $(wget -q -O - http://10.88.0.1:8000/up.bin | sha256sum)
             if got == want {
                 Ok(())
             } else {
-                Err(format!("sha256 {got} != {want}"))
+                Err(anyhow!("sha256 {got} != {want}"))
             }
         }),
-        Some((st, err, _)) => Err(format!("curl: {st}: {}", err.trim())),
-        None => Err(format!("no end within {} s", LOSSY_TIMEOUT.as_secs())),
+        Some((st, err, _)) => Err(anyhow!("curl: {st}: {}", err.trim())),
+        None => Err(anyhow!("no end within {} s", LOSSY_TIMEOUT.as_secs())),
     };
-    let up_got = up.map(|u| u.0).ok_or(format!(
-        "the guest got nothing within {} s",
-        LOSSY_TIMEOUT.as_secs()
-    ));
+    let up_got = up
+        .map(|u| u.0)
+        .with_context(|| format!("the guest got nothing within {} s", LOSSY_TIMEOUT.as_secs()));
     drop(g);
     drop(cleanup);
     let injected = std::fs::read_to_string(work.join("relay.log")).unwrap_or_default();
@@ -1584,7 +1583,7 @@ echo GUEST-LOSSY-UP $(wget -q -O - http://10.88.0.1:8000/up.bin | sha256sum)
             if got == up_sha {
                 Ok(())
             } else {
-                Err(format!("guest got sha256 {got}, sent {up_sha}"))
+                Err(anyhow!("guest got sha256 {got}, sent {up_sha}"))
             }
         }),
     );
@@ -1599,7 +1598,7 @@ echo GUEST-LOSSY-UP $(wget -q -O - http://10.88.0.1:8000/up.bin | sha256sum)
         if drops > 1000 {
             Ok(())
         } else {
-            Err(format!("relay: {injected:?}"))
+            Err(anyhow!("relay: {injected:?}"))
         },
     );
     Ok(())
@@ -1614,10 +1613,10 @@ const DHCP_LEASE_S: u32 = 30;
 /// lost address) meanwhile.
 fn renewals_during_transfer(
     g: &Guest,
-    nsx: &dyn Fn(&[&str]) -> Result<String, String>,
+    nsx: &dyn Fn(&[&str]) -> Result<String>,
     ip: &str,
     want_sha: &str,
-) -> Result<(), String> {
+) -> Result<()> {
     let count = |pat: &str| g.console().matches(pat).count();
     let (renewed0, leases0) = (count("tinyrust: lease renewed "), count("tinyrust: lease "));
     let started = Instant::now();
@@ -1633,9 +1632,9 @@ fn renewals_during_transfer(
         started.elapsed().as_secs_f64()
     );
     if !out.starts_with(want_sha) {
-        Err(format!("guest sha {want_sha:?}, host got {out:?}"))
+        Err(anyhow!("guest sha {want_sha:?}, host got {out:?}"))
     } else if renewed < 3 || new_leases > 0 {
-        Err(format!(
+        Err(anyhow!(
             "{renewed} renewals and {new_leases} new leases in {:?} with {DHCP_LEASE_S} s leases",
             started.elapsed()
         ))
@@ -1677,10 +1676,10 @@ struct Flood {
 
 /// 3,000 SYNs from random sources at one per 500 us (hping3) at the guest `ip` on the TAP
 /// in namespace `ns`, while clients fetch its page; the same for rinet and Linux INET.
-fn syn_flood(ns: &str, ip: &str) -> Result<Flood, String> {
+fn syn_flood(ns: &str, ip: &str) -> Result<Flood> {
     let nsx = |args: &[&str]| in_ns(ns, args);
     let snmp = || guest_snmp(ns, ip);
-    let mem_free_before = snmp_value(&snmp()?, "MemFree", "").ok_or("no MemFree")?;
+    let mem_free_before = snmp_value(&snmp()?, "MemFree", "").context("no MemFree")?;
     let mut flood = Command::new("ip")
         .args([
             "netns", "exec", ns, "timeout", "60", "hping3", "-q", "-S", "-p", "80",
@@ -1689,7 +1688,7 @@ fn syn_flood(ns: &str, ip: &str) -> Result<Flood, String> {
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .map_err(|e| format!("hping3: {e}"))?;
+        .context("starting hping3")?;
     let start = Instant::now();
     let page = format!("http://{ip}/");
     let mut fails = Vec::new();
@@ -1699,7 +1698,7 @@ fn syn_flood(ns: &str, ip: &str) -> Result<Flood, String> {
         let r = nsx(&["curl", "-sSf", "-o", "/dev/null", "-m", "1", &page]);
         client_ms.push(t.elapsed().as_millis());
         match r {
-            Err(e) => fails.push(format!("{when}: {e}")),
+            Err(e) => fails.push(format!("{when}: {e:#}")),
             Ok(_) if t.elapsed() >= Duration::from_secs(1) => {
                 fails.push(format!("{when}: took {:?}", t.elapsed()))
             }
@@ -1710,8 +1709,8 @@ fn syn_flood(ns: &str, ip: &str) -> Result<Flood, String> {
         std::thread::sleep(Duration::from_millis(at_ms).saturating_sub(start.elapsed()));
         client(format!("{at_ms} ms into the flood"), &mut fails);
     }
-    let during = snmp().map_err(|e| format!("counters during the flood: {e}"))?;
-    let done = flood.wait().map_err(|e| e.to_string())?;
+    let during = snmp().context("counters during the flood")?;
+    let done = flood.wait().context("waiting for hping3")?;
     client("after the flood".into(), &mut fails);
     if !done.success() {
         fails.push(format!("hping3: {done}"));
@@ -1732,19 +1731,19 @@ fn syn_flood(ns: &str, ip: &str) -> Result<Flood, String> {
 }
 
 /// The drop counters martians.py expects its frames to move: its `expect` line.
-fn martians_expected(out: &str) -> Result<Vec<(String, u64)>, String> {
+fn martians_expected(out: &str) -> Result<Vec<(String, u64)>> {
     let line = out
         .lines()
         .find_map(|l| l.strip_prefix("expect "))
-        .ok_or(format!("no expect line from martians.py: {out}"))?;
+        .with_context(|| format!("no expect line from martians.py: {out}"))?;
     line.split_whitespace()
         .map(|kv| {
             let (k, v) = kv
                 .split_once('=')
-                .ok_or(format!("bad expect entry {kv:?}"))?;
+                .with_context(|| format!("bad expect entry {kv:?}"))?;
             Ok((
                 k.to_string(),
-                v.parse().map_err(|_| format!("bad count in {kv:?}"))?,
+                v.parse().with_context(|| format!("bad count in {kv:?}"))?,
             ))
         })
         .collect()
@@ -1759,9 +1758,7 @@ fn tap_attacks(ns: &str, ip: &str, work: &Path, res: &mut Results) {
     let snmp = || guest_snmp(ns, ip);
     let write = |name: &str, text: &str| {
         let p = work.join(name);
-        std::fs::write(&p, text)
-            .map(|_| p)
-            .map_err(|e| e.to_string())
+        fs::write(&p, text).map(|_| p)
     };
     // Martians first, while the guest is quiet: nothing may answer them.
     let martians = write(
@@ -1776,7 +1773,7 @@ fn tap_attacks(ns: &str, ip: &str, work: &Path, res: &mut Results) {
             .split_whitespace()
             .skip_while(|w| *w != "lladdr")
             .nth(1)
-            .ok_or(format!("no MAC for the guest in {neigh:?}"))?;
+            .with_context(|| format!("no MAC for the guest in {neigh:?}"))?;
         let out = nsx(&[
             "python3",
             &py.to_string_lossy(),
@@ -1788,16 +1785,17 @@ fn tap_attacks(ns: &str, ip: &str, work: &Path, res: &mut Results) {
         // The control is answered (an ARP request first, if the guest forgot the host).
         let control = out.contains("control answered") && !out.contains("control answered 0\n");
         if !out.contains("martians answered 0\n") || !control {
-            return Err(out);
+            bail!(out);
         }
-        let (b, a) = (before.clone()?, snmp()?);
+        let (b, a) = (before?, snmp()?);
         // The script says which counter each of its frames must move.
         let want = martians_expected(&out)?;
         for (name, n) in want {
             let name = name.as_str();
-            let v = |t: &str| snmp_value(t, "RinetDrops", name).ok_or(format!("no {name}"));
+            let v =
+                |t: &str| snmp_value(t, "RinetDrops", name).with_context(|| format!("no {name}"));
             if v(&a)? - v(&b)? != n {
-                return Err(format!("{name}: {} then {}, want {n} more", v(&b)?, v(&a)?));
+                bail!("{name}: {} then {}, want {n} more", v(&b)?, v(&a)?);
             }
         }
         Ok(())
@@ -1812,16 +1810,16 @@ fn tap_attacks(ns: &str, ip: &str, work: &Path, res: &mut Results) {
         let want =
             "reply 0 9 0 True\nreply 0 0 0 True\nreply 0 255 0 True\nrefused\nrefused\nrefused\n";
         if out != want {
-            return Err(out);
+            bail!(out);
         }
         let a = snmp()?;
-        let moved = |g: &str, n: &str| -> Result<u64, String> {
-            let v = |t: &str| snmp_value(t, g, n).ok_or(format!("no {g} {n}"));
+        let moved = |g: &str, n: &str| -> Result<u64> {
+            let v = |t: &str| snmp_value(t, g, n).with_context(|| format!("no {g} {n}"));
             Ok(v(&a)? - v(&b)?)
         };
         match (moved("Udp", "NoPorts")?, moved("Icmp", "InMsgs")?) {
             (3, 3) => Ok(()),
-            m => Err(format!(
+            m => Err(anyhow!(
                 "NoPorts and Icmp InMsgs moved by {m:?}, want (3, 3)"
             )),
         }
@@ -1850,7 +1848,7 @@ fn tap_attacks(ns: &str, ip: &str, work: &Path, res: &mut Results) {
         if fails.is_empty() {
             Ok(())
         } else {
-            Err(fails.join("; "))
+            Err(anyhow!(fails.join("; ")))
         }
     });
     res.record("tap-syn-flood-clients-within-1s", r);

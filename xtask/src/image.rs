@@ -3,6 +3,8 @@
 //! the distro layer (one copy, shared with the Yocto image), plus whatever a test adds.
 //! Written as a newc cpio by hand so no file needs to be owned by root on the host.
 
+use crate::util::fs;
+use anyhow::Result;
 use std::path::{Path, PathBuf};
 
 use crate::kernel::Arch;
@@ -82,8 +84,8 @@ fn cpio(entries: &[Entry]) -> Vec<u8> {
     out
 }
 
-fn read(p: &Path) -> Result<Vec<u8>, String> {
-    std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))
+fn read(p: &Path) -> Result<Vec<u8>> {
+    fs::read(p)
 }
 
 /// A file of the image's base (tinyrust-base in the distro layer): /init, the scripts, the
@@ -95,7 +97,7 @@ pub fn base_file(name: &str) -> PathBuf {
 }
 
 /// The base image plus `extra`, gzipped, at `out`.
-pub fn build(arch: Arch, out: &Path, extra: Vec<Entry>) -> Result<PathBuf, String> {
+pub fn build(arch: Arch, out: &Path, extra: Vec<Entry>) -> Result<PathBuf> {
     let busybox = match arch {
         Arch::X86_64 => {
             let b = PathBuf::from("/bin/busybox");
@@ -170,7 +172,7 @@ pub fn build(arch: Arch, out: &Path, extra: Vec<Entry>) -> Result<PathBuf, Strin
     ));
     entries.extend(extra);
     let raw = out.with_extension("");
-    std::fs::write(&raw, cpio(&entries)).map_err(|e| e.to_string())?;
+    fs::write(&raw, cpio(&entries))?;
     let r = raw.to_string_lossy().into_owned();
     run("gzip", &["-f", "-6", &r], Path::new("."), &[])?;
     Ok(out.to_path_buf())

@@ -2,6 +2,8 @@
 //! config fragments of the BSP layer, and a build cached under ~/.cache/meta-tinyrust.
 //! The same patches and fragments are what the Yocto recipe uses.
 
+use crate::util::fs;
+use anyhow::{anyhow, Context, Result};
 use std::path::{Path, PathBuf};
 
 use crate::util::{output, root_dir, run};
@@ -88,7 +90,7 @@ impl Arch {
     /// QEMU-only ARMv7-M kernel is the rinet kernel with the MPS2 SoC in place of the
     /// STM32F429 and the STM32F429's trimming, so that it differs from the board's only in
     /// the SoC, its drivers and running from RAM.
-    pub fn kmeta(self) -> Result<Vec<Kmeta>, String> {
+    pub fn kmeta(self) -> Result<Vec<Kmeta>> {
         match self.machine() {
             Some(m) => scc_entries(&format!("{m}-tiny.scc")),
             None => {
@@ -165,7 +167,7 @@ impl Spec {
 
     /// The fragments in merge order: the machine's, with this kernel's network fragment in
     /// the place of rinet's, then what only QEMU needs, then the debug options.
-    pub fn fragments(&self) -> Result<Vec<String>, String> {
+    pub fn fragments(&self) -> Result<Vec<String>> {
         let mut f: Vec<String> = self
             .arch
             .kmeta()?
@@ -209,16 +211,16 @@ pub enum Kmeta {
 /// The patches and fragments of `file` and the files it includes, in order, as
 /// kern-tools' scc expands them: `include` (from the kmeta directory), `patch`, `kconf
 /// <class> <file>`; `define` and comments carry nothing for the build.
-pub fn scc_entries(file: &str) -> Result<Vec<Kmeta>, String> {
+pub fn scc_entries(file: &str) -> Result<Vec<Kmeta>> {
     let path = layer_files().join(file);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    parse_scc(&text, &mut |inc| scc_entries(inc)).map_err(|e| format!("{}: {e}", path.display()))
+    let text = fs::read_to_string(&path)?;
+    parse_scc(&text, &mut |inc| scc_entries(inc)).with_context(|| path.display().to_string())
 }
 
 fn parse_scc(
     text: &str,
-    include: &mut dyn FnMut(&str) -> Result<Vec<Kmeta>, String>,
-) -> Result<Vec<Kmeta>, String> {
+    include: &mut dyn FnMut(&str) -> Result<Vec<Kmeta>>,
+) -> Result<Vec<Kmeta>> {
     let mut out = Vec::new();
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -229,14 +231,14 @@ fn parse_scc(
             ["include", f] => out.extend(include(f)?),
             ["patch", f] => out.push(Kmeta::Patch(f.to_string())),
             ["kconf", "hardware" | "non-hardware", f] => out.push(Kmeta::Kconf(f.to_string())),
-            _ => return Err(format!("unknown line {line:?}")),
+            _ => return Err(anyhow!("unknown line {line:?}")),
         }
     }
     Ok(out)
 }
 
 /// The patch series every rinet kernel takes, in order.
-pub fn patches() -> Result<Vec<PathBuf>, String> {
+pub fn patches() -> Result<Vec<PathBuf>> {
     Ok(scc_entries("tinyrust.scc")?
         .into_iter()
         .filter_map(|e| match e {
@@ -248,7 +250,7 @@ pub fn patches() -> Result<Vec<PathBuf>, String> {
 
 const TARBALL: &str = "/usr/src/linux-source-6.12.tar.xz";
 
-fn hash_files(paths: &[PathBuf]) -> Result<String, String> {
+fn hash_files(paths: &[PathBuf]) -> Result<String> {
     let mut args: Vec<&str> = vec![];
     let strs: Vec<String> = paths
         .iter()
@@ -276,7 +278,7 @@ fn output_hash(text: &str) -> String {
 
 /// How many leading patches of the series the tree's stamp says are applied, if the
 /// stamp names a (shorter) prefix of the series.
-fn applied_prefix(stamp: Option<&str>, patches: &[PathBuf]) -> Result<Option<usize>, String> {
+fn applied_prefix(stamp: Option<&str>, patches: &[PathBuf]) -> Result<Option<usize>> {
     let Some(stamp) = stamp else {
         return Ok(None);
     };
@@ -289,7 +291,7 @@ fn applied_prefix(stamp: Option<&str>, patches: &[PathBuf]) -> Result<Option<usi
 }
 
 /// The patched source tree (created once per patch series), with the glue refreshed.
-pub fn source_tree() -> Result<PathBuf, String> {
+pub fn source_tree() -> Result<PathBuf> {
     let cache = cache_dir();
     let tree = cache.join("linux-6.12-rinet");
     let patches = patches()?;
@@ -305,7 +307,7 @@ pub fn source_tree() -> Result<PathBuf, String> {
             let p = p.to_string_lossy().into_owned();
             run("patch", &["-p1", "-N", "-i", &p], &tree, &[])?;
         }
-        std::fs::write(&stamp, &want).map_err(|e| e.to_string())?;
+        fs::write(&stamp, &want)?;
     } else {
         if !Path::new(TARBALL).exists() {
             run(
@@ -316,7 +318,7 @@ pub fn source_tree() -> Result<PathBuf, String> {
             )?;
         }
         let _ = std::fs::remove_dir_all(&tree);
-        std::fs::create_dir_all(&tree).map_err(|e| e.to_string())?;
+        fs::create_dir_all(&tree)?;
         let t = tree.to_string_lossy().into_owned();
         run(
             "tar",
@@ -328,7 +330,7 @@ pub fn source_tree() -> Result<PathBuf, String> {
             let p = p.to_string_lossy().into_owned();
             run("patch", &["-p1", "-N", "-i", &p], &tree, &[])?;
         }
-        std::fs::write(&stamp, &want).map_err(|e| e.to_string())?;
+        fs::write(&stamp, &want)?;
     }
     // The glue and the crates go into the tree as the kernel recipe puts them there, by
     // the same script (it copies only what changed: mtimes drive make and cargo).
@@ -343,11 +345,11 @@ pub fn source_tree() -> Result<PathBuf, String> {
 }
 
 /// Configure and build; returns the build directory (the image is at `arch.image().1`).
-pub fn build(spec: Spec) -> Result<PathBuf, String> {
+pub fn build(spec: Spec) -> Result<PathBuf> {
     let tree = source_tree()?;
     let out = cache_dir().join("build").join(spec.name());
     seed_build_dir(spec, &out)?;
-    std::fs::create_dir_all(&out).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&out)?;
     let o = format!("O={}", out.display());
     let arch = format!("ARCH={}", spec.arch.make_arch());
     let frags: Vec<PathBuf> = spec
@@ -383,7 +385,7 @@ pub fn build(spec: Spec) -> Result<PathBuf, String> {
         merge_env.push(("ARCH", spec.arch.make_arch()));
         run("scripts/kconfig/merge_config.sh", &args, &tree, &merge_env)?;
         check_config(&out.join(".config"), &frags)?;
-        std::fs::write(&stamp, &want).map_err(|e| e.to_string())?;
+        fs::write(&stamp, &want)?;
     }
     let jobs = format!(
         "-j{}",
@@ -412,14 +414,14 @@ pub fn build(spec: Spec) -> Result<PathBuf, String> {
 /// directory (cargo's registry, rustup's sources), which panic locations in the Rust
 /// objects would carry without `-Ztrim-paths`. Linux's own C has none (Kbuild maps
 /// `__FILE__` to relative paths).
-fn check_no_build_paths(vmlinux: &Path) -> Result<(), String> {
-    let image = std::fs::read(vmlinux).map_err(|e| format!("{}: {e}", vmlinux.display()))?;
+fn check_no_build_paths(vmlinux: &Path) -> Result<()> {
+    let image = fs::read(vmlinux)?;
     let mut needles = vec![root_dir().display().to_string()];
     if let Some(home) = std::env::var_os("HOME").filter(|h| h.len() > 1) {
         needles.push(format!("{}/", home.to_string_lossy()));
     }
     match needles.iter().find(|n| contains(&image, n.as_bytes())) {
-        Some(n) => Err(format!(
+        Some(n) => Err(anyhow!(
             "{} holds the build path {n:?} (strings -a | grep -F it)",
             vmlinux.display()
         )),
@@ -433,7 +435,7 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
 
 /// A new variant of an architecture starts as a copy of that architecture's rinet build:
 /// make then rebuilds only what the configuration change touches.
-fn seed_build_dir(spec: Spec, out: &Path) -> Result<(), String> {
+fn seed_build_dir(spec: Spec, out: &Path) -> Result<()> {
     let seed = cache_dir()
         .join("build")
         .join(Spec::rinet(spec.arch).name());
@@ -454,19 +456,16 @@ fn seed_build_dir(spec: Spec, out: &Path) -> Result<(), String> {
     )?;
     // The copied stamp must not claim the seed's configuration.
     let _ = std::fs::remove_file(tmp.join(".meta-tinyrust-config"));
-    std::fs::rename(&tmp, out).map_err(|e| e.to_string())
+    fs::rename(&tmp, out)
 }
 
 /// Every symbol a fragment asks for must be in the final .config as asked (a later
 /// fragment overrides an earlier one, as merge_config.sh does).
-fn check_config(config: &Path, frags: &[PathBuf]) -> Result<(), String> {
-    let have = std::fs::read_to_string(config).map_err(|e| e.to_string())?;
+fn check_config(config: &Path, frags: &[PathBuf]) -> Result<()> {
+    let have = fs::read_to_string(config)?;
     let mut want: Vec<(String, String)> = Vec::new();
     for f in frags {
-        for line in std::fs::read_to_string(f)
-            .map_err(|e| e.to_string())?
-            .lines()
-        {
+        for line in fs::read_to_string(f)?.lines() {
             let line = line.trim();
             let sym = if let Some(sym) = line
                 .strip_prefix("# ")
@@ -497,7 +496,7 @@ fn check_config(config: &Path, frags: &[PathBuf]) -> Result<(), String> {
     if bad.is_empty() {
         Ok(())
     } else {
-        Err(format!(
+        Err(anyhow!(
             "config fragments not honoured:\n  {}",
             bad.join("\n  ")
         ))

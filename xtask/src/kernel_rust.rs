@@ -8,6 +8,8 @@
 //! What stands in for what the recipe has: rustup's `rust-src` of the same version for
 //! the library sources of oe-core's rustc tarball.
 
+use crate::util::fs;
+use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
 use crate::kernel::cache_dir;
@@ -17,10 +19,10 @@ pub const TOOLCHAIN_FILE: &str = "rinet-kernel/rust-toolchain.toml";
 pub const CRATES_INC: &str = "meta-tinyrust/recipes-kernel/linux/linux-tinyrust-crates.inc";
 
 /// The Rust version the kernel staticlib is built with.
-pub fn toolchain() -> Result<String, String> {
+pub fn toolchain() -> Result<String> {
     let path = root_dir().join(TOOLCHAIN_FILE);
-    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    channel(&text).ok_or_else(|| format!("{}: no `channel = \"...\"`", path.display()))
+    let text = fs::read_to_string(&path)?;
+    channel(&text).with_context(|| format!("{}: no `channel = \"...\"`", path.display()))
 }
 
 fn channel(toml: &str) -> Option<String> {
@@ -31,7 +33,7 @@ fn channel(toml: &str) -> Option<String> {
 }
 
 /// The sysroot of toolchain `ch` (where rust-src puts the library sources).
-fn sysroot_of(ch: &str) -> Result<PathBuf, String> {
+fn sysroot_of(ch: &str) -> Result<PathBuf> {
     let s = output(
         "rustup",
         &["run", ch, "rustc", "--print", "sysroot"],
@@ -43,7 +45,7 @@ fn sysroot_of(ch: &str) -> Result<PathBuf, String> {
 
 /// Installs the toolchain with its library sources (what -Zbuild-std compiles) and
 /// rustfmt (the toolchain file makes it the one `cargo fmt` runs in rinet-kernel/).
-pub fn ensure_toolchain() -> Result<String, String> {
+pub fn ensure_toolchain() -> Result<String> {
     let ch = toolchain()?;
     let complete = sysroot_of(&ch).is_ok_and(|s| {
         s.join("lib/rustlib/src/rust/library/Cargo.lock").exists() && s.join("bin/rustfmt").exists()
@@ -70,13 +72,13 @@ pub fn ensure_toolchain() -> Result<String, String> {
 }
 
 /// The kernel toolchain's sysroot, installed if missing.
-pub fn sysroot() -> Result<PathBuf, String> {
+pub fn sysroot() -> Result<PathBuf> {
     sysroot_of(&ensure_toolchain()?)
 }
 
 /// The library sources' Cargo.lock of the kernel toolchain (the std workspace that
 /// -Zbuild-std resolves).
-pub fn library_lock() -> Result<PathBuf, String> {
+pub fn library_lock() -> Result<PathBuf> {
     Ok(sysroot()?.join("lib/rustlib/src/rust/library/Cargo.lock"))
 }
 
@@ -91,14 +93,14 @@ pub struct Crate {
 /// The crates of linux-tinyrust-crates.inc: every `crate://` URL and the
 /// `SRC_URI[NAME-VERSION.sha256sum]` that goes with it (an URL without one is an error,
 /// as it is for bitbake's fetcher).
-pub fn recipe_crates(inc: &str) -> Result<Vec<Crate>, String> {
+pub fn recipe_crates(inc: &str) -> Result<Vec<Crate>> {
     let mut out = Vec::new();
     for word in inc.split_whitespace() {
         let Some(rest) = word.trim_matches('"').strip_prefix("crate://crates.io/") else {
             continue;
         };
         let Some((name, version)) = rest.split_once('/') else {
-            return Err(format!("crate URL without a version: {word}"));
+            bail!("crate URL without a version: {word}");
         };
         let key = format!("SRC_URI[{name}-{version}.sha256sum]");
         let sha256 = inc
@@ -110,7 +112,7 @@ pub fn recipe_crates(inc: &str) -> Result<Vec<Crate>, String> {
                     .strip_prefix('=')
                     .map(|v| v.trim().trim_matches('"').to_string())
             })
-            .ok_or_else(|| format!("{CRATES_INC}: no {key}"))?;
+            .with_context(|| format!("{CRATES_INC}: no {key}"))?;
         out.push(Crate {
             name: name.to_string(),
             version: version.to_string(),
@@ -120,7 +122,7 @@ pub fn recipe_crates(inc: &str) -> Result<Vec<Crate>, String> {
     Ok(out)
 }
 
-fn sha256(path: &Path) -> Result<String, String> {
+fn sha256(path: &Path) -> Result<String> {
     let p = path.to_string_lossy().into_owned();
     let out = output("sha256sum", &[&p], Path::new("."), &[])?;
     Ok(out
@@ -134,16 +136,15 @@ fn sha256(path: &Path) -> Result<String, String> {
 /// fetcher unpacks them (`NAME-VERSION/` with a `.cargo-checksum.json` that holds the
 /// package's sha256) and a `config.toml` that replaces crates.io with that directory, as
 /// cargo_common_do_configure writes it. Downloads are checked against the recipe's sha256.
-pub fn vendored_cargo_home() -> Result<PathBuf, String> {
+pub fn vendored_cargo_home() -> Result<PathBuf> {
     let inc_path = root_dir().join(CRATES_INC);
-    let inc =
-        std::fs::read_to_string(&inc_path).map_err(|e| format!("{}: {e}", inc_path.display()))?;
+    let inc = fs::read_to_string(&inc_path)?;
     let crates = recipe_crates(&inc)?;
     let downloads = cache_dir().join("downloads");
     let home = cache_dir().join("cargo-home");
     let vendor = home.join("bitbake");
-    std::fs::create_dir_all(&downloads).map_err(|e| format!("{}: {e}", downloads.display()))?;
-    std::fs::create_dir_all(&vendor).map_err(|e| format!("{}: {e}", vendor.display()))?;
+    fs::create_dir_all(&downloads)?;
+    fs::create_dir_all(&vendor)?;
     let mut wanted = Vec::new();
     for c in &crates {
         let dir_name = format!("{}-{}", c.name, c.version);
@@ -171,31 +172,26 @@ pub fn vendored_cargo_home() -> Result<PathBuf, String> {
             let got = sha256(&tmp)?;
             if got != c.sha256 {
                 let _ = std::fs::remove_file(&tmp);
-                return Err(format!(
-                    "{url}: sha256 {got}, but {CRATES_INC} says {}",
-                    c.sha256
-                ));
+                bail!("{url}: sha256 {got}, but {CRATES_INC} says {}", c.sha256);
             }
-            std::fs::rename(&tmp, &file).map_err(|e| format!("{}: {e}", file.display()))?;
+            fs::rename(&tmp, &file)?;
         }
         let _ = std::fs::remove_dir_all(&unpacked);
         let f = file.to_string_lossy().into_owned();
         let v = vendor.to_string_lossy().into_owned();
         run("tar", &["xzf", &f, "-C", &v], Path::new("."), &[])?;
-        std::fs::write(&checksum_file, checksum_json)
-            .map_err(|e| format!("{}: {e}", checksum_file.display()))?;
+        fs::write(&checksum_file, checksum_json)?;
     }
     // Only what the recipe lists: a crate left over from an older list must not satisfy
     // the build here when the recipe would not have it.
-    for e in std::fs::read_dir(&vendor).map_err(|e| format!("{}: {e}", vendor.display()))? {
-        let p = e.map_err(|e| e.to_string())?.path();
+    for p in fs::read_dir(&vendor)? {
         let name = p
             .file_name()
             .unwrap_or_default()
             .to_string_lossy()
             .into_owned();
         if !wanted.contains(&name) {
-            std::fs::remove_dir_all(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+            fs::remove_dir_all(&p)?;
         }
     }
     let config = format!(
@@ -206,15 +202,14 @@ pub fn vendored_cargo_home() -> Result<PathBuf, String> {
          [net]\noffline = true\n",
         vendor.display()
     );
-    std::fs::write(home.join("config.toml"), config)
-        .map_err(|e| format!("{}: {e}", home.join("config.toml").display()))?;
+    fs::write(home.join("config.toml"), config)?;
     Ok(home)
 }
 
 /// The environment in which `make` builds a rinet kernel: what the kernel recipe gives
 /// the same Makefile (rinet-kernel/glue/Makefile reads RINET_CARGO_FLAGS; cargo and rustc
 /// are rustup's proxies, held to the pinned version).
-pub fn make_env() -> Result<Vec<(String, String)>, String> {
+pub fn make_env() -> Result<Vec<(String, String)>> {
     let ch = ensure_toolchain()?;
     let home = vendored_cargo_home()?;
     Ok(vec![

@@ -21,6 +21,8 @@
 //! `=`, `?=`, `??=`, `:=`, `+=`, `.=`, `=+`, `:append`/`:prepend` and overrides, values in
 //! double quotes, backslash continuations and comments.
 
+use crate::util::fs;
+use anyhow::{anyhow, bail, Result};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -168,9 +170,8 @@ fn search_dirs(recipe: &Path, assigns: &[Assignment]) -> Vec<PathBuf> {
     dirs
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
-    for e in std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))? {
-        let p = e.map_err(|e| e.to_string())?.path();
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<()> {
+    for p in fs::read_dir(dir)? {
         if p.is_dir() {
             walk(&p, out)?;
         } else {
@@ -180,20 +181,20 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
     Ok(())
 }
 
-fn read(p: &Path) -> Result<String, String> {
-    std::fs::read_to_string(p).map_err(|e| format!("{}: {e}", p.display()))
+fn read(p: &Path) -> Result<String> {
+    fs::read_to_string(p)
 }
 
 /// Upstream-Status values oe-core's patch QA accepts; the ones that need a reason in
 /// brackets say so.
-fn upstream_status_ok(patch: &str) -> Result<(), String> {
+fn upstream_status_ok(patch: &str) -> Result<()> {
     const PLAIN: [&str; 4] = ["Pending", "Accepted", "Backport", "Inactive-Upstream"];
     const WITH_REASON: [&str; 3] = ["Submitted", "Denied", "Inappropriate"];
     let Some(line) = patch
         .lines()
         .find_map(|l| l.strip_prefix("Upstream-Status:"))
     else {
-        return Err("no Upstream-Status: line".into());
+        bail!("no Upstream-Status: line");
     };
     let v = line.trim();
     let word = v.split([' ', '[']).next().unwrap_or_default();
@@ -202,10 +203,10 @@ fn upstream_status_ok(patch: &str) -> Result<(), String> {
     } else if WITH_REASON.contains(&word) {
         match (v.find('['), v.rfind(']')) {
             (Some(a), Some(b)) if b > a + 1 => Ok(()),
-            _ => Err(format!("Upstream-Status: {word} needs a [reason]")),
+            _ => Err(anyhow!("Upstream-Status: {word} needs a [reason]")),
         }
     } else {
-        Err(format!("Upstream-Status: unknown value {v:?}"))
+        Err(anyhow!("Upstream-Status: unknown value {v:?}"))
     }
 }
 
@@ -223,7 +224,7 @@ impl Report {
     }
 }
 
-fn check_sources(root: &Path, r: &mut Report) -> Result<(), String> {
+fn check_sources(root: &Path, r: &mut Report) -> Result<()> {
     let mut files = Vec::new();
     for layer in LAYERS {
         walk(&root.join(layer), &mut files)?;
@@ -244,7 +245,10 @@ fn check_sources(root: &Path, r: &mut Report) -> Result<(), String> {
         if name.ends_with(".patch") || name.ends_with(".diff") {
             let status = upstream_status_ok(&read(f)?);
             r.expect(status.is_ok(), || {
-                format!("{rel}: {}", status.err().unwrap_or_default())
+                format!(
+                    "{rel}: {}",
+                    status.err().map(|e| format!("{e:#}")).unwrap_or_default()
+                )
             });
         }
     }
@@ -253,7 +257,7 @@ fn check_sources(root: &Path, r: &mut Report) -> Result<(), String> {
 
 /// The assignments of a recipe with the files it `require`s or `include`s from its own
 /// directory inlined where they stand, as bitbake reads them.
-fn assignments_in_order(path: &Path) -> Result<Vec<Assignment>, String> {
+fn assignments_in_order(path: &Path) -> Result<Vec<Assignment>> {
     let mut out = Vec::new();
     for line in logical_lines(&read(path)?) {
         let l = line.trim();
@@ -302,7 +306,7 @@ const RINET_SOURCES: &[&str] = &[
     "rinet-kernel/place-in-tree.sh",
 ];
 
-fn check_kernel(root: &Path, r: &mut Report) -> Result<(), String> {
+fn check_kernel(root: &Path, r: &mut Report) -> Result<()> {
     let recipe_path = root.join(KERNEL_RECIPE);
     let text = read(&recipe_path)?;
     let assigns = assignments_in_order(&recipe_path)?;
@@ -322,7 +326,9 @@ fn check_kernel(root: &Path, r: &mut Report) -> Result<(), String> {
         });
     }
     let current = crate::yocto::check_crates_inc();
-    r.expect(current.is_ok(), || current.err().unwrap_or_default());
+    r.expect(current.is_ok(), || {
+        current.err().map(|e| format!("{e:#}")).unwrap_or_default()
+    });
     // rinet's sources and the kernel metadata through SRC_URI (in the task signatures).
     for s in RINET_SOURCES {
         r.expect(has(&format!("file://{s}")), || {
@@ -395,7 +401,7 @@ fn check_kernel(root: &Path, r: &mut Report) -> Result<(), String> {
                     });
                 }
             }
-            Err(e) => r.expect(false, || e),
+            Err(e) => r.expect(false, || format!("{e:#}")),
         }
     }
     // No path of the checkout in any variable: the layers are found where they lie.
@@ -416,7 +422,7 @@ fn check_kernel(root: &Path, r: &mut Report) -> Result<(), String> {
 /// the distro (a recipe is parsed after it, so its `??=` wins: the image got busybox httpd
 /// where the distro asks for nostromo); a recipe built with the machine's flash addresses
 /// is packaged per machine (a kernel recipe is, by kernel.bbclass).
-fn check_distro_and_machine_recipes(root: &Path, r: &mut Report) -> Result<(), String> {
+fn check_distro_and_machine_recipes(root: &Path, r: &mut Report) -> Result<()> {
     let distro_path = "meta-tinyrust-distro/conf/distro/tinyrust.conf";
     let distro = parse_assignments(&read(&root.join(distro_path))?);
     r.expect(value_for(&distro, "INIT_MANAGER", "").is_some(), || {
@@ -498,7 +504,7 @@ fn makefile_exports(text: &str) -> BTreeSet<String> {
         .collect()
 }
 
-fn check_glue_abi(root: &Path, r: &mut Report) -> Result<(), String> {
+fn check_glue_abi(root: &Path, r: &mut Report) -> Result<()> {
     let rust = entry_points(&read(&root.join("rinet/src/ffi.rs"))?, true);
     let header = entry_points(&read(&root.join("rinet-kernel/glue/rinet.h"))?, false);
     let kept = makefile_exports(&read(&root.join(GLUE_MAKEFILE))?);
@@ -518,7 +524,7 @@ fn check_glue_abi(root: &Path, r: &mut Report) -> Result<(), String> {
     Ok(())
 }
 
-pub fn check() -> Result<(), String> {
+pub fn check() -> Result<()> {
     let root = root_dir();
     let mut r = Report {
         errors: Vec::new(),
@@ -532,7 +538,7 @@ pub fn check() -> Result<(), String> {
         println!("layer-check: {} checks passed", r.checked);
         Ok(())
     } else {
-        Err(format!(
+        Err(anyhow!(
             "layer-check: {} of {} checks failed:\n  {}",
             r.errors.len(),
             r.checked,

@@ -20,12 +20,13 @@ mod size_table;
 mod util;
 mod yocto;
 
+use anyhow::{anyhow, bail, Result};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use util::{cargo, root_dir};
 
-fn test() -> Result<(), String> {
+fn test() -> Result<()> {
     deps::ensure(true)?;
     let root = root_dir();
     cargo(&["fmt", "--all", "--", "--check"], &root)?;
@@ -62,6 +63,7 @@ fn test() -> Result<(), String> {
     ]
     .into_iter()
     .filter_map(Result::err)
+    .map(|e| format!("{e:#}"))
     .collect();
     for e in &size_gates {
         eprintln!("size gate failed (reported again at the end): {e}");
@@ -70,7 +72,7 @@ fn test() -> Result<(), String> {
     // the mps2-an386 serves the image's page and CGI first (about 45 s for the four boots).
     let demo = guest::demo_signal_checks()?;
     if !demo.failed.is_empty() {
-        return Err(format!("demo checks failed: {}", demo.failed.join(", ")));
+        bail!("demo checks failed: {}", demo.failed.join(", "));
     }
     // Last, so its summary closes the log: the kernels in QEMU (x86_64, then the Galileo
     // kernel on an i586 CPU model, with its cmov/LOCK and regparm ABI checks, then the
@@ -94,7 +96,7 @@ fn test() -> Result<(), String> {
     if size_gates.is_empty() {
         Ok(())
     } else {
-        Err(format!("size gate failed:\n{}", size_gates.join("\n")))
+        Err(anyhow!("size gate failed:\n{}", size_gates.join("\n")))
     }
 }
 
@@ -216,7 +218,7 @@ impl From<ArchArg> for kernel::Arch {
     }
 }
 
-fn run_cmd(cmd: Cmd) -> Result<(), String> {
+fn run_cmd(cmd: Cmd) -> Result<()> {
     let print = |d: std::path::PathBuf| println!("{}", d.display());
     match cmd {
         Cmd::Demo {
@@ -242,7 +244,7 @@ fn run_cmd(cmd: Cmd) -> Result<(), String> {
             if r.failed.is_empty() {
                 Ok(())
             } else {
-                Err(format!("demo checks failed: {}", r.failed.join(", ")))
+                Err(anyhow!("demo checks failed: {}", r.failed.join(", ")))
             }
         }),
         Cmd::YoctoCrates => yocto::crates_inc(),
@@ -283,7 +285,7 @@ fn main() -> ExitCode {
     match r {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("xtask: {e}");
+            eprintln!("xtask: {e:#}");
             ExitCode::FAILURE
         }
     }

@@ -16,6 +16,8 @@
 //! gets the command line and the initramfs' place in /chosen, as a boot loader does, and
 //! the two properties QEMU's LAN9118 model needs.
 
+use crate::util::fs;
+use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -81,9 +83,9 @@ pub const UP_WITHIN: Duration = Duration::from_secs(180);
 /// The rinet kernel of the STM32F429's configuration on the MPS2 (built, or brought up to
 /// date), the image's initramfs plus `extra` in `work`, and the boot files for them:
 /// one way to make the guest, for the guest suite and the demo.
-pub fn prepare(work: &Path, extra: Vec<image::Entry>) -> Result<Boot, String> {
+pub fn prepare(work: &Path, extra: Vec<image::Entry>) -> Result<Boot> {
     let build = kernel::build(Spec::rinet(Arch::Mps2))?;
-    std::fs::create_dir_all(work).map_err(|e| e.to_string())?;
+    fs::create_dir_all(work)?;
     let initrd = image::build(Arch::Mps2, &work.join("initramfs.cpio.gz"), extra)?;
     let files = boot_files(&build, &initrd, APPEND)?;
     Ok(Boot {
@@ -96,7 +98,7 @@ pub fn prepare(work: &Path, extra: Vec<image::Entry>) -> Result<Boot, String> {
 /// The boot stub and a device tree that names `initrd` (to be loaded at `INITRD_AT`)
 /// and the command line `append`, written next to `initrd` (the kernel's build directory,
 /// `build`, only makes the device tree).
-fn boot_files(build: &Path, initrd: &Path, append: &str) -> Result<BootFiles, String> {
+fn boot_files(build: &Path, initrd: &Path, append: &str) -> Result<BootFiles> {
     let dir = initrd.parent().unwrap_or(Path::new("."));
     let tree = kernel::source_tree()?;
     let o = format!("O={}", build.display());
@@ -113,13 +115,13 @@ fn boot_files(build: &Path, initrd: &Path, append: &str) -> Result<BootFiles, St
     )?;
     let dtb = dir.join("tinyrust-mps2.dtb");
     std::fs::copy(build.join("arch/arm/boot/dts/arm/mps2-an385.dtb"), &dtb)
-        .map_err(|e| e.to_string())?;
-    let len = std::fs::metadata(initrd).map_err(|e| e.to_string())?.len();
+        .with_context(|| format!("copying the dtb to {}", dtb.display()))?;
+    let len = fs::metadata(initrd)?.len();
     if u64::from(INITRD_AT) + len > u64::from(DTB_AT) {
-        return Err(format!(
+        bail!(
             "{}: {len} bytes do not fit between the initramfs and the device tree",
             initrd.display()
-        ));
+        );
     }
     let d = dtb.to_string_lossy().into_owned();
     let (start, end) = (
@@ -141,7 +143,7 @@ fn boot_files(build: &Path, initrd: &Path, append: &str) -> Result<BootFiles, St
         run("fdtput", &["-t", kind, &d, node, prop, value], here, &[])?;
     }
     let src = dir.join("tinyrust-mps2-boot.S");
-    std::fs::write(&src, boot_stub_source()).map_err(|e| e.to_string())?;
+    fs::write(&src, boot_stub_source())?;
     let obj = dir.join("tinyrust-mps2-boot.o");
     let stub = dir.join("tinyrust-mps2-boot.elf");
     let (s, ob, st) = (
@@ -174,7 +176,7 @@ fn boot_files(build: &Path, initrd: &Path, append: &str) -> Result<BootFiles, St
 
 /// The ARMv7-M guest suite: boot with DHCP, pages and CGI from the host, ping from the
 /// guest, a burst of requests, a quiet timer when idle, a clean kernel log.
-pub fn suite() -> Result<Results, String> {
+pub fn suite() -> Result<Results> {
     let work = kernel::cache_dir()
         .join("guest")
         .join(Spec::rinet(Arch::Mps2).name());
@@ -209,19 +211,18 @@ pub fn suite() -> Result<Results, String> {
             if console.contains("inet addr:10.0.2.15") {
                 Ok(())
             } else {
-                Err("eth0 has no 10.0.2.15 from QEMU's DHCP".into())
+                Err(anyhow!("eth0 has no 10.0.2.15 from QEMU's DHCP"))
             },
         );
         let base = format!("http://127.0.0.1:{}", g.http_port);
-        let index =
-            std::fs::read_to_string(image::base_file("index.html")).map_err(|e| e.to_string())?;
+        let index = fs::read_to_string(image::base_file("index.html"))?;
         res.record(
             "mps2-static-page",
             guest::curl(&[&format!("{base}/")]).and_then(|p| {
                 if p == index {
                     Ok(())
                 } else {
-                    Err(format!("page differs: {p:?}"))
+                    Err(anyhow!("page differs: {p:?}"))
                 }
             }),
         );
@@ -231,7 +232,7 @@ pub fn suite() -> Result<Results, String> {
                 if p.contains("Hello from CGI on Linux") && p.contains("REMOTE_ADDR=10.0.2.2") {
                     Ok(())
                 } else {
-                    Err(format!("CGI output: {p:?}"))
+                    Err(anyhow!("CGI output: {p:?}"))
                 }
             }),
         );
@@ -249,7 +250,7 @@ pub fn suite() -> Result<Results, String> {
                     if c.contains("10.0.2.2 is alive") {
                         Ok(())
                     } else {
-                        Err(format!("no \"10.0.2.2 is alive\": {}", guest::tail(&c, 5)))
+                        Err(anyhow!("no \"10.0.2.2 is alive\": {}", guest::tail(&c, 5)))
                     }
                 }),
         );
@@ -258,7 +259,7 @@ pub fn suite() -> Result<Results, String> {
             "mps2-cgi-runs-as-www-data",
             probe("uid").and_then(|out| match out.lines().find(|l| l.starts_with("Uid:")) {
                 Some(l) if l.split_whitespace().skip(1).all(|u| u == "33") => Ok(()),
-                l => Err(format!("CGI status: {l:?}")),
+                l => Err(anyhow!("CGI status: {l:?}")),
             }),
         );
         res.record("mps2-100-requests", requests(&base, 100));
@@ -269,16 +270,16 @@ pub fn suite() -> Result<Results, String> {
         res.record(
             "mps2-idle-timer-quiet",
             probe("idle").and_then(|out| {
-                let (before, after) = out.split_once("---").ok_or("no second sample")?;
+                let (before, after) = out.split_once("---").context("no second sample")?;
                 let fires = timer_fires(after)
                     .zip(timer_fires(before))
                     .map(|(b, a)| b.saturating_sub(a))
-                    .ok_or_else(|| format!("no Rinet line in {out:?}"))?;
+                    .with_context(|| format!("no Rinet line in {out:?}"))?;
                 println!("mps2: GUEST-IDLE-TIMER-FIRES {fires} in 10 s");
                 if fires == 0 {
                     Ok(())
                 } else {
-                    Err(format!("the timer fired {fires} times while idle:\n{out}"))
+                    Err(anyhow!("the timer fired {fires} times while idle:\n{out}"))
                 }
             }),
         );
@@ -289,7 +290,7 @@ pub fn suite() -> Result<Results, String> {
         if complaints.is_empty() {
             Ok(())
         } else {
-            Err(complaints.join("\n"))
+            Err(anyhow!(complaints.join("\n")))
         },
     );
     drop(g);
@@ -311,7 +312,7 @@ fn meminfo_kb(meminfo: &str, key: &str) -> Option<u64> {
 }
 
 /// `n` requests one after the other, each on a new connection: all must be 200.
-fn requests(base: &str, n: u32) -> Result<(), String> {
+fn requests(base: &str, n: u32) -> Result<()> {
     let url = format!("{base}/");
     let mut args = vec!["-o", "/dev/null", "-w", "%{http_code}\n"];
     for _ in 0..n {
@@ -322,12 +323,12 @@ fn requests(base: &str, n: u32) -> Result<(), String> {
     if ok == n {
         Ok(())
     } else {
-        Err(format!("{ok} of {n} answered 200: {codes:?}"))
+        Err(anyhow!("{ok} of {n} answered 200: {codes:?}"))
     }
 }
 
 /// `clients` curl processes at once, `each` requests apiece.
-fn concurrent(base: &str, clients: u32, each: u32) -> Result<(), String> {
+fn concurrent(base: &str, clients: u32, each: u32) -> Result<()> {
     let url = format!("{base}/");
     let script = format!(
         "for c in $(seq {clients}); do (for r in $(seq {each}); do \
@@ -339,7 +340,7 @@ fn concurrent(base: &str, clients: u32, each: u32) -> Result<(), String> {
     if ok == want {
         Ok(())
     } else {
-        Err(format!("{ok} of {want} answered 200"))
+        Err(anyhow!("{ok} of {want} answered 200"))
     }
 }
 

@@ -11,6 +11,8 @@
 //! distro layer's musl patch (the thread pointer comes from the kernel's get_tls call, as
 //! there is no CP15).
 
+use crate::util::fs;
+use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
 
 use crate::kernel::cache_dir;
@@ -41,12 +43,12 @@ fn musl_patch() -> PathBuf {
     )
 }
 
-fn read(path: &Path) -> Result<String, String> {
-    std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))
+fn read(path: &Path) -> Result<String> {
+    fs::read_to_string(path)
 }
 
 /// `url` downloaded into `cache` once and checked against its sha256.
-fn download(cache: &Path, url: &str, sha256: &str) -> Result<PathBuf, String> {
+fn download(cache: &Path, url: &str, sha256: &str) -> Result<PathBuf> {
     let name = url.rsplit('/').next().unwrap_or("download");
     let tarball = cache.join(name);
     if tarball.exists() {
@@ -58,14 +60,14 @@ fn download(cache: &Path, url: &str, sha256: &str) -> Result<PathBuf, String> {
     let sum = output("sha256sum", &[&t], cache, &[])?;
     if sum.split_whitespace().next() != Some(sha256) {
         let _ = std::fs::remove_file(&part);
-        return Err(format!("{url}: sha256 mismatch ({})", sum.trim()));
+        bail!("{url}: sha256 mismatch ({})", sum.trim());
     }
-    std::fs::rename(&part, &tarball).map_err(|e| e.to_string())?;
+    fs::rename(&part, &tarball)?;
     Ok(tarball)
 }
 
 /// The unpacked busybox source.
-fn source(cache: &Path) -> Result<PathBuf, String> {
+fn source(cache: &Path) -> Result<PathBuf> {
     let src = cache.join(format!("busybox-{VERSION}"));
     if src.join("Makefile").exists() {
         return Ok(src);
@@ -76,7 +78,7 @@ fn source(cache: &Path) -> Result<PathBuf, String> {
 }
 
 /// musl for ARMv7-M, installed under the cache (rebuilt when the patch or flags change).
-fn musl(cache: &Path) -> Result<PathBuf, String> {
+fn musl(cache: &Path) -> Result<PathBuf> {
     let prefix = cache.join("musl-armv7m");
     let patch = musl_patch();
     let want = format!("{MUSL_VERSION} {CFLAGS}\n{}", read(&patch)?);
@@ -112,14 +114,14 @@ fn musl(cache: &Path) -> Result<PathBuf, String> {
     );
     run("make", &[&jobs], &src, &[])?;
     run("make", &["install"], &src, &[])?;
-    std::fs::write(&stamp, want).map_err(|e| e.to_string())?;
+    fs::write(&stamp, want)?;
     Ok(prefix)
 }
 
 /// A compiler wrapper: Debian's ARM cross gcc with musl's headers and start files instead
 /// of glibc's, the kernel's UAPI headers from the cross libc, Thumb-2 for ARMv7-M, position
 /// independent code linked as a static PIE (rcrt1.o relocates it at start-up).
-fn write_cc(cache: &Path, musl: &Path) -> Result<PathBuf, String> {
+fn write_cc(cache: &Path, musl: &Path) -> Result<PathBuf> {
     let gcc_include = output(
         "arm-linux-gnueabi-gcc",
         &["-print-file-name=include"],
@@ -134,12 +136,12 @@ fn write_cc(cache: &Path, musl: &Path) -> Result<PathBuf, String> {
     )?;
     // Only linux/, asm/ and asm-generic/ of the cross sysroot: its libc headers are glibc's.
     let uapi = cache.join("uapi");
-    std::fs::create_dir_all(&uapi).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&uapi)?;
     for d in ["linux", "asm", "asm-generic"] {
         let link = uapi.join(d);
         if !link.exists() {
             std::os::unix::fs::symlink(Path::new("/usr/arm-linux-gnueabi/include").join(d), &link)
-                .map_err(|e| e.to_string())?;
+                .with_context(|| format!("linking {}", link.display()))?;
         }
     }
     let inc = musl.join("include");
@@ -162,7 +164,7 @@ fn write_cc(cache: &Path, musl: &Path) -> Result<PathBuf, String> {
         lib = lib.display(),
         libgcc = libgcc.trim(),
     );
-    std::fs::write(&cc, script).map_err(|e| e.to_string())?;
+    fs::write(&cc, script)?;
     run("chmod", &["+x", &cc.to_string_lossy()], cache, &[])?;
     Ok(cc)
 }
@@ -170,7 +172,7 @@ fn write_cc(cache: &Path, musl: &Path) -> Result<PathBuf, String> {
 /// `make allnoconfig`, then the fragments' symbols replace what allnoconfig wrote, as
 /// merge_config.sh -m does in the busybox append (a choice needs its other members
 /// switched off too), then every symbol is checked.
-fn configure(src: &Path) -> Result<(), String> {
+fn configure(src: &Path) -> Result<()> {
     run("make", &["allnoconfig"], src, &[])?;
     let mut frag = String::new();
     for f in config_fragments() {
@@ -195,14 +197,14 @@ fn configure(src: &Path) -> Result<(), String> {
         want.push((s, l));
     }
     let config = src.join(".config");
-    let old = std::fs::read_to_string(&config).map_err(|e| e.to_string())?;
+    let old = fs::read_to_string(&config)?;
     let mut lines: Vec<String> = old
         .lines()
         .filter(|l| symbol(l).is_none_or(|s| !want.iter().any(|(w, _)| *w == s)))
         .map(str::to_string)
         .collect();
     lines.extend(want.iter().map(|(_, l)| l.clone()));
-    std::fs::write(&config, lines.join("\n") + "\n").map_err(|e| e.to_string())?;
+    fs::write(&config, lines.join("\n") + "\n")?;
     // Answer every new question with its default.
     run(
         "sh",
@@ -210,7 +212,7 @@ fn configure(src: &Path) -> Result<(), String> {
         src,
         &[],
     )?;
-    let now = std::fs::read_to_string(&config).map_err(|e| e.to_string())?;
+    let now = fs::read_to_string(&config)?;
     let bad: Vec<&String> = want
         .iter()
         .filter(|(s, l)| {
@@ -225,14 +227,14 @@ fn configure(src: &Path) -> Result<(), String> {
     if bad.is_empty() {
         Ok(())
     } else {
-        Err(format!("busybox config not honoured: {bad:?}"))
+        Err(anyhow!("busybox config not honoured: {bad:?}"))
     }
 }
 
 /// Build (cached) and return the stripped binary.
-pub fn build() -> Result<PathBuf, String> {
+pub fn build() -> Result<PathBuf> {
     let cache = cache_dir().join("busybox-armv7m");
-    std::fs::create_dir_all(&cache).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&cache)?;
     let musl = musl(&cache)?;
     let src = source(&cache)?;
     let cc = write_cc(&cache, &musl)?;
@@ -241,8 +243,8 @@ pub fn build() -> Result<PathBuf, String> {
     for f in config_fragments() {
         frag.extend(read(&f)?.into_bytes());
     }
-    frag.extend(std::fs::read(&cc).map_err(|e| e.to_string())?);
-    frag.extend(std::fs::read(musl.join(".tinyrust-build")).map_err(|e| e.to_string())?);
+    frag.extend(fs::read(&cc)?);
+    frag.extend(fs::read(musl.join(".tinyrust-build"))?);
     let stamp = src.join(".tinyrust-config");
     let bin = src.join("busybox");
     if std::fs::read(&stamp).ok() != Some(frag.clone()) || !bin.exists() {
@@ -265,7 +267,7 @@ pub fn build() -> Result<PathBuf, String> {
             &src,
             &[],
         )?;
-        std::fs::write(&stamp, frag).map_err(|e| e.to_string())?;
+        fs::write(&stamp, frag)?;
     }
     Ok(bin)
 }

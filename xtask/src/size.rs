@@ -4,6 +4,8 @@
 //! (kernel code model). Sections come from `size -A`; the split into smoltcp, rinet,
 //! core/alloc and compiler builtins from the symbol table (`nm -S -C`).
 
+use crate::util::fs;
+use anyhow::{bail, Context, Result};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -104,7 +106,7 @@ pub struct KernelRust {
 }
 
 /// The kernel build's row for `t`, from the one table (rinet-kernel/glue/rinet-rust.mk).
-fn kernel_rust(t: &Target) -> Result<KernelRust, String> {
+fn kernel_rust(t: &Target) -> Result<KernelRust> {
     let mk = root_dir().join("rinet-kernel/glue");
     let row = output(
         "make",
@@ -121,10 +123,11 @@ fn kernel_rust(t: &Target) -> Result<KernelRust, String> {
     let mut cols = row.trim().split('|');
     let (triple, rustflags, profile) = (cols.next(), cols.next(), cols.next());
     if triple != Some(t.triple) {
-        return Err(format!(
+        bail!(
             "rinet-rust.mk: {} builds {triple:?}, the report expects {}",
-            t.kconfig, t.triple
-        ));
+            t.kconfig,
+            t.triple
+        );
     }
     Ok(KernelRust {
         rustflags: rustflags.unwrap_or_default().to_string(),
@@ -135,7 +138,7 @@ fn kernel_rust(t: &Target) -> Result<KernelRust, String> {
 /// The environment of a report build: the kernel's Rust version, -Zbuild-std, and the
 /// kernel build's flags, with the paths of this machine mapped away as the kernel build
 /// maps them (panic location strings are part of the code size).
-fn build_env(t: &Target, debug_var: Option<&str>) -> Result<Vec<(String, String)>, String> {
+fn build_env(t: &Target, debug_var: Option<&str>) -> Result<Vec<(String, String)>> {
     let ch = crate::kernel_rust::ensure_toolchain()?;
     let sysroot = crate::kernel_rust::sysroot()?;
     let cargo_home = std::env::var("CARGO_HOME")
@@ -175,7 +178,7 @@ const PROBE: Lib = Lib {
     prefix: "probe_",
 };
 
-fn build(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf, String> {
+fn build(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf> {
     let dir = root_dir().join(lib.dir);
     let mut args = vec!["build", "--profile", profile, "--target", t.triple];
     // core and alloc built from source with the library's profile, as the kernel build
@@ -193,7 +196,7 @@ fn build(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf, String> {
 
 /// The same build with DWARF line tables, in a target directory of its own so that the
 /// report's builds stay as they are.
-fn build_line_tables(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf, String> {
+fn build_line_tables(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf> {
     let dir = root_dir().join(lib.dir);
     let target_dir = root_dir().join("target").join("kernel-libs-line-tables");
     let target_dir_s = target_dir.to_str().unwrap_or_default();
@@ -300,7 +303,7 @@ struct Linked {
     elf: PathBuf,
 }
 
-fn link(t: &Target, lib: &Lib, archive: &Path, work: &Path) -> Result<Linked, String> {
+fn link(t: &Target, lib: &Lib, archive: &Path, work: &Path) -> Result<Linked> {
     let nm = format!("{}nm", t.tool_prefix);
     let syms = output(
         &nm,
@@ -320,7 +323,7 @@ fn link(t: &Target, lib: &Lib, archive: &Path, work: &Path) -> Result<Linked, St
     exports.sort();
     exports.dedup();
     let stub_c = work.join(format!("stub-{}.c", lib.prefix));
-    std::fs::write(&stub_c, stub_source(&exports, t.helpers)).map_err(|e| e.to_string())?;
+    fs::write(&stub_c, stub_source(&exports, t.helpers))?;
     let stub_o = work.join(format!("stub-{}.o", lib.prefix));
     let mut cc: Vec<&str> = t.cflags.to_vec();
     cc.extend([
@@ -505,7 +508,7 @@ const BUDGET_TRIPLE: &str = "thumbv7em-none-eabi";
 
 /// rinet's staticlib and the smoltcp-alone probe for `t` at `profile`, each linked against
 /// the stub.
-fn link_pair(t: &Target, profile: &str, work: &Path) -> Result<(Linked, Linked), String> {
+fn link_pair(t: &Target, profile: &str, work: &Path) -> Result<(Linked, Linked)> {
     let rinet = link(t, &RINET, &build(t, &RINET, profile)?, work)?;
     let alone = link(t, &PROBE, &build(t, &PROBE, profile)?, work)?;
     Ok((rinet, alone))
@@ -515,7 +518,7 @@ fn own_layer(rinet: &Split, alone: &Split) -> i64 {
     rinet.code() as i64 - alone.code() as i64
 }
 
-fn measure_target(t: &Target, work: &Path) -> Result<TargetSizes, String> {
+fn measure_target(t: &Target, work: &Path) -> Result<TargetSizes> {
     let kr = kernel_rust(t)?;
     let kernel_opt = if kr.profile == "release-z" { "z" } else { "s" };
     let mut builds = Vec::new();
@@ -533,7 +536,8 @@ fn measure_target(t: &Target, work: &Path) -> Result<TargetSizes, String> {
             at_kernel_opt = Some((r, p));
         }
     }
-    let (r, p) = at_kernel_opt.ok_or(format!("{}: no build at opt {kernel_opt}", t.triple))?;
+    let (r, p) =
+        at_kernel_opt.with_context(|| format!("{}: no build at opt {kernel_opt}", t.triple))?;
     let (by_source, own_source_files) = by_source(t, &kr.profile, work, r.sections.text)?;
     Ok(TargetSizes {
         triple: t.triple.to_string(),
@@ -566,9 +570,9 @@ fn by_source(
     profile: &str,
     work: &Path,
     report_text: u64,
-) -> Result<(SourceSizes, u64), String> {
+) -> Result<(SourceSizes, u64)> {
     let work = work.join("line-tables");
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&work)?;
     let r = link(t, &RINET, &build_line_tables(t, &RINET, profile)?, &work)?;
     let p = link(t, &PROBE, &build_line_tables(t, &PROBE, profile)?, &work)?;
     let (rs, ps) = (
@@ -733,10 +737,10 @@ fn target_markdown(md: &mut String, t: &TargetSizes) {
     }
 }
 
-pub fn report() -> Result<(), String> {
+pub fn report() -> Result<()> {
     crate::deps::ensure(true)?;
     let work = root_dir().join("target").join("size-report");
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&work)?;
     let ch = crate::kernel_rust::ensure_toolchain()?;
     let rustc = output("rustup", &["run", &ch, "rustc", "--version"], &work, &[])?;
     let report = SizeReport {
@@ -747,7 +751,7 @@ pub fn report() -> Result<(), String> {
             .collect::<Result<_, _>>()?,
     };
     let md = markdown(&report);
-    std::fs::write(root_dir().join("docs/size-report.md"), &md).map_err(|e| e.to_string())?;
+    fs::write(root_dir().join("docs/size-report.md"), &md)?;
     write_json(&root_dir().join(JSON), &report)?;
     print!("{md}");
     eprintln!("wrote docs/size-report.md and {JSON}");
@@ -758,25 +762,25 @@ pub fn report() -> Result<(), String> {
 /// smoltcp alone on thumbv7em at the kernel's opt-level, built and linked as the report
 /// does it (two staticlibs, without the report's line-table builds; no kernel), against the
 /// committed docs/size-report.json.
-pub fn check_own_layer() -> Result<(), String> {
+pub fn check_own_layer() -> Result<()> {
     let t = TARGETS
         .iter()
         .find(|t| t.triple == BUDGET_TRIPLE)
-        .ok_or("no budget target")?;
+        .context("no budget target")?;
     let committed: SizeReport = read_json(&root_dir().join(JSON))?;
     let baseline = committed
         .targets
         .iter()
         .find(|c| c.triple == t.triple)
-        .ok_or(format!("{JSON}: no {}", t.triple))?
+        .with_context(|| format!("{JSON}: no {}", t.triple))?
         .summary
         .own_layer;
     let work = root_dir().join("target").join("size-report");
-    std::fs::create_dir_all(&work).map_err(|e| e.to_string())?;
+    fs::create_dir_all(&work)?;
     let (r, p) = link_pair(t, &kernel_rust(t)?.profile, &work)?;
     let current = own_layer(&r.sections, &p.sections);
     let bytes = |v: i64| {
-        u64::try_from(v).map_err(|_| format!("rinet's code is below smoltcp alone's ({v} B)"))
+        u64::try_from(v).with_context(|| format!("rinet's code is below smoltcp alone's ({v} B)"))
     };
     let line = crate::size_gate::check(
         &format!("{} rinet's own layer over smoltcp alone (code)", t.triple),

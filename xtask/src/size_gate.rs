@@ -3,21 +3,21 @@
 //! until the report is refreshed and committed with the change that grew it, so that every
 //! step up is a decision someone made, not drift.
 
+use anyhow::{anyhow, bail, Result};
+
 /// Growth over the committed figure that still passes, in per cent.
 pub const MAX_GROWTH_PERCENT: u64 = 1;
 
 /// `current` against `baseline`: Ok with a line to print, or Err naming both numbers, the
 /// growth and `refresh`, the command that writes a new baseline.
-pub fn check(figure: &str, baseline: u64, current: u64, refresh: &str) -> Result<String, String> {
+pub fn check(figure: &str, baseline: u64, current: u64, refresh: &str) -> Result<String> {
     if baseline == 0 {
-        return Err(format!(
-            "{figure}: the committed baseline is 0 B; refresh it: {refresh}"
-        ));
+        bail!("{figure}: the committed baseline is 0 B; refresh it: {refresh}");
     }
     let growth = (current as f64 - baseline as f64) * 100.0 / baseline as f64;
     // In integers, so that exactly 1% passes whatever the rounding.
     if u128::from(current) * 100 > u128::from(baseline) * u128::from(100 + MAX_GROWTH_PERCENT) {
-        Err(format!(
+        Err(anyhow!(
             "{figure}: {current} B now, {baseline} B committed: {growth:+.2}%, more than \
              {MAX_GROWTH_PERCENT}%. If the growth is meant, refresh the baseline in the same \
              commit: {refresh}"
@@ -49,7 +49,9 @@ mod tests {
 
     #[test]
     fn growth_over_one_per_cent_fails_naming_numbers_growth_and_command() {
-        let e = check("rinet's own layer", 10_000, 10_110, REFRESH).unwrap_err();
+        let e = check("rinet's own layer", 10_000, 10_110, REFRESH)
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("rinet's own layer"), "{e}");
         assert!(
             e.contains("10110 B now") && e.contains("10000 B committed"),

@@ -9,6 +9,7 @@
 //! generation beyond a few bytes of alignment; the totals are printed beside the report's
 //! so the difference stays visible.
 
+use anyhow::{anyhow, Context, Result};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -51,12 +52,12 @@ pub fn group(path: &str) -> String {
 }
 
 /// Attribute the code of the linked image `elf`.
-pub fn attribute(elf: &Path) -> Result<BySource, String> {
-    let loader = addr2line::Loader::new(elf).map_err(|e| format!("{}: {e}", elf.display()))?;
+pub fn attribute(elf: &Path) -> Result<BySource> {
+    let loader = addr2line::Loader::new(elf).map_err(|e| anyhow!("{}: {e}", elf.display()))?;
     let mut out = BySource::default();
     let rows = loader
         .find_location_range(0, u64::MAX)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| anyhow!("reading {}: {e}", elf.display()))?;
     for (addr, len, _) in rows {
         let (file, function) = owner(&loader, addr)?;
         let g = group(&file);
@@ -69,10 +70,12 @@ pub fn attribute(elf: &Path) -> Result<BySource, String> {
 
 /// The source file and function that `addr`'s code belongs to: the innermost inlined frame,
 /// or the first caller outside core/alloc when that frame is core or alloc code.
-fn owner(loader: &addr2line::Loader, addr: u64) -> Result<(String, String), String> {
-    let mut frames = loader.find_frames(addr).map_err(|e| e.to_string())?;
+fn owner(loader: &addr2line::Loader, addr: u64) -> Result<(String, String)> {
+    let mut frames = loader
+        .find_frames(addr)
+        .map_err(|e| anyhow!("{addr:#x}: {e}"))?;
     let mut first: Option<(String, String)> = None;
-    while let Some(frame) = frames.next().map_err(|e| e.to_string())? {
+    while let Some(frame) = frames.next().with_context(|| format!("{addr:#x}"))? {
         let file = frame
             .location
             .as_ref()

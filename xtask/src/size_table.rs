@@ -5,6 +5,8 @@
 //! compiler builtins and the C glue; and the STM32F429 xipImage against its flash budget.
 //! Every figure is measured on kernels this command builds (cached like the others).
 
+use crate::util::fs;
+use anyhow::{anyhow, bail, Context, Result};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
@@ -18,16 +20,16 @@ use crate::util::{output, read_json, root_dir, write_json};
 /// the address the kernel is linked at (CONFIG_XIP_PHYS_ADDR of the machine's kernel
 /// fragment) to the end of the flash (TINYRUST_FLASH_END of the machine configuration),
 /// the two files the layers build and flash from.
-pub fn stm32_flash_budget() -> Result<u64, String> {
-    let value = |path: &Path, key: &str| -> Result<u64, String> {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+pub fn stm32_flash_budget() -> Result<u64> {
+    let value = |path: &Path, key: &str| -> Result<u64> {
+        let text = fs::read_to_string(path)?;
         text.lines()
             .find_map(|l| {
                 let (k, v) = l.split_once('=')?;
                 (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
             })
             .and_then(|v| u64::from_str_radix(v.strip_prefix("0x")?, 16).ok())
-            .ok_or(format!("{}: no hexadecimal {key}", path.display()))
+            .with_context(|| format!("{}: no hexadecimal {key}", path.display()))
     };
     let start = value(
         &kernel::layer_files().join("stm32f429-disco.cfg"),
@@ -37,9 +39,8 @@ pub fn stm32_flash_budget() -> Result<u64, String> {
         &root_dir().join("meta-tinyrust/conf/machine/stm32f429-disco.conf"),
         "TINYRUST_FLASH_END",
     )?;
-    end.checked_sub(start).ok_or(format!(
-        "the flash ends at {end:#x}, before the kernel at {start:#x}"
-    ))
+    end.checked_sub(start)
+        .with_context(|| format!("the flash ends at {end:#x}, before the kernel at {start:#x}"))
 }
 
 /// picoTCP's cost in the uClinux kernel it was ported to (FOSDEM 2015).
@@ -71,7 +72,7 @@ fn size_columns(line: &str) -> Vec<u64> {
 
 /// text + data of `file` (relative to `dir`) by `size`; `total` reads the `-t` total line
 /// (for an archive).
-fn text_data(arch: Arch, dir: &Path, file: &str, total: bool) -> Result<u64, String> {
+fn text_data(arch: Arch, dir: &Path, file: &str, total: bool) -> Result<u64> {
     let size = format!("{}size", arch.tool_prefix());
     let args: &[&str] = if total { &["-t", file] } else { &[file] };
     let out = output(&size, args, dir, &[])?;
@@ -83,20 +84,18 @@ fn text_data(arch: Arch, dir: &Path, file: &str, total: bool) -> Result<u64, Str
     Ok(size_columns(line.unwrap_or_default()).iter().take(2).sum())
 }
 
-pub fn measure(arch: Arch, build: &Path) -> Result<Measure, String> {
+pub fn measure(arch: Arch, build: &Path) -> Result<Measure> {
     let size = format!("{}size", arch.tool_prefix());
     let out = output(&size, &["vmlinux"], build, &[])?;
     let [text, data, bss] = size_columns(out.lines().nth(1).unwrap_or_default())[..] else {
-        return Err(format!("{size} vmlinux: unexpected output {out:?}"));
+        bail!("{size} vmlinux: unexpected output {out:?}");
     };
     let padding = if arch == Arch::X86_64 {
         text_padding(build)?
     } else {
         0
     };
-    let image = std::fs::metadata(build.join(arch.image().1))
-        .map_err(|e| format!("{}: {e}", arch.image().1))?
-        .len();
+    let image = fs::metadata(build.join(arch.image().1))?.len();
     Ok(Measure {
         text,
         data,
@@ -110,7 +109,7 @@ pub fn measure(arch: Arch, build: &Path) -> Result<Measure, String> {
 /// x86_64 pads `.text` to 2 MiB boundaries (entry text, end of text), which makes `size`
 /// move in 2 MiB steps. The used part is what the text symbols cover, counting gaps of
 /// at most 4 KiB between them as alignment.
-fn text_padding(build: &Path) -> Result<u64, String> {
+fn text_padding(build: &Path) -> Result<u64> {
     let syms = output("nm", &["-n", "-S", "vmlinux"], build, &[])?;
     let mut text: Vec<(u64, u64)> = Vec::new();
     let (mut stext, mut etext) = (0, 0);
@@ -149,7 +148,7 @@ fn text_padding(build: &Path) -> Result<u64, String> {
             let f: Vec<&str> = l.split(']').nth(1)?.split_whitespace().collect();
             u64::from_str_radix(f.get(4)?, 16).ok()
         })
-        .ok_or("vmlinux has no .text section")?;
+        .context("vmlinux has no .text section")?;
     Ok(text_size.saturating_sub(used))
 }
 
@@ -170,7 +169,7 @@ pub struct Share {
     pub total: u64,
 }
 
-fn rinet_share(arch: Arch, build: &Path) -> Result<Share, String> {
+fn rinet_share(arch: Arch, build: &Path) -> Result<Share> {
     let dir = build.join("net/rinet");
     let nm = format!("{}nm", arch.tool_prefix());
     let text_data = |obj: &str| text_data(arch, &dir, obj, false);
@@ -229,7 +228,7 @@ fn rinet_share(arch: Arch, build: &Path) -> Result<Share, String> {
 }
 
 /// Object-level sizes (text+data) of directories of the build, from their built-in.a.
-fn dir_size(arch: Arch, build: &Path, dir: &str) -> Result<u64, String> {
+fn dir_size(arch: Arch, build: &Path, dir: &str) -> Result<u64> {
     let a = if dir == "." {
         "vmlinux.a".to_string()
     } else {
@@ -330,7 +329,7 @@ pub struct Part {
 
 const JSON: &str = "docs/kernel-size.json";
 
-fn measure_arch(arch: Arch) -> Result<ArchSizes, String> {
+fn measure_arch(arch: Arch) -> Result<ArchSizes> {
     let mut kernels = BTreeMap::new();
     let mut rinet_build = std::path::PathBuf::new();
     for net in NETS {
@@ -369,7 +368,7 @@ fn measure_arch(arch: Arch) -> Result<ArchSizes, String> {
     })
 }
 
-pub fn report() -> Result<(), String> {
+pub fn report() -> Result<()> {
     let ch = crate::kernel_rust::ensure_toolchain()?;
     let rustc = output(
         "rustup",
@@ -388,8 +387,8 @@ pub fn report() -> Result<(), String> {
     };
     let md = markdown(&report);
     let docs = root_dir().join("docs");
-    std::fs::write(docs.join("kernel-size.md"), &md).map_err(|e| e.to_string())?;
-    std::fs::write(docs.join("kernel-size.svg"), svg(&report)).map_err(|e| e.to_string())?;
+    fs::write(docs.join("kernel-size.md"), &md)?;
+    fs::write(docs.join("kernel-size.svg"), svg(&report))?;
     write_json(&root_dir().join(JSON), &report)?;
     print!("{md}");
     eprintln!("wrote docs/kernel-size.md, docs/kernel-size.svg and {JSON}");
@@ -550,7 +549,7 @@ fn arch_markdown(md: &mut String, a: &ArchSizes) {
 }
 
 /// What each trimming fragment saves on the rinet kernel, measured by building without it.
-fn fragment_effects(arch: Arch, full: Measure) -> Result<Vec<FragmentEffect>, String> {
+fn fragment_effects(arch: Arch, full: Measure) -> Result<Vec<FragmentEffect>> {
     let mut frags = vec!["proc-min.cfg"];
     if Spec::rinet(arch)
         .fragments()?
@@ -577,20 +576,16 @@ fn fragment_effects(arch: Arch, full: Measure) -> Result<Vec<FragmentEffect>, St
 }
 
 /// The image's initramfs for the STM32F429 (gzipped cpio) and its busybox, in bytes.
-fn stm32_initramfs() -> Result<(u64, u64), String> {
+fn stm32_initramfs() -> Result<(u64, u64)> {
     let out = kernel::cache_dir().join("stm32f429-initramfs.cpio.gz");
     let cpio = crate::image::build(Arch::Stm32, &out, Vec::new())?;
     let busybox = crate::nommu_busybox::build()?;
-    let len = |p: &Path| {
-        std::fs::metadata(p)
-            .map(|m| m.len())
-            .map_err(|e| e.to_string())
-    };
+    let len = |p: &Path| fs::metadata(p).map(|m| m.len());
     Ok((len(&cpio)?, len(&busybox)?))
 }
 
 /// The STM32F429 image against the flash, and where its bytes go (object level).
-fn flash_budget(build: &Path) -> Result<FlashBudget, String> {
+fn flash_budget(build: &Path) -> Result<FlashBudget> {
     let arch = Arch::Stm32;
     let (initramfs, busybox) = stm32_initramfs()?;
     let net_all = dir_size(arch, build, "net")?;
@@ -761,7 +756,7 @@ fn svg(report: &KernelSizeReport) -> String {
 
 /// The test command's STM32F429 step: the board kernel builds with rinet for ARMv7-M and
 /// its xipImage fits the flash. Returns rinet's objects in it, for `check_rinet_objects`.
-pub fn check_stm32() -> Result<u64, String> {
+pub fn check_stm32() -> Result<u64> {
     let spec = Spec::rinet(Arch::Stm32);
     let build = kernel::build(spec)?;
     let m = measure(Arch::Stm32, &build)?;
@@ -783,7 +778,7 @@ pub fn check_stm32() -> Result<u64, String> {
         n(share.glue),
     );
     if total > budget {
-        return Err("the STM32F429 image does not fit its flash".into());
+        bail!("the STM32F429 image does not fit its flash");
     }
     check_rust_unwind_entry(&build)?;
     Ok(share.total)
@@ -796,13 +791,13 @@ pub fn check_stm32() -> Result<u64, String> {
 /// command does not otherwise make. The objects are that cost less the core hooks and
 /// link alignment (−432 B of 60,348 in the table of 2026-12-03), and follow rinet's code
 /// byte for byte where the linked kernel moves in alignment steps.
-pub fn check_rinet_objects(current: u64) -> Result<(), String> {
+pub fn check_rinet_objects(current: u64) -> Result<()> {
     let committed: KernelSizeReport = read_json(&root_dir().join(JSON))?;
     let baseline = committed
         .targets
         .iter()
         .find(|a| a.arch == Arch::Stm32.name())
-        .ok_or(format!("{JSON}: no {}", Arch::Stm32.name()))?
+        .with_context(|| format!("{JSON}: no {}", Arch::Stm32.name()))?
         .rinet_objects
         .total;
     let line = crate::size_gate::check(
@@ -821,7 +816,7 @@ pub fn check_rinet_objects(current: u64) -> Result<(), String> {
 /// The Rust code must be covered by the single EXIDX_CANTUNWIND entry of rinet_exidx.S
 /// (rinet.lds drops the per-function ones): without it, the entry before the Rust code
 /// would describe the Rust frames, and the unwinder would walk them with a C helper's rules.
-fn check_rust_unwind_entry(build: &Path) -> Result<(), String> {
+fn check_rust_unwind_entry(build: &Path) -> Result<()> {
     let prefix = Arch::Stm32.tool_prefix();
     let symbols = output(&format!("{prefix}nm"), &["vmlinux"], build, &[])?;
     // By address: readelf names an entry after any symbol there, and the first Rust
@@ -833,7 +828,7 @@ fn check_rust_unwind_entry(build: &Path) -> Result<(), String> {
             let (a, _, name) = (it.next()?, it.next()?, it.next()?);
             (name == "rinet_rust_begin").then(|| u64::from_str_radix(a, 16).ok())?
         })
-        .ok_or("vmlinux has no rinet_rust_begin")?;
+        .context("vmlinux has no rinet_rust_begin")?;
     let index = output(&format!("{prefix}readelf"), &["-u", "vmlinux"], build, &[])?;
     let at = format!("{addr:#x} <");
     let entry = index.lines().find(|l| l.starts_with(&at));
@@ -842,10 +837,10 @@ fn check_rust_unwind_entry(build: &Path) -> Result<(), String> {
             println!("stm32f429 check: the Rust code has one unwind entry: {l}");
             Ok(())
         }
-        Some(l) => Err(format!(
+        Some(l) => Err(anyhow!(
             "rinet_rust_begin's unwind entry is not CANTUNWIND: {l}"
         )),
-        None => Err(format!(
+        None => Err(anyhow!(
             "vmlinux's unwind index has no entry at rinet_rust_begin ({addr:#x})"
         )),
     }

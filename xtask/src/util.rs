@@ -1,7 +1,9 @@
-//! Running commands, finding the repository.
+//! Running commands, finding the repository, file access whose errors name the path.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+use anyhow::{bail, Context, Result};
 
 pub fn root_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -10,45 +12,50 @@ pub fn root_dir() -> PathBuf {
         .to_path_buf()
 }
 
+/// The command line as one string, and the directory it runs in, for error messages.
+fn command_line(prog: &str, args: &[&str], dir: &Path) -> String {
+    let mut s = prog.to_string();
+    for a in args {
+        s.push(' ');
+        s.push_str(a);
+    }
+    format!("`{s}` in {}", dir.display())
+}
+
 /// Run a command, inheriting output; error if it fails.
-pub fn run(prog: &str, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Result<(), String> {
+pub fn run(prog: &str, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Result<()> {
     eprintln!("+ {prog} {}", args.join(" "));
     let status = Command::new(prog)
         .args(args)
         .current_dir(dir)
         .envs(env.iter().copied())
         .status()
-        .map_err(|e| format!("{prog}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{prog} {} failed ({status})", args.join(" ")))
+        .with_context(|| format!("running {}", command_line(prog, args, dir)))?;
+    if !status.success() {
+        bail!("{} failed ({status})", command_line(prog, args, dir));
     }
+    Ok(())
 }
 
-pub fn cargo(args: &[&str], dir: &Path) -> Result<(), String> {
+pub fn cargo(args: &[&str], dir: &Path) -> Result<()> {
     run("cargo", args, dir, &[])
 }
 
 /// Run a command and capture its stdout.
-pub fn output(
-    prog: &str,
-    args: &[&str],
-    dir: &Path,
-    env: &[(&str, &str)],
-) -> Result<String, String> {
+pub fn output(prog: &str, args: &[&str], dir: &Path, env: &[(&str, &str)]) -> Result<String> {
     let out = Command::new(prog)
         .args(args)
         .current_dir(dir)
         .envs(env.iter().copied())
         .output()
-        .map_err(|e| format!("{prog}: {e}"))?;
+        .with_context(|| format!("running {}", command_line(prog, args, dir)))?;
     if !out.status.success() {
-        return Err(format!(
-            "{prog} {} failed: {}",
-            args.join(" "),
+        bail!(
+            "{} failed ({}): {}",
+            command_line(prog, args, dir),
+            out.status,
             String::from_utf8_lossy(&out.stderr)
-        ));
+        );
     }
     Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
@@ -58,14 +65,76 @@ pub fn is_root() -> bool {
 }
 
 /// Write `value` as pretty JSON to `path` (the reports' data beside their Markdown).
-pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), String> {
-    let mut text = serde_json::to_string_pretty(value).map_err(|e| e.to_string())?;
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value)
+        .with_context(|| format!("serialising {}", path.display()))?;
     text.push('\n');
-    std::fs::write(path, text).map_err(|e| format!("{}: {e}", path.display()))
+    fs::write(path, text)
 }
 
 /// Read back what [`write_json`] wrote.
-pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))
+pub fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> Result<T> {
+    let text = fs::read_to_string(path)?;
+    serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+}
+
+/// `std::fs` with errors that name the path.
+pub mod fs {
+    use std::path::Path;
+
+    use anyhow::{Context, Result};
+
+    pub fn read(p: impl AsRef<Path>) -> Result<Vec<u8>> {
+        let p = p.as_ref();
+        std::fs::read(p).with_context(|| format!("reading {}", p.display()))
+    }
+
+    pub fn read_to_string(p: impl AsRef<Path>) -> Result<String> {
+        let p = p.as_ref();
+        std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))
+    }
+
+    pub fn write(p: impl AsRef<Path>, data: impl AsRef<[u8]>) -> Result<()> {
+        let p = p.as_ref();
+        std::fs::write(p, data).with_context(|| format!("writing {}", p.display()))
+    }
+
+    pub fn create_dir_all(p: impl AsRef<Path>) -> Result<()> {
+        let p = p.as_ref();
+        std::fs::create_dir_all(p).with_context(|| format!("creating {}", p.display()))
+    }
+
+    pub fn remove_dir_all(p: impl AsRef<Path>) -> Result<()> {
+        let p = p.as_ref();
+        std::fs::remove_dir_all(p).with_context(|| format!("removing {}", p.display()))
+    }
+
+    pub fn rename(from: impl AsRef<Path>, to: impl AsRef<Path>) -> Result<()> {
+        let (from, to) = (from.as_ref(), to.as_ref());
+        std::fs::rename(from, to)
+            .with_context(|| format!("renaming {} to {}", from.display(), to.display()))
+    }
+
+    pub fn metadata(p: impl AsRef<Path>) -> Result<std::fs::Metadata> {
+        let p = p.as_ref();
+        std::fs::metadata(p).with_context(|| format!("reading the metadata of {}", p.display()))
+    }
+
+    /// The paths of a directory's entries.
+    pub fn read_dir(p: impl AsRef<Path>) -> Result<Vec<std::path::PathBuf>> {
+        let p = p.as_ref();
+        let mut out = Vec::new();
+        for e in std::fs::read_dir(p).with_context(|| format!("listing {}", p.display()))? {
+            out.push(
+                e.with_context(|| format!("listing {}", p.display()))?
+                    .path(),
+            );
+        }
+        Ok(out)
+    }
+
+    pub fn create(p: impl AsRef<Path>) -> Result<std::fs::File> {
+        let p = p.as_ref();
+        std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))
+    }
 }

@@ -3,6 +3,8 @@
 //! toolchain's library Cargo.lock, with the sha256 Cargo recorded for it (the checksum of
 //! the .crate file bitbake downloads).
 
+use crate::util::fs;
+use anyhow::{anyhow, bail, Result};
 use std::path::Path;
 
 use crate::util::{output, root_dir, run};
@@ -13,7 +15,7 @@ const OELINT: &str = "oelint-adv==9.11.2";
 
 /// Every recipe, append and include of both layers through oelint-adv (`.oelint.cfg`:
 /// release wrynose, each suppression with its reason). Any finding fails.
-pub fn oelint() -> Result<(), String> {
+pub fn oelint() -> Result<()> {
     let root = root_dir();
     let venv = crate::kernel::cache_dir().join("venv");
     let bin = venv.join("bin/oelint-adv");
@@ -41,13 +43,12 @@ pub fn oelint() -> Result<(), String> {
         println!("oelint-adv: {} files, no findings", files.len());
         Ok(())
     } else {
-        Err(format!("oelint-adv findings:\n{out}"))
+        Err(anyhow!("oelint-adv findings:\n{out}"))
     }
 }
 
-fn collect(dir: &Path, out: &mut Vec<String>) -> Result<(), String> {
-    for e in std::fs::read_dir(dir).map_err(|e| e.to_string())? {
-        let p = e.map_err(|e| e.to_string())?.path();
+fn collect(dir: &Path, out: &mut Vec<String>) -> Result<()> {
+    for p in fs::read_dir(dir)? {
         if p.is_dir() {
             collect(&p, out)?;
         } else if p
@@ -63,7 +64,7 @@ fn collect(dir: &Path, out: &mut Vec<String>) -> Result<(), String> {
 /// The recipes' tasks under real bitbake (`tools/yocto-task-check.sh`), where checkouts
 /// of openembedded-core and bitbake are given (`OE_CORE_DIR`, `BITBAKE_DIR`): no registry
 /// that CI reaches has them, so CI says plainly that it did not run.
-pub fn task_check() -> Result<(), String> {
+pub fn task_check() -> Result<()> {
     match (std::env::var("OE_CORE_DIR"), std::env::var("BITBAKE_DIR")) {
         (Ok(oe), Ok(bb)) => run(
             "sh",
@@ -126,27 +127,25 @@ fn render(pkgs: &[(String, String, String)], rust: &str) -> String {
 
 /// What linux-tinyrust-crates.inc must hold: both lock files' registry packages, once
 /// each, sorted.
-fn crates_inc_text() -> Result<String, String> {
+fn crates_inc_text() -> Result<String> {
     let root = root_dir();
-    let lock = std::fs::read_to_string(root.join("rinet-kernel/Cargo.lock"))
-        .map_err(|e| format!("rinet-kernel/Cargo.lock: {e}"))?;
+    let lock = fs::read_to_string(root.join("rinet-kernel/Cargo.lock"))?;
     let mut pkgs = registry_packages(&lock);
     if pkgs.is_empty() {
-        return Err("no crates.io packages in rinet-kernel/Cargo.lock".into());
+        bail!("no crates.io packages in rinet-kernel/Cargo.lock");
     }
     let lib_lock = crate::kernel_rust::library_lock()?;
-    let lib =
-        std::fs::read_to_string(&lib_lock).map_err(|e| format!("{}: {e}", lib_lock.display()))?;
+    let lib = fs::read_to_string(&lib_lock)?;
     pkgs.extend(registry_packages(&lib));
     pkgs.sort();
     pkgs.dedup();
     Ok(render(&pkgs, &crate::kernel_rust::toolchain()?))
 }
 
-pub fn crates_inc() -> Result<(), String> {
+pub fn crates_inc() -> Result<()> {
     let out = root_dir().join(crate::kernel_rust::CRATES_INC);
     let text = crates_inc_text()?;
-    std::fs::write(&out, &text).map_err(|e| format!("{}: {e}", out.display()))?;
+    fs::write(&out, &text)?;
     println!(
         "{}: {} crates",
         out.display(),
@@ -156,13 +155,13 @@ pub fn crates_inc() -> Result<(), String> {
 }
 
 /// The committed crate list is the one the lock files give (layer-check).
-pub fn check_crates_inc() -> Result<(), String> {
+pub fn check_crates_inc() -> Result<()> {
     let path = root_dir().join(crate::kernel_rust::CRATES_INC);
-    let have = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let have = fs::read_to_string(&path)?;
     if have == crates_inc_text()? {
         Ok(())
     } else {
-        Err(format!(
+        Err(anyhow!(
             "{}: not what the lock files give; run `cargo xtask yocto-crates`",
             path.display()
         ))
