@@ -138,3 +138,50 @@ pub mod fs {
         std::fs::File::create(p).with_context(|| format!("creating {}", p.display()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_that_cannot_start_names_its_command_line() {
+        let dir = std::env::temp_dir();
+        let e = output("xtask-no-such-program", &["--flag", "arg"], &dir, &[]).unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(
+            msg.contains("`xtask-no-such-program --flag arg` in ")
+                && msg.contains(&dir.display().to_string()),
+            "{msg}"
+        );
+        let e = run("xtask-no-such-program", &["x"], &dir, &[]).unwrap_err();
+        assert!(
+            format!("{e:#}").contains("`xtask-no-such-program x`"),
+            "{e:#}"
+        );
+    }
+
+    #[test]
+    fn a_command_that_fails_names_its_command_line_and_stderr() {
+        let e = output("sh", &["-c", "echo oops >&2; exit 3"], Path::new("."), &[]).unwrap_err();
+        let msg = format!("{e:#}");
+        assert!(msg.contains("`sh -c echo oops >&2; exit 3`"), "{msg}");
+        assert!(msg.contains("oops"), "{msg}");
+    }
+
+    #[test]
+    fn a_missing_file_names_its_path() {
+        let p = std::env::temp_dir().join("xtask-no-such-dir/missing.json");
+        let msg = format!("{:#}", fs::read_to_string(&p).unwrap_err());
+        assert!(
+            msg.starts_with(&format!("reading {}: ", p.display())),
+            "{msg}"
+        );
+        let msg = format!("{:#}", read_json::<u32>(&p).unwrap_err());
+        assert!(msg.contains(&p.display().to_string()), "{msg}");
+        let msg = format!("{:#}", fs::write(&p, "x").unwrap_err());
+        assert!(
+            msg.starts_with(&format!("writing {}: ", p.display())),
+            "{msg}"
+        );
+    }
+}
