@@ -2,10 +2,11 @@
 //! run (cmov, which it lacks; LOCK prefixes, which its errata forbid), and the i386 kernel
 //! calling convention (`-mregparm=3`) on the Rust side.
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use std::path::Path;
 use std::process::Command;
 
+use crate::util::CommandExt;
 use crate::util::{output, root_dir};
 
 /// `objdump -d` of `obj`: how many instructions start with each of `mnemonics`.
@@ -71,9 +72,7 @@ fn run_probe(build: &Path, regparm: bool) -> Result<String> {
         args.extend(["-mregparm=3", "-freg-struct-return"]);
     }
     output("gcc", &args, Path::new("."), &[])?;
-    let out = Command::new(&exe)
-        .output()
-        .with_context(|| format!("running {exe_s}"))?;
+    let out = Command::new(&exe).output_ctx()?;
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     if out.status.success() && text.contains("ABI-PROBE PASS") {
         Ok(text)

@@ -3,6 +3,7 @@
 //! demo's forward on this host's loopback.
 
 use crate::util::fs;
+use crate::util::CommandExt;
 use anyhow::{anyhow, bail, Context, Result};
 use std::fmt::Write as _;
 use std::io::{BufRead, BufReader};
@@ -76,8 +77,7 @@ impl Lab {
             .args(["netns", "exec", ns])
             .args(args)
             .stdout(Stdio::piped())
-            .spawn()
-            .with_context(|| format!("starting `ip netns exec {ns} {}`", args.join(" ")))?;
+            .spawn_ctx()?;
         let mut line = String::new();
         if let Some(out) = child.stdout.as_mut() {
             let _ = BufReader::new(out).read_line(&mut line);
@@ -147,8 +147,7 @@ pub fn demo(seconds: u64) -> Result<()> {
             "TCP-LISTEN:8080,bind=127.0.0.1,reuseaddr,fork",
             &format!("EXEC:ip netns exec rinet-demo socat STDIO TCP\\:{RINET}\\:80"),
         ])
-        .spawn()
-        .context("starting socat")?;
+        .spawn_ctx()?;
     lab.children.push(fwd);
     let start = Instant::now();
     loop {

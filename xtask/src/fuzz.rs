@@ -7,7 +7,8 @@
 //! coverage), pinned here, and cargo-fuzz; both are installed when missing.
 
 use crate::util::fs;
-use anyhow::{bail, Context, Result};
+use crate::util::CommandExt;
+use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -85,8 +86,7 @@ pub fn run_all(seconds: u64) -> Result<Vec<Outcome>> {
             .args(args)
             .current_dir(&dir)
             .env("CARGO_TARGET_DIR", &target_dir)
-            .output()
-            .with_context(|| format!("running `cargo {}` in {}", args.join(" "), dir.display()))?;
+            .output_ctx()?;
         let log = String::from_utf8_lossy(&out.stderr);
         if !out.status.success() {
             let tail: Vec<&str> = log.lines().rev().take(60).collect();

@@ -3,6 +3,7 @@
 //! through QEMU's user-mode network forwarded to a loopback port.
 
 use crate::util::fs;
+use crate::util::CommandExt;
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::Read;
 use std::net::TcpListener;
@@ -160,8 +161,7 @@ impl Guest {
             .stdin(Stdio::null())
             .stdout(logf)
             .stderr(Stdio::null())
-            .spawn()
-            .with_context(|| format!("starting {qemu}"))?;
+            .spawn_ctx()?;
         Ok(Guest {
             child,
             log,
@@ -189,8 +189,7 @@ impl Guest {
             .stdin(Stdio::null())
             .stdout(logf)
             .stderr(Stdio::null())
-            .spawn()
-            .context("starting qemu-system-arm")?;
+            .spawn_ctx()?;
         Ok(Guest {
             child,
             log,
@@ -447,8 +446,7 @@ pub fn suite(spec: Spec) -> Result<Results> {
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .context("starting python3 -m http.server")?;
+        .spawn_ctx()?;
     // RINET_GUEST_RC replaces the in-guest script (for debugging a guest by hand).
     let rc = match std::env::var_os("RINET_GUEST_RC") {
         Some(p) => fs::read(&p)?,
@@ -839,8 +837,7 @@ fn demo_until_signal(arch: Arch, arg: &str, name: &str, sig: i32) -> Result<()> 
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .with_context(|| format!("starting {}", exe.display()))?;
+        .spawn_ctx()?;
     let started = Instant::now();
     let mut up = false;
     while started.elapsed() < Duration::from_secs(300) {
@@ -1267,8 +1264,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<()> {
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .context("starting busybox udhcpd")?;
+        .spawn_ctx()?;
     cleanup.children.push(dhcpd);
     let rc = b"#!/bin/sh\ndd if=/dev/urandom of=/www/tap4m.bin bs=1024 count=4096 2>/dev/null\necho GUEST-TAP-SHA $(sha256sum /www/tap4m.bin)\nif ping -c 3 -W 3 10.88.0.1 >/dev/null; then echo GUEST-TAP ping-host-side PASS; else echo GUEST-TAP ping-host-side FAIL; fi\necho GUEST-TAP-DONE\n".to_vec();
     let initrd = image::build(
@@ -1477,8 +1473,7 @@ fn suite_lossy(spec: Spec, build: &Path, res: &mut Results) -> Result<()> {
         .args(LOSSY)
         .stdout(fs::create(work.join("relay.log"))?)
         .stderr(Stdio::null())
-        .spawn()
-        .context("starting the rinet-host relay")?;
+        .spawn_ctx()?;
     cleanup.children.push(relay);
     let server = Command::new("ip")
         .args(["netns", "exec", &ns, "python3", "-m", "http.server", "8000"])
@@ -1490,8 +1485,7 @@ fn suite_lossy(spec: Spec, build: &Path, res: &mut Results) -> Result<()> {
         ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .context("starting python3 -m http.server")?;
+        .spawn_ctx()?;
     cleanup.children.push(server);
     let rc = b"#!/bin/sh
 dd if=/dev/urandom of=/www/lossy16m.bin bs=1024 count=16384 2>/dev/null
@@ -1529,8 +1523,7 @@ echo GUEST-LOSSY-UP $(wget -q -O - http://10.88.0.1:8000/up.bin | sha256sum)
         .arg("http://10.88.0.2/lossy16m.bin")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
-        .spawn()
-        .context("starting curl")?;
+        .spawn_ctx()?;
     let (mut down, mut up) = (None, None);
     while (down.is_none() || up.is_none())
         && started.elapsed() < LOSSY_TIMEOUT + Duration::from_secs(30)
@@ -1687,8 +1680,7 @@ fn syn_flood(ns: &str, ip: &str) -> Result<Flood> {
         .args(["--rand-source", "-i", "u500", "-c", "3000", ip])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
-        .spawn()
-        .context("starting hping3")?;
+        .spawn_ctx()?;
     let start = Instant::now();
     let page = format!("http://{ip}/");
     let mut fails = Vec::new();

@@ -1,7 +1,7 @@
 //! Running commands, finding the repository, file access whose errors name the path.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Child, Command, Output};
 
 use anyhow::{bail, Context, Result};
 
@@ -20,6 +20,38 @@ fn command_line(prog: &str, args: &[&str], dir: &Path) -> String {
         s.push_str(a);
     }
     format!("`{s}` in {}", dir.display())
+}
+
+/// A built [`Command`]'s line, and its directory if it sets one, for error messages.
+fn described(cmd: &Command) -> String {
+    let mut s = cmd.get_program().to_string_lossy().into_owned();
+    for a in cmd.get_args() {
+        s.push(' ');
+        s.push_str(&a.to_string_lossy());
+    }
+    match cmd.get_current_dir() {
+        Some(d) => format!("`{s}` in {}", d.display()),
+        None => format!("`{s}`"),
+    }
+}
+
+/// `spawn` and `output` whose errors name the command line, for the commands the tool
+/// builds itself (QEMU, servers, clients in a namespace).
+pub trait CommandExt {
+    fn spawn_ctx(&mut self) -> Result<Child>;
+    fn output_ctx(&mut self) -> Result<Output>;
+}
+
+impl CommandExt for Command {
+    fn spawn_ctx(&mut self) -> Result<Child> {
+        self.spawn()
+            .with_context(|| format!("starting {}", described(self)))
+    }
+
+    fn output_ctx(&mut self) -> Result<Output> {
+        self.output()
+            .with_context(|| format!("running {}", described(self)))
+    }
 }
 
 /// Run a command, inheriting output; error if it fails.
@@ -166,6 +198,26 @@ mod tests {
         let msg = format!("{e:#}");
         assert!(msg.contains("`sh -c echo oops >&2; exit 3`"), "{msg}");
         assert!(msg.contains("oops"), "{msg}");
+    }
+
+    #[test]
+    fn a_built_command_that_cannot_start_names_its_command_line() {
+        let e = Command::new("xtask-no-such-program")
+            .args(["-x", "y"])
+            .current_dir("/")
+            .spawn_ctx()
+            .unwrap_err();
+        assert_eq!(
+            format!("{e:#}").split(':').next().unwrap(),
+            "starting `xtask-no-such-program -x y` in /"
+        );
+        let e = Command::new("xtask-no-such-program")
+            .output_ctx()
+            .unwrap_err();
+        assert!(
+            format!("{e:#}").starts_with("running `xtask-no-such-program`: "),
+            "{e:#}"
+        );
     }
 
     #[test]
