@@ -359,7 +359,7 @@ fn record_verdicts(console: &str, prefixes: &[(&str, &str)], res: &mut Results) 
                 if verdict == "PASS" {
                     Ok(())
                 } else {
-                    Err(anyhow!(detail.to_string()))
+                    Err(anyhow!("{detail}"))
                 },
             );
         }
@@ -897,7 +897,7 @@ fn demo_until_signal(arch: Arch, arg: &str, name: &str, sig: i32) -> Result<()> 
         std::thread::sleep(Duration::from_millis(100));
     };
     match (served, stopped) {
-        (Err(a), Err(b)) => Err(anyhow!("{a}; {b}")),
+        (Err(a), Err(b)) => Err(anyhow!("{a:#}; {b:#}")),
         (r, Ok(())) | (Ok(()), r) => r,
     }
 }
@@ -1400,7 +1400,7 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<()> {
             if verdict == "PASS" {
                 Ok(())
             } else {
-                Err(anyhow!(l.to_string()))
+                Err(anyhow!("{l}"))
             },
         );
     }
