@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::image;
 use crate::kernel::{self, Arch, Spec};
+use crate::progress::Steps;
 use crate::util::output;
 
 pub struct Guest {
@@ -688,12 +689,15 @@ fn link_trace(pcap: &Path, failed: &[&str]) -> String {
 
 /// The guest suite on each kernel in `specs`.
 pub fn run_all(specs: &[Spec]) -> Result<()> {
-    run_all_and(specs, &[])
+    let mut steps = Steps::new(specs.len());
+    run_all_and(specs, &[], &mut steps)?;
+    steps.finish();
+    Ok(())
 }
 
 /// The guest suites of `specs`, then the bad-input program on the INET guest of each of
-/// `inet_badinput`, with one summary.
-pub fn run_all_and(specs: &[Spec], inet_badinput: &[Arch]) -> Result<()> {
+/// `inet_badinput`, with one summary; each suite is one of `steps`.
+pub fn run_all_and(specs: &[Spec], inet_badinput: &[Arch], steps: &mut Steps) -> Result<()> {
     let mut total = Results::default();
     let mut add = |kernel: &str, r: Results| {
         total.passed += r.passed;
@@ -702,10 +706,13 @@ pub fn run_all_and(specs: &[Spec], inet_badinput: &[Arch]) -> Result<()> {
             .extend(r.failed.iter().map(|name| format!("{name} ({kernel})")));
     };
     for &spec in specs {
+        steps.step(format!("guest suite on the {} kernel", spec.name()));
         add(&spec.name(), suite(spec)?);
     }
     for &arch in inet_badinput {
-        add(&format!("{}-inet", arch.name()), badinput_on_inet(arch)?);
+        let kernel = format!("{}-inet", arch.name());
+        steps.step(format!("bad-input program on the {kernel} kernel"));
+        add(&kernel, badinput_on_inet(arch)?);
     }
     println!(
         "guest: {} passed, {} failed",
@@ -727,6 +734,9 @@ pub fn demo(arch: Arch, seconds: u64, port: u16) -> Result<()> {
     if !matches!(arch, Arch::X86_64 | Arch::Mps2) {
         bail!("the demo runs on x86_64 or mps2, not {}", arch.name());
     }
+    // The mps2 demo prepares its kernel and image in one step.
+    let mut steps = Steps::new(if arch == Arch::Mps2 { 4 } else { 5 });
+    steps.step("installing what the demo needs");
     crate::deps::ensure(true)?;
     let spec = Spec::rinet(arch);
     let work = kernel::cache_dir().join("demo").join(spec.name());
@@ -741,7 +751,9 @@ pub fn demo(arch: Arch, seconds: u64, port: u16) -> Result<()> {
     };
     // No files of its own: the image's page and CGI, as the boards' images have them.
     let (mut g, up_within, what) = if arch == Arch::Mps2 {
+        steps.step(format!("building the {} kernel and its image", spec.name()));
         let boot = crate::mps2::prepare(&work, Vec::new())?;
+        steps.step("booting it in QEMU");
         port_free()?;
         (
             Guest::boot_mps2(&boot, log.clone(), port)?,
@@ -749,8 +761,11 @@ pub fn demo(arch: Arch, seconds: u64, port: u16) -> Result<()> {
             "the STM32F429's kernel configuration, no MMU, on QEMU's mps2-an386",
         )
     } else {
+        steps.step(format!("building the {} kernel", spec.name()));
         let build = kernel::build(spec)?;
+        steps.step("building the busybox image");
         let initrd = image::build(arch, &work.join("initramfs.cpio.gz"), Vec::new())?;
+        steps.step("booting it in QEMU");
         port_free()?;
         let g = Guest::boot_on(
             arch,
@@ -766,6 +781,7 @@ pub fn demo(arch: Arch, seconds: u64, port: u16) -> Result<()> {
     };
     let started = Instant::now();
     g.wait_for("tinyrust: up", up_within)?;
+    steps.step("waiting for the guest to serve");
     let base = format!("http://127.0.0.1:{port}");
     let mut up = false;
     while started.elapsed() < up_within + Duration::from_secs(30) {
@@ -785,6 +801,8 @@ pub fn demo(arch: Arch, seconds: u64, port: u16) -> Result<()> {
         "rinet guest (Linux 6.12 without INET; {what}) serves {base}/ ({:.1} s after QEMU start)",
         started.elapsed().as_secs_f64()
     );
+    // Serving lasts until the end: the time to here is the one worth printing.
+    steps.finish();
     println!(
         "  pages: {base}/   CGI: {base}/cgi-bin/hello.cgi   console: {}",
         log.display()

@@ -13,6 +13,7 @@ mod kernel_rust;
 mod layer_check;
 mod mps2;
 mod nommu_busybox;
+mod progress;
 mod size;
 mod size_gate;
 mod size_source;
@@ -24,11 +25,32 @@ use anyhow::{anyhow, bail, Result};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use progress::Steps;
 use util::{cargo, root_dir};
 
 fn test() -> Result<()> {
+    // The guest suites, last, so that their summary closes the log: the kernels in QEMU
+    // (x86_64, then the Galileo kernel on an i586 CPU model, with its cmov/LOCK and regparm
+    // ABI checks, then the x86_64 debug kernel on 2 CPUs, where any lockdep,
+    // sleep-in-atomic, slab or BUG/WARNING report fails the suite, then the ARMv7-M kernel
+    // without MMU on QEMU's mps2-an386 with the Thumb-2 busybox). The bad-input program
+    // also runs on the x86_64 INET guest, where each expectation must be what Linux's own
+    // IPv4 stack answers.
+    let guest_kernels = [
+        kernel::Spec::rinet(kernel::Arch::X86_64),
+        kernel::Spec::rinet(kernel::Arch::Galileo),
+        kernel::Spec {
+            debug: true,
+            ..kernel::Spec::rinet(kernel::Arch::X86_64)
+        },
+        kernel::Spec::rinet(kernel::Arch::Mps2),
+    ];
+    let inet_badinput = [kernel::Arch::X86_64];
+    let mut steps = Steps::new(9 + guest_kernels.len() + inet_badinput.len());
+    steps.step("installing what the tests need");
     deps::ensure(true)?;
     let root = root_dir();
+    steps.step("formatting and clippy");
     cargo(&["fmt", "--all", "--", "--check"], &root)?;
     cargo(
         &[
@@ -46,13 +68,18 @@ fn test() -> Result<()> {
     for dir in ["rinet-kernel", "tools/size-probe", "rinet/fuzz"] {
         cargo(&["fmt", "--", "--check"], &root.join(dir))?;
     }
+    steps.step("oelint over the layers' recipes");
     yocto::oelint()?;
+    steps.step("layer checks");
     layer_check::check()?;
+    steps.step("task checks");
     yocto::task_check()?;
+    steps.step("fuzzing, 30 s per target");
     fuzz::run_all(30)?;
-    // Unit, back-to-back and interop tests.
+    steps.step("unit, back-to-back and interop tests");
     cargo(&["test", "--workspace", "--features", "rinet/ffi"], &root)?;
     // The STM32F429 board kernel (ARMv7-M, XIP): it builds and fits the board's flash.
+    steps.step("the STM32F429 kernel: build, flash fit, size gates");
     let stm32_rinet_objects = size_table::check_stm32()?;
     // The size gates against the committed reports' JSON: rinet's objects in that kernel,
     // and the code-size budget's figure on thumbv7em. Their verdict waits until the guest
@@ -70,29 +97,13 @@ fn test() -> Result<()> {
     }
     // The demo's QEMU goes when the tool is stopped by a signal to its PID; the demo on
     // the mps2-an386 serves the image's page and CGI first (about 45 s for the four boots).
+    steps.step("demo checks (stopped by signals; mps2 serves)");
     let demo = guest::demo_signal_checks()?;
     if !demo.failed.is_empty() {
         bail!("demo checks failed: {}", demo.failed.join(", "));
     }
-    // Last, so its summary closes the log: the kernels in QEMU (x86_64, then the Galileo
-    // kernel on an i586 CPU model, with its cmov/LOCK and regparm ABI checks, then the
-    // x86_64 debug kernel on 2 CPUs, where any lockdep, sleep-in-atomic, slab or BUG/WARNING
-    // report fails the suite, then the ARMv7-M kernel without MMU on QEMU's mps2-an386 with
-    // the Thumb-2 busybox).
-    // The bad-input program also runs on the x86_64 INET guest, where each expectation must
-    // be what Linux's own IPv4 stack answers.
-    guest::run_all_and(
-        &[
-            kernel::Spec::rinet(kernel::Arch::X86_64),
-            kernel::Spec::rinet(kernel::Arch::Galileo),
-            kernel::Spec {
-                debug: true,
-                ..kernel::Spec::rinet(kernel::Arch::X86_64)
-            },
-            kernel::Spec::rinet(kernel::Arch::Mps2),
-        ],
-        &[kernel::Arch::X86_64],
-    )?;
+    guest::run_all_and(&guest_kernels, &inet_badinput, &mut steps)?;
+    steps.finish();
     if size_gates.is_empty() {
         Ok(())
     } else {
@@ -256,7 +267,7 @@ fn run_cmd(cmd: Cmd) -> Result<()> {
         Cmd::NommuBusybox => nommu_busybox::build().map(print),
         Cmd::GuestTest {
             arch, inet: true, ..
-        } => guest::run_all_and(&[], &[arch.into()]),
+        } => guest::run_all_and(&[], &[arch.into()], &mut Steps::new(1)),
         Cmd::GuestTest {
             arch, lossy: true, ..
         } => guest::lossy_only(arch.into()),

@@ -14,6 +14,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::kernel::{self, Arch, Net, Spec};
+use crate::progress::Steps;
 use crate::util::{output, read_json, root_dir, write_json};
 
 /// Flash left for the XIP image (kernel + bundled initramfs) on the STM32F429 disco: from
@@ -329,16 +330,18 @@ pub struct Part {
 
 const JSON: &str = "docs/kernel-size.json";
 
-fn measure_arch(arch: Arch) -> Result<ArchSizes> {
+fn measure_arch(arch: Arch, steps: &mut Steps) -> Result<ArchSizes> {
     let mut kernels = BTreeMap::new();
     let mut rinet_build = std::path::PathBuf::new();
     for net in NETS {
-        let build = kernel::build(Spec {
+        let spec = Spec {
             arch,
             net,
             debug: false,
             omit: None,
-        })?;
+        };
+        steps.step(format!("building and measuring the {} kernel", spec.name()));
+        let build = kernel::build(spec)?;
         kernels.insert(net.name().to_string(), measure(arch, &build)?);
         if net == Net::Rinet {
             rinet_build = build;
@@ -358,7 +361,7 @@ fn measure_arch(arch: Arch) -> Result<ArchSizes> {
         image: arch.image().0.to_string(),
         rinet_cost: loaded(Net::Rinet) - loaded(Net::CoreOnly),
         rinet_objects: rinet_share(arch, &rinet_build)?,
-        fragments: fragment_effects(arch, rinet)?,
+        fragments: fragment_effects(arch, rinet, steps)?,
         flash: if arch == Arch::Stm32 {
             Some(flash_budget(&rinet_build)?)
         } else {
@@ -377,14 +380,22 @@ pub fn report() -> Result<()> {
         &[],
     )?;
     let gcc = output("gcc", &["-dumpfullversion"], &root_dir(), &[])?;
+    let archs = [Arch::X86_64, Arch::Galileo, Arch::Stm32];
+    // One step per kernel: the network variants and the kernels without a trimming fragment.
+    let mut kernels = 0;
+    for arch in archs {
+        kernels += NETS.len() + trimming_fragments(arch)?.len();
+    }
+    let mut steps = Steps::new(kernels);
     let report = KernelSizeReport {
         rustc: rustc.trim().to_string(),
         gcc: gcc.trim().to_string(),
-        targets: [Arch::X86_64, Arch::Galileo, Arch::Stm32]
+        targets: archs
             .into_iter()
-            .map(measure_arch)
+            .map(|arch| measure_arch(arch, &mut steps))
             .collect::<Result<_, _>>()?,
     };
+    steps.finish();
     let md = markdown(&report);
     let docs = root_dir().join("docs");
     fs::write(docs.join("kernel-size.md"), &md)?;
@@ -548,8 +559,8 @@ fn arch_markdown(md: &mut String, a: &ArchSizes) {
     }
 }
 
-/// What each trimming fragment saves on the rinet kernel, measured by building without it.
-fn fragment_effects(arch: Arch, full: Measure) -> Result<Vec<FragmentEffect>> {
+/// The trimming fragments whose saving the table shows for `arch`'s rinet kernel.
+fn trimming_fragments(arch: Arch) -> Result<Vec<&'static str>> {
     let mut frags = vec!["proc-min.cfg"];
     if Spec::rinet(arch)
         .fragments()?
@@ -558,12 +569,18 @@ fn fragment_effects(arch: Arch, full: Measure) -> Result<Vec<FragmentEffect>> {
     {
         frags.push("tiny-trim.cfg");
     }
+    Ok(frags)
+}
+
+/// What each trimming fragment saves on the rinet kernel, measured by building without it.
+fn fragment_effects(arch: Arch, full: Measure, steps: &mut Steps) -> Result<Vec<FragmentEffect>> {
     let mut effects = Vec::new();
-    for frag in frags {
+    for frag in trimming_fragments(arch)? {
         let spec = Spec {
             omit: Some(frag),
             ..Spec::rinet(arch)
         };
+        steps.step(format!("building and measuring the {} kernel", spec.name()));
         let without = measure(arch, &kernel::build(spec)?)?;
         effects.push(FragmentEffect {
             fragment: frag.to_string(),
