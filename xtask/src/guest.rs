@@ -687,10 +687,10 @@ fn link_trace(pcap: &Path, failed: &[&str]) -> String {
     }
 }
 
-/// The guest suite on each kernel in `specs`.
-pub fn run_all(specs: &[Spec]) -> Result<()> {
-    let mut steps = Steps::new(specs.len());
-    run_all_and(specs, &[], &mut steps)?;
+/// [`run_all_and`] as a command of its own: its suites are all its steps.
+pub fn run_all(specs: &[Spec], inet_badinput: &[Arch]) -> Result<()> {
+    let mut steps = Steps::new(specs.len() + inet_badinput.len());
+    run_all_and(specs, inet_badinput, &mut steps)?;
     steps.finish();
     Ok(())
 }

@@ -267,16 +267,19 @@ fn run_cmd(cmd: Cmd) -> Result<()> {
         Cmd::NommuBusybox => nommu_busybox::build().map(print),
         Cmd::GuestTest {
             arch, inet: true, ..
-        } => guest::run_all_and(&[], &[arch.into()], &mut Steps::new(1)),
+        } => guest::run_all(&[], &[arch.into()]),
         Cmd::GuestTest {
             arch, lossy: true, ..
         } => guest::lossy_only(arch.into()),
-        Cmd::GuestTest { arch, debug, .. } => guest::run_all(&[kernel::Spec {
-            arch: arch.into(),
-            net: kernel::Net::Rinet,
-            debug,
-            omit: None,
-        }]),
+        Cmd::GuestTest { arch, debug, .. } => guest::run_all(
+            &[kernel::Spec {
+                arch: arch.into(),
+                net: kernel::Net::Rinet,
+                debug,
+                omit: None,
+            }],
+            &[],
+        ),
         Cmd::Kernel { arch, inet, debug } => kernel::build(kernel::Spec {
             arch: arch.into(),
             net: if inet {
