@@ -46,6 +46,7 @@ fn test() -> Result<()> {
         kernel::Spec::rinet(kernel::Arch::Mps2),
     ];
     let inet_badinput = [kernel::Arch::X86_64];
+    // The nine steps below before the guest suites, then one per suite.
     let mut steps = Steps::new(9 + guest_kernels.len() + inet_badinput.len());
     steps.step("installing what the tests need");
     deps::ensure(true)?;
