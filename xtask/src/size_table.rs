@@ -14,7 +14,7 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::kernel::{self, Arch, Net, Spec};
-use crate::progress::Steps;
+use crate::progress::{count, Steps};
 use crate::util::{output, read_json, root_dir, write_json};
 
 /// Flash left for the XIP image (kernel + bundled initramfs) on the STM32F429 disco: from
@@ -241,23 +241,11 @@ fn dir_size(arch: Arch, build: &Path, dir: &str) -> Result<u64> {
     text_data(arch, build, &a, true)
 }
 
-fn n(v: u64) -> String {
-    let s = v.to_string();
-    let mut out = String::new();
-    for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 fn signed(v: i64) -> String {
     if v < 0 {
-        format!("−{}", n(v.unsigned_abs()))
+        format!("−{}", count(v.unsigned_abs()))
     } else {
-        format!("+{}", n(v as u64))
+        format!("+{}", count(v as u64))
     }
 }
 
@@ -444,8 +432,8 @@ fn markdown(report: &KernelSizeReport) -> String {
         "## Summary\n\npicoTCP's cost in its uClinux kernel (2015) was {} bytes.\n\n\
          | target | rinet's cost (text+data) | against picoTCP's {} B | rinet instead of INET (text+data) | image |\n\
          |---|---:|---:|---:|---:|\n{summary}\n![kernel sizes](kernel-size.svg)",
-        n(PICOTCP_BYTES),
-        n(PICOTCP_BYTES),
+        count(PICOTCP_BYTES),
+        count(PICOTCP_BYTES),
     );
     md
 }
@@ -463,12 +451,12 @@ fn arch_markdown(md: &mut String, a: &ArchSizes) {
             md,
             "| {} | {} | {} | {} | {} | {} | {} |",
             label(net),
-            n(v.text),
-            n(v.data),
-            n(v.bss),
-            n(v.loaded),
-            n(v.objects),
-            n(v.image)
+            count(v.text),
+            count(v.data),
+            count(v.bss),
+            count(v.loaded),
+            count(v.objects),
+            count(v.image)
         );
     }
     let d =
@@ -518,7 +506,7 @@ fn arch_markdown(md: &mut String, a: &ArchSizes) {
          | part | bytes |\n|---|---:|"
     );
     for (part, bytes) in &share.rust {
-        let _ = writeln!(md, "| Rust: {part} | {} |", n(*bytes));
+        let _ = writeln!(md, "| Rust: {part} | {} |", count(*bytes));
     }
     let glue_objects: Vec<String> = share
         .glue_objects
@@ -531,10 +519,10 @@ fn arch_markdown(md: &mut String, a: &ArchSizes) {
          | **rinet objects** | **{}** |\n\
          | kernel growth not in those objects (rinet's cost minus its objects: core hooks, \
          alignment) | {} |\n",
-        n(share.rust_total),
+        count(share.rust_total),
         glue_objects.join(", "),
-        n(share.glue),
-        n(share.total),
+        count(share.glue),
+        count(share.total),
         signed(a.rinet_cost - share.total as i64),
     );
     let _ = writeln!(
@@ -659,26 +647,26 @@ fn flash_markdown(md: &mut String, flash: &FlashBudget, xip_image: u64) {
          | together | {} |\n| budget | {} |\n| **{}** | **{}** |\n\n\
          Where the kernel's bytes go (object level, text+data of each directory's `built-in.a`; \
          the link adds alignment and linker-generated tables):\n\n| part | bytes |\n|---|---:|",
-        n(flash.budget),
-        n(xip_image),
-        n(flash.busybox),
-        n(flash.initramfs),
-        n(xip_image + flash.initramfs),
-        n(flash.budget),
+        count(flash.budget),
+        count(xip_image),
+        count(flash.busybox),
+        count(flash.initramfs),
+        count(xip_image + flash.initramfs),
+        count(flash.budget),
         if headroom >= 0 {
             "headroom"
         } else {
             "overflow"
         },
-        n(headroom.unsigned_abs()),
+        count(headroom.unsigned_abs()),
     );
     for p in &flash.parts {
-        let _ = writeln!(md, "| {} | {} |", p.name, n(p.bytes));
+        let _ = writeln!(md, "| {} | {} |", p.name, count(p.bytes));
     }
     let _ = writeln!(
         md,
         "| all objects | {} |\n| xipImage − objects (linker tables, alignment, unwind index) | {} |\n",
-        n(objects),
+        count(objects),
         signed(xip_image as i64 - objects as i64)
     );
 }
@@ -784,15 +772,15 @@ pub fn check_stm32() -> Result<u64> {
     println!(
         "stm32f429 check: xipImage {} B + initramfs {} B = {} B of {} B flash ({} B {}); \
          rinet objects {} B (Rust {} B, C glue {} B)",
-        n(m.image),
-        n(initramfs),
-        n(total),
-        n(budget),
-        n(budget.abs_diff(total)),
+        count(m.image),
+        count(initramfs),
+        count(total),
+        count(budget),
+        count(budget.abs_diff(total)),
         if total <= budget { "free" } else { "over" },
-        n(share.total),
-        n(share.rust_total),
-        n(share.glue),
+        count(share.total),
+        count(share.rust_total),
+        count(share.glue),
     );
     if total > budget {
         bail!("the STM32F429 image does not fit its flash");
