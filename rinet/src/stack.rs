@@ -669,14 +669,9 @@ impl<P: Platform> Stack<P> {
                 self.engine.remove(r);
             }
             Some((_, TcpState::SynReceived)) => {
-                let mut packet = Vec::new();
-                if let Some(p) = self.socks.syn_acks.again(local, remote, seq, self.now) {
-                    if packet.try_reserve_exact(p.len()).is_ok() {
-                        packet.extend_from_slice(p);
-                    }
-                }
-                if !packet.is_empty() {
-                    self.send_ip(slot, peer_mac, &packet);
+                if let Some((packet, len)) = self.socks.syn_acks.again(local, remote, seq, self.now)
+                {
+                    self.send_ip(slot, peer_mac, &packet[..len]);
                 }
                 return Some(DropReason::DuplicateSyn);
             }
@@ -954,9 +949,9 @@ fn observe_tx(stats: &mut Stats, socks: &mut SocketTable, port: &TxPort, f: &[u8
                     src_port,
                     dst_port,
                     seq,
+                    ack,
                     flags,
                     payload_len,
-                    ..
                 } => {
                     stats.mib.tcp_out_segs += 1;
                     if flags & wire::TCP_RST != 0 {
@@ -974,7 +969,7 @@ fn observe_tx(stats: &mut Stats, socks: &mut SocketTable, port: &TxPort, f: &[u8
                             f.get(wire::ETH_HDR_LEN..)
                         };
                         if let Some(ip) = ip {
-                            socks.syn_acks.note(local, remote, ip);
+                            socks.syn_acks.note((local, remote), ack, ip);
                         }
                     }
                     if payload_len > 0 && socks.note_sent(local, remote, seq, payload_len as u32) {

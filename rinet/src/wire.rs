@@ -203,12 +203,6 @@ pub enum Frame {
     Ipv4(Ipv4Info),
 }
 
-/// The acknowledgment number of the TCP segment in the IPv4 packet `ip`.
-pub fn tcp_ack_number(ip: &[u8]) -> Option<u32> {
-    let ihl = usize::from(*ip.first()? & 0x0f) * 4;
-    be32(ip, ihl + 8)
-}
-
 fn be16(b: &[u8], at: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(at)?, *b.get(at + 1)?]))
 }

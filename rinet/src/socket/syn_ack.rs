@@ -17,6 +17,8 @@ const SYN_ACK_MAX: usize = 20 + 60;
 
 struct Entry {
     ends: (Endpoint, Endpoint),
+    /// Its acknowledgment number: the SYN it answers has the sequence number before it.
+    ack: u32,
     /// The IPv4 packet as it left (header and TCP segment, options included).
     packet: [u8; SYN_ACK_MAX],
     len: usize,
@@ -33,8 +35,9 @@ pub struct SynAcks {
 }
 
 impl SynAcks {
-    /// Our SYN-ACK for `local`-`remote` left as `packet` (perhaps sent again from here).
-    pub(crate) fn note(&mut self, local: Endpoint, remote: Endpoint, packet: &[u8]) {
+    /// Our SYN-ACK for `local`-`remote`, acknowledging `ack`, left as `packet` (perhaps
+    /// sent again from here).
+    pub(crate) fn note(&mut self, (local, remote): (Endpoint, Endpoint), ack: u32, packet: &[u8]) {
         let ends = (local, remote);
         if packet.len() > SYN_ACK_MAX {
             return;
@@ -48,6 +51,7 @@ impl SynAcks {
                 }
                 self.entries.push(Entry {
                     ends,
+                    ack,
                     packet: [0; SYN_ACK_MAX],
                     len: 0,
                     resent_at: None,
@@ -62,33 +66,34 @@ impl SynAcks {
         };
         let e = &mut self.entries[at];
         e.ends = ends;
+        e.ack = ack;
         e.packet[..packet.len()].copy_from_slice(packet);
         e.len = packet.len();
         e.resent_at = None;
     }
 
-    /// The SYN-ACK to send again for a SYN with sequence number `seq` from `remote`, if
-    /// it answers that SYN and none was sent again in the last half second.
+    /// The SYN-ACK to send again (a copy, and its length) for a SYN with sequence number
+    /// `seq` from `remote`, if it answers that SYN and none was sent again in the last half
+    /// second.
     pub(crate) fn again(
         &mut self,
         local: Endpoint,
         remote: Endpoint,
         seq: u32,
         now: u64,
-    ) -> Option<&[u8]> {
+    ) -> Option<([u8; SYN_ACK_MAX], usize)> {
         let e = self
             .entries
             .iter_mut()
             .find(|e| e.ends == (local, remote))?;
-        let packet = &e.packet[..e.len];
-        if crate::wire::tcp_ack_number(packet) != Some(seq.wrapping_add(1))
+        if e.ack != seq.wrapping_add(1)
             || e.resent_at
                 .is_some_and(|t| now.saturating_sub(t) < RESEND_GAP_US)
         {
             return None;
         }
         e.resent_at = Some(now);
-        Some(packet)
+        Some((e.packet, e.len))
     }
 
     /// The connection left SYN-RECEIVED (or never was there).
@@ -120,6 +125,11 @@ mod tests {
         )
     }
 
+    /// What `again` hands back, as the bytes to send.
+    fn again(t: &mut SynAcks, (l, r): (Endpoint, Endpoint), seq: u32, now: u64) -> Option<Vec<u8>> {
+        t.again(l, r, seq, now).map(|(p, len)| p[..len].to_vec())
+    }
+
     fn syn_ack(port: u16, their_isn: u32) -> Vec<u8> {
         let (l, r) = ends(port);
         tcp_segment(
@@ -135,25 +145,25 @@ mod tests {
     #[test]
     fn the_same_syn_gets_the_same_syn_ack_at_most_twice_a_second() {
         let mut t = SynAcks::default();
-        let (l, r) = ends(4000);
+        let e = ends(4000);
         let sent = syn_ack(4000, u32::MAX);
-        t.note(l, r, &sent);
-        assert_eq!(t.again(l, r, u32::MAX, 1_000_000), Some(&sent[..]));
+        t.note(e, 0, &sent);
+        assert_eq!(again(&mut t, e, u32::MAX, 1_000_000), Some(sent.clone()));
         // The copy sent again is seen leaving like any other.
-        t.note(l, r, &sent);
-        assert_eq!(t.again(l, r, u32::MAX, 1_400_000), None);
-        assert_eq!(t.again(l, r, u32::MAX, 1_500_000), Some(&sent[..]));
+        t.note(e, 0, &sent);
+        assert_eq!(again(&mut t, e, u32::MAX, 1_400_000), None);
+        assert_eq!(again(&mut t, e, u32::MAX, 1_500_000), Some(sent));
     }
 
     #[test]
     fn another_syn_or_another_peer_gets_nothing() {
         let mut t = SynAcks::default();
-        let (l, r) = ends(4000);
-        t.note(l, r, &syn_ack(4000, 10));
-        assert_eq!(t.again(l, r, 11, 0), None);
-        assert_eq!(t.again(l, ends(4001).1, 10, 0), None);
-        t.forget(l, r);
-        assert_eq!(t.again(l, r, 10, 0), None);
+        let e = ends(4000);
+        t.note(e, 11, &syn_ack(4000, 10));
+        assert_eq!(again(&mut t, e, 11, 0), None);
+        assert_eq!(again(&mut t, (e.0, ends(4001).1), 10, 0), None);
+        t.forget(e.0, e.1);
+        assert_eq!(again(&mut t, e, 10, 0), None);
         assert!(t.is_empty());
     }
 
@@ -161,14 +171,11 @@ mod tests {
     fn bounded_by_the_syn_queue_keeping_the_newest() {
         let mut t = SynAcks::default();
         for port in 0..SYN_QUEUE_MAX as u16 + 3 {
-            let (l, r) = ends(port);
-            t.note(l, r, &syn_ack(port, 5));
-            t.note(l, r, &syn_ack(port, 5));
+            t.note(ends(port), 6, &syn_ack(port, 5));
+            t.note(ends(port), 6, &syn_ack(port, 5));
         }
         assert_eq!(t.len(), SYN_QUEUE_MAX);
-        let (l, r) = ends(0);
-        assert_eq!(t.again(l, r, 5, 0), None);
-        let (l, r) = ends(SYN_QUEUE_MAX as u16 + 2);
-        assert!(t.again(l, r, 5, 0).is_some());
+        assert_eq!(again(&mut t, ends(0), 5, 0), None);
+        assert!(again(&mut t, ends(SYN_QUEUE_MAX as u16 + 2), 5, 0).is_some());
     }
 }
