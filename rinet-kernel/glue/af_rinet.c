@@ -4,9 +4,10 @@
  *
  * This is the thin glue between the kernel and rinet, a TCP/IP stack in Rust: the
  * socket family and its proto_ops, frame reception (dev_add_pack) and transmission
- * (dev_queue_xmit), the netdevice notifier, the classic network ioctls, /proc/net
- * files, the stack timer and the one lock that covers all of it. All protocol logic
- * is on the Rust side, behind the C ABI in rinet.h.
+ * (dev_queue_xmit), the netdevice notifier, the stack timer and the one lock that
+ * covers all of it. The interface ioctls, /proc/net and rtnetlink are in files of their
+ * own (rinet_ioctl.c, rinet_proc.c, rinet_netlink.c). All protocol logic is on the
+ * Rust side, behind the C ABI in rinet.h.
  *
  * Locking: rinet_lock (a BH-disabling spinlock) is held around every call into Rust,
  * from process context (socket calls), softirq (frame reception, the timer) alike.
@@ -18,66 +19,49 @@
 #include <linux/hrtimer.h>
 #include <linux/if_arp.h>
 #include <linux/if_ether.h>
-#include <linux/inetdevice.h>
 #include <linux/init.h>
 #include <linux/in.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
 #include <linux/moduleparam.h>
 #include <linux/netdevice.h>
-#include <linux/proc_fs.h>
 #include <linux/random.h>
-#include <linux/route.h>
-#include <linux/rtnetlink.h>
-#include <linux/seq_file.h>
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/sockios.h>
 #include <linux/xarray.h>
 #include <asm/ioctls.h>
 #include <net/net_namespace.h>
-#include <net/netlink.h>
-#include <net/rtnetlink.h>
 #include <net/sock.h>
 #include <net/tcp_states.h>
 
+#include "af_rinet.h"
 #include "rinet.h"
 
 /* Largest chunk copied through the bounce buffer per call into the stack. */
 #define RINET_CHUNK	(16 * 1024)
 #define RINET_MSG_PEEK	0x02
 
-struct rinet_sock {
-	struct sock sk;		/* must be first */
-	u32 id;
-	bool err_mirrored;	/* sk_err holds the stack's pending error */
-};
-
 static DEFINE_SPINLOCK(rinet_lock);
-static struct rinet_stack *rinet;
+struct rinet_stack *rinet;
 static struct sk_buff_head rinet_txq;	/* frames queued under the lock */
 static struct hrtimer rinet_timer;
-static DEFINE_XARRAY(rinet_socks);	/* socket id -> struct rinet_sock */
-static atomic_long_t rinet_timer_fires = ATOMIC_LONG_INIT(0);
+DEFINE_XARRAY(rinet_socks);	/* socket id -> struct rinet_sock */
+atomic_long_t rinet_timer_fires = ATOMIC_LONG_INIT(0);
 static u32 rinet_tcp_buf_bytes;	/* per connection and direction */
-
-static struct rinet_sock *rinet_sk(const struct sock *sk)
-{
-	return (struct rinet_sock *)sk;
-}
 
 static u32 rinet_id(const struct socket *sock)
 {
 	return rinet_sk(sock->sk)->id;
 }
 
-static void rinet_lock_stack(void)
+void rinet_lock_stack(void)
 {
 	spin_lock_bh(&rinet_lock);
 }
 
 /* Drop the lock, then transmit what the stack queued while it was held. */
-static void rinet_unlock_stack(void)
+void rinet_unlock_stack(void)
 {
 	struct sk_buff_head q;
 	struct sk_buff *skb;
@@ -748,227 +732,12 @@ out:
 	return r;
 }
 
-/* ---- ioctls: interface addresses, routes, queue lengths ---- */
-
-static u32 rinet_classful_prefix(__be32 addr)
-{
-	u32 a = ntohl(addr);
-
-	if (IN_CLASSA(a))
-		return 8;
-	if (IN_CLASSB(a))
-		return 16;
-	return 24;
-}
-
-static int rinet_ifaddr_ioctl(struct net *net, unsigned int cmd, void __user *argp)
-{
-	bool set = cmd == SIOCSIFADDR || cmd == SIOCSIFNETMASK ||
-		   cmd == SIOCSIFBRDADDR || cmd == SIOCSIFDSTADDR;
-	struct sockaddr_in *sin;
-	struct net_device *dev;
-	struct ifreq ifr;
-	void __user *data;
-	u32 prefix = 0;
-	u8 addr[4];
-	int err;
-
-	if (get_user_ifreq(&ifr, &data, argp))
-		return -EFAULT;
-	ifr.ifr_name[IFNAMSIZ - 1] = 0;
-	sin = (struct sockaddr_in *)&ifr.ifr_addr;
-	if (set && !ns_capable(net->user_ns, CAP_NET_ADMIN))
-		return -EPERM;
-	dev = dev_get_by_name(net, ifr.ifr_name);
-	if (!dev)
-		return -ENODEV;
-	rinet_lock_stack();
-	err = rinet_if_get_addr(rinet, dev->ifindex, addr, &prefix);
-	switch (cmd) {
-	case SIOCGIFADDR:
-	case SIOCGIFDSTADDR:
-	case SIOCGIFNETMASK:
-	case SIOCGIFBRDADDR: {
-		__be32 a, mask;
-
-		if (err)
-			break;
-		memcpy(&a, addr, 4);
-		mask = inet_make_mask(prefix);
-		sin->sin_family = AF_INET;
-		sin->sin_port = 0;
-		if (cmd == SIOCGIFNETMASK)
-			sin->sin_addr.s_addr = mask;
-		else if (cmd == SIOCGIFBRDADDR)
-			sin->sin_addr.s_addr = a | ~mask;
-		else
-			sin->sin_addr.s_addr = a;
-		break;
-	}
-	case SIOCSIFADDR:
-		if (sin->sin_family != AF_INET) {
-			err = -EINVAL;
-			break;
-		}
-		err = rinet_if_set_addr(rinet, dev->ifindex, (u8 *)&sin->sin_addr,
-					sin->sin_addr.s_addr ?
-					rinet_classful_prefix(sin->sin_addr.s_addr) : 33);
-		break;
-	case SIOCSIFNETMASK: {
-		__be32 mask = sin->sin_addr.s_addr;
-
-		if (err)
-			break;
-		if (!bad_mask(mask, 0) || !mask)
-			err = rinet_if_set_addr(rinet, dev->ifindex, addr,
-						inet_mask_len(mask));
-		else
-			err = -EINVAL;
-		break;
-	}
-	case SIOCSIFBRDADDR:
-	case SIOCSIFDSTADDR:
-		/* The broadcast address follows from address and netmask. */
-		break;
-	}
-	rinet_unlock_stack();
-	dev_put(dev);
-	if (!err && !set && put_user_ifreq(&ifr, argp))
-		return -EFAULT;
-	return err;
-}
-
-static int rinet_route_ioctl(struct net *net, unsigned int cmd, void __user *argp)
-{
-	struct net_device *dev = NULL;
-	struct rtentry rt;
-	char name[IFNAMSIZ];
-	__be32 dst, mask, gw = 0;
-	u32 ifindex = 0, prefix;
-	int err;
-
-	if (!ns_capable(net->user_ns, CAP_NET_ADMIN))
-		return -EPERM;
-	if (copy_from_user(&rt, argp, sizeof(rt)))
-		return -EFAULT;
-	if (rt.rt_dst.sa_family != AF_INET)
-		return -EAFNOSUPPORT;
-	dst = ((struct sockaddr_in *)&rt.rt_dst)->sin_addr.s_addr;
-	mask = rt.rt_flags & RTF_HOST ? htonl(0xffffffff) :
-		((struct sockaddr_in *)&rt.rt_genmask)->sin_addr.s_addr;
-	if (bad_mask(mask, dst) && mask)
-		return -EINVAL;
-	prefix = inet_mask_len(mask);
-	if (rt.rt_flags & RTF_GATEWAY)
-		gw = ((struct sockaddr_in *)&rt.rt_gateway)->sin_addr.s_addr;
-	if (rt.rt_dev) {
-		if (strncpy_from_user(name, rt.rt_dev, IFNAMSIZ) < 0)
-			return -EFAULT;
-		name[IFNAMSIZ - 1] = 0;
-		dev = dev_get_by_name(net, name);
-		if (!dev)
-			return -ENODEV;
-		ifindex = dev->ifindex;
-		dev_put(dev);
-	}
-	rinet_lock_stack();
-	err = rinet_route(rinet, cmd == SIOCADDRT, (u8 *)&dst, prefix, (u8 *)&gw, ifindex,
-			  rt.rt_metric > 0 ? rt.rt_metric - 1 : 0);
-	rinet_unlock_stack();
-	return err;
-}
-
-/*
- * SIOCSARP, SIOCGARP, SIOCDARP: the checks net/ipv4/arp.c makes on struct arpreq, then
- * the stack's neighbour table. Proxy ARP (ATF_PUBL) is not supported: setting it fails
- * with EOPNOTSUPP, deleting it finds nothing (ENOENT, Linux's answer for a missing one).
- */
-static int rinet_arp_ioctl(struct net *net, unsigned int cmd, void __user *argp)
-{
-	struct rinet_neigh_info ni;
-	struct net_device *dev = NULL;
-	struct arpreq r;
-	u32 ifindex = 0;
-	u8 *ip;
-	int err;
-
-	if (cmd != SIOCGARP && !ns_capable(net->user_ns, CAP_NET_ADMIN))
-		return -EPERM;
-	if (copy_from_user(&r, argp, sizeof(r)))
-		return -EFAULT;
-	r.arp_dev[IFNAMSIZ - 1] = 0;
-	if (r.arp_pa.sa_family != AF_INET)
-		return -EPFNOSUPPORT;
-	if (!(r.arp_flags & ATF_PUBL) && (r.arp_flags & (ATF_NETMASK | ATF_DONTPUB)))
-		return -EINVAL;
-	/* No proxy entries: none can be set, so none exists to delete. */
-	if ((r.arp_flags & ATF_PUBL) && cmd == SIOCSARP)
-		return -EOPNOTSUPP;
-	if ((r.arp_flags & ATF_PUBL) && cmd == SIOCDARP)
-		return -ENOENT;
-	if (r.arp_dev[0]) {
-		dev = dev_get_by_name(net, r.arp_dev);
-		if (!dev)
-			return -ENODEV;
-		ifindex = dev->ifindex;
-		if (!r.arp_ha.sa_family)
-			r.arp_ha.sa_family = dev->type;
-	} else if (cmd == SIOCGARP) {
-		return -ENODEV;
-	}
-	/* Only Ethernet devices do ARP here; without a device the stack picks one. */
-	err = -EINVAL;
-	if (cmd == SIOCSARP && r.arp_ha.sa_family != ARPHRD_ETHER)
-		goto out;
-	if ((r.arp_flags & ATF_COM) && dev && r.arp_ha.sa_family != dev->type)
-		goto out;
-	ip = (u8 *)&((struct sockaddr_in *)&r.arp_pa)->sin_addr;
-	rinet_lock_stack();
-	if (cmd == SIOCSARP)
-		err = rinet_neigh_set(rinet, ifindex, ip,
-				      r.arp_flags & (ATF_COM | ATF_PERM) ?
-				      (u8 *)r.arp_ha.sa_data : NULL,
-				      !!(r.arp_flags & ATF_PERM));
-	else if (cmd == SIOCDARP)
-		err = rinet_neigh_delete(rinet, ifindex, ip);
-	else
-		err = rinet_neigh_get(rinet, ifindex, ip, &ni);
-	rinet_unlock_stack();
-	if (cmd == SIOCGARP && !err) {
-		memcpy(r.arp_ha.sa_data, ni.mac, ETH_ALEN);
-		r.arp_ha.sa_family = dev->type;
-		r.arp_flags = ni.flags;
-		if (copy_to_user(argp, &r, sizeof(r)))
-			err = -EFAULT;
-	}
-out:
-	dev_put(dev);
-	return err;
-}
-
 static int rinet_ioctl_op(struct socket *sock, unsigned int cmd, unsigned long arg)
 {
-	struct net *net = sock_net(sock->sk);
 	void __user *argp = (void __user *)arg;
 	ssize_t n;
 
 	switch (cmd) {
-	case SIOCGIFADDR:
-	case SIOCSIFADDR:
-	case SIOCGIFNETMASK:
-	case SIOCSIFNETMASK:
-	case SIOCGIFBRDADDR:
-	case SIOCSIFBRDADDR:
-	case SIOCGIFDSTADDR:
-	case SIOCSIFDSTADDR:
-		return rinet_ifaddr_ioctl(net, cmd, argp);
-	case SIOCADDRT:
-	case SIOCDELRT:
-		return rinet_route_ioctl(net, cmd, argp);
-	case SIOCSARP:
-	case SIOCGARP:
-	case SIOCDARP:
-		return rinet_arp_ioctl(net, cmd, argp);
 	case SIOCINQ:
 	case SIOCOUTQ:
 		rinet_lock_stack();
@@ -978,8 +747,7 @@ static int rinet_ioctl_op(struct socket *sock, unsigned int cmd, unsigned long a
 			return n;
 		return put_user((int)min_t(ssize_t, n, INT_MAX), (int __user *)argp);
 	}
-	/* Flags, MTU, hardware address, index: net/core answers those. */
-	return -ENOIOCTLCMD;
+	return rinet_dev_ioctl(sock_net(sock->sk), cmd, argp);
 }
 
 static const struct proto_ops rinet_stream_ops = {
@@ -1029,411 +797,6 @@ static const struct net_proto_family rinet_family_ops = {
 	.create = rinet_create,
 	.owner = THIS_MODULE,
 };
-
-/* ---- /proc/net ---- */
-
-static unsigned long rinet_inode(u32 id, kuid_t *uid)
-{
-	struct rinet_sock *rs;
-	unsigned long ino;
-
-	*uid = GLOBAL_ROOT_UID;
-	/*
-	 * release() may be closing this socket on another CPU: it erases the entry
-	 * before it drops its reference, so a reference taken under the xarray's
-	 * lock keeps the sock alive while we read it.
-	 */
-	xa_lock(&rinet_socks);
-	rs = xa_load(&rinet_socks, id);
-	if (rs)
-		sock_hold(&rs->sk);
-	xa_unlock(&rinet_socks);
-	if (!rs)
-		return 0;
-	*uid = sock_i_uid(&rs->sk);
-	ino = sock_i_ino(&rs->sk);
-	sock_put(&rs->sk);
-	return ino;
-}
-
-static void rinet_show_socks(struct seq_file *seq, u8 proto)
-{
-	struct rinet_sock_info si;
-	u32 nth, sl = 0;
-
-	for (nth = 0;; nth++) {
-		unsigned long ino;
-		kuid_t uid;
-		__be32 la, ra;
-		int err;
-
-		rinet_lock_stack();
-		err = rinet_sock_info(rinet, nth, &si);
-		rinet_unlock_stack();
-		if (err)
-			break;
-		if (si.proto != proto)
-			continue;
-		memcpy(&la, si.local, 4);
-		memcpy(&ra, si.remote, 4);
-		ino = rinet_inode(si.id, &uid);
-		seq_setwidth(seq, 127);
-		seq_printf(seq, "%4d: %08X:%04X %08X:%04X %02X %08X:%08X 00:00000000 00000000 %5u %8d %lu",
-			   sl++, la, si.local_port, ra, si.remote_port, si.state,
-			   si.tx_queue, si.rx_queue,
-			   from_kuid_munged(seq_user_ns(seq), uid), 0, ino);
-		seq_pad(seq, '\n');
-	}
-}
-
-static int rinet_tcp_show(struct seq_file *seq, void *v)
-{
-	seq_setwidth(seq, 149);
-	seq_puts(seq, "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode");
-	seq_pad(seq, '\n');
-	rinet_show_socks(seq, IPPROTO_TCP);
-	return 0;
-}
-
-static int rinet_udp_show(struct seq_file *seq, void *v)
-{
-	seq_setwidth(seq, 127);
-	seq_puts(seq, "   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops");
-	seq_pad(seq, '\n');
-	rinet_show_socks(seq, IPPROTO_UDP);
-	return 0;
-}
-
-static int rinet_raw_show(struct seq_file *seq, void *v)
-{
-	seq_setwidth(seq, 127);
-	seq_puts(seq, "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops");
-	seq_pad(seq, '\n');
-	rinet_show_socks(seq, IPPROTO_ICMP);
-	return 0;
-}
-
-static int rinet_route_show(struct seq_file *seq, void *v)
-{
-	struct rinet_route_info ri;
-	u32 nth;
-
-	seq_setwidth(seq, 127);
-	seq_puts(seq, "Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT");
-	seq_pad(seq, '\n');
-	for (nth = 0;; nth++) {
-		struct net_device *dev;
-		__be32 d, g, m;
-		char name[IFNAMSIZ] = "*";
-		int err;
-
-		rinet_lock_stack();
-		err = rinet_route_info(rinet, nth, &ri);
-		rinet_unlock_stack();
-		if (err)
-			break;
-		rcu_read_lock();
-		dev = dev_get_by_index_rcu(&init_net, ri.ifindex);
-		if (dev)
-			strscpy(name, dev->name, sizeof(name));
-		rcu_read_unlock();
-		memcpy(&d, ri.dest, 4);
-		memcpy(&g, ri.gateway, 4);
-		memcpy(&m, ri.mask, 4);
-		seq_setwidth(seq, 127);
-		seq_printf(seq, "%s\t%08X\t%08X\t%04X\t%d\t%u\t%d\t%08X\t%d\t%u\t%u",
-			   name, d, g, ri.flags, 0, 0, ri.metric, m, 0, 0, 0);
-		seq_pad(seq, '\n');
-	}
-	return 0;
-}
-
-static int rinet_arp_show(struct seq_file *seq, void *v)
-{
-	struct rinet_neigh_info ni;
-	u32 nth;
-
-	seq_puts(seq, "IP address       HW type     Flags       HW address            Mask     Device\n");
-	for (nth = 0;; nth++) {
-		struct net_device *dev;
-		char name[IFNAMSIZ] = "*", ip[16];
-		int err;
-
-		rinet_lock_stack();
-		err = rinet_neigh_info(rinet, nth, &ni);
-		rinet_unlock_stack();
-		if (err)
-			break;
-		rcu_read_lock();
-		dev = dev_get_by_index_rcu(&init_net, ni.ifindex);
-		if (dev)
-			strscpy(name, dev->name, sizeof(name));
-		rcu_read_unlock();
-		snprintf(ip, sizeof(ip), "%pI4", ni.ip);
-		seq_printf(seq, "%-16s 0x%-10x0x%-10x%pM     *        %s\n",
-			   ip, ARPHRD_ETHER, ni.flags, ni.mac, name);
-	}
-	return 0;
-}
-
-static int rinet_snmp_show(struct seq_file *seq, void *v)
-{
-	struct rinet_snmp s;
-	int i;
-
-	rinet_lock_stack();
-	rinet_snmp(rinet, &s);
-	rinet_unlock_stack();
-	seq_puts(seq, "Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams InUnknownProtos InDiscards InDelivers OutRequests OutDiscards OutNoRoutes ReasmTimeout ReasmReqds ReasmOKs ReasmFails FragOKs FragFails FragCreates OutTransmits\n");
-	seq_printf(seq, "Ip: 2 64 %llu %llu %llu 0 0 0 %llu %llu 0 %llu 0 0 0 %llu 0 0 0 %llu\n",
-		   s.ip_in_receives, s.ip_in_hdr_errors, s.ip_in_addr_errors, s.ip_in_delivers,
-		   s.ip_out_requests, s.ip_out_no_routes, s.ip_reasm_fails, s.ip_out_requests);
-	seq_puts(seq, "Icmp: InMsgs InErrors InCsumErrors OutMsgs OutErrors OutRateLimitGlobal OutRateLimitHost\n");
-	seq_printf(seq, "Icmp: %llu %llu %llu %llu 0 0 0\n", s.icmp_in_msgs, s.icmp_in_errors,
-		   s.icmp_in_csum_errors, s.icmp_out_msgs);
-	seq_puts(seq, "Tcp: RtoAlgorithm RtoMin RtoMax MaxConn ActiveOpens PassiveOpens AttemptFails EstabResets CurrEstab InSegs OutSegs RetransSegs InErrs OutRsts InCsumErrors\n");
-	seq_printf(seq, "Tcp: 1 1000 60000 -1 %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu %llu\n",
-		   s.tcp_active_opens, s.tcp_passive_opens, s.tcp_attempt_fails,
-		   s.tcp_estab_resets, s.tcp_curr_estab, s.tcp_in_segs, s.tcp_out_segs,
-		   s.tcp_retrans_segs, s.tcp_in_errs, s.tcp_out_rsts, s.tcp_in_csum_errors);
-	seq_puts(seq, "Udp: InDatagrams NoPorts InErrors OutDatagrams RcvbufErrors SndbufErrors InCsumErrors IgnoredMulti MemErrors\n");
-	seq_printf(seq, "Udp: %llu %llu %llu %llu 0 0 %llu 0 0\n",
-		   s.udp_in_datagrams, s.udp_no_ports, s.udp_in_errors, s.udp_out_datagrams,
-		   s.udp_in_csum_errors);
-	seq_puts(seq, "Rinet: RxDrops ListenOverflows TimerFires SynQueueEvictions\n");
-	seq_printf(seq, "Rinet: %llu %llu %ld %llu\n", s.rx_drops, s.listen_overflows,
-		   atomic_long_read(&rinet_timer_fires), s.syn_queue_evictions);
-	/* Received frames the stack dropped, by reason (their sum is RxDrops). */
-	seq_puts(seq, "RinetDrops:");
-	for (i = 0; i < RINET_DROP_REASONS; i++)
-		seq_printf(seq, " %s", rinet_drop_name(i));
-	seq_puts(seq, "\nRinetDrops:");
-	for (i = 0; i < RINET_DROP_REASONS; i++)
-		seq_printf(seq, " %llu", s.drops[i]);
-	seq_puts(seq, "\n");
-	return 0;
-}
-
-static void __init rinet_proc_init(void)
-{
-	struct proc_dir_entry *net = init_net.proc_net;
-
-	proc_create_single("tcp", 0444, net, rinet_tcp_show);
-	proc_create_single("udp", 0444, net, rinet_udp_show);
-	proc_create_single("raw", 0444, net, rinet_raw_show);
-	proc_create_single("route", 0444, net, rinet_route_show);
-	proc_create_single("arp", 0444, net, rinet_arp_show);
-	proc_create_single("snmp", 0444, net, rinet_snmp_show);
-}
-
-/* ---- rtnetlink: addresses and routes for PF_INET (busybox ip) ---- */
-
-static int rinet_fill_addr(struct sk_buff *skb, struct net_device *dev, __be32 addr,
-			   u32 prefix, u32 portid, u32 seq, int flags)
-{
-	__be32 mask = inet_make_mask(prefix);
-	struct ifaddrmsg *ifm;
-	struct nlmsghdr *nlh;
-
-	nlh = nlmsg_put(skb, portid, seq, RTM_NEWADDR, sizeof(*ifm), flags);
-	if (!nlh)
-		return -EMSGSIZE;
-	ifm = nlmsg_data(nlh);
-	ifm->ifa_family = AF_INET;
-	ifm->ifa_prefixlen = prefix;
-	ifm->ifa_flags = IFA_F_PERMANENT;
-	ifm->ifa_scope = ipv4_is_loopback(addr) ? RT_SCOPE_HOST : RT_SCOPE_UNIVERSE;
-	ifm->ifa_index = dev->ifindex;
-	if (nla_put_in_addr(skb, IFA_ADDRESS, addr) ||
-	    nla_put_in_addr(skb, IFA_LOCAL, addr) ||
-	    (prefix < 31 && nla_put_in_addr(skb, IFA_BROADCAST, addr | ~mask)) ||
-	    nla_put_string(skb, IFA_LABEL, dev->name)) {
-		nlmsg_cancel(skb, nlh);
-		return -EMSGSIZE;
-	}
-	nlmsg_end(skb, nlh);
-	return 0;
-}
-
-static int rinet_dev_addr(const struct net_device *dev, __be32 *addr, u32 *prefix)
-{
-	int err;
-
-	rinet_lock_stack();
-	err = rinet_if_get_addr(rinet, dev->ifindex, (u8 *)addr, prefix);
-	rinet_unlock_stack();
-	return err;
-}
-
-/*
- * SIOCGIFCONF: the core's dev_ifconf() asks every device for its IPv4 addresses
- * through inet_gifconf(), which include/linux/inetdevice.h routes here when rinet
- * replaces INET. One address per interface. Called under RTNL; returns the bytes
- * written (or needed, when buf is NULL) or -EFAULT.
- */
-int rinet_gifconf(struct net_device *dev, char __user *buf, int len, int size)
-{
-	struct sockaddr_in *sin;
-	struct ifreq ifr;
-	__be32 addr;
-	u32 prefix;
-
-	if (WARN_ON(size > sizeof(struct ifreq)) || rinet_dev_addr(dev, &addr, &prefix))
-		return 0;
-	if (!buf)
-		return size;
-	if (len < size)
-		return 0;
-	memset(&ifr, 0, sizeof(ifr));
-	strscpy(ifr.ifr_name, dev->name, IFNAMSIZ);
-	sin = (struct sockaddr_in *)&ifr.ifr_addr;
-	sin->sin_family = AF_INET;
-	sin->sin_addr.s_addr = addr;
-	if (copy_to_user(buf, &ifr, size))
-		return -EFAULT;
-	return size;
-}
-
-static int rinet_dump_addr(struct sk_buff *skb, struct netlink_callback *cb)
-{
-	struct net_device *dev;
-	int idx = 0;
-
-	for_each_netdev(sock_net(skb->sk), dev) {
-		__be32 addr;
-		u32 prefix;
-		int err;
-
-		if (idx++ < cb->args[0])
-			continue;
-		err = rinet_dev_addr(dev, &addr, &prefix);
-		if (!err && rinet_fill_addr(skb, dev, addr, prefix,
-					    NETLINK_CB(cb->skb).portid,
-					    cb->nlh->nlmsg_seq, NLM_F_MULTI)) {
-			idx--;
-			break;
-		}
-	}
-	cb->args[0] = idx;
-	return skb->len;
-}
-
-/* One address per interface: RTM_NEWADDR replaces it, RTM_DELADDR removes it. */
-static int rinet_rtm_addr(struct sk_buff *skb, struct nlmsghdr *nlh,
-			  struct netlink_ext_ack *extack)
-{
-	struct nlattr *tb[IFA_MAX + 1];
-	struct net_device *dev;
-	struct ifaddrmsg *ifm;
-	__be32 addr, cur;
-	u32 prefix;
-	int err;
-
-	err = nlmsg_parse_deprecated(nlh, sizeof(*ifm), tb, IFA_MAX, NULL, extack);
-	if (err)
-		return err;
-	ifm = nlmsg_data(nlh);
-	if (ifm->ifa_prefixlen > 32 || (!tb[IFA_LOCAL] && !tb[IFA_ADDRESS]))
-		return -EINVAL;
-	addr = nla_get_in_addr(tb[IFA_LOCAL] ? tb[IFA_LOCAL] : tb[IFA_ADDRESS]);
-	dev = __dev_get_by_index(sock_net(skb->sk), ifm->ifa_index);
-	if (!dev)
-		return -ENODEV;
-	rinet_lock_stack();
-	if (nlh->nlmsg_type == RTM_NEWADDR) {
-		err = rinet_if_set_addr(rinet, dev->ifindex, (u8 *)&addr, ifm->ifa_prefixlen);
-	} else {
-		err = rinet_if_get_addr(rinet, dev->ifindex, (u8 *)&cur, &prefix);
-		if (!err && cur != addr)
-			err = -EADDRNOTAVAIL;
-		if (!err)
-			err = rinet_if_set_addr(rinet, dev->ifindex, (u8 *)&addr, 33);
-	}
-	rinet_unlock_stack();
-	return err;
-}
-
-static int rinet_dump_route(struct sk_buff *skb, struct netlink_callback *cb)
-{
-	struct rinet_route_info ri;
-	u32 nth;
-
-	for (nth = cb->args[0];; nth++) {
-		struct nlmsghdr *nlh;
-		struct rtmsg *rtm;
-		__be32 dst, gw, mask;
-		int err;
-
-		rinet_lock_stack();
-		err = rinet_route_info(rinet, nth, &ri);
-		rinet_unlock_stack();
-		if (err)
-			break;
-		memcpy(&dst, ri.dest, 4);
-		memcpy(&gw, ri.gateway, 4);
-		memcpy(&mask, ri.mask, 4);
-		nlh = nlmsg_put(skb, NETLINK_CB(cb->skb).portid, cb->nlh->nlmsg_seq,
-				RTM_NEWROUTE, sizeof(*rtm), NLM_F_MULTI);
-		if (!nlh)
-			break;
-		rtm = nlmsg_data(nlh);
-		memset(rtm, 0, sizeof(*rtm));
-		rtm->rtm_family = AF_INET;
-		rtm->rtm_dst_len = inet_mask_len(mask);
-		rtm->rtm_table = RT_TABLE_MAIN;
-		rtm->rtm_protocol = gw ? RTPROT_BOOT : RTPROT_KERNEL;
-		rtm->rtm_scope = gw ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK;
-		rtm->rtm_type = RTN_UNICAST;
-		if (nla_put_u32(skb, RTA_TABLE, RT_TABLE_MAIN) ||
-		    (rtm->rtm_dst_len && nla_put_in_addr(skb, RTA_DST, dst)) ||
-		    (gw && nla_put_in_addr(skb, RTA_GATEWAY, gw)) ||
-		    nla_put_u32(skb, RTA_OIF, ri.ifindex) ||
-		    (ri.metric && nla_put_u32(skb, RTA_PRIORITY, ri.metric))) {
-			nlmsg_cancel(skb, nlh);
-			break;
-		}
-		nlmsg_end(skb, nlh);
-	}
-	cb->args[0] = nth;
-	return skb->len;
-}
-
-static int rinet_rtm_route(struct sk_buff *skb, struct nlmsghdr *nlh,
-			   struct netlink_ext_ack *extack)
-{
-	struct nlattr *tb[RTA_MAX + 1];
-	__be32 dst = 0, gw = 0;
-	struct rtmsg *rtm;
-	int err;
-
-	err = nlmsg_parse_deprecated(nlh, sizeof(*rtm), tb, RTA_MAX, NULL, extack);
-	if (err)
-		return err;
-	rtm = nlmsg_data(nlh);
-	if (rtm->rtm_family != AF_INET || rtm->rtm_dst_len > 32)
-		return -EINVAL;
-	if (tb[RTA_DST])
-		dst = nla_get_in_addr(tb[RTA_DST]);
-	if (tb[RTA_GATEWAY])
-		gw = nla_get_in_addr(tb[RTA_GATEWAY]);
-	rinet_lock_stack();
-	err = rinet_route(rinet, nlh->nlmsg_type == RTM_NEWROUTE, (u8 *)&dst,
-			  rtm->rtm_dst_len, (u8 *)&gw,
-			  tb[RTA_OIF] ? nla_get_u32(tb[RTA_OIF]) : 0,
-			  tb[RTA_PRIORITY] ? nla_get_u32(tb[RTA_PRIORITY]) : 0);
-	rinet_unlock_stack();
-	return err;
-}
-
-static void __init rinet_netlink_init(void)
-{
-	rtnl_register(PF_INET, RTM_NEWADDR, rinet_rtm_addr, NULL, 0);
-	rtnl_register(PF_INET, RTM_DELADDR, rinet_rtm_addr, NULL, 0);
-	rtnl_register(PF_INET, RTM_GETADDR, NULL, rinet_dump_addr, 0);
-	rtnl_register(PF_INET, RTM_NEWROUTE, rinet_rtm_route, NULL, 0);
-	rtnl_register(PF_INET, RTM_DELROUTE, rinet_rtm_route, NULL, 0);
-	rtnl_register(PF_INET, RTM_GETROUTE, NULL, rinet_dump_route, 0);
-}
 
 static const struct rinet_ops rinet_callbacks = {
 	.now_us = rinet_cb_now,

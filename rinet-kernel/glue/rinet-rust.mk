@@ -27,6 +27,10 @@ else
 $(error rinet: no Rust target for this kernel architecture; add one to rinet-rust.mk)
 endif
 
+# The crate features of the optional parts (rinet-kernel/Cargo.toml), from Kconfig.
+rinet_features-$(CONFIG_RINET_RAW) += raw
+rinet_cargo_features := $(if $(rinet_features-y),--features "$(rinet_features-y)")
+
 .PHONY: rinet-print-target
 rinet-print-target:
 	@echo '$(rinet_target)|$(rinet_rustflags)|$(rinet_profile)'

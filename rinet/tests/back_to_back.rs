@@ -684,7 +684,24 @@ fn connected_udp_hears_only_its_peer() {
     assert_eq!(net.b.recv(ub, &mut buf, 0), Err(Errno::EAGAIN));
 }
 
+/// The minimal profile (CONFIG_RINET_RAW=n): no raw ICMP socket, but the IPPROTO_RAW socket
+/// udhcpc opens for its ioctls still opens.
 #[test]
+#[cfg(not(feature = "raw"))]
+fn without_raw_sockets_icmp_is_refused_and_ipproto_raw_still_opens() {
+    let mut net = Net::new();
+    assert_eq!(
+        net.a.socket(SOCK_RAW, IPPROTO_ICMP),
+        Err(Errno::EPROTONOSUPPORT)
+    );
+    assert!(net.a.socket(SOCK_RAW, IPPROTO_RAW).is_ok());
+}
+
+#[test]
+#[cfg_attr(
+    not(feature = "raw"),
+    ignore = "needs raw ICMP sockets (the raw feature)"
+)]
 fn raw_icmp_ping() {
     let mut net = Net::new();
     let r = net.a.socket(SOCK_RAW, IPPROTO_ICMP).unwrap();
@@ -1009,6 +1026,10 @@ fn martians_are_dropped_unanswered_and_counted() {
 }
 
 #[test]
+#[cfg_attr(
+    not(feature = "raw"),
+    ignore = "needs raw ICMP sockets (the raw feature)"
+)]
 fn echo_with_any_code_is_answered_keeping_the_code() {
     let mut net = Net::new();
     let r = net.a.socket(SOCK_RAW, IPPROTO_ICMP).unwrap();

@@ -489,17 +489,18 @@ fn entry_points(text: &str, rust: bool) -> BTreeSet<String> {
     names
 }
 
-/// The names of the Makefile's `rinet_exports` list.
+/// The names the Makefile keeps: `rinet_exports` and the optional parts'
+/// `rinet_exports-$(CONFIG_...)`, whatever the configuration.
 fn makefile_exports(text: &str) -> BTreeSet<String> {
     logical_lines(text)
         .iter()
-        .find_map(|l| {
-            l.trim()
-                .strip_prefix("rinet_exports :=")
-                .map(str::to_string)
+        .filter_map(|l| {
+            let (var, names) = l.split_once(['=', ':', '+'])?;
+            let var = var.trim();
+            (var == "rinet_exports" || var.starts_with("rinet_exports-$(")).then_some(names)
         })
-        .unwrap_or_default()
-        .split_whitespace()
+        .flat_map(|names| names.trim_start_matches(['=', ':', '+']).split_whitespace())
+        .filter(|name| !name.starts_with('$'))
         .map(str::to_string)
         .collect()
 }
@@ -615,13 +616,14 @@ X:galileo = "strong"
     fn entry_points_from_rust_c_and_makefile() {
         let rust = "#[no_mangle]\npub unsafe extern \"C\" fn rinet_a(x: u32) {}\nfn rinet_b() {}\n";
         let c = "int rinet_a(struct rinet_stack *st);\nvoid *rinet_c_alloc(size_t n);\n";
-        let mk = "x := 1\nrinet_exports := rinet_a \\\n\trinet_z\n";
+        let mk = "x := 1\nrinet_exports := rinet_a \\\n\trinet_z\n\
+                  rinet_exports-$(CONFIG_X) += rinet_y\nrinet_exports += $(rinet_exports-y)\n";
         let one = |n: &str| BTreeSet::from([n.to_string()]);
         assert_eq!(entry_points(rust, true), one("rinet_a"));
         assert_eq!(entry_points(c, false), one("rinet_a"));
         assert_eq!(
             makefile_exports(mk),
-            BTreeSet::from(["rinet_a".to_string(), "rinet_z".to_string()])
+            BTreeSet::from(["rinet_a", "rinet_y", "rinet_z"].map(str::to_string))
         );
     }
 }

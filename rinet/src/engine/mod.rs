@@ -6,17 +6,18 @@
 //! ever be transmitted through the interface the socket layer's route selection chose.
 
 mod device;
+mod raw;
 
 use alloc::vec;
 use alloc::vec::Vec;
 
 use smoltcp::iface::{Config, Interface, Route, SocketHandle, SocketSet};
 use smoltcp::phy::Medium;
-use smoltcp::socket::{raw, tcp, udp, AnySocket, Socket};
+use smoltcp::socket::{tcp, udp, AnySocket, Socket};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{
-    EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, IpProtocol,
-    IpVersion, Ipv4Address, Ipv4Cidr,
+    EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address,
+    Ipv4Cidr,
 };
 
 use crate::addr::{Cidr, Endpoint, Ipv4};
@@ -703,59 +704,6 @@ impl Engine {
         self.udp(r).is_some_and(|s| s.can_send())
     }
 
-    // ---- raw IPv4 (protocol ICMP) ----
-
-    pub fn raw_new(
-        &mut self,
-        slot: usize,
-        proto: u8,
-        bytes: usize,
-        packets: usize,
-    ) -> SysResult<ERef> {
-        let rx = raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; packets], zeroed(bytes)?);
-        let tx = raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; packets], zeroed(bytes)?);
-        let e = self.get(slot)?;
-        let s = raw::Socket::new(Some(IpVersion::Ipv4), Some(IpProtocol::from(proto)), rx, tx);
-        Ok(ERef {
-            slot: slot as u16,
-            gen: e.gen,
-            h: e.sockets.add(s),
-        })
-    }
-
-    fn raw(&mut self, r: ERef) -> Option<&mut raw::Socket<'static>> {
-        raw::Socket::downcast_mut(self.sock(r)?)
-    }
-
-    /// Send a whole IPv4 packet (header included).
-    pub fn raw_send(&mut self, r: ERef, packet: &[&[u8]]) -> SysResult<()> {
-        let s = self.raw(r).ok_or(Errno::ENETUNREACH)?;
-        let len = packet.iter().map(|p| p.len()).sum();
-        if len > s.payload_send_capacity() {
-            return Err(Errno::EMSGSIZE);
-        }
-        let out = s.send(len).map_err(|_| Errno::EAGAIN)?;
-        let mut at = 0;
-        for p in packet {
-            out[at..at + p.len()].copy_from_slice(p);
-            at += p.len();
-        }
-        Ok(())
-    }
-
-    /// Receive one IPv4 packet (header included): (copied, full length).
-    pub fn raw_recv(&mut self, r: ERef, buf: &mut [u8], peek: bool) -> Option<(usize, usize)> {
-        let s = self.raw(r)?;
-        let data = s.peek().ok()?;
-        let n = data.len().min(buf.len());
-        buf[..n].copy_from_slice(&data[..n]);
-        let full = data.len();
-        if !peek {
-            let _ = s.recv();
-        }
-        Some((n, full))
-    }
-
     /// A datagram (UDP or raw) waits on `r`.
     pub fn dgram_has_data(&mut self, r: ERef, udp: bool) -> bool {
         if udp {
@@ -763,12 +711,6 @@ impl Engine {
         } else {
             self.raw_pending(r) > 0
         }
-    }
-
-    pub fn raw_pending(&mut self, r: ERef) -> usize {
-        self.raw(r)
-            .and_then(|s| s.peek().ok().map(<[u8]>::len))
-            .unwrap_or(0)
     }
 
     // ---- common ----

@@ -649,6 +649,8 @@ impl<P: Platform> Stack<P> {
             // Linux "ping sockets" are off by default (net.ipv4.ping_group_range = 1 0).
             (SOCK_DGRAM, IPPROTO_ICMP) => return Err(Errno::EACCES),
             (SOCK_DGRAM, _) => return Err(Errno::EPROTONOSUPPORT),
+            // Without the `raw` feature (CONFIG_RINET_RAW=n) the last arm answers.
+            #[cfg(feature = "raw")]
             (SOCK_RAW, IPPROTO_ICMP) => Proto::Raw(Dgram {
                 refs: Vec::new(),
                 proto: 1,
