@@ -12,6 +12,9 @@ use crate::util::{output, root_dir, run};
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Net {
     Rinet,
+    /// rinet without its optional parts (raw sockets, rtnetlink, most of /proc/net):
+    /// what picoTCP's port offered, for the size comparison.
+    RinetMinimal,
     /// Linux's own IPv4 stack: the comparison kernel.
     Inet,
     /// Size baseline: network core and drivers, no TCP/IP.
@@ -24,18 +27,22 @@ impl Net {
     pub fn name(self) -> &'static str {
         match self {
             Net::Rinet => "rinet",
+            Net::RinetMinimal => "rinet-minimal",
             Net::Inet => "inet",
             Net::CoreOnly => "noinet",
             Net::Off => "nonet",
         }
     }
 
-    pub fn fragment(self) -> &'static str {
+    /// The fragments that put this stack in a machine's configuration, in place of
+    /// `net-rinet.cfg` (the one the BSP descriptions name).
+    pub fn fragments(self) -> &'static [&'static str] {
         match self {
-            Net::Rinet => "net-rinet.cfg",
-            Net::Inet => "net-inet.cfg",
-            Net::CoreOnly => "net-noinet.cfg",
-            Net::Off => "net-none.cfg",
+            Net::Rinet => &["net-rinet.cfg"],
+            Net::RinetMinimal => &["net-rinet.cfg", "rinet-minimal.cfg"],
+            Net::Inet => &["net-inet.cfg"],
+            Net::CoreOnly => &["net-noinet.cfg"],
+            Net::Off => &["net-none.cfg"],
         }
     }
 }
@@ -168,16 +175,17 @@ impl Spec {
     /// The fragments in merge order: the machine's, with this kernel's network fragment in
     /// the place of rinet's, then what only QEMU needs, then the debug options.
     pub fn fragments(&self) -> Result<Vec<String>> {
-        let mut f: Vec<String> = self
-            .arch
-            .kmeta()?
-            .into_iter()
-            .filter_map(|e| match e {
-                Kmeta::Kconf(c) if c == Net::Rinet.fragment() => Some(self.net.fragment().into()),
-                Kmeta::Kconf(c) => Some(c),
-                Kmeta::Patch(_) => None,
-            })
-            .collect();
+        let net = Net::Rinet.fragments()[0];
+        let mut f: Vec<String> = Vec::new();
+        for e in self.arch.kmeta()? {
+            match e {
+                Kmeta::Kconf(c) if c == net => {
+                    f.extend(self.net.fragments().iter().map(|s| s.to_string()))
+                }
+                Kmeta::Kconf(c) => f.push(c),
+                Kmeta::Patch(_) => {}
+            }
+        }
         f.extend(self.arch.qemu_fragments().iter().map(|s| s.to_string()));
         if self.debug {
             f.push("debug.cfg".into());

@@ -66,6 +66,22 @@ fn test() -> Result<()> {
         ],
         &root,
     )?;
+    // The minimal profile (CONFIG_RINET_RAW=n builds rinet without its `raw` feature).
+    cargo(
+        &[
+            "clippy",
+            "-p",
+            "rinet",
+            "--all-targets",
+            "--no-default-features",
+            "--features",
+            "ffi",
+            "--",
+            "-D",
+            "warnings",
+        ],
+        &root,
+    )?;
     for dir in ["rinet-kernel", "tools/size-probe", "rinet/fuzz"] {
         cargo(&["fmt", "--", "--check"], &root.join(dir))?;
     }
@@ -79,6 +95,7 @@ fn test() -> Result<()> {
     fuzz::run_all(30)?;
     steps.step("unit, back-to-back and interop tests");
     cargo(&["test", "--workspace", "--features", "rinet/ffi"], &root)?;
+    cargo(&["test", "-p", "rinet", "--no-default-features"], &root)?;
     // The STM32F429 board kernel (ARMv7-M, XIP): it builds and fits the board's flash.
     steps.step("the STM32F429 kernel: build, flash fit, size gates");
     let stm32_rinet_objects = size_table::check_stm32()?;
@@ -163,6 +180,10 @@ enum Cmd {
         /// Linux's own IPv4 stack instead of rinet.
         #[arg(long)]
         inet: bool,
+        /// rinet's minimal profile (rinet-minimal.cfg: no raw sockets, rtnetlink or most of
+        /// /proc/net).
+        #[arg(long, conflicts_with = "inet")]
+        minimal: bool,
         /// The debug configuration.
         #[arg(long)]
         debug: bool,
@@ -175,7 +196,7 @@ enum Cmd {
         check: bool,
     },
     /// The kernel size table (docs/kernel-size.md and .json): INET, no TCP/IP, no NET and
-    /// rinet kernels for x86_64, the Galileo and the STM32F429.
+    /// rinet (full and minimal profile) kernels for x86_64, the Galileo and the STM32F429.
     SizeTable,
     /// rinet on TAP against a Linux-socket server, side by side, as ratios.
     Bench,
@@ -281,12 +302,17 @@ fn run_cmd(cmd: Cmd) -> Result<()> {
             }],
             &[],
         ),
-        Cmd::Kernel { arch, inet, debug } => kernel::build(kernel::Spec {
+        Cmd::Kernel {
+            arch,
+            inet,
+            minimal,
+            debug,
+        } => kernel::build(kernel::Spec {
             arch: arch.into(),
-            net: if inet {
-                kernel::Net::Inet
-            } else {
-                kernel::Net::Rinet
+            net: match (inet, minimal) {
+                (true, _) => kernel::Net::Inet,
+                (_, true) => kernel::Net::RinetMinimal,
+                _ => kernel::Net::Rinet,
             },
             debug,
             omit: None,

@@ -47,7 +47,13 @@ pub fn stm32_flash_budget() -> Result<u64> {
 /// picoTCP's cost in the uClinux kernel it was ported to (FOSDEM 2015).
 const PICOTCP_BYTES: u64 = 41_696;
 
-const NETS: [Net; 4] = [Net::Inet, Net::CoreOnly, Net::Off, Net::Rinet];
+const NETS: [Net; 5] = [
+    Net::Inet,
+    Net::CoreOnly,
+    Net::Off,
+    Net::Rinet,
+    Net::RinetMinimal,
+];
 
 /// What one vmlinux and its boot image measure.
 #[derive(Clone, Copy, Default, Serialize, Deserialize)]
@@ -162,7 +168,7 @@ pub struct Share {
     /// Component of the Rust object (from its symbols) -> text+rodata+data.
     pub rust: BTreeMap<String, u64>,
     pub rust_total: u64,
-    /// The C objects: `af_rinet.o` and the helpers of this architecture.
+    /// The C objects: the glue's (`af_rinet.o`, ...) and the helpers of this architecture.
     pub glue_objects: Vec<String>,
     pub glue: u64,
     /// rust_total + glue: the table's "rinet objects", and what `cargo xtask test` gates
@@ -176,10 +182,21 @@ fn rinet_share(arch: Arch, build: &Path) -> Result<Share> {
     let text_data = |obj: &str| text_data(arch, &dir, obj, false);
     let mut share = Share {
         rust_total: text_data("rinet_rust.o")?,
-        glue_objects: vec!["af_rinet.o".to_string()],
-        glue: text_data("af_rinet.o")?,
         ..Share::default()
     };
+    // The glue's own objects: every one the kernel built in net/rinet, but the linked
+    // whole (rinet.o), the Rust object and the helpers linked into it (below).
+    let mut c_objects: Vec<String> = fs::read_dir(&dir)?
+        .into_iter()
+        .filter_map(|p| Some(p.file_name()?.to_str()?.to_string()))
+        .filter(|n| n.ends_with(".o") && !["rinet.o", "rinet_rust.o"].contains(&n.as_str()))
+        .filter(|n| !GLUE_HELPERS.contains(&n.as_str()))
+        .collect();
+    c_objects.sort();
+    for obj in c_objects {
+        share.glue += text_data(&obj)?;
+        share.glue_objects.push(obj);
+    }
     // The C helpers linked into rinet_rust.o (see the Makefile) are glue, not Rust.
     let mut helper_names: Vec<String> = Vec::new();
     for helper in GLUE_HELPERS {
@@ -255,6 +272,7 @@ fn label(net: Net) -> &'static str {
         Net::CoreOnly => "no TCP/IP, net core + drivers",
         Net::Off => "no NET",
         Net::Rinet => "**rinet**",
+        Net::RinetMinimal => "rinet, minimal (`rinet-minimal.cfg`)",
     }
 }
 
@@ -274,11 +292,16 @@ pub struct ArchSizes {
     pub title: String,
     /// The boot image: "bzImage" or "xipImage".
     pub image: String,
-    /// Keyed by `Net::name()`: "inet", "noinet", "nonet", "rinet".
+    /// Keyed by `Net::name()`: "inet", "noinet", "nonet", "rinet", "rinet-minimal".
     pub kernels: BTreeMap<String, Measure>,
     /// text+data of the rinet kernel minus the no-TCP/IP kernel: rinet's cost.
     pub rinet_cost: i64,
+    /// The same for the minimal profile (`rinet-minimal.cfg`: picoTCP's features).
+    #[serde(default)]
+    pub rinet_minimal_cost: i64,
     pub rinet_objects: Share,
+    #[serde(default)]
+    pub rinet_minimal_objects: Share,
     /// What each trimming fragment changes in the rinet kernel (with it minus without it).
     pub fragments: Vec<FragmentEffect>,
     /// The STM32F429 only.
@@ -321,6 +344,7 @@ const JSON: &str = "docs/kernel-size.json";
 fn measure_arch(arch: Arch, steps: &mut Steps) -> Result<ArchSizes> {
     let mut kernels = BTreeMap::new();
     let mut rinet_build = std::path::PathBuf::new();
+    let mut minimal_build = std::path::PathBuf::new();
     for net in NETS {
         let spec = Spec {
             arch,
@@ -331,8 +355,10 @@ fn measure_arch(arch: Arch, steps: &mut Steps) -> Result<ArchSizes> {
         steps.step(format!("building and measuring the {} kernel", spec.name()));
         let build = kernel::build(spec)?;
         kernels.insert(net.name().to_string(), measure(arch, &build)?);
-        if net == Net::Rinet {
-            rinet_build = build;
+        match net {
+            Net::Rinet => rinet_build = build,
+            Net::RinetMinimal => minimal_build = build,
+            _ => {}
         }
     }
     let loaded = |net: Net| kernels[net.name()].loaded as i64;
@@ -348,7 +374,9 @@ fn measure_arch(arch: Arch, steps: &mut Steps) -> Result<ArchSizes> {
         .to_string(),
         image: arch.image().0.to_string(),
         rinet_cost: loaded(Net::Rinet) - loaded(Net::CoreOnly),
+        rinet_minimal_cost: loaded(Net::RinetMinimal) - loaded(Net::CoreOnly),
         rinet_objects: rinet_share(arch, &rinet_build)?,
+        rinet_minimal_objects: rinet_share(arch, &minimal_build)?,
         fragments: fragment_effects(arch, rinet, steps)?,
         flash: if arch == Arch::Stm32 {
             Some(flash_budget(&rinet_build)?)
@@ -419,10 +447,11 @@ fn markdown(report: &KernelSizeReport) -> String {
         };
         let _ = writeln!(
             summary,
-            "| {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} |",
             a.arch,
             signed(a.rinet_cost),
-            signed(a.rinet_cost - PICOTCP_BYTES as i64),
+            signed(a.rinet_minimal_cost),
+            signed(a.rinet_minimal_cost - PICOTCP_BYTES as i64),
             signed(d(Net::Rinet, Net::Inet, |m| m.loaded)),
             signed(d(Net::Rinet, Net::Inet, |m| m.image)),
         );
@@ -430,8 +459,8 @@ fn markdown(report: &KernelSizeReport) -> String {
     let _ = writeln!(
         md,
         "## Summary\n\npicoTCP's cost in its uClinux kernel (2015) was {} bytes.\n\n\
-         | target | rinet's cost (text+data) | against picoTCP's {} B | rinet instead of INET (text+data) | image |\n\
-         |---|---:|---:|---:|---:|\n{summary}\n![kernel sizes](kernel-size.svg)",
+         | target | rinet's cost (text+data) | minimal profile's cost | minimal against picoTCP's {} B | rinet instead of INET (text+data) | image |\n\
+         |---|---:|---:|---:|---:|---:|\n{summary}\n![kernel sizes](kernel-size.svg)",
         count(PICOTCP_BYTES),
         count(PICOTCP_BYTES),
     );
@@ -472,7 +501,7 @@ fn arch_markdown(md: &mut String, a: &ArchSizes) {
     };
     let _ = writeln!(
         md,
-        "\n| difference | text+data | objects | {img} |\n|---|---:|---:|---:|\n{}{}{}{}",
+        "\n| difference | text+data | objects | {img} |\n|---|---:|---:|---:|\n{}{}{}{}{}",
         row(
             "Linux INET's cost (INET − no TCP/IP)",
             Net::Inet,
@@ -484,6 +513,12 @@ fn arch_markdown(md: &mut String, a: &ArchSizes) {
             Net::Rinet,
             Net::CoreOnly,
             true
+        ),
+        row(
+            "rinet's cost, minimal profile (rinet-minimal − no TCP/IP)",
+            Net::RinetMinimal,
+            Net::CoreOnly,
+            false
         ),
         row(
             "rinet instead of INET (rinet − INET)",
@@ -498,32 +533,36 @@ fn arch_markdown(md: &mut String, a: &ArchSizes) {
             false
         ),
     );
-    let share = &a.rinet_objects;
+    let (full, min) = (&a.rinet_objects, &a.rinet_minimal_objects);
     let _ = writeln!(
         md,
-        "rinet's objects in this kernel (text+rodata+data; the Rust object's split is by symbol \
-         after LTO, so smoltcp code inlined into rinet's functions counts as rinet):\n\n\
-         | part | bytes |\n|---|---:|"
+        "rinet's objects in this kernel, full and minimal profile (text+rodata+data; the Rust \
+         object's split is by symbol after LTO, so smoltcp code inlined into rinet's functions \
+         counts as rinet):\n\n\
+         | part | full | minimal |\n|---|---:|---:|"
     );
-    for (part, bytes) in &share.rust {
-        let _ = writeln!(md, "| Rust: {part} | {} |", count(*bytes));
+    let parts: std::collections::BTreeSet<&String> =
+        full.rust.keys().chain(min.rust.keys()).collect();
+    for part in parts {
+        let bytes = |s: &Share| count(s.rust.get(part).copied().unwrap_or(0));
+        let _ = writeln!(md, "| Rust: {part} | {} | {} |", bytes(full), bytes(min));
     }
-    let glue_objects: Vec<String> = share
-        .glue_objects
-        .iter()
-        .map(|o| format!("`{o}`"))
-        .collect();
+    let glue_objects: Vec<String> = full.glue_objects.iter().map(|o| format!("`{o}`")).collect();
     let _ = writeln!(
         md,
-        "| Rust object total (`rinet_rust.o`) | {} |\n| C glue ({}) | {} |\n\
-         | **rinet objects** | **{}** |\n\
+        "| Rust object total (`rinet_rust.o`) | {} | {} |\n| C glue ({}) | {} | {} |\n\
+         | **rinet objects** | **{}** | **{}** |\n\
          | kernel growth not in those objects (rinet's cost minus its objects: core hooks, \
-         alignment) | {} |\n",
-        count(share.rust_total),
+         alignment) | {} | {} |\n",
+        count(full.rust_total),
+        count(min.rust_total),
         glue_objects.join(", "),
-        count(share.glue),
-        count(share.total),
-        signed(a.rinet_cost - share.total as i64),
+        count(full.glue),
+        count(min.glue),
+        count(full.total),
+        count(min.total),
+        signed(a.rinet_cost - full.total as i64),
+        signed(a.rinet_minimal_cost - min.total as i64),
     );
     let _ = writeln!(
         md,
@@ -688,9 +727,9 @@ fn svg(report: &KernelSizeReport) -> String {
         .max()
         .unwrap_or(1)
         .max(1);
-    let colors = ["#c0504d", "#9bbb59", "#bfbfbf", "#4f81bd"];
+    let colors = ["#c0504d", "#9bbb59", "#bfbfbf", "#4f81bd", "#8eb4e3"];
     let (bar, gap, group_gap, height, left, top) = (36u64, 6u64, 40u64, 300u64, 70u64, 30u64);
-    let group_w = 4 * bar + 3 * gap;
+    let group_w = NETS.len() as u64 * (bar + gap) - gap;
     let width = left + chart.len() as u64 * (group_w + group_gap) + 200;
     let mut s = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{width}\" height=\"{}\" \
