@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crate::image;
 use crate::kernel::{self, Arch, Spec};
 use crate::progress::Steps;
-use crate::util::output;
+use crate::util::{cache_dir, output};
 
 pub struct Guest {
     child: Child,
@@ -376,7 +376,7 @@ pub fn badinput_on_inet(arch: Arch) -> Result<Results> {
         ..Spec::rinet(arch)
     };
     let build = kernel::build(spec)?;
-    let work = kernel::cache_dir().join("guest").join(spec.name());
+    let work = cache_dir().join("guest").join(spec.name());
     fs::create_dir_all(&work)?;
     let bad = badinput_binary(arch, &work)?;
     let rc = b"#!/bin/sh\n/bin/badinput\n/bin/badinput options\n/bin/badinput leak\necho GUEST-TESTS-DONE\n".to_vec();
@@ -422,7 +422,7 @@ pub fn suite(spec: Spec) -> Result<Results> {
         return crate::mps2::suite();
     }
     let build = kernel::build(spec)?;
-    let work = kernel::cache_dir().join("guest").join(spec.name());
+    let work = cache_dir().join("guest").join(spec.name());
     fs::create_dir_all(&work)?;
     // A 16 MiB file the guest downloads from a host server on loopback (slirp maps the
     // guest's 10.0.2.2 to the host's 127.0.0.1).
@@ -573,7 +573,7 @@ fn run_checks(g: &Guest, started: Instant, spec: Spec, pcap: &Path) -> Result<Re
         }),
     );
     let want = g.wait_for_sha("GUEST-BIGSHA ", Duration::from_secs(60))?;
-    let dl = kernel::cache_dir()
+    let dl = cache_dir()
         .join("guest")
         .join(spec.name())
         .join("from-guest.bin");
@@ -739,7 +739,7 @@ pub fn demo(arch: Arch, seconds: u64, port: u16) -> Result<()> {
     steps.step("installing what the demo needs");
     crate::deps::ensure(true)?;
     let spec = Spec::rinet(arch);
-    let work = kernel::cache_dir().join("demo").join(spec.name());
+    let work = cache_dir().join("demo").join(spec.name());
     fs::create_dir_all(&work)?;
     let log = work.join("console.log");
     let port_free = || {
@@ -1003,7 +1003,7 @@ fn extents(vmlinux: &Path) -> Result<Vmlinux> {
 
 fn measure(spec: Spec) -> Result<KernelNumbers> {
     let build = kernel::build(spec)?;
-    let work = kernel::cache_dir().join("kbench").join(spec.name());
+    let work = cache_dir().join("kbench").join(spec.name());
     fs::create_dir_all(&work)?;
     let rc = b"#!/bin/sh\necho \"GUEST-MEMFREE $(awk '/MemFree/ {print $2}' /proc/meminfo)\"\n\
 dd if=/dev/urandom of=/www/big64.bin bs=1024 count=65536 2>/dev/null\necho GUEST-BENCH-READY\n"
@@ -1252,7 +1252,7 @@ impl Drop for TapLab {
 }
 
 fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<()> {
-    let work = kernel::cache_dir()
+    let work = cache_dir()
         .join("guest")
         .join(format!("{}-tap", spec.name()));
     fs::create_dir_all(&work)?;
@@ -1457,7 +1457,7 @@ pub fn lossy_only(arch: Arch) -> Result<()> {
 }
 
 fn suite_lossy(spec: Spec, build: &Path, res: &mut Results) -> Result<()> {
-    let work = kernel::cache_dir()
+    let work = cache_dir()
         .join("guest")
         .join(format!("{}-lossy", spec.name()));
     fs::create_dir_all(&work)?;

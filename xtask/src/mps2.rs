@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use crate::guest::{self, Guest, Results};
 use crate::image;
 use crate::kernel::{self, Arch, Spec};
-use crate::util::{output, run};
+use crate::util::{cache_dir, output, run};
 
 /// The PSRAM the kernel runs from, and where QEMU's loader puts each part in it.
 const RAM: u32 = 0x2100_0000;
@@ -177,7 +177,7 @@ fn boot_files(build: &Path, initrd: &Path, append: &str) -> Result<BootFiles> {
 /// The ARMv7-M guest suite: boot with DHCP, pages and CGI from the host, ping from the
 /// guest, a burst of requests, a quiet timer when idle, a clean kernel log.
 pub fn suite() -> Result<Results> {
-    let work = kernel::cache_dir()
+    let work = cache_dir()
         .join("guest")
         .join(Spec::rinet(Arch::Mps2).name());
     let probe = include_bytes!("../guest/mps2-probe.cgi").to_vec();
