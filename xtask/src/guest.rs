@@ -7,263 +7,15 @@ use crate::util::CommandExt;
 use anyhow::{anyhow, bail, Context, Result};
 use std::io::Read;
 use std::net::TcpListener;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::image;
 use crate::kernel::{self, Arch, Spec};
 use crate::progress::Steps;
+use crate::qemu::{curl, free_port, kernel_complaints, tail, Guest, Results, STATIC_NET};
 use crate::util::{cache_dir, output};
-
-pub struct Guest {
-    child: Child,
-    log: PathBuf,
-    pub http_port: u16,
-}
-
-pub(crate) fn free_port() -> Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").context("binding 127.0.0.1:0")?;
-    Ok(l.local_addr().context("binding 127.0.0.1:0")?.port())
-}
-
-/// QEMU cannot outlive the tool: the kernel kills it when the tool's thread that started
-/// it ends, by a signal (SIGINT, SIGTERM, SIGHUP to the tool's PID, not only Ctrl-C to the
-/// process group), a crash or a normal exit. `ip netns exec` passes it on, as it execs
-/// QEMU in place.
-fn dies_with_the_tool(cmd: &mut Command) {
-    use std::os::unix::process::CommandExt;
-    // SAFETY: prctl is async-signal-safe; nothing else runs between fork and exec.
-    unsafe {
-        cmd.pre_exec(|| {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-}
-
-impl Guest {
-    /// Boot `bzimage` with `initrd`; the guest's port 80 appears on 127.0.0.1:http_port.
-    pub fn boot(
-        arch: Arch,
-        bzimage: &Path,
-        initrd: &Path,
-        append: &str,
-        smp: u32,
-        log: PathBuf,
-    ) -> Result<Guest> {
-        Guest::boot_on(arch, bzimage, initrd, append, smp, log, free_port()?, None)
-    }
-
-    /// As [`Guest::boot`] on a given host port; `pcap`: record the guest's link there.
-    #[allow(clippy::too_many_arguments)]
-    pub fn boot_on(
-        arch: Arch,
-        bzimage: &Path,
-        initrd: &Path,
-        append: &str,
-        smp: u32,
-        log: PathBuf,
-        http_port: u16,
-        pcap: Option<&Path>,
-    ) -> Result<Guest> {
-        let netdev = format!("user,id=n0,hostfwd=tcp:127.0.0.1:{http_port}-:80");
-        Guest::launch(
-            arch,
-            &[],
-            bzimage,
-            initrd,
-            append,
-            smp,
-            log,
-            &netdev,
-            http_port,
-            pcap,
-        )
-    }
-
-    /// Start QEMU (optionally under `prefix`, e.g. `ip netns exec NS`) with `netdev`.
-    #[allow(clippy::too_many_arguments)]
-    fn launch(
-        arch: Arch,
-        prefix: &[&str],
-        bzimage: &Path,
-        initrd: &Path,
-        append: &str,
-        smp: u32,
-        log: PathBuf,
-        netdev: &str,
-        http_port: u16,
-        pcap: Option<&Path>,
-    ) -> Result<Guest> {
-        let logf = fs::create(&log)?;
-        // Galileo: QEMU's Pentium model (no cmov, like the Quark), with cmov switched back
-        // on only because Debian's i386 user space is built for i686. That the kernel
-        // itself has no cmov is checked on the vmlinux (see `galileo_kernel_checks`).
-        let (qemu, cpu): (&str, &[&str]) = match arch {
-            Arch::X86_64 => ("qemu-system-x86_64", &[]),
-            Arch::Galileo => ("qemu-system-i386", &["-cpu", "pentium,+cmov"]),
-            Arch::Stm32 => return Err(anyhow!("no QEMU guest for the STM32F429 kernel")),
-            Arch::Mps2 => return Err(anyhow!("the MPS2 guest starts with Guest::boot_mps2")),
-        };
-        let (prog, pre) = match prefix.split_first() {
-            Some((p, rest)) => (*p, rest.to_vec()),
-            None => (qemu, Vec::new()),
-        };
-        let mut cmd = Command::new(prog);
-        dies_with_the_tool(&mut cmd);
-        cmd.args(&pre);
-        if !prefix.is_empty() {
-            cmd.arg(qemu);
-        }
-        cmd.args(cpu);
-        // One CPU per socket: with QEMU's default of cores in one socket, SeaBIOS's MP
-        // table lists only the first CPU of each package, and a kernel without ACPI (ours)
-        // would boot on one CPU whatever -smp says.
-        let smp = format!("{smp},sockets={smp},cores=1,threads=1");
-        let append = format!("console=ttyS0 panic=-1 {append}");
-        // RINET_GUEST_PCAP=FILE records the guest's link of any guest (for chasing a
-        // lost request); the guest suite records its own always.
-        let pcap = std::env::var_os("RINET_GUEST_PCAP")
-            .map(PathBuf::from)
-            .or(pcap.map(Path::to_path_buf));
-        if let Some(pcap) = pcap {
-            let mut dump = std::ffi::OsString::from("filter-dump,id=dump0,netdev=n0,file=");
-            dump.push(pcap);
-            cmd.arg("-object").arg(dump);
-        }
-        let child = cmd
-            .args([
-                "-accel",
-                "tcg",
-                "-m",
-                "256M",
-                "-smp",
-                &smp,
-                "-nographic",
-                "-no-reboot",
-            ])
-            .args([
-                "-kernel",
-                &bzimage.to_string_lossy(),
-                "-initrd",
-                &initrd.to_string_lossy(),
-            ])
-            .args([
-                "-append",
-                &append,
-                "-netdev",
-                netdev,
-                "-device",
-                "e1000,netdev=n0",
-            ])
-            .stdin(Stdio::null())
-            .stdout(logf)
-            .stderr(Stdio::null())
-            .spawn_ctx()?;
-        Ok(Guest {
-            child,
-            log,
-            http_port,
-        })
-    }
-
-    /// Boot the ARMv7-M guest `boot` (see `mps2`) on QEMU's mps2-an386; the guest's port
-    /// 80 appears on 127.0.0.1:http_port.
-    pub fn boot_mps2(boot: &crate::mps2::Boot, log: PathBuf, http_port: u16) -> Result<Guest> {
-        let logf = fs::create(&log)?;
-        let load = |file: &Path, at: u32| format!("loader,file={},addr={at:#x}", file.display());
-        let mut cmd = Command::new("qemu-system-arm");
-        dies_with_the_tool(&mut cmd);
-        let child = cmd
-            .args(["-M", "mps2-an386", "-nographic", "-no-reboot"])
-            .args(["-kernel", &boot.files.stub.to_string_lossy()])
-            .args(["-device", &load(&boot.image, crate::mps2::KERNEL_AT)])
-            .args(["-device", &load(&boot.initrd, crate::mps2::INITRD_AT)])
-            .args(["-device", &load(&boot.files.dtb, crate::mps2::DTB_AT)])
-            .args([
-                "-nic",
-                &format!("user,hostfwd=tcp:127.0.0.1:{http_port}-:80"),
-            ])
-            .stdin(Stdio::null())
-            .stdout(logf)
-            .stderr(Stdio::null())
-            .spawn_ctx()?;
-        Ok(Guest {
-            child,
-            log,
-            http_port,
-        })
-    }
-
-    pub fn console(&self) -> String {
-        let mut s = String::new();
-        if let Ok(mut f) = std::fs::File::open(&self.log) {
-            let _ = f.read_to_string(&mut s);
-        }
-        s
-    }
-
-    /// Wait until the console shows `marker`.
-    pub fn wait_for(&self, marker: &str, timeout: Duration) -> Result<()> {
-        let start = Instant::now();
-        while start.elapsed() < timeout {
-            if self.console().contains(marker) {
-                return Ok(());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        Err(anyhow!(
-            "guest never printed {marker:?}; console:\n{}",
-            tail(&self.console(), 40)
-        ))
-    }
-
-    /// The SHA-256 the guest printed after `prefix`, once the whole of it is on the console
-    /// (the console file is read while QEMU writes it).
-    pub fn wait_for_sha(&self, prefix: &str, timeout: Duration) -> Result<String> {
-        let whole_sha = |c: &str| {
-            c.lines()
-                .find_map(|l| l.strip_prefix(prefix))
-                .map(|v| {
-                    v.chars()
-                        .take_while(char::is_ascii_hexdigit)
-                        .collect::<String>()
-                })
-                .filter(|v| v.len() == 64)
-        };
-        let start = Instant::now();
-        loop {
-            if let Some(w) = whole_sha(&self.console()) {
-                return Ok(w);
-            }
-            if start.elapsed() > timeout {
-                bail!("guest never printed its checksum ({prefix:?})");
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Guest {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub(crate) fn tail(s: &str, n: usize) -> String {
-    let lines: Vec<&str> = s.lines().collect();
-    lines[lines.len().saturating_sub(n)..].join("\n")
-}
-
-pub(crate) fn curl(args: &[&str]) -> Result<String> {
-    let mut full = vec!["-sS", "--max-time", "120"];
-    full.extend_from_slice(args);
-    output("curl", &full, Path::new("."), &[])
-}
 
 fn sha256(p: &Path) -> Result<String> {
     let out = output("sha256sum", &[&p.to_string_lossy()], Path::new("."), &[])?;
@@ -272,53 +24,6 @@ fn sha256(p: &Path) -> Result<String> {
         .next()
         .unwrap_or_default()
         .to_string())
-}
-
-/// The guest's network on QEMU's user-mode link: static, as slirp expects it.
-const STATIC_NET: &str =
-    "tinyrust.net=static tinyrust.ip=10.0.2.15 tinyrust.mask=255.255.255.0 tinyrust.gw=10.0.2.2";
-
-#[derive(Default)]
-pub(crate) struct Results {
-    pub passed: u32,
-    /// The names of the checks that failed, in order, so that a summary at the end of a
-    /// long log (CI keeps only its tail) still says which.
-    pub failed: Vec<String>,
-}
-
-impl Results {
-    pub(crate) fn record(&mut self, name: &str, r: Result<()>) {
-        match r {
-            Ok(()) => {
-                self.passed += 1;
-                println!("guest test {name} ... ok");
-            }
-            Err(e) => {
-                self.failed.push(name.to_string());
-                println!("guest test {name} ... FAILED: {e:#}");
-            }
-        }
-    }
-}
-
-/// Lines of the kernel log that mean a bug.
-pub(crate) fn kernel_complaints(console: &str) -> Vec<String> {
-    const BAD: &[&str] = &[
-        "BUG:",
-        "WARNING:",
-        "Oops",
-        "Kernel panic",
-        "rinet: Rust panic",
-        "possible circular locking",
-        "inconsistent lock state",
-        "sleeping function called from invalid context",
-        "KASAN",
-    ];
-    console
-        .lines()
-        .filter(|l| BAD.iter().any(|b| l.contains(b)))
-        .map(str::to_string)
-        .collect()
 }
 
 /// The bad-input program (xtask/guest/badinput.c), static, so it runs on busybox's bare
@@ -756,7 +461,7 @@ pub fn demo(arch: Arch, seconds: u64, port: u16) -> Result<()> {
         steps.step("booting it in QEMU");
         port_free()?;
         (
-            Guest::boot_mps2(&boot, log.clone(), port)?,
+            boot.start(log.clone(), port)?,
             crate::mps2::UP_WITHIN,
             "the STM32F429's kernel configuration, no MMU, on QEMU's mps2-an386",
         )
@@ -811,7 +516,7 @@ pub fn demo(arch: Arch, seconds: u64, port: u16) -> Result<()> {
         std::thread::sleep(Duration::from_secs(seconds));
     } else {
         println!("  Ctrl-C stops it.");
-        let _ = g.child.wait();
+        g.wait();
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ mod layer_check;
 mod mps2;
 mod nommu_busybox;
 mod progress;
+mod qemu;
 mod size;
 mod size_gate;
 mod size_source;

@@ -21,16 +21,16 @@ use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::guest::{self, Guest, Results};
 use crate::image;
 use crate::kernel::{self, Arch, Spec};
+use crate::qemu::{self, Guest, Results};
 use crate::util::{cache_dir, output, run};
 
 /// The PSRAM the kernel runs from, and where QEMU's loader puts each part in it.
 const RAM: u32 = 0x2100_0000;
-pub const KERNEL_AT: u32 = RAM + 0x8000;
-pub const INITRD_AT: u32 = RAM + 0xc0_0000;
-pub const DTB_AT: u32 = RAM + 0xf0_0000;
+const KERNEL_AT: u32 = RAM + 0x8000;
+const INITRD_AT: u32 = RAM + 0xc0_0000;
+const DTB_AT: u32 = RAM + 0xf0_0000;
 
 /// The boot code at address 0: initial stack pointer, reset vector, then the reset code.
 fn boot_stub_source() -> String {
@@ -71,6 +71,23 @@ pub struct Boot {
     pub image: PathBuf,
     pub initrd: PathBuf,
     pub files: BootFiles,
+}
+
+impl Boot {
+    /// Boot it on QEMU's mps2-an386, each part where the boot stub and the device tree
+    /// expect it; the guest's port 80 appears on 127.0.0.1:http_port.
+    pub fn start(&self, log: PathBuf, http_port: u16) -> Result<Guest> {
+        Guest::boot_mps2(
+            &self.files.stub,
+            &[
+                (&self.image, KERNEL_AT),
+                (&self.initrd, INITRD_AT),
+                (&self.files.dtb, DTB_AT),
+            ],
+            log,
+            http_port,
+        )
+    }
 }
 
 /// The kernel command line. The network comes by DHCP from QEMU, as the image does by
@@ -196,7 +213,7 @@ pub fn suite() -> Result<Results> {
     )?;
     let mut res = Results::default();
     let started = Instant::now();
-    let g = Guest::boot_mps2(&boot, work.join("console.log"), guest::free_port()?)?;
+    let g = boot.start(work.join("console.log"), qemu::free_port()?)?;
     let up = g.wait_for("tinyrust: up", UP_WITHIN);
     let booted = up.is_ok();
     res.record("mps2-boots-to-httpd", up);
@@ -218,7 +235,7 @@ pub fn suite() -> Result<Results> {
         let index = fs::read_to_string(image::base_file("index.html"))?;
         res.record(
             "mps2-static-page",
-            guest::curl(&[&format!("{base}/")]).and_then(|p| {
+            qemu::curl(&[&format!("{base}/")]).and_then(|p| {
                 if p == index {
                     Ok(())
                 } else {
@@ -228,7 +245,7 @@ pub fn suite() -> Result<Results> {
         );
         res.record(
             "mps2-cgi",
-            guest::curl(&[&format!("{base}/cgi-bin/hello.cgi")]).and_then(|p| {
+            qemu::curl(&[&format!("{base}/cgi-bin/hello.cgi")]).and_then(|p| {
                 if p.contains("Hello from CGI on Linux") && p.contains("REMOTE_ADDR=10.0.2.2") {
                     Ok(())
                 } else {
@@ -236,7 +253,7 @@ pub fn suite() -> Result<Results> {
                 }
             }),
         );
-        let probe = |what: &str| guest::curl(&[&format!("{base}/cgi-bin/probe?{what}")]);
+        let probe = |what: &str| qemu::curl(&[&format!("{base}/cgi-bin/probe?{what}")]);
         if let Ok(mem) = probe("mem") {
             if let Some(kb) = meminfo_kb(&mem, "MemFree:") {
                 println!("mps2: MemFree after boot: {kb} kB");
@@ -250,7 +267,7 @@ pub fn suite() -> Result<Results> {
                     if c.contains("10.0.2.2 is alive") {
                         Ok(())
                     } else {
-                        Err(anyhow!("no \"10.0.2.2 is alive\": {}", guest::tail(&c, 5)))
+                        Err(anyhow!("no \"10.0.2.2 is alive\": {}", qemu::tail(&c, 5)))
                     }
                 }),
         );
@@ -284,7 +301,7 @@ pub fn suite() -> Result<Results> {
             }),
         );
     }
-    let complaints = guest::kernel_complaints(&g.console());
+    let complaints = qemu::kernel_complaints(&g.console());
     res.record(
         "mps2-kernel-log-clean",
         if complaints.is_empty() {
@@ -318,7 +335,7 @@ fn requests(base: &str, n: u32) -> Result<()> {
     for _ in 0..n {
         args.push(&url);
     }
-    let codes = guest::curl(&args)?;
+    let codes = qemu::curl(&args)?;
     let ok = codes.lines().filter(|c| *c == "200").count() as u32;
     if ok == n {
         Ok(())

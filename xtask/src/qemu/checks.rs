@@ -1,0 +1,58 @@
+//! What the host checks of a guest: the suites' record of their checks, the guest's
+//! pages fetched with curl, and the kernel log's complaints.
+
+use anyhow::Result;
+use std::path::Path;
+
+use crate::util::output;
+
+/// What a suite's checks came to; each check is printed as it is recorded.
+#[derive(Default)]
+pub(crate) struct Results {
+    pub passed: u32,
+    /// The names of the checks that failed, in order, so that a summary at the end of a
+    /// long log (CI keeps only its tail) still says which.
+    pub failed: Vec<String>,
+}
+
+impl Results {
+    pub(crate) fn record(&mut self, name: &str, r: Result<()>) {
+        match r {
+            Ok(()) => {
+                self.passed += 1;
+                println!("guest test {name} ... ok");
+            }
+            Err(e) => {
+                self.failed.push(name.to_string());
+                println!("guest test {name} ... FAILED: {e:#}");
+            }
+        }
+    }
+}
+
+/// curl as the suites run it (errors only, 120 s at most) with `args`; its output.
+pub(crate) fn curl(args: &[&str]) -> Result<String> {
+    let mut full = vec!["-sS", "--max-time", "120"];
+    full.extend_from_slice(args);
+    output("curl", &full, Path::new("."), &[])
+}
+
+/// Lines of the kernel log that mean a bug.
+pub(crate) fn kernel_complaints(console: &str) -> Vec<String> {
+    const BAD: &[&str] = &[
+        "BUG:",
+        "WARNING:",
+        "Oops",
+        "Kernel panic",
+        "rinet: Rust panic",
+        "possible circular locking",
+        "inconsistent lock state",
+        "sleeping function called from invalid context",
+        "KASAN",
+    ];
+    console
+        .lines()
+        .filter(|l| BAD.iter().any(|b| l.contains(b)))
+        .map(str::to_string)
+        .collect()
+}
