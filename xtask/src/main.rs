@@ -9,6 +9,7 @@ mod deps;
 mod fuzz;
 mod guest;
 mod image;
+mod kbench;
 mod kernel;
 mod kernel_rust;
 mod layer_check;
@@ -251,7 +252,7 @@ fn run_cmd(cmd: Cmd) -> Result<()> {
         Cmd::Size { check: true } => deps::ensure(true).and_then(|()| size::check_own_layer()),
         Cmd::SizeTable => size_table::report(),
         Cmd::Bench => bench::bench(),
-        Cmd::Kbench => guest::kbench(),
+        Cmd::Kbench => kbench::kbench(),
         Cmd::Fuzz { seconds } => fuzz::run_all(seconds).map(|_| ()),
         Cmd::Deps => deps::ensure(true),
         Cmd::DemoChecks => demo::demo_signal_checks().and_then(|r| {

@@ -56,3 +56,6 @@ pub(crate) fn kernel_complaints(console: &str) -> Vec<String> {
         .map(str::to_string)
         .collect()
 }
+
+/// The guest's counters and free memory, for the host: /proc/net/snmp, then "MemFree KB".
+pub const SNMP_CGI: &[u8] = b"#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\ncat /proc/net/snmp\nawk '/^MemFree/ { print \"MemFree\", $2 }' /proc/meminfo\n";

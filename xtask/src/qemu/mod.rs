@@ -16,7 +16,7 @@ use crate::kernel::Arch;
 
 mod checks;
 
-pub(crate) use checks::{curl, kernel_complaints, Results};
+pub(crate) use checks::{curl, kernel_complaints, Results, SNMP_CGI};
 
 /// A running QEMU, its console written to `log`; QEMU is killed when this is dropped.
 pub struct Guest {
