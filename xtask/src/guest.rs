@@ -83,12 +83,11 @@ pub fn badinput_on_inet(arch: Arch) -> Result<Results> {
     let work = cache_dir().join("guest").join(spec.name());
     fs::create_dir_all(&work)?;
     let bad = badinput_binary(arch, &work)?;
-    let rc = b"#!/bin/sh\n/bin/badinput\n/bin/badinput options\n/bin/badinput leak\necho GUEST-TESTS-DONE\n".to_vec();
     let initrd = image::build(
         arch,
         &work.join("initramfs.cpio.gz"),
         vec![
-            image::file("etc/tinyrust/rc.local", 0o755, rc),
+            image::rc_local(include_bytes!("../guest/rc.inet-badinput")),
             image::file("bin/badinput", 0o755, bad),
         ],
     )?;
@@ -162,20 +161,10 @@ pub fn suite(spec: Spec) -> Result<Results> {
         spec.arch,
         &work.join("initramfs.cpio.gz"),
         vec![
-            image::file("etc/tinyrust/rc.local", 0o755, rc),
+            image::rc_local(&rc),
             image::file("bin/badinput", 0o755, bad),
-            image::file(
-                "www/cgi-bin/uid",
-                0o755,
-                b"#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\ngrep '^Uid:' /proc/self/status\n"
-                    .to_vec(),
-            ),
-            image::file(
-                "www/cgi-bin/host-done",
-                0o755,
-                b"#!/bin/sh\ntouch /tmp/host-done\nprintf 'Content-Type: text/plain\\r\\n\\r\\nok\\n'\n"
-                    .to_vec(),
-            ),
+            image::cgi("uid", include_bytes!("../guest/uid.cgi")),
+            image::cgi("host-done", include_bytes!("../guest/host-done.cgi")),
         ],
     )?;
     let append = format!("{STATIC_NET} test.hostport={host_port} test.sha={big_sha}");
@@ -528,13 +517,12 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<()> {
         .stderr(Stdio::null())
         .spawn_ctx()?;
     cleanup.children.push(dhcpd);
-    let rc = b"#!/bin/sh\ndd if=/dev/urandom of=/www/tap4m.bin bs=1024 count=4096 2>/dev/null\necho GUEST-TAP-SHA $(sha256sum /www/tap4m.bin)\nif ping -c 3 -W 3 10.88.0.1 >/dev/null; then echo GUEST-TAP ping-host-side PASS; else echo GUEST-TAP ping-host-side FAIL; fi\necho GUEST-TAP-DONE\n".to_vec();
     let initrd = image::build(
         spec.arch,
         &work.join("initramfs.cpio.gz"),
         vec![
-            image::file("etc/tinyrust/rc.local", 0o755, rc),
-            image::file("www/cgi-bin/snmp", 0o755, SNMP_CGI.to_vec()),
+            image::rc_local(include_bytes!("../guest/rc.tap")),
+            image::cgi("snmp", SNMP_CGI),
         ],
     )?;
     let g = Guest::launch(
@@ -749,16 +737,10 @@ fn suite_lossy(spec: Spec, build: &Path, res: &mut Results) -> Result<()> {
         .stderr(Stdio::null())
         .spawn_ctx()?;
     cleanup.children.push(server);
-    let rc = b"#!/bin/sh
-dd if=/dev/urandom of=/www/lossy16m.bin bs=1024 count=16384 2>/dev/null
-echo GUEST-LOSSY-SHA $(sha256sum /www/lossy16m.bin)
-echo GUEST-LOSSY-UP $(wget -q -O - http://10.88.0.1:8000/up.bin | sha256sum)
-"
-    .to_vec();
     let initrd = image::build(
         spec.arch,
         &work.join("initramfs.cpio.gz"),
-        vec![image::file("etc/tinyrust/rc.local", 0o755, rc)],
+        vec![image::rc_local(include_bytes!("../guest/rc.lossy"))],
     )?;
     let g = Guest::launch(
         spec.arch,

@@ -80,15 +80,12 @@ fn measure(spec: Spec) -> Result<KernelNumbers> {
     let build = kernel::build(spec)?;
     let work = cache_dir().join("kbench").join(spec.name());
     fs::create_dir_all(&work)?;
-    let rc = b"#!/bin/sh\necho \"GUEST-MEMFREE $(awk '/MemFree/ {print $2}' /proc/meminfo)\"\n\
-dd if=/dev/urandom of=/www/big64.bin bs=1024 count=65536 2>/dev/null\necho GUEST-BENCH-READY\n"
-        .to_vec();
     let initrd = image::build(
         spec.arch,
         &work.join("initramfs.cpio.gz"),
         vec![
-            image::file("etc/tinyrust/rc.local", 0o755, rc),
-            image::file("www/cgi-bin/snmp", 0o755, SNMP_CGI.to_vec()),
+            image::rc_local(include_bytes!("../guest/rc.kbench")),
+            image::cgi("snmp", SNMP_CGI),
         ],
     )?;
     let append = STATIC_NET;

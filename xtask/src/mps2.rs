@@ -197,18 +197,13 @@ pub fn suite() -> Result<Results> {
     let work = cache_dir()
         .join("guest")
         .join(Spec::rinet(Arch::Mps2).name());
-    let probe = include_bytes!("../guest/mps2-probe.cgi").to_vec();
     let boot = prepare(
         &work,
         vec![
-            image::file("www/cgi-bin/probe", 0o755, probe),
+            image::cgi("probe", include_bytes!("../guest/mps2-probe.cgi")),
             // Raw ICMP needs root (CAP_NET_RAW), which CGI no longer has: the image's
             // rc.local pings, on the console.
-            image::file(
-                "etc/tinyrust/rc.local",
-                0o755,
-                b"#!/bin/sh\nping 10.0.2.2 2>&1\necho MPS2-PING-DONE\n".to_vec(),
-            ),
+            image::rc_local(include_bytes!("../guest/rc.mps2")),
         ],
     )?;
     let mut res = Results::default();

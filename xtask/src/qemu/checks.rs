@@ -58,4 +58,4 @@ pub(crate) fn kernel_complaints(console: &str) -> Vec<String> {
 }
 
 /// The guest's counters and free memory, for the host: /proc/net/snmp, then "MemFree KB".
-pub const SNMP_CGI: &[u8] = b"#!/bin/sh\nprintf 'Content-Type: text/plain\\r\\n\\r\\n'\ncat /proc/net/snmp\nawk '/^MemFree/ { print \"MemFree\", $2 }' /proc/meminfo\n";
+pub const SNMP_CGI: &[u8] = include_bytes!("../../guest/snmp.cgi");
