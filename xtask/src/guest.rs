@@ -1,6 +1,9 @@
-//! Kernel tests: boot the x86_64 guest in QEMU (TCG) with the test initramfs, run the
-//! busybox checks inside it, and fetch pages, CGI output and a 16 MiB file from the host
-//! through QEMU's user-mode network forwarded to a loopback port.
+//! The guest suites, run on the kernels asked for with one summary (`run_all_and`); the
+//! ARMv7-M kernel's is `mps2`'s. On an x86 kernel: boot the guest in QEMU (TCG) with the
+//! test initramfs, run the busybox checks inside it, and fetch pages, CGI output and a
+//! 16 MiB file from the host through QEMU's user-mode network forwarded to a loopback
+//! port; then the guest on a TAP device in a network namespace, and (on x86_64) on a lossy
+//! link. The bad-input program also runs on the Linux INET guest.
 
 use crate::util::fs;
 use crate::util::CommandExt;
@@ -419,9 +422,6 @@ pub fn run_all_and(specs: &[Spec], inet_badinput: &[Arch], steps: &mut Steps) ->
     }
 }
 
-/// The guest on a TAP device in a network namespace this test makes: udhcpd (busybox) on
-/// the host side leases the address, the guest pings the host side, the host pings the
-/// guest and fetches its page.
 /// A network namespace the test made, with the TAP `qtap0` at 10.88.0.1/24 on the host
 /// side, and the processes started in it; all go when it is dropped (SIGTERM first, so
 /// that a process can report on its way out).
@@ -484,6 +484,11 @@ impl Drop for TapLab {
     }
 }
 
+/// The guest on a TAP device in a network namespace this test makes: udhcpd (busybox) on
+/// the host side leases the address, the guest pings the host side, the host pings the
+/// guest and fetches its page and a 4 MiB file through 8 KiB TCP buffers while the lease
+/// renews; then what an attacker on the link tries. On the INET kernel only the SYN flood,
+/// for comparison.
 fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<()> {
     let work = cache_dir()
         .join("guest")
@@ -658,12 +663,9 @@ fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<()> {
     Ok(())
 }
 
-/// Loss on the guest's own link, as netem would make it (this host's kernel has none): the
-/// guest's frames go through `rinet-host relay` (QEMU's `-netdev socket,udp=`) to a TAP,
-/// with 10% loss, 5% reordering, 5% duplication and 5% corruption each way. 16 MiB go each
-/// way at once, checked by sha256: the guest's own file to the host (curl), and the
-/// host's to the guest (busybox wget from a Python server in the namespace).
+/// How long each direction of the lossy-link transfer may take.
 const LOSSY_TIMEOUT: Duration = Duration::from_secs(1800);
+/// The faults `rinet-host relay` injects on the lossy link, each way.
 const LOSSY: [&str; 8] = [
     "--loss",
     "10",
@@ -688,6 +690,11 @@ pub fn lossy_only(arch: Arch) -> Result<()> {
     }
 }
 
+/// Loss on the guest's own link, as netem would make it (this host's kernel has none): the
+/// guest's frames go through `rinet-host relay` (QEMU's `-netdev socket,udp=`) to a TAP,
+/// with 10% loss, 5% reordering, 5% duplication and 5% corruption each way. 16 MiB go each
+/// way at once, checked by sha256: the guest's own file to the host (curl), and the
+/// host's to the guest (busybox wget from a Python server in the namespace).
 fn suite_lossy(spec: Spec, build: &Path, res: &mut Results) -> Result<()> {
     let work = cache_dir()
         .join("guest")

@@ -5,9 +5,9 @@
 //! musl), DHCP from QEMU, busybox httpd. The host fetches pages and CGI output through
 //! QEMU's user-mode network forwarded to a loopback port.
 //!
-//! The last guest suite of `cargo xtask test`; `cargo xtask guest-test --arch mps2` runs
-//! it alone, and `cargo xtask demo --arch mps2` boots the same kernel and image to serve
-//! their pages on a loopback port.
+//! `cargo xtask test` runs this suite after the x86 kernels' (see `guest::run_all_and`);
+//! `cargo xtask guest-test --arch mps2` runs it alone, and `cargo xtask demo --arch mps2`
+//! boots the same kernel and image to serve their pages on a loopback port.
 //!
 //! QEMU starts an M-profile core from the vector table at address 0; a few instructions
 //! of our own there play the boot loader: switch the console UART on, then enter the
