@@ -37,6 +37,16 @@ pub(crate) fn curl(args: &[&str]) -> Result<String> {
     output("curl", &full, Path::new("."), &[])
 }
 
+/// The SHA-256 of file `p`, in hex: of what the host got from a guest, or sent it.
+pub(crate) fn sha256(p: &Path) -> Result<String> {
+    let out = output("sha256sum", &[&p.to_string_lossy()], Path::new("."), &[])?;
+    Ok(out
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}
+
 /// Lines of the kernel log that mean a bug.
 pub(crate) fn kernel_complaints(console: &str) -> Vec<String> {
     const BAD: &[&str] = &[

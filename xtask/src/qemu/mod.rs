@@ -12,11 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::kernel::Arch;
+use crate::kernel::{Arch, Spec};
 
 mod checks;
 
-pub(crate) use checks::{curl, kernel_complaints, Results, SNMP_CGI};
+pub(crate) use checks::{curl, kernel_complaints, sha256, Results, SNMP_CGI};
 
 /// A running QEMU, its console written to `log`; QEMU is killed when this is dropped.
 pub struct Guest {
@@ -268,6 +268,15 @@ impl Drop for Guest {
 pub(crate) fn tail(s: &str, n: usize) -> String {
     let lines: Vec<&str> = s.lines().collect();
     lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// The debug kernel runs on two CPUs, so that the stack's lock meets real concurrency.
+pub fn vcpus(spec: Spec) -> u32 {
+    if spec.debug {
+        2
+    } else {
+        1
+    }
 }
 
 /// The guest's network on QEMU's user-mode link: static, as slirp expects it.
