@@ -1,5 +1,6 @@
 //! What the host checks of a guest: the suites' record of their checks, the guest's
-//! pages fetched with curl, and the kernel log's complaints.
+//! pages fetched with curl, checksums of what crossed the link, the kernel log's
+//! complaints, and the CGI that shows the host the guest's counters.
 
 use anyhow::Result;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! A guest in QEMU, for the guest suites, the demo and the kernel benchmark: the launcher
 //! (x86 PCs with the kernel and initramfs given to QEMU, and the ARMv7-M mps2-an386 with
-//! its parts put in memory by QEMU's loader), the guest's console, and (in `checks`) what
-//! the host checks of a guest.
+//! its parts put in memory by QEMU's loader) with the CPUs and the static address a guest
+//! gets, the guest's console, and (in `checks`) what the host checks of a guest.
 
 use crate::util::fs;
 use crate::util::CommandExt;
@@ -270,7 +270,8 @@ pub(crate) fn tail(s: &str, n: usize) -> String {
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
-/// The debug kernel runs on two CPUs, so that the stack's lock meets real concurrency.
+/// The CPUs QEMU gives the guest of `spec`: two for the debug kernel, so that the stack's
+/// lock meets real concurrency, else one.
 pub fn vcpus(spec: Spec) -> u32 {
     if spec.debug {
         2
