@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use crate::image;
 use crate::kernel::{self, Arch, Spec};
-use crate::qemu::{sha256, vcpus, Guest, Results};
+use crate::qemu::{sha256, Results};
 use crate::util::cache_dir;
 
 use super::tap::{in_ns, TapLab};
@@ -85,34 +85,28 @@ pub(super) fn suite_lossy(spec: Spec, build: &Path, res: &mut Results) -> Result
         .stderr(Stdio::null())
         .spawn_ctx()?;
     cleanup.children.push(relay);
-    let server = Command::new("ip")
-        .args(["netns", "exec", &ns, "python3", "-m", "http.server", "8000"])
-        .args([
-            "--bind",
-            "10.88.0.1",
-            "--directory",
-            &work.to_string_lossy(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn_ctx()?;
-    cleanup.children.push(server);
+    cleanup.start(&[
+        "python3",
+        "-m",
+        "http.server",
+        "8000",
+        "--bind",
+        "10.88.0.1",
+        "--directory",
+        &work.to_string_lossy(),
+    ])?;
     let initrd = image::build(
         spec.arch,
         &work.join("initramfs.cpio.gz"),
         vec![image::rc_local(include_bytes!("../../guest/rc.lossy"))],
     )?;
-    let g = Guest::launch(
-        spec.arch,
-        &["ip", "netns", "exec", &ns],
-        &build.join("arch/x86/boot/bzImage"),
+    let g = cleanup.boot(
+        spec,
+        build,
         &initrd,
         "tinyrust.net=static tinyrust.ip=10.88.0.2 tinyrust.mask=255.255.255.0 tinyrust.gw=10.88.0.1",
-        vcpus(spec),
-        work.join("console.log"),
         "socket,id=n0,udp=127.0.0.1:10001,localaddr=127.0.0.1:10002",
-        0,
-        None,
+        &work,
     )?;
     let want = g.wait_for_sha("GUEST-LOSSY-SHA ", Duration::from_secs(180))?;
     // Both directions at once; each bounded by LOSSY_TIMEOUT. (About 15 minutes for the

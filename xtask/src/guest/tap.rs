@@ -43,6 +43,44 @@ impl TapLab {
     fn run(&self, args: &[&str]) -> Result<String> {
         in_ns(&self.ns, args)
     }
+
+    /// Start `args` in the namespace, its output discarded; it goes with the lab.
+    pub(super) fn start(&mut self, args: &[&str]) -> Result<()> {
+        let child = Command::new("ip")
+            .args(["netns", "exec", &self.ns])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn_ctx()?;
+        self.children.push(child);
+        Ok(())
+    }
+
+    /// The x86 guest of `spec`, built in `build`, with `initrd` and the kernel command line
+    /// `append`: QEMU started in the namespace, on `netdev`, its console in
+    /// `work`/console.log.
+    pub(super) fn boot(
+        &self,
+        spec: Spec,
+        build: &Path,
+        initrd: &Path,
+        append: &str,
+        netdev: &str,
+        work: &Path,
+    ) -> Result<Guest> {
+        Guest::launch(
+            spec.arch,
+            &["ip", "netns", "exec", &self.ns],
+            &build.join("arch/x86/boot/bzImage"),
+            initrd,
+            append,
+            vcpus(spec),
+            work.join("console.log"),
+            netdev,
+            0,
+            None,
+        )
+    }
 }
 
 /// Run a command in network namespace `ns`; its stdout.
@@ -101,20 +139,7 @@ pub(super) fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(
             work.join("udhcpd.pid").display()
         ),
     )?;
-    let dhcpd = Command::new("ip")
-        .args([
-            "netns",
-            "exec",
-            &ns,
-            "busybox",
-            "udhcpd",
-            "-f",
-            &conf.to_string_lossy(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn_ctx()?;
-    cleanup.children.push(dhcpd);
+    cleanup.start(&["busybox", "udhcpd", "-f", &conf.to_string_lossy()])?;
     let initrd = image::build(
         spec.arch,
         &work.join("initramfs.cpio.gz"),
@@ -123,19 +148,15 @@ pub(super) fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(
             image::cgi("snmp", SNMP_CGI),
         ],
     )?;
-    let g = Guest::launch(
-        spec.arch,
-        &["ip", "netns", "exec", &ns],
-        &build.join("arch/x86/boot/bzImage"),
+    let g = cleanup.boot(
+        spec,
+        build,
         &initrd,
         // Also the boot parameter that sizes the TCP buffers: 8 KiB, what the 8 MiB board
         // gets from its RAM (the first boot sizes them from RAM: 64 KiB).
         "tinyrust.net=dhcp rinet.tcp_buf=8192",
-        vcpus(spec),
-        work.join("console.log"),
         "tap,id=n0,ifname=qtap0,script=no,downscript=no",
-        0,
-        None,
+        &work,
     )?;
     let lease = g
         .wait_for("tinyrust: lease ", Duration::from_secs(120))
