@@ -1,6 +1,7 @@
-//! The demo and the benchmark. Both run rinet-host on a TAP device inside network
-//! namespaces they create (and remove at the end); nothing leaves the machine except the
-//! demo's forward on this host's loopback.
+//! The user-space demo (`cargo xtask demo --user`) and the benchmark (`cargo xtask
+//! bench`). Both run rinet-host on a TAP device inside network namespaces they create (and
+//! remove at the end); nothing leaves the machine except the demo's forward on this
+//! host's loopback. The kernel's demo and benchmark are `demo` and `kbench`.
 
 use crate::util::fs;
 use crate::util::CommandExt;
@@ -118,7 +119,8 @@ fn need_root() -> Result<()> {
     }
 }
 
-/// `cargo xtask demo`: rinet serving pages on http://127.0.0.1:8080/.
+/// `cargo xtask demo --user`: rinet in user space serving pages on
+/// http://127.0.0.1:8080/.
 pub fn demo(seconds: u64) -> Result<()> {
     need_root()?;
     crate::deps::ensure(false)?;

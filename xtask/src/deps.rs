@@ -4,7 +4,7 @@ use crate::util::fs;
 use anyhow::{Context, Result};
 use std::path::{Path, PathBuf};
 
-use crate::util::{is_root, output, run};
+use crate::util::{cache_dir, is_root, output, run};
 
 /// Debian packages the tests, the demo and the size report use.
 const APT: &[&str] = &[
@@ -151,7 +151,7 @@ pub fn ensure(rust_targets: bool) -> Result<()> {
 /// Debian's i386 busybox-static for the Galileo guest, unpacked (not installed: it would
 /// replace the host's) under the cache.
 pub fn i386_busybox() -> Result<PathBuf> {
-    let dir = crate::kernel::cache_dir().join("i386-busybox");
+    let dir = cache_dir().join("i386-busybox");
     foreign_package("i386", "busybox-static", &dir)?;
     Ok(dir.join("bin/busybox"))
 }

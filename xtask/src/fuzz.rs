@@ -12,8 +12,7 @@ use anyhow::{bail, Result};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use crate::kernel::cache_dir;
-use crate::util::{output, root_dir, run};
+use crate::util::{cache_dir, output, root_dir, run};
 
 /// The nightly the fuzzers build with (a fixed one: a new nightly can break the build).
 const NIGHTLY: &str = "nightly-2026-05-20";

@@ -88,6 +88,17 @@ fn read(p: &Path) -> Result<Vec<u8>> {
     fs::read(p)
 }
 
+/// The script the image runs as its last step, once the guest has its address
+/// (rc.ready in the distro layer runs /etc/tinyrust/rc.local).
+pub fn rc_local(script: &[u8]) -> Entry {
+    file("etc/tinyrust/rc.local", 0o755, script.to_vec())
+}
+
+/// A CGI program that busybox httpd serves as /cgi-bin/`name`.
+pub fn cgi(name: &str, script: &[u8]) -> Entry {
+    file(&format!("www/cgi-bin/{name}"), 0o755, script.to_vec())
+}
+
 /// A file of the image's base (tinyrust-base in the distro layer): /init, the scripts, the
 /// page and the CGI.
 pub fn base_file(name: &str) -> PathBuf {

@@ -6,7 +6,7 @@ use crate::util::fs;
 use anyhow::{anyhow, Context, Result};
 use std::path::{Path, PathBuf};
 
-use crate::util::{output, root_dir, run};
+use crate::util::{cache_dir, output, root_dir, run};
 
 /// Which network stack the kernel carries.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -193,14 +193,6 @@ impl Spec {
         f.retain(|frag| Some(frag.as_str()) != self.omit);
         Ok(f)
     }
-}
-
-pub fn cache_dir() -> PathBuf {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(|| PathBuf::from("/tmp"));
-    base.join("meta-tinyrust")
 }
 
 /// The layer's kernel metadata (kernel-yocto's "kmeta"): the BSP descriptions, patches

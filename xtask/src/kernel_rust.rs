@@ -12,8 +12,7 @@ use crate::util::fs;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
 
-use crate::kernel::cache_dir;
-use crate::util::{output, root_dir, run};
+use crate::util::{cache_dir, output, root_dir, run};
 
 pub const TOOLCHAIN_FILE: &str = "rinet-kernel/rust-toolchain.toml";
 pub const CRATES_INC: &str = "meta-tinyrust/recipes-kernel/linux/linux-tinyrust-crates.inc";

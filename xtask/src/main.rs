@@ -4,16 +4,19 @@
 
 mod abi;
 mod bench;
+mod demo;
 mod deps;
 mod fuzz;
 mod guest;
 mod image;
+mod kbench;
 mod kernel;
 mod kernel_rust;
 mod layer_check;
 mod mps2;
 mod nommu_busybox;
 mod progress;
+mod qemu;
 mod size;
 mod size_gate;
 mod size_source;
@@ -116,9 +119,9 @@ fn test() -> Result<()> {
     // The demo's QEMU goes when the tool is stopped by a signal to its PID; the demo on
     // the mps2-an386 serves the image's page and CGI first (about 45 s for the four boots).
     steps.step("demo checks (stopped by signals; mps2 serves)");
-    let demo = guest::demo_signal_checks()?;
-    if !demo.failed.is_empty() {
-        bail!("demo checks failed: {}", demo.failed.join(", "));
+    let demo_checks = demo::demo_signal_checks()?;
+    if !demo_checks.failed.is_empty() {
+        bail!("demo checks failed: {}", demo_checks.failed.join(", "));
     }
     guest::run_all_and(&guest_kernels, &inet_badinput, &mut steps)?;
     steps.finish();
@@ -264,16 +267,16 @@ fn run_cmd(cmd: Cmd) -> Result<()> {
             arch,
             seconds,
             port,
-        } => guest::demo(arch.into(), seconds, port),
+        } => demo::demo(arch.into(), seconds, port),
         Cmd::Test => test(),
         Cmd::Size { check: false } => size::report(),
         Cmd::Size { check: true } => deps::ensure(true).and_then(|()| size::check_own_layer()),
         Cmd::SizeTable => size_table::report(),
         Cmd::Bench => bench::bench(),
-        Cmd::Kbench => guest::kbench(),
+        Cmd::Kbench => kbench::kbench(),
         Cmd::Fuzz { seconds } => fuzz::run_all(seconds).map(|_| ()),
         Cmd::Deps => deps::ensure(true),
-        Cmd::DemoChecks => guest::demo_signal_checks().and_then(|r| {
+        Cmd::DemoChecks => demo::demo_signal_checks().and_then(|r| {
             if r.failed.is_empty() {
                 Ok(())
             } else {

@@ -5,9 +5,9 @@
 //! musl), DHCP from QEMU, busybox httpd. The host fetches pages and CGI output through
 //! QEMU's user-mode network forwarded to a loopback port.
 //!
-//! The last guest suite of `cargo xtask test`; `cargo xtask guest-test --arch mps2` runs
-//! it alone, and `cargo xtask demo --arch mps2` boots the same kernel and image to serve
-//! their pages on a loopback port.
+//! `cargo xtask test` runs this suite after the x86 kernels' (see `guest::run_all_and`);
+//! `cargo xtask guest-test --arch mps2` runs it alone, and `cargo xtask demo --arch mps2`
+//! boots the same kernel and image to serve their pages on a loopback port.
 //!
 //! QEMU starts an M-profile core from the vector table at address 0; a few instructions
 //! of our own there play the boot loader: switch the console UART on, then enter the
@@ -21,16 +21,16 @@ use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use crate::guest::{self, Guest, Results};
 use crate::image;
 use crate::kernel::{self, Arch, Spec};
-use crate::util::{output, run};
+use crate::qemu::{self, Guest, Results};
+use crate::util::{cache_dir, output, run};
 
 /// The PSRAM the kernel runs from, and where QEMU's loader puts each part in it.
 const RAM: u32 = 0x2100_0000;
-pub const KERNEL_AT: u32 = RAM + 0x8000;
-pub const INITRD_AT: u32 = RAM + 0xc0_0000;
-pub const DTB_AT: u32 = RAM + 0xf0_0000;
+const KERNEL_AT: u32 = RAM + 0x8000;
+const INITRD_AT: u32 = RAM + 0xc0_0000;
+const DTB_AT: u32 = RAM + 0xf0_0000;
 
 /// The boot code at address 0: initial stack pointer, reset vector, then the reset code.
 fn boot_stub_source() -> String {
@@ -71,6 +71,23 @@ pub struct Boot {
     pub image: PathBuf,
     pub initrd: PathBuf,
     pub files: BootFiles,
+}
+
+impl Boot {
+    /// Boot it on QEMU's mps2-an386, each part where the boot stub and the device tree
+    /// expect it; the guest's port 80 appears on 127.0.0.1:http_port.
+    pub fn start(&self, log: PathBuf, http_port: u16) -> Result<Guest> {
+        Guest::boot_mps2(
+            &self.files.stub,
+            &[
+                (&self.image, KERNEL_AT),
+                (&self.initrd, INITRD_AT),
+                (&self.files.dtb, DTB_AT),
+            ],
+            log,
+            http_port,
+        )
+    }
 }
 
 /// The kernel command line. The network comes by DHCP from QEMU, as the image does by
@@ -177,26 +194,21 @@ fn boot_files(build: &Path, initrd: &Path, append: &str) -> Result<BootFiles> {
 /// The ARMv7-M guest suite: boot with DHCP, pages and CGI from the host, ping from the
 /// guest, a burst of requests, a quiet timer when idle, a clean kernel log.
 pub fn suite() -> Result<Results> {
-    let work = kernel::cache_dir()
+    let work = cache_dir()
         .join("guest")
         .join(Spec::rinet(Arch::Mps2).name());
-    let probe = include_bytes!("../guest/mps2-probe.cgi").to_vec();
     let boot = prepare(
         &work,
         vec![
-            image::file("www/cgi-bin/probe", 0o755, probe),
+            image::cgi("probe", include_bytes!("../guest/mps2-probe.cgi")),
             // Raw ICMP needs root (CAP_NET_RAW), which CGI no longer has: the image's
             // rc.local pings, on the console.
-            image::file(
-                "etc/tinyrust/rc.local",
-                0o755,
-                b"#!/bin/sh\nping 10.0.2.2 2>&1\necho MPS2-PING-DONE\n".to_vec(),
-            ),
+            image::rc_local(include_bytes!("../guest/rc.mps2")),
         ],
     )?;
     let mut res = Results::default();
     let started = Instant::now();
-    let g = Guest::boot_mps2(&boot, work.join("console.log"), guest::free_port()?)?;
+    let g = boot.start(work.join("console.log"), qemu::free_port()?)?;
     let up = g.wait_for("tinyrust: up", UP_WITHIN);
     let booted = up.is_ok();
     res.record("mps2-boots-to-httpd", up);
@@ -218,7 +230,7 @@ pub fn suite() -> Result<Results> {
         let index = fs::read_to_string(image::base_file("index.html"))?;
         res.record(
             "mps2-static-page",
-            guest::curl(&[&format!("{base}/")]).and_then(|p| {
+            qemu::curl(&[&format!("{base}/")]).and_then(|p| {
                 if p == index {
                     Ok(())
                 } else {
@@ -228,7 +240,7 @@ pub fn suite() -> Result<Results> {
         );
         res.record(
             "mps2-cgi",
-            guest::curl(&[&format!("{base}/cgi-bin/hello.cgi")]).and_then(|p| {
+            qemu::curl(&[&format!("{base}/cgi-bin/hello.cgi")]).and_then(|p| {
                 if p.contains("Hello from CGI on Linux") && p.contains("REMOTE_ADDR=10.0.2.2") {
                     Ok(())
                 } else {
@@ -236,7 +248,7 @@ pub fn suite() -> Result<Results> {
                 }
             }),
         );
-        let probe = |what: &str| guest::curl(&[&format!("{base}/cgi-bin/probe?{what}")]);
+        let probe = |what: &str| qemu::curl(&[&format!("{base}/cgi-bin/probe?{what}")]);
         if let Ok(mem) = probe("mem") {
             if let Some(kb) = meminfo_kb(&mem, "MemFree:") {
                 println!("mps2: MemFree after boot: {kb} kB");
@@ -250,7 +262,7 @@ pub fn suite() -> Result<Results> {
                     if c.contains("10.0.2.2 is alive") {
                         Ok(())
                     } else {
-                        Err(anyhow!("no \"10.0.2.2 is alive\": {}", guest::tail(&c, 5)))
+                        Err(anyhow!("no \"10.0.2.2 is alive\": {}", qemu::tail(&c, 5)))
                     }
                 }),
         );
@@ -284,7 +296,7 @@ pub fn suite() -> Result<Results> {
             }),
         );
     }
-    let complaints = guest::kernel_complaints(&g.console());
+    let complaints = qemu::kernel_complaints(&g.console());
     res.record(
         "mps2-kernel-log-clean",
         if complaints.is_empty() {
@@ -318,7 +330,7 @@ fn requests(base: &str, n: u32) -> Result<()> {
     for _ in 0..n {
         args.push(&url);
     }
-    let codes = guest::curl(&args)?;
+    let codes = qemu::curl(&args)?;
     let ok = codes.lines().filter(|c| *c == "200").count() as u32;
     if ok == n {
         Ok(())

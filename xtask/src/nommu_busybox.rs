@@ -15,8 +15,7 @@ use crate::util::fs;
 use anyhow::{anyhow, bail, Context, Result};
 use std::path::{Path, PathBuf};
 
-use crate::kernel::cache_dir;
-use crate::util::{output, root_dir, run};
+use crate::util::{cache_dir, output, root_dir, run};
 
 const VERSION: &str = "1.37.0";
 const TARBALL_URL: &str =

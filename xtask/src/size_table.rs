@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::kernel::{self, Arch, Net, Spec};
 use crate::progress::{count, Steps};
-use crate::util::{output, read_json, root_dir, write_json};
+use crate::util::{cache_dir, output, read_json, root_dir, write_json};
 
 /// Flash left for the XIP image (kernel + bundled initramfs) on the STM32F429 disco: from
 /// the address the kernel is linked at (CONFIG_XIP_PHYS_ADDR of the machine's kernel
@@ -621,7 +621,7 @@ fn fragment_effects(arch: Arch, full: Measure, steps: &mut Steps) -> Result<Vec<
 
 /// The image's initramfs for the STM32F429 (gzipped cpio) and its busybox, in bytes.
 fn stm32_initramfs() -> Result<(u64, u64)> {
-    let out = kernel::cache_dir().join("stm32f429-initramfs.cpio.gz");
+    let out = cache_dir().join("stm32f429-initramfs.cpio.gz");
     let cpio = crate::image::build(Arch::Stm32, &out, Vec::new())?;
     let busybox = crate::nommu_busybox::build()?;
     let len = |p: &Path| fs::metadata(p).map(|m| m.len());

@@ -1,4 +1,5 @@
-//! Running commands, finding the repository, file access whose errors name the path.
+//! Running commands, finding the repository and the cache, file access whose errors name
+//! the path.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output};
@@ -10,6 +11,16 @@ pub fn root_dir() -> PathBuf {
         .parent()
         .expect("xtask lives in the repo")
         .to_path_buf()
+}
+
+/// Where the tool keeps what it downloads and builds: `$XDG_CACHE_HOME/meta-tinyrust`, or
+/// `~/.cache/meta-tinyrust`.
+pub fn cache_dir() -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(|| PathBuf::from("/tmp"));
+    base.join("meta-tinyrust")
 }
 
 /// The command line as one string, and the directory it runs in, for error messages.

@@ -7,7 +7,7 @@ use crate::util::fs;
 use anyhow::{anyhow, bail, Result};
 use std::path::Path;
 
-use crate::util::{output, root_dir, run};
+use crate::util::{cache_dir, output, root_dir, run};
 
 /// oelint-adv, pinned, in a virtualenv under the cache (Debian's Python refuses global
 /// pip installs).
@@ -17,7 +17,7 @@ const OELINT: &str = "oelint-adv==9.11.2";
 /// release wrynose, each suppression with its reason). Any finding fails.
 pub fn oelint() -> Result<()> {
     let root = root_dir();
-    let venv = crate::kernel::cache_dir().join("venv");
+    let venv = cache_dir().join("venv");
     let bin = venv.join("bin/oelint-adv");
     if !bin.exists() {
         let v = venv.to_string_lossy().into_owned();

@@ -1,0 +1,259 @@
+//! `cargo xtask kbench`: the rinet guest against the Linux INET guest in QEMU, same
+//! settings: boot time, free memory, download speed, requests per second and kernel
+//! sizes, written to docs/kernel-bench.md and .json.
+
+use crate::util::fs;
+use anyhow::{bail, Context, Result};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use crate::image;
+use crate::kernel::{self, Arch, Spec};
+use crate::qemu::{curl, tail, Guest, SNMP_CGI, STATIC_NET};
+use crate::util::{cache_dir, output};
+
+/// The kernel benchmark as data: docs/kernel-bench.md is rendered from it,
+/// docs/kernel-bench.json is it.
+#[derive(serde::Serialize)]
+struct KernelBench {
+    rinet: KernelNumbers,
+    inet: KernelNumbers,
+}
+
+#[derive(serde::Serialize)]
+struct KernelNumbers {
+    /// QEMU start to the first HTTP 200.
+    first_200_s: f64,
+    /// MemFree after boot.
+    memfree_kb: u64,
+    /// 64 MiB download, median of 3.
+    mbit_s: f64,
+    /// The small page with wrk, 4 connections for 5 s.
+    req_s: f64,
+    vmlinux: Vmlinux,
+    bzimage: u64,
+}
+
+/// vmlinux sizes: text as the sum of text symbols (x86_64 pads `.text` to 2 MiB, so the
+/// section size hides real differences), and the `.rodata`, `.data`, `.bss` sections.
+#[derive(serde::Serialize)]
+struct Vmlinux {
+    text: u64,
+    rodata: u64,
+    data: u64,
+    bss: u64,
+}
+
+fn extents(vmlinux: &Path) -> Result<Vmlinux> {
+    let v = vmlinux.to_string_lossy();
+    let out = output("size", &["-A", &v], Path::new("."), &[])?;
+    let get = |name: &str| -> u64 {
+        out.lines()
+            .find_map(|l| {
+                let mut it = l.split_whitespace();
+                (it.next() == Some(name))
+                    .then(|| it.next().and_then(|v| v.parse().ok()))
+                    .flatten()
+            })
+            .unwrap_or(0)
+    };
+    let syms = output("nm", &["-S", &v], Path::new("."), &[])?;
+    let text = syms
+        .lines()
+        .filter_map(|l| {
+            let mut it = l.split_whitespace();
+            let (_, size, kind) = (it.next()?, it.next()?, it.next()?);
+            matches!(kind, "t" | "T")
+                .then(|| u64::from_str_radix(size, 16).ok())
+                .flatten()
+        })
+        .sum();
+    Ok(Vmlinux {
+        text,
+        rodata: get(".rodata"),
+        data: get(".data"),
+        bss: get(".bss"),
+    })
+}
+
+fn measure(spec: Spec) -> Result<KernelNumbers> {
+    let build = kernel::build(spec)?;
+    let work = cache_dir().join("kbench").join(spec.name());
+    fs::create_dir_all(&work)?;
+    let initrd = image::build(
+        spec.arch,
+        &work.join("initramfs.cpio.gz"),
+        vec![
+            image::rc_local(include_bytes!("../guest/rc.kbench")),
+            image::cgi("snmp", SNMP_CGI),
+        ],
+    )?;
+    let append = STATIC_NET;
+    let started = Instant::now();
+    let g = Guest::boot(
+        spec.arch,
+        &build.join("arch/x86/boot/bzImage"),
+        &initrd,
+        append,
+        1,
+        work.join("console.log"),
+    )?;
+    let base = format!("http://127.0.0.1:{}", g.http_port);
+    let first_200_s = loop {
+        if curl(&["-f", "-m", "1", &format!("{base}/")]).is_ok() {
+            break started.elapsed().as_secs_f64();
+        }
+        if started.elapsed() > Duration::from_secs(120) {
+            bail!(
+                "{}: no HTTP 200; console:\n{}",
+                spec.name(),
+                tail(&g.console(), 30)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    g.wait_for("GUEST-BENCH-READY", Duration::from_secs(120))?;
+    let memfree_kb = g
+        .console()
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("GUEST-MEMFREE ")
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0);
+    let mut speeds = Vec::new();
+    for _ in 0..3 {
+        let out = curl(&[
+            "-f",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{speed_download}",
+            &format!("{base}/big64.bin"),
+        ])?;
+        speeds.push(
+            out.trim()
+                .parse::<f64>()
+                .with_context(|| format!("bad speed {out:?}"))?
+                * 8.0
+                / 1e6,
+        );
+    }
+    speeds.sort_by(|a, b| a.total_cmp(b));
+    let wrk = output(
+        "wrk",
+        &["-t1", "-c4", "-d5s", &format!("{base}/index.html")],
+        Path::new("."),
+        &[],
+    )?;
+    let req_s = wrk
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("Requests/sec:")
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .with_context(|| format!("wrk: {wrk}"))?;
+    let bzimage = fs::metadata(build.join("arch/x86/boot/bzImage"))?.len();
+    Ok(KernelNumbers {
+        first_200_s,
+        memfree_kb,
+        mbit_s: speeds[1],
+        req_s,
+        vmlinux: extents(&build.join("vmlinux"))?,
+        bzimage,
+    })
+}
+
+/// `cargo xtask kbench`: the rinet guest against the INET guest, same QEMU settings.
+pub fn kbench() -> Result<()> {
+    crate::deps::ensure(true)?;
+    let report = KernelBench {
+        rinet: measure(Spec::rinet(Arch::X86_64))?,
+        inet: measure(Spec {
+            arch: Arch::X86_64,
+            net: kernel::Net::Inet,
+            debug: false,
+            omit: None,
+        })?,
+    };
+    let md = kbench_markdown(&report);
+    print!("{md}");
+    let docs = crate::util::root_dir().join("docs");
+    fs::write(docs.join("kernel-bench.md"), &md)?;
+    crate::util::write_json(&docs.join("kernel-bench.json"), &report)
+}
+
+fn kbench_markdown(report: &KernelBench) -> String {
+    let (r, l) = (&report.rinet, &report.inet);
+    let mut md = String::from("# Kernel benchmark: rinet guest vs INET guest\n\n");
+    md.push_str(
+        "Produced by `cargo xtask kbench` in one run: the same tinyconfig-based x86_64 kernel \
+         (only the network fragment differs: `net-rinet.cfg` vs `net-inet.cfg`), the same busybox \
+         initramfs, `qemu-system-x86_64 -accel tcg -m 256M`, e1000 on QEMU user networking, the \
+         host reaching busybox httpd through a hostfwd on 127.0.0.1. TCG and slirp dominate the \
+         absolute numbers; compare the ratios.\n\n",
+    );
+    md.push_str("| measure | rinet | INET | rinet / INET |\n|---|---:|---:|---:|\n");
+    let row = |md: &mut String, name: &str, a: f64, b: f64, fmt: &dyn Fn(f64) -> String| {
+        md.push_str(&format!(
+            "| {name} | {} | {} | {:.3} |\n",
+            fmt(a),
+            fmt(b),
+            a / b
+        ));
+    };
+    let f0 = |v: f64| format!("{v:.0}");
+    let f2 = |v: f64| format!("{v:.2}");
+    row(
+        &mut md,
+        "QEMU start to first HTTP 200 (s)",
+        r.first_200_s,
+        l.first_200_s,
+        &f2,
+    );
+    row(
+        &mut md,
+        "MemFree after boot (kB)",
+        r.memfree_kb as f64,
+        l.memfree_kb as f64,
+        &f0,
+    );
+    row(
+        &mut md,
+        "64 MiB download, median of 3 (Mbit/s)",
+        r.mbit_s,
+        l.mbit_s,
+        &f0,
+    );
+    row(
+        &mut md,
+        "small page, wrk -c4 5 s (requests/s)",
+        r.req_s,
+        l.req_s,
+        &f0,
+    );
+    let (rv, lv) = (&r.vmlinux, &l.vmlinux);
+    for (name, a, b) in [
+        ("vmlinux text (sum of text symbols)", rv.text, lv.text),
+        ("vmlinux .rodata", rv.rodata, lv.rodata),
+        ("vmlinux .data", rv.data, lv.data),
+        ("vmlinux .bss", rv.bss, lv.bss),
+    ] {
+        row(&mut md, name, a as f64, b as f64, &f0);
+    }
+    row(
+        &mut md,
+        "bzImage (bytes)",
+        r.bzimage as f64,
+        l.bzimage as f64,
+        &f0,
+    );
+    let total = |n: &KernelNumbers| n.vmlinux.text + n.vmlinux.rodata + n.vmlinux.data;
+    md.push_str(&format!(
+        "\ntext + rodata + data: rinet {} B, INET {} B, saving {} B.\n",
+        total(r),
+        total(l),
+        total(l) as i64 - total(r) as i64
+    ));
+    md
+}

@@ -1,0 +1,72 @@
+//! What the host checks of a guest: the suites' record of their checks, the guest's
+//! pages fetched with curl, checksums of what crossed the link, the kernel log's
+//! complaints, and the CGI that shows the host the guest's counters.
+
+use anyhow::Result;
+use std::path::Path;
+
+use crate::util::output;
+
+/// What a suite's checks came to; each check is printed as it is recorded.
+#[derive(Default)]
+pub(crate) struct Results {
+    pub passed: u32,
+    /// The names of the checks that failed, in order, so that a summary at the end of a
+    /// long log (CI keeps only its tail) still says which.
+    pub failed: Vec<String>,
+}
+
+impl Results {
+    pub(crate) fn record(&mut self, name: &str, r: Result<()>) {
+        match r {
+            Ok(()) => {
+                self.passed += 1;
+                println!("guest test {name} ... ok");
+            }
+            Err(e) => {
+                self.failed.push(name.to_string());
+                println!("guest test {name} ... FAILED: {e:#}");
+            }
+        }
+    }
+}
+
+/// curl as the suites run it (errors only, 120 s at most) with `args`; its output.
+pub(crate) fn curl(args: &[&str]) -> Result<String> {
+    let mut full = vec!["-sS", "--max-time", "120"];
+    full.extend_from_slice(args);
+    output("curl", &full, Path::new("."), &[])
+}
+
+/// The SHA-256 of file `p`, in hex: of what the host got from a guest, or sent it.
+pub(crate) fn sha256(p: &Path) -> Result<String> {
+    let out = output("sha256sum", &[&p.to_string_lossy()], Path::new("."), &[])?;
+    Ok(out
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_string())
+}
+
+/// Lines of the kernel log that mean a bug.
+pub(crate) fn kernel_complaints(console: &str) -> Vec<String> {
+    const BAD: &[&str] = &[
+        "BUG:",
+        "WARNING:",
+        "Oops",
+        "Kernel panic",
+        "rinet: Rust panic",
+        "possible circular locking",
+        "inconsistent lock state",
+        "sleeping function called from invalid context",
+        "KASAN",
+    ];
+    console
+        .lines()
+        .filter(|l| BAD.iter().any(|b| l.contains(b)))
+        .map(str::to_string)
+        .collect()
+}
+
+/// The guest's counters and free memory, for the host: /proc/net/snmp, then "MemFree KB".
+pub const SNMP_CGI: &[u8] = include_bytes!("../../guest/snmp.cgi");
