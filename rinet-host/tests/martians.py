@@ -4,7 +4,7 @@
 # anything: reply, reset, ARP request or reply. Each IP class goes as a TCP SYN to port 80,
 # an echo request and a UDP datagram to port 7.
 # Usage: martians.py IFACE PEER_MAC PEER_IP OWN_IP (as root, in the link's namespace).
-# Used by rinet-host's interop tests and by the guest suite (xtask/src/guest.rs).
+# Used by rinet-host's interop tests and by the guest suite (xtask/src/guest/tap.rs).
 import socket, struct, sys, time
 IFACE, PEER, OWN = sys.argv[1], sys.argv[3], sys.argv[4]
 RMAC = bytes.fromhex(sys.argv[2].replace(':', ''))
