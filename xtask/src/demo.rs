@@ -41,7 +41,7 @@ pub fn demo(arch: Arch, seconds: u64, port: u16) -> Result<()> {
     // No files of its own: the image's page and CGI, as the boards' images have them.
     let (mut g, up_within, what) = if arch == Arch::Mps2 {
         steps.step(format!("building the {} kernel and its image", spec.name()));
-        let boot = crate::mps2::prepare(&work, Vec::new())?;
+        let boot = crate::mps2::prepare(&work, crate::kernel::Net::Rinet, Vec::new())?;
         steps.step("booting it in QEMU");
         port_free()?;
         (

@@ -36,7 +36,8 @@ fn test() -> Result<()> {
     // (x86_64, then the Galileo kernel on an i586 CPU model, with its cmov/LOCK and regparm
     // ABI checks, then the x86_64 debug kernel on 2 CPUs, where any lockdep,
     // sleep-in-atomic, slab or BUG/WARNING report fails the suite, then the ARMv7-M kernel
-    // without MMU on QEMU's mps2-an386 with the Thumb-2 busybox). The bad-input program
+    // without MMU on QEMU's mps2-an386 with the Thumb-2 busybox, in the full profile and
+    // the minimal one, rinet-minimal.cfg). The bad-input program
     // also runs on the x86_64 INET guest, where each expectation must be what Linux's own
     // IPv4 stack answers.
     let guest_kernels = [
@@ -47,6 +48,10 @@ fn test() -> Result<()> {
             ..kernel::Spec::rinet(kernel::Arch::X86_64)
         },
         kernel::Spec::rinet(kernel::Arch::Mps2),
+        kernel::Spec {
+            net: kernel::Net::RinetMinimal,
+            ..kernel::Spec::rinet(kernel::Arch::Mps2)
+        },
     ];
     let inet_badinput = [kernel::Arch::X86_64];
     // The nine steps below before the guest suites, then one per suite.
@@ -175,6 +180,9 @@ enum Cmd {
         /// Only the transfer over the lossy link (16 MiB each way at 10% loss).
         #[arg(long, conflicts_with_all = ["inet", "debug"])]
         lossy: bool,
+        /// rinet's minimal profile (rinet-minimal.cfg); mps2 only.
+        #[arg(long, conflicts_with_all = ["inet", "debug", "lossy"])]
+        minimal: bool,
     },
     /// Build a kernel and print its build directory.
     Kernel {
@@ -296,6 +304,20 @@ fn run_cmd(cmd: Cmd) -> Result<()> {
         Cmd::GuestTest {
             arch, lossy: true, ..
         } => guest::lossy_only(arch.into()),
+        Cmd::GuestTest {
+            arch: ArchArg::Mps2,
+            minimal: true,
+            ..
+        } => guest::run_all(
+            &[kernel::Spec {
+                net: kernel::Net::RinetMinimal,
+                ..kernel::Spec::rinet(kernel::Arch::Mps2)
+            }],
+            &[],
+        ),
+        Cmd::GuestTest { minimal: true, .. } => {
+            bail!("--minimal: the minimal profile's suite runs on mps2 only (--arch mps2)")
+        }
         Cmd::GuestTest { arch, debug, .. } => guest::run_all(
             &[kernel::Spec {
                 arch: arch.into(),

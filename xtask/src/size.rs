@@ -165,22 +165,35 @@ struct Lib {
     dir: &'static str,
     name: &'static str,
     prefix: &'static str,
+    /// Crate features: rinet's full profile, as the kernel's default configuration
+    /// builds it (glue/Kconfig; the probe's smoltcp has the same smoltcp features).
+    features: &'static str,
 }
 
 const RINET: Lib = Lib {
     dir: "rinet-kernel",
     name: "librinet_kernel.a",
     prefix: "rinet_",
+    features: "raw",
 };
 const PROBE: Lib = Lib {
     dir: "tools/size-probe",
     name: "libsmoltcp_size_probe.a",
     prefix: "probe_",
+    features: "",
 };
 
 fn build(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf> {
     let dir = root_dir().join(lib.dir);
-    let mut args = vec!["build", "--profile", profile, "--target", t.triple];
+    let mut args = vec![
+        "build",
+        "--profile",
+        profile,
+        "--target",
+        t.triple,
+        "--features",
+        lib.features,
+    ];
     // core and alloc built from source with the library's profile, as the kernel build
     // does for every target (the prebuilt thumbv7em core is optimised for speed: 2.3 KB
     // more).
@@ -206,6 +219,8 @@ fn build_line_tables(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf> {
         profile,
         "--target",
         t.triple,
+        "--features",
+        lib.features,
         "-Zbuild-std=core,alloc",
         "--target-dir",
         target_dir_s,

@@ -184,15 +184,15 @@ fn rinet_share(arch: Arch, build: &Path) -> Result<Share> {
         rust_total: text_data("rinet_rust.o")?,
         ..Share::default()
     };
-    // The glue's own objects: every one the kernel built in net/rinet, but the linked
-    // whole (rinet.o), the Rust object and the helpers linked into it (below).
-    let mut c_objects: Vec<String> = fs::read_dir(&dir)?
-        .into_iter()
-        .filter_map(|p| Some(p.file_name()?.to_str()?.to_string()))
-        .filter(|n| n.ends_with(".o") && !["rinet.o", "rinet_rust.o"].contains(&n.as_str()))
-        .filter(|n| !GLUE_HELPERS.contains(&n.as_str()))
+    // The glue's own objects: the members of net/rinet's built-in archive (what the kernel
+    // links; a build directory can hold objects of an option since turned off), but the
+    // Rust object; the helpers linked into that one come below.
+    let members = output("ar", &["t", "built-in.a"], &dir, &[])?;
+    let c_objects: Vec<String> = members
+        .lines()
+        .map(|m| m.rsplit('/').next().unwrap_or(m).to_string())
+        .filter(|n| n != "rinet_rust.o")
         .collect();
-    c_objects.sort();
     for obj in c_objects {
         share.glue += text_data(&obj)?;
         share.glue_objects.push(obj);

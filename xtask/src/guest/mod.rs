@@ -124,7 +124,7 @@ pub fn badinput_on_inet(arch: Arch) -> Result<Results> {
 /// The guest suite on one kernel.
 pub fn suite(spec: Spec) -> Result<Results> {
     if spec.arch == Arch::Mps2 {
-        return crate::mps2::suite();
+        return crate::mps2::suite(spec.net);
     }
     let build = kernel::build(spec)?;
     let work = cache_dir().join("guest").join(spec.name());
@@ -390,6 +390,9 @@ pub fn run_all_and(specs: &[Spec], inet_badinput: &[Arch], steps: &mut Steps) ->
         total
             .failed
             .extend(r.failed.iter().map(|name| format!("{name} ({kernel})")));
+        total
+            .skipped
+            .extend(r.skipped.iter().map(|name| format!("{name} ({kernel})")));
     };
     for &spec in specs {
         steps.step(format!("guest suite on the {} kernel", spec.name()));
@@ -401,9 +404,15 @@ pub fn run_all_and(specs: &[Spec], inet_badinput: &[Arch], steps: &mut Steps) ->
         add(&kernel, badinput_on_inet(arch)?);
     }
     println!(
-        "guest: {} passed, {} failed",
+        "guest: {} passed, {} failed, {} skipped{}",
         total.passed,
-        total.failed.len()
+        total.failed.len(),
+        total.skipped.len(),
+        if total.skipped.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", total.skipped.join(", "))
+        }
     );
     if total.failed.is_empty() {
         Ok(())

@@ -14,6 +14,8 @@ pub(crate) struct Results {
     /// The names of the checks that failed, in order, so that a summary at the end of a
     /// long log (CI keeps only its tail) still says which.
     pub failed: Vec<String>,
+    /// Checks this kernel cannot run (a part its profile leaves out), by name.
+    pub skipped: Vec<String>,
 }
 
 impl Results {
@@ -28,6 +30,12 @@ impl Results {
                 println!("guest test {name} ... FAILED: {e:#}");
             }
         }
+    }
+
+    /// A check left out on this kernel, and why.
+    pub(crate) fn skip(&mut self, name: &str, why: &str) {
+        self.skipped.push(name.to_string());
+        println!("guest test {name} ... skipped: {why}");
     }
 }
 
