@@ -2,7 +2,8 @@
 /*
  * The C ABI of rinet's Rust staticlib (rinet/src/ffi.rs). Every call must be made with
  * rinet_lock held; callbacks run under it and must not sleep. Functions return 0 or a
- * negative errno; buffers are kernel memory.
+ * negative errno; buffers are kernel memory. The structs below must have the Rust side's
+ * layout: rinet_layout.c checks each size and field offset when the kernel is built.
  */
 #ifndef _NET_RINET_RINET_H
 #define _NET_RINET_RINET_H
@@ -72,7 +73,7 @@ struct rinet_neigh_info {
 /* rinet::wire::DROP_REASONS: why the stack dropped a received frame. */
 #define RINET_DROP_REASONS 22
 
-/* The stack's own counters (rinet::stats::Mib, #[repr(C)]): same fields, same order. */
+/* The stack's own counters (rinet::stats::Mib, #[repr(C)]). */
 struct rinet_snmp {
 	u64 ip_in_receives, ip_in_hdr_errors, ip_in_delivers, ip_out_requests, ip_reasm_fails;
 	u64 icmp_in_msgs, icmp_out_msgs;
@@ -80,7 +81,7 @@ struct rinet_snmp {
 	u64 tcp_curr_estab, tcp_in_segs, tcp_out_segs, tcp_retrans_segs, tcp_in_errs;
 	u64 tcp_out_rsts;
 	u64 udp_in_datagrams, udp_in_errors, udp_out_datagrams;
-	u64 rx_drops, listen_overflows;
+	u64 rx_drops, tcp_listen_overflows;
 	u64 ip_in_addr_errors, ip_out_no_routes;
 	u64 syn_queue_evictions;
 	u64 tcp_in_csum_errors, udp_no_ports, udp_in_csum_errors;

@@ -186,7 +186,7 @@ static int rinet_snmp_show(struct seq_file *seq, void *v)
 		   s.udp_in_datagrams, s.udp_no_ports, s.udp_in_errors, s.udp_out_datagrams,
 		   s.udp_in_csum_errors);
 	seq_puts(seq, "Rinet: RxDrops ListenOverflows TimerFires SynQueueEvictions\n");
-	seq_printf(seq, "Rinet: %llu %llu %ld %llu\n", s.rx_drops, s.listen_overflows,
+	seq_printf(seq, "Rinet: %llu %llu %ld %llu\n", s.rx_drops, s.tcp_listen_overflows,
 		   atomic_long_read(&rinet_timer_fires), s.syn_queue_evictions);
 	/* Received frames the stack dropped, by reason (their sum is RxDrops). */
 	seq_puts(seq, "RinetDrops:");

@@ -7,6 +7,8 @@
 //! (`copy_from_user`/`copy_to_user` stay in C); a NULL pointer with a non-zero length is
 //! answered with -EFAULT, never dereferenced.
 
+mod layout;
+
 use alloc::boxed::Box;
 use core::ffi::c_void;
 
