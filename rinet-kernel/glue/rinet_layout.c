@@ -13,15 +13,17 @@
 
 #define RINET_SIZE(s, n)						\
 	static_assert(sizeof(struct rinet_##s) == (n),			\
-		      "struct rinet_" #s ": the Rust side's size differs");	\
-	enum { rinet_layout_has_##s = 1 }
+		      "struct rinet_" #s ": the Rust side's size differs")
 #define RINET_OFFSET(s, f, n)						\
 	static_assert(offsetof(struct rinet_##s, f) == (n),		\
 		      "struct rinet_" #s "." #f ": the Rust side's offset differs")
 
 #include "rinet_layout.h"
 
-/* Every shared struct was checked: the Rust object described each of them. */
+/*
+ * Every shared struct was checked: the Rust object described each of them (the Makefile
+ * defines rinet_layout_has_<struct> beside each size it found).
+ */
 static_assert(rinet_layout_has_ops && rinet_layout_has_config &&
 	      rinet_layout_has_sock_settings && rinet_layout_has_sock_info &&
 	      rinet_layout_has_route_info && rinet_layout_has_neigh_info &&
