@@ -687,7 +687,7 @@ fn connected_udp_hears_only_its_peer() {
 #[test]
 fn raw_icmp_ping() {
     let mut net = Net::new();
-    let r = net.a.socket(SOCK_RAW, IPPROTO_ICMP).unwrap();
+    let r = net.a.socket(SOCK_RAW, IPPROTO_ICMP.into()).unwrap();
     // Echo request: type 8, id 0x1234, seq 1, payload "ping".
     let mut icmp = vec![8, 0, 0, 0, 0x12, 0x34, 0, 1, b'p', b'i', b'n', b'g'];
     let sum = rinet::wire::csum_fold(rinet::wire::csum_add(0, &icmp));
@@ -762,19 +762,25 @@ fn errors_match_linux() {
     let s = &mut net.a;
     assert_eq!(s.socket(5, 0), Err(Errno::ESOCKTNOSUPPORT));
     assert_eq!(
-        s.socket(SOCK_STREAM, IPPROTO_UDP),
+        s.socket(SOCK_STREAM, IPPROTO_UDP.into()),
         Err(Errno::EPROTONOSUPPORT)
     );
     assert_eq!(s.socket(SOCK_RAW, 0), Err(Errno::EPROTONOSUPPORT));
-    assert_eq!(s.socket(SOCK_RAW, IPPROTO_TCP), Err(Errno::EPROTONOSUPPORT));
+    assert_eq!(
+        s.socket(SOCK_RAW, IPPROTO_TCP.into()),
+        Err(Errno::EPROTONOSUPPORT)
+    );
     let raw = s
-        .socket(SOCK_RAW, IPPROTO_RAW)
+        .socket(SOCK_RAW, IPPROTO_RAW.into())
         .expect("udhcpc opens one for ioctls");
     assert_eq!(
         s.send(raw, &[0x45; 20], Some(ep(B_IP, 0))),
         Err(Errno::EOPNOTSUPP)
     );
-    assert_eq!(s.socket(SOCK_DGRAM, IPPROTO_ICMP), Err(Errno::EACCES));
+    assert_eq!(
+        s.socket(SOCK_DGRAM, IPPROTO_ICMP.into()),
+        Err(Errno::EACCES)
+    );
     let t = s.socket(SOCK_STREAM, 0).unwrap();
     assert_eq!(s.send(t, b"x", None), Err(Errno::EPIPE));
     let mut buf = [0u8; 4];
@@ -1011,8 +1017,8 @@ fn martians_are_dropped_unanswered_and_counted() {
 #[test]
 fn echo_with_any_code_is_answered_keeping_the_code() {
     let mut net = Net::new();
-    let r = net.a.socket(SOCK_RAW, IPPROTO_ICMP).unwrap();
-    let lo = net.b.socket(SOCK_RAW, IPPROTO_ICMP).unwrap();
+    let r = net.a.socket(SOCK_RAW, IPPROTO_ICMP.into()).unwrap();
+    let lo = net.b.socket(SOCK_RAW, IPPROTO_ICMP.into()).unwrap();
     let mut buf = [0u8; 128];
     for code in [0u8, 1, 9, 255] {
         // From a to b over the wire, then from b to itself over loopback.

@@ -19,18 +19,13 @@ use crate::engine::{ERef, Engine, TcpState};
 use crate::errno::{Errno, SysResult};
 use crate::stack::{Platform, Stack};
 use crate::wire::DropReason;
+pub use crate::wire::{IPPROTO_ICMP, IPPROTO_IP, IPPROTO_RAW, IPPROTO_TCP, IPPROTO_UDP};
 pub use opts::Opts;
 use time_wait::{TimeWait, TimeWaitTable};
 
 pub const SOCK_STREAM: i32 = 1;
 pub const SOCK_DGRAM: i32 = 2;
 pub const SOCK_RAW: i32 = 3;
-
-pub const IPPROTO_IP: i32 = 0;
-pub const IPPROTO_ICMP: i32 = 1;
-pub const IPPROTO_TCP: i32 = 6;
-pub const IPPROTO_UDP: i32 = 17;
-pub const IPPROTO_RAW: i32 = 255;
 
 pub const POLLIN: u32 = 0x001;
 pub const POLLOUT: u32 = 0x004;
@@ -55,8 +50,8 @@ pub const EPHEMERAL_LAST: u16 = 60999;
 /// How long a closed connection may sit in FIN-WAIT-2 (Linux `tcp_fin_timeout`).
 pub const FIN_TIMEOUT_US: u64 = 60_000_000;
 
-/// What `/proc/net/{tcp,udp,raw}` shows of a socket. `state` uses Linux's numbering
-/// (1 ESTABLISHED ... 7 CLOSE, 10 LISTEN).
+/// What `/proc/net/{tcp,udp,raw}` shows of a socket. `state` is a [`TcpState`] as Linux
+/// numbers it; a connected UDP or raw socket shows as established, as on Linux.
 #[derive(Clone, Copy, Debug)]
 pub struct SockInfo {
     pub id: SocketId,
@@ -642,22 +637,23 @@ impl SocketTable {
 impl<P: Platform> Stack<P> {
     /// `socket(AF_INET, ty, protocol)`.
     pub fn socket(&mut self, ty: i32, protocol: i32) -> SysResult<SocketId> {
-        let proto = match (ty, protocol) {
-            (SOCK_STREAM, IPPROTO_IP | IPPROTO_TCP) => Proto::Tcp(Tcp::Idle),
+        // A number outside the protocol field's range names no protocol.
+        let proto = match (ty, u8::try_from(protocol).ok()) {
+            (SOCK_STREAM, Some(IPPROTO_IP | IPPROTO_TCP)) => Proto::Tcp(Tcp::Idle),
             (SOCK_STREAM, _) => return Err(Errno::EPROTONOSUPPORT),
-            (SOCK_DGRAM, IPPROTO_IP | IPPROTO_UDP) => Proto::Udp(Dgram::default()),
+            (SOCK_DGRAM, Some(IPPROTO_IP | IPPROTO_UDP)) => Proto::Udp(Dgram::default()),
             // Linux "ping sockets" are off by default (net.ipv4.ping_group_range = 1 0).
-            (SOCK_DGRAM, IPPROTO_ICMP) => return Err(Errno::EACCES),
+            (SOCK_DGRAM, Some(IPPROTO_ICMP)) => return Err(Errno::EACCES),
             (SOCK_DGRAM, _) => return Err(Errno::EPROTONOSUPPORT),
-            (SOCK_RAW, IPPROTO_ICMP) => Proto::Raw(Dgram {
+            (SOCK_RAW, Some(IPPROTO_ICMP)) => Proto::Raw(Dgram {
                 refs: Vec::new(),
-                proto: 1,
+                proto: IPPROTO_ICMP,
             }),
             // IPPROTO_RAW sockets never receive (as on Linux); tools such as udhcpc open
             // one only for interface ioctls. Sending on them is not supported.
-            (SOCK_RAW, IPPROTO_RAW) => Proto::Raw(Dgram {
+            (SOCK_RAW, Some(IPPROTO_RAW)) => Proto::Raw(Dgram {
                 refs: Vec::new(),
-                proto: 255,
+                proto: IPPROTO_RAW,
             }),
             (SOCK_RAW, _) => return Err(Errno::EPROTONOSUPPORT),
             _ => return Err(Errno::ESOCKTNOSUPPORT),
@@ -952,7 +948,7 @@ impl<P: Platform> Stack<P> {
             let t = self.socks.time_wait.get(k - self.socks.orphans.len())?;
             return Some(SockInfo {
                 id: SocketId(u32::MAX),
-                proto: 6,
+                proto: IPPROTO_TCP,
                 state: TcpState::TimeWait as u8,
                 local: t.local,
                 remote: t.remote,
@@ -964,7 +960,7 @@ impl<P: Platform> Stack<P> {
         let i = self.engine.tcp_info(r);
         Some(SockInfo {
             id: SocketId(u32::MAX),
-            proto: 6,
+            proto: IPPROTO_TCP,
             state: i.map_or(TcpState::Closed as u8, |i| i.state as u8),
             local,
             remote,
@@ -1041,8 +1037,8 @@ impl<P: Platform> Stack<P> {
         };
         let (proto, local_default, remote_default) = (
             match s.proto {
-                Proto::Tcp(_) => 6,
-                Proto::Udp(_) => 17,
+                Proto::Tcp(_) => IPPROTO_TCP,
+                Proto::Udp(_) => IPPROTO_UDP,
                 Proto::Raw(ref d) => d.proto,
             },
             s.local,
@@ -1051,7 +1047,7 @@ impl<P: Platform> Stack<P> {
         let mut info = SockInfo {
             id,
             proto,
-            state: 7,
+            state: TcpState::Closed as u8,
             local: local_default,
             remote: remote_default,
             tx_queue: 0,
@@ -1059,7 +1055,7 @@ impl<P: Platform> Stack<P> {
         };
         match &s.proto {
             Proto::Tcp(Tcp::Listen(l)) => {
-                info.state = 10;
+                info.state = TcpState::Listen as u8;
                 info.rx_queue = l.ready.len() as u32;
                 info.tx_queue = l.backlog as u32;
             }
@@ -1076,7 +1072,7 @@ impl<P: Platform> Stack<P> {
             }
             Proto::Udp(_) | Proto::Raw(_) => {
                 if s.remote.is_some() {
-                    info.state = 1;
+                    info.state = TcpState::Established as u8;
                 }
                 info.rx_queue = self.bytes_readable(id).unwrap_or(0) as u32;
             }

@@ -9,14 +9,14 @@
 //!   passed (already copied into the kernel); a short buffer is EINVAL, an unknown option
 //!   ENOPROTOOPT.
 
-use super::IPPROTO_TCP;
 use crate::errno::{Errno, SysResult};
 use crate::stack::{Config, Platform, Stack};
+use crate::wire::IPPROTO_TCP;
 use crate::SocketId;
 
 pub const SOL_SOCKET: i32 = 1;
 pub const SOL_IP: i32 = 0;
-pub const SOL_TCP: i32 = IPPROTO_TCP;
+pub const SOL_TCP: i32 = IPPROTO_TCP as i32;
 
 pub const TCP_NODELAY: i32 = 1;
 pub const TCP_MAXSEG: i32 = 2;
