@@ -128,6 +128,34 @@ pub struct Conn {
     pub(crate) give_up: bool,
 }
 
+impl Conn {
+    /// A connection the socket layer starts to follow at `started`. `hop` is the next hop
+    /// of one we open, whose handshake is still to come; without one it is a connection a
+    /// listener made (accepted, or reset unaccepted), which counts as established: no
+    /// neighbour timeout and no handshake error applies to it.
+    pub(crate) fn new(
+        r: ERef,
+        state: TcpState,
+        (local, remote): (Endpoint, Endpoint),
+        started: u64,
+        hop: Option<Ipv4>,
+    ) -> Conn {
+        Conn {
+            r,
+            state,
+            established: hop.is_none(),
+            saw_rst: false,
+            started,
+            hop: hop.unwrap_or(Ipv4::ANY),
+            local,
+            remote,
+            snd_max: None,
+            isn: None,
+            give_up: true,
+        }
+    }
+}
+
 pub enum Tcp {
     /// Never connected (possibly bound).
     Idle,
@@ -168,6 +196,22 @@ pub struct Sock {
 }
 
 impl Sock {
+    /// A socket as `socket(2)` makes it: unbound, unconnected, nothing pending.
+    pub(crate) fn new(proto: Proto, opts: Opts) -> Sock {
+        Sock {
+            proto,
+            local: Endpoint::default(),
+            bound: false,
+            remote: None,
+            opts,
+            err: None,
+            err_told: None,
+            shut_rd: false,
+            shut_wr: false,
+            reported: 0,
+        }
+    }
+
     pub(crate) fn is_tcp(&self) -> bool {
         matches!(self.proto, Proto::Tcp(_))
     }
@@ -658,19 +702,7 @@ impl<P: Platform> Stack<P> {
             (SOCK_RAW, _) => return Err(Errno::EPROTONOSUPPORT),
             _ => return Err(Errno::ESOCKTNOSUPPORT),
         };
-        let opts = Opts::new(&self.cfg);
-        let sock = Sock {
-            proto,
-            local: Endpoint::default(),
-            bound: false,
-            remote: None,
-            opts,
-            err: None,
-            err_told: None,
-            shut_rd: false,
-            shut_wr: false,
-            reported: 0,
-        };
+        let sock = Sock::new(proto, Opts::new(&self.cfg));
         let id = self.socks.insert(sock, self.cfg.max_sockets)?;
         if let Some(Proto::Raw(_)) = self.socks.get(id).map(|s| &s.proto) {
             // A raw socket receives from every interface from the start.
@@ -756,19 +788,8 @@ impl<P: Platform> Stack<P> {
         for r in l.all() {
             self.engine.tcp_abort(r);
             if let Some(i) = self.engine.tcp_info(r) {
-                let c = Conn {
-                    r,
-                    state: i.state,
-                    established: true,
-                    saw_rst: false,
-                    started: self.now,
-                    hop: Ipv4::ANY,
-                    local: i.local.unwrap_or_default(),
-                    remote: i.remote.unwrap_or_default(),
-                    snd_max: None,
-                    isn: None,
-                    give_up: true,
-                };
+                let ends = (i.local.unwrap_or_default(), i.remote.unwrap_or_default());
+                let c = Conn::new(r, i.state, ends, self.now, None);
                 self.socks.orphan(&c, false, self.now);
             }
         }
@@ -1102,18 +1123,7 @@ mod tests {
     #[test]
     fn table_reuses_slots_with_new_generation() {
         let mut t = SocketTable::new(0);
-        let mk = || Sock {
-            proto: Proto::Tcp(Tcp::Idle),
-            local: Endpoint::default(),
-            bound: false,
-            remote: None,
-            opts: Opts::new(&crate::Config::default()),
-            err: None,
-            err_told: None,
-            shut_rd: false,
-            shut_wr: false,
-            reported: 0,
-        };
+        let mk = || Sock::new(Proto::Tcp(Tcp::Idle), Opts::new(&crate::Config::default()));
         let a = t.insert(mk(), 4).unwrap();
         t.remove(a).unwrap();
         let b = t.insert(mk(), 4).unwrap();

@@ -82,30 +82,12 @@ impl<P: Platform> Stack<P> {
             info.local.unwrap_or_default(),
             info.remote.unwrap_or_default(),
         );
-        let conn = Conn {
-            r,
-            state: info.state,
-            established: true,
-            saw_rst: false,
-            started: self.now,
-            hop: Ipv4::ANY,
-            local,
-            remote,
-            snd_max: None,
-            isn: None,
-            give_up: true,
-        };
+        let conn = Conn::new(r, info.state, (local, remote), self.now, None);
         let sock = Sock {
-            proto: Proto::Tcp(Tcp::Conn(conn)),
             local,
             bound: true,
             remote: Some(remote),
-            opts,
-            err: None,
-            err_told: None,
-            shut_rd: false,
-            shut_wr: false,
-            reported: 0,
+            ..Sock::new(Proto::Tcp(Tcp::Conn(conn)), opts)
         };
         // Cannot fail: there was room above and nothing ran since.
         let new = self.socks.insert(sock, self.cfg.max_sockets)?;
@@ -187,19 +169,13 @@ impl<P: Platform> Stack<P> {
         s.local = Endpoint::new(if s.bound { s.local.addr } else { Ipv4::ANY }, port);
         s.bound = true;
         s.remote = Some(remote);
-        s.proto = Proto::Tcp(Tcp::Conn(Conn {
+        s.proto = Proto::Tcp(Tcp::Conn(Conn::new(
             r,
-            state: TcpState::SynSent,
-            established: false,
-            saw_rst: false,
-            started: now,
-            hop,
-            local,
-            remote,
-            snd_max: None,
-            isn: None,
-            give_up: true,
-        }));
+            TcpState::SynSent,
+            (local, remote),
+            now,
+            Some(hop),
+        )));
         self.stats.mib.tcp_active_opens += 1;
         self.apply_conn_opts(id);
         self.run();
