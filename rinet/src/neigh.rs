@@ -11,6 +11,8 @@ use crate::errno::{Errno, SysResult};
 use crate::stack::{Platform, Stack, LOOPBACK_IFINDEX};
 
 pub const MAX_NEIGHBORS: usize = 32;
+/// How long a connection may wait for its next hop to answer ARP (Linux: 3 probes, 1 s).
+pub const NEIGHBOR_TIMEOUT_US: u64 = 3_000_000;
 /// A neighbour heard from this recently is still trusted after an address change (the
 /// engine's own cache keeps entries this long).
 const NEIGHBOR_REUSE_US: u64 = 60_000_000;

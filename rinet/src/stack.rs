@@ -64,8 +64,6 @@ impl Default for Config {
 }
 
 pub const LOOPBACK_IFINDEX: u32 = 1;
-/// How long a connection may wait for its next hop to answer ARP (Linux: 3 probes, 1 s).
-pub const NEIGHBOR_TIMEOUT_US: u64 = 3_000_000;
 
 /// Interface flags, as `SIOCGIFFLAGS` reports them.
 pub const IFF_UP: u32 = 0x1;

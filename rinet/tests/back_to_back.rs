@@ -271,7 +271,7 @@ fn syn_flood_does_not_lock_out_a_client() {
         // The SYN queue bounds what the flood holds: beside the listening sockets and the
         // accept queue, 16 connections.
         let queued = accept_queue(&mut net.b, l).0 as usize;
-        let max = base + queued + rinet::socket::tcp::SYN_QUEUE_MAX;
+        let max = base + queued + rinet::socket::SYN_QUEUE_MAX;
         assert!(net.b.engine_socket_count() <= max, "after SYN {i}");
     }
     let took = connected_at.expect("the client never connected during the flood");
@@ -294,7 +294,7 @@ fn syn_flood_does_not_lock_out_a_client() {
 fn a_full_syn_queue_of_young_connections_drops_the_new_syn() {
     let mut net = Net::new();
     listener(&mut net.b, 80, 64);
-    let max = rinet::socket::tcp::SYN_QUEUE_MAX;
+    let max = rinet::socket::SYN_QUEUE_MAX;
     let mut rng = Rng(3);
     // All at the same instant: none is old enough to give way.
     for i in 0..max + 5 {
@@ -319,14 +319,14 @@ fn the_syn_queue_forgets_a_removed_interface() {
     let l = listener(&mut net.b, 80, 4);
     let idle = net.b.engine_socket_count();
     let mut rng = Rng(5);
-    for i in 0..rinet::socket::tcp::SYN_QUEUE_MAX {
+    for i in 0..rinet::socket::SYN_QUEUE_MAX {
         let src = random_source(&mut rng);
         net.b
             .receive(IF, &forged_syn(src, 3000 + i as u16, 80, 0x02, 1));
     }
     assert_eq!(
         net.b.engine_socket_count(),
-        idle + rinet::socket::tcp::SYN_QUEUE_MAX
+        idle + rinet::socket::SYN_QUEUE_MAX
     );
     net.b.remove_link(IF).unwrap();
     // Only the loopback listening socket is left, and the queue has room again.

@@ -21,6 +21,7 @@ use crate::stack::{Platform, Stack};
 use crate::wire::DropReason;
 pub use crate::wire::{IPPROTO_ICMP, IPPROTO_IP, IPPROTO_RAW, IPPROTO_TCP, IPPROTO_UDP};
 pub use opts::Opts;
+use opts::SocketSettings;
 use time_wait::{TimeWait, TimeWaitTable};
 
 pub const SOCK_STREAM: i32 = 1;
@@ -47,6 +48,19 @@ pub const MSG_TRUNC: u32 = 0x20;
 /// First and last ephemeral port (Linux `ip_local_port_range` default).
 pub const EPHEMERAL_FIRST: u16 = 32768;
 pub const EPHEMERAL_LAST: u16 = 60999;
+/// Connections a SYN opened that are not yet in an accept queue, for the whole stack. Each
+/// holds its socket's buffers, so this bounds what a SYN flood can take: 16 times a
+/// connection's receive and send buffers (smoltcp fixes a connection's window when its
+/// SYN arrives, so the buffers cannot come later, and cannot be SYN cookies either).
+pub const SYN_QUEUE_MAX: usize = 16;
+/// A SYN that finds the SYN queue full is dropped (its peer retries in a second), unless
+/// the queue has been full for this long: then it evicts the oldest half-open connection.
+/// Evicting at once would reset real peers whose ACK is on its way: a burst of 64 curl
+/// clients at rinet-host, on a loaded machine, saw up to 5.3 ms from SYN to ACK. A flood
+/// keeps the queue full (it counts as full until it falls below half), so after this
+/// time every new SYN gets in, and a real peer's connection lives until [`SYN_QUEUE_MAX`]
+/// more SYNs came (8 ms at 2,000 SYNs per second).
+pub const SYN_FLOOD_US: u64 = 100_000;
 /// How long a closed connection may sit in FIN-WAIT-2 (Linux `tcp_fin_timeout`).
 pub const FIN_TIMEOUT_US: u64 = 60_000_000;
 
@@ -90,7 +104,7 @@ pub struct Listener {
     /// The connections a SYN opened, in the order the SYNs came, with the time each was
     /// seen: half-open ones (SYN-RECEIVED), and, while the accept queue is full, those
     /// that completed the handshake since. Bounded for the whole stack (see
-    /// [`tcp::SYN_QUEUE_MAX`]).
+    /// [`SYN_QUEUE_MAX`]).
     pub(crate) embryos: Vec<(ERef, u64)>,
     /// The accept queue, oldest first: at most `backlog + 1` (as Linux). A plain Vec:
     /// `accept` shifts at most `backlog` refs, and a ring buffer type would cost code of
@@ -270,7 +284,7 @@ pub struct SocketTable {
     pub(crate) kick: bool,
     /// Since when a SYN found the SYN queue full (until one finds it below half).
     syn_full_since: Option<u64>,
-    pub(crate) syn_acks: syn_ack::SynAcks,
+    pub(crate) syn_acks: syn_ack::SynAcks<SYN_QUEUE_MAX>,
 }
 
 impl SocketTable {
@@ -559,7 +573,7 @@ impl SocketTable {
     /// whose accept queue is full is dropped (the peer retries), not reset, as on Linux.
     /// Otherwise it may open a connection in the SYN queue, which is bounded for the whole
     /// stack: when that is full, the SYN is dropped too, or, once it has been full for
-    /// [`tcp::SYN_FLOOD_US`], it takes the place of the oldest half-open connection
+    /// [`SYN_FLOOD_US`], it takes the place of the oldest half-open connection
     /// (evicted silently: a real peer behind it gets a reset when its ACK comes).
     /// Ok(true) when it evicted one; Ok(false) for a SYN let through with no eviction
     /// (also when no listener wants it: the engine refuses it).
@@ -612,13 +626,13 @@ impl SocketTable {
             return Err(DropReason::ListenOverflow);
         }
         let mut evicted = false;
-        if queued < tcp::SYN_QUEUE_MAX / 2 {
+        if queued < SYN_QUEUE_MAX / 2 {
             self.syn_full_since = None;
         }
-        if queued >= tcp::SYN_QUEUE_MAX {
+        if queued >= SYN_QUEUE_MAX {
             let since = *self.syn_full_since.get_or_insert(now);
             let (i, k, _) = oldest
-                .filter(|_| now.saturating_sub(since) >= tcp::SYN_FLOOD_US)
+                .filter(|_| now.saturating_sub(since) >= SYN_FLOOD_US)
                 .ok_or(DropReason::SynQueueFull)?;
             let (r, _) = self
                 .listener_at(i)
@@ -667,7 +681,7 @@ impl SocketTable {
             .iter()
             .filter_map(|s| match &s.sock.as_ref()?.proto {
                 Proto::Tcp(Tcp::Conn(c)) if !c.established => {
-                    Some(c.started + crate::stack::NEIGHBOR_TIMEOUT_US)
+                    Some(c.started + crate::neigh::NEIGHBOR_TIMEOUT_US)
                 }
                 _ => None,
             });
@@ -702,7 +716,8 @@ impl<P: Platform> Stack<P> {
             (SOCK_RAW, _) => return Err(Errno::EPROTONOSUPPORT),
             _ => return Err(Errno::ESOCKTNOSUPPORT),
         };
-        let sock = Sock::new(proto, Opts::new(&self.cfg));
+        let bufs = (self.cfg.tcp_rx_buf, self.cfg.tcp_tx_buf);
+        let sock = Sock::new(proto, Opts::new(bufs));
         let id = self.socks.insert(sock, self.cfg.max_sockets)?;
         if let Some(Proto::Raw(_)) = self.socks.get(id).map(|s| &s.proto) {
             // A raw socket receives from every interface from the start.
@@ -721,6 +736,44 @@ impl<P: Platform> Stack<P> {
 
     pub(crate) fn sock_mut(&mut self, id: SocketId) -> SysResult<&mut Sock> {
         self.socks.get_mut(id).ok_or(Errno::EBADF)
+    }
+
+    /// The socket's SOL_SOCKET settings changed (the kernel glue calls this after every
+    /// SOL_SOCKET `setsockopt` the socket core accepted, and for an accepted socket).
+    pub fn set_settings(&mut self, id: SocketId, set: SocketSettings) -> SysResult<()> {
+        if self.sock_mut(id)?.opts.set_settings(set) {
+            // A listener or a bound datagram socket moves at once; a connection keeps
+            // its path.
+            self.rebind_engine_sockets(id);
+        }
+        self.apply_conn_opts(id);
+        Ok(())
+    }
+
+    /// The settings as the stack holds them.
+    pub fn settings(&self, id: SocketId) -> SysResult<SocketSettings> {
+        Ok(self.sock(id)?.opts.settings())
+    }
+
+    /// `setsockopt(2)` at the protocol levels (SOL_TCP, SOL_IP).
+    pub fn setsockopt(&mut self, id: SocketId, level: i32, name: i32, val: &[u8]) -> SysResult<()> {
+        let s = self.sock_mut(id)?;
+        let is_tcp = s.is_tcp();
+        s.opts.set(is_tcp, level, name, val)?;
+        self.apply_conn_opts(id);
+        Ok(())
+    }
+
+    /// `getsockopt(2)` at the protocol levels: the bytes written to `out`.
+    pub fn getsockopt(
+        &mut self,
+        id: SocketId,
+        level: i32,
+        name: i32,
+        out: &mut [u8],
+    ) -> SysResult<usize> {
+        let s = self.sock(id)?;
+        s.opts.get(s.is_tcp(), level, name, out)
     }
 
     /// `bind(2)`.
@@ -1123,7 +1176,7 @@ mod tests {
     #[test]
     fn table_reuses_slots_with_new_generation() {
         let mut t = SocketTable::new(0);
-        let mk = || Sock::new(Proto::Tcp(Tcp::Idle), Opts::new(&crate::Config::default()));
+        let mk = || Sock::new(Proto::Tcp(Tcp::Idle), Opts::new((1024, 1024)));
         let a = t.insert(mk(), 4).unwrap();
         t.remove(a).unwrap();
         let b = t.insert(mk(), 4).unwrap();

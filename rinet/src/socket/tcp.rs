@@ -6,23 +6,11 @@ use super::{Conn, Listener, Proto, Sock, SocketId, Tcp, MSG_PEEK, SHUT_RD, SHUT_
 use crate::addr::{Endpoint, Ipv4};
 use crate::engine::{ERef, TcpState};
 use crate::errno::{Errno, SysResult};
-use crate::stack::{Platform, Stack, NEIGHBOR_TIMEOUT_US};
+use crate::neigh::NEIGHBOR_TIMEOUT_US;
+use crate::stack::{Platform, Stack};
 
 /// Largest accepted backlog (Linux `somaxconn`).
 pub const SOMAXCONN: i32 = 4096;
-/// Connections a SYN opened that are not yet in an accept queue, for the whole stack. Each
-/// holds its socket's buffers, so this bounds what a SYN flood can take: 16 times a
-/// connection's receive and send buffers (smoltcp fixes a connection's window when its
-/// SYN arrives, so the buffers cannot come later, and cannot be SYN cookies either).
-pub const SYN_QUEUE_MAX: usize = 16;
-/// A SYN that finds the SYN queue full is dropped (its peer retries in a second), unless
-/// the queue has been full for this long: then it evicts the oldest half-open connection.
-/// Evicting at once would reset real peers whose ACK is on its way: a burst of 64 curl
-/// clients at rinet-host, on a loaded machine, saw up to 5.3 ms from SYN to ACK. A flood
-/// keeps the queue full (it counts as full until it falls below half), so after this
-/// time every new SYN gets in, and a real peer's connection lives until `SYN_QUEUE_MAX`
-/// more SYNs came (8 ms at 2,000 SYNs per second).
-pub const SYN_FLOOD_US: u64 = 100_000;
 
 fn tcp_of(s: &mut Sock) -> SysResult<&mut Tcp> {
     match &mut s.proto {
