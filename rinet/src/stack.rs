@@ -619,8 +619,9 @@ impl<P: Platform> Stack<P> {
                         return false;
                     }
                 }
-                if flags & wire::TCP_RST != 0 {
-                    self.socks.note_rst(local, remote);
+                let rst = flags & wire::TCP_RST != 0;
+                if let Some(r) = self.socks.note_heard((local, remote), rst, self.now) {
+                    self.engine.tcp_set_keepalive(r, None);
                 }
                 let ifindex = self.ifindex_of_slot(slot);
                 if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN {

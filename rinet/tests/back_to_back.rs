@@ -1583,6 +1583,58 @@ fn idle_connection_lives_on() {
 const A_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const B_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
 
+/// SO_KEEPALIVE as on Linux, set on an established connection right after `accept` (as
+/// busybox httpd does): no probe until the peer has been silent for TCP_KEEPIDLE, an
+/// answered probe starts that wait again, unanswered ones follow every TCP_KEEPINTVL,
+/// and TCP_KEEPCNT of them reset the connection with ETIMEDOUT. The wait is longer than
+/// the engine's give-up time for unanswered data, which must not end the connection.
+#[test]
+fn keepalive_probes_after_keepidle_as_linux() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let (idle, intvl, cnt) = (300, 5, 3);
+    let mut net = Net::new();
+    // Static entries: the only frames on the wire are probes and their answers.
+    net.a.neigh_set(0, B_IP, Some(B_MAC), true).unwrap();
+    net.b.neigh_set(0, A_IP, Some(A_MAC), true).unwrap();
+    let (c, s) = connected(&mut net, 80);
+    for (name, v) in [
+        (TCP_KEEPIDLE, idle),
+        (TCP_KEEPINTVL, intvl),
+        (TCP_KEEPCNT, cnt),
+    ] {
+        let v = (v as i32).to_ne_bytes();
+        net.b.setsockopt(s, SOL_TCP, name, &v).unwrap();
+    }
+    let (probes, peer_up) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(true)));
+    let (seen, up) = (probes.clone(), peer_up.clone());
+    net.fault = Box::new(move |a_to_b, _| {
+        if !a_to_b {
+            seen.set(seen.get() + 1);
+        }
+        !a_to_b || up.get()
+    });
+    set(&mut net.b, s, |o| o.keepalive = true);
+    assert_eq!(transfer(&mut net, true, c, s, b"GET /"), b"GET /");
+    probes.set(0);
+
+    net.advance((idle - 1) * SEC);
+    assert_eq!(probes.get(), 0, "no probe before TCP_KEEPIDLE");
+    net.advance(2 * SEC);
+    assert_eq!(probes.get(), 1, "the first probe after TCP_KEEPIDLE");
+    net.advance((idle - 2) * SEC);
+    assert_eq!(probes.get(), 1, "an answered probe: TCP_KEEPIDLE again");
+
+    peer_up.set(false);
+    net.advance(2 * SEC);
+    assert_eq!(probes.get(), 2);
+    net.advance((cnt * intvl - 2) * SEC);
+    assert_eq!(probes.get(), 1 + cnt, "unanswered: every TCP_KEEPINTVL");
+    assert_eq!(so_error(&mut net.b, s), 0);
+    net.advance(2 * SEC);
+    assert_eq!(so_error(&mut net.b, s), Errno::ETIMEDOUT.0);
+}
+
 /// Counts the ARP requests a sends (`net.fault` records them; nothing is dropped).
 fn count_arp_requests_from_a(net: &mut Net) -> std::rc::Rc<std::cell::Cell<u32>> {
     let n = std::rc::Rc::new(std::cell::Cell::new(0));

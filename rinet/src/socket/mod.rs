@@ -17,6 +17,7 @@ use alloc::vec::Vec;
 use crate::addr::{Endpoint, Ipv4};
 use crate::engine::{ERef, Engine, TcpState};
 use crate::errno::{Errno, SysResult};
+use crate::neigh::NEIGHBOR_TIMEOUT_US;
 use crate::stack::{Platform, Stack};
 use crate::wire::DropReason;
 pub use crate::wire::{IPPROTO_ICMP, IPPROTO_IP, IPPROTO_RAW, IPPROTO_TCP, IPPROTO_UDP};
@@ -140,6 +141,13 @@ pub struct Conn {
     /// Whether the engine gives the connection up when unanswered (set while something is
     /// outstanding; see `maintain_conn`).
     pub(crate) give_up: bool,
+    /// When the peer last sent a segment: the idle time SO_KEEPALIVE measures.
+    pub(crate) heard: u64,
+    /// SO_KEEPALIVE's timer: when to look at the idle time again, or, while probing, when
+    /// the probes count as unanswered (see `keepalive_expired`).
+    pub(crate) keepalive_at: Option<u64>,
+    /// The engine is sending keepalive probes, none answered yet.
+    pub(crate) probing: bool,
 }
 
 impl Conn {
@@ -166,6 +174,9 @@ impl Conn {
             snd_max: None,
             isn: None,
             give_up: true,
+            heard: started,
+            keepalive_at: None,
+            probing: false,
         }
     }
 }
@@ -517,14 +528,28 @@ impl SocketTable {
             })
     }
 
-    /// An RST arrived for `local`/`remote`: the connection ends with ECONNRESET or
-    /// ECONNREFUSED rather than a timeout.
-    pub(crate) fn note_rst(&mut self, local: Endpoint, remote: Endpoint) {
+    /// A segment for `local`-`remote` came from the peer at `now`; after a reset (`rst`)
+    /// the connection ends with ECONNRESET or ECONNREFUSED rather than a timeout. Returns
+    /// the engine socket whose keepalive probes it answers: the engine must stop probing
+    /// before it takes the segment in, or it probes again TCP_KEEPINTVL after it, not
+    /// TCP_KEEPIDLE.
+    pub(crate) fn note_heard(
+        &mut self,
+        (local, remote): (Endpoint, Endpoint),
+        rst: bool,
+        now: u64,
+    ) -> Option<ERef> {
+        let mut answered = None;
         for c in self.conns_mut() {
             if c.local == local && c.remote == remote {
-                c.saw_rst = true;
+                c.saw_rst |= rst;
+                c.heard = now;
+                if core::mem::take(&mut c.probing) {
+                    answered = Some(c.r);
+                }
             }
         }
+        answered
     }
 
     /// Our SYN for `local`-`remote` left with sequence number `seq`.
@@ -676,16 +701,17 @@ impl SocketTable {
     /// Earliest deadline of the socket layer's own timers.
     pub(crate) fn next_deadline(&self, now: u64) -> Option<u64> {
         let fin = self.orphans.iter().map(|o| o.since + FIN_TIMEOUT_US);
-        let syn = self
+        let conn = self
             .slots
             .iter()
             .filter_map(|s| match &s.sock.as_ref()?.proto {
-                Proto::Tcp(Tcp::Conn(c)) if !c.established => {
-                    Some(c.started + crate::neigh::NEIGHBOR_TIMEOUT_US)
+                Proto::Tcp(Tcp::Conn(c)) => {
+                    let arp = (!c.established).then(|| c.started + NEIGHBOR_TIMEOUT_US);
+                    arp.into_iter().chain(c.keepalive_at).min()
                 }
                 _ => None,
             });
-        fin.chain(syn)
+        fin.chain(conn)
             .filter(|&t| t > now)
             .chain(self.time_wait.next_deadline())
             .min()
@@ -747,6 +773,8 @@ impl<P: Platform> Stack<P> {
             self.rebind_engine_sockets(id);
         }
         self.apply_conn_opts(id);
+        // A keepalive timer armed here must reach the platform's timer.
+        self.run();
         Ok(())
     }
 
@@ -761,6 +789,7 @@ impl<P: Platform> Stack<P> {
         let is_tcp = s.is_tcp();
         s.opts.set(is_tcp, level, name, val)?;
         self.apply_conn_opts(id);
+        self.run();
         Ok(())
     }
 

@@ -12,6 +12,10 @@ use crate::stack::{Platform, Stack};
 /// Largest accepted backlog (Linux `somaxconn`).
 pub const SOMAXCONN: i32 = 4096;
 
+fn secs(s: u32) -> u64 {
+    u64::from(s) * 1_000_000
+}
+
 fn tcp_of(s: &mut Sock) -> SysResult<&mut Tcp> {
     match &mut s.proto {
         Proto::Tcp(t) => Ok(t),
@@ -87,14 +91,57 @@ impl<P: Platform> Stack<P> {
 
     /// Push options that affect a live connection into the engine.
     pub(crate) fn apply_conn_opts(&mut self, id: SocketId) {
-        if let Some(s) = self.socks.get(id) {
-            if let Proto::Tcp(Tcp::Conn(c)) = &s.proto {
-                let (r, o) = (c.r, s.opts);
-                self.engine.tcp_set_nodelay(r, o.nodelay);
-                self.engine
-                    .tcp_set_keepalive(r, o.keepalive.then_some(o.keepintvl.min(o.keepidle)));
+        let now = self.now;
+        if let Some(s) = self.socks.get_mut(id) {
+            if let Proto::Tcp(Tcp::Conn(c)) = &mut s.proto {
+                let o = s.opts;
+                self.engine.tcp_set_nodelay(c.r, o.nodelay);
+                if !o.keepalive {
+                    if core::mem::take(&mut c.probing) {
+                        self.engine.tcp_set_keepalive(c.r, None);
+                    }
+                    c.keepalive_at = None;
+                } else if c.keepalive_at.is_none() {
+                    // As Linux: the timer starts when SO_KEEPALIVE comes on. (The engine's
+                    // own keepalive would probe at once: smoltcp's `set_keep_alive`.)
+                    c.keepalive_at = Some(now + secs(o.keepidle));
+                }
             }
         }
+    }
+
+    /// SO_KEEPALIVE's timer ran out, as Linux's `tcp_keepalive_timer`: once the peer has
+    /// been silent for TCP_KEEPIDLE with nothing outstanding, the engine probes at once
+    /// and every TCP_KEEPINTVL after; a segment from the peer ends that (`note_heard`).
+    /// True when TCP_KEEPCNT probes went unanswered: the connection is to be reset.
+    fn keepalive_expired(&mut self, id: SocketId) -> bool {
+        let now = self.now;
+        let Some(s) = self.socks.get_mut(id) else {
+            return false;
+        };
+        let o = s.opts;
+        let Proto::Tcp(Tcp::Conn(c)) = &mut s.proto else {
+            return false;
+        };
+        if c.probing {
+            return true;
+        }
+        // Data outstanding is the retransmission timer's to watch (Linux waits too).
+        let busy = self.engine.tcp_info(c.r).is_some_and(|i| i.send_queue > 0);
+        let idle_until = c.heard + secs(o.keepidle);
+        if busy || now < idle_until {
+            c.keepalive_at = Some(if busy {
+                now + secs(o.keepidle)
+            } else {
+                idle_until
+            });
+            return false;
+        }
+        c.probing = true;
+        c.keepalive_at = Some(now + u64::from(o.keepcnt) * secs(o.keepintvl));
+        self.engine.tcp_set_keepalive(c.r, Some(o.keepintvl));
+        self.socks.kick = true;
+        false
     }
 
     /// `connect(2)`. Starts the handshake and returns EINPROGRESS; the result arrives
@@ -380,16 +427,17 @@ impl<P: Platform> Stack<P> {
             }
         }
         if let Some(i) = info {
-            // Nothing outstanding and no keepalive: nothing can time out, as on Linux.
+            // Nothing outstanding: nothing can time out, as on Linux (a silent peer is
+            // keepalive's to find: see `keepalive_expired`).
             let give_up = !(matches!(i.state, TcpState::Established | TcpState::CloseWait)
-                && i.send_queue == 0
-                && !s.opts.keepalive);
+                && i.send_queue == 0);
             if give_up != c.give_up {
                 c.give_up = give_up;
                 self.engine.tcp_set_give_up(r, give_up);
             }
         }
         let (established, saw_rst, started, hop) = (c.established, c.saw_rst, c.started, c.hop);
+        let keepalive_due = established && c.keepalive_at.is_some_and(|at| now >= at);
         let err;
         if state == TcpState::SynSent
             && now.saturating_sub(started) >= NEIGHBOR_TIMEOUT_US
@@ -427,6 +475,9 @@ impl<P: Platform> Stack<P> {
                 }
                 return;
             }
+        } else if keepalive_due && self.keepalive_expired(id) {
+            self.engine.tcp_abort(r);
+            err = Some(Errno::ETIMEDOUT);
         } else {
             return;
         }
