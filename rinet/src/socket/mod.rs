@@ -144,7 +144,7 @@ pub struct Conn {
     /// When the peer last sent a segment: the idle time SO_KEEPALIVE measures.
     pub(crate) heard: u64,
     /// SO_KEEPALIVE's timer: when to look at the idle time again, or, while probing, when
-    /// the probes count as unanswered (see `keepalive_expired`).
+    /// the probes count as unanswered (see `maintain_conn`).
     pub(crate) keepalive_at: Option<u64>,
     /// The engine is sending keepalive probes, none answered yet.
     pub(crate) probing: bool,
@@ -705,10 +705,8 @@ impl SocketTable {
             .slots
             .iter()
             .filter_map(|s| match &s.sock.as_ref()?.proto {
-                Proto::Tcp(Tcp::Conn(c)) => {
-                    let arp = (!c.established).then(|| c.started + NEIGHBOR_TIMEOUT_US);
-                    arp.into_iter().chain(c.keepalive_at).min()
-                }
+                Proto::Tcp(Tcp::Conn(c)) if c.established => c.keepalive_at,
+                Proto::Tcp(Tcp::Conn(c)) => Some(c.started + NEIGHBOR_TIMEOUT_US),
                 _ => None,
             });
         fin.chain(conn)

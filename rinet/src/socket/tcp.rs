@@ -110,40 +110,6 @@ impl<P: Platform> Stack<P> {
         }
     }
 
-    /// SO_KEEPALIVE's timer ran out, as Linux's `tcp_keepalive_timer`: once the peer has
-    /// been silent for TCP_KEEPIDLE with nothing outstanding, the engine probes at once
-    /// and every TCP_KEEPINTVL after; a segment from the peer ends that (`note_heard`).
-    /// True when TCP_KEEPCNT probes went unanswered: the connection is to be reset.
-    fn keepalive_expired(&mut self, id: SocketId) -> bool {
-        let now = self.now;
-        let Some(s) = self.socks.get_mut(id) else {
-            return false;
-        };
-        let o = s.opts;
-        let Proto::Tcp(Tcp::Conn(c)) = &mut s.proto else {
-            return false;
-        };
-        if c.probing {
-            return true;
-        }
-        // Data outstanding is the retransmission timer's to watch (Linux waits too).
-        let busy = self.engine.tcp_info(c.r).is_some_and(|i| i.send_queue > 0);
-        let idle_until = c.heard + secs(o.keepidle);
-        if busy || now < idle_until {
-            c.keepalive_at = Some(if busy {
-                now + secs(o.keepidle)
-            } else {
-                idle_until
-            });
-            return false;
-        }
-        c.probing = true;
-        c.keepalive_at = Some(now + u64::from(o.keepcnt) * secs(o.keepintvl));
-        self.engine.tcp_set_keepalive(c.r, Some(o.keepintvl));
-        self.socks.kick = true;
-        false
-    }
-
     /// `connect(2)`. Starts the handshake and returns EINPROGRESS; the result arrives
     /// through the poll mask (POLLOUT, or POLLERR with the error in SO_ERROR), and a
     /// second call returns it (EISCONN once connected).
@@ -426,18 +392,37 @@ impl<P: Platform> Stack<P> {
                 c.local = l;
             }
         }
+        let (mut probe, mut keepalive_reset) = (false, false);
         if let Some(i) = info {
             // Nothing outstanding: nothing can time out, as on Linux (a silent peer is
-            // keepalive's to find: see `keepalive_expired`).
+            // keepalive's to find).
             let give_up = !(matches!(i.state, TcpState::Established | TcpState::CloseWait)
                 && i.send_queue == 0);
             if give_up != c.give_up {
                 c.give_up = give_up;
                 self.engine.tcp_set_give_up(r, give_up);
             }
+            // SO_KEEPALIVE's timer ran out, as Linux's `tcp_keepalive_timer`: once the peer
+            // has been silent for TCP_KEEPIDLE with nothing outstanding (data is the
+            // retransmission timer's to watch), the engine probes at once and every
+            // TCP_KEEPINTVL after, until a segment from the peer ends that (`note_heard`);
+            // TCP_KEEPCNT intervals without one reset the connection.
+            let o = &s.opts;
+            if c.established && c.keepalive_at.is_some_and(|at| now >= at) {
+                if c.probing {
+                    keepalive_reset = true;
+                } else if i.send_queue > 0 || now < c.heard + secs(o.keepidle) {
+                    let from = if i.send_queue > 0 { now } else { c.heard };
+                    c.keepalive_at = Some(from + secs(o.keepidle));
+                } else {
+                    (c.probing, probe) = (true, true);
+                    c.keepalive_at = Some(now + secs(o.keepcnt * o.keepintvl));
+                    self.engine.tcp_set_keepalive(r, Some(o.keepintvl));
+                }
+            }
         }
         let (established, saw_rst, started, hop) = (c.established, c.saw_rst, c.started, c.hop);
-        let keepalive_due = established && c.keepalive_at.is_some_and(|at| now >= at);
+        self.socks.kick |= probe;
         let err;
         if state == TcpState::SynSent
             && now.saturating_sub(started) >= NEIGHBOR_TIMEOUT_US
@@ -475,7 +460,7 @@ impl<P: Platform> Stack<P> {
                 }
                 return;
             }
-        } else if keepalive_due && self.keepalive_expired(id) {
+        } else if keepalive_reset {
             self.engine.tcp_abort(r);
             err = Some(Errno::ETIMEDOUT);
         } else {
