@@ -129,7 +129,9 @@ pub struct Conn {
     pub(crate) state: TcpState,
     pub(crate) established: bool,
     pub(crate) saw_rst: bool,
-    pub(crate) started: u64,
+    /// When the peer last sent a segment, or, until it has, when the connection started:
+    /// a connect's ARP timeout and SO_KEEPALIVE's idle time count from it.
+    pub(crate) heard: u64,
     /// Next hop, to detect a neighbour that never answers ARP.
     pub(crate) hop: Ipv4,
     pub(crate) local: Endpoint,
@@ -141,11 +143,11 @@ pub struct Conn {
     /// Whether the engine gives the connection up when unanswered (set while something is
     /// outstanding; see `maintain_conn`).
     pub(crate) give_up: bool,
-    /// When the peer last sent a segment: the idle time SO_KEEPALIVE measures.
-    pub(crate) heard: u64,
     /// SO_KEEPALIVE's timer: when to look at the idle time again, or, while probing, when
-    /// the probes count as unanswered (see `maintain_conn`).
-    pub(crate) keepalive_at: Option<u64>,
+    /// the probes count as unanswered (see `maintain_conn`); 0 when off (an armed timer is
+    /// at least TCP_KEEPIDLE's one second past time 0). Not an `Option<u64>`: with one,
+    /// rinet's code for thumbv7em was some 800 B larger (`cargo xtask size`).
+    pub(crate) keepalive_at: u64,
     /// The engine is sending keepalive probes, none answered yet.
     pub(crate) probing: bool,
 }
@@ -167,15 +169,14 @@ impl Conn {
             state,
             established: hop.is_none(),
             saw_rst: false,
-            started,
+            heard: started,
             hop: hop.unwrap_or(Ipv4::ANY),
             local,
             remote,
             snd_max: None,
             isn: None,
             give_up: true,
-            heard: started,
-            keepalive_at: None,
+            keepalive_at: 0,
             probing: false,
         }
     }
@@ -705,8 +706,8 @@ impl SocketTable {
             .slots
             .iter()
             .filter_map(|s| match &s.sock.as_ref()?.proto {
-                Proto::Tcp(Tcp::Conn(c)) if c.established => c.keepalive_at,
-                Proto::Tcp(Tcp::Conn(c)) => Some(c.started + NEIGHBOR_TIMEOUT_US),
+                Proto::Tcp(Tcp::Conn(c)) if c.established => Some(c.keepalive_at),
+                Proto::Tcp(Tcp::Conn(c)) => Some(c.heard + NEIGHBOR_TIMEOUT_US),
                 _ => None,
             });
         fin.chain(conn)

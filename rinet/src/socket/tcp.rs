@@ -100,11 +100,11 @@ impl<P: Platform> Stack<P> {
                     if core::mem::take(&mut c.probing) {
                         self.engine.tcp_set_keepalive(c.r, None);
                     }
-                    c.keepalive_at = None;
-                } else if c.keepalive_at.is_none() {
+                    c.keepalive_at = 0;
+                } else if c.keepalive_at == 0 {
                     // As Linux: the timer starts when SO_KEEPALIVE comes on. (The engine's
                     // own keepalive would probe at once: smoltcp's `set_keep_alive`.)
-                    c.keepalive_at = Some(now + secs(o.keepidle));
+                    c.keepalive_at = now + secs(o.keepidle);
                 }
             }
         }
@@ -408,24 +408,24 @@ impl<P: Platform> Stack<P> {
             // TCP_KEEPINTVL after, until a segment from the peer ends that (`note_heard`);
             // TCP_KEEPCNT intervals without one reset the connection.
             let o = &s.opts;
-            if c.established && c.keepalive_at.is_some_and(|at| now >= at) {
+            if c.established && c.keepalive_at != 0 && now >= c.keepalive_at {
                 if c.probing {
                     keepalive_reset = true;
                 } else if i.send_queue > 0 || now < c.heard + secs(o.keepidle) {
                     let from = if i.send_queue > 0 { now } else { c.heard };
-                    c.keepalive_at = Some(from + secs(o.keepidle));
+                    c.keepalive_at = from + secs(o.keepidle);
                 } else {
                     (c.probing, probe) = (true, true);
-                    c.keepalive_at = Some(now + secs(o.keepcnt * o.keepintvl));
+                    c.keepalive_at = now + secs(o.keepcnt * o.keepintvl);
                     self.engine.tcp_set_keepalive(r, Some(o.keepintvl));
                 }
             }
         }
-        let (established, saw_rst, started, hop) = (c.established, c.saw_rst, c.started, c.hop);
+        let (established, saw_rst, heard, hop) = (c.established, c.saw_rst, c.heard, c.hop);
         self.socks.kick |= probe;
         let err;
         if state == TcpState::SynSent
-            && now.saturating_sub(started) >= NEIGHBOR_TIMEOUT_US
+            && now.saturating_sub(heard) >= NEIGHBOR_TIMEOUT_US
             && !self.has_neighbor(r.slot(), hop)
         {
             // The next hop never answered ARP: fail like Linux, without clogging others.
