@@ -61,7 +61,7 @@ pub fn udp_echo_client(h: &mut Host, to: Endpoint, count: u32) -> Result<u32, Er
 /// ICMP echo through a raw socket, as busybox ping does: one request a second, replies
 /// counted whenever they arrive (the first may wait for ARP), up to 2 s after the last.
 pub fn ping(h: &mut Host, to: Ipv4, count: u16) -> Result<u16, Errno> {
-    let s = h.socket(SOCK_RAW, IPPROTO_ICMP)?;
+    let s = h.socket(SOCK_RAW, IPPROTO_ICMP.into())?;
     let ident: u16 = 0x7269;
     let mut replied = vec![false; usize::from(count) + 1];
     let mut buf = [0u8; 2048];

@@ -13,6 +13,7 @@ use alloc::boxed::Box;
 use core::ffi::c_void;
 
 use crate::addr::{self, Cidr, Endpoint, Ipv4};
+use crate::engine::TcpState;
 use crate::errno::{Errno, SysResult};
 use crate::route::Route;
 use crate::socket::SocketId;
@@ -894,7 +895,10 @@ pub unsafe extern "C" fn rinet_snmp(st: *mut RinetStack, out: *mut RinetSnmp) ->
         let (s, o) = unsafe { (stack(st)?, out.as_mut().ok_or(Errno::EFAULT)?) };
         let estab = (0..)
             .map_while(|i| s.socket_info(i))
-            .filter(|i| i.proto == 6 && (i.state == 1 || i.state == 8))
+            .filter(|i| {
+                let open = [TcpState::Established, TcpState::CloseWait].map(|s| s as u8);
+                i.proto == crate::wire::IPPROTO_TCP && open.contains(&i.state)
+            })
             .count() as u64;
         s.stats.mib.tcp_curr_estab = estab;
         *o = s.stats.mib.clone();

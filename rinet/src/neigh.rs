@@ -8,9 +8,10 @@
 
 use crate::addr::Ipv4;
 use crate::errno::{Errno, SysResult};
-use crate::stack::{Platform, Stack, LOOPBACK_IFINDEX};
 
 pub const MAX_NEIGHBORS: usize = 32;
+/// How long a connection may wait for its next hop to answer ARP (Linux: 3 probes, 1 s).
+pub const NEIGHBOR_TIMEOUT_US: u64 = 3_000_000;
 /// A neighbour heard from this recently is still trusted after an address change (the
 /// engine's own cache keeps entries this long).
 const NEIGHBOR_REUSE_US: u64 = 60_000_000;
@@ -45,28 +46,28 @@ impl Neighbor {
     }
 }
 
-impl<P: Platform> Stack<P> {
-    pub fn neighbors(&self) -> impl Iterator<Item = &Neighbor> {
-        self.neighbors.iter()
+/// The table itself; the stack feeds the engine from it.
+#[derive(Default)]
+pub struct Neighbors {
+    entries: heapless::Vec<Neighbor, MAX_NEIGHBORS>,
+    /// The wire contradicted a static entry: it is to be handed to the engine again at
+    /// once.
+    pub(crate) contradicted: bool,
+}
+
+impl Neighbors {
+    pub fn iter(&self) -> impl Iterator<Item = &Neighbor> {
+        self.entries.iter()
     }
 
-    /// Note a neighbour from an ARP packet it sent on `slot`.
-    pub(crate) fn learn_neighbor(&mut self, slot: usize, ip: Ipv4, mac: [u8; 6]) {
-        let ifindex = self.ifindex_of_slot(slot);
-        let ours = self
-            .netif(ifindex)
-            .and_then(|i| i.addr)
-            .is_some_and(|c| c.contains(ip));
-        if !ours || ip.is_any() {
-            return;
-        }
-        let now = self.now;
-        if let Some(n) = self.neighbor_mut(ifindex, ip) {
+    /// Note a neighbour on `ifindex` from an ARP packet it sent.
+    pub(crate) fn learn(&mut self, ifindex: u32, ip: Ipv4, mac: [u8; 6], now: u64) {
+        if let Some(n) = self.find_mut(ifindex, ip) {
             if n.permanent {
                 if n.mac != mac {
                     // The engine takes the wire's word; put the static entry back at once.
                     n.injected_us = None;
-                    self.static_contradicted = true;
+                    self.contradicted = true;
                 }
             } else {
                 n.mac = mac;
@@ -74,7 +75,7 @@ impl<P: Platform> Stack<P> {
             }
             return;
         }
-        let _ = self.insert_neighbor(Neighbor {
+        let _ = self.insert(Neighbor {
             ip,
             mac,
             ifindex,
@@ -84,107 +85,65 @@ impl<P: Platform> Stack<P> {
         });
     }
 
-    fn neighbor_mut(&mut self, ifindex: u32, ip: Ipv4) -> Option<&mut Neighbor> {
-        self.neighbors
+    fn find_mut(&mut self, ifindex: u32, ip: Ipv4) -> Option<&mut Neighbor> {
+        self.entries
             .iter_mut()
             .find(|n| n.ip == ip && n.ifindex == ifindex)
     }
 
     /// Add an entry, evicting the stalest learned one when the table is full.
-    fn insert_neighbor(&mut self, n: Neighbor) -> SysResult<()> {
-        if self.neighbors.is_full() {
-            let stalest = (0..self.neighbors.len())
-                .filter(|&i| !self.neighbors[i].permanent)
-                .min_by_key(|&i| self.neighbors[i].updated_us)
+    fn insert(&mut self, n: Neighbor) -> SysResult<()> {
+        if self.entries.is_full() {
+            let stalest = (0..self.entries.len())
+                .filter(|&i| !self.entries[i].permanent)
+                .min_by_key(|&i| self.entries[i].updated_us)
                 .ok_or(Errno::ENOBUFS)?;
-            self.neighbors.swap_remove(stalest);
+            self.entries.swap_remove(stalest);
         }
-        self.neighbors.push(n).map_err(|_| Errno::ENOBUFS)
+        self.entries.push(n).map_err(|_| Errno::ENOBUFS)
     }
 
-    pub(crate) fn has_neighbor(&self, slot: usize, ip: Ipv4) -> bool {
-        let ifindex = self.ifindex_of_slot(slot);
-        ifindex == LOOPBACK_IFINDEX
-            || self
-                .neighbors
-                .iter()
-                .any(|n| n.ip == ip && n.ifindex == ifindex)
+    pub(crate) fn contains(&self, ifindex: u32, ip: Ipv4) -> bool {
+        self.entries
+            .iter()
+            .any(|n| n.ip == ip && n.ifindex == ifindex)
     }
 
-    /// Give the engine back the neighbours of `ifindex` it may use (static ones and recent
-    /// ones) after its cache was emptied.
-    pub(crate) fn restore_neighbors(&mut self, ifindex: u32) {
-        let Some(slot) = self.netif(ifindex).map(|i| i.slot) else {
-            return;
-        };
-        let now = self.now;
-        for n in self.neighbors.iter().filter(|n| n.ifindex == ifindex) {
-            if n.permanent || now.saturating_sub(n.updated_us) < NEIGHBOR_REUSE_US {
-                self.engine.add_neighbor(slot, n.mac, n.ip, now);
-            }
-        }
+    /// The neighbours of `ifindex` the engine may use after its cache was emptied: static
+    /// ones and recent ones.
+    pub(crate) fn reusable(&self, ifindex: u32, now: u64) -> impl Iterator<Item = &Neighbor> {
+        self.entries.iter().filter(move |n| {
+            n.ifindex == ifindex
+                && (n.permanent || now.saturating_sub(n.updated_us) < NEIGHBOR_REUSE_US)
+        })
     }
 
-    /// Hand static entries to the engine again before its cache expires them, or at once
-    /// after the wire contradicted one.
-    pub(crate) fn refresh_static_neighbors(&mut self) {
-        self.static_contradicted = false;
-        let now = self.now;
-        for i in 0..self.neighbors.len() {
-            let n = self.neighbors[i];
+    /// Hand `feed` the static entries due to reach the engine again (before its cache
+    /// expires them, or at once after the wire contradicted one).
+    pub(crate) fn refresh_static(&mut self, now: u64, mut feed: impl FnMut(&Neighbor)) {
+        self.contradicted = false;
+        for n in self.entries.iter_mut().filter(|n| n.permanent) {
             let due = n
                 .injected_us
                 .is_none_or(|t| now.saturating_sub(t) >= STATIC_REFRESH_US);
-            if !n.permanent || !due {
-                continue;
+            if due {
+                feed(n);
+                n.injected_us = Some(now);
             }
-            if let Some(slot) = self.netif(n.ifindex).map(|i| i.slot) {
-                self.engine.add_neighbor(slot, n.mac, n.ip, now);
-            }
-            self.neighbors[i].injected_us = Some(now);
         }
     }
 
-    /// The interface an ARP request without a device name means: the one `ip` is on-link
-    /// through (Linux looks up a link-scope route). Local addresses are not ARP's business.
-    fn neigh_dev(&self, ifindex: u32, ip: Ipv4) -> SysResult<u32> {
-        if ifindex != 0 {
-            let nif = self.netif(ifindex).ok_or(Errno::ENODEV)?;
-            return if nif.ifindex == LOOPBACK_IFINDEX {
-                Err(Errno::EINVAL)
-            } else {
-                Ok(ifindex)
-            };
-        }
-        if self.is_local_addr(ip) {
-            return Err(Errno::EINVAL);
-        }
-        self.ifs
-            .iter()
-            .filter(|i| i.ifindex != LOOPBACK_IFINDEX && i.up)
-            .find(|i| i.addr.is_some_and(|c| c.contains(ip)))
-            .map(|i| i.ifindex)
-            .ok_or(Errno::ENETUNREACH)
-    }
-
-    /// `SIOCSARP`: set the entry for `ip` (`ifindex` 0: the interface it is on-link
-    /// through). Without a hardware address (no `ATF_COM`) only an existing entry can be
-    /// set, and it stops being permanent, as on Linux.
-    pub fn neigh_set(
+    /// `SIOCSARP` on the table (see [`crate::Stack::neigh_set`]).
+    pub(crate) fn set(
         &mut self,
         ifindex: u32,
         ip: Ipv4,
         mac: Option<[u8; 6]>,
         permanent: bool,
+        now: u64,
     ) -> SysResult<()> {
-        if ip.is_any() || ip.is_broadcast() || ip.is_multicast() {
-            return Err(Errno::EINVAL);
-        }
-        let ifindex = self.neigh_dev(ifindex, ip)?;
-        self.now = self.platform.now_us();
-        let now = self.now;
         let Some(mac) = mac else {
-            let n = self.neighbor_mut(ifindex, ip).ok_or(Errno::EINVAL)?;
+            let n = self.find_mut(ifindex, ip).ok_or(Errno::EINVAL)?;
             n.permanent = false;
             return Ok(());
         };
@@ -200,41 +159,100 @@ impl<P: Platform> Stack<P> {
             permanent,
             injected_us: Some(now),
         };
-        match self.neighbor_mut(ifindex, ip) {
+        match self.find_mut(ifindex, ip) {
             Some(n) => *n = entry,
-            None => self.insert_neighbor(entry)?,
+            None => self.insert(entry)?,
         }
-        if let Some(slot) = self.netif(ifindex).map(|i| i.slot) {
-            self.engine.add_neighbor(slot, mac, ip, now);
-        }
-        self.run();
         Ok(())
     }
 
     /// `SIOCGARP`: the entry for `ip` on `ifindex`; ENXIO if there is none.
-    pub fn neigh_get(&self, ifindex: u32, ip: Ipv4) -> SysResult<Neighbor> {
-        self.neighbors
+    pub fn get(&self, ifindex: u32, ip: Ipv4) -> SysResult<Neighbor> {
+        self.entries
             .iter()
             .find(|n| n.ip == ip && n.ifindex == ifindex)
             .copied()
             .ok_or(Errno::ENXIO)
     }
 
-    /// `SIOCDARP`: forget the entry for `ip` (`ifindex` 0 as for [`Stack::neigh_set`]);
-    /// the engine forgets it too and asks ARP again next time.
-    pub fn neigh_delete(&mut self, ifindex: u32, ip: Ipv4) -> SysResult<()> {
-        let ifindex = self.neigh_dev(ifindex, ip)?;
+    /// `SIOCDARP` on the table: ENXIO if there is no such entry.
+    pub(crate) fn remove(&mut self, ifindex: u32, ip: Ipv4) -> SysResult<()> {
         let pos = self
-            .neighbors
+            .entries
             .iter()
             .position(|n| n.ip == ip && n.ifindex == ifindex)
             .ok_or(Errno::ENXIO)?;
-        self.neighbors.swap_remove(pos);
-        self.now = self.platform.now_us();
-        if let Some(slot) = self.netif(ifindex).map(|i| i.slot) {
-            self.engine.flush_neighbors(slot);
-        }
-        self.restore_neighbors(ifindex);
+        self.entries.swap_remove(pos);
         Ok(())
+    }
+
+    /// The interface is gone.
+    pub(crate) fn forget_if(&mut self, ifindex: u32) {
+        self.entries.retain(|n| n.ifindex != ifindex);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const IF: u32 = 2;
+    const MAC: [u8; 6] = [2, 0, 0, 0, 0, 9];
+
+    fn ip(last: u8) -> Ipv4 {
+        Ipv4::new(10, 0, 0, last)
+    }
+
+    #[test]
+    fn the_wire_updates_learned_entries_but_not_static_ones() {
+        let mut t = Neighbors::default();
+        t.learn(IF, ip(1), MAC, 5);
+        t.learn(IF, ip(1), [2, 0, 0, 0, 0, 8], 6);
+        assert_eq!(t.get(IF, ip(1)).unwrap().mac, [2, 0, 0, 0, 0, 8]);
+        t.set(IF, ip(2), Some(MAC), true, 7).unwrap();
+        t.learn(IF, ip(2), [2, 0, 0, 0, 0, 8], 8);
+        assert_eq!(t.get(IF, ip(2)).unwrap().mac, MAC);
+        assert!(
+            t.contradicted,
+            "the engine took the wire's word: put it back"
+        );
+        let mut fed = 0;
+        t.refresh_static(8, |n| {
+            assert_eq!(n.ip, ip(2));
+            fed += 1;
+        });
+        assert_eq!((fed, t.contradicted), (1, false));
+    }
+
+    #[test]
+    fn a_full_table_evicts_the_stalest_learned_entry_never_a_static_one() {
+        let mut t = Neighbors::default();
+        t.set(IF, ip(0), Some(MAC), true, 0).unwrap();
+        for i in 1..MAX_NEIGHBORS as u8 {
+            t.learn(IF, ip(i), MAC, u64::from(i));
+        }
+        t.learn(IF, ip(200), MAC, 100);
+        assert!(t.contains(IF, ip(0)) && t.contains(IF, ip(200)));
+        assert!(!t.contains(IF, ip(1)), "the stalest learned entry goes");
+    }
+
+    #[test]
+    fn only_static_and_recent_entries_are_given_back() {
+        let mut t = Neighbors::default();
+        t.set(IF, ip(1), Some(MAC), true, 0).unwrap();
+        t.learn(IF, ip(2), MAC, 0);
+        t.learn(IF, ip(3), MAC, NEIGHBOR_REUSE_US);
+        t.learn(IF + 1, ip(4), MAC, NEIGHBOR_REUSE_US);
+        let back: Vec<_> = t
+            .reusable(IF, NEIGHBOR_REUSE_US + 1)
+            .map(|n| n.ip)
+            .collect();
+        assert_eq!(back, [ip(1), ip(3)]);
+        assert_eq!(
+            t.set(IF, ip(5), Some([1, 0, 0, 0, 0, 0]), true, 0),
+            Err(Errno::EINVAL)
+        );
+        assert_eq!(t.set(IF, ip(5), None, false, 0), Err(Errno::EINVAL));
+        assert_eq!(t.remove(IF, ip(5)), Err(Errno::ENXIO));
     }
 }

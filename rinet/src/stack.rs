@@ -11,7 +11,7 @@ use alloc::vec::Vec;
 use crate::addr::{Cidr, Ipv4};
 use crate::engine::{Engine, Link, TcpState};
 use crate::errno::{Errno, SysResult};
-use crate::neigh::{Neighbor, MAX_NEIGHBORS};
+use crate::neigh::{Neighbor, Neighbors};
 use crate::route::{Route, RouteTable};
 use crate::socket::time_wait::{Segment, Verdict};
 use crate::socket::{Proto, SocketId, SocketTable, Tcp};
@@ -64,8 +64,6 @@ impl Default for Config {
 }
 
 pub const LOOPBACK_IFINDEX: u32 = 1;
-/// How long a connection may wait for its next hop to answer ARP (Linux: 3 probes, 1 s).
-pub const NEIGHBOR_TIMEOUT_US: u64 = 3_000_000;
 
 /// Interface flags, as `SIOCGIFFLAGS` reports them.
 pub const IFF_UP: u32 = 0x1;
@@ -114,7 +112,7 @@ pub struct Stack<P: Platform> {
     pub(crate) engine: Engine,
     pub(crate) ifs: Vec<Netif>,
     pub(crate) routes: RouteTable,
-    pub(crate) neighbors: heapless::Vec<Neighbor, MAX_NEIGHBORS>,
+    pub(crate) neighbors: Neighbors,
     pub(crate) socks: SocketTable,
     pub stats: Stats,
     pub(crate) now: u64,
@@ -124,8 +122,6 @@ pub struct Stack<P: Platform> {
     /// engine slot. Like Linux, such connections are not killed: they pause (their frames
     /// are neither sent nor received) until the address returns or they time out.
     retained: Vec<(usize, Ipv4)>,
-    /// The wire contradicted a static neighbour: put it back in the engine at once.
-    pub(crate) static_contradicted: bool,
 }
 
 impl<P: Platform> Stack<P> {
@@ -139,14 +135,13 @@ impl<P: Platform> Stack<P> {
             engine: Engine::default(),
             ifs: Vec::new(),
             routes: RouteTable::default(),
-            neighbors: heapless::Vec::new(),
+            neighbors: Neighbors::default(),
             socks: SocketTable::new(seed),
             stats: Stats::default(),
             now,
             seed,
             timer: None,
             retained: Vec::new(),
-            static_contradicted: false,
         };
         s.add_link(LOOPBACK_IFINDEX, Link::Loopback, 65535)?;
         s.set_addr(
@@ -231,7 +226,7 @@ impl<P: Platform> Stack<P> {
         self.engine.remove_iface(slot);
         self.ifs.remove(pos);
         self.routes.flush_if(ifindex);
-        self.neighbors.retain(|n| n.ifindex != ifindex);
+        self.neighbors.forget_if(ifindex);
         self.sync_addrs();
         self.run();
         Ok(())
@@ -621,8 +616,9 @@ impl<P: Platform> Stack<P> {
                         return false;
                     }
                 }
-                if flags & wire::TCP_RST != 0 {
-                    self.socks.note_rst(local, remote);
+                let rst = flags & wire::TCP_RST != 0;
+                if let Some(r) = self.socks.note_heard((local, remote), rst, self.now) {
+                    self.engine.tcp_set_keepalive(r, None);
                 }
                 let ifindex = self.ifindex_of_slot(slot);
                 if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN {
@@ -767,7 +763,7 @@ impl<P: Platform> Stack<P> {
                     self.with_sink(port, |engine, now, sink| {
                         engine.ingress(port.slot, frame, now, sink)
                     });
-                    if self.static_contradicted {
+                    if self.neighbors.contradicted {
                         self.refresh_static_neighbors();
                     }
                     self.maintain();
@@ -879,6 +875,124 @@ impl<P: Platform> Stack<P> {
 
     pub(crate) fn sock_count(&self) -> usize {
         self.socks.len()
+    }
+
+    // ---- neighbours: the table in `neigh`, fed to the engine from here ----
+
+    pub fn neighbors(&self) -> impl Iterator<Item = &Neighbor> {
+        self.neighbors.iter()
+    }
+
+    /// Note a neighbour from an ARP packet it sent on `slot`.
+    fn learn_neighbor(&mut self, slot: usize, ip: Ipv4, mac: [u8; 6]) {
+        let ifindex = self.ifindex_of_slot(slot);
+        let ours = self
+            .netif(ifindex)
+            .and_then(|i| i.addr)
+            .is_some_and(|c| c.contains(ip));
+        if ours && !ip.is_any() {
+            self.neighbors.learn(ifindex, ip, mac, self.now);
+        }
+    }
+
+    pub(crate) fn has_neighbor(&self, slot: usize, ip: Ipv4) -> bool {
+        let ifindex = self.ifindex_of_slot(slot);
+        ifindex == LOOPBACK_IFINDEX || self.neighbors.contains(ifindex, ip)
+    }
+
+    /// Give the engine back the neighbours of `ifindex` it may use (static ones and recent
+    /// ones) after its cache was emptied.
+    fn restore_neighbors(&mut self, ifindex: u32) {
+        let Some(slot) = self.netif(ifindex).map(|i| i.slot) else {
+            return;
+        };
+        let now = self.now;
+        for n in self.neighbors.reusable(ifindex, now) {
+            self.engine.add_neighbor(slot, n.mac, n.ip, now);
+        }
+    }
+
+    /// Hand static entries to the engine again before its cache expires them, or at once
+    /// after the wire contradicted one.
+    fn refresh_static_neighbors(&mut self) {
+        let Stack {
+            neighbors,
+            engine,
+            ifs,
+            now,
+            ..
+        } = self;
+        neighbors.refresh_static(*now, |n| {
+            if let Some(i) = ifs.iter().find(|i| i.ifindex == n.ifindex) {
+                engine.add_neighbor(i.slot, n.mac, n.ip, *now);
+            }
+        });
+    }
+
+    /// The interface an ARP request without a device name means: the one `ip` is on-link
+    /// through (Linux looks up a link-scope route). Local addresses are not ARP's business.
+    fn neigh_dev(&self, ifindex: u32, ip: Ipv4) -> SysResult<u32> {
+        if ifindex != 0 {
+            let nif = self.netif(ifindex).ok_or(Errno::ENODEV)?;
+            return if nif.ifindex == LOOPBACK_IFINDEX {
+                Err(Errno::EINVAL)
+            } else {
+                Ok(ifindex)
+            };
+        }
+        if self.is_local_addr(ip) {
+            return Err(Errno::EINVAL);
+        }
+        self.ifs
+            .iter()
+            .filter(|i| i.ifindex != LOOPBACK_IFINDEX && i.up)
+            .find(|i| i.addr.is_some_and(|c| c.contains(ip)))
+            .map(|i| i.ifindex)
+            .ok_or(Errno::ENETUNREACH)
+    }
+
+    /// `SIOCSARP`: set the entry for `ip` (`ifindex` 0: the interface it is on-link
+    /// through). Without a hardware address (no `ATF_COM`) only an existing entry can be
+    /// set, and it stops being permanent, as on Linux.
+    pub fn neigh_set(
+        &mut self,
+        ifindex: u32,
+        ip: Ipv4,
+        mac: Option<[u8; 6]>,
+        permanent: bool,
+    ) -> SysResult<()> {
+        if ip.is_any() || ip.is_broadcast() || ip.is_multicast() {
+            return Err(Errno::EINVAL);
+        }
+        let ifindex = self.neigh_dev(ifindex, ip)?;
+        self.now = self.platform.now_us();
+        self.neighbors.set(ifindex, ip, mac, permanent, self.now)?;
+        let Some(mac) = mac else {
+            return Ok(());
+        };
+        if let Some(slot) = self.netif(ifindex).map(|i| i.slot) {
+            self.engine.add_neighbor(slot, mac, ip, self.now);
+        }
+        self.run();
+        Ok(())
+    }
+
+    /// `SIOCGARP`: the entry for `ip` on `ifindex`; ENXIO if there is none.
+    pub fn neigh_get(&self, ifindex: u32, ip: Ipv4) -> SysResult<Neighbor> {
+        self.neighbors.get(ifindex, ip)
+    }
+
+    /// `SIOCDARP`: forget the entry for `ip` (`ifindex` 0 as for [`Stack::neigh_set`]);
+    /// the engine forgets it too and asks ARP again next time.
+    pub fn neigh_delete(&mut self, ifindex: u32, ip: Ipv4) -> SysResult<()> {
+        let ifindex = self.neigh_dev(ifindex, ip)?;
+        self.neighbors.remove(ifindex, ip)?;
+        self.now = self.platform.now_us();
+        if let Some(slot) = self.netif(ifindex).map(|i| i.slot) {
+            self.engine.flush_neighbors(slot);
+        }
+        self.restore_neighbors(ifindex);
+        Ok(())
     }
 }
 

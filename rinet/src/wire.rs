@@ -8,9 +8,13 @@ use crate::addr::{Endpoint, Ipv4};
 pub const ETH_HDR_LEN: usize = 14;
 pub const ETHERTYPE_IPV4: u16 = 0x0800;
 pub const ETHERTYPE_ARP: u16 = 0x0806;
+/// IP protocol numbers: the IPv4 header's protocol field, and the `protocol` argument of
+/// `socket(2)` (where `IPPROTO_IP`, 0, asks for the socket type's default).
+pub const IPPROTO_IP: u8 = 0;
 pub const IPPROTO_ICMP: u8 = 1;
 pub const IPPROTO_TCP: u8 = 6;
 pub const IPPROTO_UDP: u8 = 17;
+pub const IPPROTO_RAW: u8 = 255;
 
 pub const TCP_FIN: u8 = 0x01;
 pub const TCP_SYN: u8 = 0x02;

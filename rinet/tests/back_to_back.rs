@@ -271,7 +271,7 @@ fn syn_flood_does_not_lock_out_a_client() {
         // The SYN queue bounds what the flood holds: beside the listening sockets and the
         // accept queue, 16 connections.
         let queued = accept_queue(&mut net.b, l).0 as usize;
-        let max = base + queued + rinet::socket::tcp::SYN_QUEUE_MAX;
+        let max = base + queued + rinet::socket::SYN_QUEUE_MAX;
         assert!(net.b.engine_socket_count() <= max, "after SYN {i}");
     }
     let took = connected_at.expect("the client never connected during the flood");
@@ -294,7 +294,7 @@ fn syn_flood_does_not_lock_out_a_client() {
 fn a_full_syn_queue_of_young_connections_drops_the_new_syn() {
     let mut net = Net::new();
     listener(&mut net.b, 80, 64);
-    let max = rinet::socket::tcp::SYN_QUEUE_MAX;
+    let max = rinet::socket::SYN_QUEUE_MAX;
     let mut rng = Rng(3);
     // All at the same instant: none is old enough to give way.
     for i in 0..max + 5 {
@@ -319,14 +319,14 @@ fn the_syn_queue_forgets_a_removed_interface() {
     let l = listener(&mut net.b, 80, 4);
     let idle = net.b.engine_socket_count();
     let mut rng = Rng(5);
-    for i in 0..rinet::socket::tcp::SYN_QUEUE_MAX {
+    for i in 0..rinet::socket::SYN_QUEUE_MAX {
         let src = random_source(&mut rng);
         net.b
             .receive(IF, &forged_syn(src, 3000 + i as u16, 80, 0x02, 1));
     }
     assert_eq!(
         net.b.engine_socket_count(),
-        idle + rinet::socket::tcp::SYN_QUEUE_MAX
+        idle + rinet::socket::SYN_QUEUE_MAX
     );
     net.b.remove_link(IF).unwrap();
     // Only the loopback listening socket is left, and the queue has room again.
@@ -691,10 +691,10 @@ fn connected_udp_hears_only_its_peer() {
 fn without_raw_sockets_icmp_is_refused_and_ipproto_raw_still_opens() {
     let mut net = Net::new();
     assert_eq!(
-        net.a.socket(SOCK_RAW, IPPROTO_ICMP),
+        net.a.socket(SOCK_RAW, IPPROTO_ICMP.into()),
         Err(Errno::EPROTONOSUPPORT)
     );
-    assert!(net.a.socket(SOCK_RAW, IPPROTO_RAW).is_ok());
+    assert!(net.a.socket(SOCK_RAW, IPPROTO_RAW.into()).is_ok());
 }
 
 #[test]
@@ -704,7 +704,7 @@ fn without_raw_sockets_icmp_is_refused_and_ipproto_raw_still_opens() {
 )]
 fn raw_icmp_ping() {
     let mut net = Net::new();
-    let r = net.a.socket(SOCK_RAW, IPPROTO_ICMP).unwrap();
+    let r = net.a.socket(SOCK_RAW, IPPROTO_ICMP.into()).unwrap();
     // Echo request: type 8, id 0x1234, seq 1, payload "ping".
     let mut icmp = vec![8, 0, 0, 0, 0x12, 0x34, 0, 1, b'p', b'i', b'n', b'g'];
     let sum = rinet::wire::csum_fold(rinet::wire::csum_add(0, &icmp));
@@ -779,19 +779,25 @@ fn errors_match_linux() {
     let s = &mut net.a;
     assert_eq!(s.socket(5, 0), Err(Errno::ESOCKTNOSUPPORT));
     assert_eq!(
-        s.socket(SOCK_STREAM, IPPROTO_UDP),
+        s.socket(SOCK_STREAM, IPPROTO_UDP.into()),
         Err(Errno::EPROTONOSUPPORT)
     );
     assert_eq!(s.socket(SOCK_RAW, 0), Err(Errno::EPROTONOSUPPORT));
-    assert_eq!(s.socket(SOCK_RAW, IPPROTO_TCP), Err(Errno::EPROTONOSUPPORT));
+    assert_eq!(
+        s.socket(SOCK_RAW, IPPROTO_TCP.into()),
+        Err(Errno::EPROTONOSUPPORT)
+    );
     let raw = s
-        .socket(SOCK_RAW, IPPROTO_RAW)
+        .socket(SOCK_RAW, IPPROTO_RAW.into())
         .expect("udhcpc opens one for ioctls");
     assert_eq!(
         s.send(raw, &[0x45; 20], Some(ep(B_IP, 0))),
         Err(Errno::EOPNOTSUPP)
     );
-    assert_eq!(s.socket(SOCK_DGRAM, IPPROTO_ICMP), Err(Errno::EACCES));
+    assert_eq!(
+        s.socket(SOCK_DGRAM, IPPROTO_ICMP.into()),
+        Err(Errno::EACCES)
+    );
     let t = s.socket(SOCK_STREAM, 0).unwrap();
     assert_eq!(s.send(t, b"x", None), Err(Errno::EPIPE));
     let mut buf = [0u8; 4];
@@ -1032,8 +1038,8 @@ fn martians_are_dropped_unanswered_and_counted() {
 )]
 fn echo_with_any_code_is_answered_keeping_the_code() {
     let mut net = Net::new();
-    let r = net.a.socket(SOCK_RAW, IPPROTO_ICMP).unwrap();
-    let lo = net.b.socket(SOCK_RAW, IPPROTO_ICMP).unwrap();
+    let r = net.a.socket(SOCK_RAW, IPPROTO_ICMP.into()).unwrap();
+    let lo = net.b.socket(SOCK_RAW, IPPROTO_ICMP.into()).unwrap();
     let mut buf = [0u8; 128];
     for code in [0u8, 1, 9, 255] {
         // From a to b over the wire, then from b to itself over loopback.
@@ -1597,6 +1603,58 @@ fn idle_connection_lives_on() {
 
 const A_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
 const B_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
+
+/// SO_KEEPALIVE as on Linux, set on an established connection right after `accept` (as
+/// busybox httpd does): no probe until the peer has been silent for TCP_KEEPIDLE, an
+/// answered probe starts that wait again, unanswered ones follow every TCP_KEEPINTVL,
+/// and TCP_KEEPCNT of them reset the connection with ETIMEDOUT. The wait is longer than
+/// the engine's give-up time for unanswered data, which must not end the connection.
+#[test]
+fn keepalive_probes_after_keepidle_as_linux() {
+    use std::cell::Cell;
+    use std::rc::Rc;
+    let (idle, intvl, cnt) = (300, 5, 3);
+    let mut net = Net::new();
+    // Static entries: the only frames on the wire are probes and their answers.
+    net.a.neigh_set(0, B_IP, Some(B_MAC), true).unwrap();
+    net.b.neigh_set(0, A_IP, Some(A_MAC), true).unwrap();
+    let (c, s) = connected(&mut net, 80);
+    for (name, v) in [
+        (TCP_KEEPIDLE, idle),
+        (TCP_KEEPINTVL, intvl),
+        (TCP_KEEPCNT, cnt),
+    ] {
+        let v = (v as i32).to_ne_bytes();
+        net.b.setsockopt(s, SOL_TCP, name, &v).unwrap();
+    }
+    let (probes, peer_up) = (Rc::new(Cell::new(0)), Rc::new(Cell::new(true)));
+    let (seen, up) = (probes.clone(), peer_up.clone());
+    net.fault = Box::new(move |a_to_b, _| {
+        if !a_to_b {
+            seen.set(seen.get() + 1);
+        }
+        !a_to_b || up.get()
+    });
+    set(&mut net.b, s, |o| o.keepalive = true);
+    assert_eq!(transfer(&mut net, true, c, s, b"GET /"), b"GET /");
+    probes.set(0);
+
+    net.advance((idle - 1) * SEC);
+    assert_eq!(probes.get(), 0, "no probe before TCP_KEEPIDLE");
+    net.advance(2 * SEC);
+    assert_eq!(probes.get(), 1, "the first probe after TCP_KEEPIDLE");
+    net.advance((idle - 2) * SEC);
+    assert_eq!(probes.get(), 1, "an answered probe: TCP_KEEPIDLE again");
+
+    peer_up.set(false);
+    net.advance(2 * SEC);
+    assert_eq!(probes.get(), 2);
+    net.advance((cnt * intvl - 2) * SEC);
+    assert_eq!(probes.get(), 1 + cnt, "unanswered: every TCP_KEEPINTVL");
+    assert_eq!(so_error(&mut net.b, s), 0);
+    net.advance(2 * SEC);
+    assert_eq!(so_error(&mut net.b, s), Errno::ETIMEDOUT.0);
+}
 
 /// Counts the ARP requests a sends (`net.fault` records them; nothing is dropped).
 fn count_arp_requests_from_a(net: &mut Net) -> std::rc::Rc<std::cell::Cell<u32>> {

@@ -19,7 +19,7 @@ fn live_stack() -> Fx {
     let st = fx.st;
     let l = fx.socket(SOCK_STREAM, 0).unwrap();
     let u = fx.socket(SOCK_DGRAM, 0).unwrap();
-    let _raw = fx.socket(SOCK_RAW, IPPROTO_ICMP).unwrap();
+    let _raw = fx.socket(SOCK_RAW, IPPROTO_ICMP.into()).unwrap();
     let c = fx.socket(SOCK_STREAM, 0).unwrap();
     // SAFETY: st is live; the buffers are valid for the calls.
     unsafe {

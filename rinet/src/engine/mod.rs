@@ -624,6 +624,9 @@ impl Engine {
         }
     }
 
+    /// Keepalive probes: on an idle connection smoltcp sends one at once, then one after
+    /// every `interval_s` without a segment either way; `None` sends no more once a
+    /// segment has come or gone.
     pub fn tcp_set_keepalive(&mut self, r: ERef, interval_s: Option<u32>) {
         if let Some(s) = self.tcp(r) {
             s.set_keep_alive(interval_s.map(|v| Duration::from_secs(u64::from(v))));

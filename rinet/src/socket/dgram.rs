@@ -97,7 +97,7 @@ impl<P: Platform> Stack<P> {
         let (local, bound, bound_if) = (s.local, s.bound, s.opts.bound_if);
         let (udp, proto) = match &s.proto {
             Proto::Udp(_) => (true, 0),
-            Proto::Raw(d) if d.proto != IPPROTO_RAW as u8 => (false, d.proto),
+            Proto::Raw(d) if d.proto != IPPROTO_RAW => (false, d.proto),
             _ => return Ok(()),
         };
         if udp && !bound {
@@ -134,7 +134,7 @@ impl<P: Platform> Stack<P> {
             return Err(Errno::EPIPE);
         }
         let udp = matches!(s.proto, Proto::Udp(_));
-        if matches!(s.proto, Proto::Raw(ref d) if d.proto == IPPROTO_RAW as u8) {
+        if matches!(s.proto, Proto::Raw(ref d) if d.proto == IPPROTO_RAW) {
             return Err(Errno::EOPNOTSUPP);
         }
         let dst = to.or(s.remote).ok_or(Errno::EDESTADDRREQ)?;

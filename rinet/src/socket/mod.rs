@@ -17,20 +17,17 @@ use alloc::vec::Vec;
 use crate::addr::{Endpoint, Ipv4};
 use crate::engine::{ERef, Engine, TcpState};
 use crate::errno::{Errno, SysResult};
+use crate::neigh::NEIGHBOR_TIMEOUT_US;
 use crate::stack::{Platform, Stack};
 use crate::wire::DropReason;
+pub use crate::wire::{IPPROTO_ICMP, IPPROTO_IP, IPPROTO_RAW, IPPROTO_TCP, IPPROTO_UDP};
 pub use opts::Opts;
+use opts::SocketSettings;
 use time_wait::{TimeWait, TimeWaitTable};
 
 pub const SOCK_STREAM: i32 = 1;
 pub const SOCK_DGRAM: i32 = 2;
 pub const SOCK_RAW: i32 = 3;
-
-pub const IPPROTO_IP: i32 = 0;
-pub const IPPROTO_ICMP: i32 = 1;
-pub const IPPROTO_TCP: i32 = 6;
-pub const IPPROTO_UDP: i32 = 17;
-pub const IPPROTO_RAW: i32 = 255;
 
 pub const POLLIN: u32 = 0x001;
 pub const POLLOUT: u32 = 0x004;
@@ -52,11 +49,24 @@ pub const MSG_TRUNC: u32 = 0x20;
 /// First and last ephemeral port (Linux `ip_local_port_range` default).
 pub const EPHEMERAL_FIRST: u16 = 32768;
 pub const EPHEMERAL_LAST: u16 = 60999;
+/// Connections a SYN opened that are not yet in an accept queue, for the whole stack. Each
+/// holds its socket's buffers, so this bounds what a SYN flood can take: 16 times a
+/// connection's receive and send buffers (smoltcp fixes a connection's window when its
+/// SYN arrives, so the buffers cannot come later, and cannot be SYN cookies either).
+pub const SYN_QUEUE_MAX: usize = 16;
+/// A SYN that finds the SYN queue full is dropped (its peer retries in a second), unless
+/// the queue has been full for this long: then it evicts the oldest half-open connection.
+/// Evicting at once would reset real peers whose ACK is on its way: a burst of 64 curl
+/// clients at rinet-host, on a loaded machine, saw up to 5.3 ms from SYN to ACK. A flood
+/// keeps the queue full (it counts as full until it falls below half), so after this
+/// time every new SYN gets in, and a real peer's connection lives until [`SYN_QUEUE_MAX`]
+/// more SYNs came (8 ms at 2,000 SYNs per second).
+pub const SYN_FLOOD_US: u64 = 100_000;
 /// How long a closed connection may sit in FIN-WAIT-2 (Linux `tcp_fin_timeout`).
 pub const FIN_TIMEOUT_US: u64 = 60_000_000;
 
-/// What `/proc/net/{tcp,udp,raw}` shows of a socket. `state` uses Linux's numbering
-/// (1 ESTABLISHED ... 7 CLOSE, 10 LISTEN).
+/// What `/proc/net/{tcp,udp,raw}` shows of a socket. `state` is a [`TcpState`] as Linux
+/// numbers it; a connected UDP or raw socket shows as established, as on Linux.
 #[derive(Clone, Copy, Debug)]
 pub struct SockInfo {
     pub id: SocketId,
@@ -95,7 +105,7 @@ pub struct Listener {
     /// The connections a SYN opened, in the order the SYNs came, with the time each was
     /// seen: half-open ones (SYN-RECEIVED), and, while the accept queue is full, those
     /// that completed the handshake since. Bounded for the whole stack (see
-    /// [`tcp::SYN_QUEUE_MAX`]).
+    /// [`SYN_QUEUE_MAX`]).
     pub(crate) embryos: Vec<(ERef, u64)>,
     /// The accept queue, oldest first: at most `backlog + 1` (as Linux). A plain Vec:
     /// `accept` shifts at most `backlog` refs, and a ring buffer type would cost code of
@@ -119,7 +129,9 @@ pub struct Conn {
     pub(crate) state: TcpState,
     pub(crate) established: bool,
     pub(crate) saw_rst: bool,
-    pub(crate) started: u64,
+    /// When the peer last sent a segment, or, until it has, when the connection started:
+    /// a connect's ARP timeout and SO_KEEPALIVE's idle time count from it.
+    pub(crate) heard: u64,
     /// Next hop, to detect a neighbour that never answers ARP.
     pub(crate) hop: Ipv4,
     pub(crate) local: Endpoint,
@@ -131,6 +143,43 @@ pub struct Conn {
     /// Whether the engine gives the connection up when unanswered (set while something is
     /// outstanding; see `maintain_conn`).
     pub(crate) give_up: bool,
+    /// SO_KEEPALIVE's timer: when to look at the idle time again, or, while probing, when
+    /// the probes count as unanswered (see `maintain_conn`); 0 when off (an armed timer is
+    /// at least TCP_KEEPIDLE's one second past time 0). Not an `Option<u64>`: with one,
+    /// rinet's code for thumbv7em was some 800 B larger (`cargo xtask size`).
+    pub(crate) keepalive_at: u64,
+    /// The engine is sending keepalive probes, none answered yet.
+    pub(crate) probing: bool,
+}
+
+impl Conn {
+    /// A connection the socket layer starts to follow at `started`. `hop` is the next hop
+    /// of one we open, whose handshake is still to come; without one it is a connection a
+    /// listener made (accepted, or reset unaccepted), which counts as established: no
+    /// neighbour timeout and no handshake error applies to it.
+    pub(crate) fn new(
+        r: ERef,
+        state: TcpState,
+        (local, remote): (Endpoint, Endpoint),
+        started: u64,
+        hop: Option<Ipv4>,
+    ) -> Conn {
+        Conn {
+            r,
+            state,
+            established: hop.is_none(),
+            saw_rst: false,
+            heard: started,
+            hop: hop.unwrap_or(Ipv4::ANY),
+            local,
+            remote,
+            snd_max: None,
+            isn: None,
+            give_up: true,
+            keepalive_at: 0,
+            probing: false,
+        }
+    }
 }
 
 pub enum Tcp {
@@ -173,6 +222,22 @@ pub struct Sock {
 }
 
 impl Sock {
+    /// A socket as `socket(2)` makes it: unbound, unconnected, nothing pending.
+    pub(crate) fn new(proto: Proto, opts: Opts) -> Sock {
+        Sock {
+            proto,
+            local: Endpoint::default(),
+            bound: false,
+            remote: None,
+            opts,
+            err: None,
+            err_told: None,
+            shut_rd: false,
+            shut_wr: false,
+            reported: 0,
+        }
+    }
+
     pub(crate) fn is_tcp(&self) -> bool {
         matches!(self.proto, Proto::Tcp(_))
     }
@@ -231,7 +296,7 @@ pub struct SocketTable {
     pub(crate) kick: bool,
     /// Since when a SYN found the SYN queue full (until one finds it below half).
     syn_full_since: Option<u64>,
-    pub(crate) syn_acks: syn_ack::SynAcks,
+    pub(crate) syn_acks: syn_ack::SynAcks<SYN_QUEUE_MAX>,
 }
 
 impl SocketTable {
@@ -464,14 +529,28 @@ impl SocketTable {
             })
     }
 
-    /// An RST arrived for `local`/`remote`: the connection ends with ECONNRESET or
-    /// ECONNREFUSED rather than a timeout.
-    pub(crate) fn note_rst(&mut self, local: Endpoint, remote: Endpoint) {
+    /// A segment for `local`-`remote` came from the peer at `now`; after a reset (`rst`)
+    /// the connection ends with ECONNRESET or ECONNREFUSED rather than a timeout. Returns
+    /// the engine socket whose keepalive probes it answers: the engine must stop probing
+    /// before it takes the segment in, or it probes again TCP_KEEPINTVL after it, not
+    /// TCP_KEEPIDLE.
+    pub(crate) fn note_heard(
+        &mut self,
+        (local, remote): (Endpoint, Endpoint),
+        rst: bool,
+        now: u64,
+    ) -> Option<ERef> {
+        let mut answered = None;
         for c in self.conns_mut() {
             if c.local == local && c.remote == remote {
-                c.saw_rst = true;
+                c.saw_rst |= rst;
+                c.heard = now;
+                if core::mem::take(&mut c.probing) {
+                    answered = Some(c.r);
+                }
             }
         }
+        answered
     }
 
     /// Our SYN for `local`-`remote` left with sequence number `seq`.
@@ -520,7 +599,7 @@ impl SocketTable {
     /// whose accept queue is full is dropped (the peer retries), not reset, as on Linux.
     /// Otherwise it may open a connection in the SYN queue, which is bounded for the whole
     /// stack: when that is full, the SYN is dropped too, or, once it has been full for
-    /// [`tcp::SYN_FLOOD_US`], it takes the place of the oldest half-open connection
+    /// [`SYN_FLOOD_US`], it takes the place of the oldest half-open connection
     /// (evicted silently: a real peer behind it gets a reset when its ACK comes).
     /// Ok(true) when it evicted one; Ok(false) for a SYN let through with no eviction
     /// (also when no listener wants it: the engine refuses it).
@@ -573,13 +652,13 @@ impl SocketTable {
             return Err(DropReason::ListenOverflow);
         }
         let mut evicted = false;
-        if queued < tcp::SYN_QUEUE_MAX / 2 {
+        if queued < SYN_QUEUE_MAX / 2 {
             self.syn_full_since = None;
         }
-        if queued >= tcp::SYN_QUEUE_MAX {
+        if queued >= SYN_QUEUE_MAX {
             let since = *self.syn_full_since.get_or_insert(now);
             let (i, k, _) = oldest
-                .filter(|_| now.saturating_sub(since) >= tcp::SYN_FLOOD_US)
+                .filter(|_| now.saturating_sub(since) >= SYN_FLOOD_US)
                 .ok_or(DropReason::SynQueueFull)?;
             let (r, _) = self
                 .listener_at(i)
@@ -623,16 +702,15 @@ impl SocketTable {
     /// Earliest deadline of the socket layer's own timers.
     pub(crate) fn next_deadline(&self, now: u64) -> Option<u64> {
         let fin = self.orphans.iter().map(|o| o.since + FIN_TIMEOUT_US);
-        let syn = self
+        let conn = self
             .slots
             .iter()
             .filter_map(|s| match &s.sock.as_ref()?.proto {
-                Proto::Tcp(Tcp::Conn(c)) if !c.established => {
-                    Some(c.started + crate::stack::NEIGHBOR_TIMEOUT_US)
-                }
+                Proto::Tcp(Tcp::Conn(c)) if c.established => Some(c.keepalive_at),
+                Proto::Tcp(Tcp::Conn(c)) => Some(c.heard + NEIGHBOR_TIMEOUT_US),
                 _ => None,
             });
-        fin.chain(syn)
+        fin.chain(conn)
             .filter(|&t| t > now)
             .chain(self.time_wait.next_deadline())
             .min()
@@ -642,41 +720,31 @@ impl SocketTable {
 impl<P: Platform> Stack<P> {
     /// `socket(AF_INET, ty, protocol)`.
     pub fn socket(&mut self, ty: i32, protocol: i32) -> SysResult<SocketId> {
-        let proto = match (ty, protocol) {
-            (SOCK_STREAM, IPPROTO_IP | IPPROTO_TCP) => Proto::Tcp(Tcp::Idle),
+        // A number outside the protocol field's range names no protocol.
+        let proto = match (ty, u8::try_from(protocol).ok()) {
+            (SOCK_STREAM, Some(IPPROTO_IP | IPPROTO_TCP)) => Proto::Tcp(Tcp::Idle),
             (SOCK_STREAM, _) => return Err(Errno::EPROTONOSUPPORT),
-            (SOCK_DGRAM, IPPROTO_IP | IPPROTO_UDP) => Proto::Udp(Dgram::default()),
+            (SOCK_DGRAM, Some(IPPROTO_IP | IPPROTO_UDP)) => Proto::Udp(Dgram::default()),
             // Linux "ping sockets" are off by default (net.ipv4.ping_group_range = 1 0).
-            (SOCK_DGRAM, IPPROTO_ICMP) => return Err(Errno::EACCES),
+            (SOCK_DGRAM, Some(IPPROTO_ICMP)) => return Err(Errno::EACCES),
             (SOCK_DGRAM, _) => return Err(Errno::EPROTONOSUPPORT),
             // Without the `raw` feature (CONFIG_RINET_RAW=n) the last arm answers.
             #[cfg(feature = "raw")]
-            (SOCK_RAW, IPPROTO_ICMP) => Proto::Raw(Dgram {
+            (SOCK_RAW, Some(IPPROTO_ICMP)) => Proto::Raw(Dgram {
                 refs: Vec::new(),
-                proto: 1,
+                proto: IPPROTO_ICMP,
             }),
             // IPPROTO_RAW sockets never receive (as on Linux); tools such as udhcpc open
             // one only for interface ioctls. Sending on them is not supported.
-            (SOCK_RAW, IPPROTO_RAW) => Proto::Raw(Dgram {
+            (SOCK_RAW, Some(IPPROTO_RAW)) => Proto::Raw(Dgram {
                 refs: Vec::new(),
-                proto: 255,
+                proto: IPPROTO_RAW,
             }),
             (SOCK_RAW, _) => return Err(Errno::EPROTONOSUPPORT),
             _ => return Err(Errno::ESOCKTNOSUPPORT),
         };
-        let opts = Opts::new(&self.cfg);
-        let sock = Sock {
-            proto,
-            local: Endpoint::default(),
-            bound: false,
-            remote: None,
-            opts,
-            err: None,
-            err_told: None,
-            shut_rd: false,
-            shut_wr: false,
-            reported: 0,
-        };
+        let bufs = (self.cfg.tcp_rx_buf, self.cfg.tcp_tx_buf);
+        let sock = Sock::new(proto, Opts::new(bufs));
         let id = self.socks.insert(sock, self.cfg.max_sockets)?;
         if let Some(Proto::Raw(_)) = self.socks.get(id).map(|s| &s.proto) {
             // A raw socket receives from every interface from the start.
@@ -695,6 +763,47 @@ impl<P: Platform> Stack<P> {
 
     pub(crate) fn sock_mut(&mut self, id: SocketId) -> SysResult<&mut Sock> {
         self.socks.get_mut(id).ok_or(Errno::EBADF)
+    }
+
+    /// The socket's SOL_SOCKET settings changed (the kernel glue calls this after every
+    /// SOL_SOCKET `setsockopt` the socket core accepted, and for an accepted socket).
+    pub fn set_settings(&mut self, id: SocketId, set: SocketSettings) -> SysResult<()> {
+        if self.sock_mut(id)?.opts.set_settings(set) {
+            // A listener or a bound datagram socket moves at once; a connection keeps
+            // its path.
+            self.rebind_engine_sockets(id);
+        }
+        self.apply_conn_opts(id);
+        // A keepalive timer armed here must reach the platform's timer.
+        self.run();
+        Ok(())
+    }
+
+    /// The settings as the stack holds them.
+    pub fn settings(&self, id: SocketId) -> SysResult<SocketSettings> {
+        Ok(self.sock(id)?.opts.settings())
+    }
+
+    /// `setsockopt(2)` at the protocol levels (SOL_TCP, SOL_IP).
+    pub fn setsockopt(&mut self, id: SocketId, level: i32, name: i32, val: &[u8]) -> SysResult<()> {
+        let s = self.sock_mut(id)?;
+        let is_tcp = s.is_tcp();
+        s.opts.set(is_tcp, level, name, val)?;
+        self.apply_conn_opts(id);
+        self.run();
+        Ok(())
+    }
+
+    /// `getsockopt(2)` at the protocol levels: the bytes written to `out`.
+    pub fn getsockopt(
+        &mut self,
+        id: SocketId,
+        level: i32,
+        name: i32,
+        out: &mut [u8],
+    ) -> SysResult<usize> {
+        let s = self.sock(id)?;
+        s.opts.get(s.is_tcp(), level, name, out)
     }
 
     /// `bind(2)`.
@@ -762,19 +871,8 @@ impl<P: Platform> Stack<P> {
         for r in l.all() {
             self.engine.tcp_abort(r);
             if let Some(i) = self.engine.tcp_info(r) {
-                let c = Conn {
-                    r,
-                    state: i.state,
-                    established: true,
-                    saw_rst: false,
-                    started: self.now,
-                    hop: Ipv4::ANY,
-                    local: i.local.unwrap_or_default(),
-                    remote: i.remote.unwrap_or_default(),
-                    snd_max: None,
-                    isn: None,
-                    give_up: true,
-                };
+                let ends = (i.local.unwrap_or_default(), i.remote.unwrap_or_default());
+                let c = Conn::new(r, i.state, ends, self.now, None);
                 self.socks.orphan(&c, false, self.now);
             }
         }
@@ -954,7 +1052,7 @@ impl<P: Platform> Stack<P> {
             let t = self.socks.time_wait.get(k - self.socks.orphans.len())?;
             return Some(SockInfo {
                 id: SocketId(u32::MAX),
-                proto: 6,
+                proto: IPPROTO_TCP,
                 state: TcpState::TimeWait as u8,
                 local: t.local,
                 remote: t.remote,
@@ -966,7 +1064,7 @@ impl<P: Platform> Stack<P> {
         let i = self.engine.tcp_info(r);
         Some(SockInfo {
             id: SocketId(u32::MAX),
-            proto: 6,
+            proto: IPPROTO_TCP,
             state: i.map_or(TcpState::Closed as u8, |i| i.state as u8),
             local,
             remote,
@@ -1043,8 +1141,8 @@ impl<P: Platform> Stack<P> {
         };
         let (proto, local_default, remote_default) = (
             match s.proto {
-                Proto::Tcp(_) => 6,
-                Proto::Udp(_) => 17,
+                Proto::Tcp(_) => IPPROTO_TCP,
+                Proto::Udp(_) => IPPROTO_UDP,
                 Proto::Raw(ref d) => d.proto,
             },
             s.local,
@@ -1053,7 +1151,7 @@ impl<P: Platform> Stack<P> {
         let mut info = SockInfo {
             id,
             proto,
-            state: 7,
+            state: TcpState::Closed as u8,
             local: local_default,
             remote: remote_default,
             tx_queue: 0,
@@ -1061,7 +1159,7 @@ impl<P: Platform> Stack<P> {
         };
         match &s.proto {
             Proto::Tcp(Tcp::Listen(l)) => {
-                info.state = 10;
+                info.state = TcpState::Listen as u8;
                 info.rx_queue = l.ready.len() as u32;
                 info.tx_queue = l.backlog as u32;
             }
@@ -1078,7 +1176,7 @@ impl<P: Platform> Stack<P> {
             }
             Proto::Udp(_) | Proto::Raw(_) => {
                 if s.remote.is_some() {
-                    info.state = 1;
+                    info.state = TcpState::Established as u8;
                 }
                 info.rx_queue = self.bytes_readable(id).unwrap_or(0) as u32;
             }
@@ -1108,18 +1206,7 @@ mod tests {
     #[test]
     fn table_reuses_slots_with_new_generation() {
         let mut t = SocketTable::new(0);
-        let mk = || Sock {
-            proto: Proto::Tcp(Tcp::Idle),
-            local: Endpoint::default(),
-            bound: false,
-            remote: None,
-            opts: Opts::new(&crate::Config::default()),
-            err: None,
-            err_told: None,
-            shut_rd: false,
-            shut_wr: false,
-            reported: 0,
-        };
+        let mk = || Sock::new(Proto::Tcp(Tcp::Idle), Opts::new((1024, 1024)));
         let a = t.insert(mk(), 4).unwrap();
         t.remove(a).unwrap();
         let b = t.insert(mk(), 4).unwrap();

@@ -9,14 +9,12 @@
 //!   passed (already copied into the kernel); a short buffer is EINVAL, an unknown option
 //!   ENOPROTOOPT.
 
-use super::IPPROTO_TCP;
 use crate::errno::{Errno, SysResult};
-use crate::stack::{Config, Platform, Stack};
-use crate::SocketId;
+use crate::wire::IPPROTO_TCP;
 
 pub const SOL_SOCKET: i32 = 1;
 pub const SOL_IP: i32 = 0;
-pub const SOL_TCP: i32 = IPPROTO_TCP;
+pub const SOL_TCP: i32 = IPPROTO_TCP as i32;
 
 pub const TCP_NODELAY: i32 = 1;
 pub const TCP_MAXSEG: i32 = 2;
@@ -71,14 +69,15 @@ pub struct Opts {
 }
 
 impl Opts {
-    pub fn new(cfg: &Config) -> Opts {
+    /// Linux's defaults, with the stack's TCP buffer sizes (receive, send) in bytes.
+    pub fn new((tcp_rx_buf, tcp_tx_buf): (usize, usize)) -> Opts {
         Opts {
             reuseaddr: false,
             keepalive: false,
             nodelay: false,
             broadcast: false,
-            rcvbuf: (cfg.tcp_rx_buf as u32).saturating_mul(2),
-            sndbuf: (cfg.tcp_tx_buf as u32).saturating_mul(2),
+            rcvbuf: (tcp_rx_buf as u32).saturating_mul(2),
+            sndbuf: (tcp_tx_buf as u32).saturating_mul(2),
             linger: None,
             keepidle: 7200,
             keepintvl: 75,
@@ -113,52 +112,44 @@ fn put(out: &mut [u8], bytes: &[u8]) -> usize {
     n
 }
 
-impl<P: Platform> Stack<P> {
-    /// The socket's SOL_SOCKET settings changed (the kernel glue calls this after every
-    /// SOL_SOCKET `setsockopt` the socket core accepted, and for an accepted socket).
-    pub fn set_settings(&mut self, id: SocketId, set: SocketSettings) -> SysResult<()> {
-        let o = &mut self.sock_mut(id)?.opts;
-        let rebind = o.bound_if != set.bound_if;
-        o.reuseaddr = set.reuseaddr;
-        o.keepalive = set.keepalive;
-        o.broadcast = set.broadcast;
-        o.linger = set.linger;
-        for (have, want) in [(&mut o.rcvbuf, set.rcvbuf), (&mut o.sndbuf, set.sndbuf)] {
+impl Opts {
+    /// Take the socket core's SOL_SOCKET settings. Returns whether the socket moved to
+    /// another interface (SO_BINDTODEVICE).
+    pub(crate) fn set_settings(&mut self, set: SocketSettings) -> bool {
+        let rebind = self.bound_if != set.bound_if;
+        self.reuseaddr = set.reuseaddr;
+        self.keepalive = set.keepalive;
+        self.broadcast = set.broadcast;
+        self.linger = set.linger;
+        for (have, want) in [
+            (&mut self.rcvbuf, set.rcvbuf),
+            (&mut self.sndbuf, set.sndbuf),
+        ] {
             if want != 0 {
                 *have = want.clamp(BUF_MIN, BUF_MAX);
             }
         }
-        o.bound_if = set.bound_if;
-        if rebind {
-            // A listener or a bound datagram socket moves at once; a connection keeps
-            // its path.
-            self.rebind_engine_sockets(id);
+        self.bound_if = set.bound_if;
+        rebind
+    }
+
+    /// The SOL_SOCKET settings as the stack holds them.
+    pub(crate) fn settings(&self) -> SocketSettings {
+        SocketSettings {
+            reuseaddr: self.reuseaddr,
+            keepalive: self.keepalive,
+            broadcast: self.broadcast,
+            linger: self.linger,
+            rcvbuf: self.rcvbuf,
+            sndbuf: self.sndbuf,
+            bound_if: self.bound_if,
         }
-        self.apply_conn_opts(id);
-        Ok(())
     }
 
-    /// The settings as the stack holds them.
-    pub fn settings(&self, id: SocketId) -> SysResult<SocketSettings> {
-        let o = self.sock(id)?.opts;
-        Ok(SocketSettings {
-            reuseaddr: o.reuseaddr,
-            keepalive: o.keepalive,
-            broadcast: o.broadcast,
-            linger: o.linger,
-            rcvbuf: o.rcvbuf,
-            sndbuf: o.sndbuf,
-            bound_if: o.bound_if,
-        })
-    }
-
-    /// `setsockopt(2)` at the protocol levels (SOL_TCP, SOL_IP).
-    pub fn setsockopt(&mut self, id: SocketId, level: i32, name: i32, val: &[u8]) -> SysResult<()> {
-        let s = self.sock_mut(id)?;
-        let is_tcp = s.is_tcp();
-        let o = &mut s.opts;
+    /// `setsockopt(2)` at the protocol levels (SOL_TCP, SOL_IP) on a TCP socket or not.
+    pub(crate) fn set(&mut self, is_tcp: bool, level: i32, name: i32, val: &[u8]) -> SysResult<()> {
         match (level, name) {
-            (SOL_TCP, TCP_NODELAY) if is_tcp => o.nodelay = int(val)? != 0,
+            (SOL_TCP, TCP_NODELAY) if is_tcp => self.nodelay = int(val)? != 0,
             (SOL_TCP, TCP_KEEPIDLE | TCP_KEEPINTVL | TCP_KEEPCNT) if is_tcp => {
                 let v = int(val)?;
                 let max = if name == TCP_KEEPCNT { 127 } else { 32767 };
@@ -166,9 +157,9 @@ impl<P: Platform> Stack<P> {
                     return Err(Errno::EINVAL);
                 }
                 match name {
-                    TCP_KEEPIDLE => o.keepidle = v as u32,
-                    TCP_KEEPINTVL => o.keepintvl = v as u32,
-                    _ => o.keepcnt = v as u32,
+                    TCP_KEEPIDLE => self.keepidle = v as u32,
+                    TCP_KEEPINTVL => self.keepintvl = v as u32,
+                    _ => self.keepcnt = v as u32,
                 }
             }
             (SOL_TCP, TCP_MAXSEG) if is_tcp => {
@@ -179,38 +170,35 @@ impl<P: Platform> Stack<P> {
             }
             (SOL_IP, IP_TTL) => {
                 let v = int(val)?;
-                o.ttl = match v {
+                self.ttl = match v {
                     -1 => 64,
                     1..=255 => v as u8,
                     _ => return Err(Errno::EINVAL),
                 };
             }
-            (SOL_IP, IP_TOS) => o.tos = int(val)? as u8,
+            (SOL_IP, IP_TOS) => self.tos = int(val)? as u8,
             _ => return Err(Errno::ENOPROTOOPT),
         }
-        self.apply_conn_opts(id);
         Ok(())
     }
 
     /// `getsockopt(2)` at the protocol levels. Returns the number of bytes written to
     /// `out` (the option's natural size, truncated to `out` as Linux does).
-    pub fn getsockopt(
-        &mut self,
-        id: SocketId,
+    pub(crate) fn get(
+        &self,
+        is_tcp: bool,
         level: i32,
         name: i32,
         out: &mut [u8],
     ) -> SysResult<usize> {
-        let s = self.sock(id)?;
-        let (o, tcp) = (s.opts, s.is_tcp());
         let v: i32 = match (level, name) {
-            (SOL_TCP, TCP_NODELAY) if tcp => i32::from(o.nodelay),
-            (SOL_TCP, TCP_KEEPIDLE) if tcp => o.keepidle as i32,
-            (SOL_TCP, TCP_KEEPINTVL) if tcp => o.keepintvl as i32,
-            (SOL_TCP, TCP_KEEPCNT) if tcp => o.keepcnt as i32,
-            (SOL_TCP, TCP_MAXSEG) if tcp => 1460,
-            (SOL_IP, IP_TTL) => i32::from(o.ttl),
-            (SOL_IP, IP_TOS) => i32::from(o.tos),
+            (SOL_TCP, TCP_NODELAY) if is_tcp => i32::from(self.nodelay),
+            (SOL_TCP, TCP_KEEPIDLE) if is_tcp => self.keepidle as i32,
+            (SOL_TCP, TCP_KEEPINTVL) if is_tcp => self.keepintvl as i32,
+            (SOL_TCP, TCP_KEEPCNT) if is_tcp => self.keepcnt as i32,
+            (SOL_TCP, TCP_MAXSEG) if is_tcp => 1460,
+            (SOL_IP, IP_TTL) => i32::from(self.ttl),
+            (SOL_IP, IP_TOS) => i32::from(self.tos),
             _ => return Err(Errno::ENOPROTOOPT),
         };
         Ok(put(out, &v.to_ne_bytes()))

@@ -8,7 +8,6 @@
 use alloc::vec::Vec;
 
 use crate::addr::Endpoint;
-use crate::socket::tcp::SYN_QUEUE_MAX;
 
 /// Linux's `tcp_invalid_ratelimit` default: one answer per half second and connection.
 const RESEND_GAP_US: u64 = 500_000;
@@ -25,16 +24,16 @@ struct Entry {
     resent_at: Option<u64>,
 }
 
-/// At most one entry per connection and [`SYN_QUEUE_MAX`] in all (when full, new ones
-/// take the places in turn): a connection this table has forgotten still gets its
-/// SYN-ACK from the engine's timer.
+/// At most one entry per connection and `N` in all, as many as the SYN queue holds (when
+/// full, new ones take the places in turn): a connection this table has forgotten still
+/// gets its SYN-ACK from the engine's timer.
 #[derive(Default)]
-pub struct SynAcks {
+pub struct SynAcks<const N: usize> {
     entries: Vec<Entry>,
     next_replaced: usize,
 }
 
-impl SynAcks {
+impl<const N: usize> SynAcks<N> {
     /// Our SYN-ACK for `local`-`remote`, acknowledging `ack`, left as `packet` (perhaps
     /// sent again from here).
     pub(crate) fn note(&mut self, (local, remote): (Endpoint, Endpoint), ack: u32, packet: &[u8]) {
@@ -45,7 +44,7 @@ impl SynAcks {
         let at = match self.entries.iter().position(|e| e.ends == ends) {
             Some(i) if self.entries[i].packet[..self.entries[i].len] == *packet => return,
             Some(i) => i,
-            None if self.entries.len() < SYN_QUEUE_MAX => {
+            None if self.entries.len() < N => {
                 if self.entries.try_reserve(1).is_err() {
                     return;
                 }
@@ -60,7 +59,7 @@ impl SynAcks {
             }
             None => {
                 let i = self.next_replaced;
-                self.next_replaced = (i + 1) % SYN_QUEUE_MAX;
+                self.next_replaced = (i + 1) % N;
                 i
             }
         };
@@ -118,6 +117,8 @@ mod tests {
     use crate::addr::Ipv4;
     use crate::wire::{tcp_segment, TCP_ACK, TCP_SYN};
 
+    const CAP: usize = 16;
+
     fn ends(port: u16) -> (Endpoint, Endpoint) {
         (
             Endpoint::new(Ipv4::new(10, 0, 0, 2), 80),
@@ -126,7 +127,12 @@ mod tests {
     }
 
     /// What `again` hands back, as the bytes to send.
-    fn again(t: &mut SynAcks, (l, r): (Endpoint, Endpoint), seq: u32, now: u64) -> Option<Vec<u8>> {
+    fn again(
+        t: &mut SynAcks<CAP>,
+        (l, r): (Endpoint, Endpoint),
+        seq: u32,
+        now: u64,
+    ) -> Option<Vec<u8>> {
         t.again(l, r, seq, now).map(|(p, len)| p[..len].to_vec())
     }
 
@@ -144,7 +150,7 @@ mod tests {
 
     #[test]
     fn the_same_syn_gets_the_same_syn_ack_at_most_twice_a_second() {
-        let mut t = SynAcks::default();
+        let mut t = SynAcks::<CAP>::default();
         let e = ends(4000);
         let sent = syn_ack(4000, u32::MAX);
         t.note(e, 0, &sent);
@@ -157,7 +163,7 @@ mod tests {
 
     #[test]
     fn another_syn_or_another_peer_gets_nothing() {
-        let mut t = SynAcks::default();
+        let mut t = SynAcks::<CAP>::default();
         let e = ends(4000);
         t.note(e, 11, &syn_ack(4000, 10));
         assert_eq!(again(&mut t, e, 11, 0), None);
@@ -169,13 +175,13 @@ mod tests {
 
     #[test]
     fn bounded_by_the_syn_queue_keeping_the_newest() {
-        let mut t = SynAcks::default();
-        for port in 0..SYN_QUEUE_MAX as u16 + 3 {
+        let mut t = SynAcks::<CAP>::default();
+        for port in 0..CAP as u16 + 3 {
             t.note(ends(port), 6, &syn_ack(port, 5));
             t.note(ends(port), 6, &syn_ack(port, 5));
         }
-        assert_eq!(t.len(), SYN_QUEUE_MAX);
+        assert_eq!(t.len(), CAP);
         assert_eq!(again(&mut t, ends(0), 5, 0), None);
-        assert!(again(&mut t, ends(SYN_QUEUE_MAX as u16 + 2), 5, 0).is_some());
+        assert!(again(&mut t, ends(CAP as u16 + 2), 5, 0).is_some());
     }
 }

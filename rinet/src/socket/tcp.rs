@@ -6,23 +6,15 @@ use super::{Conn, Listener, Proto, Sock, SocketId, Tcp, MSG_PEEK, SHUT_RD, SHUT_
 use crate::addr::{Endpoint, Ipv4};
 use crate::engine::{ERef, TcpState};
 use crate::errno::{Errno, SysResult};
-use crate::stack::{Platform, Stack, NEIGHBOR_TIMEOUT_US};
+use crate::neigh::NEIGHBOR_TIMEOUT_US;
+use crate::stack::{Platform, Stack};
 
 /// Largest accepted backlog (Linux `somaxconn`).
 pub const SOMAXCONN: i32 = 4096;
-/// Connections a SYN opened that are not yet in an accept queue, for the whole stack. Each
-/// holds its socket's buffers, so this bounds what a SYN flood can take: 16 times a
-/// connection's receive and send buffers (smoltcp fixes a connection's window when its
-/// SYN arrives, so the buffers cannot come later, and cannot be SYN cookies either).
-pub const SYN_QUEUE_MAX: usize = 16;
-/// A SYN that finds the SYN queue full is dropped (its peer retries in a second), unless
-/// the queue has been full for this long: then it evicts the oldest half-open connection.
-/// Evicting at once would reset real peers whose ACK is on its way: a burst of 64 curl
-/// clients at rinet-host, on a loaded machine, saw up to 5.3 ms from SYN to ACK. A flood
-/// keeps the queue full (it counts as full until it falls below half), so after this
-/// time every new SYN gets in, and a real peer's connection lives until `SYN_QUEUE_MAX`
-/// more SYNs came (8 ms at 2,000 SYNs per second).
-pub const SYN_FLOOD_US: u64 = 100_000;
+
+fn secs(s: u32) -> u64 {
+    u64::from(s) * 1_000_000
+}
 
 fn tcp_of(s: &mut Sock) -> SysResult<&mut Tcp> {
     match &mut s.proto {
@@ -82,30 +74,12 @@ impl<P: Platform> Stack<P> {
             info.local.unwrap_or_default(),
             info.remote.unwrap_or_default(),
         );
-        let conn = Conn {
-            r,
-            state: info.state,
-            established: true,
-            saw_rst: false,
-            started: self.now,
-            hop: Ipv4::ANY,
-            local,
-            remote,
-            snd_max: None,
-            isn: None,
-            give_up: true,
-        };
+        let conn = Conn::new(r, info.state, (local, remote), self.now, None);
         let sock = Sock {
-            proto: Proto::Tcp(Tcp::Conn(conn)),
             local,
             bound: true,
             remote: Some(remote),
-            opts,
-            err: None,
-            err_told: None,
-            shut_rd: false,
-            shut_wr: false,
-            reported: 0,
+            ..Sock::new(Proto::Tcp(Tcp::Conn(conn)), opts)
         };
         // Cannot fail: there was room above and nothing ran since.
         let new = self.socks.insert(sock, self.cfg.max_sockets)?;
@@ -117,12 +91,21 @@ impl<P: Platform> Stack<P> {
 
     /// Push options that affect a live connection into the engine.
     pub(crate) fn apply_conn_opts(&mut self, id: SocketId) {
-        if let Some(s) = self.socks.get(id) {
-            if let Proto::Tcp(Tcp::Conn(c)) = &s.proto {
-                let (r, o) = (c.r, s.opts);
-                self.engine.tcp_set_nodelay(r, o.nodelay);
-                self.engine
-                    .tcp_set_keepalive(r, o.keepalive.then_some(o.keepintvl.min(o.keepidle)));
+        let now = self.now;
+        if let Some(s) = self.socks.get_mut(id) {
+            if let Proto::Tcp(Tcp::Conn(c)) = &mut s.proto {
+                let o = s.opts;
+                self.engine.tcp_set_nodelay(c.r, o.nodelay);
+                if !o.keepalive {
+                    if core::mem::take(&mut c.probing) {
+                        self.engine.tcp_set_keepalive(c.r, None);
+                    }
+                    c.keepalive_at = 0;
+                } else if c.keepalive_at == 0 {
+                    // As Linux: the timer starts when SO_KEEPALIVE comes on. (The engine's
+                    // own keepalive would probe at once: smoltcp's `set_keep_alive`.)
+                    c.keepalive_at = now + secs(o.keepidle);
+                }
             }
         }
     }
@@ -187,19 +170,13 @@ impl<P: Platform> Stack<P> {
         s.local = Endpoint::new(if s.bound { s.local.addr } else { Ipv4::ANY }, port);
         s.bound = true;
         s.remote = Some(remote);
-        s.proto = Proto::Tcp(Tcp::Conn(Conn {
+        s.proto = Proto::Tcp(Tcp::Conn(Conn::new(
             r,
-            state: TcpState::SynSent,
-            established: false,
-            saw_rst: false,
-            started: now,
-            hop,
-            local,
-            remote,
-            snd_max: None,
-            isn: None,
-            give_up: true,
-        }));
+            TcpState::SynSent,
+            (local, remote),
+            now,
+            Some(hop),
+        )));
         self.stats.mib.tcp_active_opens += 1;
         self.apply_conn_opts(id);
         self.run();
@@ -415,20 +392,40 @@ impl<P: Platform> Stack<P> {
                 c.local = l;
             }
         }
+        let (mut probe, mut keepalive_reset) = (false, false);
         if let Some(i) = info {
-            // Nothing outstanding and no keepalive: nothing can time out, as on Linux.
+            // Nothing outstanding: nothing can time out, as on Linux (a silent peer is
+            // keepalive's to find).
             let give_up = !(matches!(i.state, TcpState::Established | TcpState::CloseWait)
-                && i.send_queue == 0
-                && !s.opts.keepalive);
+                && i.send_queue == 0);
             if give_up != c.give_up {
                 c.give_up = give_up;
                 self.engine.tcp_set_give_up(r, give_up);
             }
+            // SO_KEEPALIVE's timer ran out, as Linux's `tcp_keepalive_timer`: once the peer
+            // has been silent for TCP_KEEPIDLE with nothing outstanding (data is the
+            // retransmission timer's to watch), the engine probes at once and every
+            // TCP_KEEPINTVL after, until a segment from the peer ends that (`note_heard`);
+            // TCP_KEEPCNT intervals without one reset the connection.
+            let o = &s.opts;
+            if c.established && c.keepalive_at != 0 && now >= c.keepalive_at {
+                if c.probing {
+                    keepalive_reset = true;
+                } else if i.send_queue > 0 || now < c.heard + secs(o.keepidle) {
+                    let from = if i.send_queue > 0 { now } else { c.heard };
+                    c.keepalive_at = from + secs(o.keepidle);
+                } else {
+                    (c.probing, probe) = (true, true);
+                    c.keepalive_at = now + secs(o.keepcnt * o.keepintvl);
+                    self.engine.tcp_set_keepalive(r, Some(o.keepintvl));
+                }
+            }
         }
-        let (established, saw_rst, started, hop) = (c.established, c.saw_rst, c.started, c.hop);
+        let (established, saw_rst, heard, hop) = (c.established, c.saw_rst, c.heard, c.hop);
+        self.socks.kick |= probe;
         let err;
         if state == TcpState::SynSent
-            && now.saturating_sub(started) >= NEIGHBOR_TIMEOUT_US
+            && now.saturating_sub(heard) >= NEIGHBOR_TIMEOUT_US
             && !self.has_neighbor(r.slot(), hop)
         {
             // The next hop never answered ARP: fail like Linux, without clogging others.
@@ -463,6 +460,9 @@ impl<P: Platform> Stack<P> {
                 }
                 return;
             }
+        } else if keepalive_reset {
+            self.engine.tcp_abort(r);
+            err = Some(Errno::ETIMEDOUT);
         } else {
             return;
         }
