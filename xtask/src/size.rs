@@ -184,35 +184,33 @@ const PROBE: Lib = Lib {
 };
 
 fn build(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf> {
-    let dir = root_dir().join(lib.dir);
-    let mut args = vec![
-        "build",
-        "--profile",
-        profile,
-        "--target",
-        t.triple,
-        "--features",
-        lib.features,
-    ];
-    // core and alloc built from source with the library's profile, as the kernel build
-    // does for every target (the prebuilt thumbv7em core is optimised for speed: 2.3 KB
-    // more).
-    args.push("-Zbuild-std=core,alloc");
-    let target_dir = root_dir().join("target").join("kernel-libs");
-    let target_dir_s = target_dir.to_string_lossy().into_owned();
-    args.extend(["--target-dir", &target_dir_s]);
-    let env = build_env(t, None)?;
-    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    run("cargo", &args, &dir, &env)?;
-    Ok(target_dir.join(t.triple).join(profile).join(lib.name))
+    build_in("kernel-libs", t, lib, profile, None)
 }
 
 /// The same build with DWARF line tables, in a target directory of its own so that the
 /// report's builds stay as they are.
 fn build_line_tables(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf> {
+    let debug_var = format!(
+        "CARGO_PROFILE_{}_DEBUG",
+        profile.to_ascii_uppercase().replace('-', "_")
+    );
+    build_in("kernel-libs-line-tables", t, lib, profile, Some(&debug_var))
+}
+
+/// `lib` built for `t` with `profile` in target/`target_dir`; `debug_var` turns on line
+/// tables. core and alloc are built from source with the library's profile, as the kernel
+/// build does for every target (the prebuilt thumbv7em core is optimised for speed: 2.3 KB
+/// more).
+fn build_in(
+    target_dir: &str,
+    t: &Target,
+    lib: &Lib,
+    profile: &str,
+    debug_var: Option<&str>,
+) -> Result<PathBuf> {
     let dir = root_dir().join(lib.dir);
-    let target_dir = root_dir().join("target").join("kernel-libs-line-tables");
-    let target_dir_s = target_dir.to_str().unwrap_or_default();
+    let target_dir = root_dir().join("target").join(target_dir);
+    let target_dir_s = target_dir.to_string_lossy().into_owned();
     let args = [
         "build",
         "--profile",
@@ -223,13 +221,9 @@ fn build_line_tables(t: &Target, lib: &Lib, profile: &str) -> Result<PathBuf> {
         lib.features,
         "-Zbuild-std=core,alloc",
         "--target-dir",
-        target_dir_s,
+        &target_dir_s,
     ];
-    let debug_var = format!(
-        "CARGO_PROFILE_{}_DEBUG",
-        profile.to_ascii_uppercase().replace('-', "_")
-    );
-    let env = build_env(t, Some(&debug_var))?;
+    let env = build_env(t, debug_var)?;
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     run("cargo", &args, &dir, &env)?;
     Ok(target_dir.join(t.triple).join(profile).join(lib.name))
