@@ -210,7 +210,7 @@ throwaway=$out/meta-throwaway
 case " $machines " in *" stm32f4-throwaway "*) throwaway_on=1 ;; *) throwaway_on= ;; esac
 if [ -n "$throwaway_on" ]; then
 	rm -rf "$throwaway"
-	tk=$throwaway/recipes-kernel/linux/throwaway-kmeta
+	tk=$throwaway/recipes-kernel/linux/linux-tinyrust/throwaway-kmeta
 	mkdir -p "$throwaway/conf/machine" "$tk"
 	cat >"$throwaway/conf/layer.conf" <<'LAYER'
 BBPATH .= ":${LAYERDIR}"
@@ -230,13 +230,13 @@ KERNEL_DEVICETREE = "st/stm32f469-disco.dtb"
 SERIAL_CONSOLES = "115200;ttySTM0"
 TINYRUST_FLASH_AFBOOT_ADDR = "0x08000000"
 TINYRUST_FLASH_DTB_ADDR = "0x08004000"
-TINYRUST_FLASH_KERNEL_ADDR = "${@tinyrust.kmeta.kconfig_value(d, '${LAYERDIR_throwaway}/recipes-kernel/linux/throwaway-kmeta/stm32f4-throwaway.cfg', 'CONFIG_XIP_PHYS_ADDR')}"
+TINYRUST_FLASH_KERNEL_ADDR = "${@tinyrust.kmeta.kconfig_value(d, '${LAYERDIR_throwaway}/recipes-kernel/linux/linux-tinyrust/throwaway-kmeta/stm32f4-throwaway.cfg', 'CONFIG_XIP_PHYS_ADDR')}"
 TINYRUST_FLASH_END = "0x08200000"
 TINYRUST_AFBOOT_BOARD = "stm32f469i-disco"
 TINYRUST_OPENOCD_BOARD = "board/stm32f469discovery.cfg"
 MACHINE
 	cat >"$throwaway/recipes-kernel/linux/linux-tinyrust_%.bbappend" <<'APPEND'
-FILESEXTRAPATHS:prepend:stm32f4-throwaway := "${THISDIR}:"
+FILESEXTRAPATHS:prepend:stm32f4-throwaway := "${THISDIR}/linux-tinyrust:"
 SRC_URI:append:stm32f4-throwaway = " file://throwaway-kmeta;type=kmeta;destsuffix=throwaway-kmeta"
 APPEND
 	cat >"$tk/stm32f4-throwaway-tiny.scc" <<'SCC'
@@ -461,7 +461,12 @@ elif cmd == "sigfiles":                # sigfiles ENV DUMPSIGS: checksummed file
             got = {tuple(e) for e in ast.literal_eval(line.split(": ", 1)[1])}
             if task == "do_fetch":
                 fetch = got
-            others += ["%s:%s" % (task, n) for n, c in sorted(got - src) if c not in core]
+            # A source directory a FILESEXTRAPATHS entry holds is checksummed whole by
+            # kernel-yocto, its files named from that entry ("./<dir>/<file>"): the same
+            # file as the source's "./<file>".
+            inside = lambda n, c: any(c == sc and n.endswith(sn[1:]) for sn, sc in src)
+            others += ["%s:%s" % (task, n) for n, c in sorted(got - src)
+                       if c not in core and not inside(n, c)]
     print("%d %s" % (len(src), "same" if fetch == src else "differs(%s)" % " ".join(
         sorted(n for n, _ in (fetch or set()) ^ src))[:300]))
     print(" ".join(others[:10]) + (" ... (%d)" % len(others) if len(others) > 10 else ""))
