@@ -540,17 +540,14 @@ impl SocketTable {
         rst: bool,
         now: u64,
     ) -> Option<ERef> {
-        let mut answered = None;
-        for c in self.conns_mut() {
-            if c.local == local && c.remote == remote {
-                c.saw_rst |= rst;
-                c.heard = now;
-                if core::mem::take(&mut c.probing) {
-                    answered = Some(c.r);
-                }
-            }
-        }
-        answered
+        // One connection per four-tuple (classify_syn keeps it so): stop at it, as this
+        // runs for every received segment.
+        let c = self
+            .conns_mut()
+            .find(|c| c.local == local && c.remote == remote)?;
+        c.saw_rst |= rst;
+        c.heard = now;
+        core::mem::take(&mut c.probing).then_some(c.r)
     }
 
     /// Our SYN for `local`-`remote` left with sequence number `seq`.
