@@ -50,10 +50,10 @@ unsafe extern "C" fn cb_error(_ctx: *mut c_void, _sock: u32, _err: i32) {
     // rinet_take_error instead.
 }
 
-unsafe extern "C" fn cb_set_timer(ctx: *mut c_void, at_us: u64) {
-    // SAFETY: as above.
-    let c = unsafe { &*(ctx as *const Ctx) };
-    c.timer_at.set(at_us);
+unsafe extern "C" fn cb_set_timer(ctx: *mut c_void, at_us: *const u64) {
+    // SAFETY: as above; `at_us` is NULL (cancel) or valid for the call.
+    let (c, at) = unsafe { (&*(ctx as *const Ctx), at_us.as_ref()) };
+    c.timer_at.set(at.copied().unwrap_or(u64::MAX));
 }
 
 pub struct Host {

@@ -159,12 +159,12 @@ static void rinet_cb_error(void *ctx, u32 id, int err)
 	WRITE_ONCE(rs->sk.sk_err, err);
 }
 
-static void rinet_cb_set_timer(void *ctx, u64 at_us)
+static void rinet_cb_set_timer(void *ctx, const u64 *at_us)
 {
-	if (at_us == U64_MAX)
+	if (!at_us)
 		hrtimer_try_to_cancel(&rinet_timer);
 	else
-		hrtimer_start(&rinet_timer, ns_to_ktime(at_us * NSEC_PER_USEC),
+		hrtimer_start(&rinet_timer, ns_to_ktime(*at_us * NSEC_PER_USEC),
 			      HRTIMER_MODE_ABS_SOFT);
 }
 

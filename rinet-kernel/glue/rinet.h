@@ -18,7 +18,11 @@ struct rinet_ops {
 	void (*transmit)(void *ctx, u32 ifindex, const u8 *frame, size_t len);
 	void (*wake)(void *ctx, u32 sock, u32 mask);
 	void (*error)(void *ctx, u32 sock, int err);	/* pending error now err (0: none) */
-	void (*set_timer)(void *ctx, u64 at_us);	/* U64_MAX: cancel */
+	/*
+	 * NULL: cancel. By pointer: rustc's -Zregparm=3 passes a u64 argument on the
+	 * stack, GCC's -mregparm=3 in edx:ecx (rust-lang/rust#145694).
+	 */
+	void (*set_timer)(void *ctx, const u64 *at_us);
 	u64 seed;
 };
 

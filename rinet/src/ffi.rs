@@ -29,8 +29,11 @@ pub struct RinetOps {
     pub wake: unsafe extern "C" fn(ctx: *mut c_void, sock: u32, mask: u32),
     /// The socket's pending error is now `err` (a positive errno, 0 for none).
     pub error: unsafe extern "C" fn(ctx: *mut c_void, sock: u32, err: i32),
-    /// `at_us == u64::MAX` cancels the timer.
-    pub set_timer: unsafe extern "C" fn(ctx: *mut c_void, at_us: u64),
+    /// Arm the timer for `*at_us`; NULL cancels it. The time comes by pointer because
+    /// rustc's `-Zregparm=3` passes a 64-bit argument on the stack where GCC's
+    /// `-mregparm=3` (the i386 kernel) expects it in edx:ecx (rust-lang/rust#145694): a
+    /// `u64` by value would reach the Galileo kernel as whatever those registers held.
+    pub set_timer: unsafe extern "C" fn(ctx: *mut c_void, at_us: *const u64),
     pub seed: u64,
 }
 
@@ -66,8 +69,11 @@ impl Platform for FfiPlatform {
         unsafe { (self.ops.error)(self.ops.ctx, id.0, err.map_or(0, |e| e.0)) }
     }
     fn set_timer(&mut self, at_us: Option<u64>) {
-        // SAFETY: as above.
-        unsafe { (self.ops.set_timer)(self.ops.ctx, at_us.unwrap_or(u64::MAX)) }
+        let at = at_us
+            .as_ref()
+            .map_or(core::ptr::null(), |at| at as *const u64);
+        // SAFETY: as above; `at` is NULL or points at `at_us` for the call.
+        unsafe { (self.ops.set_timer)(self.ops.ctx, at) }
     }
     fn random_seed(&mut self) -> u64 {
         self.ops.seed

@@ -6,8 +6,9 @@
  * integer arguments travel in eax, edx and ecx, not on the stack. This program is built
  * the same way, freestanding like the kernel (its own _start, syscalls, mem* and
  * allocator), and linked with the very rinet_rust.o that went into the Galileo vmlinux.
- * It drives the stack through its C ABI (calls of up to seven arguments, 64-bit arguments
- * and results, callbacks from Rust into C, pointer outputs) and checks every result.
+ * It drives the stack through its C ABI (calls of up to seven arguments, 64-bit results,
+ * callbacks from Rust into C, pointer outputs) and checks every result. No call takes a
+ * 64-bit argument by value (see galileo-ffi-has-no-64-bit-arguments in abi.rs).
  * Rust's own calls to memcpy/memset/memmove/memcmp land in the regparm versions below,
  * and its 64-bit divisions in the object's own rinet_divdi3.c, which calls div64_u64 and
  * div64_u64_rem below, as in the kernel.
@@ -174,10 +175,10 @@ static void cb_error(void *ctx, u32 sock, int err)
 	bad_ctx |= ctx != CTX_MAGIC;
 }
 
-static void cb_set_timer(void *ctx, u64 at_us)
+static void cb_set_timer(void *ctx, const u64 *at_us)
 {
 	bad_ctx |= ctx != CTX_MAGIC;
-	timer_at = at_us;
+	timer_at = at_us ? *at_us : 0;
 }
 
 struct sin {
@@ -278,7 +279,7 @@ static int probe(void)
 	      "getsockopt IP_TTL (6 args)");
 	check(rinet_close(st, id) == 0, "close");
 
-	/* A TCP connect: a SYN out, and the retransmission timer armed through a u64. */
+	/* A TCP connect: a SYN out, and the retransmission timer armed (a u64, by pointer). */
 	transmits = 0;
 	timer_at = 0;
 	check(rinet_socket(st, 1, 0, &id) == 0, "socket (stream)");

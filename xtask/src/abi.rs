@@ -33,6 +33,47 @@ fn count_instructions(obj: &Path, mnemonics: &[&str]) -> Result<Vec<usize>> {
     Ok(counts)
 }
 
+/// The declarations in `header` (rinet.h) that take a 64-bit integer by value. rustc's
+/// `-Zregparm=3` passes one on the stack where GCC's `-mregparm=3` passes it in edx:ecx
+/// (rust-lang/rust#145694), so neither a Rust export nor a C callback may take one: the
+/// probe cannot catch it, since the callee reads whatever the registers held, which can
+/// be the right value by chance. `__udivdi3` and `__umoddi3` are exempt: LLVM, not
+/// rustc, lowers their calls, in registers (the probe divides).
+fn wide_arguments(header: &str) -> Vec<String> {
+    let mut code = String::new();
+    let mut rest = header;
+    while let Some(start) = rest.find("/*") {
+        code.push_str(&rest[..start]);
+        rest = rest[start..]
+            .find("*/")
+            .map_or("", |end| &rest[start + end + 2..]);
+    }
+    code.push_str(rest);
+    let mut bad = Vec::new();
+    for decl in code.split(';') {
+        let decl = decl.split_whitespace().collect::<Vec<_>>().join(" ");
+        // The parameter list is the last parenthesised group of a declaration.
+        let (Some(open), Some(close)) = (decl.rfind('('), decl.rfind(')')) else {
+            continue;
+        };
+        if close < open || decl.contains("__udivdi3") || decl.contains("__umoddi3") {
+            continue;
+        }
+        for param in decl[open + 1..close].split(',') {
+            let words: Vec<&str> = param.split_whitespace().collect();
+            let wide = words
+                .iter()
+                .any(|w| matches!(*w, "u64" | "s64" | "__u64" | "__s64" | "long long"))
+                || param.contains("long long");
+            if wide && !param.contains('*') {
+                bad.push(decl.clone());
+                break;
+            }
+        }
+    }
+    bad
+}
+
 /// Build the freestanding probe against the Galileo build's rinet object and run it.
 fn run_probe(build: &Path, regparm: bool) -> Result<String> {
     let root = root_dir();
@@ -107,6 +148,15 @@ pub fn galileo_checks(build: &Path) -> Vec<(String, Result<()>)> {
         }),
     ));
     res.push((
+        "galileo-ffi-has-no-64-bit-arguments".to_string(),
+        std::fs::read_to_string(root_dir().join("rinet-kernel/glue/rinet.h"))
+            .map_err(Into::into)
+            .and_then(|h| match wide_arguments(&h).as_slice() {
+                [] => Ok(()),
+                bad => Err(anyhow!("64-bit arguments by value: {}", bad.join("; "))),
+            }),
+    ));
+    res.push((
         "galileo-rust-regparm-abi".to_string(),
         run_probe(build, true).map(|_| ()),
     ));
@@ -142,5 +192,27 @@ pub fn check_galileo() -> Result<()> {
         Ok(())
     } else {
         Err(anyhow!("{failed} Galileo checks failed"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wide_arguments;
+
+    #[test]
+    fn a_64_bit_argument_by_value_is_found() {
+        let h = "struct o { void (*set_timer)(void *ctx, u64 at); /* u64 x */ };\n\
+                 u64 now(void *ctx);\nvoid arm(void *ctx,\n\tconst u64 *at);\n\
+                 int f(long long x);\nu64 __udivdi3(u64 n, u64 d);";
+        let bad = wide_arguments(h);
+        assert_eq!(bad.len(), 2, "{bad:?}");
+        assert!(bad[0].contains("set_timer") && bad[1].contains("int f"));
+    }
+
+    #[test]
+    fn the_stack_header_has_none() {
+        let h = std::fs::read_to_string(crate::util::root_dir().join("rinet-kernel/glue/rinet.h"))
+            .unwrap();
+        assert!(wide_arguments(&h).is_empty(), "{:?}", wide_arguments(&h));
     }
 }

@@ -54,9 +54,9 @@ unsafe extern "C" fn wake(_ctx: *mut c_void, _sock: u32, _mask: u32) {}
 unsafe extern "C" fn error(_ctx: *mut c_void, _sock: u32, err: i32) {
     assert!((0..=4095).contains(&err), "pending error {err} is no errno");
 }
-unsafe extern "C" fn set_timer(ctx: *mut c_void, at_us: u64) {
-    // SAFETY: as above.
-    unsafe { (*(ctx as *mut Host)).timer = (at_us != u64::MAX).then_some(at_us) };
+unsafe extern "C" fn set_timer(ctx: *mut c_void, at_us: *const u64) {
+    // SAFETY: as above; `at_us` is NULL or valid for the call.
+    unsafe { (*(ctx as *mut Host)).timer = at_us.as_ref().copied() };
 }
 
 /// (our port, peer port, seq, ack, flags, payload length) of a TCP frame the stack sent.
