@@ -1,10 +1,10 @@
-//! The neighbour (ARP) table as the host sees it: what `/proc/net/arp` lists and what
-//! `SIOCSARP`, `SIOCGARP` and `SIOCDARP` edit, with Linux's errors.
-//!
-//! The engine resolves addresses with a cache of its own. This table feeds it what it
-//! would otherwise lose: entries an address change flushes, and static entries set by an
-//! administrator, which the engine alone would let expire (after 60 s) or overwrite with
-//! whatever the wire says.
+//! The neighbour (ARP) table: the one cache the stack resolves next hops with, what
+//! `/proc/net/arp` lists and what `SIOCSARP`, `SIOCGARP` and `SIOCDARP` edit, with Linux's
+//! errors. Packets for a next hop not yet resolved wait here (a few, as Linux's
+//! `unres_qlen`) while ARP asks, once a second, three times at most (Linux's
+//! `mcast_solicit` and `retrans_time`).
+
+use alloc::vec::Vec;
 
 use crate::addr::Ipv4;
 use crate::errno::{Errno, SysResult};
@@ -12,12 +12,17 @@ use crate::errno::{Errno, SysResult};
 pub const MAX_NEIGHBORS: usize = 32;
 /// How long a connection may wait for its next hop to answer ARP (Linux: 3 probes, 1 s).
 pub const NEIGHBOR_TIMEOUT_US: u64 = 3_000_000;
-/// A neighbour heard from this recently is still trusted after an address change (the
-/// engine's own cache keeps entries this long).
-const NEIGHBOR_REUSE_US: u64 = 60_000_000;
-/// A static entry is handed to the engine again this often, well before the engine's own
-/// cache would let it expire.
-const STATIC_REFRESH_US: u64 = 30_000_000;
+/// A learned entry is used this long after the neighbour was last heard from; after that
+/// it is asked for again (smoltcp's cache kept entries as long).
+const REACHABLE_US: u64 = 60_000_000;
+/// Time between two ARP requests for the same address.
+const RETRANS_US: u64 = 1_000_000;
+/// Requests sent before the packets waiting for an answer are given up.
+const MAX_PROBES: u8 = 3;
+/// Packets waiting for resolution, all next hops together (the oldest gives way).
+const MAX_HELD: usize = 16;
+/// Addresses being asked for at once.
+const MAX_ASKING: usize = 8;
 
 /// `arp_flags` bits, as in `<linux/if_arp.h>`.
 pub const ATF_COM: u32 = 0x02;
@@ -31,8 +36,6 @@ pub struct Neighbor {
     pub updated_us: u64,
     /// Set by `arp -s`: never replaced by what the wire says, never evicted.
     pub permanent: bool,
-    /// When a static entry was last handed to the engine.
-    injected_us: Option<u64>,
 }
 
 impl Neighbor {
@@ -46,13 +49,29 @@ impl Neighbor {
     }
 }
 
-/// The table itself; the stack feeds the engine from it.
+/// An address ARP is asking for.
+#[derive(Clone, Copy, Debug)]
+struct Asking {
+    ifindex: u32,
+    ip: Ipv4,
+    /// When the next request is due, or, after the last one, when to give up.
+    next_us: u64,
+    sent: u8,
+}
+
+/// A packet (IP, no link header) waiting for its next hop's link address.
+struct Held {
+    ifindex: u32,
+    hop: Ipv4,
+    packet: Vec<u8>,
+}
+
+/// The table itself, with what waits for it.
 #[derive(Default)]
 pub struct Neighbors {
     entries: heapless::Vec<Neighbor, MAX_NEIGHBORS>,
-    /// The wire contradicted a static entry: it is to be handed to the engine again at
-    /// once.
-    pub(crate) contradicted: bool,
+    asking: heapless::Vec<Asking, MAX_ASKING>,
+    held: Vec<Held>,
 }
 
 impl Neighbors {
@@ -60,29 +79,35 @@ impl Neighbors {
         self.entries.iter()
     }
 
-    /// Note a neighbour on `ifindex` from an ARP packet it sent.
-    pub(crate) fn learn(&mut self, ifindex: u32, ip: Ipv4, mac: [u8; 6], now: u64) {
-        if let Some(n) = self.find_mut(ifindex, ip) {
-            if n.permanent {
-                if n.mac != mac {
-                    // The engine takes the wire's word; put the static entry back at once.
-                    n.injected_us = None;
-                    self.contradicted = true;
-                }
-            } else {
+    /// Note a neighbour on `ifindex` from an ARP packet it sent. True if packets were
+    /// waiting for it (see [`Neighbors::take_held`]).
+    pub(crate) fn learn(&mut self, ifindex: u32, ip: Ipv4, mac: [u8; 6], now: u64) -> bool {
+        match self.find_mut(ifindex, ip) {
+            Some(n) if n.permanent => {}
+            Some(n) => {
                 n.mac = mac;
                 n.updated_us = now;
             }
-            return;
+            None => {
+                let _ = self.insert(Neighbor {
+                    ip,
+                    mac,
+                    ifindex,
+                    updated_us: now,
+                    permanent: false,
+                });
+            }
         }
-        let _ = self.insert(Neighbor {
-            ip,
-            mac,
-            ifindex,
-            updated_us: now,
-            permanent: false,
-            injected_us: None,
-        });
+        self.answered(ifindex, ip)
+    }
+
+    /// ARP need not ask for `ip` any more; true if packets wait for it.
+    fn answered(&mut self, ifindex: u32, ip: Ipv4) -> bool {
+        self.asking
+            .retain(|a| !(a.ifindex == ifindex && a.ip == ip));
+        self.held
+            .iter()
+            .any(|h| h.ifindex == ifindex && h.hop == ip)
     }
 
     fn find_mut(&mut self, ifindex: u32, ip: Ipv4) -> Option<&mut Neighbor> {
@@ -109,28 +134,90 @@ impl Neighbors {
             .any(|n| n.ip == ip && n.ifindex == ifindex)
     }
 
-    /// The neighbours of `ifindex` the engine may use after its cache was emptied: static
-    /// ones and recent ones.
-    pub(crate) fn reusable(&self, ifindex: u32, now: u64) -> impl Iterator<Item = &Neighbor> {
-        self.entries.iter().filter(move |n| {
-            n.ifindex == ifindex
-                && (n.permanent || now.saturating_sub(n.updated_us) < NEIGHBOR_REUSE_US)
-        })
+    /// The link address to send to `ip` on `ifindex` with, if it is known and fresh.
+    pub(crate) fn resolve(&self, ifindex: u32, ip: Ipv4, now: u64) -> Option<[u8; 6]> {
+        self.entries
+            .iter()
+            .find(|n| n.ip == ip && n.ifindex == ifindex)
+            .filter(|n| n.permanent || now.saturating_sub(n.updated_us) < REACHABLE_US)
+            .map(|n| n.mac)
     }
 
-    /// Hand `feed` the static entries due to reach the engine again (before its cache
-    /// expires them, or at once after the wire contradicted one).
-    pub(crate) fn refresh_static(&mut self, now: u64, mut feed: impl FnMut(&Neighbor)) {
-        self.contradicted = false;
-        for n in self.entries.iter_mut().filter(|n| n.permanent) {
-            let due = n
-                .injected_us
-                .is_none_or(|t| now.saturating_sub(t) >= STATIC_REFRESH_US);
-            if due {
-                feed(n);
-                n.injected_us = Some(now);
+    /// Keep `packet` until `hop` answers ARP (the oldest held packet gives way when too
+    /// many wait). True when a request for `hop` is to go out now; false when one is out
+    /// already (or no more addresses can be asked for: the packet is then not kept).
+    pub(crate) fn hold(&mut self, ifindex: u32, hop: Ipv4, packet: &[u8], now: u64) -> bool {
+        let asked = self
+            .asking
+            .iter()
+            .any(|a| a.ifindex == ifindex && a.ip == hop);
+        let ask = !asked
+            && self
+                .asking
+                .push(Asking {
+                    ifindex,
+                    ip: hop,
+                    next_us: now + RETRANS_US,
+                    sent: 1,
+                })
+                .is_ok();
+        if !asked && !ask {
+            return false;
+        }
+        if self.held.len() >= MAX_HELD {
+            self.held.remove(0);
+        }
+        let mut copy = Vec::new();
+        if copy.try_reserve_exact(packet.len()).is_ok() {
+            copy.extend_from_slice(packet);
+            self.held.push(Held {
+                ifindex,
+                hop,
+                packet: copy,
+            });
+        }
+        ask
+    }
+
+    /// Hand `send` the packets that waited for `hop` on `ifindex`, in the order they came.
+    pub(crate) fn take_held(&mut self, ifindex: u32, hop: Ipv4, mut send: impl FnMut(&[u8])) {
+        let mut i = 0;
+        while i < self.held.len() {
+            if self.held[i].ifindex == ifindex && self.held[i].hop == hop {
+                let h = self.held.remove(i);
+                send(&h.packet);
+            } else {
+                i += 1;
             }
         }
+    }
+
+    /// Run ARP's timers: `ask` gets each address due another request; the packets of an
+    /// address asked for in vain are dropped. Returns how many were.
+    pub(crate) fn tick(&mut self, now: u64, mut ask: impl FnMut(u32, Ipv4)) -> usize {
+        let mut gave_up = 0;
+        let held = &mut self.held;
+        self.asking.retain_mut(|a| {
+            if now < a.next_us {
+                return true;
+            }
+            if a.sent < MAX_PROBES {
+                a.sent += 1;
+                a.next_us = now + RETRANS_US;
+                ask(a.ifindex, a.ip);
+                return true;
+            }
+            let before = held.len();
+            held.retain(|h| !(h.ifindex == a.ifindex && h.hop == a.ip));
+            gave_up += before - held.len();
+            false
+        });
+        gave_up
+    }
+
+    /// When ARP's next timer is due.
+    pub(crate) fn next_deadline(&self) -> Option<u64> {
+        self.asking.iter().map(|a| a.next_us).min()
     }
 
     /// `SIOCSARP` on the table (see [`crate::Stack::neigh_set`]).
@@ -157,12 +244,12 @@ impl Neighbors {
             ifindex,
             updated_us: now,
             permanent,
-            injected_us: Some(now),
         };
         match self.find_mut(ifindex, ip) {
             Some(n) => *n = entry,
             None => self.insert(entry)?,
         }
+        self.answered(ifindex, ip);
         Ok(())
     }
 
@@ -186,9 +273,11 @@ impl Neighbors {
         Ok(())
     }
 
-    /// The interface is gone.
+    /// The interface is gone, or down: what waits for it goes too.
     pub(crate) fn forget_if(&mut self, ifindex: u32) {
         self.entries.retain(|n| n.ifindex != ifindex);
+        self.asking.retain(|a| a.ifindex != ifindex);
+        self.held.retain(|h| h.ifindex != ifindex);
     }
 }
 
@@ -212,16 +301,11 @@ mod tests {
         t.set(IF, ip(2), Some(MAC), true, 7).unwrap();
         t.learn(IF, ip(2), [2, 0, 0, 0, 0, 8], 8);
         assert_eq!(t.get(IF, ip(2)).unwrap().mac, MAC);
-        assert!(
-            t.contradicted,
-            "the engine took the wire's word: put it back"
+        assert_eq!(
+            t.resolve(IF, ip(2), u64::MAX),
+            Some(MAC),
+            "static: never stale"
         );
-        let mut fed = 0;
-        t.refresh_static(8, |n| {
-            assert_eq!(n.ip, ip(2));
-            fed += 1;
-        });
-        assert_eq!((fed, t.contradicted), (1, false));
     }
 
     #[test]
@@ -237,22 +321,62 @@ mod tests {
     }
 
     #[test]
-    fn only_static_and_recent_entries_are_given_back() {
+    fn learned_entries_go_stale_and_bad_requests_fail_as_linux() {
         let mut t = Neighbors::default();
-        t.set(IF, ip(1), Some(MAC), true, 0).unwrap();
-        t.learn(IF, ip(2), MAC, 0);
-        t.learn(IF, ip(3), MAC, NEIGHBOR_REUSE_US);
-        t.learn(IF + 1, ip(4), MAC, NEIGHBOR_REUSE_US);
-        let back: Vec<_> = t
-            .reusable(IF, NEIGHBOR_REUSE_US + 1)
-            .map(|n| n.ip)
-            .collect();
-        assert_eq!(back, [ip(1), ip(3)]);
+        t.learn(IF, ip(3), MAC, 0);
+        assert_eq!(t.resolve(IF, ip(3), REACHABLE_US - 1), Some(MAC));
+        assert_eq!(t.resolve(IF, ip(3), REACHABLE_US), None);
+        assert_eq!(t.resolve(IF + 1, ip(3), 0), None, "another interface's");
         assert_eq!(
             t.set(IF, ip(5), Some([1, 0, 0, 0, 0, 0]), true, 0),
             Err(Errno::EINVAL)
         );
         assert_eq!(t.set(IF, ip(5), None, false, 0), Err(Errno::EINVAL));
         assert_eq!(t.remove(IF, ip(5)), Err(Errno::ENXIO));
+    }
+
+    #[test]
+    fn held_packets_leave_in_order_once_the_neighbour_answers() {
+        let mut t = Neighbors::default();
+        assert!(t.hold(IF, ip(7), b"one", 0), "the first packet asks");
+        assert!(!t.hold(IF, ip(7), b"two", 1), "one request at a time");
+        assert!(t.hold(IF, ip(8), b"other", 1));
+        assert!(t.learn(IF, ip(7), MAC, 2));
+        let mut out = Vec::new();
+        t.take_held(IF, ip(7), |p| out.push(p.to_vec()));
+        assert_eq!(out, [b"one".to_vec(), b"two".to_vec()]);
+        assert!(!t.learn(IF, ip(7), MAC, 3), "nothing waits any more");
+    }
+
+    #[test]
+    fn arp_asks_three_times_a_second_apart_then_drops_what_waited() {
+        let mut t = Neighbors::default();
+        assert!(t.hold(IF, ip(9), b"x", 0));
+        assert!(!t.hold(IF, ip(9), b"y", 0));
+        let mut asked = 0;
+        for s in 1..=3u64 {
+            assert_eq!(t.next_deadline(), Some(s * RETRANS_US));
+            let dropped = t.tick(s * RETRANS_US, |_, a| {
+                assert_eq!(a, ip(9));
+                asked += 1;
+            });
+            assert_eq!(dropped, if s == 3 { 2 } else { 0 });
+        }
+        assert_eq!(asked, 2, "two more requests after the first");
+        assert_eq!(t.next_deadline(), None);
+        assert!(t.hold(IF, ip(9), b"z", 4 * RETRANS_US), "asked for again");
+    }
+
+    #[test]
+    fn held_packets_are_bounded_oldest_first() {
+        let mut t = Neighbors::default();
+        for i in 0..=MAX_HELD as u8 {
+            t.hold(IF, ip(1), &[i], 0);
+        }
+        let mut out = Vec::new();
+        t.learn(IF, ip(1), MAC, 1);
+        t.take_held(IF, ip(1), |p| out.push(p[0]));
+        assert_eq!(out.len(), MAX_HELD);
+        assert_eq!(out[0], 1, "the oldest gave way");
     }
 }

@@ -1,5 +1,6 @@
 //! The stack: interfaces and their addresses, routes, neighbours, counters, the receive
-//! classifier, the transmit observer, and the poll loop that drives the engine. Socket calls
+//! path (Ethernet, ARP and the classifier), the transmit path (route, neighbour, Ethernet
+//! header), and the poll loop that drives the engine. Socket calls
 //! live in [`crate::socket`]; both are `impl Stack` blocks over the same state.
 //!
 //! The stack is event-driven: it runs when a frame arrives, when a socket call is made and
@@ -9,14 +10,14 @@
 use alloc::vec::Vec;
 
 use crate::addr::{Cidr, Ipv4};
-use crate::engine::{Engine, Link, TcpState};
+use crate::engine::{Engine, TcpState, HEADROOM};
 use crate::errno::{Errno, SysResult};
 use crate::neigh::{Neighbor, Neighbors};
 use crate::route::{Route, RouteTable};
 use crate::socket::time_wait::{Segment, Verdict};
 use crate::socket::{Proto, SocketId, SocketTable, Tcp};
 use crate::stats::Stats;
-use crate::wire::{self, DropReason, Frame, Transport};
+use crate::wire::{self, DropReason, Frame, Ipv4Info, Transport};
 
 /// What the stack needs from its host (the kernel glue, or the user-space runner).
 pub trait Platform {
@@ -69,42 +70,28 @@ pub const LOOPBACK_IFINDEX: u32 = 1;
 pub const IFF_UP: u32 = 0x1;
 pub const IFF_LOOPBACK: u32 = 0x8;
 
+/// Link type of an interface.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Link {
+    Ethernet([u8; 6]),
+    Loopback,
+}
+
 #[derive(Clone, Debug)]
 pub struct Netif {
     pub ifindex: u32,
-    pub slot: usize,
     pub link: Link,
     pub mtu: usize,
     pub addr: Option<Cidr>,
     pub up: bool,
 }
 
-impl Netif {
-    /// A socket bound to `local` (and to interface `bound_if`, if not 0) listens here: on
-    /// every up interface for the wildcard and the limited broadcast, else on the one
-    /// owning the address (or its subnet's broadcast) and loopback.
-    pub(crate) fn serves(&self, local: Ipv4, bound_if: u32) -> bool {
-        self.up
-            && (bound_if == 0 || self.ifindex == bound_if)
-            && (local.is_any()
-                || local.is_broadcast()
-                || self.ifindex == LOOPBACK_IFINDEX
-                || self
-                    .addr
-                    .is_some_and(|c| c.addr == local || c.directed_broadcast() == Some(local)))
-    }
-}
+/// The addresses the engine holds (smoltcp's `iface-max-addr-count`): loopback's, one per
+/// device, and those retained.
+type EngineAddrs = heapless::Vec<Cidr, 8>;
 
-/// The addresses one engine interface holds (smoltcp's `iface-max-addr-count`).
-type EngineAddrs = heapless::Vec<Cidr, 4>;
-
-/// The largest frame an interface with this IP MTU sends, link header included.
-fn frame_mtu(link: Link, mtu: usize) -> usize {
-    match link {
-        Link::Ethernet(_) => mtu + wire::ETH_HDR_LEN,
-        Link::Loopback => mtu,
-    }
-}
+/// The engine's IP MTU while no device is registered.
+const DEFAULT_MTU: usize = 1500;
 
 pub struct Stack<P: Platform> {
     pub(crate) platform: P,
@@ -116,12 +103,11 @@ pub struct Stack<P: Platform> {
     pub(crate) socks: SocketTable,
     pub stats: Stats,
     pub(crate) now: u64,
-    pub(crate) seed: u64,
     timer: Option<u64>,
-    /// Addresses removed from an interface while TCP connections still use them, by
-    /// engine slot. Like Linux, such connections are not killed: they pause (their frames
-    /// are neither sent nor received) until the address returns or they time out.
-    retained: Vec<(usize, Ipv4)>,
+    /// Addresses removed from an interface while TCP connections still use them. Like
+    /// Linux, such connections are not killed: they pause (their packets are neither sent
+    /// nor received) until the address returns or they time out.
+    retained: Vec<Ipv4>,
 }
 
 impl<P: Platform> Stack<P> {
@@ -132,14 +118,13 @@ impl<P: Platform> Stack<P> {
         let mut s = Stack {
             platform,
             cfg,
-            engine: Engine::default(),
+            engine: Engine::new(DEFAULT_MTU, seed, now),
             ifs: Vec::new(),
             routes: RouteTable::default(),
             neighbors: Neighbors::default(),
             socks: SocketTable::new(seed),
             stats: Stats::default(),
             now,
-            seed,
             timer: None,
             retained: Vec::new(),
         };
@@ -174,20 +159,12 @@ impl<P: Platform> Stack<P> {
     /// from here on uses them.
     pub fn set_link(&mut self, ifindex: u32, mac: [u8; 6], mtu: usize) -> SysResult<()> {
         let nif = self.netif_mut(ifindex)?;
-        if nif.link == Link::Loopback {
+        if nif.link == Link::Loopback || mac[0] & 1 != 0 {
             return Err(Errno::EINVAL);
         }
-        let mtu = mtu.clamp(576, 65535);
-        let (slot, mtu_changed) = (nif.slot, nif.mtu != mtu);
-        let now = self.now;
-        self.engine
-            .set_link(slot, mac, frame_mtu(Link::Ethernet(mac), mtu), now)?;
-        let nif = self.netif_mut(ifindex)?;
         nif.link = Link::Ethernet(mac);
-        nif.mtu = mtu;
-        if mtu_changed {
-            self.restore_neighbors(ifindex);
-        }
+        nif.mtu = mtu.clamp(576, 65535);
+        self.sync_mtu();
         Ok(())
     }
 
@@ -195,22 +172,35 @@ impl<P: Platform> Stack<P> {
         if self.ifs.iter().any(|i| i.ifindex == ifindex) {
             return Err(Errno::EEXIST);
         }
-        let mtu = mtu.clamp(576, 65535);
-        let frame_mtu = frame_mtu(link, mtu);
-        let seed = self.seed ^ u64::from(ifindex);
-        let slot = self.engine.add_iface(link, frame_mtu, seed, self.now)?;
+        if matches!(link, Link::Ethernet(mac) if mac[0] & 1 != 0) {
+            return Err(Errno::EINVAL);
+        }
         self.ifs.push(Netif {
             ifindex,
-            slot,
             link,
-            mtu,
+            mtu: mtu.clamp(576, 65535),
             addr: None,
             up: false,
         });
+        self.sync_mtu();
         Ok(())
     }
 
-    /// The device is gone: its routes, neighbours and sockets bound through it go too.
+    /// The engine builds packets for the smallest device MTU: it does not know which
+    /// device a packet will leave by (loopback traffic is no exception).
+    fn sync_mtu(&mut self) {
+        let mtu = self
+            .ifs
+            .iter()
+            .filter(|i| i.link != Link::Loopback)
+            .map(|i| i.mtu)
+            .min()
+            .unwrap_or(DEFAULT_MTU);
+        self.engine.set_mtu(mtu, self.now);
+    }
+
+    /// The device is gone: its routes, neighbours and the connections on its address go
+    /// too.
     pub fn remove_link(&mut self, ifindex: u32) -> SysResult<()> {
         if ifindex == LOOPBACK_IFINDEX {
             return Err(Errno::EINVAL);
@@ -220,13 +210,14 @@ impl<P: Platform> Stack<P> {
             .iter()
             .position(|i| i.ifindex == ifindex)
             .ok_or(Errno::ENODEV)?;
-        let slot = self.ifs[pos].slot;
         self.set_up(ifindex, false)?;
-        self.forget_slot(slot);
-        self.engine.remove_iface(slot);
+        if let Some(c) = self.ifs[pos].addr {
+            self.forget_addr(c.addr);
+        }
         self.ifs.remove(pos);
         self.routes.flush_if(ifindex);
         self.neighbors.forget_if(ifindex);
+        self.sync_mtu();
         self.sync_addrs();
         self.run();
         Ok(())
@@ -261,8 +252,6 @@ impl<P: Platform> Stack<P> {
         } else {
             self.routes.flush_if(ifindex);
         }
-        self.sync_routes();
-        self.rebind_all();
         self.run();
         Ok(())
     }
@@ -282,8 +271,6 @@ impl<P: Platform> Stack<P> {
             self.add_connected_route(ifindex, c);
         }
         self.sync_addrs();
-        self.sync_routes();
-        self.rebind_all();
         self.run();
         Ok(())
     }
@@ -302,81 +289,33 @@ impl<P: Platform> Stack<P> {
         });
     }
 
-    /// Push addresses to the engine. Loopback also answers for every local address, as
-    /// Linux's local table does, so traffic to our own address never leaves the host.
+    /// Push addresses to the engine: loopback's 127.0.0.1/8 and every device's, so that
+    /// traffic to our own address never leaves the host, as with Linux's local table.
     /// An address a TCP connection still uses stays in the engine (which would otherwise
     /// drop the connection silently) but is marked retained: not ours on the wire.
     fn sync_addrs(&mut self) {
         self.retained.clear();
-        // By index, with the address lists on the stack: this runs after every frame
-        // while an address is retained.
-        for k in 0..self.ifs.len() {
-            let Some(Netif {
-                ifindex,
-                slot,
-                addr,
-                ..
-            }) = self.ifs.get(k).cloned()
-            else {
-                break;
-            };
-            let mut addrs = EngineAddrs::new();
-            addrs.extend(addr);
-            if ifindex == LOOPBACK_IFINDEX {
-                let locals = self.ifs.iter().filter(|i| i.ifindex != LOOPBACK_IFINDEX);
-                for c in locals.filter_map(|i| i.addr) {
-                    let _ = addrs.push(Cidr {
-                        addr: c.addr,
-                        prefix: 32,
-                    });
-                }
-            }
-            let retained = &mut self.retained;
-            self.engine.tcp_local_addrs(slot, &mut |a| {
-                if !a.is_any() && !addrs.iter().any(|c| c.addr == a) {
-                    let kept = addrs.push(Cidr {
-                        addr: a,
-                        prefix: 32,
-                    });
-                    if kept.is_ok() {
-                        retained.push((slot, a));
-                    }
-                }
-            });
-            // Linux keeps its ARP cache across address changes (a connection whose peer
-            // left the cache could not even answer a retransmission until ARP ran again).
-            if self.engine.set_addrs(slot, &addrs) {
-                self.restore_neighbors(ifindex);
-            }
+        let mut addrs = EngineAddrs::new();
+        for c in self.ifs.iter().filter_map(|i| i.addr) {
+            let _ = addrs.push(c);
         }
-    }
-
-    fn is_retained(&self, slot: usize, addr: Ipv4) -> bool {
-        self.retained.contains(&(slot, addr))
-    }
-
-    /// Push gateways to the engine. An interface without an address gets none: a paused
-    /// connection on a retained address then fails to route, so the engine keeps what it
-    /// could not send (an ACK, a window update, data) and sends it once the address is back,
-    /// instead of believing it sent what the transmit filter dropped.
-    fn sync_routes(&mut self) {
-        for nif in &self.ifs {
-            let usable = nif.addr.is_some();
-            let mut it = self
-                .routes
-                .gateways_of(nif.ifindex)
-                .filter(|_| usable)
-                .map(|r| {
-                    (
-                        Cidr {
-                            addr: r.dest,
-                            prefix: r.prefix,
-                        },
-                        r.gateway,
-                    )
+        let retained = &mut self.retained;
+        self.engine.tcp_local_addrs(&mut |a| {
+            if !a.is_any() && !addrs.iter().any(|c| c.addr == a) {
+                let kept = addrs.push(Cidr {
+                    addr: a,
+                    prefix: 32,
                 });
-            self.engine.set_routes(nif.slot, &mut it);
-        }
+                if kept.is_ok() {
+                    retained.push(a);
+                }
+            }
+        });
+        self.engine.set_addrs(&addrs);
+    }
+
+    fn is_retained(&self, addr: Ipv4) -> bool {
+        self.retained.contains(&addr)
     }
 
     /// Add a route. With `ifindex` 0 the interface is the one whose subnet holds the
@@ -409,9 +348,7 @@ impl<P: Platform> Stack<P> {
         self.routes.add(Route {
             connected: false,
             ..r
-        })?;
-        self.sync_routes();
-        Ok(())
+        })
     }
 
     pub fn delete_route(
@@ -421,9 +358,7 @@ impl<P: Platform> Stack<P> {
         gateway: Option<Ipv4>,
         ifindex: Option<u32>,
     ) -> SysResult<()> {
-        self.routes.delete(dest, prefix, gateway, ifindex)?;
-        self.sync_routes();
-        Ok(())
+        self.routes.delete(dest, prefix, gateway, ifindex).map(drop)
     }
 
     pub fn routes(&self) -> impl Iterator<Item = &Route> {
@@ -445,26 +380,19 @@ impl<P: Platform> Stack<P> {
     }
 
     /// Linux: a loopback source never leaves through another interface (EINVAL).
-    pub(crate) fn check_source_slot(&self, src: Ipv4, slot: usize) -> SysResult<()> {
-        if src.is_loopback() && slot != self.loopback_slot() {
+    pub(crate) fn check_source_if(&self, src: Ipv4, ifindex: u32) -> SysResult<()> {
+        if src.is_loopback() && ifindex != LOOPBACK_IFINDEX {
             return Err(Errno::EINVAL);
         }
         Ok(())
     }
 
-    pub(crate) fn loopback_slot(&self) -> usize {
-        self.ifs
-            .iter()
-            .find(|i| i.ifindex == LOOPBACK_IFINDEX)
-            .map_or(0, |i| i.slot)
-    }
-
-    /// Output route for `dst`: (engine slot, source address, next hop). A socket bound
+    /// Output route for `dst`: (interface, source address, next hop). A socket bound
     /// to an interface (`bound_if` != 0) leaves only through it, by a route through that
     /// interface (limited broadcast needs none). Unlike Linux, which then takes any
     /// destination as on-link there, no route through it is ENETUNREACH: the engine
     /// only reaches its interfaces' subnets and gateways.
-    pub(crate) fn route_out(&self, dst: Ipv4, bound_if: u32) -> SysResult<(usize, Ipv4, Ipv4)> {
+    pub(crate) fn route_out(&self, dst: Ipv4, bound_if: u32) -> SysResult<(u32, Ipv4, Ipv4)> {
         // Loopback has no routes of its own: a socket bound to it routes as unbound.
         let bound_if = if bound_if == LOOPBACK_IFINDEX {
             0
@@ -477,7 +405,7 @@ impl<P: Platform> Stack<P> {
             } else {
                 dst
             };
-            return Ok((self.loopback_slot(), src, dst));
+            return Ok((LOOPBACK_IFINDEX, src, dst));
         }
         let (ifindex, hop) = if bound_if != 0 && dst.is_broadcast() {
             (bound_if, dst)
@@ -494,94 +422,150 @@ impl<P: Platform> Stack<P> {
             .filter(|i| i.up)
             .ok_or(Errno::ENETUNREACH)?;
         let src = nif.addr.ok_or(Errno::ENETUNREACH)?.addr;
-        Ok((nif.slot, src, hop))
-    }
-
-    pub(crate) fn ifindex_of_slot(&self, slot: usize) -> u32 {
-        self.ifs
-            .iter()
-            .find(|i| i.slot == slot)
-            .map_or(0, |i| i.ifindex)
+        Ok((ifindex, src, hop))
     }
 
     // ---- receive ----
 
-    /// A frame arrived on `ifindex`. Malformed frames are dropped and counted here.
+    /// A frame arrived on `ifindex`. Malformed frames are dropped and counted here; the
+    /// engine gets the IP packet of an accepted one once, borrowed.
     pub fn receive(&mut self, ifindex: u32, frame: &[u8]) {
         let Some(nif) = self.netif(ifindex) else {
             return;
         };
-        if !nif.up {
+        let (Link::Ethernet(own), true) = (nif.link, nif.up) else {
+            return;
+        };
+        self.now = self.platform.now_us();
+        // Another host's unicast frame (a device in promiscuous mode, a switch that
+        // floods): Linux drops it before IP looks at it (PACKET_OTHERHOST).
+        if frame.get(..6).is_some_and(|d| d != own && d[0] & 1 == 0) {
+            self.stats.other_host += 1;
             return;
         }
-        let slot = nif.slot;
-        if !self.engine.push_rx(slot, frame) {
-            self.stats.drop_frame(DropReason::Truncated);
-            return;
+        let mut peer = [0u8; 6];
+        if let Some(m) = frame.get(6..12) {
+            peer.copy_from_slice(m);
+        }
+        match wire::parse_ethernet(frame, true) {
+            Ok(Frame::Arp(arp)) => self.arp_input(ifindex, own, arp),
+            Ok(Frame::Ipv4(info)) => {
+                let packet = &frame[wire::ETH_HDR_LEN..];
+                if self.accept_ip(ifindex, &info, packet, peer) {
+                    self.with_egress(|engine, now, sink| engine.ingress(packet, now, sink));
+                    self.maintain();
+                }
+            }
+            Err(why) => self.drop_malformed(why, frame.get(wire::ETH_HDR_LEN..)),
         }
         self.run();
     }
 
-    /// Classify a received frame before the engine sees it. False drops it.
-    fn accept_frame(&mut self, slot: usize, loopback: bool, frame: &[u8]) -> bool {
-        let parsed = if loopback {
-            wire::parse_ipv4(frame, false).map(Frame::Ipv4)
+    fn drop_malformed(&mut self, why: DropReason, ip: Option<&[u8]>) {
+        if matches!(why, DropReason::BadL4Header | DropReason::BadL4Checksum) {
+            // The IP header was sound: the protocol counts its own errors (Linux).
+            let proto = ip.and_then(|p| p.get(9)).copied().unwrap_or(0);
+            self.stats.l4_error(proto, why == DropReason::BadL4Checksum);
+        }
+        self.stats.drop_frame(why);
+    }
+
+    /// An ARP packet on `ifindex`, whose link address is `own`. As Linux's arp_process: a
+    /// request for the interface's address is answered and makes an entry for its sender;
+    /// any ARP packet refreshes an entry that exists; what waited for the sender leaves.
+    fn arp_input(&mut self, ifindex: u32, own: [u8; 6], arp: wire::Arp) {
+        self.stats.arp_in += 1;
+        // Neither answered nor learned: a sender that is us or a martian (as Linux's
+        // arp_process, which routes the sender as a source).
+        let sender = arp.sender_ip;
+        let why = if self.is_local_addr(sender) {
+            Some(DropReason::ArpSenderLocal)
         } else {
-            wire::parse_ethernet(frame, true)
+            wire::martian(sender, arp.target_ip)
+                .filter(|_| !sender.is_any())
+                .map(|_| DropReason::ArpMartian)
         };
-        let info = match parsed {
-            Ok(Frame::Arp(arp)) => {
-                self.stats.arp_in += 1;
-                // Neither answered nor learned: a sender that is us or a martian (as
-                // Linux's arp_process, which routes the sender as a source).
-                let sender = arp.sender_ip;
-                let why = if self.is_local_addr(sender) {
-                    Some(DropReason::ArpSenderLocal)
-                } else {
-                    wire::martian(sender, arp.target_ip)
-                        .filter(|_| !sender.is_any())
-                        .map(|_| DropReason::ArpMartian)
-                };
-                if let Some(why) = why {
-                    self.stats.drop_frame(why);
-                    return false;
-                }
-                self.learn_neighbor(slot, sender, arp.sender_mac);
-                if self.is_retained(slot, arp.target_ip) {
-                    // Not ours any more: someone else may own it now.
-                    self.stats.drop_frame(DropReason::NotLocal);
-                    return false;
-                }
-                return true;
+        if let Some(why) = why {
+            self.stats.drop_frame(why);
+            return;
+        }
+        if self.is_retained(arp.target_ip) {
+            // Not ours any more: someone else may own it now.
+            self.stats.drop_frame(DropReason::NotLocal);
+            return;
+        }
+        let subnet = self.netif(ifindex).and_then(|i| i.addr);
+        let for_us = subnet.is_some_and(|c| c.addr == arp.target_ip);
+        let on_link = !sender.is_any() && subnet.is_some_and(|c| c.contains(sender));
+        if on_link
+            && (for_us || self.neighbors.contains(ifindex, sender))
+            && self
+                .neighbors
+                .learn(ifindex, sender, arp.sender_mac, self.now)
+        {
+            self.send_held(ifindex, sender);
+        }
+        if for_us && arp.op == wire::ARP_OP_REQUEST {
+            let reply = wire::arp_frame(
+                wire::ARP_OP_REPLY,
+                (own, arp.target_ip),
+                (arp.sender_mac, sender),
+            );
+            self.stats.arp_out += 1;
+            self.platform.transmit(ifindex, &reply);
+        }
+    }
+
+    /// Send the packets that waited for `hop` on `ifindex` to resolve.
+    fn send_held(&mut self, ifindex: u32, hop: Ipv4) {
+        let Some(mac) = self.neighbors.resolve(ifindex, hop, self.now) else {
+            return;
+        };
+        let Some(Link::Ethernet(own)) = self.netif(ifindex).map(|i| i.link) else {
+            return;
+        };
+        let Stack {
+            neighbors,
+            platform,
+            ..
+        } = self;
+        neighbors.take_held(ifindex, hop, |p| {
+            let mut f = Vec::new();
+            if f.try_reserve_exact(wire::ETH_HDR_LEN + p.len()).is_ok() {
+                f.extend_from_slice(&[0; wire::ETH_HDR_LEN]);
+                wire::eth_header(&mut f, mac, own, wire::ETHERTYPE_IPV4);
+                f.extend_from_slice(p);
+                platform.transmit(ifindex, &f);
             }
-            Ok(Frame::Ipv4(info)) if self.is_retained(slot, info.dst) => {
-                self.stats.drop_frame(DropReason::NotLocal);
-                return false;
-            }
-            Ok(Frame::Ipv4(info)) if !loopback => {
-                // Martians are dropped unanswered (and never ARPed for).
-                let why = wire::martian(info.src, info.dst).or_else(|| {
-                    self.is_local_addr(info.src)
-                        .then_some(DropReason::MartianSrcLocal)
-                });
-                if let Some(why) = why {
-                    self.stats.drop_frame(why);
-                    return false;
-                }
-                info
-            }
-            Ok(Frame::Ipv4(info)) => info,
-            Err(why) => {
-                if matches!(why, DropReason::BadL4Header | DropReason::BadL4Checksum) {
-                    // The IP header was sound: the protocol counts its own errors (Linux).
-                    let ip = frame.get(if loopback { 0 } else { wire::ETH_HDR_LEN }..);
-                    let proto = ip.and_then(|p| p.get(9)).copied().unwrap_or(0);
-                    self.stats.l4_error(proto, why == DropReason::BadL4Checksum);
-                }
+        });
+    }
+
+    /// Classify a received IPv4 packet (`info`, parsed from `packet`) before the engine
+    /// sees it; `peer` is the link address it came from. False drops it.
+    fn accept_ip(&mut self, in_if: u32, info: &Ipv4Info, packet: &[u8], peer: [u8; 6]) -> bool {
+        if self.is_retained(info.dst) {
+            self.stats.drop_frame(DropReason::NotLocal);
+            return false;
+        }
+        if in_if != LOOPBACK_IFINDEX {
+            // Martians are dropped unanswered (and never ARPed for).
+            let why = wire::martian(info.src, info.dst).or_else(|| {
+                self.is_local_addr(info.src)
+                    .then_some(DropReason::MartianSrcLocal)
+            });
+            if let Some(why) = why {
                 self.stats.drop_frame(why);
                 return false;
             }
-        };
+            // Not for this host: with forwarding off, Linux drops it (InAddrErrors).
+            let dst = info.dst;
+            let for_us =
+                self.is_local_addr(dst) || self.is_broadcast_addr(dst) || dst == wire::ALL_SYSTEMS;
+            if !for_us {
+                self.stats.drop_frame(DropReason::NotLocal);
+                return false;
+            }
+        }
         self.stats.mib.ip_in_receives += 1;
         match info.transport {
             Transport::Tcp {
@@ -601,18 +585,13 @@ impl<P: Platform> Stack<P> {
                     flags,
                     payload_len,
                 };
-                match self
-                    .socks
-                    .time_wait
-                    .segment(slot, (local, remote), seg, self.now)
-                {
+                match self.socks.time_wait.segment((local, remote), seg, self.now) {
                     None | Some(Verdict::Reopen) => {}
                     Some(Verdict::Drop) => return false,
                     Some(Verdict::Ack { seq, ack }) => {
                         // For a connection in TIME-WAIT, which the engine no longer has.
-                        let peer_mac = frame.get(6..12).unwrap_or(&[0; 6]);
                         let seg = wire::tcp_segment(local, remote, (seq, ack), wire::TCP_ACK, 0);
-                        self.send_ip(slot, peer_mac, &seg);
+                        self.send_ip(in_if, peer, &seg);
                         return false;
                     }
                 }
@@ -620,25 +599,28 @@ impl<P: Platform> Stack<P> {
                 if let Some(r) = self.socks.note_heard((local, remote), rst, self.now) {
                     self.engine.tcp_set_keepalive(r, None);
                 }
-                let ifindex = self.ifindex_of_slot(slot);
-                if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN {
-                    let peer_mac = frame.get(6..12).unwrap_or(&[0; 6]);
-                    let syn = (local, remote, seq, peer_mac);
-                    if let Some(why) = self.classify_syn((slot, ifindex), syn) {
-                        self.stats.drop_frame(why);
-                        return false;
-                    }
+                if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN
+                    && !self.classify_syn(in_if, (local, remote, seq, peer))
+                {
+                    return false;
                 }
             }
-            Transport::Udp { .. } => {}
+            Transport::Udp { dst_port, .. } => {
+                let local = crate::Endpoint::new(info.dst, dst_port);
+                if in_if != LOOPBACK_IFINDEX && self.socks.bound_elsewhere(false, local, in_if) {
+                    // Only sockets bound to another device (SO_BINDTODEVICE) have the
+                    // port: Linux finds no socket here.
+                    self.stats.mib.udp_no_ports += 1;
+                    return false;
+                }
+            }
             Transport::Icmp { ty, code, quoted } => {
                 self.stats.mib.icmp_in_msgs += 1;
                 if let Some(q) = quoted {
                     self.icmp_error(ty, code, q);
                 }
                 if ty == wire::ICMP_ECHO && code != 0 {
-                    let ip = frame.get(if loopback { 0 } else { wire::ETH_HDR_LEN }..);
-                    self.echo_reply(slot, frame, ip.unwrap_or_default(), info.dst);
+                    self.echo_reply(in_if, peer, packet, info.dst);
                 }
             }
             Transport::Other => {}
@@ -655,77 +637,95 @@ impl<P: Platform> Stack<P> {
     ///
     /// A SYN that comes again while its connection is in SYN-RECEIVED gets the SYN-ACK
     /// that answered it again, at once, sent to the frame's sender (see `syn_ack`).
+    ///
+    /// False when the SYN is dropped (and counted).
     fn classify_syn(
         &mut self,
-        (slot, ifindex): (usize, u32),
-        (local, remote, seq, peer_mac): (crate::Endpoint, crate::Endpoint, u32, &[u8]),
-    ) -> Option<DropReason> {
-        match self.engine.tcp_owner(slot, local, remote) {
+        in_if: u32,
+        syn: (crate::Endpoint, crate::Endpoint, u32, [u8; 6]),
+    ) -> bool {
+        match self.syn_verdict(in_if, syn) {
+            Ok(()) => true,
+            Err(Some(why)) => {
+                self.stats.drop_frame(why);
+                false
+            }
+            Err(None) => false,
+        }
+    }
+
+    fn syn_verdict(
+        &mut self,
+        in_if: u32,
+        (local, remote, seq, peer): (crate::Endpoint, crate::Endpoint, u32, [u8; 6]),
+    ) -> Result<(), Option<DropReason>> {
+        match self.engine.tcp_owner(local, remote) {
             Some((r, TcpState::TimeWait)) if self.socks.forget_orphan(r) => {
                 self.engine.remove(r);
             }
             Some((_, TcpState::SynReceived)) => {
                 if let Some((packet, len)) = self.socks.syn_acks.again(local, remote, seq, self.now)
                 {
-                    self.send_ip(slot, peer_mac, &packet[..len]);
+                    self.send_ip(in_if, peer, &packet[..len]);
                 }
-                return Some(DropReason::DuplicateSyn);
+                return Err(Some(DropReason::DuplicateSyn));
             }
             Some(_) => {
                 self.socks.syn_acks.forget(local, remote);
-                return Some(DropReason::DuplicateSyn);
+                return Err(Some(DropReason::DuplicateSyn));
             }
             None => self.socks.syn_acks.forget(local, remote),
         }
-        match self
-            .socks
-            .admit_syn(&mut self.engine, (slot, ifindex), local, self.now)
-        {
-            Ok(evicted) => {
-                self.stats.mib.syn_queue_evictions += u64::from(evicted);
-                None
-            }
-            Err(why) => Some(why),
+        if in_if != LOOPBACK_IFINDEX && self.socks.bound_elsewhere(true, local, in_if) {
+            // Only listeners bound to another device have the port: refused, as Linux
+            // refuses a SYN no socket wants (the engine's listener would take it).
+            let ack = seq.wrapping_add(1);
+            let flags = wire::TCP_RST | wire::TCP_ACK;
+            let rst = wire::tcp_segment(local, remote, (0, ack), flags, 0);
+            self.send_ip(in_if, peer, &rst);
+            return Err(None);
         }
+        let evicted = self
+            .socks
+            .admit_syn(&mut self.engine, in_if, local, self.now)
+            .map_err(Some)?;
+        self.stats.mib.syn_queue_evictions += u64::from(evicted);
+        Ok(())
     }
 
-    /// Send an IPv4 packet the stack made itself out of `slot`, to `peer_mac` (the sender
-    /// of the frame it answers).
-    fn send_ip(&mut self, slot: usize, peer_mac: &[u8], packet: &[u8]) {
-        let Some(nif) = self.ifs.iter().find(|i| i.slot == slot) else {
+    /// Send an IPv4 packet the stack made itself out of `out_if`, to `peer` (the sender
+    /// of the packet it answers).
+    fn send_ip(&mut self, out_if: u32, peer: [u8; 6], packet: &[u8]) {
+        if out_if == LOOPBACK_IFINDEX {
+            // Both ends are this stack: it is received like the engine's own output.
+            self.engine.push_rx(packet);
+            return;
+        }
+        let Some(Link::Ethernet(own)) = self.netif(out_if).map(|i| i.link) else {
             return;
         };
-        let port = IfPort::of(nif);
-        match nif.link {
-            // Both ends are this stack: it is received like the engine's own output.
-            Link::Loopback => {
-                self.engine.push_rx(slot, packet);
-            }
-            Link::Ethernet(own) => {
-                let mut frame = Vec::new();
-                if frame.try_reserve(wire::ETH_HDR_LEN + packet.len()).is_err() {
-                    return;
-                }
-                frame.extend_from_slice(peer_mac);
-                frame.extend_from_slice(&own);
-                frame.extend_from_slice(&wire::ETHERTYPE_IPV4.to_be_bytes());
-                frame.extend_from_slice(packet);
-                self.with_sink(port, |_, _, sink| sink(&frame));
-            }
+        let mut frame = Vec::new();
+        if frame.try_reserve_exact(HEADROOM + packet.len()).is_err() {
+            return;
         }
+        frame.extend_from_slice(&[0; HEADROOM]);
+        frame.extend_from_slice(packet);
+        let (mut out, _) = self.split_egress();
+        out.frame(out_if, (own, peer), &mut frame);
     }
 
     /// smoltcp answers echo requests of code 0 only; Linux answers any code, and keeps it
     /// in the reply. Only a request for this interface's own address is answered (a
     /// broadcast one is not, as on Linux).
-    fn echo_reply(&mut self, slot: usize, frame: &[u8], ip: &[u8], to: Ipv4) {
-        let ours = self.ifs.iter().any(|i| {
-            i.slot == slot
-                && (i.addr.is_some_and(|c| c.addr == to)
-                    || i.link == Link::Loopback && self.is_local_addr(to))
-        });
+    fn echo_reply(&mut self, in_if: u32, peer: [u8; 6], ip: &[u8], to: Ipv4) {
+        let ours = if in_if == LOOPBACK_IFINDEX {
+            self.is_local_addr(to)
+        } else {
+            self.netif(in_if)
+                .is_some_and(|i| i.addr.is_some_and(|c| c.addr == to))
+        };
         if let Some(reply) = wire::echo_reply(ip).filter(|_| ours) {
-            self.send_ip(slot, frame.get(6..12).unwrap_or(&[0; 6]), &reply);
+            self.send_ip(in_if, peer, &reply);
         }
     }
 
@@ -739,40 +739,32 @@ impl<P: Platform> Stack<P> {
         self.run();
     }
 
-    /// Drive the engine until it is quiet: every queued frame in, everything sendable out,
-    /// socket bookkeeping after each frame (so a listener's backlog is refilled between two
-    /// SYNs), then wakeups and the timer.
+    /// Drive the engine until it is quiet: every looped-back packet in, everything
+    /// sendable out, socket bookkeeping after each packet (so a listener's backlog is
+    /// refilled between two SYNs), then wakeups and the timer.
     pub(crate) fn run(&mut self) {
         self.now = self.platform.now_us();
-        self.refresh_static_neighbors();
-        // Bounded: loopback traffic ping-pongs, but every round drains the queues.
+        self.arp_timers();
+        // Bounded: loopback traffic ping-pongs, but every round drains the queue.
         for _round in 0..256 {
             let mut busy = false;
-            // By index, with no list allocated per frame: nothing in here adds or
-            // removes an interface.
-            for k in 0..self.ifs.len() {
-                let Some(port) = self.ifs.get(k).map(IfPort::of) else {
-                    break;
-                };
-                while let Some(frame) = self.engine.pop_rx(port.slot) {
-                    busy = true;
-                    if !self.accept_frame(port.slot, port.loopback, &frame) {
-                        self.engine.recycle(port.slot, frame);
-                        continue;
+            while let Some(packet) = self.engine.pop_rx() {
+                busy = true;
+                match wire::parse_ipv4(&packet, false) {
+                    Ok(info) => {
+                        if self.accept_ip(LOOPBACK_IFINDEX, &info, &packet, [0; 6]) {
+                            self.with_egress(|engine, now, sink| {
+                                engine.ingress(&packet, now, sink)
+                            });
+                            self.maintain();
+                        }
                     }
-                    self.with_sink(port, |engine, now, sink| {
-                        engine.ingress(port.slot, frame, now, sink)
-                    });
-                    if self.neighbors.contradicted {
-                        self.refresh_static_neighbors();
-                    }
-                    self.maintain();
+                    Err(why) => self.drop_malformed(why, Some(&packet)),
                 }
-                self.with_sink(port, |engine, now, sink| {
-                    engine.egress(port.slot, now, sink)
-                });
-                busy |= self.engine.rx_pending(port.slot);
+                self.engine.recycle(packet);
             }
+            self.with_egress(|engine, now, sink| engine.egress(now, sink));
+            busy |= self.engine.rx_pending();
             self.socks.egress_rounds += 1;
             busy |= self.maintain();
             if !busy {
@@ -782,20 +774,52 @@ impl<P: Platform> Stack<P> {
         self.report();
     }
 
-    /// Let `f` drive the engine with a sink that counts and transmits what it emits on
-    /// `port` (and holds back frames from a retained address).
-    fn with_sink(&mut self, port: IfPort, f: impl FnOnce(&mut Engine, u64, &mut dyn FnMut(&[u8]))) {
+    /// The transmit path, apart from the engine it serves.
+    fn split_egress(&mut self) -> (Egress<'_, P>, &mut Engine) {
         let Stack {
             engine,
             platform,
             stats,
             socks,
-            now,
+            neighbors,
+            ifs,
+            routes,
             retained,
+            now,
             ..
         } = self;
-        let mut sink = tx_sink(platform, stats, socks, TxPort { port, retained });
-        f(engine, *now, &mut sink);
+        let out = Egress {
+            platform,
+            stats,
+            socks,
+            neighbors,
+            ifs,
+            routes,
+            retained,
+            now: *now,
+        };
+        (out, engine)
+    }
+
+    /// Let `f` drive the engine with a sink that routes, counts and transmits what it
+    /// emits (see [`Egress::packet`]).
+    fn with_egress(&mut self, f: impl FnOnce(&mut Engine, u64, &mut dyn FnMut(&mut [u8]) -> bool)) {
+        let now = self.now;
+        let (mut out, engine) = self.split_egress();
+        f(engine, now, &mut |buf| out.packet(buf));
+    }
+
+    /// ARP's timers: requests asked again, packets given up.
+    fn arp_timers(&mut self) {
+        let mut due = heapless::Vec::<(u32, Ipv4), 8>::new();
+        let gave_up = self.neighbors.tick(self.now, |ifindex, hop| {
+            let _ = due.push((ifindex, hop));
+        });
+        self.stats.unresolved += gave_up as u64;
+        for (ifindex, hop) in due {
+            let (mut out, _) = self.split_egress();
+            out.ask(ifindex, hop);
+        }
     }
 
     /// Wake sockets whose poll mask changed and re-arm the timer if the deadline moved.
@@ -814,10 +838,14 @@ impl<P: Platform> Stack<P> {
             .engine
             .poll_delay(self.now)
             .map(|d| self.now.saturating_add(d));
-        let at = match (engine_at, self.socks.next_deadline(self.now)) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
+        let at = [
+            engine_at,
+            self.socks.next_deadline(self.now),
+            self.neighbors.next_deadline(),
+        ]
+        .into_iter()
+        .flatten()
+        .min();
         if at != self.timer {
             self.timer = at;
             self.platform.set_timer(at);
@@ -847,19 +875,15 @@ impl<P: Platform> Stack<P> {
         }
     }
 
-    /// Drop the engine sockets of an interface that is going away.
-    fn forget_slot(&mut self, slot: usize) {
+    /// `addr` went with its device: the connections on it end, and what still finishes
+    /// on it (orphans, TIME-WAIT) is dropped.
+    fn forget_addr(&mut self, addr: Ipv4) {
         self.for_each_socket(|st, id| {
             if let Some(s) = st.socks.get_mut(id) {
-                s.forget_slot(&mut st.engine, slot);
+                s.forget_addr(&mut st.engine, addr);
             }
         });
-        self.socks.forget_orphans_on(slot);
-    }
-
-    /// After an interface or address change: extend wildcard bindings to new interfaces.
-    fn rebind_all(&mut self) {
-        self.for_each_socket(Self::refresh_bindings);
+        self.socks.forget_orphans_on(&mut self.engine, addr);
     }
 
     /// Visit the sockets that exist now, by slot: no list of ids is allocated (this runs
@@ -877,56 +901,14 @@ impl<P: Platform> Stack<P> {
         self.socks.len()
     }
 
-    // ---- neighbours: the table in `neigh`, fed to the engine from here ----
+    // ---- neighbours ----
 
     pub fn neighbors(&self) -> impl Iterator<Item = &Neighbor> {
         self.neighbors.iter()
     }
 
-    /// Note a neighbour from an ARP packet it sent on `slot`.
-    fn learn_neighbor(&mut self, slot: usize, ip: Ipv4, mac: [u8; 6]) {
-        let ifindex = self.ifindex_of_slot(slot);
-        let ours = self
-            .netif(ifindex)
-            .and_then(|i| i.addr)
-            .is_some_and(|c| c.contains(ip));
-        if ours && !ip.is_any() {
-            self.neighbors.learn(ifindex, ip, mac, self.now);
-        }
-    }
-
-    pub(crate) fn has_neighbor(&self, slot: usize, ip: Ipv4) -> bool {
-        let ifindex = self.ifindex_of_slot(slot);
+    pub(crate) fn has_neighbor(&self, ifindex: u32, ip: Ipv4) -> bool {
         ifindex == LOOPBACK_IFINDEX || self.neighbors.contains(ifindex, ip)
-    }
-
-    /// Give the engine back the neighbours of `ifindex` it may use (static ones and recent
-    /// ones) after its cache was emptied.
-    fn restore_neighbors(&mut self, ifindex: u32) {
-        let Some(slot) = self.netif(ifindex).map(|i| i.slot) else {
-            return;
-        };
-        let now = self.now;
-        for n in self.neighbors.reusable(ifindex, now) {
-            self.engine.add_neighbor(slot, n.mac, n.ip, now);
-        }
-    }
-
-    /// Hand static entries to the engine again before its cache expires them, or at once
-    /// after the wire contradicted one.
-    fn refresh_static_neighbors(&mut self) {
-        let Stack {
-            neighbors,
-            engine,
-            ifs,
-            now,
-            ..
-        } = self;
-        neighbors.refresh_static(*now, |n| {
-            if let Some(i) = ifs.iter().find(|i| i.ifindex == n.ifindex) {
-                engine.add_neighbor(i.slot, n.mac, n.ip, *now);
-            }
-        });
     }
 
     /// The interface an ARP request without a device name means: the one `ip` is on-link
@@ -967,12 +949,7 @@ impl<P: Platform> Stack<P> {
         let ifindex = self.neigh_dev(ifindex, ip)?;
         self.now = self.platform.now_us();
         self.neighbors.set(ifindex, ip, mac, permanent, self.now)?;
-        let Some(mac) = mac else {
-            return Ok(());
-        };
-        if let Some(slot) = self.netif(ifindex).map(|i| i.slot) {
-            self.engine.add_neighbor(slot, mac, ip, self.now);
-        }
+        self.send_held(ifindex, ip);
         self.run();
         Ok(())
     }
@@ -983,127 +960,166 @@ impl<P: Platform> Stack<P> {
     }
 
     /// `SIOCDARP`: forget the entry for `ip` (`ifindex` 0 as for [`Stack::neigh_set`]);
-    /// the engine forgets it too and asks ARP again next time.
+    /// ARP asks again next time.
     pub fn neigh_delete(&mut self, ifindex: u32, ip: Ipv4) -> SysResult<()> {
         let ifindex = self.neigh_dev(ifindex, ip)?;
-        self.neighbors.remove(ifindex, ip)?;
-        self.now = self.platform.now_us();
-        if let Some(slot) = self.netif(ifindex).map(|i| i.slot) {
-            self.engine.flush_neighbors(slot);
-        }
-        self.restore_neighbors(ifindex);
-        Ok(())
+        self.neighbors.remove(ifindex, ip)
     }
 }
 
-/// One interface as the event loop drives it.
-#[derive(Clone, Copy)]
-struct IfPort {
-    slot: usize,
-    ifindex: u32,
-    loopback: bool,
-    up: bool,
-}
-
-impl IfPort {
-    fn of(nif: &Netif) -> IfPort {
-        IfPort {
-            slot: nif.slot,
-            ifindex: nif.ifindex,
-            loopback: nif.link == Link::Loopback,
-            up: nif.up,
-        }
-    }
-}
-
-/// Where the engine's frames for one interface go.
-struct TxPort<'a> {
-    port: IfPort,
-    retained: &'a [(usize, Ipv4)],
-}
-
-fn tx_sink<'a, P: Platform>(
+/// The transmit path: what the engine emits (an IP packet behind [`HEADROOM`] spare bytes)
+/// is counted, routed to a device and a next hop, given the next hop's link address (or
+/// held while ARP asks for it) and sent.
+struct Egress<'a, P: Platform> {
     platform: &'a mut P,
     stats: &'a mut Stats,
     socks: &'a mut SocketTable,
-    port: TxPort<'a>,
-) -> impl FnMut(&[u8]) + 'a {
-    move |f: &[u8]| {
-        let send = observe_tx(stats, socks, &port, f);
-        if send && port.port.up && !port.port.loopback {
-            platform.transmit(port.port.ifindex, f);
-        }
-    }
+    neighbors: &'a mut Neighbors,
+    ifs: &'a [Netif],
+    routes: &'a RouteTable,
+    retained: &'a [Ipv4],
+    now: u64,
 }
 
-/// Transmit-side counters; data segments at or below the highest sequence already sent on
-/// their connection are retransmissions. False for a frame that must not leave: its
-/// source address is no longer ours (a paused connection's retransmission).
-fn observe_tx(stats: &mut Stats, socks: &mut SocketTable, port: &TxPort, f: &[u8]) -> bool {
-    let parsed = if port.port.loopback {
-        wire::parse_ipv4(f, false).map(Frame::Ipv4)
-    } else {
-        wire::parse_ethernet(f, false)
-    };
-    let retained = |a: Ipv4| port.retained.contains(&(port.port.slot, a));
-    match parsed {
-        Ok(Frame::Arp(arp)) if retained(arp.sender_ip) => {
-            stats.mib.ip_out_no_routes += 1;
+impl<P: Platform> Egress<'_, P> {
+    /// Send the packet in `buf` (after [`HEADROOM`]); true when it is for this host and
+    /// goes back to the engine.
+    fn packet(&mut self, buf: &mut [u8]) -> bool {
+        let Some(Ok(info)) = buf.get(HEADROOM..).map(|p| wire::parse_ipv4(p, false)) else {
+            return false;
+        };
+        if !self.observe(&info, &buf[HEADROOM..]) {
             return false;
         }
-        Ok(Frame::Ipv4(info)) if retained(info.src) => {
-            stats.mib.ip_out_no_routes += 1;
+        let dst = info.dst;
+        if dst.is_loopback()
+            || self
+                .ifs
+                .iter()
+                .any(|i| i.addr.is_some_and(|c| c.addr == dst))
+        {
+            return true;
+        }
+        let Some((nif, hop)) = self.next_hop(info.src, dst) else {
+            self.stats.mib.ip_out_no_routes += 1;
             return false;
-        }
-        Ok(Frame::Arp(_)) => stats.arp_out += 1,
-        Ok(Frame::Ipv4(info)) => {
-            stats.mib.ip_out_requests += 1;
-            match info.transport {
-                Transport::Tcp {
-                    src_port,
-                    dst_port,
-                    seq,
-                    ack,
-                    flags,
-                    payload_len,
-                } => {
-                    stats.mib.tcp_out_segs += 1;
-                    if flags & wire::TCP_RST != 0 {
-                        stats.mib.tcp_out_rsts += 1;
-                    }
-                    let local = crate::Endpoint::new(info.src, src_port);
-                    let remote = crate::Endpoint::new(info.dst, dst_port);
-                    if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN {
-                        socks.note_syn(local, remote, seq);
-                    }
-                    if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN | wire::TCP_ACK {
-                        let ip = if port.port.loopback {
-                            Some(f)
-                        } else {
-                            f.get(wire::ETH_HDR_LEN..)
-                        };
-                        if let Some(ip) = ip {
-                            socks.syn_acks.note((local, remote), ack, ip);
-                        }
-                    }
-                    if payload_len > 0 && socks.note_sent(local, remote, seq, payload_len as u32) {
-                        stats.mib.tcp_retrans_segs += 1;
-                    }
+        };
+        let (Link::Ethernet(own), true) = (nif.link, nif.up) else {
+            return false;
+        };
+        let ifindex = nif.ifindex;
+        let mac =
+            if dst.is_broadcast() || nif.addr.and_then(|c| c.directed_broadcast()) == Some(dst) {
+                wire::MAC_BROADCAST
+            } else if dst.is_multicast() {
+                wire::multicast_mac(dst)
+            } else if let Some(mac) = self.neighbors.resolve(ifindex, hop, self.now) {
+                mac
+            } else {
+                if self
+                    .neighbors
+                    .hold(ifindex, hop, &buf[HEADROOM..], self.now)
+                {
+                    self.ask(ifindex, hop);
                 }
-                Transport::Udp { .. } => stats.mib.udp_out_datagrams += 1,
-                Transport::Icmp { ty, code, .. } => {
-                    stats.mib.icmp_out_msgs += 1;
-                    // The engine found no socket for a datagram (Linux counts NoPorts
-                    // where it sends this; the engine sends it for UDP only, and only a
-                    // raw socket's own would be miscounted).
-                    if (ty, code) == (wire::ICMP_DEST_UNREACH, wire::ICMP_PORT_UNREACH) {
-                        stats.mib.udp_no_ports += 1;
-                    }
-                }
-                Transport::Other => {}
-            }
-        }
-        Err(_) => {}
+                return false;
+            };
+        wire::eth_header(buf, mac, own, wire::ETHERTYPE_IPV4);
+        self.platform.transmit(ifindex, buf);
+        false
     }
-    true
+
+    /// The device and next hop for a packet from `src` to `dst`. Like Linux, the device
+    /// of the source address is preferred, and the limited broadcast leaves by it (the
+    /// socket layer chose the source by the route, or by the socket's device).
+    fn next_hop(&self, src: Ipv4, dst: Ipv4) -> Option<(&Netif, Ipv4)> {
+        let by_src = self
+            .ifs
+            .iter()
+            .find(|i| i.link != Link::Loopback && i.addr.is_some_and(|c| c.addr == src));
+        if dst.is_broadcast() {
+            return by_src.map(|i| (i, dst));
+        }
+        let r = by_src
+            .and_then(|i| self.routes.lookup_on(dst, i.ifindex))
+            .or_else(|| self.routes.lookup(dst))?;
+        let hop = if r.gateway.is_any() { dst } else { r.gateway };
+        Some((self.ifs.iter().find(|i| i.ifindex == r.ifindex)?, hop))
+    }
+
+    /// Ask who has `hop` on `ifindex`.
+    fn ask(&mut self, ifindex: u32, hop: Ipv4) {
+        let Some(nif) = self.ifs.iter().find(|i| i.ifindex == ifindex) else {
+            return;
+        };
+        let (Link::Ethernet(own), Some(c)) = (nif.link, nif.addr) else {
+            return;
+        };
+        let req = wire::arp_frame(wire::ARP_OP_REQUEST, (own, c.addr), ([0; 6], hop));
+        self.stats.arp_out += 1;
+        self.platform.transmit(ifindex, &req);
+    }
+
+    /// Send a frame the stack built itself, from `own` to `peer`, with its packet after
+    /// [`HEADROOM`].
+    fn frame(&mut self, ifindex: u32, (own, peer): ([u8; 6], [u8; 6]), buf: &mut [u8]) {
+        let Ok(info) = wire::parse_ipv4(&buf[HEADROOM..], false) else {
+            return;
+        };
+        if self.observe(&info, &buf[HEADROOM..]) {
+            wire::eth_header(buf, peer, own, wire::ETHERTYPE_IPV4);
+            self.platform.transmit(ifindex, buf);
+        }
+    }
+
+    /// Transmit-side counters; data segments at or below the highest sequence already
+    /// sent on their connection are retransmissions. False for a packet that must not
+    /// leave: its source address is no longer ours (a paused connection's).
+    fn observe(&mut self, info: &Ipv4Info, ip: &[u8]) -> bool {
+        let stats = &mut *self.stats;
+        if self.retained.contains(&info.src) {
+            stats.mib.ip_out_no_routes += 1;
+            return false;
+        }
+        stats.mib.ip_out_requests += 1;
+        match info.transport {
+            Transport::Tcp {
+                src_port,
+                dst_port,
+                seq,
+                ack,
+                flags,
+                payload_len,
+            } => {
+                stats.mib.tcp_out_segs += 1;
+                if flags & wire::TCP_RST != 0 {
+                    stats.mib.tcp_out_rsts += 1;
+                }
+                let local = crate::Endpoint::new(info.src, src_port);
+                let remote = crate::Endpoint::new(info.dst, dst_port);
+                let socks = &mut *self.socks;
+                if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN {
+                    socks.note_syn(local, remote, seq);
+                }
+                if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN | wire::TCP_ACK {
+                    socks.syn_acks.note((local, remote), ack, ip);
+                }
+                if payload_len > 0 && socks.note_sent(local, remote, seq, payload_len as u32) {
+                    stats.mib.tcp_retrans_segs += 1;
+                }
+            }
+            Transport::Udp { .. } => stats.mib.udp_out_datagrams += 1,
+            Transport::Icmp { ty, code, .. } => {
+                stats.mib.icmp_out_msgs += 1;
+                // The engine found no socket for a datagram (Linux counts NoPorts
+                // where it sends this; the engine sends it for UDP only, and only a
+                // raw socket's own would be miscounted).
+                if (ty, code) == (wire::ICMP_DEST_UNREACH, wire::ICMP_PORT_UNREACH) {
+                    stats.mib.udp_no_ports += 1;
+                }
+            }
+            Transport::Other => {}
+        }
+        true
+    }
 }

@@ -52,6 +52,10 @@ pub struct Stats {
     pub mib: Mib,
     pub arp_in: u64,
     pub arp_out: u64,
+    /// Frames for another host's link address (Linux's `rx_otherhost_dropped`).
+    pub other_host: u64,
+    /// Packets dropped because their next hop never answered ARP.
+    pub unresolved: u64,
 }
 
 impl Stats {

@@ -315,19 +315,41 @@ pub fn tcp_segment(
 }
 
 pub const ARP_FRAME_LEN: usize = ETH_HDR_LEN + 28;
-const ARP_OP_REPLY: u16 = 2;
+pub const ARP_OP_REQUEST: u16 = 1;
+pub const ARP_OP_REPLY: u16 = 2;
+pub const MAC_BROADCAST: [u8; 6] = [0xff; 6];
+/// 224.0.0.1, the group every IPv4 host is in.
+pub const ALL_SYSTEMS: Ipv4 = Ipv4([224, 0, 0, 1]);
 
-/// An Ethernet ARP reply from `sender` to `target` (each a MAC and an IPv4 address).
-pub fn arp_reply(sender: ([u8; 6], Ipv4), target: ([u8; 6], Ipv4)) -> [u8; ARP_FRAME_LEN] {
+/// Write an Ethernet header for an IPv4 packet from `src` to `dst` into `h`.
+pub fn eth_header(h: &mut [u8], dst: [u8; 6], src: [u8; 6], ethertype: u16) {
+    h[0..6].copy_from_slice(&dst);
+    h[6..12].copy_from_slice(&src);
+    h[12..14].copy_from_slice(&ethertype.to_be_bytes());
+}
+
+/// The Ethernet address IPv4 multicast group `a` is sent to (RFC 1112).
+pub fn multicast_mac(a: Ipv4) -> [u8; 6] {
+    [0x01, 0x00, 0x5e, a.0[1] & 0x7f, a.0[2], a.0[3]]
+}
+
+/// An Ethernet ARP packet of operation `op` from `sender` to `target` (each a MAC and an
+/// IPv4 address); a request goes to the broadcast address, with the target MAC unknown.
+pub fn arp_frame(op: u16, sender: ([u8; 6], Ipv4), target: ([u8; 6], Ipv4)) -> [u8; ARP_FRAME_LEN] {
     let mut f = [0u8; ARP_FRAME_LEN];
-    f[0..6].copy_from_slice(&target.0);
-    f[6..12].copy_from_slice(&sender.0);
-    f[12..14].copy_from_slice(&ETHERTYPE_ARP.to_be_bytes());
+    let to = if op == ARP_OP_REQUEST {
+        MAC_BROADCAST
+    } else {
+        target.0
+    };
+    eth_header(&mut f, to, sender.0, ETHERTYPE_ARP);
     f[14..20].copy_from_slice(&[0, 1, 8, 0, 6, 4]);
-    f[20..22].copy_from_slice(&ARP_OP_REPLY.to_be_bytes());
+    f[20..22].copy_from_slice(&op.to_be_bytes());
     f[22..28].copy_from_slice(&sender.0);
     f[28..32].copy_from_slice(&sender.1 .0);
-    f[32..38].copy_from_slice(&target.0);
+    if op != ARP_OP_REQUEST {
+        f[32..38].copy_from_slice(&target.0);
+    }
     f[38..42].copy_from_slice(&target.1 .0);
     f
 }
@@ -621,7 +643,11 @@ pub(crate) mod tests {
     #[test]
     fn arp_reply_round_trips() {
         let (a, b) = ([2, 0, 0, 0, 0, 9], [2, 0, 0, 0, 0, 2]);
-        let f = arp_reply((a, Ipv4::new(10, 0, 0, 9)), (b, Ipv4::new(10, 0, 0, 2)));
+        let f = arp_frame(
+            ARP_OP_REPLY,
+            (a, Ipv4::new(10, 0, 0, 9)),
+            (b, Ipv4::new(10, 0, 0, 2)),
+        );
         assert_eq!(f[0..6], b);
         let Ok(Frame::Arp(arp)) = parse_ethernet(&f, true) else {
             panic!("not ARP");

@@ -329,8 +329,9 @@ fn the_syn_queue_forgets_a_removed_interface() {
         idle + rinet::socket::SYN_QUEUE_MAX
     );
     net.b.remove_link(IF).unwrap();
-    // Only the loopback listening socket is left, and the queue has room again.
-    assert_eq!(net.b.engine_socket_count(), idle - 1);
+    // The half-open connections on the interface's address went with it; the one
+    // listening socket stays, and the queue has room again.
+    assert_eq!(net.b.engine_socket_count(), idle);
     assert_eq!(net.b.accept(l), Err(Errno::EAGAIN));
     let c = net.b.socket(SOCK_STREAM, 0).unwrap();
     assert_eq!(
@@ -1177,9 +1178,22 @@ fn malformed_frames_are_dropped_and_counted() {
         },
     ];
     for f in &frames {
-        net.b.receive(IF, f);
+        let mut f = f.clone();
+        // For b's link address (a frame for another host is not looked into).
+        if let Some(dst) = f.get_mut(..6) {
+            dst.copy_from_slice(&B_MAC);
+        }
+        net.b.receive(IF, &f);
     }
     assert_eq!(net.b.stats.total_drops() - before, frames.len() as u64);
+    let mut other = frames[4].clone();
+    other[..6].copy_from_slice(&[2, 0, 0, 0, 0, 0x77]);
+    net.b.receive(IF, &other);
+    assert_eq!(net.b.stats.total_drops() - before, frames.len() as u64);
+    assert_eq!(
+        net.b.stats.other_host, 1,
+        "another host's frame, dropped and counted"
+    );
     assert!(net.b.stats.dropped(DropReason::Truncated) >= 2);
 }
 
@@ -1729,7 +1743,7 @@ fn static_arp_entries() {
 }
 
 fn wire_arp_reply(from_mac: [u8; 6], from: Ipv4, to_mac: [u8; 6], to: Ipv4) -> Vec<u8> {
-    rinet::wire::arp_reply((from_mac, from), (to_mac, to)).to_vec()
+    rinet::wire::arp_frame(rinet::wire::ARP_OP_REPLY, (from_mac, from), (to_mac, to)).to_vec()
 }
 
 /// Closed connections still finishing are listed (for /proc/net/tcp), as Linux lists its

@@ -1,6 +1,8 @@
-//! The smoltcp `Device` rinet hands the engine during one poll: received frames wait in a
-//! queue (the classifier already accepted them); transmitted frames go straight to a sink
-//! the stack provides, or, on loopback, back into the receive queue.
+//! The smoltcp `Device` rinet hands the engine during one poll. Packets are IP packets
+//! (`Medium::Ip`): the stack strips and adds link headers. A received packet is borrowed
+//! for one call, from the device's frame or from the loopback queue the stack keeps here;
+//! transmitted packets are built behind [`HEADROOM`] spare bytes in one scratch buffer and
+//! handed to a sink the stack provides, which may ask for them to be looped back.
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -8,11 +10,15 @@ use alloc::vec::Vec;
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
 
-/// Bounded so that a flood cannot grow memory without limit.
+/// Bounded so that loopback traffic cannot grow memory without limit.
 pub const RX_QUEUE_MAX: usize = 256;
 const POOL_MAX: usize = 16;
+/// Bytes in front of each transmitted packet for the sink to write a link header into
+/// (Ethernet's), so that a frame is built in place, without a copy.
+pub const HEADROOM: usize = 14;
 
-/// Frame storage kept across polls: the receive queue and a pool of spare buffers.
+/// Packet storage kept across polls: the loopback queue, a pool of spare buffers and the
+/// transmit scratch buffer.
 #[derive(Default)]
 pub struct Queues {
     pub rx: VecDeque<Vec<u8>>,
@@ -21,7 +27,7 @@ pub struct Queues {
 }
 
 impl Queues {
-    pub fn buffer(&mut self) -> Vec<u8> {
+    fn buffer(&mut self) -> Vec<u8> {
         let mut v = self.pool.pop().unwrap_or_default();
         v.clear();
         v
@@ -33,16 +39,16 @@ impl Queues {
         }
     }
 
-    /// Queue a received frame; false when the queue is full (the frame is dropped).
-    pub fn push_rx(&mut self, frame: &[u8]) -> bool {
+    /// Queue a looped-back packet; false when the queue is full (the packet is dropped).
+    pub fn push_rx(&mut self, packet: &[u8]) -> bool {
         if self.rx.len() >= RX_QUEUE_MAX {
             return false;
         }
         let mut v = self.buffer();
-        if v.try_reserve(frame.len()).is_err() {
+        if v.try_reserve(packet.len()).is_err() {
             return false;
         }
-        v.extend_from_slice(frame);
+        v.extend_from_slice(packet);
         self.rx.push_back(v);
         true
     }
@@ -50,15 +56,15 @@ impl Queues {
 
 pub struct Port<'a> {
     pub q: &'a mut Queues,
-    pub medium: Medium,
     pub mtu: usize,
-    pub loopback: bool,
-    pub sink: &'a mut dyn FnMut(&[u8]),
+    /// The received packet of this call (see `Engine::ingress`).
+    pub current: Option<&'a [u8]>,
+    pub sink: &'a mut dyn FnMut(&mut [u8]) -> bool,
 }
 
-impl phy::Device for Port<'_> {
+impl<'a> phy::Device for Port<'a> {
     type RxToken<'b>
-        = RxTok
+        = RxTok<'b>
     where
         Self: 'b;
     type TxToken<'b>
@@ -66,79 +72,66 @@ impl phy::Device for Port<'_> {
     where
         Self: 'b;
 
-    fn receive(&mut self, _now: Instant) -> Option<(RxTok, TxTok<'_>)> {
-        let buf = self.q.rx.pop_front()?;
+    fn receive(&mut self, _now: Instant) -> Option<(RxTok<'_>, TxTok<'_>)> {
         Some((
-            RxTok(buf),
+            RxTok(self.current.take()?),
             TxTok {
                 q: self.q,
-                loopback: self.loopback,
                 sink: self.sink,
             },
         ))
     }
 
     fn transmit(&mut self, _now: Instant) -> Option<TxTok<'_>> {
-        if self.loopback && self.q.rx.len() >= RX_QUEUE_MAX {
+        // A packet may be looped back: never more than the queue holds.
+        if self.q.rx.len() >= RX_QUEUE_MAX {
             return None;
         }
         Some(TxTok {
             q: self.q,
-            loopback: self.loopback,
             sink: self.sink,
         })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {
         let mut caps = DeviceCapabilities::default();
-        caps.medium = self.medium;
+        caps.medium = Medium::Ip;
         caps.max_transmission_unit = self.mtu;
         caps.max_burst_size = None;
+        // The classifier (wire.rs) verified every received checksum already.
         let mut sums = ChecksumCapabilities::default();
-        if self.loopback {
-            sums = ChecksumCapabilities::ignored();
-        } else {
-            // The classifier (wire.rs) verified every received checksum already.
-            sums.ipv4 = Checksum::Tx;
-            sums.udp = Checksum::Tx;
-            sums.tcp = Checksum::Tx;
-            sums.icmpv4 = Checksum::Tx;
-        }
+        sums.ipv4 = Checksum::Tx;
+        sums.udp = Checksum::Tx;
+        sums.tcp = Checksum::Tx;
+        sums.icmpv4 = Checksum::Tx;
         caps.checksum = sums;
         caps
     }
 }
 
-/// A received frame, handed back to the pool by the engine after processing.
-pub struct RxTok(pub Vec<u8>);
+/// A received packet, borrowed.
+pub struct RxTok<'a>(&'a [u8]);
 
-impl phy::RxToken for RxTok {
+impl phy::RxToken for RxTok<'_> {
     fn consume<R, F: FnOnce(&[u8]) -> R>(self, f: F) -> R {
-        f(&self.0)
+        f(self.0)
     }
 }
 
 pub struct TxTok<'a> {
     q: &'a mut Queues,
-    loopback: bool,
-    sink: &'a mut dyn FnMut(&[u8]),
+    sink: &'a mut dyn FnMut(&mut [u8]) -> bool,
 }
 
 impl phy::TxToken for TxTok<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
-        if self.loopback {
-            let mut v = self.q.buffer();
-            v.resize(len, 0);
-            let r = f(&mut v);
-            (self.sink)(&v);
-            self.q.rx.push_back(v);
-            r
-        } else {
-            let buf = &mut self.q.scratch;
-            buf.resize(len, 0);
-            let r = f(&mut buf[..len]);
-            (self.sink)(&buf[..len]);
-            r
+        let mut buf = core::mem::take(&mut self.q.scratch);
+        buf.resize(HEADROOM + len, 0);
+        let r = f(&mut buf[HEADROOM..]);
+        if (self.sink)(&mut buf) {
+            self.q.push_rx(&buf[HEADROOM..]);
         }
+        self.q.scratch = buf;
+        r
     }
 }

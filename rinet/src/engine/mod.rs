@@ -2,8 +2,8 @@
 //! socket layer sees only engine-neutral types (`ERef`, `TcpState`, `Endpoint`, `Cidr`).
 //! Replacing smoltcp (for instance with its successor) means rewriting this module only.
 //!
-//! Each interface is one smoltcp `Interface` with its own `SocketSet`, so a socket can only
-//! ever be transmitted through the interface the socket layer's route selection chose.
+//! One smoltcp `Interface` on `Medium::Ip` serves every device (see [`Engine`]): packets go
+//! in and out without a link header, and the stack routes what comes out.
 
 mod device;
 mod raw;
@@ -11,32 +11,22 @@ mod raw;
 use alloc::vec;
 use alloc::vec::Vec;
 
-use smoltcp::iface::{Config, Interface, Route, SocketHandle, SocketSet};
-use smoltcp::phy::Medium;
+use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
 use smoltcp::socket::{tcp, udp, AnySocket, Socket};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{
-    EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address,
-    Ipv4Cidr,
+    HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpListenEndpoint, Ipv4Address, Ipv4Cidr,
 };
 
 use crate::addr::{Cidr, Endpoint, Ipv4};
 use crate::errno::{Errno, SysResult};
-use crate::wire;
+pub use device::HEADROOM;
 use device::{Port, Queues};
 
-/// A socket inside the engine: which interface, which engine socket. Opaque outside.
+/// A socket inside the engine. Opaque outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ERef {
-    slot: u16,
-    gen: u16,
     h: SocketHandle,
-}
-
-impl ERef {
-    pub fn slot(&self) -> usize {
-        usize::from(self.slot)
-    }
 }
 
 /// TCP states, numbered as Linux numbers them in `/proc/net/tcp`.
@@ -117,44 +107,6 @@ fn ip_ep(e: Endpoint) -> IpEndpoint {
     IpEndpoint::new(IpAddress::Ipv4(v4(e.addr)), e.port)
 }
 
-struct EIface {
-    gen: u16,
-    iface: Interface,
-    sockets: SocketSet<'static>,
-    q: Queues,
-    medium: Medium,
-    mtu: usize,
-    loopback: bool,
-    /// The interface's random seed, for when it is made again.
-    seed: u64,
-}
-
-impl EIface {
-    fn port<'a>(
-        &'a mut self,
-        sink: &'a mut dyn FnMut(&[u8]),
-    ) -> (&'a mut Interface, &'a mut SocketSet<'static>, Port<'a>) {
-        (
-            &mut self.iface,
-            &mut self.sockets,
-            Port {
-                q: &mut self.q,
-                medium: self.medium,
-                mtu: self.mtu,
-                loopback: self.loopback,
-                sink,
-            },
-        )
-    }
-}
-
-/// Link type of an engine interface.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Link {
-    Ethernet([u8; 6]),
-    Loopback,
-}
-
 /// How long a connection waits for an answer before it fails with ETIMEDOUT.
 const TCP_GIVE_UP: Duration = Duration::from_secs(120);
 
@@ -165,148 +117,81 @@ fn zeroed(len: usize) -> SysResult<Vec<u8>> {
     Ok(v)
 }
 
-#[derive(Default)]
+/// One smoltcp interface on `Medium::Ip` for every device: the stack owns Ethernet, ARP
+/// and the choice of the outgoing device, so a wildcard socket is one engine socket
+/// whatever the number of devices, and smoltcp's Ethernet and ARP code is not linked.
 pub struct Engine {
-    ifaces: Vec<Option<EIface>>,
-    /// Bumped on every interface added, so a stale `ERef` never reaches a new socket set.
-    next_gen: u16,
+    iface: Interface,
+    sockets: SocketSet<'static>,
+    q: Queues,
+    mtu: usize,
+    seed: u64,
+}
+
+fn new_iface(q: &mut Queues, mtu: usize, seed: u64, now_us: u64) -> Interface {
+    let mut sink = |_: &mut [u8]| false;
+    let mut port = Port {
+        q,
+        mtu,
+        current: None,
+        sink: &mut sink,
+    };
+    let mut cfg = Config::new(HardwareAddress::Ip);
+    cfg.random_seed = seed;
+    let mut iface = Interface::new(cfg, &mut port, Instant::from_micros(now_us as i64));
+    // The stack hands the engine only packets for this host (it decides which are, for
+    // all of 127.0.0.0/8 too), and routes what comes out: smoltcp takes every packet and
+    // believes every destination reachable.
+    iface.set_any_ip(true);
+    let _ = iface
+        .routes_mut()
+        .add_default_ipv4_route(Ipv4Address::new(127, 0, 0, 1));
+    iface
 }
 
 impl Engine {
-    /// Add an interface; returns its slot.
-    pub fn add_iface(
-        &mut self,
-        link: Link,
-        mtu: usize,
-        seed: u64,
-        now_us: u64,
-    ) -> SysResult<usize> {
-        let (medium, hw, loopback) = match link {
-            Link::Ethernet(mac) => {
-                let mac = EthernetAddress(mac);
-                if !mac.is_unicast() {
-                    return Err(Errno::EINVAL);
-                }
-                (Medium::Ethernet, HardwareAddress::Ethernet(mac), false)
-            }
-            Link::Loopback => (Medium::Ip, HardwareAddress::Ip, true),
-        };
+    /// The engine, for IP packets of at most `mtu` bytes.
+    pub fn new(mtu: usize, seed: u64, now_us: u64) -> Engine {
         let mut q = Queues::default();
-        let mut sink = |_: &[u8]| {};
-        let mut port = Port {
-            q: &mut q,
-            medium,
-            mtu,
-            loopback,
-            sink: &mut sink,
-        };
-        let mut cfg = Config::new(hw);
-        cfg.random_seed = seed;
-        let mut iface = Interface::new(cfg, &mut port, Instant::from_micros(now_us as i64));
-        // Loopback answers for all of 127.0.0.0/8 and for every local address; only
-        // traffic routed to it ever reaches it.
-        iface.set_any_ip(loopback);
-        self.next_gen = self.next_gen.wrapping_add(1);
-        let e = EIface {
-            gen: self.next_gen,
+        let iface = new_iface(&mut q, mtu, seed, now_us);
+        Engine {
             iface,
             sockets: SocketSet::new(vec![]),
             q,
-            medium,
             mtu,
-            loopback,
             seed,
-        };
-        let slot = match self.ifaces.iter().position(Option::is_none) {
-            Some(s) => {
-                self.ifaces[s] = Some(e);
-                s
-            }
-            None => {
-                self.ifaces.push(Some(e));
-                self.ifaces.len() - 1
-            }
-        };
-        Ok(slot)
+        }
     }
 
-    /// A device's hardware address or MTU changed (or was only known once it came up:
-    /// some drivers, smsc911x among them, set the address after registering).
-    pub fn set_link(
-        &mut self,
-        slot: usize,
-        mac: [u8; 6],
-        mtu: usize,
-        now_us: u64,
-    ) -> SysResult<()> {
-        let e = self.get(slot)?;
-        let mac = EthernetAddress(mac);
-        if e.medium != Medium::Ethernet || !mac.is_unicast() {
-            return Err(Errno::EINVAL);
+    /// The largest IP packet the engine builds is now `mtu` bytes. smoltcp reads a
+    /// device's MTU once, when the interface is made: a new MTU needs a new interface.
+    /// Sockets and addresses carry over.
+    pub fn set_mtu(&mut self, mtu: usize, now_us: u64) {
+        if self.mtu == mtu {
+            return;
         }
-        e.iface.set_hardware_addr(HardwareAddress::Ethernet(mac));
-        if e.mtu != mtu {
-            // smoltcp reads a device's MTU once, when the interface is made: a new MTU
-            // needs a new interface. Sockets, addresses and routes carry over; the caller
-            // puts back the neighbours it knows.
-            e.mtu = mtu;
-            let mut sink = |_: &[u8]| {};
-            let mut port = Port {
-                q: &mut e.q,
-                medium: e.medium,
-                mtu,
-                loopback: e.loopback,
-                sink: &mut sink,
-            };
-            let mut cfg = Config::new(HardwareAddress::Ethernet(mac));
-            cfg.random_seed = e.seed;
-            let now = Instant::from_micros(now_us as i64);
-            let mut iface = Interface::new(cfg, &mut port, now);
-            iface.update_ip_addrs(|v| *v = e.iface.ip_addrs().iter().copied().collect());
-            e.iface.routes_mut().update(|old| {
-                iface.routes_mut().update(|v| v.clone_from(old));
-            });
-            e.iface = iface;
-        }
-        Ok(())
+        self.mtu = mtu;
+        let mut iface = new_iface(&mut self.q, mtu, self.seed, now_us);
+        iface.update_ip_addrs(|v| *v = self.iface.ip_addrs().iter().copied().collect());
+        self.iface = iface;
     }
 
-    /// Engine sockets alive on all interfaces (each holds its buffers).
+    /// Engine sockets alive (each holds its buffers).
     pub fn socket_count(&self) -> usize {
-        self.ifaces
-            .iter()
-            .flatten()
-            .map(|e| e.sockets.iter().count())
-            .sum()
+        self.sockets.iter().count()
     }
 
-    /// Remove an interface and every engine socket on it.
-    pub fn remove_iface(&mut self, slot: usize) {
-        if let Some(s) = self.ifaces.get_mut(slot) {
-            *s = None;
-        }
-    }
-
-    fn get(&mut self, slot: usize) -> SysResult<&mut EIface> {
-        self.ifaces
-            .get_mut(slot)
-            .and_then(Option::as_mut)
-            .ok_or(Errno::ENODEV)
-    }
-
-    /// Set the addresses of `slot`; true if they changed. smoltcp then forgets every
-    /// neighbour (the caller puts back those it still knows with [`Engine::add_neighbor`]).
-    pub fn set_addrs(&mut self, slot: usize, addrs: &[Cidr]) -> bool {
-        let Ok(e) = self.get(slot) else { return false };
-        let same = e.iface.ip_addrs().len() == addrs.len()
+    /// Set the addresses the engine answers for; true if they changed.
+    pub fn set_addrs(&mut self, addrs: &[Cidr]) -> bool {
+        let same = self.iface.ip_addrs().len() == addrs.len()
             && addrs
                 .iter()
-                .zip(e.iface.ip_addrs())
+                .zip(self.iface.ip_addrs())
                 .all(|(c, have)| *have == IpCidr::Ipv4(Ipv4Cidr::new(v4(c.addr), c.prefix)));
         if same {
             return false;
         }
-        e.iface.update_ip_addrs(|v| {
+        self.iface.update_ip_addrs(|v| {
             v.clear();
             for c in addrs {
                 let _ = v.push(IpCidr::Ipv4(Ipv4Cidr::new(v4(c.addr), c.prefix)));
@@ -315,72 +200,24 @@ impl Engine {
         true
     }
 
-    /// Empty the neighbour cache of `slot`.
-    pub fn flush_neighbors(&mut self, slot: usize) {
-        if let Ok(e) = self.get(slot) {
-            // smoltcp has no call to forget one neighbour: an address "update" flushes all.
-            e.iface.update_ip_addrs(|_| {});
-        }
-    }
-
-    /// Put `ip` at `mac` in the neighbour cache of `slot`, as if it had just answered ARP
-    /// (smoltcp fills its cache from nothing else). Ignored unless `ip` is on one of the
-    /// interface's subnets, the only neighbours the engine ever resolves.
-    pub fn add_neighbor(&mut self, slot: usize, mac: [u8; 6], ip: Ipv4, now_us: u64) {
-        let Ok(e) = self.get(slot) else { return };
-        if e.medium != Medium::Ethernet {
-            return;
-        }
-        let Some(ours) = e.iface.ip_addrs().iter().find_map(|c| match c {
-            IpCidr::Ipv4(c) if c.contains_addr(&v4(ip)) => Some(Ipv4(c.address().octets())),
-            _ => None,
-        }) else {
-            return;
-        };
-        let HardwareAddress::Ethernet(EthernetAddress(own_mac)) = e.iface.hardware_addr() else {
-            return;
-        };
-        // In front of any frame still queued: this one is processed right now.
-        let mut reply = e.q.buffer();
-        reply.extend_from_slice(&wire::arp_reply((mac, ip), (own_mac, ours)));
-        e.q.rx.push_front(reply);
-        let mut discard = |_: &[u8]| {};
-        let (iface, sockets, mut port) = e.port(&mut discard);
-        iface.poll_ingress_single(Instant::from_micros(now_us as i64), &mut port, sockets);
-    }
-
-    /// The TCP socket of `slot` that holds the connection `local`-`remote`, and its state.
+    /// The TCP socket that holds the connection `local`-`remote`, and its state.
     /// smoltcp hands a segment to the first socket that accepts it, and a listening socket
     /// accepts any SYN; the stack asks this before it lets a SYN in.
-    pub fn tcp_owner(
-        &self,
-        slot: usize,
-        local: Endpoint,
-        remote: Endpoint,
-    ) -> Option<(ERef, TcpState)> {
-        let e = self.ifaces.get(slot)?.as_ref()?;
-        e.sockets.iter().find_map(|(h, s)| match s {
+    pub fn tcp_owner(&self, local: Endpoint, remote: Endpoint) -> Option<(ERef, TcpState)> {
+        self.sockets.iter().find_map(|(h, s)| match s {
             Socket::Tcp(t)
                 if t.local_endpoint().map(from_ep) == Some(local)
                     && t.remote_endpoint().map(from_ep) == Some(remote) =>
             {
-                let r = ERef {
-                    slot: slot as u16,
-                    gen: e.gen,
-                    h,
-                };
-                Some((r, state_of(t.state())))
+                Some((ERef { h }, state_of(t.state())))
             }
             _ => None,
         })
     }
 
-    /// Visit the local address of each TCP connection on `slot` (listeners excluded).
-    pub fn tcp_local_addrs(&self, slot: usize, f: &mut dyn FnMut(Ipv4)) {
-        let Some(e) = self.ifaces.get(slot).and_then(Option::as_ref) else {
-            return;
-        };
-        for (_, s) in e.sockets.iter() {
+    /// Visit the local address of each TCP connection (listeners excluded).
+    pub fn tcp_local_addrs(&self, f: &mut dyn FnMut(Ipv4)) {
+        for (_, s) in self.sockets.iter() {
             if let Socket::Tcp(t) = s {
                 if let Some(IpEndpoint {
                     addr: IpAddress::Ipv4(a),
@@ -393,111 +230,87 @@ impl Engine {
         }
     }
 
-    /// Set the gateways this interface may use (destination prefix → router).
-    pub fn set_routes(&mut self, slot: usize, routes: &mut dyn Iterator<Item = (Cidr, Ipv4)>) {
-        if let Ok(e) = self.get(slot) {
-            e.iface.routes_mut().update(|v| {
-                v.clear();
-                for (dst, gw) in routes {
-                    let _ = v.push(Route {
-                        cidr: IpCidr::Ipv4(Ipv4Cidr::new(v4(dst.addr), dst.prefix)),
-                        via_router: IpAddress::Ipv4(v4(gw)),
-                        preferred_until: None,
-                        expires_at: None,
-                    });
-                }
-            });
-        }
+    /// Queue a packet the stack delivers to itself (loopback); false if the queue is full.
+    pub fn push_rx(&mut self, packet: &[u8]) -> bool {
+        self.q.push_rx(packet)
     }
 
-    /// Queue a received frame for `slot`; false if the queue is full.
-    pub fn push_rx(&mut self, slot: usize, frame: &[u8]) -> bool {
-        self.get(slot).is_ok_and(|e| e.q.push_rx(frame))
+    /// The oldest queued loopback packet, for the classifier to look at.
+    pub fn pop_rx(&mut self) -> Option<Vec<u8>> {
+        self.q.rx.pop_front()
     }
 
-    /// Take the oldest queued frame of `slot`, for the classifier to look at.
-    pub fn pop_rx(&mut self, slot: usize) -> Option<Vec<u8>> {
-        self.get(slot).ok()?.q.rx.pop_front()
+    /// Return a looped-back packet's buffer to the pool.
+    pub fn recycle(&mut self, packet: Vec<u8>) {
+        self.q.recycle(packet);
     }
 
-    /// Return a frame the classifier dropped to the buffer pool.
-    pub fn recycle(&mut self, slot: usize, frame: Vec<u8>) {
-        if let Ok(e) = self.get(slot) {
-            e.q.recycle(frame);
-        }
+    /// Let the engine process one accepted packet (and answer it through `sink`, which
+    /// gets each outgoing packet behind [`HEADROOM`] bytes it may fill, and returns true
+    /// to have it delivered back to the engine).
+    pub fn ingress(&mut self, packet: &[u8], now_us: u64, sink: &mut dyn FnMut(&mut [u8]) -> bool) {
+        let mut port = Port {
+            q: &mut self.q,
+            mtu: self.mtu,
+            current: Some(packet),
+            sink,
+        };
+        self.iface.poll_ingress_single(
+            Instant::from_micros(now_us as i64),
+            &mut port,
+            &mut self.sockets,
+        );
     }
 
-    /// Let the engine process one accepted frame (and answer it through `sink`).
-    pub fn ingress(
-        &mut self,
-        slot: usize,
-        frame: Vec<u8>,
-        now_us: u64,
-        sink: &mut dyn FnMut(&[u8]),
-    ) {
-        let Ok(e) = self.get(slot) else { return };
-        e.q.rx.push_front(frame);
-        let (iface, sockets, mut port) = e.port(sink);
-        iface.poll_ingress_single(Instant::from_micros(now_us as i64), &mut port, sockets);
-    }
-
-    /// Transmit what the sockets of `slot` have queued.
-    pub fn egress(&mut self, slot: usize, now_us: u64, sink: &mut dyn FnMut(&[u8])) {
-        let Ok(e) = self.get(slot) else { return };
-        let (iface, sockets, mut port) = e.port(sink);
+    /// Transmit what the sockets have queued.
+    pub fn egress(&mut self, now_us: u64, sink: &mut dyn FnMut(&mut [u8]) -> bool) {
+        let mut port = Port {
+            q: &mut self.q,
+            mtu: self.mtu,
+            current: None,
+            sink,
+        };
         let now = Instant::from_micros(now_us as i64);
-        iface.poll_maintenance(now);
+        self.iface.poll_maintenance(now);
         // Bounded: each round sends at least one packet or stops.
         for _ in 0..64 {
-            if iface.poll_egress(now, &mut port, sockets) == smoltcp::iface::PollResult::None {
+            if self.iface.poll_egress(now, &mut port, &mut self.sockets)
+                == smoltcp::iface::PollResult::None
+            {
                 break;
             }
         }
     }
 
-    pub fn rx_pending(&self, slot: usize) -> bool {
-        self.ifaces
-            .get(slot)
-            .and_then(Option::as_ref)
-            .is_some_and(|e| !e.q.rx.is_empty())
+    pub fn rx_pending(&self) -> bool {
+        !self.q.rx.is_empty()
     }
 
-    /// Microseconds until the earliest engine timer of any interface, if any.
+    /// Microseconds until the earliest engine timer, if any.
     pub fn poll_delay(&mut self, now_us: u64) -> Option<u64> {
         let now = Instant::from_micros(now_us as i64);
-        self.ifaces
-            .iter_mut()
-            .flatten()
-            .filter_map(|e| e.iface.poll_delay(now, &e.sockets))
+        self.iface
+            .poll_delay(now, &self.sockets)
             .map(|d| d.total_micros())
-            .min()
     }
 
     // ---- TCP ----
 
-    pub fn tcp_new(&mut self, slot: usize, rx: usize, tx: usize) -> SysResult<ERef> {
+    pub fn tcp_new(&mut self, rx: usize, tx: usize) -> SysResult<ERef> {
         let (rxb, txb) = (zeroed(rx)?, zeroed(tx)?);
-        let e = self.get(slot)?;
         let mut s = tcp::Socket::new(tcp::SocketBuffer::new(rxb), tcp::SocketBuffer::new(txb));
         // Linux gives up on an unanswered connection after about two minutes; smoltcp
         // retransmits forever unless told otherwise.
         s.set_timeout(Some(TCP_GIVE_UP));
-        let h = e.sockets.add(s);
         Ok(ERef {
-            slot: slot as u16,
-            gen: e.gen,
-            h,
+            h: self.sockets.add(s),
         })
     }
 
     /// Look a socket up without smoltcp's panicking accessors: a stale or mistyped
     /// handle yields `None`, never a panic.
     fn sock(&mut self, r: ERef) -> Option<&mut Socket<'static>> {
-        let e = self.ifaces.get_mut(r.slot())?.as_mut()?;
-        if e.gen != r.gen {
-            return None;
-        }
-        e.sockets
+        self.sockets
             .iter_mut()
             .find(|(h, _)| *h == r.h)
             .map(|(_, s)| s)
@@ -513,17 +326,13 @@ impl Engine {
     }
 
     pub fn tcp_connect(&mut self, r: ERef, local: Endpoint, remote: Endpoint) -> SysResult<()> {
-        let e = self.get(r.slot())?;
-        if e.gen != r.gen {
-            return Err(Errno::ENODEV);
-        }
-        let s = e
+        let s = self
             .sockets
             .iter_mut()
             .find(|(h, _)| *h == r.h)
             .and_then(|(_, s)| tcp::Socket::downcast_mut(s))
             .ok_or(Errno::EBADF)?;
-        s.connect(e.iface.context(), ip_ep(remote), listen_ep(local))
+        s.connect(self.iface.context(), ip_ep(remote), listen_ep(local))
             .map_err(|err| match err {
                 tcp::ConnectError::InvalidState => Errno::EISCONN,
                 tcp::ConnectError::Unaddressable => Errno::EADDRNOTAVAIL,
@@ -635,22 +444,13 @@ impl Engine {
 
     // ---- UDP ----
 
-    pub fn udp_new(
-        &mut self,
-        slot: usize,
-        bytes: usize,
-        packets: usize,
-        ep: Endpoint,
-    ) -> SysResult<ERef> {
+    pub fn udp_new(&mut self, bytes: usize, packets: usize, ep: Endpoint) -> SysResult<ERef> {
         let rx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; packets], zeroed(bytes)?);
         let tx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; packets], zeroed(bytes)?);
-        let e = self.get(slot)?;
         let mut s = udp::Socket::new(rx, tx);
         s.bind(listen_ep(ep)).map_err(|_| Errno::EINVAL)?;
         Ok(ERef {
-            slot: slot as u16,
-            gen: e.gen,
-            h: e.sockets.add(s),
+            h: self.sockets.add(s),
         })
     }
 
@@ -720,9 +520,7 @@ impl Engine {
 
     pub fn remove(&mut self, r: ERef) {
         if self.sock(r).is_some() {
-            if let Some(Some(e)) = self.ifaces.get_mut(r.slot()) {
-                e.sockets.remove(r.h);
-            }
+            self.sockets.remove(r.h);
         }
     }
 }

@@ -16,21 +16,12 @@ use {
 
 #[cfg(feature = "raw")]
 impl Engine {
-    pub fn raw_new(
-        &mut self,
-        slot: usize,
-        proto: u8,
-        bytes: usize,
-        packets: usize,
-    ) -> SysResult<ERef> {
+    pub fn raw_new(&mut self, proto: u8, bytes: usize, packets: usize) -> SysResult<ERef> {
         let rx = raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; packets], zeroed(bytes)?);
         let tx = raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; packets], zeroed(bytes)?);
-        let e = self.get(slot)?;
         let s = raw::Socket::new(Some(IpVersion::Ipv4), Some(IpProtocol::from(proto)), rx, tx);
         Ok(ERef {
-            slot: slot as u16,
-            gen: e.gen,
-            h: e.sockets.add(s),
+            h: self.sockets.add(s),
         })
     }
 
@@ -76,7 +67,7 @@ impl Engine {
 
 #[cfg(not(feature = "raw"))]
 impl Engine {
-    pub fn raw_new(&mut self, _: usize, _: u8, _: usize, _: usize) -> SysResult<ERef> {
+    pub fn raw_new(&mut self, _: u8, _: usize, _: usize) -> SysResult<ERef> {
         Err(Errno::EPROTONOSUPPORT)
     }
 

@@ -91,11 +91,12 @@ impl<P: Platform> Stack<P> {
         }
     }
 
-    /// Make sure the socket has an engine socket on every interface its binding covers.
+    /// Make sure a bound UDP socket, or a raw one, has its engine socket.
     pub(crate) fn dgram_refresh(&mut self, id: SocketId) -> SysResult<()> {
         let s = self.sock(id)?;
-        let (local, bound, bound_if) = (s.local, s.bound, s.opts.bound_if);
+        let (local, bound) = (s.local, s.bound);
         let (udp, proto) = match &s.proto {
+            Proto::Udp(d) | Proto::Raw(d) if d.r.is_some() => return Ok(()),
             Proto::Udp(_) => (true, 0),
             Proto::Raw(d) if d.proto != IPPROTO_RAW => (false, d.proto),
             _ => return Ok(()),
@@ -103,24 +104,14 @@ impl<P: Platform> Stack<P> {
         if udp && !bound {
             return Ok(());
         }
-        // By index: nothing here adds or removes an interface.
-        for k in 0..self.ifs.len() {
-            let slot = match self.ifs.get(k) {
-                Some(nif) if nif.serves(local.addr, bound_if) => nif.slot,
-                _ => continue,
-            };
-            if self.dgram_ref(id, slot).is_ok() {
-                continue;
-            }
-            let c = &self.cfg;
-            let r = if udp {
-                self.engine.udp_new(slot, c.udp_buf, c.udp_packets, local)?
-            } else {
-                self.engine.raw_new(slot, proto, c.raw_buf, c.raw_packets)?
-            };
-            if let Proto::Udp(d) | Proto::Raw(d) = &mut self.sock_mut(id)?.proto {
-                d.refs.push(r);
-            }
+        let c = &self.cfg;
+        let r = if udp {
+            self.engine.udp_new(c.udp_buf, c.udp_packets, local)?
+        } else {
+            self.engine.raw_new(proto, c.raw_buf, c.raw_packets)?
+        };
+        if let Proto::Udp(d) | Proto::Raw(d) = &mut self.sock_mut(id)?.proto {
+            d.r = Some(r);
         }
         Ok(())
     }
@@ -147,7 +138,7 @@ impl<P: Platform> Stack<P> {
         if self.is_broadcast_addr(dst.addr) && !broadcast_ok {
             return Err(Errno::EACCES);
         }
-        let (slot, src, _) = if dst.addr.is_broadcast() && bound_if == 0 {
+        let (out_if, src, _) = if dst.addr.is_broadcast() && bound_if == 0 {
             // Limited broadcast leaves through the default route's interface.
             self.route_out(crate::Ipv4::new(0, 0, 0, 1), 0)
                 .map_err(|_| Errno::ENETUNREACH)?
@@ -159,12 +150,8 @@ impl<P: Platform> Stack<P> {
         } else {
             local.addr
         };
-        self.check_source_slot(src, slot)?;
-        let mtu = self
-            .ifs
-            .iter()
-            .find(|i| i.slot == slot)
-            .map_or(1500, |i| i.mtu);
+        self.check_source_if(src, out_if)?;
+        let mtu = self.netif(out_if).map_or(1500, |i| i.mtu);
         // No fragmentation: a datagram must fit the interface MTU.
         let header = if udp { 28 } else { 20 };
         if data.len() > UDP_MAX_PAYLOAD || data.len() + header > mtu {
@@ -174,7 +161,7 @@ impl<P: Platform> Stack<P> {
             self.autobind(id)?;
         }
         self.dgram_refresh(id)?;
-        let r = self.dgram_ref(id, slot)?;
+        let r = self.dgram_ref(id)?;
         if udp {
             self.engine.udp_send(r, src, dst, data)?;
         } else {
@@ -189,22 +176,9 @@ impl<P: Platform> Stack<P> {
         Ok(data.len())
     }
 
-    /// The socket's `k`th engine socket.
-    fn dgram_ref_at(&self, id: SocketId, k: usize) -> Option<ERef> {
-        match &self.socks.get(id)?.proto {
-            Proto::Udp(d) | Proto::Raw(d) => d.refs.get(k).copied(),
-            Proto::Tcp(_) => None,
-        }
-    }
-
-    fn dgram_ref(&self, id: SocketId, slot: usize) -> SysResult<ERef> {
+    fn dgram_ref(&self, id: SocketId) -> SysResult<ERef> {
         match &self.sock(id)?.proto {
-            Proto::Udp(d) | Proto::Raw(d) => d
-                .refs
-                .iter()
-                .copied()
-                .find(|r| r.slot() == slot)
-                .ok_or(Errno::ENETUNREACH),
+            Proto::Udp(d) | Proto::Raw(d) => d.r.ok_or(Errno::ENETUNREACH),
             Proto::Tcp(_) => Err(Errno::EOPNOTSUPP),
         }
     }
@@ -218,11 +192,7 @@ impl<P: Platform> Stack<P> {
             Proto::Tcp(_) => return Err(Errno::EOPNOTSUPP),
         };
         let peek = flags & MSG_PEEK != 0;
-        // By index: the engine is borrowed mutably below, and no list is copied per call.
-        for k in 0.. {
-            let Some(r) = self.dgram_ref_at(id, k) else {
-                break;
-            };
+        if let Ok(r) = self.dgram_ref(id) {
             // Bounded: at most the queue's worth of datagrams from strangers is skipped.
             for _ in 0..1024 {
                 let got = if udp {

@@ -96,12 +96,12 @@ impl SocketId {
     }
 }
 
-/// A listening TCP socket: one engine socket listening per interface it covers, its part
-/// of the SYN queue, and the accept queue.
+/// A listening TCP socket: the engine socket listening for the next SYN, its part of the
+/// SYN queue, and the accept queue.
 #[derive(Default)]
 pub struct Listener {
     pub(crate) backlog: usize,
-    pub(crate) listening: Vec<ERef>,
+    pub(crate) listening: Option<ERef>,
     /// The connections a SYN opened, in the order the SYNs came, with the time each was
     /// seen: half-open ones (SYN-RECEIVED), and, while the accept queue is full, those
     /// that completed the handshake since. Bounded for the whole stack (see
@@ -132,8 +132,8 @@ pub struct Conn {
     /// When the peer last sent a segment, or, until it has, when the connection started:
     /// a connect's ARP timeout and SO_KEEPALIVE's idle time count from it.
     pub(crate) heard: u64,
-    /// Next hop, to detect a neighbour that never answers ARP.
-    pub(crate) hop: Ipv4,
+    /// Next hop and its interface, to detect a neighbour that never answers ARP.
+    pub(crate) hop: (u32, Ipv4),
     pub(crate) local: Endpoint,
     pub(crate) remote: Endpoint,
     pub(crate) snd_max: Option<u32>,
@@ -153,8 +153,8 @@ pub struct Conn {
 }
 
 impl Conn {
-    /// A connection the socket layer starts to follow at `started`. `hop` is the next hop
-    /// of one we open, whose handshake is still to come; without one it is a connection a
+    /// A connection the socket layer starts to follow at `started`. `hop` is the interface
+    /// and next hop of one we open, whose handshake is still to come; without one it is a connection a
     /// listener made (accepted, or reset unaccepted), which counts as established: no
     /// neighbour timeout and no handshake error applies to it.
     pub(crate) fn new(
@@ -162,7 +162,7 @@ impl Conn {
         state: TcpState,
         (local, remote): (Endpoint, Endpoint),
         started: u64,
-        hop: Option<Ipv4>,
+        hop: Option<(u32, Ipv4)>,
     ) -> Conn {
         Conn {
             r,
@@ -170,7 +170,7 @@ impl Conn {
             established: hop.is_none(),
             saw_rst: false,
             heard: started,
-            hop: hop.unwrap_or(Ipv4::ANY),
+            hop: hop.unwrap_or_default(),
             local,
             remote,
             snd_max: None,
@@ -191,10 +191,11 @@ pub enum Tcp {
     Done,
 }
 
-/// UDP or raw socket: one engine socket per interface the binding covers.
+/// UDP or raw socket, and its engine socket once it has one (a UDP socket gets it when
+/// bound).
 #[derive(Default)]
 pub struct Dgram {
-    pub(crate) refs: Vec<ERef>,
+    pub(crate) r: Option<ERef>,
     /// Raw sockets: the IP protocol.
     pub(crate) proto: u8,
 }
@@ -242,25 +243,33 @@ impl Sock {
         matches!(self.proto, Proto::Tcp(_))
     }
 
-    pub(crate) fn forget_slot(&mut self, engine: &mut Engine, slot: usize) {
+    /// `addr` went with its device: the connections on it end (ENETUNREACH).
+    pub(crate) fn forget_addr(&mut self, engine: &mut Engine, addr: Ipv4) {
         match &mut self.proto {
             Proto::Tcp(Tcp::Listen(l)) => {
-                // Embryos on the slot die with it: `maintain_listener` drops them.
-                for v in [&mut l.listening, &mut l.ready] {
-                    v.retain(|r| r.slot() != slot);
-                }
+                let gone = |engine: &mut Engine, r: ERef| {
+                    let on = engine
+                        .tcp_info(r)
+                        .and_then(|i| i.local)
+                        .is_some_and(|e| e.addr == addr);
+                    if on {
+                        engine.remove(r);
+                    }
+                    on
+                };
+                l.embryos.retain(|e| !gone(engine, e.0));
+                l.ready.retain(|r| !gone(engine, *r));
             }
             Proto::Tcp(t @ Tcp::Conn(_)) => {
                 if let Tcp::Conn(c) = t {
-                    if c.r.slot() == slot {
+                    if c.local.addr == addr {
                         engine.remove(c.r);
                         *t = Tcp::Done;
                         self.err = Some(Errno::ENETUNREACH);
                     }
                 }
             }
-            Proto::Udp(d) | Proto::Raw(d) => d.refs.retain(|r| r.slot() != slot),
-            Proto::Tcp(_) => {}
+            Proto::Udp(_) | Proto::Raw(_) | Proto::Tcp(_) => {}
         }
     }
 }
@@ -475,7 +484,6 @@ impl SocketTable {
                     // Removing an engine socket sends nothing.
                     engine.remove(o.r);
                     time_wait.insert(TimeWait {
-                        slot: o.r.slot(),
                         local: o.local,
                         remote: o.remote,
                         reuse: o.reuse,
@@ -510,9 +518,15 @@ impl SocketTable {
         self.orphans.len() != before
     }
 
-    pub(crate) fn forget_orphans_on(&mut self, slot: usize) {
-        self.orphans.retain(|o| o.r.slot() != slot);
-        self.time_wait.forget_slot(slot);
+    /// Drop what still finishes on `addr` (its device is gone).
+    pub(crate) fn forget_orphans_on(&mut self, engine: &mut Engine, addr: Ipv4) {
+        self.orphans.retain(|o| {
+            if o.local.addr == addr {
+                engine.remove(o.r);
+            }
+            o.local.addr != addr
+        });
+        self.time_wait.forget_addr(addr);
     }
 
     /// Closed connections still finishing: orphans and TIME-WAIT entries.
@@ -592,7 +606,7 @@ impl SocketTable {
         false
     }
 
-    /// A SYN for `local` arrived on `(slot, ifindex)` at `now`. A SYN for a listener
+    /// A SYN for `local` arrived on `ifindex` at `now`. A SYN for a listener
     /// whose accept queue is full is dropped (the peer retries), not reset, as on Linux.
     /// Otherwise it may open a connection in the SYN queue, which is bounded for the whole
     /// stack: when that is full, the SYN is dropped too, or, once it has been full for
@@ -603,7 +617,7 @@ impl SocketTable {
     pub(crate) fn admit_syn(
         &mut self,
         engine: &mut Engine,
-        (slot, ifindex): (usize, u32),
+        ifindex: u32,
         local: Endpoint,
         now: u64,
     ) -> Result<bool, DropReason> {
@@ -662,31 +676,56 @@ impl SocketTable {
                 .map(|l| l.embryos.remove(k))
                 .ok_or(DropReason::SynQueueFull)?;
             engine.tcp_abort(r);
-            // The evicted socket listens again where the SYN came in, for it (no memory
-            // is allocated or freed while a flood lasts).
+            // The evicted socket listens again, for the SYN (no memory is allocated or
+            // freed while a flood lasts) unless the listener has one listening already.
             let at = self.slots[me].sock.as_ref().map(|s| s.local);
             match (self.listener_at(me), at) {
                 (Some(l), Some(at))
-                    if i == me && r.slot() == slot && engine.tcp_listen(r, at).is_ok() =>
+                    if i == me && l.listening.is_none() && engine.tcp_listen(r, at).is_ok() =>
                 {
-                    l.listening.push(r)
+                    l.listening = Some(r)
                 }
                 _ => engine.remove(r),
             }
             evicted = true;
         }
         let listening = self.listener_at(me).is_some_and(|l| {
-            l.listening.iter().any(|r| {
-                r.slot() == slot
-                    && engine
-                        .tcp_info(*r)
-                        .is_some_and(|i| i.state == TcpState::Listen)
+            l.listening.is_some_and(|r| {
+                engine
+                    .tcp_info(r)
+                    .is_some_and(|i| i.state == TcpState::Listen)
             })
         });
         if !listening {
             return Err(DropReason::ListenOverflow);
         }
         Ok(evicted)
+    }
+
+    /// Whether the sockets that have `local` (TCP listeners with `tcp`, else UDP sockets)
+    /// are all bound to devices other than `ifindex`: one engine socket serves every
+    /// device, so SO_BINDTODEVICE is enforced here.
+    pub(crate) fn bound_elsewhere(&self, tcp: bool, local: Endpoint, ifindex: u32) -> bool {
+        let mut elsewhere = false;
+        for s in self.slots.iter().filter_map(|s| s.sock.as_ref()) {
+            let kind = match s.proto {
+                Proto::Tcp(Tcp::Listen(_)) => tcp,
+                Proto::Udp(_) => !tcp,
+                _ => false,
+            };
+            if !kind
+                || s.local.port != local.port
+                || !(s.local.addr.is_any() || s.local.addr == local.addr)
+            {
+                continue;
+            }
+            match s.opts.bound_if {
+                0 => return false,
+                b if b == ifindex => return false,
+                _ => elsewhere = true,
+            }
+        }
+        elsewhere
     }
 
     fn listener_at(&mut self, i: usize) -> Option<&mut Listener> {
@@ -728,13 +767,13 @@ impl<P: Platform> Stack<P> {
             // Without the `raw` feature (CONFIG_RINET_RAW=n) the last arm answers.
             #[cfg(feature = "raw")]
             (SOCK_RAW, Some(IPPROTO_ICMP)) => Proto::Raw(Dgram {
-                refs: Vec::new(),
+                r: None,
                 proto: IPPROTO_ICMP,
             }),
             // IPPROTO_RAW sockets never receive (as on Linux); tools such as udhcpc open
             // one only for interface ioctls. Sending on them is not supported.
             (SOCK_RAW, Some(IPPROTO_RAW)) => Proto::Raw(Dgram {
-                refs: Vec::new(),
+                r: None,
                 proto: IPPROTO_RAW,
             }),
             (SOCK_RAW, _) => return Err(Errno::EPROTONOSUPPORT),
@@ -744,7 +783,7 @@ impl<P: Platform> Stack<P> {
         let sock = Sock::new(proto, Opts::new(bufs));
         let id = self.socks.insert(sock, self.cfg.max_sockets)?;
         if let Some(Proto::Raw(_)) = self.socks.get(id).map(|s| &s.proto) {
-            // A raw socket receives from every interface from the start.
+            // A raw socket receives from the start.
             self.refresh_bindings(id);
         }
         let mask = self.current_mask(id);
@@ -831,11 +870,10 @@ impl<P: Platform> Stack<P> {
         Ok(())
     }
 
-    /// After a change of address, port or interface binding: a datagram socket's engine
-    /// sockets are made anew; a listener keeps the ones that still match.
+    /// After a change of address or port: a datagram socket's engine socket is made anew.
     pub(crate) fn rebind_engine_sockets(&mut self, id: SocketId) {
         if let Some(Proto::Udp(d) | Proto::Raw(d)) = self.socks.get_mut(id).map(|s| &mut s.proto) {
-            for r in core::mem::take(&mut d.refs) {
+            if let Some(r) = d.r.take() {
                 self.engine.remove(r);
             }
         }
@@ -850,7 +888,7 @@ impl<P: Platform> Stack<P> {
         self.bind(id, Endpoint::default())
     }
 
-    /// Create the engine sockets a binding needs on interfaces that came up.
+    /// Create the engine socket a binding needs.
     pub(crate) fn refresh_bindings(&mut self, id: SocketId) {
         let Some(s) = self.socks.get(id) else { return };
         match &s.proto {
@@ -906,7 +944,7 @@ impl<P: Platform> Stack<P> {
             }
             Proto::Tcp(Tcp::Listen(l)) => self.reset_unaccepted(l),
             Proto::Udp(d) | Proto::Raw(d) => {
-                for r in d.refs {
+                if let Some(r) = d.r {
                     self.engine.remove(r);
                 }
             }
@@ -1030,7 +1068,7 @@ impl<P: Platform> Stack<P> {
                 if shut_rd {
                     m |= IN | POLLRDHUP;
                 }
-                if d.refs.iter().any(|r| engine.dgram_has_data(*r, udp)) {
+                if d.r.is_some_and(|r| engine.dgram_has_data(r, udp)) {
                     m |= IN;
                 }
                 m |= OUT | POLLWRBAND;
@@ -1077,18 +1115,8 @@ impl<P: Platform> Stack<P> {
             Proto::Tcp(Tcp::Listen(_)) => Err(Errno::EINVAL),
             Proto::Tcp(Tcp::Conn(c)) => Ok(engine.tcp_info(c.r).map_or(0, |i| i.recv_queue)),
             Proto::Tcp(_) => Ok(0),
-            Proto::Udp(d) => Ok(d
-                .refs
-                .iter()
-                .map(|r| engine.udp_pending(*r).0)
-                .find(|&n| n > 0)
-                .unwrap_or(0)),
-            Proto::Raw(d) => Ok(d
-                .refs
-                .iter()
-                .map(|r| engine.raw_pending(*r))
-                .find(|&n| n > 0)
-                .unwrap_or(0)),
+            Proto::Udp(d) => Ok(d.r.map_or(0, |r| engine.udp_pending(r).0)),
+            Proto::Raw(d) => Ok(d.r.map_or(0, |r| engine.raw_pending(r))),
         }
     }
 

@@ -144,14 +144,14 @@ impl<P: Platform> Stack<P> {
         if remote.port == 0 {
             return Err(Errno::ECONNREFUSED);
         }
-        let (slot, src, hop) = self.route_out(remote.addr, self.sock(id)?.opts.bound_if)?;
+        let (out_if, src, hop) = self.route_out(remote.addr, self.sock(id)?.opts.bound_if)?;
         let s = self.sock(id)?;
         let src = if s.bound && !s.local.addr.is_any() {
             s.local.addr
         } else {
             src
         };
-        self.check_source_slot(src, slot)?;
+        self.check_source_if(src, out_if)?;
         let (reuse, bound, port) = (s.opts.reuseaddr, s.bound, s.local.port);
         let (rx, tx) = s.opts.tcp_buffers();
         let port = if bound {
@@ -159,7 +159,7 @@ impl<P: Platform> Stack<P> {
         } else {
             self.socks.ephemeral(true, src, reuse)?
         };
-        let r = self.engine.tcp_new(slot, rx, tx)?;
+        let r = self.engine.tcp_new(rx, tx)?;
         let local = Endpoint::new(src, port);
         if let Err(e) = self.engine.tcp_connect(r, local, remote) {
             self.engine.remove(r);
@@ -175,7 +175,7 @@ impl<P: Platform> Stack<P> {
             TcpState::SynSent,
             (local, remote),
             now,
-            Some(hop),
+            Some((out_if, hop)),
         )));
         self.stats.mib.tcp_active_opens += 1;
         self.apply_conn_opts(id);
@@ -296,35 +296,28 @@ impl<P: Platform> Stack<P> {
         Ok(())
     }
 
-    /// Move connections along a listener's pipeline and keep one engine socket listening
-    /// on each interface while the accept queue has room.
+    /// Move connections along a listener's pipeline and keep an engine socket listening
+    /// while the accept queue has room.
     pub(crate) fn maintain_listener(&mut self, id: SocketId) {
         let Some(s) = self.socks.get(id) else { return };
         let (local, opts) = (s.local, s.opts);
         let Some(Proto::Tcp(Tcp::Listen(l))) = self.socks.get_mut(id).map(|s| &mut s.proto) else {
             return;
         };
-        // This runs after every frame: the interfaces are looked at in place, not collected.
-        let ifs = &self.ifs;
-        let serves = |slot: usize| {
-            ifs.iter()
-                .any(|i| i.slot == slot && i.serves(local.addr, opts.bound_if))
-        };
         let engine = &mut self.engine;
         let mut passive = 0;
-        // Listening sockets that got a SYN join the SYN queue; those gone are dropped.
-        let mut i = 0;
-        while i < l.listening.len() {
-            let r = l.listening[i];
-            let state = engine.tcp_info(r).map(|x| x.state);
-            if state == Some(TcpState::Listen) && serves(r.slot()) {
-                i += 1;
-                continue;
-            }
-            l.listening.swap_remove(i);
-            match state {
-                Some(TcpState::Listen) | Some(TcpState::Closed) | None => engine.remove(r),
-                Some(_) => l.embryos.push((r, self.now)),
+        // A listening socket that got a SYN joins the SYN queue.
+        if let Some(r) = l.listening {
+            match engine.tcp_info(r).map(|x| x.state) {
+                Some(TcpState::Listen) => {}
+                Some(TcpState::Closed) | None => {
+                    engine.remove(r);
+                    l.listening = None;
+                }
+                Some(_) => {
+                    l.embryos.push((r, self.now));
+                    l.listening = None;
+                }
             }
         }
         // Connections that completed the handshake move to the accept queue, in order,
@@ -347,22 +340,16 @@ impl<P: Platform> Stack<P> {
             }
         }
         // Refill.
-        let (rx, tx) = opts.tcp_buffers();
-        for nif in ifs.iter().filter(|i| i.serves(local.addr, opts.bound_if)) {
-            let slot = nif.slot;
-            let room = l.ready.len() <= l.backlog;
-            if !room || l.listening.iter().any(|r| r.slot() == slot) {
-                continue;
+        if l.listening.is_none() && l.ready.len() <= l.backlog {
+            let (rx, tx) = opts.tcp_buffers();
+            if let Ok(r) = engine.tcp_new(rx, tx) {
+                if engine.tcp_listen(r, local).is_ok() {
+                    engine.tcp_set_nodelay(r, opts.nodelay);
+                    l.listening = Some(r);
+                } else {
+                    engine.remove(r);
+                }
             }
-            let Ok(r) = engine.tcp_new(slot, rx, tx) else {
-                continue;
-            };
-            if engine.tcp_listen(r, local).is_err() {
-                engine.remove(r);
-                continue;
-            }
-            engine.tcp_set_nodelay(r, opts.nodelay);
-            l.listening.push(r);
         }
         self.stats.mib.tcp_passive_opens += passive;
     }
@@ -426,7 +413,7 @@ impl<P: Platform> Stack<P> {
         let err;
         if state == TcpState::SynSent
             && now.saturating_sub(heard) >= NEIGHBOR_TIMEOUT_US
-            && !self.has_neighbor(r.slot(), hop)
+            && !self.has_neighbor(hop.0, hop.1)
         {
             // The next hop never answered ARP: fail like Linux, without clogging others.
             self.engine.tcp_abort(r);

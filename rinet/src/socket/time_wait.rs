@@ -22,8 +22,6 @@ pub const MAX_TIME_WAIT: usize = 512;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TimeWait {
-    /// The engine interface the connection ran on.
-    pub slot: usize,
     pub local: Endpoint,
     pub remote: Endpoint,
     /// SO_REUSEADDR was set: a new socket with it may bind the local port.
@@ -82,11 +80,10 @@ impl TimeWaitTable {
         self.entries.get(k)
     }
 
-    /// The segment for `local` from `remote` arrived on `slot`: None if no entry has the
+    /// The segment for `local` from `remote` arrived: None if no entry has the
     /// four-tuple, else what to do with it (updating or ending the entry).
     pub fn segment(
         &mut self,
-        slot: usize,
         (local, remote): (Endpoint, Endpoint),
         seg: Segment,
         now: u64,
@@ -94,7 +91,7 @@ impl TimeWaitTable {
         let k = self
             .entries
             .iter()
-            .position(|t| t.slot == slot && t.local == local && t.remote == remote)?;
+            .position(|t| t.local == local && t.remote == remote)?;
         if seg.flags & TCP_RST != 0 {
             self.entries.swap_remove(k);
             return Some(Verdict::Drop);
@@ -120,9 +117,9 @@ impl TimeWaitTable {
         self.entries.retain(|t| t.until > now);
     }
 
-    /// Forget the entries of an interface that went away.
-    pub fn forget_slot(&mut self, slot: usize) {
-        self.entries.retain(|t| t.slot != slot);
+    /// Forget the entries on an address that went away.
+    pub fn forget_addr(&mut self, addr: crate::Ipv4) {
+        self.entries.retain(|t| t.local.addr != addr);
     }
 
     pub fn next_deadline(&self) -> Option<u64> {
@@ -149,7 +146,6 @@ mod tests {
     fn table() -> TimeWaitTable {
         let mut t = TimeWaitTable::default();
         assert!(t.insert(TimeWait {
-            slot: 1,
             local: L,
             remote: R,
             reuse: false,
@@ -170,7 +166,7 @@ mod tests {
     #[test]
     fn a_retransmitted_fin_is_acknowledged_and_restarts_the_wait() {
         let mut t = table();
-        let v = t.segment(1, (L, R), seg(TCP_FIN | TCP_ACK), 200);
+        let v = t.segment((L, R), seg(TCP_FIN | TCP_ACK), 200);
         assert_eq!(
             v,
             Some(Verdict::Ack {
@@ -184,25 +180,21 @@ mod tests {
     #[test]
     fn other_tuples_and_interfaces_are_not_ours() {
         let mut t = table();
-        assert_eq!(t.segment(2, (L, R), seg(TCP_ACK), 200), None);
-        assert_eq!(t.segment(1, (R, L), seg(TCP_ACK), 200), None);
+        assert_eq!(t.segment((R, L), seg(TCP_ACK), 200), None);
         assert_eq!(t.len(), 1);
     }
 
     #[test]
     fn syn_reopens_reset_ends_old_duplicates_drop() {
         let mut t = table();
-        assert_eq!(t.segment(1, (L, R), seg(TCP_ACK), 200), Some(Verdict::Drop));
+        assert_eq!(t.segment((L, R), seg(TCP_ACK), 200), Some(Verdict::Drop));
         assert_eq!(t.len(), 1, "an old duplicate leaves the entry alone");
         // Without ACK there is no sequence number to answer with.
-        assert_eq!(t.segment(1, (L, R), seg(TCP_FIN), 200), Some(Verdict::Drop));
-        assert_eq!(
-            t.segment(1, (L, R), seg(TCP_SYN), 200),
-            Some(Verdict::Reopen)
-        );
+        assert_eq!(t.segment((L, R), seg(TCP_FIN), 200), Some(Verdict::Drop));
+        assert_eq!(t.segment((L, R), seg(TCP_SYN), 200), Some(Verdict::Reopen));
         assert!(t.is_empty());
         let mut t = table();
-        assert_eq!(t.segment(1, (L, R), seg(TCP_RST), 200), Some(Verdict::Drop));
+        assert_eq!(t.segment((L, R), seg(TCP_RST), 200), Some(Verdict::Drop));
         assert!(t.is_empty());
     }
 
@@ -228,7 +220,6 @@ mod tests {
     fn the_table_is_bounded() {
         let mut t = TimeWaitTable::default();
         let tw = |port| TimeWait {
-            slot: 1,
             local: Endpoint::new(L.addr, port),
             remote: R,
             reuse: false,
