@@ -101,6 +101,18 @@ impl Neighbors {
         self.answered(ifindex, ip)
     }
 
+    /// A frame from `mac` arrived on `ifindex`: the neighbours at that address are alive
+    /// (as smoltcp's cache and Linux's confirmations keep a neighbour that traffic comes
+    /// from; a gateway is confirmed by everything routed through it). Static entries need
+    /// nothing.
+    pub(crate) fn heard_from(&mut self, ifindex: u32, mac: &[u8], now: u64) {
+        for n in self.entries.iter_mut() {
+            if n.ifindex == ifindex && n.mac == mac {
+                n.updated_us = now;
+            }
+        }
+    }
+
     /// ARP need not ask for `ip` any more; true if packets wait for it.
     fn answered(&mut self, ifindex: u32, ip: Ipv4) -> bool {
         self.asking
@@ -333,6 +345,18 @@ mod tests {
         );
         assert_eq!(t.set(IF, ip(5), None, false, 0), Err(Errno::EINVAL));
         assert_eq!(t.remove(IF, ip(5)), Err(Errno::ENXIO));
+    }
+
+    #[test]
+    fn traffic_from_a_neighbour_keeps_its_entry_fresh() {
+        let mut t = Neighbors::default();
+        t.learn(IF, ip(3), MAC, 0);
+        t.learn(IF, ip(4), [2, 0, 0, 0, 0, 8], 0);
+        t.heard_from(IF, &MAC, REACHABLE_US - 1);
+        assert_eq!(t.resolve(IF, ip(3), REACHABLE_US + 5), Some(MAC));
+        assert_eq!(t.resolve(IF, ip(4), REACHABLE_US + 5), None, "not heard from");
+        t.heard_from(IF + 1, &[2, 0, 0, 0, 0, 8], REACHABLE_US);
+        assert_eq!(t.resolve(IF, ip(4), REACHABLE_US + 5), None, "another interface");
     }
 
     #[test]

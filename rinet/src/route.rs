@@ -104,13 +104,6 @@ impl RouteTable {
     pub fn iter(&self) -> impl Iterator<Item = &Route> {
         self.routes.iter()
     }
-
-    /// Gateways through `ifindex`, for the engine's per-interface next-hop table.
-    pub fn gateways_of(&self, ifindex: u32) -> impl Iterator<Item = &Route> {
-        self.routes
-            .iter()
-            .filter(move |r| r.ifindex == ifindex && !r.gateway.is_any())
-    }
 }
 
 #[cfg(test)]

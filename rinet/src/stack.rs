@@ -451,6 +451,7 @@ impl<P: Platform> Stack<P> {
             Ok(Frame::Arp(arp)) => self.arp_input(ifindex, own, arp),
             Ok(Frame::Ipv4(info)) => {
                 let packet = &frame[wire::ETH_HDR_LEN..];
+                self.neighbors.heard_from(ifindex, &peer, self.now);
                 if self.accept_ip(ifindex, &info, packet, peer) {
                     self.with_egress(|engine, now, sink| engine.ingress(packet, now, sink));
                     self.maintain();
@@ -607,7 +608,7 @@ impl<P: Platform> Stack<P> {
             }
             Transport::Udp { dst_port, .. } => {
                 let local = crate::Endpoint::new(info.dst, dst_port);
-                if in_if != LOOPBACK_IFINDEX && self.socks.bound_elsewhere(false, local, in_if) {
+                if self.socks.bound_elsewhere(false, local, in_if) {
                     // Only sockets bound to another device (SO_BINDTODEVICE) have the
                     // port: Linux finds no socket here.
                     self.stats.mib.udp_no_ports += 1;
@@ -618,6 +619,11 @@ impl<P: Platform> Stack<P> {
                 self.stats.mib.icmp_in_msgs += 1;
                 if let Some(q) = quoted {
                     self.icmp_error(ty, code, q);
+                }
+                if ty == wire::ICMP_ECHO && !self.is_local_addr(info.dst) {
+                    // To a broadcast or multicast address: Linux ignores it
+                    // (icmp_echo_ignore_broadcasts).
+                    return false;
                 }
                 if ty == wire::ICMP_ECHO && code != 0 {
                     self.echo_reply(in_if, peer, packet, info.dst);
@@ -676,7 +682,7 @@ impl<P: Platform> Stack<P> {
             }
             None => self.socks.syn_acks.forget(local, remote),
         }
-        if in_if != LOOPBACK_IFINDEX && self.socks.bound_elsewhere(true, local, in_if) {
+        if self.socks.bound_elsewhere(true, local, in_if) {
             // Only listeners bound to another device have the port: refused, as Linux
             // refuses a SYN no socket wants (the engine's listener would take it).
             let ack = seq.wrapping_add(1);
@@ -999,6 +1005,11 @@ impl<P: Platform> Egress<'_, P> {
                 .any(|i| i.addr.is_some_and(|c| c.addr == dst))
         {
             return true;
+        }
+        if info.src.is_loopback() {
+            // Never on a wire (Linux drops it at output too).
+            self.stats.mib.ip_out_no_routes += 1;
+            return false;
         }
         let Some((nif, hop)) = self.next_hop(info.src, dst) else {
             self.stats.mib.ip_out_no_routes += 1;

@@ -2462,3 +2462,70 @@ fn listener_shut_rd_resets_unaccepted_connections() {
     assert_eq!(net.b.orphan_count(), 0);
     assert_eq!(net.b.engine_socket_count(), 0);
 }
+
+/// ARP is rinet's: a datagram to a neighbour that never answers waits while three requests
+/// go out a second apart, then is dropped and counted; one that answers gets what waited,
+/// in order.
+#[test]
+fn arp_asks_three_times_then_gives_up_and_delivers_what_waited_on_an_answer() {
+    let mut net = Net::new();
+    let silent = Ipv4::new(10, 0, 0, 9);
+    let u = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    net.a.send(u, b"lost", Some(ep(silent, 7))).unwrap();
+    net.pump();
+    net.advance(5 * SEC);
+    assert_eq!(net.a.stats.unresolved, 1);
+    assert_eq!(net.a.stats.arp_out, 3, "three requests, then nothing");
+    assert_eq!(net.a_timer(), None, "ARP arms no timer once it gave up");
+    // b answers: two datagrams that waited leave in order.
+    let ub = net.b.socket(SOCK_DGRAM, 0).unwrap();
+    net.b.bind(ub, ep(Ipv4::ANY, 7)).unwrap();
+    net.a.send(u, b"one", Some(ep(B_IP, 7))).unwrap();
+    net.a.send(u, b"two", Some(ep(B_IP, 7))).unwrap();
+    net.pump();
+    let mut buf = [0u8; 8];
+    for want in [&b"one"[..], b"two"] {
+        let n = net.b.recv(ub, &mut buf, 0).unwrap().len;
+        assert_eq!(&buf[..n], want);
+    }
+}
+
+/// Only packets for this host reach the engine: another unicast address is dropped and
+/// counted (Linux without forwarding: InAddrErrors); an echo request to a broadcast
+/// address is not answered (icmp_echo_ignore_broadcasts).
+#[test]
+fn packets_not_for_this_host_and_broadcast_pings_get_no_answer() {
+    let mut net = Net::new();
+    let errors = net.b.stats.mib.ip_in_addr_errors;
+    let echo = icmp(8, 0, &[0, 1, 0, 1]);
+    net.b
+        .receive(IF, &ip_frame(A_IP, Ipv4::new(10, 0, 0, 77), 1, &echo));
+    assert_eq!(net.b.stats.mib.ip_in_addr_errors, errors + 1);
+    net.b
+        .receive(IF, &ip_frame(A_IP, Ipv4::new(10, 0, 0, 255), 1, &echo));
+    net.b
+        .receive(IF, &ip_frame(A_IP, Ipv4::new(255, 255, 255, 255), 1, &echo));
+    assert_eq!(net.b.stats.mib.icmp_out_msgs, 0, "no echo reply");
+    net.b.receive(IF, &ip_frame(A_IP, B_IP, 1, &echo));
+    assert_eq!(net.b.stats.mib.icmp_out_msgs, 1, "its own address answers");
+}
+
+/// A datagram socket bound to another device (SO_BINDTODEVICE) does not get what arrives
+/// on this one, though one engine socket serves every device.
+#[test]
+fn datagram_socket_bound_to_another_interface_hears_nothing_from_this_one() {
+    let mut net = Net::new();
+    with_second_interface(&mut net);
+    let u = net.a.socket(SOCK_DGRAM, 0).unwrap();
+    net.a.bind(u, ep(Ipv4::ANY, 9)).unwrap();
+    bind_to_if(&mut net.a, u, IF2);
+    let s = net.b.socket(SOCK_DGRAM, 0).unwrap();
+    net.b.send(s, b"x", Some(ep(A_IP, 9))).unwrap();
+    net.pump();
+    let mut buf = [0u8; 4];
+    assert_eq!(net.a.recv(u, &mut buf, 0), Err(Errno::EAGAIN));
+    bind_to_if(&mut net.a, u, IF);
+    net.b.send(s, b"y", Some(ep(A_IP, 9))).unwrap();
+    net.pump();
+    assert_eq!(net.a.recv(u, &mut buf, 0).unwrap().len, 1);
+}

@@ -176,6 +176,11 @@ impl Engine {
         self.iface = iface;
     }
 
+    /// The largest IP packet the engine builds.
+    pub fn mtu(&self) -> usize {
+        self.mtu
+    }
+
     /// Engine sockets alive (each holds its buffers).
     pub fn socket_count(&self) -> usize {
         self.sockets.iter().count()

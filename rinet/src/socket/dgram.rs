@@ -151,8 +151,12 @@ impl<P: Platform> Stack<P> {
             local.addr
         };
         self.check_source_if(src, out_if)?;
-        let mtu = self.netif(out_if).map_or(1500, |i| i.mtu);
-        // No fragmentation: a datagram must fit the interface MTU.
+        // No fragmentation: a datagram must fit the interface MTU, and the engine's (the
+        // smallest device MTU, loopback's included: see `Stack::sync_mtu`).
+        let mtu = self
+            .netif(out_if)
+            .map_or(1500, |i| i.mtu)
+            .min(self.engine.mtu());
         let header = if udp { 28 } else { 20 };
         if data.len() > UDP_MAX_PAYLOAD || data.len() + header > mtu {
             return Err(Errno::EMSGSIZE);

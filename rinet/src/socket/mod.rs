@@ -1140,8 +1140,8 @@ impl<P: Platform> Stack<P> {
         self.socks.orphans()
     }
 
-    /// Sockets the engine holds, buffers and all: a user socket has one per interface it
-    /// listens or sends on, an orphan one; a connection in TIME-WAIT none.
+    /// Sockets the engine holds, buffers and all: a listener, a connection, a bound UDP
+    /// socket, a raw socket or an orphan has one; a connection in TIME-WAIT none.
     pub fn engine_socket_count(&self) -> usize {
         self.engine.socket_count()
     }

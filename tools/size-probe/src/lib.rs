@@ -14,7 +14,7 @@ use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
 use smoltcp::socket::{raw, tcp, udp};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{
-    EthernetAddress, HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpProtocol, IpVersion,
+    HardwareAddress, IpAddress, IpCidr, IpEndpoint, IpProtocol, IpVersion,
     Ipv4Address, Ipv4Cidr,
 };
 
@@ -117,22 +117,15 @@ pub unsafe extern "C" fn probe_init(
     loopback: bool,
     us: u64,
 ) {
-    // SAFETY: caller contract.
-    let m = unsafe { core::slice::from_raw_parts(mac, 6) };
-    let (medium, hw) = if loopback {
-        (Medium::Ip, HardwareAddress::Ip)
-    } else {
-        (
-            Medium::Ethernet,
-            HardwareAddress::Ethernet(EthernetAddress([m[0], m[1], m[2], m[3], m[4], m[5]])),
-        )
-    };
+    // rinet runs smoltcp on `Medium::Ip` for every device, and takes every packet it
+    // hands over (the link address and the loopback flag only shape rinet's own side).
+    let _ = (mac, loopback);
     let mut dev = Dev {
         rx: VecDeque::new(),
-        medium,
+        medium: Medium::Ip,
     };
-    let mut iface = Interface::new(Config::new(hw), &mut dev, now(us));
-    iface.set_any_ip(loopback);
+    let mut iface = Interface::new(Config::new(HardwareAddress::Ip), &mut dev, now(us));
+    iface.set_any_ip(true);
     iface.update_ip_addrs(|a| {
         let _ = a.push(IpCidr::Ipv4(Ipv4Cidr::new(
             Ipv4Address::from_bits(ip),
