@@ -354,9 +354,17 @@ mod tests {
         t.learn(IF, ip(4), [2, 0, 0, 0, 0, 8], 0);
         t.heard_from(IF, &MAC, REACHABLE_US - 1);
         assert_eq!(t.resolve(IF, ip(3), REACHABLE_US + 5), Some(MAC));
-        assert_eq!(t.resolve(IF, ip(4), REACHABLE_US + 5), None, "not heard from");
+        assert_eq!(
+            t.resolve(IF, ip(4), REACHABLE_US + 5),
+            None,
+            "not heard from"
+        );
         t.heard_from(IF + 1, &[2, 0, 0, 0, 0, 8], REACHABLE_US);
-        assert_eq!(t.resolve(IF, ip(4), REACHABLE_US + 5), None, "another interface");
+        assert_eq!(
+            t.resolve(IF, ip(4), REACHABLE_US + 5),
+            None,
+            "another interface"
+        );
     }
 
     #[test]
