@@ -529,3 +529,145 @@ impl Engine {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::{self, Transport};
+
+    const US: Ipv4 = Ipv4::new(10, 0, 0, 2);
+    const PEER: Ipv4 = Ipv4::new(10, 0, 0, 1);
+
+    fn engine() -> Engine {
+        let mut e = Engine::new(1500, 7, 0);
+        e.set_addrs(&[
+            Cidr {
+                addr: Ipv4::LOCALHOST,
+                prefix: 8,
+            },
+            Cidr {
+                addr: US,
+                prefix: 24,
+            },
+        ]);
+        e
+    }
+
+    fn listener(e: &mut Engine, port: u16) -> ERef {
+        let r = e.tcp_new(4096, 4096).unwrap();
+        e.tcp_listen(r, Endpoint::new(Ipv4::ANY, port)).unwrap();
+        r
+    }
+
+    /// What the engine emits through a sink, as IP packets, with the headroom checked.
+    fn sent(out: &[Vec<u8>]) -> Vec<wire::Ipv4Info> {
+        out.iter()
+            .map(|b| {
+                assert_eq!(b[..HEADROOM], [0; HEADROOM], "the headroom is the sink's");
+                wire::parse_ipv4(&b[HEADROOM..], true).expect("a sound packet")
+            })
+            .collect()
+    }
+
+    fn tcp_flags(i: &wire::Ipv4Info) -> u8 {
+        match i.transport {
+            Transport::Tcp { flags, .. } => flags,
+            _ => panic!("not TCP: {i:?}"),
+        }
+    }
+
+    #[test]
+    fn a_listener_answers_a_borrowed_syn_through_the_sink() {
+        let mut e = engine();
+        listener(&mut e, 80);
+        let (local, remote) = (Endpoint::new(US, 80), Endpoint::new(PEER, 4000));
+        let syn = wire::tcp_segment(remote, local, (1000, 0), wire::TCP_SYN, 8192);
+        let mut out = Vec::new();
+        let mut sink = |b: &mut [u8]| {
+            out.push(b.to_vec());
+            false
+        };
+        e.ingress(&syn, 0, &mut sink);
+        e.egress(0, &mut sink);
+        let sent = sent(&out);
+        assert_eq!(sent.len(), 1);
+        assert_eq!((sent[0].src, sent[0].dst), (US, PEER));
+        assert_eq!(tcp_flags(&sent[0]), wire::TCP_SYN | wire::TCP_ACK);
+        assert!(!e.rx_pending(), "nothing looped back");
+        assert_eq!(
+            e.tcp_owner(local, remote).map(|(_, s)| s),
+            Some(TcpState::SynReceived)
+        );
+    }
+
+    #[test]
+    fn packets_the_sink_keeps_local_come_back_through_the_loopback_queue() {
+        let mut e = engine();
+        let l = listener(&mut e, 80);
+        let c = e.tcp_new(4096, 4096).unwrap();
+        let (local, remote) = (
+            Endpoint::new(Ipv4::LOCALHOST, 5000),
+            Endpoint::new(Ipv4::LOCALHOST, 80),
+        );
+        e.tcp_connect(c, local, remote).unwrap();
+        let mut sink = |_: &mut [u8]| true;
+        // Bounded: the handshake takes three packets.
+        for _ in 0..8 {
+            e.egress(0, &mut sink);
+            while let Some(p) = e.pop_rx() {
+                e.ingress(&p, 0, &mut sink);
+                e.recycle(p);
+            }
+        }
+        assert_eq!(e.tcp_info(c).unwrap().state, TcpState::Established);
+        assert_eq!(e.tcp_info(l).unwrap().state, TcpState::Established);
+        assert_eq!(e.tcp_send(c, b"hi"), Ok(2));
+        e.egress(0, &mut sink);
+        let p = e.pop_rx().expect("the data segment, looped back");
+        e.ingress(&p, 0, &mut sink);
+        let mut buf = [0u8; 4];
+        assert_eq!(e.tcp_recv(l, &mut buf, false), Ok(2));
+    }
+
+    #[test]
+    fn a_new_mtu_keeps_sockets_and_addresses_and_sets_the_mss() {
+        let mut e = engine();
+        listener(&mut e, 80);
+        e.set_mtu(1000, 0);
+        assert_eq!((e.mtu(), e.socket_count()), (1000, 1));
+        let (local, remote) = (Endpoint::new(US, 80), Endpoint::new(PEER, 4000));
+        let syn = wire::tcp_segment(remote, local, (1, 0), wire::TCP_SYN, 8192);
+        let mut out = Vec::new();
+        let mut sink = |b: &mut [u8]| {
+            out.push(b.to_vec());
+            false
+        };
+        e.ingress(&syn, 0, &mut sink);
+        e.egress(0, &mut sink);
+        assert_eq!(
+            sent(&out).len(),
+            1,
+            "the listener and the address carried over"
+        );
+        // The SYN-ACK's first option is the MSS: the MTU less 40 bytes of headers.
+        let tcp = &out[0][HEADROOM + 20..];
+        assert_eq!(tcp[20..24], [2, 4, 0x03, 0xc0], "MSS 960");
+    }
+
+    /// A removed handle, or one of another socket type, gets an error, never smoltcp's
+    /// panic. (smoltcp reuses a removed socket's handle: the socket layer drops every
+    /// copy of a handle when it removes the socket.)
+    #[test]
+    fn removed_or_mistyped_handles_are_refused_not_a_panic() {
+        let mut e = engine();
+        let r = listener(&mut e, 80);
+        e.remove(r);
+        assert_eq!(e.tcp_info(r).map(|i| i.state), None);
+        assert_eq!(e.tcp_send(r, b"x"), Err(Errno::EPIPE));
+        e.remove(r);
+        let u = e.udp_new(512, 2, Endpoint::new(Ipv4::ANY, 7)).unwrap();
+        assert!(e.tcp_info(u).is_none(), "a UDP socket is no TCP socket");
+        assert_eq!(e.tcp_recv(u, &mut [0; 4], false), Err(Errno::ENOTCONN));
+        assert_eq!(e.socket_count(), 1);
+    }
+}
