@@ -208,7 +208,7 @@ impl Neighbors {
     /// address asked for in vain are dropped. Returns how many were.
     pub(crate) fn tick(&mut self, now: u64, mut ask: impl FnMut(u32, Ipv4)) -> usize {
         let mut gave_up = 0;
-        let held = &mut self.held;
+        let (held, entries) = (&mut self.held, &mut self.entries);
         self.asking.retain_mut(|a| {
             if now < a.next_us {
                 return true;
@@ -222,6 +222,9 @@ impl Neighbors {
             let before = held.len();
             held.retain(|h| !(h.ifindex == a.ifindex && h.hop == a.ip));
             gave_up += before - held.len();
+            // The stale entry asked for in vain goes (Linux: the entry fails), so that a
+            // connect to it fails with EHOSTUNREACH.
+            entries.retain(|n| n.permanent || !(n.ifindex == a.ifindex && n.ip == a.ip));
             false
         });
         gave_up
@@ -383,6 +386,8 @@ mod tests {
     #[test]
     fn arp_asks_three_times_a_second_apart_then_drops_what_waited() {
         let mut t = Neighbors::default();
+        t.learn(IF, ip(9), MAC, 0);
+        t.set(IF, ip(10), Some(MAC), true, 0).unwrap();
         assert!(t.hold(IF, ip(9), b"x", 0));
         assert!(!t.hold(IF, ip(9), b"y", 0));
         let mut asked = 0;
@@ -395,6 +400,7 @@ mod tests {
             assert_eq!(dropped, if s == 3 { 2 } else { 0 });
         }
         assert_eq!(asked, 2, "two more requests after the first");
+        assert!(!t.contains(IF, ip(9)));
         assert_eq!(t.next_deadline(), None);
         assert!(t.hold(IF, ip(9), b"z", 4 * RETRANS_US), "asked for again");
     }

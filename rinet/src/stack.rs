@@ -106,7 +106,8 @@ pub struct Stack<P: Platform> {
     timer: Option<u64>,
     /// Addresses removed from an interface while TCP connections still use them. Like
     /// Linux, such connections are not killed: they pause (their packets are neither sent
-    /// nor received) until the address returns or they time out.
+    /// nor received) until the address returns or they time out. What the engine sent
+    /// meanwhile is lost on the way out, and resent on its retransmission timer.
     retained: Vec<Ipv4>,
 }
 
@@ -251,6 +252,9 @@ impl<P: Platform> Stack<P> {
             }
         } else {
             self.routes.flush_if(ifindex);
+            // Linux flushes the device's ARP entries (static ones too) when it goes down;
+            // what waited for an answer goes with them.
+            self.neighbors.forget_if(ifindex);
         }
         self.run();
         Ok(())
@@ -289,26 +293,20 @@ impl<P: Platform> Stack<P> {
         });
     }
 
-    /// Push addresses to the engine: loopback's 127.0.0.1/8 and every device's, so that
-    /// traffic to our own address never leaves the host, as with Linux's local table.
-    /// An address a TCP connection still uses stays in the engine (which would otherwise
-    /// drop the connection silently) but is marked retained: not ours on the wire.
+    /// Push the devices' addresses to the engine (it takes every packet the stack hands
+    /// it; it uses them for subnet broadcasts), and note which addresses TCP connections
+    /// still use though no device has them: retained, not ours on the wire.
     fn sync_addrs(&mut self) {
         self.retained.clear();
         let mut addrs = EngineAddrs::new();
         for c in self.ifs.iter().filter_map(|i| i.addr) {
             let _ = addrs.push(c);
         }
-        let retained = &mut self.retained;
+        let (ifs, retained) = (&self.ifs, &mut self.retained);
         self.engine.tcp_local_addrs(&mut |a| {
-            if !a.is_any() && !addrs.iter().any(|c| c.addr == a) {
-                let kept = addrs.push(Cidr {
-                    addr: a,
-                    prefix: 32,
-                });
-                if kept.is_ok() {
-                    retained.push(a);
-                }
+            let held = a.is_any() || ifs.iter().any(|i| i.addr.is_some_and(|c| c.addr == a));
+            if !held && !retained.contains(&a) {
+                retained.push(a);
             }
         });
         self.engine.set_addrs(&addrs);
@@ -390,8 +388,7 @@ impl<P: Platform> Stack<P> {
     /// Output route for `dst`: (interface, source address, next hop). A socket bound
     /// to an interface (`bound_if` != 0) leaves only through it, by a route through that
     /// interface (limited broadcast needs none). Unlike Linux, which then takes any
-    /// destination as on-link there, no route through it is ENETUNREACH: the engine
-    /// only reaches its interfaces' subnets and gateways.
+    /// destination as on-link there, no route through it is ENETUNREACH.
     pub(crate) fn route_out(&self, dst: Ipv4, bound_if: u32) -> SysResult<(u32, Ipv4, Ipv4)> {
         // Loopback has no routes of its own: a socket bound to it routes as unbound.
         let bound_if = if bound_if == LOOPBACK_IFINDEX {
@@ -486,6 +483,10 @@ impl<P: Platform> Stack<P> {
                 .filter(|_| !sender.is_any())
                 .map(|_| DropReason::ArpMartian)
         };
+        // Only requests and replies, from a unicast link address (as smoltcp's process_arp).
+        let op_ok = matches!(arp.op, wire::ARP_OP_REQUEST | wire::ARP_OP_REPLY);
+        let mac_ok = arp.sender_mac[0] & 1 == 0 && arp.sender_mac != [0; 6];
+        let why = why.or((!op_ok || !mac_ok).then_some(DropReason::BadArp));
         if let Some(why) = why {
             self.stats.drop_frame(why);
             return;
@@ -522,7 +523,7 @@ impl<P: Platform> Stack<P> {
         let Some(mac) = self.neighbors.resolve(ifindex, hop, self.now) else {
             return;
         };
-        let Some(Link::Ethernet(own)) = self.netif(ifindex).map(|i| i.link) else {
+        let Some((Link::Ethernet(own), true)) = self.netif(ifindex).map(|i| (i.link, i.up)) else {
             return;
         };
         let Stack {
@@ -578,6 +579,11 @@ impl<P: Platform> Stack<P> {
                 payload_len,
             } => {
                 self.stats.mib.tcp_in_segs += 1;
+                if !self.is_local_addr(info.dst) {
+                    // TCP to a broadcast or multicast address: no socket may take it.
+                    self.stats.drop_frame(DropReason::NotLocal);
+                    return false;
+                }
                 let local = crate::Endpoint::new(info.dst, dst_port);
                 let remote = crate::Endpoint::new(info.src, src_port);
                 let seg = Segment {
@@ -1011,7 +1017,8 @@ impl<P: Platform> Egress<'_, P> {
             self.stats.mib.ip_out_no_routes += 1;
             return false;
         }
-        let Some((nif, hop)) = self.next_hop(info.src, dst) else {
+        let oif = self.socks.device_of(&info);
+        let Some((nif, hop)) = self.next_hop(info.src, dst, oif) else {
             self.stats.mib.ip_out_no_routes += 1;
             return false;
         };
@@ -1040,22 +1047,27 @@ impl<P: Platform> Egress<'_, P> {
         false
     }
 
-    /// The device and next hop for a packet from `src` to `dst`. Like Linux, the device
-    /// of the source address is preferred, and the limited broadcast leaves by it (the
-    /// socket layer chose the source by the route, or by the socket's device).
-    fn next_hop(&self, src: Ipv4, dst: Ipv4) -> Option<(&Netif, Ipv4)> {
-        let by_src = self
-            .ifs
-            .iter()
-            .find(|i| i.link != Link::Loopback && i.addr.is_some_and(|c| c.addr == src));
+    /// The device and next hop for a packet from `src` to `dst`, of a socket bound to
+    /// device `oif` (0: none). As Linux: by the destination's route, through `oif` only
+    /// when there is one; the limited broadcast leaves by `oif`, else by the source
+    /// address's device (the socket layer chose that address by the default route).
+    fn next_hop(&self, src: Ipv4, dst: Ipv4, oif: u32) -> Option<(&Netif, Ipv4)> {
+        let dev = |ifindex: u32| self.ifs.iter().find(|i| i.ifindex == ifindex);
         if dst.is_broadcast() {
-            return by_src.map(|i| (i, dst));
+            let by_src = || {
+                self.ifs
+                    .iter()
+                    .find(|i| i.link != Link::Loopback && i.addr.is_some_and(|c| c.addr == src))
+            };
+            return dev(oif).or_else(by_src).map(|i| (i, dst));
         }
-        let r = by_src
-            .and_then(|i| self.routes.lookup_on(dst, i.ifindex))
-            .or_else(|| self.routes.lookup(dst))?;
+        let r = if oif != 0 {
+            self.routes.lookup_on(dst, oif)
+        } else {
+            self.routes.lookup(dst)
+        }?;
         let hop = if r.gateway.is_any() { dst } else { r.gateway };
-        Some((self.ifs.iter().find(|i| i.ifindex == r.ifindex)?, hop))
+        Some((dev(r.ifindex)?, hop))
     }
 
     /// Ask who has `hop` on `ifindex`.
@@ -1063,7 +1075,7 @@ impl<P: Platform> Egress<'_, P> {
         let Some(nif) = self.ifs.iter().find(|i| i.ifindex == ifindex) else {
             return;
         };
-        let (Link::Ethernet(own), Some(c)) = (nif.link, nif.addr) else {
+        let (Link::Ethernet(own), Some(c), true) = (nif.link, nif.addr, nif.up) else {
             return;
         };
         let req = wire::arp_frame(wire::ARP_OP_REQUEST, (own, c.addr), ([0; 6], hop));

@@ -2529,3 +2529,56 @@ fn datagram_socket_bound_to_another_interface_hears_nothing_from_this_one() {
     net.pump();
     assert_eq!(net.a.recv(u, &mut buf, 0).unwrap().len, 1);
 }
+
+/// A packet leaves by its destination's route, whatever device its source address is on
+/// (Linux): a socket bound to A_IP (on IF) that connects to a host on IF2's subnet sends
+/// its SYN's ARP request on IF2.
+#[test]
+fn a_packet_leaves_by_its_destinations_route_not_its_source_addresss_device() {
+    let mut net = Net::new();
+    with_second_interface(&mut net);
+    // A default route through IF: IF2's subnet is still more specific.
+    net.a
+        .add_route(rinet::route::Route {
+            dest: Ipv4::ANY,
+            prefix: 0,
+            gateway: B_IP,
+            ifindex: IF,
+            metric: 0,
+            connected: false,
+        })
+        .unwrap();
+    let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+    net.a.bind(c, ep(A_IP, 0)).unwrap();
+    let far = Ipv4::new(192, 168, 5, 7);
+    assert_eq!(net.a.connect(c, ep(far, 80)), Err(Errno::EINPROGRESS));
+    net.pump();
+    let other = net.a.platform().other.borrow().clone();
+    let asked_on_if2 = other
+        .iter()
+        .any(|(i, f)| *i == IF2 && f[12..14] == [8, 6] && f[38..42] == far.0);
+    assert!(asked_on_if2, "no ARP request for {far:?} on IF2");
+}
+
+/// ARP from a broadcast or multicast link address, or with an operation other than
+/// request and reply, teaches nothing (smoltcp's rule, kept).
+#[test]
+fn arp_from_a_group_address_or_of_another_operation_is_dropped() {
+    let mut net = Net::new();
+    let bad = rinet::wire::DropReason::BadArp;
+    let before = net.b.stats.dropped(bad);
+    let peer = Ipv4::new(10, 0, 0, 9);
+    let mut f = wire_arp_reply([0x01, 0, 0x5e, 0, 0, 1], peer, B_MAC, B_IP);
+    net.b.receive(IF, &f);
+    f = wire_arp_reply([2, 0, 0, 0, 0, 9], peer, B_MAC, B_IP);
+    f[21] = 9; // operation 9
+    net.b.receive(IF, &f);
+    assert_eq!(net.b.stats.dropped(bad), before + 2);
+    assert!(net.b.neigh_get(IF, peer).is_err(), "nothing learned");
+    f[21] = 2;
+    net.b.receive(IF, &f);
+    assert!(
+        net.b.neigh_get(IF, peer).is_ok(),
+        "a sound reply for us is learned"
+    );
+}

@@ -186,7 +186,8 @@ impl Engine {
         self.sockets.iter().count()
     }
 
-    /// Set the addresses the engine answers for; true if they changed.
+    /// Set the devices' addresses (the engine takes every packet it is handed; it uses
+    /// them for subnet broadcasts); true if they changed.
     pub fn set_addrs(&mut self, addrs: &[Cidr]) -> bool {
         let same = self.iface.ip_addrs().len() == addrs.len()
             && addrs

@@ -294,6 +294,9 @@ struct Slot {
 pub struct SocketTable {
     slots: Vec<Slot>,
     live: usize,
+    /// Sockets bound to a device (SO_BINDTODEVICE): while there are none, the transmit
+    /// path need not look for a packet's socket (`device_of`).
+    bound_devices: usize,
     orphans: Vec<Orphan>,
     pub(crate) time_wait: TimeWaitTable,
     /// Counts the stack's passes over the engine's egress. An orphan that reached
@@ -314,6 +317,7 @@ impl SocketTable {
         SocketTable {
             slots: Vec::new(),
             live: 0,
+            bound_devices: 0,
             orphans: Vec::new(),
             time_wait: TimeWaitTable::default(),
             egress_rounds: 0,
@@ -394,6 +398,7 @@ impl SocketTable {
         let slot = &mut self.slots[index];
         slot.sock = Some(sock);
         self.live += 1;
+        self.bound_devices += usize::from(slot.sock.as_ref().is_some_and(|s| s.opts.bound_if != 0));
         Ok(SocketId::new(index, slot.gen))
     }
 
@@ -405,6 +410,7 @@ impl SocketTable {
         let s = slot.sock.take()?;
         slot.gen = slot.gen.wrapping_add(1);
         self.live -= 1;
+        self.bound_devices -= usize::from(s.opts.bound_if != 0);
         Some(s)
     }
 
@@ -728,6 +734,55 @@ impl SocketTable {
         elsewhere
     }
 
+    /// The device the socket that sent `packet` is bound to (SO_BINDTODEVICE), or 0.
+    pub(crate) fn device_of(&self, packet: &crate::wire::Ipv4Info) -> u32 {
+        if self.bound_devices == 0 {
+            return 0;
+        }
+        let (sport, dport, tcp) = match packet.transport {
+            crate::wire::Transport::Tcp {
+                src_port, dst_port, ..
+            } => (src_port, dst_port, true),
+            crate::wire::Transport::Udp { src_port, dst_port } => (src_port, dst_port, false),
+            _ => return 0,
+        };
+        let (local, remote) = (
+            Endpoint::new(packet.src, sport),
+            Endpoint::new(packet.dst, dport),
+        );
+        let at = |s: &Sock| {
+            s.local.port == local.port && (s.local.addr.is_any() || s.local.addr == local.addr)
+        };
+        let dev = self
+            .slots
+            .iter()
+            .filter_map(|s| s.sock.as_ref())
+            .filter(|s| s.opts.bound_if != 0)
+            .find(|s| match &s.proto {
+                Proto::Tcp(Tcp::Conn(c)) => tcp && c.local == local && c.remote == remote,
+                Proto::Tcp(Tcp::Listen(_)) => tcp && at(s),
+                Proto::Udp(_) => !tcp && at(s),
+                _ => false,
+            })
+            .map_or(0, |s| s.opts.bound_if);
+        // Bound to loopback routes as unbound (see `Stack::route_out`).
+        if dev == crate::stack::LOOPBACK_IFINDEX {
+            0
+        } else {
+            dev
+        }
+    }
+
+    /// Count the sockets bound to a device again (after a SO_BINDTODEVICE).
+    pub(crate) fn recount_bound_devices(&mut self) {
+        self.bound_devices = self
+            .slots
+            .iter()
+            .filter_map(|s| s.sock.as_ref())
+            .filter(|s| s.opts.bound_if != 0)
+            .count();
+    }
+
     fn listener_at(&mut self, i: usize) -> Option<&mut Listener> {
         match &mut self.slots.get_mut(i)?.sock.as_mut()?.proto {
             Proto::Tcp(Tcp::Listen(l)) => Some(l),
@@ -805,8 +860,10 @@ impl<P: Platform> Stack<P> {
     /// SOL_SOCKET `setsockopt` the socket core accepted, and for an accepted socket).
     pub fn set_settings(&mut self, id: SocketId, set: SocketSettings) -> SysResult<()> {
         if self.sock_mut(id)?.opts.set_settings(set) {
-            // A listener or a bound datagram socket moves at once; a connection keeps
-            // its path.
+            self.socks.recount_bound_devices();
+            // A datagram socket's engine socket is made anew; a listener and a connection
+            // keep theirs (the device is checked per packet: `bound_elsewhere`,
+            // `device_of`).
             self.rebind_engine_sockets(id);
         }
         self.apply_conn_opts(id);
