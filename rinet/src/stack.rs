@@ -86,8 +86,8 @@ pub struct Netif {
     pub up: bool,
 }
 
-/// The addresses the engine holds (smoltcp's `iface-max-addr-count`): loopback's, one per
-/// device, and those retained.
+/// The addresses the engine holds (smoltcp's `iface-max-addr-count`): one per device,
+/// loopback's included. Retained addresses stay out (see `sync_addrs`).
 type EngineAddrs = heapless::Vec<Cidr, 8>;
 
 /// The engine's IP MTU while no device is registered.
