@@ -577,19 +577,25 @@ mod tests {
         }
     }
 
+    /// What the engine sends for `packet`: its answer during ingress, then egress.
+    fn answers(e: &mut Engine, packet: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        let mut sink = |b: &mut [u8]| {
+            out.push(b.to_vec());
+            false
+        };
+        e.ingress(packet, 0, &mut sink);
+        e.egress(0, &mut sink);
+        out
+    }
+
     #[test]
     fn a_listener_answers_a_borrowed_syn_through_the_sink() {
         let mut e = engine();
         listener(&mut e, 80);
         let (local, remote) = (Endpoint::new(US, 80), Endpoint::new(PEER, 4000));
         let syn = wire::tcp_segment(remote, local, (1000, 0), wire::TCP_SYN, 8192);
-        let mut out = Vec::new();
-        let mut sink = |b: &mut [u8]| {
-            out.push(b.to_vec());
-            false
-        };
-        e.ingress(&syn, 0, &mut sink);
-        e.egress(0, &mut sink);
+        let out = answers(&mut e, &syn);
         let sent = sent(&out);
         assert_eq!(sent.len(), 1);
         assert_eq!((sent[0].src, sent[0].dst), (US, PEER));
@@ -638,13 +644,7 @@ mod tests {
         assert_eq!((e.mtu(), e.socket_count()), (1000, 1));
         let (local, remote) = (Endpoint::new(US, 80), Endpoint::new(PEER, 4000));
         let syn = wire::tcp_segment(remote, local, (1, 0), wire::TCP_SYN, 8192);
-        let mut out = Vec::new();
-        let mut sink = |b: &mut [u8]| {
-            out.push(b.to_vec());
-            false
-        };
-        e.ingress(&syn, 0, &mut sink);
-        e.egress(0, &mut sink);
+        let out = answers(&mut e, &syn);
         assert_eq!(
             sent(&out).len(),
             1,
