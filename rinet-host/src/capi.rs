@@ -182,16 +182,26 @@ impl Host {
             (timer.saturating_sub(now) / 1000) as i32
         };
         self.ctx.tap.wait_readable(max_ms.min(until_timer).max(0));
-        // Bounded batch so timers and apps get their turn under load.
+        // Bounded batch so timers and apps get their turn under load. The stack takes
+        // the frames read together in as one batch and runs once after them, as the
+        // kernel glue does with a NAPI poll's frames.
+        let mut batch = 0;
         for _ in 0..256 {
             match self.ctx.tap.recv(&mut self.buf) {
-                Ok(Some(n)) => self.deliver(n),
+                Ok(Some(n)) => {
+                    self.deliver(n);
+                    batch += 1;
+                }
                 Ok(None) => break,
                 Err(e) => {
                     eprintln!("tap read: {e}");
                     break;
                 }
             }
+        }
+        if batch > 0 {
+            // SAFETY: st is live.
+            unsafe { rinet_run(self.st) };
         }
         if self.now_us() >= self.ctx.timer_at.get() {
             // SAFETY: st is live.
@@ -211,7 +221,7 @@ impl Host {
             .faults
             .pass(&self.buf[..n], &self.rx_held, &mut |f| {
                 // SAFETY: st is live; f is valid for the call.
-                unsafe { rinet_netdev_rx(st, IFINDEX, f.as_ptr(), f.len()) };
+                unsafe { rinet_netdev_rx_batched(st, IFINDEX, f.as_ptr(), f.len()) };
             });
     }
 

@@ -179,32 +179,62 @@ static enum hrtimer_restart rinet_timer_fn(struct hrtimer *t)
 
 /* ---- frames in ---- */
 
+/* An Ethernet frame for this host, in one piece; else the frame is freed. */
+static bool rinet_frame_usable(struct sk_buff *skb)
+{
+	if (skb->pkt_type == PACKET_OTHERHOST ||
+	    skb->data - skb_mac_header(skb) != ETH_HLEN || skb_linearize(skb)) {
+		kfree_skb(skb);
+		return false;
+	}
+	return true;
+}
+
 static int rinet_rcv(struct sk_buff *skb, struct net_device *dev,
 		     struct packet_type *pt, struct net_device *orig_dev)
 {
-	int hlen = skb->data - skb_mac_header(skb);
-
-	if (skb->pkt_type == PACKET_OTHERHOST || hlen != ETH_HLEN ||
-	    skb_linearize(skb))
-		goto drop;
+	if (!rinet_frame_usable(skb))
+		return NET_RX_DROP;
 	rinet_lock_stack();
-	rinet_netdev_rx(rinet, dev->ifindex, skb_mac_header(skb), skb->len + hlen);
+	rinet_netdev_rx(rinet, dev->ifindex, skb_mac_header(skb), skb->len + ETH_HLEN);
 	rinet_unlock_stack();
 	consume_skb(skb);
 	return NET_RX_SUCCESS;
-drop:
-	kfree_skb(skb);
-	return NET_RX_DROP;
+}
+
+/*
+ * The frames a NAPI poll received together (netif_receive_skb_list: up to
+ * gro_normal_batch of them from drivers that use GRO, as e1000 does): the stack
+ * takes them all in, then runs once, so that one acknowledgment covers the batch.
+ */
+static void rinet_rcv_list(struct list_head *head, struct packet_type *pt,
+			   struct net_device *orig_dev)
+{
+	struct sk_buff *skb, *next;
+
+	rinet_lock_stack();
+	list_for_each_entry_safe(skb, next, head, list) {
+		skb_list_del_init(skb);
+		if (!rinet_frame_usable(skb))
+			continue;
+		rinet_netdev_rx_batched(rinet, skb->dev->ifindex, skb_mac_header(skb),
+					skb->len + ETH_HLEN);
+		consume_skb(skb);
+	}
+	rinet_run(rinet);
+	rinet_unlock_stack();
 }
 
 static struct packet_type rinet_ip_packet __read_mostly = {
 	.type = cpu_to_be16(ETH_P_IP),
 	.func = rinet_rcv,
+	.list_func = rinet_rcv_list,
 };
 
 static struct packet_type rinet_arp_packet __read_mostly = {
 	.type = cpu_to_be16(ETH_P_ARP),
 	.func = rinet_rcv,
+	.list_func = rinet_rcv_list,
 };
 
 static int rinet_netdev_event(struct notifier_block *nb, unsigned long event, void *ptr)

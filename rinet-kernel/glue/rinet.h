@@ -145,6 +145,9 @@ int rinet_netdev_change(struct rinet_stack *st, u32 ifindex, const u8 *mac, u32 
 int rinet_netdev_remove(struct rinet_stack *st, u32 ifindex);
 int rinet_netdev_set_up(struct rinet_stack *st, u32 ifindex, int up);
 void rinet_netdev_rx(struct rinet_stack *st, u32 ifindex, const u8 *frame, size_t len);
+/* A frame of a batch: the stack runs at rinet_run, after the batch. */
+void rinet_netdev_rx_batched(struct rinet_stack *st, u32 ifindex, const u8 *frame, size_t len);
+void rinet_run(struct rinet_stack *st);
 void rinet_poll(struct rinet_stack *st);
 int rinet_if_set_addr(struct rinet_stack *st, u32 ifindex, const u8 *addr, u32 prefix);
 int rinet_if_get_addr(struct rinet_stack *st, u32 ifindex, u8 *addr, u32 *prefix);

@@ -587,6 +587,36 @@ pub unsafe extern "C" fn rinet_netdev_rx(
     }
 }
 
+/// A frame of a batch arrived (see [`Stack::receive_batched`]); `rinet_run` follows
+/// the batch.
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_netdev_rx_batched(
+    st: *mut RinetStack,
+    ifindex: u32,
+    frame: *const u8,
+    len: usize,
+) {
+    // SAFETY: caller contract.
+    if let (Ok(s), Ok(f)) = unsafe { (stack(st), slice(frame, len)) } {
+        s.receive_batched(ifindex, f);
+    }
+}
+
+/// Run the stack after a batch of `rinet_netdev_rx_batched` frames.
+///
+/// # Safety
+/// Pointers as documented on the module.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_run(st: *mut RinetStack) {
+    // SAFETY: caller contract.
+    if let Ok(s) = unsafe { stack(st) } {
+        s.run();
+    }
+}
+
 /// The timer armed through `set_timer` expired.
 ///
 /// # Safety

@@ -425,8 +425,18 @@ impl<P: Platform> Stack<P> {
     // ---- receive ----
 
     /// A frame arrived on `ifindex`. Malformed frames are dropped and counted here; the
-    /// engine gets the IP packet of an accepted one once, borrowed.
+    /// engine gets the IP packet of an accepted one once, borrowed. Then the stack runs.
     pub fn receive(&mut self, ifindex: u32, frame: &[u8]) {
+        self.receive_batched(ifindex, frame);
+        self.run();
+    }
+
+    /// One frame of a batch the device received together: taken in as
+    /// [`Stack::receive`] takes it, but what it makes the stack send (acknowledgments, the
+    /// data they open the window for) and the socket wakeups wait for [`Stack::run`] after
+    /// the batch, so that one acknowledgment covers the batch's segments and one run
+    /// serves them all.
+    pub fn receive_batched(&mut self, ifindex: u32, frame: &[u8]) {
         let Some(nif) = self.netif(ifindex) else {
             return;
         };
@@ -456,7 +466,6 @@ impl<P: Platform> Stack<P> {
             }
             Err(why) => self.drop_malformed(why, frame.get(wire::ETH_HDR_LEN..)),
         }
-        self.run();
     }
 
     fn drop_malformed(&mut self, why: DropReason, ip: Option<&[u8]>) {
@@ -754,7 +763,7 @@ impl<P: Platform> Stack<P> {
     /// Drive the engine until it is quiet: every looped-back packet in, everything
     /// sendable out, socket bookkeeping after each packet (so a listener's backlog is
     /// refilled between two SYNs), then wakeups and the timer.
-    pub(crate) fn run(&mut self) {
+    pub fn run(&mut self) {
         self.now = self.platform.now_us();
         self.arp_timers();
         // Bounded: loopback traffic ping-pongs, but every round drains the queue.

@@ -98,6 +98,38 @@ fn connect_accept_and_exchange_data() {
     assert_eq!(net.a.stats.mib.tcp_retrans_segs, 0);
 }
 
+/// The segments of one receive batch (a NAPI poll's frames) get one acknowledgment, sent
+/// when the stack runs after the batch, and the data is readable then.
+#[test]
+fn a_receive_batch_is_acknowledged_once() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    let data = pattern(4 * 1460, 3);
+    assert_eq!(net.a.send(c, &data, None), Ok(data.len()));
+    let segments = net.take_sent(true);
+    assert!(segments.len() >= 2, "{} segments", segments.len());
+    let field = |f: &[u8], at: usize| u32::from_be_bytes(f[at..at + 4].try_into().unwrap());
+    // Ethernet 14 + IPv4 20: the TCP sequence number at 38, the acknowledgment at 42.
+    let payload: usize = segments.iter().map(|f| f.len() - 14 - 20 - 20).sum();
+    for f in &segments {
+        net.b.receive_batched(IF, f);
+    }
+    assert!(
+        net.take_sent(false).is_empty(),
+        "nothing goes out before the run"
+    );
+    net.b.run();
+    let acks = net.take_sent(false);
+    assert_eq!(acks.len(), 1, "one acknowledgment for the batch");
+    assert_eq!(
+        field(&acks[0], 42),
+        field(&segments[0], 38).wrapping_add(payload as u32)
+    );
+    let mut buf = vec![0u8; 8192];
+    assert_eq!(net.b.recv(s, &mut buf, 0).unwrap().len, payload);
+    assert_eq!(buf[..payload], data[..payload]);
+}
+
 #[test]
 fn closed_port_refuses_with_rst() {
     let mut net = Net::new();

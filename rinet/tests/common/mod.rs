@@ -181,6 +181,12 @@ impl Net {
         panic!("wire never went quiet");
     }
 
+    /// Take the frames `a` (or else `b`) sent and the wire has not carried yet.
+    pub fn take_sent(&mut self, by_a: bool) -> Vec<Vec<u8>> {
+        let out = if by_a { &self.a_out } else { &self.b_out };
+        out.borrow_mut().drain(..).collect()
+    }
+
     /// Hold a frame back and deliver it after the frames that follow (reordering).
     pub fn hold(&mut self, a_to_b: bool, f: Vec<u8>) {
         self.held.push_back((a_to_b, f));
