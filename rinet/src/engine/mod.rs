@@ -123,6 +123,11 @@ fn zeroed(len: usize) -> SysResult<Vec<u8>> {
 pub struct Engine {
     iface: Interface,
     sockets: SocketSet<'static>,
+    /// The handles in `sockets`, sorted: a handle is looked up by binary search, then
+    /// taken from the set by index. smoltcp's accessors panic on a stale handle, and a
+    /// scan of the set per lookup made the socket layer's walk over its sockets after
+    /// every packet quadratic in the number of sockets.
+    live: Vec<SocketHandle>,
     q: Queues,
     mtu: usize,
     seed: u64,
@@ -157,6 +162,7 @@ impl Engine {
         Engine {
             iface,
             sockets: SocketSet::new(vec![]),
+            live: Vec::new(),
             q,
             mtu,
             seed,
@@ -183,7 +189,17 @@ impl Engine {
 
     /// Engine sockets alive (each holds its buffers).
     pub fn socket_count(&self) -> usize {
-        self.sockets.iter().count()
+        self.live.len()
+    }
+
+    /// Put `s` in the set; ENOMEM if there is no room to note its handle.
+    fn add<S: AnySocket<'static>>(&mut self, s: S) -> SysResult<ERef> {
+        self.live.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
+        let h = self.sockets.add(s);
+        if let Err(at) = self.live.binary_search(&h) {
+            self.live.insert(at, h);
+        }
+        Ok(ERef { h })
     }
 
     /// Set the devices' addresses (the engine takes every packet it is handed; it uses
@@ -308,18 +324,15 @@ impl Engine {
         // Linux gives up on an unanswered connection after about two minutes; smoltcp
         // retransmits forever unless told otherwise.
         s.set_timeout(Some(TCP_GIVE_UP));
-        Ok(ERef {
-            h: self.sockets.add(s),
-        })
+        self.add(s)
     }
 
     /// Look a socket up without smoltcp's panicking accessors: a stale or mistyped
-    /// handle yields `None`, never a panic.
+    /// handle yields `None`, never a panic (only live handles reach `get_mut`, and the
+    /// `Socket` enum is every type).
     fn sock(&mut self, r: ERef) -> Option<&mut Socket<'static>> {
-        self.sockets
-            .iter_mut()
-            .find(|(h, _)| *h == r.h)
-            .map(|(_, s)| s)
+        self.live.binary_search(&r.h).ok()?;
+        Some(self.sockets.get_mut::<Socket<'static>>(r.h))
     }
 
     fn tcp(&mut self, r: ERef) -> Option<&mut tcp::Socket<'static>> {
@@ -455,9 +468,7 @@ impl Engine {
         let tx = udp::PacketBuffer::new(vec![udp::PacketMetadata::EMPTY; packets], zeroed(bytes)?);
         let mut s = udp::Socket::new(rx, tx);
         s.bind(listen_ep(ep)).map_err(|_| Errno::EINVAL)?;
-        Ok(ERef {
-            h: self.sockets.add(s),
-        })
+        self.add(s)
     }
 
     fn udp(&mut self, r: ERef) -> Option<&mut udp::Socket<'static>> {
@@ -525,7 +536,8 @@ impl Engine {
     // ---- common ----
 
     pub fn remove(&mut self, r: ERef) {
-        if self.sock(r).is_some() {
+        if let Ok(at) = self.live.binary_search(&r.h) {
+            self.live.remove(at);
             self.sockets.remove(r.h);
         }
     }

@@ -20,9 +20,7 @@ impl Engine {
         let rx = raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; packets], zeroed(bytes)?);
         let tx = raw::PacketBuffer::new(vec![raw::PacketMetadata::EMPTY; packets], zeroed(bytes)?);
         let s = raw::Socket::new(Some(IpVersion::Ipv4), Some(IpProtocol::from(proto)), rx, tx);
-        Ok(ERef {
-            h: self.sockets.add(s),
-        })
+        self.add(s)
     }
 
     fn raw(&mut self, r: ERef) -> Option<&mut raw::Socket<'static>> {
