@@ -190,24 +190,38 @@ fn small_page_rate(base: &str) -> Result<f64> {
         .with_context(|| format!("wrk: {wrk}"))
 }
 
-/// Open IDLE_CONNECTIONS connections to the guest and wait until its TCP counts them
-/// established (/proc/net/snmp's CurrEstab, through snmp.cgi); they close when dropped.
+/// Open IDLE_CONNECTIONS connections to the guest, a few at a time (busybox httpd listens
+/// with a backlog of 9 and forks a child per connection; slirp retries an overflowed SYN
+/// only seconds later), each wave once the guest's TCP counts the last one established
+/// (/proc/net/snmp's CurrEstab, through snmp.cgi). They close when dropped; busybox
+/// httpd's children give up on a request line after 60 s, so the whole must take less.
 fn idle_connections(base: &str, port: u16) -> Result<Vec<std::net::TcpStream>> {
-    let conns = (0..IDLE_CONNECTIONS)
-        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)))
-        .collect::<std::io::Result<Vec<_>>>()
-        .context("opening the idle connections")?;
+    const WAVE: usize = 8;
     let started = Instant::now();
-    loop {
-        let snmp = curl(&["-f", "-m", "10", &format!("{base}/cgi-bin/snmp")])?;
-        if curr_estab(&snmp).is_some_and(|n| n as usize >= IDLE_CONNECTIONS) {
-            return Ok(conns);
+    let mut conns = Vec::new();
+    while conns.len() < IDLE_CONNECTIONS {
+        for _ in 0..WAVE.min(IDLE_CONNECTIONS - conns.len()) {
+            conns.push(
+                std::net::TcpStream::connect(("127.0.0.1", port))
+                    .context("opening an idle connection")?,
+            );
         }
-        if started.elapsed() > Duration::from_secs(60) {
-            bail!("the guest never had {IDLE_CONNECTIONS} connections established:\n{snmp}");
+        loop {
+            let snmp = curl(&["-f", "-m", "10", &format!("{base}/cgi-bin/snmp")])?;
+            // The CGI's own connection is established too.
+            if curr_estab(&snmp).is_some_and(|n| n as usize > conns.len()) {
+                break;
+            }
+            if started.elapsed() > Duration::from_secs(40) {
+                bail!(
+                    "{} idle connections were not established within 40 s:\n{snmp}",
+                    conns.len()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(100));
         }
-        std::thread::sleep(Duration::from_millis(500));
     }
+    Ok(conns)
 }
 
 /// CurrEstab of /proc/net/snmp's Tcp lines (names, then values).
