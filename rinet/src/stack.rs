@@ -461,10 +461,21 @@ impl<P: Platform> Stack<P> {
                 self.neighbors.heard_from(ifindex, &peer, self.now);
                 if self.accept_ip(ifindex, &info, packet, peer) {
                     self.with_egress(|engine, now, sink| engine.ingress(packet, now, sink));
-                    self.maintain();
+                    self.after_ingress(&info);
                 }
             }
             Err(why) => self.drop_malformed(why, frame.get(wire::ETH_HDR_LEN..)),
+        }
+    }
+
+    /// After the engine took a packet: a listener's engine socket that took a SYN is
+    /// replaced at once, before the next SYN; the rest of the bookkeeping waits for the
+    /// run after the batch (a walk over every socket per packet is what idle sockets cost).
+    fn after_ingress(&mut self, info: &wire::Ipv4Info) {
+        if matches!(info.transport, wire::Transport::Tcp { flags, .. }
+            if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN)
+        {
+            self.maintain();
         }
     }
 
@@ -761,8 +772,8 @@ impl<P: Platform> Stack<P> {
     }
 
     /// Drive the engine until it is quiet: every looped-back packet in, everything
-    /// sendable out, socket bookkeeping after each packet (so a listener's backlog is
-    /// refilled between two SYNs), then wakeups and the timer.
+    /// sendable out, socket bookkeeping after each round (and after each SYN, so that a
+    /// listener's backlog is refilled between two SYNs), then wakeups and the timer.
     pub fn run(&mut self) {
         self.now = self.platform.now_us();
         self.arp_timers();
@@ -777,7 +788,7 @@ impl<P: Platform> Stack<P> {
                             self.with_egress(|engine, now, sink| {
                                 engine.ingress(&packet, now, sink)
                             });
-                            self.maintain();
+                            self.after_ingress(&info);
                         }
                     }
                     Err(why) => self.drop_malformed(why, Some(&packet)),
