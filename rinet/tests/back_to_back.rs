@@ -7,8 +7,55 @@ use rinet::socket::opts::*;
 use rinet::socket::*;
 use rinet::wire::DropReason;
 use rinet::{Errno, Ipv4, SocketId, Stack};
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 
 const SEC: u64 = 1_000_000;
+
+/// The system allocator, counting what this thread allocates of a connection's buffer
+/// size or more (the flood test asserts a flood allocates none; tests run in parallel
+/// threads, so the count is per thread).
+struct CountingAlloc;
+
+const LARGE: usize = 16 * 1024;
+
+thread_local! {
+    static LARGE_ALLOCS: Cell<u64> = const { Cell::new(0) };
+}
+
+fn count(layout: Layout) {
+    if layout.size() >= LARGE {
+        let _ = LARGE_ALLOCS.try_with(|c| c.set(c.get() + 1));
+    }
+}
+
+fn large_allocs() -> u64 {
+    LARGE_ALLOCS.with(Cell::get)
+}
+
+// SAFETY: every call is passed on to the system allocator unchanged.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if let Ok(to) = Layout::from_size_align(new_size, layout.align()) {
+            count(to);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: CountingAlloc = CountingAlloc;
 
 /// Change SOL_SOCKET settings, as the kernel glue does after net/core took an option.
 fn set(s: &mut Stack<SimPlatform>, id: SocketId, f: impl FnOnce(&mut SocketSettings)) {
@@ -282,8 +329,12 @@ fn syn_flood_does_not_lock_out_a_client() {
     let base = net.b.engine_socket_count();
     let mut client = None;
     let mut connected_at = None;
+    let mut allocs_from = 0;
     // 3000 forged SYNs at 2000 per second; a real client connects 0.5 s into the flood.
     for i in 0..3000u32 {
+        if i == 1100 {
+            allocs_from = large_allocs();
+        }
         let src = random_source(&mut rng);
         net.b.receive(
             IF,
@@ -306,6 +357,12 @@ fn syn_flood_does_not_lock_out_a_client() {
         let max = base + queued + rinet::socket::SYN_QUEUE_MAX;
         assert!(net.b.engine_socket_count() <= max, "after SYN {i}");
     }
+    // Once the client is in, the flood's evictions reuse the evicted connections' buffers.
+    assert_eq!(
+        large_allocs() - allocs_from,
+        0,
+        "buffers allocated during the flood"
+    );
     let took = connected_at.expect("the client never connected during the flood");
     assert!(took < SEC, "connected after {took} us");
     let (s, _) = net.b.accept(l).unwrap();

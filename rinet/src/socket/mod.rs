@@ -111,12 +111,18 @@ pub struct Listener {
     /// `accept` shifts at most `backlog` refs, and a ring buffer type would cost code of
     /// its own.
     pub(crate) ready: Vec<ERef>,
+    /// The engine socket of a half-open connection evicted for a SYN while this
+    /// listener had one listening: the next refill listens on it, so that a flood
+    /// neither allocates nor frees buffers (a SYN per eviction); until then it is
+    /// closed and silent.
+    pub(crate) spare: Option<ERef>,
 }
 
 impl Listener {
     fn all(&self) -> impl Iterator<Item = ERef> + '_ {
         self.listening
             .iter()
+            .chain(&self.spare)
             .chain(self.embryos.iter().map(|e| &e.0))
             .chain(&self.ready)
             .copied()
@@ -682,8 +688,8 @@ impl SocketTable {
                 .map(|l| l.embryos.remove(k))
                 .ok_or(DropReason::SynQueueFull)?;
             engine.tcp_abort(r);
-            // The evicted socket listens again, for the SYN (no memory is allocated or
-            // freed while a flood lasts) unless the listener has one listening already.
+            // The evicted socket listens again, for this SYN, or is the listener's spare
+            // for its next refill: no memory is allocated or freed while a flood lasts.
             let at = self.slots[me].sock.as_ref().map(|s| s.local);
             match (self.listener_at(me), at) {
                 (Some(l), Some(at))
@@ -691,6 +697,7 @@ impl SocketTable {
                 {
                     l.listening = Some(r)
                 }
+                (Some(l), _) if i == me && l.spare.is_none() => l.spare = Some(r),
                 _ => engine.remove(r),
             }
             evicted = true;

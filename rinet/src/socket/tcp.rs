@@ -339,10 +339,10 @@ impl<P: Platform> Stack<P> {
                 Some(_) => i += 1,
             }
         }
-        // Refill.
+        // Refill, from the spare an eviction left if there is one.
         if l.listening.is_none() && l.ready.len() <= l.backlog {
             let (rx, tx) = opts.tcp_buffers();
-            if let Ok(r) = engine.tcp_new(rx, tx) {
+            if let Ok(r) = l.spare.take().map_or_else(|| engine.tcp_new(rx, tx), Ok) {
                 if engine.tcp_listen(r, local).is_ok() {
                     engine.tcp_set_nodelay(r, opts.nodelay);
                     l.listening = Some(r);
@@ -350,6 +350,10 @@ impl<P: Platform> Stack<P> {
                     engine.remove(r);
                 }
             }
+        }
+        // A spare nothing needed goes before the engine would send its reset.
+        if let Some(r) = l.spare.take() {
+            engine.remove(r);
         }
         self.stats.mib.tcp_passive_opens += passive;
     }
