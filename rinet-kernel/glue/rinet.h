@@ -115,6 +115,8 @@ void __aeabi_memclr8(void *dest, size_t n);
 #endif
 void *rinet_c_alloc(size_t size, size_t align);
 void rinet_c_free(void *ptr);
+/* What the stack holds from rinet_c_alloc now, in requested bytes. */
+size_t rinet_heap_bytes(void);
 void rinet_c_panic(const u8 *file, size_t len, u32 line);
 
 struct rinet_stack *rinet_stack_new(const struct rinet_ops *ops,

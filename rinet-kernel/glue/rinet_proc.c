@@ -164,10 +164,12 @@ static int rinet_arp_show(struct seq_file *seq, void *v)
 static int rinet_snmp_show(struct seq_file *seq, void *v)
 {
 	struct rinet_snmp s;
+	size_t heap;
 	int i;
 
 	rinet_lock_stack();
 	rinet_snmp(rinet, &s);
+	heap = rinet_heap_bytes();
 	rinet_unlock_stack();
 	seq_puts(seq, "Ip: Forwarding DefaultTTL InReceives InHdrErrors InAddrErrors ForwDatagrams InUnknownProtos InDiscards InDelivers OutRequests OutDiscards OutNoRoutes ReasmTimeout ReasmReqds ReasmOKs ReasmFails FragOKs FragFails FragCreates OutTransmits\n");
 	seq_printf(seq, "Ip: 2 64 %llu %llu %llu 0 0 0 %llu %llu 0 %llu 0 0 0 %llu 0 0 0 %llu\n",
@@ -185,9 +187,9 @@ static int rinet_snmp_show(struct seq_file *seq, void *v)
 	seq_printf(seq, "Udp: %llu %llu %llu %llu 0 0 %llu 0 0\n",
 		   s.udp_in_datagrams, s.udp_no_ports, s.udp_in_errors, s.udp_out_datagrams,
 		   s.udp_in_csum_errors);
-	seq_puts(seq, "Rinet: RxDrops ListenOverflows TimerFires SynQueueEvictions\n");
-	seq_printf(seq, "Rinet: %llu %llu %ld %llu\n", s.rx_drops, s.tcp_listen_overflows,
-		   atomic_long_read(&rinet_timer_fires), s.syn_queue_evictions);
+	seq_puts(seq, "Rinet: RxDrops ListenOverflows TimerFires SynQueueEvictions HeapBytes\n");
+	seq_printf(seq, "Rinet: %llu %llu %ld %llu %zu\n", s.rx_drops, s.tcp_listen_overflows,
+		   atomic_long_read(&rinet_timer_fires), s.syn_queue_evictions, heap);
 	/* Received frames the stack dropped, by reason (their sum is RxDrops). */
 	seq_puts(seq, "RinetDrops:");
 	for (i = 0; i < RINET_DROP_REASONS; i++)

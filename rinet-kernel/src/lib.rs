@@ -4,6 +4,7 @@
 #![no_std]
 
 use core::alloc::{GlobalAlloc, Layout};
+use core::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 pub use rinet::ffi::*;
 
@@ -17,17 +18,41 @@ extern "C" {
 
 struct KernelAlloc;
 
+/// What the stack holds from the kernel allocator, in requested bytes: /proc/net/snmp
+/// shows it (`HeapBytes`), so that what a flood makes the stack hold can be measured
+/// apart from the rest of the kernel (MemFree also moves with the slab caches).
+static HEAP_BYTES: AtomicUsize = AtomicUsize::new(0);
+
+/// Add `delta` (wrapping) to [`HEAP_BYTES`]. Every call into the stack holds the glue's
+/// stack lock (and `rinet_stack_new` runs before any other), so a plain load and store
+/// suffice; a locked add would be refused on the Galileo, whose errata forbid the LOCK
+/// prefix (`cargo xtask galileo-checks`).
+fn heap_add(delta: usize) {
+    HEAP_BYTES.store(HEAP_BYTES.load(Relaxed).wrapping_add(delta), Relaxed);
+}
+
 // SAFETY: forwards to the kernel allocator, which returns memory aligned to at least
 // ARCH_KMALLOC_MINALIGN; the glue rounds larger alignments up.
 unsafe impl GlobalAlloc for KernelAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         // SAFETY: plain allocation call.
-        unsafe { rinet_c_alloc(layout.size(), layout.align()) }
+        let p = unsafe { rinet_c_alloc(layout.size(), layout.align()) };
+        if !p.is_null() {
+            heap_add(layout.size());
+        }
+        p
     }
-    unsafe fn dealloc(&self, ptr: *mut u8, _layout: Layout) {
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        heap_add(layout.size().wrapping_neg());
         // SAFETY: ptr came from rinet_c_alloc.
         unsafe { rinet_c_free(ptr) }
     }
+}
+
+/// The bytes the stack holds from the kernel allocator now (under the stack lock).
+#[no_mangle]
+pub extern "C" fn rinet_heap_bytes() -> usize {
+    HEAP_BYTES.load(Relaxed)
 }
 
 #[global_allocator]
