@@ -613,7 +613,7 @@ pub unsafe extern "C" fn rinet_netdev_rx_batched(
 pub unsafe extern "C" fn rinet_run(st: *mut RinetStack) {
     // SAFETY: caller contract.
     if let Ok(s) = unsafe { stack(st) } {
-        s.run();
+        s.run_changed();
     }
 }
 

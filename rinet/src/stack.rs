@@ -428,7 +428,7 @@ impl<P: Platform> Stack<P> {
     /// engine gets the IP packet of an accepted one once, borrowed. Then the stack runs.
     pub fn receive(&mut self, ifindex: u32, frame: &[u8]) {
         self.receive_batched(ifindex, frame);
-        self.run();
+        self.run_changed();
     }
 
     /// One frame of a batch the device received together: taken in as
@@ -771,11 +771,30 @@ impl<P: Platform> Stack<P> {
         self.run();
     }
 
+    /// [`Stack::run_changed`] for every socket: for the timer, and for changes of the
+    /// interfaces, addresses and neighbours, which may concern any connection.
+    pub fn run(&mut self) {
+        self.socks.walk_all = true;
+        self.run_changed();
+    }
+
+    /// A run after a call on socket `id`.
+    pub(crate) fn run_for(&mut self, id: SocketId) {
+        self.socks.touch(id);
+        self.run_changed();
+    }
+
     /// Drive the engine until it is quiet: every looped-back packet in, everything
     /// sendable out, socket bookkeeping after each round (and after each SYN, so that a
     /// listener's backlog is refilled between two SYNs), then wakeups and the timer.
-    pub fn run(&mut self) {
+    /// Established connections nothing touched since the last run are left out of the
+    /// bookkeeping and the wakeups, unless a deadline is due (see `SocketTable::walk_all`):
+    /// this is what runs after received frames and socket calls.
+    pub fn run_changed(&mut self) {
         self.now = self.platform.now_us();
+        if self.timer.is_some_and(|at| self.now >= at) {
+            self.socks.walk_all = true;
+        }
         self.arp_timers();
         // Bounded: loopback traffic ping-pongs, but every round drains the queue.
         for _round in 0..256 {
@@ -857,6 +876,9 @@ impl<P: Platform> Stack<P> {
     /// Wake sockets whose poll mask changed and re-arm the timer if the deadline moved.
     fn report(&mut self) {
         self.for_each_socket(|st, id| {
+            if !st.socks.needs_visit(id) {
+                return;
+            }
             let mask = st.current_mask(id);
             st.tell_error(id);
             if let Some(s) = st.socks.get_mut(id) {
@@ -865,7 +887,9 @@ impl<P: Platform> Stack<P> {
                     st.platform.wake(id, mask);
                 }
             }
+            st.socks.settled(id);
         });
+        self.socks.walk_all = false;
         let engine_at = self
             .engine
             .poll_delay(self.now)
@@ -887,7 +911,11 @@ impl<P: Platform> Stack<P> {
     /// The socket layer's own bookkeeping after engine activity. Returns true when it
     /// queued something for the engine to send (an abort, a close).
     pub(crate) fn maintain(&mut self) -> bool {
-        self.for_each_socket(Self::maintain_socket);
+        self.for_each_socket(|st, id| {
+            if st.socks.needs_visit(id) {
+                st.maintain_socket(id);
+            }
+        });
         self.socks.reap_orphans(&mut self.engine, self.now);
         if !self.retained.is_empty() {
             // Release retained addresses once no connection uses them.

@@ -2671,3 +2671,53 @@ fn arp_from_a_group_address_or_of_another_operation_is_dropped() {
         "a sound reply for us is learned"
     );
 }
+
+/// Runs after a segment or a call leave out the established connections nothing touched
+/// (issue #22: idle connections must not cost every run): an idle connection is still
+/// woken by its peer's data and by its peer's FIN, keeps its keepalive timer, and one
+/// whose peer vanished times out, while the others carry traffic.
+#[test]
+fn idle_connections_are_left_out_of_runs_but_woken_and_timed() {
+    let mut net = Net::new();
+    let l = listener(&mut net.b, 80, 16);
+    let mut pairs = Vec::new();
+    for _ in 0..12 {
+        let c = net.a.socket(SOCK_STREAM, 0).unwrap();
+        assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
+        net.run_until(5 * SEC, |n| n.a.poll_mask(c) & POLLOUT != 0);
+        let (s, _) = net.b.accept(l).unwrap();
+        pairs.push((c, s));
+    }
+    let (busy_c, busy_s) = pairs[0];
+    let (ka_c, ka_s) = pairs[3];
+    let v = 60i32.to_ne_bytes();
+    net.b.setsockopt(ka_s, SOL_TCP, TCP_KEEPIDLE, &v).unwrap();
+    set(&mut net.b, ka_s, |o| o.keepalive = true);
+    // Traffic on one connection, many runs on b; the others sit idle.
+    for round in 0..20u8 {
+        let data = pattern(3000, round);
+        assert_eq!(transfer(&mut net, true, busy_c, busy_s, &data), data);
+        assert_eq!(transfer(&mut net, false, busy_s, busy_c, &data), data);
+        net.advance(SEC);
+    }
+    // Data for an idle connection wakes its socket.
+    let (c5, s5) = pairs[5];
+    net.b.platform().wakes.borrow_mut().clear();
+    net.a.send(c5, b"late", None).unwrap();
+    net.pump();
+    assert!(net.b.platform().woke(s5, POLLIN));
+    let mut buf = [0u8; 16];
+    assert_eq!(net.b.recv(s5, &mut buf, 0).unwrap().len, 4);
+    // So does its peer's FIN.
+    let (c7, s7) = pairs[7];
+    net.a.shutdown(c7, SHUT_WR).unwrap();
+    net.pump();
+    assert!(net.b.platform().woke(s7, POLLIN | POLLRDHUP));
+    assert_eq!(net.b.recv(s7, &mut buf, 0).unwrap().len, 0);
+    // The keepalive connection's peer goes; b probes, gives up, and tells its socket,
+    // though nothing but its own timers touches it.
+    net.fault = Box::new(|a_to_b, _| !a_to_b);
+    net.advance(60 * SEC + 9 * 75 * SEC + 10 * SEC);
+    assert_eq!(so_error(&mut net.b, ka_s), Errno::ETIMEDOUT.0);
+    let _ = ka_c;
+}

@@ -176,7 +176,7 @@ impl<P: Platform> Stack<P> {
             let hdr = wire::ipv4_header(src, dst.addr, proto, ttl, data.len());
             self.engine.raw_send(r, &[&hdr, data])?;
         }
-        self.run();
+        self.run_for(id);
         Ok(data.len())
     }
 

@@ -156,6 +156,11 @@ pub struct Conn {
     pub(crate) keepalive_at: u64,
     /// The engine is sending keepalive probes, none answered yet.
     pub(crate) probing: bool,
+    /// Something may have changed the connection since the last report looked at it: a
+    /// segment from the peer, or a call on its socket. An established connection that
+    /// nothing touched is left out of a run's bookkeeping and wakeups (see
+    /// [`SocketTable::needs_visit`]): idle connections cost a run nothing there.
+    pub(crate) dirty: bool,
 }
 
 impl Conn {
@@ -184,6 +189,7 @@ impl Conn {
             give_up: true,
             keepalive_at: 0,
             probing: false,
+            dirty: true,
         }
     }
 }
@@ -315,6 +321,11 @@ pub struct SocketTable {
     /// Since when a SYN found the SYN queue full (until one finds it below half).
     syn_full_since: Option<u64>,
     pub(crate) syn_acks: syn_ack::SynAcks<SYN_QUEUE_MAX>,
+    /// The next run visits every socket, touched or not: set for runs the timer or a
+    /// change of the interfaces, routes or neighbours starts, and when a deadline is due
+    /// (then the engine may change a connection without a segment from its peer: a
+    /// retransmission timeout, the end of TIME-WAIT, a keepalive).
+    pub(crate) walk_all: bool,
 }
 
 impl SocketTable {
@@ -327,6 +338,7 @@ impl SocketTable {
             orphans: Vec::new(),
             time_wait: TimeWaitTable::default(),
             egress_rounds: 0,
+            walk_all: true,
             next_port: EPHEMERAL_FIRST + (seed % span) as u16,
             kick: false,
             syn_full_since: None,
@@ -359,6 +371,29 @@ impl SocketTable {
     }
 
     /// Number of slots, live or free: the bound for [`SocketTable::id_at`].
+    /// Whether a run's bookkeeping and wakeups must look at `id`: every socket but an
+    /// established connection nothing touched since the last report (unless the run
+    /// visits all).
+    pub(crate) fn needs_visit(&self, id: SocketId) -> bool {
+        self.walk_all
+            || !matches!(self.get(id).map(|s| &s.proto),
+                Some(Proto::Tcp(Tcp::Conn(c))) if c.established && !c.dirty)
+    }
+
+    /// Something may have changed `id`'s connection: the next run looks at it.
+    pub(crate) fn touch(&mut self, id: SocketId) {
+        if let Some(Proto::Tcp(Tcp::Conn(c))) = self.get_mut(id).map(|s| &mut s.proto) {
+            c.dirty = true;
+        }
+    }
+
+    /// The report looked at `id`: until something touches it again, runs may skip it.
+    pub(crate) fn settled(&mut self, id: SocketId) {
+        if let Some(Proto::Tcp(Tcp::Conn(c))) = self.get_mut(id).map(|s| &mut s.proto) {
+            c.dirty = false;
+        }
+    }
+
     pub(crate) fn slot_count(&self) -> usize {
         self.slots.len()
     }
@@ -573,6 +608,7 @@ impl SocketTable {
             .find(|c| c.local == local && c.remote == remote)?;
         c.saw_rst |= rst;
         c.heard = now;
+        c.dirty = true;
         core::mem::take(&mut c.probing).then_some(c.r)
     }
 
@@ -859,7 +895,9 @@ impl<P: Platform> Stack<P> {
         self.socks.get(id).ok_or(Errno::EBADF)
     }
 
+    /// The socket a call changes (the next run looks at it).
     pub(crate) fn sock_mut(&mut self, id: SocketId) -> SysResult<&mut Sock> {
+        self.socks.touch(id);
         self.socks.get_mut(id).ok_or(Errno::EBADF)
     }
 
@@ -875,7 +913,7 @@ impl<P: Platform> Stack<P> {
         }
         self.apply_conn_opts(id);
         // A keepalive timer armed here must reach the platform's timer.
-        self.run();
+        self.run_for(id);
         Ok(())
     }
 
@@ -890,7 +928,7 @@ impl<P: Platform> Stack<P> {
         let is_tcp = s.is_tcp();
         s.opts.set(is_tcp, level, name, val)?;
         self.apply_conn_opts(id);
-        self.run();
+        self.run_for(id);
         Ok(())
     }
 
@@ -1014,7 +1052,7 @@ impl<P: Platform> Stack<P> {
             }
             Proto::Tcp(Tcp::Idle | Tcp::Done) => {}
         }
-        self.run();
+        self.run_for(id);
         Ok(())
     }
 
@@ -1219,7 +1257,7 @@ impl<P: Platform> Stack<P> {
         };
         let r = c.r;
         let n = self.engine.tcp_consume(r, n);
-        self.run();
+        self.run_for(id);
         Ok(n)
     }
 

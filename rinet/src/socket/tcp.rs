@@ -52,7 +52,7 @@ impl<P: Platform> Stack<P> {
             ..Listener::default()
         }));
         self.maintain_listener(id);
-        self.run();
+        self.run_for(id);
         Ok(())
     }
 
@@ -85,7 +85,7 @@ impl<P: Platform> Stack<P> {
         let new = self.socks.insert(sock, self.cfg.max_sockets)?;
         self.apply_conn_opts(new);
         self.maintain_listener(id);
-        self.run();
+        self.run_for(id);
         Ok((new, remote))
     }
 
@@ -179,7 +179,7 @@ impl<P: Platform> Stack<P> {
         )));
         self.stats.mib.tcp_active_opens += 1;
         self.apply_conn_opts(id);
-        self.run();
+        self.run_for(id);
         // Even when it completed within the call (loopback), as Linux answers: the next
         // connect() tells the outcome.
         Err(Errno::EINPROGRESS)
@@ -211,7 +211,7 @@ impl<P: Platform> Stack<P> {
         if n == 0 {
             return Err(Errno::EAGAIN);
         }
-        self.run();
+        self.run_for(id);
         Ok(n)
     }
 
@@ -239,7 +239,7 @@ impl<P: Platform> Stack<P> {
         if info.can_recv && !buf.is_empty() {
             let n = self.engine.tcp_recv(r, buf, flags & MSG_PEEK != 0)?;
             // The window opened: tell the peer now rather than at the next timer.
-            self.run();
+            self.run_for(id);
             return Ok(n);
         }
         if let Some(e) = self.sock_mut(id)?.err.take() {
@@ -292,7 +292,7 @@ impl<P: Platform> Stack<P> {
                 s.shut_wr |= wr;
             }
         }
-        self.run();
+        self.run_for(id);
         Ok(())
     }
 
