@@ -1345,4 +1345,44 @@ mod tests {
         }
         assert_eq!(t.insert(mk(), 4).err(), Some(Errno::ENOBUFS));
     }
+
+    #[test]
+    fn runs_skip_only_established_connections_nothing_touched() {
+        let mut engine = Engine::new(1500, 1, 0);
+        let mut t = SocketTable::new(0);
+        let opts = Opts::new((1024, 1024));
+        let mut conn = |hop| {
+            let r = engine.tcp_new(1024, 1024).unwrap();
+            let c = Conn::new(r, TcpState::Established, Default::default(), 0, hop);
+            Sock::new(Proto::Tcp(Tcp::Conn(c)), opts)
+        };
+        let accepted = t.insert(conn(None), 8).unwrap();
+        let connecting = t
+            .insert(conn(Some((2, Ipv4::new(10, 0, 0, 1)))), 8)
+            .unwrap();
+        let udp = t
+            .insert(Sock::new(Proto::Udp(Dgram::default()), opts), 8)
+            .unwrap();
+        let all = [accepted, connecting, udp];
+        // A new table's first run, and a new connection, are looked at.
+        assert!(all.iter().all(|&id| t.needs_visit(id)));
+        t.walk_all = false;
+        assert!(t.needs_visit(accepted));
+        // Once reported, the established connection drops out until touched.
+        for id in all {
+            t.settled(id);
+        }
+        assert!(!t.needs_visit(accepted));
+        assert!(t.needs_visit(connecting) && t.needs_visit(udp));
+        t.touch(accepted);
+        assert!(t.needs_visit(accepted));
+        t.settled(accepted);
+        // A segment from its peer touches it too.
+        let none = Endpoint::default();
+        assert_eq!(t.note_heard((none, none), false, 5), None);
+        assert!(t.needs_visit(accepted));
+        t.settled(accepted);
+        t.walk_all = true;
+        assert!(t.needs_visit(accepted));
+    }
 }
