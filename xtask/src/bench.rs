@@ -300,6 +300,8 @@ struct ServerFigures {
     download_mbit_s: f64,
     /// The small page with wrk, 8 keep-alive connections for 5 s.
     small_page_req_s: f64,
+    /// The same with IDLE_CONNECTIONS more connections open to the server, idle.
+    small_page_req_s_idle: f64,
 }
 
 /// The clients' figures against the server at `ip`.
@@ -309,10 +311,60 @@ fn serve_figures(lab: &Lab, ip: &str) -> Result<ServerFigures> {
     let speeds: Vec<f64> = (0..3)
         .map(|_| curl_speed(lab, "rinet-bench", &big))
         .collect::<Result<_, _>>()?;
+    let page = format!("http://{ip}/");
+    let small_page_req_s = wrk_rate(lab, "rinet-bench", &page)?;
+    let small_page_req_s_idle = {
+        let _idle = IdleConnections::open("rinet-bench", ip)?;
+        wrk_rate(lab, "rinet-bench", &page)?
+    };
     Ok(ServerFigures {
         download_mbit_s: median(speeds) * 8.0 / 1e6,
-        small_page_req_s: wrk_rate(lab, "rinet-bench", &format!("http://{ip}/"))?,
+        small_page_req_s,
+        small_page_req_s_idle,
     })
+}
+
+/// Idle connections open while the small page is measured a second time: what a stack
+/// that walks every socket for each packet pays for.
+const IDLE_CONNECTIONS: usize = 200;
+
+/// Opens IDLE_CONNECTIONS connections to port 80 of argv[1], prints READY once all are
+/// established, and holds them until its stdin closes or it is killed.
+const HOLD_IDLE: &str = "import socket, sys\n\
+conns = [socket.create_connection((sys.argv[1], 80), timeout=30) for _ in range(int(sys.argv[2]))]\n\
+print('READY', flush=True)\n\
+sys.stdin.read()\n";
+
+/// A process in a namespace that holds idle connections to a server; they close when
+/// this value goes.
+struct IdleConnections(Child);
+
+impl IdleConnections {
+    fn open(ns: &str, ip: &str) -> Result<IdleConnections> {
+        let n = IDLE_CONNECTIONS.to_string();
+        let mut child = Command::new("ip")
+            .args(["netns", "exec", ns, "python3", "-c", HOLD_IDLE, ip, &n])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn_ctx()?;
+        let mut line = String::new();
+        if let Some(out) = child.stdout.as_mut() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        let held = IdleConnections(child);
+        if line.starts_with("READY") {
+            Ok(held)
+        } else {
+            Err(anyhow!("{n} idle connections to {ip} did not open"))
+        }
+    }
+}
+
+impl Drop for IdleConnections {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 fn markdown(report: &BenchReport) -> String {
@@ -342,6 +394,20 @@ fn markdown(report: &BenchReport) -> String {
         r.small_page_req_s,
         l.small_page_req_s,
         r.small_page_req_s / l.small_page_req_s
+    );
+    let _ = writeln!(
+        md,
+        "| the same with {IDLE_CONNECTIONS} idle connections open, requests/s | {:.0} | {:.0} | {:.2} |",
+        r.small_page_req_s_idle,
+        l.small_page_req_s_idle,
+        r.small_page_req_s_idle / l.small_page_req_s_idle
+    );
+    let _ = writeln!(
+        md,
+        "\nSmall-page rate with {IDLE_CONNECTIONS} idle connections over the rate without: \
+         rinet {:.2}, Linux {:.2}.",
+        r.small_page_req_s_idle / r.small_page_req_s,
+        l.small_page_req_s_idle / l.small_page_req_s
     );
     md
 }
