@@ -48,6 +48,9 @@ static struct sk_buff_head rinet_txq;	/* frames queued under the lock */
 static struct hrtimer rinet_timer;
 DEFINE_XARRAY(rinet_socks);	/* socket id -> struct rinet_sock */
 atomic_long_t rinet_timer_fires = ATOMIC_LONG_INIT(0);
+/* Lists of received frames (a NAPI poll's) and the frames in them, for /proc/net/snmp. */
+atomic_long_t rinet_rx_batches = ATOMIC_LONG_INIT(0);
+atomic_long_t rinet_rx_batch_frames = ATOMIC_LONG_INIT(0);
 static u32 rinet_tcp_buf_bytes;	/* per connection and direction */
 
 static u32 rinet_id(const struct socket *sock)
@@ -212,8 +215,10 @@ static void rinet_rcv_list(struct list_head *head, struct packet_type *pt,
 {
 	struct sk_buff *skb, *next;
 
+	atomic_long_inc(&rinet_rx_batches);
 	rinet_lock_stack();
 	list_for_each_entry_safe(skb, next, head, list) {
+		atomic_long_inc(&rinet_rx_batch_frames);
 		skb_list_del_init(skb);
 		if (!rinet_frame_usable(skb))
 			continue;

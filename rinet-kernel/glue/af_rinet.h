@@ -27,6 +27,8 @@ static inline struct rinet_sock *rinet_sk(const struct sock *sk)
 extern struct rinet_stack *rinet;
 extern struct xarray rinet_socks;	/* socket id -> struct rinet_sock */
 extern atomic_long_t rinet_timer_fires;
+extern atomic_long_t rinet_rx_batches;
+extern atomic_long_t rinet_rx_batch_frames;
 
 /* Every call into the stack is made between these two (see af_rinet.c). */
 void rinet_lock_stack(void);

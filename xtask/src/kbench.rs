@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::image;
 use crate::kernel::{self, Arch, Spec};
-use crate::qemu::{curl, tail, Guest, SNMP_CGI, STATIC_NET};
+use crate::qemu::{curl, snmp_value, tail, Guest, SNMP_CGI, STATIC_NET};
 use crate::util::{cache_dir, output};
 
 /// The kernel benchmark as data: docs/kernel-bench.md is rendered from it,
@@ -35,6 +35,9 @@ struct KernelNumbers {
     req_s: f64,
     /// The same with IDLE_CONNECTIONS more connections open to the guest, idle.
     req_s_idle: f64,
+    /// rinet: received frames per list the driver handed over (a NAPI poll's) during the
+    /// downloads; one per list means batched receive had nothing to batch.
+    rx_frames_per_batch: Option<f64>,
     vmlinux: Vmlinux,
     bzimage: u64,
 }
@@ -129,6 +132,7 @@ fn measure(spec: Spec) -> Result<KernelNumbers> {
         .unwrap_or(0);
     let mut speeds = Vec::new();
     let mut cpu = Vec::new();
+    let batches_before = rx_batches(&base);
     for _ in 0..3 {
         let busy_before = guest_busy_ticks(&base)?;
         let out = curl(&[
@@ -149,6 +153,13 @@ fn measure(spec: Spec) -> Result<KernelNumbers> {
         let busy = guest_busy_ticks(&base)?.saturating_sub(busy_before);
         cpu.push(busy as f64 / USER_HZ / 64.0);
     }
+    let rx_frames_per_batch =
+        batches_before
+            .zip(rx_batches(&base))
+            .and_then(|((lists0, frames0), (lists1, frames1))| {
+                let lists = lists1.checked_sub(lists0).filter(|&n| n > 0)?;
+                Some(frames1.saturating_sub(frames0) as f64 / lists as f64)
+            });
     speeds.sort_by(|a, b| a.total_cmp(b));
     cpu.sort_by(|a, b| a.total_cmp(b));
     let req_s = small_page_rate(&base)?;
@@ -164,6 +175,7 @@ fn measure(spec: Spec) -> Result<KernelNumbers> {
         cpu_s_per_mib: cpu[1],
         req_s,
         req_s_idle,
+        rx_frames_per_batch,
         vmlinux: extents(&build.join("vmlinux"))?,
         bzimage,
     })
@@ -224,12 +236,17 @@ fn idle_connections(base: &str, port: u16) -> Result<Vec<std::net::TcpStream>> {
     Ok(conns)
 }
 
+/// rinet's receive lists and the frames in them so far (None for INET, which has no
+/// such counters, or when the guest does not answer).
+fn rx_batches(base: &str) -> Option<(u64, u64)> {
+    let snmp = curl(&["-f", "-m", "10", &format!("{base}/cgi-bin/snmp")]).ok()?;
+    let get = |name| snmp_value(&snmp, "Rinet", name);
+    get("RxBatches").zip(get("RxBatchFrames"))
+}
+
 /// CurrEstab of /proc/net/snmp's Tcp lines (names, then values).
 fn curr_estab(snmp: &str) -> Option<u64> {
-    let mut tcp = snmp.lines().filter(|l| l.starts_with("Tcp:"));
-    let (names, values) = (tcp.next()?, tcp.next()?);
-    let at = names.split_whitespace().position(|n| n == "CurrEstab")?;
-    values.split_whitespace().nth(at)?.parse().ok()
+    snmp_value(snmp, "Tcp", "CurrEstab")
 }
 
 /// /proc/stat's clock ticks.
@@ -364,6 +381,12 @@ fn kbench_markdown(report: &KernelBench) -> String {
         r.req_s_idle / r.req_s,
         l.req_s_idle / l.req_s
     ));
+    if let Some(n) = r.rx_frames_per_batch {
+        md.push_str(&format!(
+            "\nrinet received {n:.2} frames per list the driver handed over during the \
+             downloads (one run of the stack per list).\n"
+        ));
+    }
     md
 }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use crate::image;
 use crate::kernel::{self, Spec};
-use crate::qemu::{vcpus, Guest, Results, SNMP_CGI};
+use crate::qemu::{snmp_value, vcpus, Guest, Results, SNMP_CGI};
 use crate::util::{cache_dir, output};
 
 /// A network namespace the test made, with the TAP `qtap0` at 10.88.0.1/24 on the host
@@ -314,21 +314,6 @@ fn renewals_during_transfer(
     } else {
         Ok(())
     }
-}
-
-/// A counter from /proc/net/snmp text (a header line, then a value line, per `group`), or
-/// "MemFree".
-fn snmp_value(text: &str, group: &str, name: &str) -> Option<u64> {
-    if group == "MemFree" {
-        return text
-            .lines()
-            .find_map(|l| l.strip_prefix("MemFree ")?.trim().parse().ok());
-    }
-    let prefix = format!("{group}:");
-    let mut rows = text.lines().filter(|l| l.starts_with(&prefix));
-    let (names, values) = (rows.next()?, rows.next()?);
-    let at = names.split_whitespace().position(|n| n == name)?;
-    values.split_whitespace().nth(at)?.parse().ok()
 }
 
 /// What a SYN flood did to the guest's clients and memory.

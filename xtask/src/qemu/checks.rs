@@ -78,3 +78,18 @@ pub(crate) fn kernel_complaints(console: &str) -> Vec<String> {
 
 /// The guest's counters and free memory, for the host: /proc/net/snmp, then "MemFree KB".
 pub const SNMP_CGI: &[u8] = include_bytes!("../../guest/snmp.cgi");
+
+/// A counter from /proc/net/snmp text (a header line, then a value line, per `group`), or
+/// "MemFree".
+pub fn snmp_value(text: &str, group: &str, name: &str) -> Option<u64> {
+    if group == "MemFree" {
+        return text
+            .lines()
+            .find_map(|l| l.strip_prefix("MemFree ")?.trim().parse().ok());
+    }
+    let prefix = format!("{group}:");
+    let mut rows = text.lines().filter(|l| l.starts_with(&prefix));
+    let (names, values) = (rows.next()?, rows.next()?);
+    let at = names.split_whitespace().position(|n| n == name)?;
+    values.split_whitespace().nth(at)?.parse().ok()
+}
