@@ -433,8 +433,8 @@ impl<P: Platform> Stack<P> {
 
     /// One frame of a batch the device received together: taken in as
     /// [`Stack::receive`] takes it, but what it makes the stack send (acknowledgments, the
-    /// data they open the window for) and the socket wakeups wait for [`Stack::run`] after
-    /// the batch, so that one acknowledgment covers the batch's segments and one run
+    /// data they open the window for) and the socket wakeups wait for
+    /// [`Stack::run_changed`] after the batch, so that one acknowledgment covers the batch's segments and one run
     /// serves them all.
     pub fn receive_batched(&mut self, ifindex: u32, frame: &[u8]) {
         let Some(nif) = self.netif(ifindex) else {
@@ -875,10 +875,7 @@ impl<P: Platform> Stack<P> {
 
     /// Wake sockets whose poll mask changed and re-arm the timer if the deadline moved.
     fn report(&mut self) {
-        self.for_each_socket(|st, id| {
-            if !st.socks.needs_visit(id) {
-                return;
-            }
+        self.for_each_changed_socket(|st, id| {
             let mask = st.current_mask(id);
             st.tell_error(id);
             if let Some(s) = st.socks.get_mut(id) {
@@ -911,11 +908,7 @@ impl<P: Platform> Stack<P> {
     /// The socket layer's own bookkeeping after engine activity. Returns true when it
     /// queued something for the engine to send (an abort, a close).
     pub(crate) fn maintain(&mut self) -> bool {
-        self.for_each_socket(|st, id| {
-            if st.socks.needs_visit(id) {
-                st.maintain_socket(id);
-            }
-        });
+        self.for_each_changed_socket(Self::maintain_socket);
         self.socks.reap_orphans(&mut self.engine, self.now);
         if !self.retained.is_empty() {
             // Release retained addresses once no connection uses them.
@@ -955,6 +948,16 @@ impl<P: Platform> Stack<P> {
                 f(self, id);
             }
         }
+    }
+
+    /// [`Stack::for_each_socket`], leaving out what a run need not look at
+    /// (`SocketTable::needs_visit`).
+    fn for_each_changed_socket(&mut self, mut f: impl FnMut(&mut Self, SocketId)) {
+        self.for_each_socket(|st, id| {
+            if st.socks.needs_visit(id) {
+                f(st, id);
+            }
+        });
     }
 
     pub(crate) fn sock_count(&self) -> usize {

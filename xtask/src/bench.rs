@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::kbench::IDLE_CONNECTIONS;
 use crate::util::{cargo, is_root, output, root_dir, run, write_json};
 
 const RINET: &str = "10.77.0.2";
@@ -323,10 +324,6 @@ fn serve_figures(lab: &Lab, ip: &str) -> Result<ServerFigures> {
         small_page_req_s_idle,
     })
 }
-
-/// Idle connections open while the small page is measured a second time: what a stack
-/// that walks every socket for each packet pays for.
-const IDLE_CONNECTIONS: usize = 200;
 
 /// Opens IDLE_CONNECTIONS connections to port 80 of argv[1], prints READY once all are
 /// established, and holds them until its stdin closes or it is killed.

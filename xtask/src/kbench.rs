@@ -181,10 +181,10 @@ fn measure(spec: Spec) -> Result<KernelNumbers> {
     })
 }
 
-/// Idle connections open while the small page is measured a second time: what a stack
-/// that walks every socket for each packet pays for (busybox httpd's children wait for
-/// their request line).
-const IDLE_CONNECTIONS: usize = 200;
+/// Idle connections open while the small page is measured a second time, here and in
+/// the user-space bench: what a stack that walks every socket for each packet pays for
+/// (busybox httpd's children wait for their request line).
+pub(crate) const IDLE_CONNECTIONS: usize = 200;
 
 /// Requests per second for the small page: wrk, 4 connections, 5 s.
 fn small_page_rate(base: &str) -> Result<f64> {
@@ -219,7 +219,7 @@ fn idle_connections(base: &str, port: u16) -> Result<Vec<std::net::TcpStream>> {
             );
         }
         loop {
-            let snmp = curl(&["-f", "-m", "10", &format!("{base}/cgi-bin/snmp")])?;
+            let snmp = guest_snmp(base)?;
             // The CGI's own connection is established too.
             if curr_estab(&snmp).is_some_and(|n| n as usize > conns.len()) {
                 break;
@@ -239,9 +239,14 @@ fn idle_connections(base: &str, port: u16) -> Result<Vec<std::net::TcpStream>> {
 /// rinet's receive lists and the frames in them so far (None for INET, which has no
 /// such counters, or when the guest does not answer).
 fn rx_batches(base: &str) -> Option<(u64, u64)> {
-    let snmp = curl(&["-f", "-m", "10", &format!("{base}/cgi-bin/snmp")]).ok()?;
+    let snmp = guest_snmp(base).ok()?;
     let get = |name| snmp_value(&snmp, "Rinet", name);
     get("RxBatches").zip(get("RxBatchFrames"))
+}
+
+/// The guest's /proc/net/snmp (and MemFree), through snmp.cgi.
+fn guest_snmp(base: &str) -> Result<String> {
+    curl(&["-f", "-m", "10", &format!("{base}/cgi-bin/snmp")])
 }
 
 /// CurrEstab of /proc/net/snmp's Tcp lines (names, then values).

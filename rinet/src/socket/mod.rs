@@ -370,7 +370,6 @@ impl SocketTable {
         slot.sock.as_mut()
     }
 
-    /// Number of slots, live or free: the bound for [`SocketTable::id_at`].
     /// Whether a run's bookkeeping and wakeups must look at `id`: every socket but an
     /// established connection nothing touched since the last report (unless the run
     /// visits all).
@@ -394,6 +393,7 @@ impl SocketTable {
         }
     }
 
+    /// Number of slots, live or free: the bound for [`SocketTable::id_at`].
     pub(crate) fn slot_count(&self) -> usize {
         self.slots.len()
     }

@@ -93,3 +93,29 @@ pub fn snmp_value(text: &str, group: &str, name: &str) -> Option<u64> {
     let at = names.split_whitespace().position(|n| n == name)?;
     values.split_whitespace().nth(at)?.parse().ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snmp_values_by_group_and_name() {
+        // As the glue prints them (af_rinet.c), then the CGI's MemFree line.
+        let text = "Udp: InDatagrams NoPorts InErrors OutDatagrams\nUdp: 4 3 0 9\n\
+                    Rinet: RxDrops ListenOverflows TimerFires SynQueueEvictions HeapBytes\n\
+                    Rinet: 12 0 37 2701 90112\n\
+                    RinetDrops: Truncated MartianSrcLoopback ArpMartian\n\
+                    RinetDrops: 0 3 1\nMemFree 201344\n";
+        assert_eq!(snmp_value(text, "Udp", "NoPorts"), Some(3));
+        assert_eq!(snmp_value(text, "Rinet", "SynQueueEvictions"), Some(2701));
+        assert_eq!(snmp_value(text, "Rinet", "HeapBytes"), Some(90_112));
+        assert_eq!(
+            snmp_value(text, "RinetDrops", "MartianSrcLoopback"),
+            Some(3)
+        );
+        assert_eq!(snmp_value(text, "RinetDrops", "ArpMartian"), Some(1));
+        assert_eq!(snmp_value(text, "MemFree", ""), Some(201_344));
+        assert_eq!(snmp_value(text, "Udp", "IgnoredMulti"), None);
+        assert_eq!(snmp_value(text, "Icmp", "InMsgs"), None);
+    }
+}
