@@ -2721,3 +2721,51 @@ fn idle_connections_are_left_out_of_runs_but_woken_and_timed() {
     assert_eq!(so_error(&mut net.b, ka_s), Errno::ETIMEDOUT.0);
     let _ = ka_c;
 }
+
+/// A read tells the peer of the opened window at once when the receive queue held half
+/// the buffer or more (the sender may be held up); a small read from an emptier queue
+/// sends nothing (the stack does not run for it: a run walks the engine's sockets).
+#[test]
+fn a_read_announces_the_window_only_when_it_matters() {
+    let mut net = Net::new();
+    let (c, s) = connected(&mut net, 80);
+    // a fills b's receive buffer: a's data waits behind a zero window.
+    let data = pattern(256 * 1024, 3);
+    let mut sent = 0;
+    for _ in 0..64 {
+        sent += net.a.send(c, &data[sent..], None).unwrap_or(0);
+        net.pump();
+    }
+    let queued = net.b.bytes_readable(s).unwrap();
+    assert!(queued > 0 && sent > queued, "{queued} of {sent}");
+    let before = net.a.bytes_unsent(c).unwrap();
+    assert!(before > 0);
+    // b reads half its queue: the window update goes out with no timer, and a sends.
+    let mut buf = vec![0u8; queued / 2 + 1];
+    let n = net.b.recv(s, &mut buf, 0).unwrap().len;
+    assert_eq!(buf[..n], data[..n]);
+    assert!(!net.take_sent(false).is_empty(), "no window update");
+    let mut got = n;
+    // Drain b; what a still sends arrives in order.
+    let mut rest = Vec::new();
+    for _ in 0..10_000 {
+        if got == data.len() {
+            break;
+        }
+        net.pump();
+        net.advance(10_000);
+        let k = net.b.recv(s, &mut buf, 0).map_or(0, |r| r.len);
+        rest.extend_from_slice(&buf[..k]);
+        got += k;
+        sent += net.a.send(c, &data[sent..], None).unwrap_or(0);
+    }
+    assert_eq!(got, data.len());
+    assert_eq!(rest[..], data[n..]);
+    // A small request read from an almost empty queue: nothing to send for it.
+    net.run_until(5 * SEC, |n| n.b.bytes_readable(s).unwrap_or(0) == 0);
+    net.a.send(c, b"GET / HTTP/1.1\r\n\r\n", None).unwrap();
+    net.pump();
+    net.take_sent(false);
+    assert_eq!(net.b.recv(s, &mut buf, 0).unwrap().len, 18);
+    assert!(net.take_sent(false).is_empty(), "a run for a small read");
+}

@@ -59,6 +59,7 @@ pub struct TcpInfo {
     pub writable: bool,
     pub may_send: bool,
     pub recv_queue: usize,
+    pub recv_capacity: usize,
     pub send_queue: usize,
     /// The peer's FIN arrived (whether or not all data was read).
     pub fin_received: bool,
@@ -369,6 +370,7 @@ impl Engine {
             writable: s.can_send() && s.send_queue() * 3 <= s.send_capacity() * 2,
             may_send: s.may_send(),
             recv_queue: s.recv_queue(),
+            recv_capacity: s.recv_capacity(),
             fin_received: matches!(
                 state,
                 TcpState::CloseWait

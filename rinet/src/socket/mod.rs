@@ -1256,8 +1256,9 @@ impl<P: Platform> Stack<P> {
             return Err(Errno::EINVAL);
         };
         let r = c.r;
+        let info = self.engine.tcp_info(r).ok_or(Errno::ENOTCONN)?;
         let n = self.engine.tcp_consume(r, n);
-        self.run_for(id);
+        self.after_read(id, false, info);
         Ok(n)
     }
 

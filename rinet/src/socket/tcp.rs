@@ -4,7 +4,7 @@
 
 use super::{Conn, Listener, Proto, Sock, SocketId, Tcp, MSG_PEEK, SHUT_RD, SHUT_RDWR, SHUT_WR};
 use crate::addr::{Endpoint, Ipv4};
-use crate::engine::{ERef, TcpState};
+use crate::engine::{ERef, TcpInfo, TcpState};
 use crate::errno::{Errno, SysResult};
 use crate::neigh::NEIGHBOR_TIMEOUT_US;
 use crate::stack::{Platform, Stack};
@@ -237,9 +237,9 @@ impl<P: Platform> Stack<P> {
         };
         let info = self.engine.tcp_info(r).ok_or(Errno::ENOTCONN)?;
         if info.can_recv && !buf.is_empty() {
-            let n = self.engine.tcp_recv(r, buf, flags & MSG_PEEK != 0)?;
-            // The window opened: tell the peer now rather than at the next timer.
-            self.run_for(id);
+            let peek = flags & MSG_PEEK != 0;
+            let n = self.engine.tcp_recv(r, buf, peek)?;
+            self.after_read(id, peek, info);
             return Ok(n);
         }
         if let Some(e) = self.sock_mut(id)?.err.take() {
@@ -294,6 +294,24 @@ impl<P: Platform> Stack<P> {
         }
         self.run_for(id);
         Ok(())
+    }
+
+    /// A read took data from `id`'s receive queue (`info`: as it was before). If the
+    /// window may have doubled since the peer last heard of it, the stack runs to tell
+    /// it now (smoltcp announces a window once it doubled): that is when the queue held
+    /// at least half the buffer. From a queue below half, the window last announced was
+    /// at least a quarter of the buffer (every read from a fuller queue ran the stack,
+    /// and the last one announced more than half, or the window had not halved), so the
+    /// peer is not held up, and the update rides on the next segment; a run per read of
+    /// a small request would cost a walk of the engine's sockets for nothing. The
+    /// socket's mask is brought up to date as a run's report would.
+    pub(crate) fn after_read(&mut self, id: SocketId, peek: bool, info: TcpInfo) {
+        if !peek && info.recv_queue * 2 >= info.recv_capacity {
+            self.run_for(id);
+        } else {
+            self.socks.touch(id);
+            self.poll_mask(id);
+        }
     }
 
     /// Move connections along a listener's pipeline and keep an engine socket listening
