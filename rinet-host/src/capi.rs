@@ -109,6 +109,7 @@ impl Host {
             ctx: &*ctx as *const Ctx as *mut c_void,
             now_us: cb_now,
             transmit: cb_transmit,
+            transmit_tcp: None,
             wake: cb_wake,
             error: cb_error,
             set_timer: cb_set_timer,

@@ -29,6 +29,7 @@
 #include <linux/skbuff.h>
 #include <linux/slab.h>
 #include <linux/sockios.h>
+#include <linux/tcp.h>
 #include <linux/xarray.h>
 #include <asm/ioctls.h>
 #include <net/net_namespace.h>
@@ -133,6 +134,66 @@ static void rinet_cb_transmit(void *ctx, u32 ifindex, const u8 *frame, size_t le
 out:
 	rcu_read_unlock();
 }
+
+#ifdef CONFIG_RINET_OFFLOAD
+/*
+ * A TCP segment rinet left for the device: its checksum field holds the pseudo-header
+ * sum (CHECKSUM_PARTIAL, which net/core finishes in software for a device without
+ * checksum offload) and, with @mss, it is to be cut into @mss-byte segments (TSO).
+ * Without INET there is no software GSO for TCP: if the device cannot segment, or the
+ * pages for the frame are not there, return false and rinet cuts it itself. The payload
+ * goes into page fragments, so that a 64 KiB frame needs no high-order allocation.
+ */
+static bool rinet_cb_transmit_tcp(void *ctx, u32 ifindex, const u8 *frame, size_t len,
+				  u32 mss)
+{
+	unsigned int ihl = (frame[ETH_HLEN] & 0x0f) * 4;
+	unsigned int thoff = ETH_HLEN + ihl;
+	unsigned int hdr = thoff + (frame[thoff + 12] >> 4) * 4;
+	struct net_device *dev;
+	struct sk_buff *skb;
+	bool taken = true;
+	int err;
+
+	rcu_read_lock();
+	dev = dev_get_by_index_rcu(&init_net, ifindex);
+	if (!dev || !netif_running(dev))
+		goto out;	/* dropped, as rinet_cb_transmit drops it */
+	if (mss && (!(dev->features & NETIF_F_TSO) || len >= READ_ONCE(dev->gso_max_size))) {
+		taken = false;
+		goto out;
+	}
+	skb = alloc_skb_with_frags(NET_SKB_PAD + hdr, len - hdr, 0, &err,
+				   GFP_ATOMIC | __GFP_NOWARN);
+	if (!skb) {
+		taken = false;
+		goto out;
+	}
+	skb_reserve(skb, NET_SKB_PAD);
+	skb_put(skb, hdr);
+	skb->data_len = len - hdr;
+	skb->len = len;
+	skb_store_bits(skb, 0, frame, len);
+	skb->dev = dev;
+	skb->protocol = htons(ETH_P_IP);
+	skb_reset_mac_header(skb);
+	skb_set_network_header(skb, ETH_HLEN);
+	skb_set_transport_header(skb, thoff);
+	skb->ip_summed = CHECKSUM_PARTIAL;
+	skb->csum_start = skb_transport_header(skb) - skb->head;
+	skb->csum_offset = offsetof(struct tcphdr, check);
+	if (mss) {
+		skb_shinfo(skb)->gso_size = mss;
+		skb_shinfo(skb)->gso_type = SKB_GSO_TCPV4;
+		skb_shinfo(skb)->gso_segs = DIV_ROUND_UP(len - hdr, mss);
+	}
+	dev_hold(dev);
+	__skb_queue_tail(&rinet_txq, skb);
+out:
+	rcu_read_unlock();
+	return taken;
+}
+#endif
 
 static void rinet_cb_wake(void *ctx, u32 id, u32 mask)
 {
@@ -836,6 +897,9 @@ static const struct net_proto_family rinet_family_ops = {
 static const struct rinet_ops rinet_callbacks = {
 	.now_us = rinet_cb_now,
 	.transmit = rinet_cb_transmit,
+#ifdef CONFIG_RINET_OFFLOAD
+	.transmit_tcp = rinet_cb_transmit_tcp,
+#endif
 	.wake = rinet_cb_wake,
 	.error = rinet_cb_error,
 	.set_timer = rinet_cb_set_timer,

@@ -16,6 +16,12 @@ struct rinet_ops {
 	void *ctx;
 	u64 (*now_us)(void *ctx);
 	void (*transmit)(void *ctx, u32 ifindex, const u8 *frame, size_t len);
+	/*
+	 * A TCP/IPv4 frame whose TCP checksum field holds the pseudo-header sum, for the
+	 * device to finish and, if mss is not 0, to cut into mss-byte segments; false if
+	 * it cannot. NULL without CONFIG_RINET_OFFLOAD.
+	 */
+	bool (*transmit_tcp)(void *ctx, u32 ifindex, const u8 *frame, size_t len, u32 mss);
 	void (*wake)(void *ctx, u32 sock, u32 mask);
 	void (*error)(void *ctx, u32 sock, int err);	/* pending error now err (0: none) */
 	/*

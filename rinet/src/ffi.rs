@@ -26,6 +26,18 @@ pub struct RinetOps {
     pub now_us: unsafe extern "C" fn(ctx: *mut c_void) -> u64,
     pub transmit:
         unsafe extern "C" fn(ctx: *mut c_void, ifindex: u32, frame: *const u8, len: usize),
+    /// A TCP/IPv4 frame for the device to checksum and, with `mss` not 0, to segment;
+    /// false when it cannot (see `Platform::transmit_tcp`). Called only with the
+    /// `offload` feature; NULL otherwise.
+    pub transmit_tcp: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            ifindex: u32,
+            frame: *const u8,
+            len: usize,
+            mss: u32,
+        ) -> bool,
+    >,
     pub wake: unsafe extern "C" fn(ctx: *mut c_void, sock: u32, mask: u32),
     /// The socket's pending error is now `err` (a positive errno, 0 for none).
     pub error: unsafe extern "C" fn(ctx: *mut c_void, sock: u32, err: i32),
@@ -59,6 +71,22 @@ impl Platform for FfiPlatform {
     fn transmit(&mut self, ifindex: u32, frame: &[u8]) {
         // SAFETY: as above; the frame is valid for the call.
         unsafe { (self.ops.transmit)(self.ops.ctx, ifindex, frame.as_ptr(), frame.len()) }
+    }
+    #[cfg(feature = "offload")]
+    fn transmit_tcp(&mut self, ifindex: u32, frame: &[u8], mss: u16) -> bool {
+        let Some(f) = self.ops.transmit_tcp else {
+            return false;
+        };
+        // SAFETY: as above.
+        unsafe {
+            f(
+                self.ops.ctx,
+                ifindex,
+                frame.as_ptr(),
+                frame.len(),
+                mss.into(),
+            )
+        }
     }
     fn wake(&mut self, id: SocketId, mask: u32) {
         // SAFETY: as above.

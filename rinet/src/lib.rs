@@ -17,6 +17,8 @@ pub mod addr;
 pub mod engine;
 pub mod errno;
 pub mod neigh;
+#[cfg(feature = "offload")]
+pub mod offload;
 pub mod route;
 pub mod socket;
 pub mod stack;

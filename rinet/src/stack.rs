@@ -10,7 +10,7 @@
 use alloc::vec::Vec;
 
 use crate::addr::{Cidr, Ipv4};
-use crate::engine::{Engine, TcpState, HEADROOM};
+use crate::engine::{Engine, Sink, TcpState, HEADROOM};
 use crate::errno::{Errno, SysResult};
 use crate::neigh::{Neighbor, Neighbors};
 use crate::route::{Route, RouteTable};
@@ -25,6 +25,14 @@ pub trait Platform {
     fn now_us(&mut self) -> u64;
     /// Put a complete link-layer frame on interface `ifindex`.
     fn transmit(&mut self, ifindex: u32, frame: &[u8]);
+    /// Put a TCP/IPv4 frame whose TCP checksum field holds the pseudo-header sum on
+    /// interface `ifindex`, for the device to finish the checksum and, when `mss` is not
+    /// 0, to cut the segment into segments of `mss` payload bytes. False when the device
+    /// cannot: the stack then does both in software and calls [`Platform::transmit`].
+    #[cfg(feature = "offload")]
+    fn transmit_tcp(&mut self, _ifindex: u32, _frame: &[u8], _mss: u16) -> bool {
+        false
+    }
     /// The poll mask of socket `id` changed to `mask`: wake its waiters.
     fn wake(&mut self, id: SocketId, mask: u32);
     /// The pending error of socket `id` (what `SO_ERROR` reports) is now `err`. The
@@ -854,10 +862,10 @@ impl<P: Platform> Stack<P> {
 
     /// Let `f` drive the engine with a sink that routes, counts and transmits what it
     /// emits (see [`Egress::packet`]).
-    fn with_egress(&mut self, f: impl FnOnce(&mut Engine, u64, &mut dyn FnMut(&mut [u8]) -> bool)) {
+    fn with_egress(&mut self, f: impl FnOnce(&mut Engine, u64, &mut Sink<'_>)) {
         let now = self.now;
         let (mut out, engine) = self.split_egress();
-        f(engine, now, &mut |buf| out.packet(buf));
+        f(engine, now, &mut |buf, mss| out.packet(buf, mss));
     }
 
     /// ARP's timers: requests asked again, packets given up.
@@ -1045,13 +1053,15 @@ struct Egress<'a, P: Platform> {
 }
 
 impl<P: Platform> Egress<'_, P> {
-    /// Send the packet in `buf` (after [`HEADROOM`]); true when it is for this host and
-    /// goes back to the engine.
-    fn packet(&mut self, buf: &mut [u8]) -> bool {
+    /// Send the packet in `buf` (after [`HEADROOM`]), a TCP segment to be cut into `mss`
+    /// bytes of payload each if `mss` is not 0; true when it is for this host and goes
+    /// back to the engine (whole: the loopback path has no MTU, and takes the engine's
+    /// checksums as they are).
+    fn packet(&mut self, buf: &mut [u8], mss: u16) -> bool {
         let Some(Ok(info)) = buf.get(HEADROOM..).map(|p| wire::parse_ipv4(p, false)) else {
             return false;
         };
-        if !self.observe(&info, &buf[HEADROOM..]) {
+        if !self.observe(&info, &buf[HEADROOM..], mss) {
             return false;
         }
         let dst = info.dst;
@@ -1085,17 +1095,49 @@ impl<P: Platform> Egress<'_, P> {
             } else if let Some(mac) = self.neighbors.resolve(ifindex, hop, self.now) {
                 mac
             } else {
-                if self
-                    .neighbors
-                    .hold(ifindex, hop, &buf[HEADROOM..], self.now)
-                {
+                if self.hold(ifindex, hop, buf, mss) {
                     self.ask(ifindex, hop);
                 }
                 return false;
             };
         wire::eth_header(buf, mac, own, wire::ETHERTYPE_IPV4);
-        self.platform.transmit(ifindex, buf);
+        self.transmit(ifindex, buf, mss);
         false
+    }
+
+    /// Keep the engine's packet in `buf` until ARP resolves `hop`; true when a request is
+    /// to go out. A held packet is complete: with offload, its TCP segment is cut and
+    /// summed here, as no device will do it.
+    fn hold(&mut self, ifindex: u32, hop: Ipv4, buf: &mut [u8], _mss: u16) -> bool {
+        #[cfg(feature = "offload")]
+        {
+            let (neighbors, now) = (&mut *self.neighbors, self.now);
+            let mut ask = false;
+            crate::offload::segments(buf, HEADROOM, _mss, |seg| {
+                ask |= neighbors.hold(ifindex, hop, &seg[HEADROOM..], now);
+            });
+            ask
+        }
+        #[cfg(not(feature = "offload"))]
+        self.neighbors
+            .hold(ifindex, hop, &buf[HEADROOM..], self.now)
+    }
+
+    /// Transmit the engine's frame in `buf`. With offload, a TCP segment goes to the
+    /// device to be summed and cut into `mss`-byte segments, or is summed and cut here
+    /// when the device cannot.
+    fn transmit(&mut self, ifindex: u32, buf: &mut [u8], _mss: u16) {
+        #[cfg(feature = "offload")]
+        if crate::offload::fill_pseudo_checksum(&mut buf[HEADROOM..]) {
+            if !self.platform.transmit_tcp(ifindex, buf, _mss) {
+                let platform = &mut *self.platform;
+                crate::offload::segments(buf, HEADROOM, _mss, |seg| {
+                    platform.transmit(ifindex, seg)
+                });
+            }
+            return;
+        }
+        self.platform.transmit(ifindex, buf);
     }
 
     /// The device and next hop for a packet from `src` to `dst`, of a socket bound to
@@ -1140,16 +1182,17 @@ impl<P: Platform> Egress<'_, P> {
         let Ok(info) = wire::parse_ipv4(&buf[HEADROOM..], false) else {
             return;
         };
-        if self.observe(&info, &buf[HEADROOM..]) {
+        if self.observe(&info, &buf[HEADROOM..], 0) {
             wire::eth_header(buf, peer, own, wire::ETHERTYPE_IPV4);
             self.platform.transmit(ifindex, buf);
         }
     }
 
     /// Transmit-side counters; data segments at or below the highest sequence already
-    /// sent on their connection are retransmissions. False for a packet that must not
-    /// leave: its source address is no longer ours (a paused connection's).
-    fn observe(&mut self, info: &Ipv4Info, ip: &[u8]) -> bool {
+    /// sent on their connection are retransmissions. A segment to be cut into `mss`-byte
+    /// ones counts as the segments it will be, as Linux counts them. False for a packet
+    /// that must not leave: its source address is no longer ours (a paused connection's).
+    fn observe(&mut self, info: &Ipv4Info, ip: &[u8], mss: u16) -> bool {
         let stats = &mut *self.stats;
         if self.retained.contains(&info.src) {
             stats.mib.ip_out_no_routes += 1;
@@ -1165,7 +1208,11 @@ impl<P: Platform> Egress<'_, P> {
                 flags,
                 payload_len,
             } => {
-                stats.mib.tcp_out_segs += 1;
+                let segs = match (mss, payload_len) {
+                    (0, _) | (_, 0) => 1,
+                    (mss, len) => len.div_ceil(usize::from(mss)),
+                };
+                stats.mib.tcp_out_segs += segs as u64;
                 if flags & wire::TCP_RST != 0 {
                     stats.mib.tcp_out_rsts += 1;
                 }

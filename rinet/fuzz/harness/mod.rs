@@ -136,6 +136,7 @@ impl Fx {
             ctx: &mut *host as *mut Host as *mut c_void,
             now_us,
             transmit,
+            transmit_tcp: None,
             wake,
             error,
             set_timer,

@@ -3,6 +3,10 @@
 //! for one call, from the device's frame or from the loopback queue the stack keeps here;
 //! transmitted packets are built behind [`HEADROOM`] spare bytes in one scratch buffer and
 //! handed to a sink the stack provides, which may ask for them to be looped back.
+//!
+//! With the `offload` feature, smoltcp leaves TCP checksums to the stack and may emit a
+//! TCP segment of up to [`OFFLOAD_MAX`] bytes; the sink then learns the segment size to
+//! cut it into (see `crate::offload`).
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -16,6 +20,14 @@ const POOL_MAX: usize = 16;
 /// Bytes in front of each transmitted packet for the sink to write a link header into
 /// (Ethernet's), so that a frame is built in place, without a copy.
 pub const HEADROOM: usize = 14;
+/// The largest TCP/IPv4 packet the engine builds for segmentation offload. With its
+/// Ethernet header it stays under the 64 KiB Linux's `gso_max_size` allows by default.
+#[cfg(feature = "offload")]
+pub const OFFLOAD_MAX: usize = 65535 - 2 * HEADROOM;
+
+/// What the sink receives with each packet: the segment size to cut a larger TCP
+/// segment into, 0 when the packet is to go as it is.
+pub type Sink<'a> = dyn FnMut(&mut [u8], u16) -> bool + 'a;
 
 /// Packet storage kept across polls: the loopback queue, a pool of spare buffers and the
 /// transmit scratch buffer.
@@ -59,7 +71,7 @@ pub struct Port<'a> {
     pub mtu: usize,
     /// The received packet of this call (see `Engine::ingress`).
     pub current: Option<&'a [u8]>,
-    pub sink: &'a mut dyn FnMut(&mut [u8]) -> bool,
+    pub sink: &'a mut Sink<'a>,
 }
 
 impl<'a> phy::Device for Port<'a> {
@@ -78,6 +90,7 @@ impl<'a> phy::Device for Port<'a> {
             TxTok {
                 q: self.q,
                 sink: self.sink,
+                mss: 0,
             },
         ))
     }
@@ -90,6 +103,7 @@ impl<'a> phy::Device for Port<'a> {
         Some(TxTok {
             q: self.q,
             sink: self.sink,
+            mss: 0,
         })
     }
 
@@ -104,6 +118,12 @@ impl<'a> phy::Device for Port<'a> {
         sums.udp = Checksum::Tx;
         sums.tcp = Checksum::Tx;
         sums.icmpv4 = Checksum::Tx;
+        // The stack fills TCP checksums in, or has the device do it, as it cuts segments.
+        #[cfg(feature = "offload")]
+        {
+            sums.tcp = Checksum::None;
+            caps.segmentation.tcpv4 = core::num::NonZeroUsize::new(OFFLOAD_MAX);
+        }
         caps.checksum = sums;
         caps
     }
@@ -120,7 +140,8 @@ impl phy::RxToken for RxTok<'_> {
 
 pub struct TxTok<'a> {
     q: &'a mut Queues,
-    sink: &'a mut dyn FnMut(&mut [u8]) -> bool,
+    sink: &'a mut Sink<'a>,
+    mss: u16,
 }
 
 impl phy::TxToken for TxTok<'_> {
@@ -128,10 +149,15 @@ impl phy::TxToken for TxTok<'_> {
         let mut buf = core::mem::take(&mut self.q.scratch);
         buf.resize(HEADROOM + len, 0);
         let r = f(&mut buf[HEADROOM..]);
-        if (self.sink)(&mut buf) {
+        if (self.sink)(&mut buf, self.mss) {
             self.q.push_rx(&buf[HEADROOM..]);
         }
         self.q.scratch = buf;
         r
+    }
+
+    #[cfg(feature = "offload")]
+    fn set_meta(&mut self, meta: phy::PacketMeta) {
+        self.mss = meta.segmentation_offload_size.map_or(0, |s| s.get());
     }
 }

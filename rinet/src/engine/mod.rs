@@ -20,8 +20,10 @@ use smoltcp::wire::{
 
 use crate::addr::{Cidr, Endpoint, Ipv4};
 use crate::errno::{Errno, SysResult};
-pub use device::HEADROOM;
+#[cfg(feature = "offload")]
+pub use device::OFFLOAD_MAX;
 use device::{Port, Queues};
+pub use device::{Sink, HEADROOM};
 
 /// A socket inside the engine. Opaque outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -90,6 +92,10 @@ fn v4(a: Ipv4) -> Ipv4Address {
 fn from_ip(a: IpAddress) -> Ipv4 {
     match a {
         IpAddress::Ipv4(a) => Ipv4(a.octets()),
+        // Only with `offload`, which needs smoltcp's proto-ipv6 (see Cargo.toml); the
+        // engine is given no IPv6 address, packet or endpoint.
+        #[cfg(feature = "offload")]
+        _ => Ipv4::ANY,
     }
 }
 
@@ -135,7 +141,7 @@ pub struct Engine {
 }
 
 fn new_iface(q: &mut Queues, mtu: usize, seed: u64, now_us: u64) -> Interface {
-    let mut sink = |_: &mut [u8]| false;
+    let mut sink = |_: &mut [u8], _: u16| false;
     let mut port = Port {
         q,
         mtu,
@@ -269,9 +275,10 @@ impl Engine {
     }
 
     /// Let the engine process one accepted packet (and answer it through `sink`, which
-    /// gets each outgoing packet behind [`HEADROOM`] bytes it may fill, and returns true
-    /// to have it delivered back to the engine).
-    pub fn ingress(&mut self, packet: &[u8], now_us: u64, sink: &mut dyn FnMut(&mut [u8]) -> bool) {
+    /// gets each outgoing packet behind [`HEADROOM`] bytes it may fill, with the size to
+    /// cut an offloaded TCP segment into, and returns true to have it delivered back to
+    /// the engine).
+    pub fn ingress(&mut self, packet: &[u8], now_us: u64, sink: &mut Sink<'_>) {
         let mut port = Port {
             q: &mut self.q,
             mtu: self.mtu,
@@ -286,7 +293,7 @@ impl Engine {
     }
 
     /// Transmit what the sockets have queued.
-    pub fn egress(&mut self, now_us: u64, sink: &mut dyn FnMut(&mut [u8]) -> bool) {
+    pub fn egress(&mut self, now_us: u64, sink: &mut Sink<'_>) {
         let mut port = Port {
             q: &mut self.q,
             mtu: self.mtu,
@@ -594,7 +601,9 @@ mod tests {
     /// What the engine sends for `packet`: its answer during ingress, then egress.
     fn answers(e: &mut Engine, packet: &[u8]) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
-        let mut sink = |b: &mut [u8]| {
+        let mut sink = |b: &mut [u8], _: u16| {
+            #[cfg(feature = "offload")]
+            crate::offload::fill_tcp_checksum(&mut b[HEADROOM..]);
             out.push(b.to_vec());
             false
         };
@@ -631,7 +640,7 @@ mod tests {
             Endpoint::new(Ipv4::LOCALHOST, 80),
         );
         e.tcp_connect(c, local, remote).unwrap();
-        let mut sink = |_: &mut [u8]| true;
+        let mut sink = |_: &mut [u8], _: u16| true;
         // Bounded: the handshake takes three packets.
         for _ in 0..8 {
             e.egress(0, &mut sink);

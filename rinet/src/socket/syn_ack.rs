@@ -41,6 +41,17 @@ impl<const N: usize> SynAcks<N> {
         if packet.len() > SYN_ACK_MAX {
             return;
         }
+        // Sent again by the stack, not the engine: with offload, the copy needs the
+        // checksum the device would have filled in.
+        #[cfg(feature = "offload")]
+        let filled = {
+            let mut p = [0; SYN_ACK_MAX];
+            p[..packet.len()].copy_from_slice(packet);
+            crate::offload::fill_tcp_checksum(&mut p[..packet.len()]);
+            p
+        };
+        #[cfg(feature = "offload")]
+        let packet = &filled[..packet.len()];
         let at = match self.entries.iter().position(|e| e.ends == ends) {
             Some(i) if self.entries[i].packet[..self.entries[i].len] == *packet => return,
             Some(i) => i,

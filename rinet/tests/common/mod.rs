@@ -30,6 +30,10 @@ pub struct SimPlatform {
     pub timer_sets: Rc<Cell<u64>>,
     /// Each socket's pending error as `Platform::error` last told it.
     pub errors: ErrorLog,
+    /// With `offload`: the device segments and sums TCP (as a NIC with TSO would, through
+    /// `rinet::offload::segments`); each frame it was handed: (length, segment size).
+    pub tso: Rc<Cell<bool>>,
+    pub tso_frames: Rc<RefCell<Vec<(usize, u16)>>>,
     seed: u64,
 }
 
@@ -63,6 +67,16 @@ impl Platform for SimPlatform {
         } else {
             self.other.borrow_mut().push((ifindex, frame.to_vec()));
         }
+    }
+    #[cfg(feature = "offload")]
+    fn transmit_tcp(&mut self, ifindex: u32, frame: &[u8], mss: u16) -> bool {
+        if !self.tso.get() {
+            return false;
+        }
+        self.tso_frames.borrow_mut().push((frame.len(), mss));
+        let mut f = frame.to_vec();
+        rinet::offload::segments(&mut f, 14, mss, |seg| self.transmit(ifindex, seg));
+        true
     }
     fn wake(&mut self, id: SocketId, mask: u32) {
         self.wakes.borrow_mut().push((id, mask));
@@ -106,6 +120,8 @@ fn plat(clock: &Rc<Cell<u64>>, seed: u64) -> SimPlatform {
         wakes: Rc::default(),
         timer_sets: Rc::default(),
         errors: Rc::default(),
+        tso: Rc::default(),
+        tso_frames: Rc::default(),
         seed,
     }
 }
