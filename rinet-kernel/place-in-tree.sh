@@ -7,14 +7,22 @@
 # run before the tree is configured. The one step between the patched tree and the
 # kernel build, for the host tool (cargo xtask kernel) and the Yocto recipe alike.
 #
-# usage: place-in-tree.sh KERNEL_SOURCE_TREE
+# It also applies rinet's patches to crates.io crates (patches/NAME-VERSION/*.patch) to
+# the unpacked crates cargo builds from: VENDORED_CRATES is the directory that holds
+# them as bitbake's crate fetcher unpacks them (NAME-VERSION/, whose .cargo-checksum.json
+# lists no files, so cargo takes the patched sources), the recipe's
+# ${CARGO_VENDORING_DIRECTORY} and the host tool's copy of it alike.
+#
+# usage: place-in-tree.sh KERNEL_SOURCE_TREE VENDORED_CRATES
 #
 # Files are copied only when they differ, so that make and cargo rebuild only what
-# changed; files gone from the crates go from the tree too.
+# changed; files gone from the crates go from the tree too. A patch already applied is
+# left as it is.
 set -eu
 
-[ $# -eq 1 ] || { echo "usage: $0 KERNEL_SOURCE_TREE" >&2; exit 2; }
+[ $# -eq 2 ] || { echo "usage: $0 KERNEL_SOURCE_TREE VENDORED_CRATES" >&2; exit 2; }
 tree=$1
+crates=$2
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(dirname "$here")
 
@@ -59,3 +67,13 @@ glue=$(cd "$here/glue" && find . -maxdepth 1 -type f | sed 's|^\./||' | LC_ALL=C
 copy_changed "$here/glue" "$tree/net/rinet" $glue
 place_crate rinet
 place_crate rinet-kernel
+
+for dir in "$here"/patches/*/; do
+	crate=$(basename "$dir")
+	[ -d "$crates/$crate" ] || { echo "$0: $crates/$crate: no such crate to patch" >&2; exit 1; }
+	for p in "$dir"*.patch; do
+		if ! patch -d "$crates/$crate" -p1 -R -s -f --dry-run -i "$p" >/dev/null 2>&1; then
+			patch -d "$crates/$crate" -p1 -N -s -i "$p"
+		fi
+	done
+done

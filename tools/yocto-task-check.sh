@@ -538,7 +538,8 @@ crates=$(grep -o 'crate://[^ "\\]*' "$crates_inc" | LC_ALL=C sort -u)
 ncrates=$(echo "$crates" | wc -l)
 recipe_kbranch=$(sed -n 's/^KBRANCH *?*= *"\(.*\)"$/\1/p' "$recipe" | tail -1)
 rinet_sources="file://LICENSE file://rinet/Cargo.toml file://rinet/src file://rinet-kernel/Cargo.toml
-	file://rinet-kernel/Cargo.lock file://rinet-kernel/src file://rinet-kernel/glue file://rinet-kernel/place-in-tree.sh"
+	file://rinet-kernel/Cargo.lock file://rinet-kernel/src file://rinet-kernel/glue file://rinet-kernel/place-in-tree.sh
+	file://rinet-kernel/patches"
 
 # --- 3. `bitbake -e` assertions, per machine
 first=

@@ -335,9 +335,14 @@ pub fn source_tree() -> Result<PathBuf> {
     // The glue and the crates go into the tree as the kernel recipe puts them there, by
     // the same script (it copies only what changed: mtimes drive make and cargo).
     let place = root_dir().join("rinet-kernel/place-in-tree.sh");
+    let crates = crate::kernel_rust::vendored_cargo_home()?.join("bitbake");
     run(
         "sh",
-        &[&place.to_string_lossy(), &tree.to_string_lossy()],
+        &[
+            &place.to_string_lossy(),
+            &tree.to_string_lossy(),
+            &crates.to_string_lossy(),
+        ],
         Path::new("."),
         &[],
     )?;

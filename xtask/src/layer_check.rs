@@ -305,6 +305,7 @@ const RINET_SOURCES: &[&str] = &[
     "rinet-kernel/src",
     "rinet-kernel/glue",
     "rinet-kernel/place-in-tree.sh",
+    "rinet-kernel/patches",
 ];
 
 fn check_kernel(root: &Path, r: &mut Report) -> Result<()> {
@@ -374,8 +375,8 @@ fn check_kernel(root: &Path, r: &mut Report) -> Result<()> {
     // rinet is placed in the tree by the shared script, before the configuration.
     r.expect(
         text.contains("addtask rinet_place after do_patch before do_kernel_configme")
-            && text.contains("rinet-kernel/place-in-tree.sh ${S}"),
-        || format!("{KERNEL_RECIPE}: rinet must be placed by place-in-tree.sh after do_patch and before do_kernel_configme"),
+            && text.contains("rinet-kernel/place-in-tree.sh ${S} ${CARGO_VENDORING_DIRECTORY}"),
+        || format!("{KERNEL_RECIPE}: rinet must be placed by place-in-tree.sh (with the vendored crates it patches) after do_patch and before do_kernel_configme"),
     );
     // One BSP description per machine, whose every patch and fragment exists.
     let ktype = value_for(&assigns, "LINUX_KERNEL_TYPE", "").unwrap_or_default();

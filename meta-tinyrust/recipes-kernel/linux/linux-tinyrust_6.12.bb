@@ -55,6 +55,7 @@ SRC_URI = "git://git.yoctoproject.org/linux-yocto.git;branch=${KBRANCH};name=mac
            file://rinet-kernel/src \
            file://rinet-kernel/glue \
            file://rinet-kernel/place-in-tree.sh \
+           file://rinet-kernel/patches \
 "
 # crate:// sources of the Rust staticlib and of the Rust library -Zbuild-std builds;
 # regenerate with `cargo xtask yocto-crates`. After SRC_URI's assignment, which would
@@ -62,10 +63,11 @@ SRC_URI = "git://git.yoctoproject.org/linux-yocto.git;branch=${KBRANCH};name=mac
 require linux-tinyrust-crates.inc
 
 # rinet in the tree before kernel_configme reads net/Kconfig (patch 0001 sources
-# net/rinet/Kconfig), by the script the host tool runs too; and cargo's configuration
-# (the vendored crates in place of crates.io), as cargo_common writes it.
+# net/rinet/Kconfig), and rinet's patches to crates (rinet-kernel/patches) applied to the
+# vendored crates, by the script the host tool runs too; and cargo's configuration (the
+# vendored crates in place of crates.io), as cargo_common writes it.
 do_rinet_place() {
-    sh ${UNPACKDIR}/rinet-kernel/place-in-tree.sh ${S}
+    sh ${UNPACKDIR}/rinet-kernel/place-in-tree.sh ${S} ${CARGO_VENDORING_DIRECTORY}
     cargo_common_do_configure
 }
 do_rinet_place[dirs] = "${S}"

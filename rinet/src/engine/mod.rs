@@ -92,9 +92,9 @@ fn v4(a: Ipv4) -> Ipv4Address {
 fn from_ip(a: IpAddress) -> Ipv4 {
     match a {
         IpAddress::Ipv4(a) => Ipv4(a.octets()),
-        // Only with `offload`, which needs smoltcp's proto-ipv6 (see Cargo.toml); the
-        // engine is given no IPv6 address, packet or endpoint.
-        #[cfg(feature = "offload")]
+        // Only with `offload-host`, which builds smoltcp with proto-ipv6 (see
+        // Cargo.toml); the engine is given no IPv6 address, packet or endpoint.
+        #[cfg(feature = "offload-host")]
         _ => Ipv4::ANY,
     }
 }
