@@ -41,6 +41,25 @@ unsafe extern "C" fn cb_transmit(ctx: *mut c_void, _ifindex: u32, frame: *const 
     c.faults.pass(f, &c.tx_held, &mut |f| c.tap.send(f));
 }
 
+/// A TCP frame for the host kernel to checksum and segment (see `Tap::send_tcp`); only
+/// on a link without injected faults, which act on the frames on the wire.
+unsafe extern "C" fn cb_transmit_tcp(
+    ctx: *mut c_void,
+    _ifindex: u32,
+    frame: *const u8,
+    len: usize,
+    mss: u32,
+) -> bool {
+    // SAFETY: as above; frame is valid for the call.
+    let (c, f) = unsafe {
+        (
+            &*(ctx as *const Ctx),
+            std::slice::from_raw_parts(frame, len),
+        )
+    };
+    c.tap.send_tcp(f, mss as u16)
+}
+
 unsafe extern "C" fn cb_wake(_ctx: *mut c_void, _sock: u32, _mask: u32) {
     // The runner re-examines its sockets after every event; nothing to record.
 }
@@ -93,7 +112,9 @@ impl Host {
         faults: Faults,
         tcp_buf: u32,
     ) -> std::io::Result<Host> {
-        let tap = Tap::open(tap_name)?;
+        // Offload to the host's kernel only where no fault acts on the wire's frames.
+        let offload = faults.is_none();
+        let tap = Tap::open(tap_name, offload)?;
         let seed = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(1, |d| d.as_nanos() as u64)
@@ -109,7 +130,7 @@ impl Host {
             ctx: &*ctx as *const Ctx as *mut c_void,
             now_us: cb_now,
             transmit: cb_transmit,
-            transmit_tcp: None,
+            transmit_tcp: if offload { Some(cb_transmit_tcp) } else { None },
             wake: cb_wake,
             error: cb_error,
             set_timer: cb_set_timer,

@@ -18,6 +18,15 @@ pub struct Faults {
     pub corrupt_pct: u32,
 }
 
+impl Faults {
+    pub fn is_none(&self) -> bool {
+        self.loss_pct == 0
+            && self.reorder_pct == 0
+            && self.duplicate_pct == 0
+            && self.corrupt_pct == 0
+    }
+}
+
 /// What was done so far, both directions together.
 #[derive(Clone, Copy, Default, Debug, PartialEq)]
 pub struct Injected {

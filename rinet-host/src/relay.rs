@@ -21,7 +21,7 @@ pub fn run(
     faults: Faults,
     stop: &AtomicBool,
 ) -> io::Result<Injected> {
-    let tap = Tap::open(tap)?;
+    let tap = Tap::open(tap, false)?;
     let udp = UdpSocket::bind(local)?;
     udp.set_nonblocking(true)?;
     let inj = Injector::new(faults, 0x7e1a7);
