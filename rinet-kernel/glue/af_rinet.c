@@ -52,6 +52,9 @@ atomic_long_t rinet_timer_fires = ATOMIC_LONG_INIT(0);
 /* Lists of received frames (a NAPI poll's) and the frames in them, for /proc/net/snmp. */
 atomic_long_t rinet_rx_batches = ATOMIC_LONG_INIT(0);
 atomic_long_t rinet_rx_batch_frames = ATOMIC_LONG_INIT(0);
+/* TCP frames handed to devices to segment (TSO), and the segments they carried. */
+atomic_long_t rinet_tx_offload_frames = ATOMIC_LONG_INIT(0);
+atomic_long_t rinet_tx_offload_segs = ATOMIC_LONG_INIT(0);
 static u32 rinet_tcp_buf_bytes;	/* per connection and direction */
 
 static u32 rinet_id(const struct socket *sock)
@@ -186,6 +189,8 @@ static bool rinet_cb_transmit_tcp(void *ctx, u32 ifindex, const u8 *frame, size_
 		skb_shinfo(skb)->gso_size = mss;
 		skb_shinfo(skb)->gso_type = SKB_GSO_TCPV4;
 		skb_shinfo(skb)->gso_segs = DIV_ROUND_UP(len - hdr, mss);
+		atomic_long_inc(&rinet_tx_offload_frames);
+		atomic_long_add(skb_shinfo(skb)->gso_segs, &rinet_tx_offload_segs);
 	}
 	dev_hold(dev);
 	__skb_queue_tail(&rinet_txq, skb);

@@ -29,6 +29,8 @@ extern struct xarray rinet_socks;	/* socket id -> struct rinet_sock */
 extern atomic_long_t rinet_timer_fires;
 extern atomic_long_t rinet_rx_batches;
 extern atomic_long_t rinet_rx_batch_frames;
+extern atomic_long_t rinet_tx_offload_frames;
+extern atomic_long_t rinet_tx_offload_segs;
 
 /* Every call into the stack is made between these two (see af_rinet.c). */
 void rinet_lock_stack(void);

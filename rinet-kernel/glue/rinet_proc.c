@@ -187,11 +187,13 @@ static int rinet_snmp_show(struct seq_file *seq, void *v)
 	seq_printf(seq, "Udp: %llu %llu %llu %llu 0 0 %llu 0 0\n",
 		   s.udp_in_datagrams, s.udp_no_ports, s.udp_in_errors, s.udp_out_datagrams,
 		   s.udp_in_csum_errors);
-	seq_puts(seq, "Rinet: RxDrops ListenOverflows TimerFires SynQueueEvictions HeapBytes RxBatches RxBatchFrames\n");
-	seq_printf(seq, "Rinet: %llu %llu %ld %llu %zu %ld %ld\n", s.rx_drops,
+	seq_puts(seq, "Rinet: RxDrops ListenOverflows TimerFires SynQueueEvictions HeapBytes RxBatches RxBatchFrames TxOffloadFrames TxOffloadSegs\n");
+	seq_printf(seq, "Rinet: %llu %llu %ld %llu %zu %ld %ld %ld %ld\n", s.rx_drops,
 		   s.tcp_listen_overflows, atomic_long_read(&rinet_timer_fires),
 		   s.syn_queue_evictions, heap, atomic_long_read(&rinet_rx_batches),
-		   atomic_long_read(&rinet_rx_batch_frames));
+		   atomic_long_read(&rinet_rx_batch_frames),
+		   atomic_long_read(&rinet_tx_offload_frames),
+		   atomic_long_read(&rinet_tx_offload_segs));
 	/* Received frames the stack dropped, by reason (their sum is RxDrops). */
 	seq_puts(seq, "RinetDrops:");
 	for (i = 0; i < RINET_DROP_REASONS; i++)

@@ -38,6 +38,9 @@ struct KernelNumbers {
     /// rinet: received frames per list the driver handed over (a NAPI poll's) during the
     /// downloads; one per list means batched receive had nothing to batch.
     rx_frames_per_batch: Option<f64>,
+    /// rinet: TCP segments per frame handed to the device to segment (TSO) during the
+    /// downloads.
+    tx_segs_per_offload: Option<f64>,
     vmlinux: Vmlinux,
     bzimage: u64,
 }
@@ -132,7 +135,8 @@ fn measure(spec: Spec) -> Result<KernelNumbers> {
         .unwrap_or(0);
     let mut speeds = Vec::new();
     let mut cpu = Vec::new();
-    let batches_before = rx_batches(&base);
+    let batches_before = rinet_counters(&base, "RxBatches", "RxBatchFrames");
+    let offloads_before = rinet_counters(&base, "TxOffloadFrames", "TxOffloadSegs");
     for _ in 0..3 {
         let busy_before = guest_busy_ticks(&base)?;
         let out = curl(&[
@@ -153,13 +157,16 @@ fn measure(spec: Spec) -> Result<KernelNumbers> {
         let busy = guest_busy_ticks(&base)?.saturating_sub(busy_before);
         cpu.push(busy as f64 / USER_HZ / 64.0);
     }
-    let rx_frames_per_batch =
-        batches_before
-            .zip(rx_batches(&base))
-            .and_then(|((lists0, frames0), (lists1, frames1))| {
-                let lists = lists1.checked_sub(lists0).filter(|&n| n > 0)?;
-                Some(frames1.saturating_sub(frames0) as f64 / lists as f64)
-            });
+    let per = |before: Option<(u64, u64)>, names: (&str, &str)| {
+        before
+            .zip(rinet_counters(&base, names.0, names.1))
+            .and_then(|((n0, m0), (n1, m1))| {
+                let n = n1.checked_sub(n0).filter(|&n| n > 0)?;
+                Some(m1.saturating_sub(m0) as f64 / n as f64)
+            })
+    };
+    let rx_frames_per_batch = per(batches_before, ("RxBatches", "RxBatchFrames"));
+    let tx_segs_per_offload = per(offloads_before, ("TxOffloadFrames", "TxOffloadSegs"));
     speeds.sort_by(|a, b| a.total_cmp(b));
     cpu.sort_by(|a, b| a.total_cmp(b));
     let req_s = small_page_rate(&base)?;
@@ -176,6 +183,7 @@ fn measure(spec: Spec) -> Result<KernelNumbers> {
         req_s,
         req_s_idle,
         rx_frames_per_batch,
+        tx_segs_per_offload,
         vmlinux: extents(&build.join("vmlinux"))?,
         bzimage,
     })
@@ -236,12 +244,12 @@ fn idle_connections(base: &str, port: u16) -> Result<Vec<std::net::TcpStream>> {
     Ok(conns)
 }
 
-/// rinet's receive lists and the frames in them so far (None for INET, which has no
-/// such counters, or when the guest does not answer).
-fn rx_batches(base: &str) -> Option<(u64, u64)> {
+/// Two of rinet's counters in /proc/net/snmp (None for INET, which has no such
+/// counters, or when the guest does not answer).
+fn rinet_counters(base: &str, a: &str, b: &str) -> Option<(u64, u64)> {
     let snmp = guest_snmp(base).ok()?;
     let get = |name| snmp_value(&snmp, "Rinet", name);
-    get("RxBatches").zip(get("RxBatchFrames"))
+    get(a).zip(get(b))
 }
 
 /// The guest's /proc/net/snmp (and MemFree), through snmp.cgi.
@@ -390,6 +398,12 @@ fn kbench_markdown(report: &KernelBench) -> String {
         md.push_str(&format!(
             "\nrinet received {n:.2} frames per list the driver handed over during the \
              downloads (one run of the stack per list).\n"
+        ));
+    }
+    if let Some(n) = r.tx_segs_per_offload {
+        md.push_str(&format!(
+            "\nrinet handed the device {n:.2} TCP segments per frame to segment (TSO) \
+             during the downloads.\n"
         ));
     }
     md
