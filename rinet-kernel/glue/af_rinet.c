@@ -709,56 +709,95 @@ static int rinet_getsockopt_op(struct socket *sock, int level, int name,
 	return 0;
 }
 
+/* The sender's data, copied by the stack straight into a connection's send buffer. */
+struct rinet_fill {
+	struct iov_iter *from;
+	bool short_copy;	/* a user page was not there (page faults are off) */
+};
+
+static size_t rinet_fill_from_iter(void *ctx, u8 *dst, size_t n)
+{
+	struct rinet_fill *f = ctx;
+	size_t copied = copy_from_iter(dst, n, f->from);
+
+	if (copied < n)
+		f->short_copy = true;
+	return copied;
+}
+
+/*
+ * A stream send copies from the caller's iov (sendfile's pages included) into the send
+ * buffer under the lock, without a bounce buffer. Page faults cannot be taken there: with
+ * them off, a user page not present ends the copy short; it is faulted in without the
+ * lock and the send goes on. At least one call: a zero-length send reports EPIPE too.
+ */
+static int rinet_send_stream(struct socket *sock, struct msghdr *msg, size_t len)
+{
+	struct sock *sk = sock->sk;
+	long timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
+	size_t sent = 0;
+	ssize_t r;
+
+	do {
+		struct rinet_fill f = { .from = &msg->msg_iter };
+
+		rinet_lock_sock(sk);
+		pagefault_disable();
+		r = rinet_send_from(rinet, rinet_id(sock), len - sent, rinet_fill_from_iter, &f);
+		pagefault_enable();
+		rinet_unlock_stack();
+		if (r > 0)
+			sent += r;
+		if (f.short_copy) {
+			if (fault_in_iov_iter_readable(&msg->msg_iter, len - sent) == len - sent) {
+				r = -EFAULT;
+				break;
+			}
+			r = 0;
+		} else if (r == -EAGAIN) {
+			r = rinet_wait(sk, EPOLLOUT, &timeo);
+		}
+	} while (r >= 0 && sent < len);
+	if (r == -EPIPE && !sent && !(msg->msg_flags & MSG_NOSIGNAL))
+		send_sig(SIGPIPE, current, 0);
+	return sent ? sent : r;
+}
+
 static int rinet_sendmsg_op(struct socket *sock, struct msghdr *msg, size_t len)
 {
 	struct sock *sk = sock->sk;
-	bool stream = sock->type == SOCK_STREAM;
-	size_t chunk = stream ? min_t(size_t, len, RINET_CHUNK) : len;
 	long timeo = sock_sndtimeo(sk, msg->msg_flags & MSG_DONTWAIT);
 	const void *to = msg->msg_name;
-	size_t sent = 0;
-	ssize_t r = 0;
+	ssize_t r;
 	void *buf;
 
 	if (msg->msg_flags & MSG_OOB)
 		return -EOPNOTSUPP;
-	if (!stream && len > 65535)
+	if (sock->type == SOCK_STREAM)
+		return rinet_send_stream(sock, msg, len);
+	if (len > 65535)
 		return -EMSGSIZE;
 	if (to && msg->msg_namelen < (int)sizeof(struct sockaddr_in))
 		return -EINVAL;
-	buf = kvmalloc(max_t(size_t, chunk, 1), GFP_KERNEL);
+	/* A datagram goes whole: through a bounce buffer (one call; zero length too). */
+	buf = kvmalloc(max_t(size_t, len, 1), GFP_KERNEL);
 	if (!buf)
 		return -ENOBUFS;
+	if (copy_from_iter(buf, len, &msg->msg_iter) != len) {
+		kvfree(buf);
+		return -EFAULT;
+	}
 	do {
-		size_t n = min(len - sent, chunk), off = 0;
-
-		if (copy_from_iter(buf, n, &msg->msg_iter) != n) {
-			r = -EFAULT;
+		rinet_lock_sock(sk);
+		r = rinet_send(rinet, rinet_id(sock), buf, len, to, to ? msg->msg_namelen : 0);
+		rinet_unlock_stack();
+		if (r == -EAGAIN)
+			r = rinet_wait(sk, EPOLLOUT, &timeo);
+		else
 			break;
-		}
-		/*
-		 * Send the chunk from the bounce buffer until the stack took all of
-		 * it (at least one call: a zero-length datagram is sent too). A stream
-		 * takes what fits, often a few KiB as ACKs free the send buffer, and
-		 * copying the chunk again each time would copy it many times.
-		 */
-		do {
-			rinet_lock_sock(sk);
-			r = rinet_send(rinet, rinet_id(sock), buf + off, n - off, to,
-				       to ? msg->msg_namelen : 0);
-			rinet_unlock_stack();
-			if (r == -EAGAIN)
-				r = rinet_wait(sk, EPOLLOUT, &timeo);
-			else if (r >= 0)
-				off += r;
-		} while (r >= 0 && off < n);
-		iov_iter_revert(&msg->msg_iter, n - off);
-		sent += off;
-	} while (r >= 0 && stream && sent < len);
+	} while (r >= 0);
 	kvfree(buf);
-	if (r == -EPIPE && stream && !sent && !(msg->msg_flags & MSG_NOSIGNAL))
-		send_sig(SIGPIPE, current, 0);
-	return sent ? sent : r;
+	return r;
 }
 
 static int rinet_recvmsg_op(struct socket *sock, struct msghdr *msg, size_t len, int flags)

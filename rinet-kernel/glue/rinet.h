@@ -134,6 +134,12 @@ int rinet_listen(struct rinet_stack *st, u32 id, int backlog);
 int rinet_accept(struct rinet_stack *st, u32 id, u32 *new_id, void *sa_out);
 ssize_t rinet_send(struct rinet_stack *st, u32 id, const void *buf, size_t len,
 		   const void *sa, size_t sa_len);
+/*
+ * A stream send of up to len bytes that fill copies into the send buffer: fill(ctx,
+ * dst, n) writes at most n bytes at dst and returns how many; fewer ends the send.
+ */
+ssize_t rinet_send_from(struct rinet_stack *st, u32 id, size_t len,
+			size_t (*fill)(void *ctx, u8 *dst, size_t n), void *ctx);
 ssize_t rinet_recv(struct rinet_stack *st, u32 id, void *buf, size_t len,
 		   u32 flags, size_t *full_len, void *sa_out);
 ssize_t rinet_consume(struct rinet_stack *st, u32 id, size_t n);

@@ -344,6 +344,30 @@ pub unsafe extern "C" fn rinet_send(
     })())
 }
 
+/// A stream send of up to `len` bytes that `fill` copies into the stack's send buffer:
+/// `fill(ctx, dst, n)` writes at most `n` bytes at `dst` (valid for the call) and returns
+/// how many; fewer ends the send. Returns the bytes taken or -errno (-EAGAIN: no room).
+///
+/// # Safety
+/// Pointers as documented on the module; `fill` is safe to call with `ctx`.
+#[no_mangle]
+pub unsafe extern "C" fn rinet_send_from(
+    st: *mut RinetStack,
+    id: u32,
+    len: usize,
+    fill: unsafe extern "C" fn(ctx: *mut c_void, dst: *mut u8, n: usize) -> usize,
+    ctx: *mut c_void,
+) -> isize {
+    ret_len((|| {
+        // SAFETY: caller contract.
+        let s = unsafe { stack(st)? };
+        s.send_stream_with(SocketId(id), len, &mut |buf| {
+            // SAFETY: `buf` is valid for its length; the caller vouches for `fill`.
+            unsafe { fill(ctx, buf.as_mut_ptr(), buf.len()) }.min(buf.len())
+        })
+    })())
+}
+
 /// Returns bytes copied or -errno; `full_len` (may be NULL) gets the datagram's length,
 /// `sa_out` (may be NULL) the sender.
 ///

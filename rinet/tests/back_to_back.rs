@@ -146,7 +146,7 @@ fn offloaded_segments_reach_the_wire_cut_to_the_mss() {
                 seen.set(seen.get().max(f.len()));
             }
             n += 1;
-            n % 97 != 0
+            !n.is_multiple_of(97)
         });
         let data: Vec<u8> = (0..300_000u32).map(|i| (i * 7 + i / 251) as u8).collect();
         assert!(transfer(&mut net, false, s, c, &data) == data, "tso {tso}");

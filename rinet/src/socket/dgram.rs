@@ -45,6 +45,25 @@ impl<P: Platform> Stack<P> {
         r
     }
 
+    /// `send(2)` on a stream socket of up to `len` bytes that `fill` copies straight into
+    /// the send buffer (from a caller's iov in the kernel: no bounce buffer). `fill`
+    /// returns how many bytes it wrote; fewer than asked ends the call. EOPNOTSUPP for a
+    /// datagram socket.
+    pub fn send_stream_with(
+        &mut self,
+        id: SocketId,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> usize,
+    ) -> SysResult<usize> {
+        self.now = self.platform.now_us();
+        let r = match self.sock(id)?.proto {
+            Proto::Tcp(_) => self.tcp_send_with(id, len, fill),
+            Proto::Udp(_) | Proto::Raw(_) => Err(Errno::EOPNOTSUPP),
+        };
+        self.seen_by_user(id);
+        r
+    }
+
     /// `recvfrom(2)`/`recv(2)`. `flags` may hold MSG_PEEK.
     pub fn recv(&mut self, id: SocketId, buf: &mut [u8], flags: u32) -> SysResult<Received> {
         self.now = self.platform.now_us();

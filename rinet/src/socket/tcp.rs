@@ -187,6 +187,23 @@ impl<P: Platform> Stack<P> {
 
     /// TCP send: as much of `data` as fits now, EAGAIN if nothing fits.
     pub(crate) fn tcp_send(&mut self, id: SocketId, data: &[u8]) -> SysResult<usize> {
+        let mut from = data;
+        self.tcp_send_with(id, data.len(), &mut |buf| {
+            let (now, rest) = from.split_at(buf.len());
+            buf.copy_from_slice(now);
+            from = rest;
+            buf.len()
+        })
+    }
+
+    /// TCP send of up to `len` bytes that `fill` copies straight into the send ring (see
+    /// `Engine::tcp_send_with`): EAGAIN when the ring had no room, or `fill` gave none.
+    pub(crate) fn tcp_send_with(
+        &mut self,
+        id: SocketId,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> usize,
+    ) -> SysResult<usize> {
         let s = self.sock_mut(id)?;
         if let Some(e) = s.err.take() {
             return Err(e);
@@ -204,10 +221,10 @@ impl<P: Platform> Stack<P> {
         if !info.may_send {
             return Err(Errno::EPIPE);
         }
-        if data.is_empty() {
+        if len == 0 {
             return Ok(0);
         }
-        let n = self.engine.tcp_send(r, data)?;
+        let n = self.engine.tcp_send_with(r, len, fill)?;
         if n == 0 {
             return Err(Errno::EAGAIN);
         }
