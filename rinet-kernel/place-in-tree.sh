@@ -68,6 +68,16 @@ copy_changed "$here/glue" "$tree/net/rinet" $glue
 place_crate rinet
 place_crate rinet-kernel
 
+# The patches' identity, for the glue's Makefile: cargo does not see a vendored crate's
+# files change (it goes by the package's checksum), so a new patch set builds in a target
+# directory of its own.
+cat "$here"/patches/*/*.patch | sha256sum | cut -c1-12 >"$tree/net/rinet/rust/crate-patches.id.new"
+if cmp -s "$tree/net/rinet/rust/crate-patches.id.new" "$tree/net/rinet/rust/crate-patches.id"; then
+	rm "$tree/net/rinet/rust/crate-patches.id.new"
+else
+	mv "$tree/net/rinet/rust/crate-patches.id.new" "$tree/net/rinet/rust/crate-patches.id"
+fi
+
 for dir in "$here"/patches/*/; do
 	crate=$(basename "$dir")
 	[ -d "$crates/$crate" ] || { echo "$0: $crates/$crate: no such crate to patch" >&2; exit 1; }

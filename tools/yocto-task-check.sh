@@ -912,6 +912,35 @@ for m in $machines; do
 	bad=$(python3 "$py" licchk "$env_file" "$tmpdir" "$st")
 	check "[$m] LIC_FILES_CHKSUM matches the staged S and UNPACKDIR" "$bad" test -z "$bad"
 
+	# do_unpack stand-in for the crates rinet patches: unpacked into the vendoring
+	# directory as bitbake's crate fetcher does (NAME-VERSION/, a .cargo-checksum.json
+	# listing no files), checked against the recipe's sha256: the host tool's download
+	# (cargo xtask kernel), else crates.io's
+	vend=$(map "$(g CARGO_VENDORING_DIRECTORY)")
+	ok=1
+	for d in "$repo"/rinet-kernel/patches/*/; do
+		c=$(basename "$d")
+		sum=$(sed -n "s/^SRC_URI\[$c\.sha256sum\] = \"\(.*\)\"$/\1/p" "$crates_inc")
+		file=$out/crates/$c.crate
+		mkdir -p "$out/crates" "$vend"
+		host_dl=${XDG_CACHE_HOME:-$HOME/.cache}/meta-tinyrust/downloads/$c.crate
+		if [ ! -s "$file" ] && [ -s "$host_dl" ]; then
+			cp "$host_dl" "$file"
+		fi
+		if [ ! -s "$file" ] || [ "$(sha256sum <"$file" | cut -d' ' -f1)" != "$sum" ]; then
+			curl -fsSL --retry 3 -o "$file" "https://static.crates.io/crates/${c%-*}/$c.crate" || true
+		fi
+		if [ -z "$sum" ] || [ "$(sha256sum <"$file" | cut -d' ' -f1)" != "$sum" ]; then
+			fail "[$m] crate $c: not in the recipe's crate list, or its download does not match"
+			ok=
+			break
+		fi
+		rm -rf "${vend:?}/$c"
+		tar -xzf "$file" -C "$vend"
+		printf '{"files":{},"package":"%s"}' "$sum" >"$vend/$c/.cargo-checksum.json"
+	done
+	[ -n "$ok" ] || continue
+
 	# do_rinet_place, as bitbake -e expands it
 	rf=$(runfile "$S" do_rinet_place)
 	if run_task "$rf" "$stage/log.do_rinet_place"; then
@@ -926,8 +955,14 @@ for m in $machines; do
 		[ -f "$sS/$f" ] || missing="$missing $f"
 	done
 	check "[$m] rinet is in the tree before do_kernel_configme (net/rinet/Kconfig, crates)" "missing:$missing" test -z "$missing"
+	for d in "$repo"/rinet-kernel/patches/*/; do
+		c=$(basename "$d")
+		for p in "$d"*.patch; do
+			check "[$m] do_rinet_place applied $(basename "$p") to the vendored $c" "" \
+				patch -d "$vend/$c" -p1 -R -s -f --dry-run -i "$p"
+		done
+	done
 	cfg=$(map "$(g CARGO_HOME)")/config.toml
-	vend=$(map "$(g CARGO_VENDORING_DIRECTORY)")
 	check "[$m] cargo's config replaces crates.io with the vendored crates ($(basename "$vend"))" "$cfg" \
 		sh -c 'grep -q "replace-with = \"bitbake\"" "$1" && grep -qF "directory = \"$2\"" "$1"' _ "$cfg" "$vend"
 

@@ -73,6 +73,10 @@ impl Platform for FfiPlatform {
         unsafe { (self.ops.transmit)(self.ops.ctx, ifindex, frame.as_ptr(), frame.len()) }
     }
     #[cfg(feature = "offload")]
+    fn segments_tcp(&mut self) -> bool {
+        self.ops.transmit_tcp.is_some()
+    }
+    #[cfg(feature = "offload")]
     fn transmit_tcp(&mut self, ifindex: u32, frame: &[u8], mss: u16) -> bool {
         let Some(f) = self.ops.transmit_tcp else {
             return false;

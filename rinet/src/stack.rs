@@ -33,6 +33,12 @@ pub trait Platform {
     fn transmit_tcp(&mut self, _ifindex: u32, _frame: &[u8], _mss: u16) -> bool {
         false
     }
+    /// Whether TCP segments of many MSS are worth building: true where devices can cut
+    /// them (the stack cuts them for a device that cannot, at a cost). Asked once.
+    #[cfg(feature = "offload")]
+    fn segments_tcp(&mut self) -> bool {
+        false
+    }
     /// The poll mask of socket `id` changed to `mask`: wake its waiters.
     fn wake(&mut self, id: SocketId, mask: u32);
     /// The pending error of socket `id` (what `SO_ERROR` reports) is now `err`. The
@@ -137,6 +143,10 @@ impl<P: Platform> Stack<P> {
             timer: None,
             retained: Vec::new(),
         };
+        #[cfg(feature = "offload")]
+        if s.platform.segments_tcp() {
+            s.engine.set_offload(true, now);
+        }
         s.add_link(LOOPBACK_IFINDEX, Link::Loopback, 65535)?;
         s.set_addr(
             LOOPBACK_IFINDEX,

@@ -4,9 +4,10 @@
 //! transmitted packets are built behind [`HEADROOM`] spare bytes in one scratch buffer and
 //! handed to a sink the stack provides, which may ask for them to be looped back.
 //!
-//! With the `offload` feature, smoltcp leaves TCP checksums to the stack and may emit a
-//! TCP segment of up to [`OFFLOAD_MAX`] bytes; the sink then learns the segment size to
-//! cut it into (see `crate::offload`).
+//! With the `offload` feature, smoltcp leaves TCP checksums to the stack and, when the
+//! platform can have segments cut (`Queues::offload`), may emit a TCP segment of up to
+//! [`OFFLOAD_MAX`] bytes; the sink then learns the segment size to cut it into (see
+//! `crate::offload`).
 
 use alloc::collections::VecDeque;
 use alloc::vec::Vec;
@@ -36,6 +37,10 @@ pub struct Queues {
     pub rx: VecDeque<Vec<u8>>,
     pool: Vec<Vec<u8>>,
     scratch: Vec<u8>,
+    /// The engine builds TCP segments of many MSS for the stack to hand on whole: the
+    /// platform's devices can cut them (see `Platform::segments_tcp`).
+    #[cfg(feature = "offload")]
+    pub offload: bool,
 }
 
 impl Queues {
@@ -122,7 +127,9 @@ impl<'a> phy::Device for Port<'a> {
         #[cfg(feature = "offload")]
         {
             sums.tcp = Checksum::None;
-            caps.segmentation.tcpv4 = core::num::NonZeroUsize::new(OFFLOAD_MAX);
+            if self.q.offload {
+                caps.segmentation.tcpv4 = core::num::NonZeroUsize::new(OFFLOAD_MAX);
+            }
         }
         caps.checksum = sums;
         caps

@@ -189,6 +189,16 @@ impl Engine {
         self.iface = iface;
     }
 
+    /// Build TCP segments of many MSS, for devices that cut them (or the stack, for those
+    /// that cannot). Like a new MTU, this needs a new interface.
+    #[cfg(feature = "offload")]
+    pub fn set_offload(&mut self, on: bool, now_us: u64) {
+        self.q.offload = on;
+        let mut iface = new_iface(&mut self.q, self.mtu, self.seed, now_us);
+        iface.update_ip_addrs(|v| *v = self.iface.ip_addrs().iter().copied().collect());
+        self.iface = iface;
+    }
+
     /// The largest IP packet the engine builds.
     pub fn mtu(&self) -> usize {
         self.mtu

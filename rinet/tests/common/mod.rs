@@ -68,6 +68,11 @@ impl Platform for SimPlatform {
             self.other.borrow_mut().push((ifindex, frame.to_vec()));
         }
     }
+    /// Always: a device without TSO (`tso` false) has its segments cut by the stack.
+    #[cfg(feature = "offload")]
+    fn segments_tcp(&mut self) -> bool {
+        true
+    }
     #[cfg(feature = "offload")]
     fn transmit_tcp(&mut self, ifindex: u32, frame: &[u8], mss: u16) -> bool {
         if !self.tso.get() {
