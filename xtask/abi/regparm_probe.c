@@ -156,6 +156,14 @@ static u64 cb_now(void *ctx)
 	return clock_us;
 }
 
+static u32 fills;
+
+static size_t cb_fill(void *ctx, u8 *dst, size_t n)
+{
+	fills++;
+	return 0;
+}
+
 static void cb_transmit(void *ctx, u32 ifindex, const u8 *frame, size_t len)
 {
 	bad_ctx |= ctx != CTX_MAGIC;
@@ -288,6 +296,9 @@ static int probe(void)
 	      "SYN transmitted");
 	check((timer_at >> 32) == 1 && timer_at > clock_us &&
 	      timer_at - clock_us <= 5000000ULL, "64-bit timer argument");
+	/* A stream send through a fill callback (5 args): not connected yet, EAGAIN. */
+	check(rinet_send_from(st, id, 4, cb_fill, CTX_MAGIC) == -11 && !fills,
+	      "send_from on a connecting stream: EAGAIN (5 args)");
 	check(!bad_ctx, "callback context pointer");
 	if (!failures)
 		say("ABI-PROBE PASS\n");

@@ -8,4 +8,5 @@ typedef unsigned int u32;
 typedef unsigned long long u64;
 typedef unsigned long size_t;
 typedef long ssize_t;
+typedef _Bool bool;
 #endif
