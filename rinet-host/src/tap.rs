@@ -103,6 +103,9 @@ impl Tap {
     /// host to finish and, with `mss` not 0, to cut into `mss`-byte segments; false
     /// without the virtio-net header.
     pub fn send_tcp(&self, frame: &[u8], mss: u16) -> bool {
+        if !self.vnet {
+            return false;
+        }
         let Some(&ihl) = frame.get(14) else {
             return false;
         };
@@ -110,9 +113,6 @@ impl Tap {
         let Some(&doff) = frame.get(csum_start + 12) else {
             return false;
         };
-        if !self.vnet {
-            return false;
-        }
         let hdr_len = (csum_start + usize::from(doff >> 4) * 4) as u16;
         let mut h = [0u8; VNET_HDR_LEN];
         h[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;

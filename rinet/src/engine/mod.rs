@@ -99,6 +99,16 @@ fn from_ip(a: IpAddress) -> Ipv4 {
     }
 }
 
+/// A fill for [`Engine::tcp_send_with`] that copies `data` in order, piece after piece.
+pub fn copy_from(mut data: &[u8]) -> impl FnMut(&mut [u8]) -> usize + '_ {
+    move |buf| {
+        let (now, rest) = data.split_at(buf.len());
+        buf.copy_from_slice(now);
+        data = rest;
+        buf.len()
+    }
+}
+
 fn from_ep(e: IpEndpoint) -> Endpoint {
     Endpoint::new(from_ip(e.addr), e.port)
 }
@@ -707,14 +717,11 @@ mod tests {
             let now = round * 50_000;
             if at < data.len() {
                 let before = pieces;
-                let mut from = &data[at..];
+                let mut copy = copy_from(&data[at..]);
                 at += e
                     .tcp_send_with(c, data.len() - at, &mut |b| {
                         pieces += 1;
-                        let (now, rest) = from.split_at(b.len());
-                        b.copy_from_slice(now);
-                        from = rest;
-                        b.len()
+                        copy(b)
                     })
                     .unwrap_or(0);
                 wrapped |= pieces - before == 2;
@@ -737,13 +744,7 @@ mod tests {
     }
 
     fn send(e: &mut Engine, r: ERef, data: &[u8]) -> SysResult<usize> {
-        let mut from = data;
-        e.tcp_send_with(r, data.len(), &mut |b| {
-            let (now, rest) = from.split_at(b.len());
-            b.copy_from_slice(now);
-            from = rest;
-            b.len()
-        })
+        e.tcp_send_with(r, data.len(), &mut copy_from(data))
     }
 
     #[test]

@@ -187,13 +187,7 @@ impl<P: Platform> Stack<P> {
 
     /// TCP send: as much of `data` as fits now, EAGAIN if nothing fits.
     pub(crate) fn tcp_send(&mut self, id: SocketId, data: &[u8]) -> SysResult<usize> {
-        let mut from = data;
-        self.tcp_send_with(id, data.len(), &mut |buf| {
-            let (now, rest) = from.split_at(buf.len());
-            buf.copy_from_slice(now);
-            from = rest;
-            buf.len()
-        })
+        self.tcp_send_with(id, data.len(), &mut crate::engine::copy_from(data))
     }
 
     /// TCP send of up to `len` bytes that `fill` copies straight into the send ring (see
