@@ -34,6 +34,10 @@ impl Net {
         }
     }
 
+    pub fn is_rinet(self) -> bool {
+        matches!(self, Net::Rinet | Net::RinetMinimal)
+    }
+
     /// The fragments that put this stack in a machine's configuration, in place of
     /// `net-rinet.cfg` (the one the BSP descriptions name).
     pub fn fragments(self) -> &'static [&'static str] {
@@ -173,7 +177,8 @@ impl Spec {
     }
 
     /// The fragments in merge order: the machine's, with this kernel's network fragment in
-    /// the place of rinet's, then what only QEMU needs, then the debug options.
+    /// the place of rinet's (and none of rinet's options for another stack), then what
+    /// only QEMU needs, then the debug options.
     pub fn fragments(&self) -> Result<Vec<String>> {
         let net = Net::Rinet.fragments()[0];
         let mut f: Vec<String> = Vec::new();
@@ -182,6 +187,8 @@ impl Spec {
                 Kmeta::Kconf(c) if c == net => {
                     f.extend(self.net.fragments().iter().map(|s| s.to_string()))
                 }
+                // rinet's options (rinet-offload.cfg) with another stack in its place.
+                Kmeta::Kconf(c) if c.starts_with("rinet-") && !self.net.is_rinet() => {}
                 Kmeta::Kconf(c) => f.push(c),
                 Kmeta::Patch(_) => {}
             }
