@@ -30,6 +30,7 @@ endif
 # The crate features of the optional parts (rinet-kernel/Cargo.toml), from Kconfig.
 rinet_features-$(CONFIG_RINET_RAW) += raw
 rinet_features-$(CONFIG_RINET_OFFLOAD) += offload
+rinet_features-$(CONFIG_RINET_IDLE_PARKING) += park
 rinet_cargo_features := $(if $(rinet_features-y),--features "$(rinet_features-y)")
 
 .PHONY: rinet-print-target

@@ -7,11 +7,12 @@
 
 mod device;
 mod raw;
+mod sockets;
 
 use alloc::vec;
 use alloc::vec::Vec;
 
-use smoltcp::iface::{Config, Interface, SocketHandle, SocketSet};
+use smoltcp::iface::{Config, Interface};
 use smoltcp::socket::{tcp, udp, AnySocket, Socket};
 use smoltcp::time::{Duration, Instant};
 use smoltcp::wire::{
@@ -24,11 +25,12 @@ use crate::errno::{Errno, SysResult};
 pub use device::OFFLOAD_MAX;
 use device::{Port, Queues};
 pub use device::{Sink, HEADROOM};
+use sockets::Sockets;
 
 /// A socket inside the engine. Opaque outside.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ERef {
-    h: SocketHandle,
+    slot: u32,
 }
 
 /// TCP states, numbered as Linux numbers them in `/proc/net/tcp`.
@@ -139,12 +141,10 @@ fn zeroed(len: usize) -> SysResult<Vec<u8>> {
 /// whatever the number of devices, and smoltcp's Ethernet and ARP code is not linked.
 pub struct Engine {
     iface: Interface,
-    sockets: SocketSet<'static>,
-    /// The handles in `sockets`, sorted: a handle is looked up by binary search, then
-    /// taken from the set by index. smoltcp's accessors panic on a stale handle, and a
-    /// scan of the set per lookup made the socket layer's walk over its sockets after
-    /// every packet quadratic in the number of sockets.
-    live: Vec<SocketHandle>,
+    /// By slot (an `ERef`): smoltcp's accessors panic on a stale handle, and a scan of
+    /// the set per lookup made the socket layer's walk over its sockets after every
+    /// packet quadratic in the number of sockets.
+    socks: Sockets,
     q: Queues,
     mtu: usize,
     seed: u64,
@@ -178,8 +178,7 @@ impl Engine {
         let iface = new_iface(&mut q, mtu, seed, now_us);
         Engine {
             iface,
-            sockets: SocketSet::new(vec![]),
-            live: Vec::new(),
+            socks: Sockets::new(),
             q,
             mtu,
             seed,
@@ -216,17 +215,13 @@ impl Engine {
 
     /// Engine sockets alive (each holds its buffers).
     pub fn socket_count(&self) -> usize {
-        self.live.len()
+        self.socks.count()
     }
 
-    /// Put `s` in the set; ENOMEM if there is no room to note its handle.
+    /// Put `s` in the engine; ENOMEM if there is no room to note where it is.
     fn add<S: AnySocket<'static>>(&mut self, s: S) -> SysResult<ERef> {
-        self.live.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
-        let h = self.sockets.add(s);
-        if let Err(at) = self.live.binary_search(&h) {
-            self.live.insert(at, h);
-        }
-        Ok(ERef { h })
+        let slot = self.socks.add(s.upcast())?;
+        Ok(ERef { slot })
     }
 
     /// Set the devices' addresses (the engine takes every packet it is handed; it uses
@@ -253,12 +248,12 @@ impl Engine {
     /// smoltcp hands a segment to the first socket that accepts it, and a listening socket
     /// accepts any SYN; the stack asks this before it lets a SYN in.
     pub fn tcp_owner(&self, local: Endpoint, remote: Endpoint) -> Option<(ERef, TcpState)> {
-        self.sockets.iter().find_map(|(h, s)| match s {
+        self.socks.iter().find_map(|(slot, s)| match s {
             Socket::Tcp(t)
                 if t.local_endpoint().map(from_ep) == Some(local)
                     && t.remote_endpoint().map(from_ep) == Some(remote) =>
             {
-                Some((ERef { h }, state_of(t.state())))
+                Some((ERef { slot }, state_of(t.state())))
             }
             _ => None,
         })
@@ -266,7 +261,7 @@ impl Engine {
 
     /// Visit the local address of each TCP connection (listeners excluded).
     pub fn tcp_local_addrs(&self, f: &mut dyn FnMut(Ipv4)) {
-        for (_, s) in self.sockets.iter() {
+        for (_, s) in self.socks.iter() {
             if let Socket::Tcp(t) = s {
                 if let Some(IpEndpoint {
                     addr: IpAddress::Ipv4(a),
@@ -299,6 +294,8 @@ impl Engine {
     /// cut an offloaded TCP segment into, and returns true to have it delivered back to
     /// the engine).
     pub fn ingress(&mut self, packet: &[u8], now_us: u64, sink: &mut Sink<'_>) {
+        #[cfg(feature = "park")]
+        self.socks.wake_for(packet);
         let mut port = Port {
             q: &mut self.q,
             mtu: self.mtu,
@@ -308,7 +305,7 @@ impl Engine {
         self.iface.poll_ingress_single(
             Instant::from_micros(now_us as i64),
             &mut port,
-            &mut self.sockets,
+            &mut self.socks.awake,
         );
     }
 
@@ -324,9 +321,13 @@ impl Engine {
         self.iface.poll_maintenance(now);
         // Bounded: each round sends at least one packet or stops.
         for _ in 0..64 {
-            if self.iface.poll_egress(now, &mut port, &mut self.sockets)
+            if self
+                .iface
+                .poll_egress(now, &mut port, &mut self.socks.awake)
                 == smoltcp::iface::PollResult::None
             {
+                #[cfg(feature = "park")]
+                self.socks.park_idle(&mut self.iface, now);
                 break;
             }
         }
@@ -340,7 +341,7 @@ impl Engine {
     pub fn poll_delay(&mut self, now_us: u64) -> Option<u64> {
         let now = Instant::from_micros(now_us as i64);
         self.iface
-            .poll_delay(now, &self.sockets)
+            .poll_delay(now, &self.socks.awake)
             .map(|d| d.total_micros())
     }
 
@@ -356,15 +357,19 @@ impl Engine {
     }
 
     /// Look a socket up without smoltcp's panicking accessors: a stale or mistyped
-    /// handle yields `None`, never a panic (only live handles reach `get_mut`, and the
-    /// `Socket` enum is every type).
+    /// reference yields `None`, never a panic. A call that may change a socket wakes it
+    /// (see `sockets`).
     fn sock(&mut self, r: ERef) -> Option<&mut Socket<'static>> {
-        self.live.binary_search(&r.h).ok()?;
-        Some(self.sockets.get_mut::<Socket<'static>>(r.h))
+        self.socks.get_mut(r.slot)
     }
 
     fn tcp(&mut self, r: ERef) -> Option<&mut tcp::Socket<'static>> {
         tcp::Socket::downcast_mut(self.sock(r)?)
+    }
+
+    /// A TCP socket to look at, left where it is.
+    fn tcp_ref(&self, r: ERef) -> Option<&tcp::Socket<'static>> {
+        tcp::Socket::downcast(self.socks.get(r.slot)?)
     }
 
     pub fn tcp_listen(&mut self, r: ERef, ep: Endpoint) -> SysResult<()> {
@@ -374,10 +379,9 @@ impl Engine {
 
     pub fn tcp_connect(&mut self, r: ERef, local: Endpoint, remote: Endpoint) -> SysResult<()> {
         let s = self
-            .sockets
-            .iter_mut()
-            .find(|(h, _)| *h == r.h)
-            .and_then(|(_, s)| tcp::Socket::downcast_mut(s))
+            .socks
+            .get_mut(r.slot)
+            .and_then(tcp::Socket::downcast_mut)
             .ok_or(Errno::EBADF)?;
         s.connect(self.iface.context(), ip_ep(remote), listen_ep(local))
             .map_err(|err| match err {
@@ -386,8 +390,8 @@ impl Engine {
             })
     }
 
-    pub fn tcp_info(&mut self, r: ERef) -> Option<TcpInfo> {
-        let s = self.tcp(r)?;
+    pub fn tcp_info(&self, r: ERef) -> Option<TcpInfo> {
+        let s = self.tcp_ref(r)?;
         let state = state_of(s.state());
         Some(TcpInfo {
             state,
@@ -413,8 +417,8 @@ impl Engine {
     }
 
     /// Received data waits in the connection's buffer.
-    pub fn tcp_has_data(&mut self, r: ERef) -> bool {
-        self.tcp(r).is_some_and(|s| s.recv_queue() > 0)
+    pub fn tcp_has_data(&self, r: ERef) -> bool {
+        self.tcp_ref(r).is_some_and(|s| s.recv_queue() > 0)
     }
 
     /// Queue up to `max` bytes that `fill` writes straight into the send ring (one
@@ -587,10 +591,7 @@ impl Engine {
     // ---- common ----
 
     pub fn remove(&mut self, r: ERef) {
-        if let Ok(at) = self.live.binary_search(&r.h) {
-            self.live.remove(at);
-            self.sockets.remove(r.h);
-        }
+        self.socks.remove(r.slot);
     }
 }
 
@@ -672,16 +673,23 @@ mod tests {
         );
     }
 
-    #[test]
-    fn packets_the_sink_keeps_local_come_back_through_the_loopback_queue() {
-        let mut e = engine();
-        let l = listener(&mut e, 80);
+    /// A listener on port 80 and a connection to it over loopback, its SYN not yet sent:
+    /// (client, listener).
+    fn loopback_pair(e: &mut Engine) -> (ERef, ERef) {
+        let l = listener(e, 80);
         let c = e.tcp_new(4096, 4096).unwrap();
         let (local, remote) = (
             Endpoint::new(Ipv4::LOCALHOST, 5000),
             Endpoint::new(Ipv4::LOCALHOST, 80),
         );
         e.tcp_connect(c, local, remote).unwrap();
+        (c, l)
+    }
+
+    #[test]
+    fn packets_the_sink_keeps_local_come_back_through_the_loopback_queue() {
+        let mut e = engine();
+        let (c, l) = loopback_pair(&mut e);
         let mut sink = |_: &mut [u8], _: u16| true;
         // Bounded: the handshake takes three packets.
         for _ in 0..8 {
@@ -741,6 +749,79 @@ mod tests {
             "all of it, in order"
         );
         assert!(wrapped, "a send filled the ring's end and its start");
+    }
+
+    /// Run the engine over looped-back packets until nothing moves; every packet it sends
+    /// is noted.
+    #[cfg(feature = "park")]
+    fn settle(e: &mut Engine, now: u64, sent: &mut Vec<wire::Ipv4Info>) {
+        let mut sink = |_: &mut [u8], _: u16| true;
+        // Bounded: a handshake or an exchange takes a few packets.
+        for _ in 0..16 {
+            e.egress(now, &mut sink);
+            if !e.rx_pending() {
+                break;
+            }
+            while let Some(p) = e.pop_rx() {
+                sent.push(wire::parse_ipv4(&p, false).expect("a sound packet"));
+                e.ingress(&p, now, &mut sink);
+                e.recycle(p);
+            }
+        }
+    }
+
+    /// Idle connections leave the set smoltcp walks and come back for a segment or a call:
+    /// data still flows both ways, no segment is answered with a reset, and a connection
+    /// with a delayed ACK due stays until it is sent.
+    #[test]
+    #[cfg(feature = "park")]
+    fn idle_connections_are_parked_and_woken_by_a_segment_or_a_call() {
+        let mut e = engine();
+        let (c, l) = loopback_pair(&mut e);
+        let mut seen = Vec::new();
+        settle(&mut e, 0, &mut seen);
+        for r in [c, l] {
+            e.tcp_set_nodelay(r, true);
+            e.tcp_set_give_up(r, false);
+        }
+        settle(&mut e, 0, &mut seen);
+        assert_eq!(e.socks.parked_count(), 2, "both ends idle");
+        assert_eq!(e.poll_delay(0), None, "no timer of a parked socket");
+        assert_eq!(e.tcp_info(l).unwrap().state, TcpState::Established);
+        assert_eq!(e.socks.parked_count(), 2, "looking does not wake");
+
+        // A call wakes the client; its segment wakes the server's end.
+        assert_eq!(send(&mut e, c, b"ping"), Ok(4));
+        settle(&mut e, 0, &mut seen);
+        let mut buf = [0u8; 8];
+        assert_eq!(e.tcp_recv(l, &mut buf, false), Ok(4));
+        assert_eq!(send(&mut e, l, b"pong"), Ok(4));
+        settle(&mut e, 0, &mut seen);
+        assert_eq!(e.tcp_recv(c, &mut buf, false), Ok(4));
+        assert_eq!(&buf[..4], b"pong");
+        settle(&mut e, 0, &mut seen);
+        assert_eq!(e.socks.parked_count(), 2, "idle again");
+
+        // With delayed ACKs the server's end waits 10 ms to acknowledge: not idle.
+        e.tcp_set_nodelay(l, false);
+        assert_eq!(send(&mut e, c, b"late"), Ok(4));
+        settle(&mut e, 1_000, &mut seen);
+        assert_eq!(
+            e.socks.parked_count(),
+            0,
+            "an ACK is due and data unacknowledged"
+        );
+        assert!(e.poll_delay(1_000).is_some_and(|d| d <= 10_000));
+        settle(&mut e, 20_000, &mut seen);
+        settle(&mut e, 20_000, &mut seen);
+        assert_eq!(e.socks.parked_count(), 2, "the ACK went");
+        assert!(
+            seen.iter().all(|i| tcp_flags(i) & wire::TCP_RST == 0),
+            "no segment met a reset"
+        );
+        e.remove(c);
+        e.remove(l);
+        assert_eq!((e.socket_count(), e.socks.parked_count()), (0, 0));
     }
 
     fn send(e: &mut Engine, r: ERef, data: &[u8]) -> SysResult<usize> {
