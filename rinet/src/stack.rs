@@ -905,6 +905,7 @@ impl<P: Platform> Stack<P> {
             st.socks.settled(id);
         });
         self.socks.walk_all = false;
+        self.socks.prune_visits();
         let engine_at = self
             .engine
             .poll_delay(self.now)
@@ -971,11 +972,24 @@ impl<P: Platform> Stack<P> {
     /// [`Stack::for_each_socket`], leaving out what a run need not look at
     /// (`SocketTable::needs_visit`).
     fn for_each_changed_socket(&mut self, mut f: impl FnMut(&mut Self, SocketId)) {
-        self.for_each_socket(|st, id| {
-            if st.socks.needs_visit(id) {
-                f(st, id);
+        // Every slot, or the listed ones; either way sockets `f` opens come after the end
+        // and wait for the next run. One loop, so that `f` is built into the code once.
+        let all = self.socks.walk_all;
+        let n = if all {
+            self.socks.slot_count()
+        } else {
+            self.socks.visit_count()
+        };
+        for k in 0..n {
+            let id = if all {
+                self.socks.id_at(k)
+            } else {
+                self.socks.visit_at(k)
+            };
+            if let Some(id) = id.filter(|&id| self.socks.needs_visit(id)) {
+                f(self, id);
             }
-        });
+        }
     }
 
     pub(crate) fn sock_count(&self) -> usize {

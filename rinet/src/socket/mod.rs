@@ -301,6 +301,8 @@ pub struct Orphan {
 struct Slot {
     gen: u16,
     sock: Option<Sock>,
+    /// The slot is in `SocketTable::visits`.
+    listed: bool,
 }
 
 pub struct SocketTable {
@@ -326,6 +328,11 @@ pub struct SocketTable {
     /// (then the engine may change a connection without a segment from its peer: a
     /// retransmission timeout, the end of TIME-WAIT, a keepalive).
     pub(crate) walk_all: bool,
+    /// The slots a run that does not walk all looks at: every socket but the established
+    /// connections nothing touched since a report looked at them, so that idle
+    /// connections cost a run nothing, not even a look at their slot. Freed slots and
+    /// settled connections leave it at the end of a report (`prune_visits`).
+    visits: Vec<u16>,
 }
 
 impl SocketTable {
@@ -343,6 +350,7 @@ impl SocketTable {
             kick: false,
             syn_full_since: None,
             syn_acks: syn_ack::SynAcks::default(),
+            visits: Vec::new(),
         }
     }
 
@@ -374,16 +382,57 @@ impl SocketTable {
     /// established connection nothing touched since the last report (unless the run
     /// visits all).
     pub(crate) fn needs_visit(&self, id: SocketId) -> bool {
-        self.walk_all
-            || !matches!(self.get(id).map(|s| &s.proto),
-                Some(Proto::Tcp(Tcp::Conn(c))) if c.established && !c.dirty)
+        self.walk_all || !self.settled_conn(id)
+    }
+
+    fn settled_conn(&self, id: SocketId) -> bool {
+        matches!(self.get(id).map(|s| &s.proto),
+            Some(Proto::Tcp(Tcp::Conn(c))) if c.established && !c.dirty)
     }
 
     /// Something may have changed `id`'s connection: the next run looks at it.
     pub(crate) fn touch(&mut self, id: SocketId) {
         if let Some(Proto::Tcp(Tcp::Conn(c))) = self.get_mut(id).map(|s| &mut s.proto) {
             c.dirty = true;
+            if let Some(i) = id.index() {
+                self.list(i);
+            }
         }
+    }
+
+    /// Put slot `i` in the visits (once).
+    fn list(&mut self, i: usize) {
+        if let Some(slot) = self.slots.get_mut(i) {
+            if !slot.listed && self.visits.try_reserve(1).is_ok() {
+                slot.listed = true;
+                self.visits.push(i as u16);
+            }
+        }
+    }
+
+    /// The slots listed for a run (see `visits`), in the order they were listed.
+    pub(crate) fn visit_count(&self) -> usize {
+        self.visits.len()
+    }
+
+    /// The socket listed `n`th for a run, if its slot is live.
+    pub(crate) fn visit_at(&self, n: usize) -> Option<SocketId> {
+        self.id_at(usize::from(*self.visits.get(n)?))
+    }
+
+    /// After a report: drop freed slots and settled connections from the visits.
+    pub(crate) fn prune_visits(&mut self) {
+        let mut visits = core::mem::take(&mut self.visits);
+        visits.retain(|&i| {
+            let keep = self
+                .id_at(usize::from(i))
+                .is_some_and(|id| !self.settled_conn(id));
+            if !keep {
+                self.slots[usize::from(i)].listed = false;
+            }
+            keep
+        });
+        self.visits = visits;
     }
 
     /// The report looked at `id`: until something touches it again, runs may skip it.
@@ -431,16 +480,27 @@ impl SocketTable {
         let index = match self.slots.iter().position(|s| s.sock.is_none()) {
             Some(i) => i,
             None if self.slots.len() < 0xffff => {
-                self.slots.push(Slot { gen: 0, sock: None });
+                self.slots.push(Slot {
+                    gen: 0,
+                    sock: None,
+                    listed: false,
+                });
                 self.slots.len() - 1
             }
             None => return Err(Errno::ENOBUFS),
         };
+        // A new socket is visited from its first run: a slot that cannot be listed is
+        // not used.
+        if !self.slots[index].listed {
+            self.visits.try_reserve(1).map_err(|_| Errno::ENOBUFS)?;
+        }
         let slot = &mut self.slots[index];
         slot.sock = Some(sock);
         self.live += 1;
         self.bound_devices += usize::from(slot.sock.as_ref().is_some_and(|s| s.opts.bound_if != 0));
-        Ok(SocketId::new(index, slot.gen))
+        let gen = slot.gen;
+        self.list(index);
+        Ok(SocketId::new(index, gen))
     }
 
     fn remove(&mut self, id: SocketId) -> Option<Sock> {
@@ -603,13 +663,22 @@ impl SocketTable {
     ) -> Option<ERef> {
         // One connection per four-tuple (classify_syn keeps it so): stop at it, as this
         // runs for every received segment.
-        let c = self
-            .conns_mut()
-            .find(|c| c.local == local && c.remote == remote)?;
+        let (i, c) =
+            self.slots
+                .iter_mut()
+                .enumerate()
+                .find_map(|(i, s)| match s.sock.as_mut()?.proto {
+                    Proto::Tcp(Tcp::Conn(ref mut c)) if c.local == local && c.remote == remote => {
+                        Some((i, c))
+                    }
+                    _ => None,
+                })?;
         c.saw_rst |= rst;
         c.heard = now;
         c.dirty = true;
-        core::mem::take(&mut c.probing).then_some(c.r)
+        let probed = core::mem::take(&mut c.probing).then_some(c.r);
+        self.list(i);
+        probed
     }
 
     /// Our SYN for `local`-`remote` left with sequence number `seq`.
@@ -1375,13 +1444,24 @@ mod tests {
         }
         assert!(!t.needs_visit(accepted));
         assert!(t.needs_visit(connecting) && t.needs_visit(udp));
+        // Nor is its slot listed for a run once the report is done.
+        let listed = |t: &SocketTable| -> Vec<SocketId> {
+            (0..t.visit_count()).filter_map(|n| t.visit_at(n)).collect()
+        };
+        assert_eq!(listed(&t), all);
+        t.prune_visits();
+        assert_eq!(listed(&t), [connecting, udp]);
         t.touch(accepted);
         assert!(t.needs_visit(accepted));
+        t.touch(accepted);
+        assert_eq!(listed(&t), [connecting, udp, accepted], "listed once");
         t.settled(accepted);
+        t.prune_visits();
         // A segment from its peer touches it too.
         let none = Endpoint::default();
         assert_eq!(t.note_heard((none, none), false, 5), None);
         assert!(t.needs_visit(accepted));
+        assert_eq!(listed(&t), [connecting, udp, accepted]);
         t.settled(accepted);
         t.walk_all = true;
         assert!(t.needs_visit(accepted));
