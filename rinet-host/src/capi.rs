@@ -22,6 +22,8 @@ struct Ctx {
     faults: Injector,
     /// The transmitted frame held back for reordering.
     tx_held: RefCell<Option<Vec<u8>>>,
+    /// Sockets woken since the runner last asked (`Host::take_woken`).
+    woken: RefCell<Vec<Sock>>,
 }
 
 unsafe extern "C" fn cb_now(ctx: *mut c_void) -> u64 {
@@ -60,8 +62,12 @@ unsafe extern "C" fn cb_transmit_tcp(
     c.tap.send_tcp(f, mss as u16)
 }
 
-unsafe extern "C" fn cb_wake(_ctx: *mut c_void, _sock: u32, _mask: u32) {
-    // The runner re-examines its sockets after every event; nothing to record.
+/// The sockets whose poll mask changed, for the runner to look at (as epoll's ready list
+/// after the kernel glue's wakeups).
+unsafe extern "C" fn cb_wake(ctx: *mut c_void, sock: u32, _mask: u32) {
+    // SAFETY: as above.
+    let c = unsafe { &*(ctx as *const Ctx) };
+    c.woken.borrow_mut().push(sock);
 }
 
 unsafe extern "C" fn cb_error(_ctx: *mut c_void, _sock: u32, _err: i32) {
@@ -125,6 +131,7 @@ impl Host {
             timer_at: Cell::new(u64::MAX),
             faults: Injector::new(faults, seed),
             tx_held: RefCell::new(None),
+            woken: RefCell::new(Vec::new()),
         });
         let ops = RinetOps {
             ctx: &*ctx as *const Ctx as *mut c_void,
@@ -250,6 +257,14 @@ impl Host {
     /// What the fault injector did so far, both directions.
     pub fn faults_injected(&self) -> Injected {
         self.ctx.faults.injected()
+    }
+
+    /// The sockets the stack woke since the last call, each once.
+    pub fn take_woken(&mut self) -> Vec<Sock> {
+        let mut w = core::mem::take(&mut *self.ctx.woken.borrow_mut());
+        w.sort_unstable();
+        w.dedup();
+        w
     }
 
     pub fn now_us(&self) -> u64 {

@@ -25,11 +25,18 @@ struct Conn {
 
 pub struct Server {
     listener: Sock,
-    conns: Vec<Conn>,
+    conns: HashMap<Sock, Conn>,
     docroot: Option<PathBuf>,
     cache: HashMap<String, Rc<Vec<u8>>>,
     pub requests: u64,
+    /// When the last look at every connection was (see `step`).
+    swept_at: u64,
+    /// Connections a sweep found something to do for that no wakeup had named.
+    pub missed_wakeups: u64,
 }
+
+/// How often `step` looks at every connection, woken or not.
+const SWEEP_US: u64 = 100_000;
 
 /// Deterministic content for `/gen/<bytes>`: the same bytes every time, for checksums.
 pub fn generated(len: usize) -> Vec<u8> {
@@ -57,69 +64,130 @@ impl Server {
         h.listen(l, backlog)?;
         Ok(Server {
             listener: l,
-            conns: Vec::new(),
+            conns: HashMap::new(),
             docroot,
             cache: HashMap::new(),
             requests: 0,
+            swept_at: 0,
+            missed_wakeups: 0,
         })
     }
 
-    fn content(&mut self, path: &str) -> Option<Rc<Vec<u8>>> {
+    fn content(
+        cache: &mut HashMap<String, Rc<Vec<u8>>>,
+        docroot: Option<&PathBuf>,
+        path: &str,
+    ) -> Option<Rc<Vec<u8>>> {
         if path == "/" || path == "/index.html" {
             return Some(Rc::new(INDEX.to_vec()));
         }
         if let Some(n) = path.strip_prefix("/gen/") {
             let n: usize = n.parse().ok().filter(|&n| n <= 1 << 30)?;
             return Some(
-                self.cache
+                cache
                     .entry(path.to_string())
                     .or_insert_with(|| Rc::new(generated(n)))
                     .clone(),
             );
         }
-        let root = self.docroot.as_ref()?;
+        let root = docroot?;
         let rel = path.trim_start_matches('/');
         if rel.split('/').any(|c| c == ".." || c.is_empty()) {
             return None;
         }
-        if let Some(c) = self.cache.get(path) {
+        if let Some(c) = cache.get(path) {
             return Some(c.clone());
         }
         let data = Rc::new(std::fs::read(root.join(rel)).ok()?);
-        self.cache.insert(path.to_string(), data.clone());
+        cache.insert(path.to_string(), data.clone());
         Some(data)
     }
 
-    /// Serve whatever can be served now; true if anything happened.
+    /// Serve whatever can be served now; true if anything happened. Only the connections
+    /// the stack woke are looked at, as an epoll server does, so idle connections cost
+    /// nothing here; every `SWEEP_US` all are, and what that finds to do is counted as a
+    /// missed wakeup.
     pub fn step(&mut self, h: &mut Host) -> bool {
         let mut progress = false;
+        let mut ready = h.take_woken();
         while let Ok((s, _)) = h.accept(self.listener) {
             let _ = h.set_int(s, SOL_TCP, TCP_NODELAY, 1);
-            self.conns.push(Conn {
+            self.conns.insert(
                 s,
-                inbuf: Vec::new(),
-                head: Vec::new(),
-                body: Rc::new(Vec::new()),
-                sent: 0,
-                responding: false,
-                keep_alive: false,
-            });
+                Conn {
+                    s,
+                    inbuf: Vec::new(),
+                    head: Vec::new(),
+                    body: Rc::new(Vec::new()),
+                    sent: 0,
+                    responding: false,
+                    keep_alive: false,
+                },
+            );
+            // Data may have come before the accept.
+            ready.push(s);
             progress = true;
         }
+        for s in ready {
+            progress |= self.serve(h, s);
+        }
+        if h.now_us() >= self.swept_at + SWEEP_US {
+            self.swept_at = h.now_us();
+            let all: Vec<Sock> = self.conns.keys().copied().collect();
+            for s in all {
+                if self.serve(h, s) {
+                    self.missed_wakeups += 1;
+                    progress = true;
+                }
+            }
+        }
+        progress
+    }
+
+    /// Read, answer and write what connection `s` can now; true if anything happened.
+    fn serve(&mut self, h: &mut Host, s: Sock) -> bool {
+        let Some(c) = self.conns.get_mut(&s) else {
+            return false;
+        };
+        let mut progress = false;
+        let mut close = false;
         let mut buf = [0u8; 4096];
-        let mut i = 0;
-        while i < self.conns.len() {
-            let mut close = false;
-            // Read whatever arrived (also while responding, so close never finds unread data).
-            loop {
-                let c = &mut self.conns[i];
-                match h.recv(c.s, &mut buf) {
-                    Ok(0) => {
-                        close = !c.responding;
-                        break;
-                    }
+        // Read whatever arrived (also while responding, so close never finds unread data).
+        loop {
+            match h.recv(c.s, &mut buf) {
+                Ok(0) => {
+                    close = !c.responding;
+                    break;
+                }
+                Ok(n) => {
+                    c.inbuf.extend_from_slice(&buf[..n]);
+                    progress = true;
+                }
+                Err(Errno::EAGAIN) => break,
+                Err(_) => {
+                    close = true;
+                    break;
+                }
+            }
+        }
+        if !close && !c.responding {
+            if let Some(end) = find(&c.inbuf, b"\r\n\r\n") {
+                let req: Vec<u8> = c.inbuf.drain(..end + 4).collect();
+                respond(&mut self.cache, self.docroot.as_ref(), c, &req);
+                progress = true;
+            }
+        }
+        if !close && c.responding {
+            let total = c.head.len() + c.body.len();
+            while c.sent < total {
+                let r = if c.sent < c.head.len() {
+                    h.send(c.s, &c.head[c.sent..])
+                } else {
+                    h.send(c.s, &c.body[c.sent - c.head.len()..])
+                };
+                match r {
                     Ok(n) => {
-                        c.inbuf.extend_from_slice(&buf[..n]);
+                        c.sent += n;
                         progress = true;
                     }
                     Err(Errno::EAGAIN) => break,
@@ -129,95 +197,69 @@ impl Server {
                     }
                 }
             }
-            if !close && !self.conns[i].responding {
-                if let Some(end) = find(&self.conns[i].inbuf, b"\r\n\r\n") {
-                    let req: Vec<u8> = self.conns[i].inbuf.drain(..end + 4).collect();
-                    self.respond(i, &req);
-                    progress = true;
+            if c.sent == total && !close {
+                self.requests += 1;
+                c.responding = false;
+                c.sent = 0;
+                if !c.keep_alive {
+                    close = true;
                 }
             }
-            let c = &mut self.conns[i];
-            if !close && c.responding {
-                let total = c.head.len() + c.body.len();
-                while c.sent < total {
-                    let r = if c.sent < c.head.len() {
-                        h.send(c.s, &c.head[c.sent..])
-                    } else {
-                        h.send(c.s, &c.body[c.sent - c.head.len()..])
-                    };
-                    match r {
-                        Ok(n) => {
-                            c.sent += n;
-                            progress = true;
-                        }
-                        Err(Errno::EAGAIN) => break,
-                        Err(_) => {
-                            close = true;
-                            break;
-                        }
-                    }
-                }
-                if c.sent == total && !close {
-                    self.requests += 1;
-                    c.responding = false;
-                    c.sent = 0;
-                    if !c.keep_alive {
-                        close = true;
-                    }
-                }
-            }
-            if close {
-                let c = self.conns.swap_remove(i);
-                let _ = h.close(c.s);
-                progress = true;
-            } else {
-                i += 1;
-            }
+        }
+        if close {
+            let _ = h.close(s);
+            self.conns.remove(&s);
+            progress = true;
         }
         progress
     }
+}
 
-    fn respond(&mut self, i: usize, req: &[u8]) {
-        let text = String::from_utf8_lossy(req);
-        let mut lines = text.split("\r\n");
-        let first = lines.next().unwrap_or("");
-        let mut parts = first.split(' ');
-        let (method, path, version) = (
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or(""),
-            parts.next().unwrap_or(""),
-        );
-        let close_hdr = lines.any(|l| {
-            l.to_ascii_lowercase().starts_with("connection:")
-                && l.to_ascii_lowercase().contains("close")
-        });
-        let keep_alive = version == "HTTP/1.1" && !close_hdr;
-        let (status, body) = match (method, self.content(path)) {
-            ("GET" | "HEAD", Some(b)) => ("200 OK", b),
-            ("GET" | "HEAD", None) => ("404 Not Found", Rc::new(b"not found\n".to_vec())),
-            _ => ("405 Method Not Allowed", Rc::new(Vec::new())),
-        };
-        let ctype = if path == "/" || path.ends_with(".html") {
-            "text/html"
-        } else {
-            "application/octet-stream"
-        };
-        let head = format!(
+/// Start the answer to request `req` on `c`.
+fn respond(
+    cache: &mut HashMap<String, Rc<Vec<u8>>>,
+    docroot: Option<&PathBuf>,
+    c: &mut Conn,
+    req: &[u8],
+) {
+    let text = String::from_utf8_lossy(req);
+    let mut lines = text.split("\r\n");
+    let first = lines.next().unwrap_or("");
+    let mut parts = first.split(' ');
+    let (method, path, version) = (
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+        parts.next().unwrap_or(""),
+    );
+    let close_hdr = lines.any(|l| {
+        l.to_ascii_lowercase().starts_with("connection:")
+            && l.to_ascii_lowercase().contains("close")
+    });
+    let keep_alive = version == "HTTP/1.1" && !close_hdr;
+    let (status, body) = match (method, Server::content(cache, docroot, path)) {
+        ("GET" | "HEAD", Some(b)) => ("200 OK", b),
+        ("GET" | "HEAD", None) => ("404 Not Found", Rc::new(b"not found\n".to_vec())),
+        _ => ("405 Method Not Allowed", Rc::new(Vec::new())),
+    };
+    let ctype = if path == "/" || path.ends_with(".html") {
+        "text/html"
+    } else {
+        "application/octet-stream"
+    };
+    let head = format!(
             "HTTP/1.1 {status}\r\nServer: rinet-host\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\nConnection: {}\r\n\r\n",
             body.len(),
             if keep_alive { "keep-alive" } else { "close" }
         );
-        let c = &mut self.conns[i];
-        c.head = head.into_bytes();
-        c.body = if method == "HEAD" {
-            Rc::new(Vec::new())
-        } else {
-            body
-        };
-        c.sent = 0;
-        c.responding = true;
-        c.keep_alive = keep_alive;
-    }
+    c.head = head.into_bytes();
+    c.body = if method == "HEAD" {
+        Rc::new(Vec::new())
+    } else {
+        body
+    };
+    c.sent = 0;
+    c.responding = true;
+    c.keep_alive = keep_alive;
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {

@@ -253,6 +253,10 @@ fn serve(h: &mut Host, args: &Args) -> Result<(), String> {
         .collect();
     println!("drops by reason: {}", by_reason.join(" "));
     println!(
+        "connections served without a wakeup: {}",
+        web.missed_wakeups
+    );
+    println!(
         "udp in {} no-ports {} in-errors {}; icmp in {} in-errors {} out {}",
         m.udp_in_datagrams,
         m.udp_no_ports,

@@ -123,7 +123,15 @@ impl Ns {
         // SAFETY: kill(2) on our own child's pid.
         unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGTERM) };
         let out = child.wait_with_output().unwrap();
-        String::from_utf8_lossy(&out.stdout).to_string()
+        let report = String::from_utf8_lossy(&out.stdout).to_string();
+        // The server looks only at the connections the stack woke; its periodic look at
+        // all of them must find nothing a wakeup did not name.
+        assert_eq!(
+            counter(&report, "connections served without a wakeup: "),
+            0,
+            "{report}"
+        );
+        report
     }
 
     /// Start a background Linux process in the namespace.
