@@ -38,9 +38,11 @@ enum Place {
 }
 
 /// A connection's four-tuple as a segment carries it: local address and port, remote
-/// address and port, in network order.
+/// address and port, in network order, as one integer. Not a byte array: comparing
+/// arrays calls memcmp, which rustc calls with stack arguments even under -Zregparm=3,
+/// against the i586 kernel's register-argument memcmp (the Galileo oopsed on it).
 #[cfg(feature = "park")]
-type Tuple = [u8; 12];
+type Tuple = u128;
 
 pub(super) struct Sockets {
     /// The set smoltcp polls.
@@ -65,12 +67,12 @@ pub(super) struct Sockets {
 
 #[cfg(feature = "park")]
 fn tuple_of(local: IpEndpoint, remote: IpEndpoint) -> Tuple {
-    let mut t = [0u8; 12];
+    let mut t = [0u8; 16];
     t[..4].copy_from_slice(&from_ip(local.addr).0);
     t[4..6].copy_from_slice(&local.port.to_be_bytes());
     t[6..10].copy_from_slice(&from_ip(remote.addr).0);
-    t[10..].copy_from_slice(&remote.port.to_be_bytes());
-    t
+    t[10..12].copy_from_slice(&remote.port.to_be_bytes());
+    u128::from_be_bytes(t)
 }
 
 #[cfg(feature = "park")]
@@ -86,12 +88,12 @@ fn tuple_of_packet(p: &[u8]) -> Option<Tuple> {
     if p.len() < ihl + 4 || ihl < 20 || p[9] != 6 {
         return None;
     }
-    let mut t = [0u8; 12];
+    let mut t = [0u8; 16];
     t[..4].copy_from_slice(&p[16..20]);
     t[4..6].copy_from_slice(&p[ihl + 2..ihl + 4]);
     t[6..10].copy_from_slice(&p[12..16]);
-    t[10..].copy_from_slice(&p[ihl..ihl + 2]);
-    Some(t)
+    t[10..12].copy_from_slice(&p[ihl..ihl + 2]);
+    Some(u128::from_be_bytes(t))
 }
 
 /// A connection that may be idle: smoltcp's probe decides. Everything here is cheap to
