@@ -65,14 +65,25 @@ pub(super) struct Sockets {
     awake_storage: usize,
 }
 
+/// The four-tuple of its parts, each in network order.
+#[cfg(feature = "park")]
+fn tuple(local: &[u8], local_port: &[u8], remote: &[u8], remote_port: &[u8]) -> Tuple {
+    let mut t = [0u8; 16];
+    t[..4].copy_from_slice(local);
+    t[4..6].copy_from_slice(local_port);
+    t[6..10].copy_from_slice(remote);
+    t[10..12].copy_from_slice(remote_port);
+    u128::from_be_bytes(t)
+}
+
 #[cfg(feature = "park")]
 fn tuple_of(local: IpEndpoint, remote: IpEndpoint) -> Tuple {
-    let mut t = [0u8; 16];
-    t[..4].copy_from_slice(&from_ip(local.addr).0);
-    t[4..6].copy_from_slice(&local.port.to_be_bytes());
-    t[6..10].copy_from_slice(&from_ip(remote.addr).0);
-    t[10..12].copy_from_slice(&remote.port.to_be_bytes());
-    u128::from_be_bytes(t)
+    tuple(
+        &from_ip(local.addr).0,
+        &local.port.to_be_bytes(),
+        &from_ip(remote.addr).0,
+        &remote.port.to_be_bytes(),
+    )
 }
 
 #[cfg(feature = "park")]
@@ -88,12 +99,12 @@ fn tuple_of_packet(p: &[u8]) -> Option<Tuple> {
     if p.len() < ihl + 4 || ihl < 20 || p[9] != 6 {
         return None;
     }
-    let mut t = [0u8; 16];
-    t[..4].copy_from_slice(&p[16..20]);
-    t[4..6].copy_from_slice(&p[ihl + 2..ihl + 4]);
-    t[6..10].copy_from_slice(&p[12..16]);
-    t[10..12].copy_from_slice(&p[ihl..ihl + 2]);
-    Some(u128::from_be_bytes(t))
+    Some(tuple(
+        &p[16..20],
+        &p[ihl + 2..ihl + 4],
+        &p[12..16],
+        &p[ihl..ihl + 2],
+    ))
 }
 
 /// A connection that may be idle: smoltcp's probe decides. Everything here is cheap to
