@@ -9,7 +9,8 @@
  * It drives the stack through its C ABI (calls of up to seven arguments, 64-bit results,
  * callbacks from Rust into C, pointer outputs) and checks every result. No call takes a
  * 64-bit argument by value (see galileo-ffi-has-no-64-bit-arguments in abi.rs).
- * Rust's own calls to memcpy/memset/memmove/memcmp land in the regparm versions below,
+ * Rust's own calls to memcpy/memset/memmove/bcmp land in the regparm versions below
+ * (memcmp, which rustc calls with stack arguments, must not be called at all: abi.rs),
  * and its 64-bit divisions in the object's own rinet_divdi3.c, which calls div64_u64 and
  * div64_u64_rem below, as in the kernel.
  * Built without -mregparm=3 it must fail: the test can tell a wrong convention.

@@ -74,6 +74,23 @@ fn wide_arguments(header: &str) -> Vec<String> {
     bad
 }
 
+/// The symbols of `nm -u` output that rustc calls with the stack convention on i586 even
+/// under `-Zregparm=3`: `memcmp`, which an ordering comparison of byte slices or arrays
+/// (`cmp`, `<`) lowers to through the `compare_bytes` intrinsic. LLVM's own library calls
+/// (`bcmp` for `==`, `memcpy`, `memset`, `memmove`) pass their arguments in registers, as
+/// the kernel's functions expect. Measured with rustc 1.94.1 on a four-function crate: the
+/// `cmp` of two `[u8; 12]` pushed its three arguments; their `==` set eax, edx, ecx and
+/// called `bcmp`. The probe cannot be trusted to find such a call: only the code path that
+/// makes it would show it, and the kernel oopsed on the first one (issue 22, CI run 41).
+fn stack_convention_calls(undefined: &str) -> Vec<String> {
+    undefined
+        .lines()
+        .filter_map(|l| l.split_whitespace().last())
+        .filter(|sym| *sym == "memcmp")
+        .map(str::to_string)
+        .collect()
+}
+
 /// Build the freestanding probe against the Galileo build's rinet object and run it.
 fn run_probe(build: &Path, regparm: bool) -> Result<String> {
     let root = root_dir();
@@ -148,6 +165,20 @@ pub fn galileo_checks(build: &Path) -> Vec<(String, Result<()>)> {
         }),
     ));
     res.push((
+        "galileo-rinet-object-calls-no-memcmp".to_string(),
+        output("nm", &["-u", &rust.to_string_lossy()], Path::new("."), &[]).and_then(|u| {
+            match stack_convention_calls(&u).as_slice() {
+                [] => Ok(()),
+                bad => Err(anyhow!(
+                    "rinet_rust.o calls {} with stack arguments against the kernel's \
+                     -mregparm=3: an ordering comparison of bytes (cmp, <) in rinet; \
+                     compare integers instead",
+                    bad.join(", ")
+                )),
+            }
+        }),
+    ));
+    res.push((
         "galileo-ffi-has-no-64-bit-arguments".to_string(),
         std::fs::read_to_string(root_dir().join("rinet-kernel/glue/rinet.h"))
             .map_err(Into::into)
@@ -197,7 +228,15 @@ pub fn check_galileo() -> Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::wide_arguments;
+    use super::{stack_convention_calls, wide_arguments};
+
+    #[test]
+    fn memcmp_is_found_and_llvm_library_calls_are_not() {
+        let nm =
+            "         U bcmp\n         U memcmp\n         U memcpy\n         U rinet_c_alloc\n";
+        assert_eq!(stack_convention_calls(nm), ["memcmp"]);
+        assert!(stack_convention_calls("         U bcmp\n         U memset\n").is_empty());
+    }
 
     #[test]
     fn a_64_bit_argument_by_value_is_found() {

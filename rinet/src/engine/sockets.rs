@@ -38,9 +38,10 @@ enum Place {
 }
 
 /// A connection's four-tuple as a segment carries it: local address and port, remote
-/// address and port, in network order, as one integer. Not a byte array: comparing
+/// address and port, in network order, as one integer. Not a byte array: ordering
 /// arrays calls memcmp, which rustc calls with stack arguments even under -Zregparm=3,
-/// against the i586 kernel's register-argument memcmp (the Galileo oopsed on it).
+/// against the i586 kernel's register-argument memcmp (the Galileo oopsed on it; the
+/// Galileo check `galileo-rinet-object-calls-no-memcmp` now refuses such an object).
 #[cfg(feature = "park")]
 type Tuple = u128;
 
