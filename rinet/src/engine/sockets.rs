@@ -58,7 +58,9 @@ pub(super) struct Sockets {
     #[cfg(feature = "park")]
     by_tuple: Vec<(Tuple, u32)>,
     places: Vec<Place>,
-    /// The slots in `awake`: the park pass looks at these only.
+    /// The slots in `awake`: the park pass looks at these only. Without parking,
+    /// `places` says it all (a board without parking has a handful of sockets).
+    #[cfg(feature = "park")]
     awake_slots: Vec<u32>,
     /// Storage slots `awake` has: smoltcp walks them all, empty or not, so a set that
     /// grew in a burst is built again once most of it is empty.
@@ -131,6 +133,7 @@ impl Sockets {
             #[cfg(feature = "park")]
             by_tuple: Vec::new(),
             places: Vec::new(),
+            #[cfg(feature = "park")]
             awake_slots: Vec::new(),
             #[cfg(feature = "park")]
             awake_storage: 0,
@@ -139,14 +142,15 @@ impl Sockets {
 
     /// Sockets alive.
     pub(super) fn count(&self) -> usize {
-        self.awake_slots.len() + self.parked_count()
+        #[cfg(feature = "park")]
+        return self.awake_slots.len() + self.parked.len();
+        #[cfg(not(feature = "park"))]
+        self.awake.iter().count()
     }
 
+    #[cfg(all(test, feature = "park"))]
     pub(super) fn parked_count(&self) -> usize {
-        #[cfg(feature = "park")]
-        return self.parked.len();
-        #[cfg(not(feature = "park"))]
-        0
+        self.parked.len()
     }
 
     /// Put `s` in the awake set; ENOMEM if there is no room to note where it is.
@@ -155,6 +159,7 @@ impl Sockets {
         if free.is_none() {
             self.places.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         }
+        #[cfg(feature = "park")]
         self.awake_slots.try_reserve(1).map_err(|_| Errno::ENOMEM)?;
         let slot = free.unwrap_or(self.places.len());
         if free.is_none() {
@@ -167,9 +172,9 @@ impl Sockets {
     fn put_awake(&mut self, slot: u32, s: Socket<'static>) {
         let h = self.awake.add(s);
         self.places[slot as usize] = Place::Awake(h);
-        self.awake_slots.push(slot);
         #[cfg(feature = "park")]
         {
+            self.awake_slots.push(slot);
             self.awake_storage = self.awake_storage.max(self.awake_slots.len());
         }
     }
@@ -248,6 +253,7 @@ impl Sockets {
             Place::Free => return,
             Place::Awake(h) => {
                 self.awake.remove(h);
+                #[cfg(feature = "park")]
                 if let Some(at) = self.awake_slots.iter().position(|&s| s == slot) {
                     self.awake_slots.swap_remove(at);
                 }
@@ -263,10 +269,11 @@ impl Sockets {
     /// Every socket, awake or parked.
     pub(super) fn iter(&self) -> impl Iterator<Item = (u32, &Socket<'static>)> {
         let awake = self
-            .awake_slots
+            .places
             .iter()
-            .filter_map(|&slot| match self.place(slot) {
-                Place::Awake(h) => Some((slot, self.awake.get::<Socket<'static>>(h))),
+            .enumerate()
+            .filter_map(|(slot, p)| match p {
+                Place::Awake(h) => Some((slot as u32, self.awake.get::<Socket<'static>>(*h))),
                 _ => None,
             });
         #[cfg(feature = "park")]

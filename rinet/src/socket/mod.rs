@@ -302,6 +302,7 @@ struct Slot {
     gen: u16,
     sock: Option<Sock>,
     /// The slot is in `SocketTable::visits`.
+    #[cfg(feature = "park")]
     listed: bool,
 }
 
@@ -331,7 +332,11 @@ pub struct SocketTable {
     /// The slots a run that does not walk all looks at: every socket but the established
     /// connections nothing touched since a report looked at them, so that idle
     /// connections cost a run nothing, not even a look at their slot. Freed slots and
-    /// settled connections leave it at the end of a report (`prune_visits`).
+    /// settled connections leave it at the end of a report (`prune_visits`). Only with
+    /// `park` (CONFIG_RINET_IDLE_PARKING), which takes idle connections out of the
+    /// engine's walks as well: without it a run looks at every slot, which costs nothing
+    /// worth the list's code on a board with a handful of sockets.
+    #[cfg(feature = "park")]
     visits: Vec<u16>,
 }
 
@@ -350,6 +355,7 @@ impl SocketTable {
             kick: false,
             syn_full_since: None,
             syn_acks: syn_ack::SynAcks::default(),
+            #[cfg(feature = "park")]
             visits: Vec::new(),
         }
     }
@@ -401,6 +407,11 @@ impl SocketTable {
     }
 
     /// Put slot `i` in the visits (once).
+    #[cfg(not(feature = "park"))]
+    fn list(&mut self, _: usize) {}
+
+    /// Put slot `i` in the visits (once).
+    #[cfg(feature = "park")]
     fn list(&mut self, i: usize) {
         if let Some(slot) = self.slots.get_mut(i) {
             if !slot.listed && self.visits.try_reserve(1).is_ok() {
@@ -412,15 +423,26 @@ impl SocketTable {
 
     /// The slots listed for a run (see `visits`), in the order they were listed.
     pub(crate) fn visit_count(&self) -> usize {
-        self.visits.len()
+        #[cfg(feature = "park")]
+        return self.visits.len();
+        #[cfg(not(feature = "park"))]
+        self.slots.len()
     }
 
     /// The socket listed `n`th for a run, if its slot is live.
     pub(crate) fn visit_at(&self, n: usize) -> Option<SocketId> {
-        self.id_at(usize::from(*self.visits.get(n)?))
+        #[cfg(feature = "park")]
+        return self.id_at(usize::from(*self.visits.get(n)?));
+        #[cfg(not(feature = "park"))]
+        self.id_at(n)
     }
 
     /// After a report: drop freed slots and settled connections from the visits.
+    #[cfg(not(feature = "park"))]
+    pub(crate) fn prune_visits(&mut self) {}
+
+    /// After a report: drop freed slots and settled connections from the visits.
+    #[cfg(feature = "park")]
     pub(crate) fn prune_visits(&mut self) {
         let mut visits = core::mem::take(&mut self.visits);
         visits.retain(|&i| {
@@ -483,6 +505,7 @@ impl SocketTable {
                 self.slots.push(Slot {
                     gen: 0,
                     sock: None,
+                    #[cfg(feature = "park")]
                     listed: false,
                 });
                 self.slots.len() - 1
@@ -491,6 +514,7 @@ impl SocketTable {
         };
         // A new socket is visited from its first run: a slot that cannot be listed is
         // not used.
+        #[cfg(feature = "park")]
         if !self.slots[index].listed {
             self.visits.try_reserve(1).map_err(|_| Errno::ENOBUFS)?;
         }
@@ -1444,24 +1468,36 @@ mod tests {
         }
         assert!(!t.needs_visit(accepted));
         assert!(t.needs_visit(connecting) && t.needs_visit(udp));
-        // Nor is its slot listed for a run once the report is done.
+        // With `park`, nor is its slot listed for a run once the report is done; without,
+        // a run looks at every slot.
         let listed = |t: &SocketTable| -> Vec<SocketId> {
             (0..t.visit_count()).filter_map(|n| t.visit_at(n)).collect()
         };
+        let listing = |expected: &[SocketId]| -> Vec<SocketId> {
+            if cfg!(feature = "park") {
+                expected.to_vec()
+            } else {
+                all.to_vec()
+            }
+        };
         assert_eq!(listed(&t), all);
         t.prune_visits();
-        assert_eq!(listed(&t), [connecting, udp]);
+        assert_eq!(listed(&t), listing(&[connecting, udp]));
         t.touch(accepted);
         assert!(t.needs_visit(accepted));
         t.touch(accepted);
-        assert_eq!(listed(&t), [connecting, udp, accepted], "listed once");
+        assert_eq!(
+            listed(&t),
+            listing(&[connecting, udp, accepted]),
+            "listed once"
+        );
         t.settled(accepted);
         t.prune_visits();
         // A segment from its peer touches it too.
         let none = Endpoint::default();
         assert_eq!(t.note_heard((none, none), false, 5), None);
         assert!(t.needs_visit(accepted));
-        assert_eq!(listed(&t), [connecting, udp, accepted]);
+        assert_eq!(listed(&t), listing(&[connecting, udp, accepted]));
         t.settled(accepted);
         t.walk_all = true;
         assert!(t.needs_visit(accepted));
