@@ -314,9 +314,35 @@ impl Host {
         check(unsafe { rinet_connect(self.st, s, sa.as_ptr(), sa.len()) })
     }
 
+    /// `send(2)`: a datagram whole (`rinet_send`), or, when the socket is a stream
+    /// (`rinet_send` refuses it with EOPNOTSUPP; this API keeps no socket types), stream
+    /// data pulled by the stack from `data` as the kernel's glue has it pull from the
+    /// caller's iov (`rinet_send_from`).
     pub fn send(&mut self, s: Sock, data: &[u8]) -> Result<usize, Errno> {
         // SAFETY: as above.
-        check_len(unsafe { rinet_send(self.st, s, data.as_ptr(), data.len(), std::ptr::null(), 0) })
+        match check_len(unsafe {
+            rinet_send(self.st, s, data.as_ptr(), data.len(), std::ptr::null(), 0)
+        }) {
+            Err(Errno::EOPNOTSUPP) => self.send_stream(s, data),
+            r => r,
+        }
+    }
+
+    fn send_stream(&mut self, s: Sock, data: &[u8]) -> Result<usize, Errno> {
+        /// Copies from the slice behind `ctx`, from where the last call stopped.
+        unsafe extern "C" fn copy(ctx: *mut c_void, dst: *mut u8, n: usize) -> usize {
+            // SAFETY: `ctx` is `send_stream`'s `rest`, alive for the call.
+            let rest = unsafe { &mut *(ctx as *mut &[u8]) };
+            let n = n.min(rest.len());
+            // SAFETY: the stack hands `dst` valid for `n` bytes.
+            unsafe { std::ptr::copy_nonoverlapping(rest.as_ptr(), dst, n) };
+            *rest = &rest[n..];
+            n
+        }
+        let mut rest = data;
+        let ctx = &mut rest as *mut &[u8] as *mut c_void;
+        // SAFETY: as above; `copy` reads `rest`, alive for the call.
+        check_len(unsafe { rinet_send_from(self.st, s, data.len(), copy, ctx) })
     }
 
     pub fn send_to(&mut self, s: Sock, data: &[u8], to: Endpoint) -> Result<usize, Errno> {

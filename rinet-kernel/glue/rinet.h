@@ -132,6 +132,7 @@ int rinet_bind(struct rinet_stack *st, u32 id, const void *sa, size_t len);
 int rinet_connect(struct rinet_stack *st, u32 id, const void *sa, size_t len);
 int rinet_listen(struct rinet_stack *st, u32 id, int backlog);
 int rinet_accept(struct rinet_stack *st, u32 id, u32 *new_id, void *sa_out);
+/* A datagram, whole; a stream socket gets -EOPNOTSUPP (it sends with rinet_send_from). */
 ssize_t rinet_send(struct rinet_stack *st, u32 id, const void *buf, size_t len,
 		   const void *sa, size_t sa_len);
 /*

@@ -36,10 +36,7 @@ fn live_stack() -> Fx {
         let mut sa = [0u8; 16];
         assert_eq!(rinet_accept(st, l, &mut id, sa.as_mut_ptr()), 0);
         let msg = [7u8; 300];
-        assert_eq!(
-            rinet_send(st, id, msg.as_ptr(), msg.len(), std::ptr::null(), 0),
-            300
-        );
+        assert_eq!(send_all_from(st, id, &msg), 300);
         let sa = sockaddr(PEER, 40001);
         let _ = rinet_connect(st, c, sa.as_ptr(), sa.len());
     }

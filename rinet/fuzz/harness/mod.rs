@@ -269,3 +269,35 @@ impl Drop for Fx {
         unsafe { rinet_stack_free(self.st) };
     }
 }
+
+/// What `rinet_send_from`'s fill callback copies from, and how much it gives before it
+/// stops short.
+pub struct Source<'a> {
+    pub data: &'a [u8],
+    pub budget: usize,
+}
+
+pub unsafe extern "C" fn fill(ctx: *mut std::ffi::c_void, dst: *mut u8, n: usize) -> usize {
+    let src = unsafe { &mut *(ctx as *mut Source) };
+    assert!(n <= src.data.len(), "asked for more than the send's length");
+    let give = n.min(src.budget);
+    unsafe { std::ptr::copy_nonoverlapping(src.data.as_ptr(), dst, give) };
+    src.data = &src.data[give..];
+    src.budget -= give;
+    give
+}
+
+/// A stream send of all of `data` as the kernel makes it (`rinet_send_from`, the fill
+/// copying from the caller's buffer): the bytes taken or -errno.
+///
+/// # Safety
+/// `st` is a live stack.
+pub unsafe fn send_all_from(st: *mut RinetStack, id: u32, data: &[u8]) -> isize {
+    let mut src = Source {
+        data,
+        budget: data.len(),
+    };
+    let ctx = &mut src as *mut Source as *mut c_void;
+    // SAFETY: the caller's `st`; `fill` reads `src`, alive for the call.
+    unsafe { rinet_send_from(st, id, data.len(), fill, ctx) }
+}

@@ -45,6 +45,23 @@ impl<P: Platform> Stack<P> {
         r
     }
 
+    /// `sendto(2)` of one datagram, whole (UDP, raw): EOPNOTSUPP for a stream socket,
+    /// whose sends go through [`Stack::send_stream_with`].
+    pub fn send_datagram(
+        &mut self,
+        id: SocketId,
+        data: &[u8],
+        to: Option<Endpoint>,
+    ) -> SysResult<usize> {
+        self.now = self.platform.now_us();
+        let r = match self.sock(id)?.proto {
+            Proto::Tcp(_) => Err(Errno::EOPNOTSUPP),
+            Proto::Udp(_) | Proto::Raw(_) => self.dgram_send(id, data, to),
+        };
+        self.seen_by_user(id);
+        r
+    }
+
     /// `send(2)` on a stream socket of up to `len` bytes that `fill` copies straight into
     /// the send buffer (from a caller's iov in the kernel: no bounce buffer). `fill`
     /// returns how many bytes it wrote; fewer than asked ends the call. EOPNOTSUPP for a
