@@ -257,7 +257,8 @@ pub fn patches() -> Result<Vec<PathBuf>> {
 
 const TARBALL: &str = "/usr/src/linux-source-6.12.tar.xz";
 
-fn hash_files(paths: &[PathBuf]) -> Result<String> {
+/// A short identity of the files' contents (not their paths).
+pub(crate) fn hash_files(paths: &[PathBuf]) -> Result<String> {
     let mut args: Vec<&str> = vec![];
     let strs: Vec<String> = paths
         .iter()

@@ -205,6 +205,91 @@ pub fn vendored_cargo_home() -> Result<PathBuf> {
     Ok(home)
 }
 
+/// Where rinet's patches to crates live: one directory per crate, `NAME-VERSION/`, whose
+/// `.patch` files `place-in-tree.sh` applies, in name order, to the vendored crate that
+/// the kernels build (the recipe's and the host tool's alike).
+pub const CRATE_PATCHES: &str = "rinet-kernel/patches";
+
+/// Each patched crate (name, directory) as the kernels build it: the recipe's crate,
+/// checked against its sha256, unpacked afresh into a directory named after the patch
+/// set, with the patches applied. For the host's tests, so that they run the smoltcp the
+/// kernels run (see `cargo_as_kernels`).
+pub fn patched_crates() -> Result<Vec<(String, PathBuf)>> {
+    let home = vendored_cargo_home()?;
+    let mut out = Vec::new();
+    let mut dirs: Vec<PathBuf> = fs::read_dir(root_dir().join(CRATE_PATCHES))?
+        .into_iter()
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    for dir in dirs {
+        let crate_dir = dir
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        let Some((name, _)) = crate_dir.rsplit_once('-') else {
+            bail!("{}: not NAME-VERSION", dir.display());
+        };
+        let mut patches: Vec<PathBuf> = fs::read_dir(&dir)?
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|x| x == "patch"))
+            .collect();
+        patches.sort();
+        let id = crate::kernel::hash_files(&patches)?;
+        let base = cache_dir().join("patched-crates").join(&id);
+        let unpacked = base.join(&crate_dir);
+        let done = base.join(format!("{crate_dir}.applied"));
+        if !done.exists() {
+            let _ = std::fs::remove_dir_all(&base);
+            fs::create_dir_all(&base)?;
+            let file = cache_dir()
+                .join("downloads")
+                .join(format!("{crate_dir}.crate"));
+            if !home.join("bitbake").join(&crate_dir).exists() || !file.exists() {
+                bail!("{crate_dir}: patched, but not among the recipe's crates ({CRATES_INC})");
+            }
+            let (f, b) = (file.to_string_lossy(), base.to_string_lossy());
+            run("tar", &["xzf", &f, "-C", &b], Path::new("."), &[])?;
+            for p in &patches {
+                let p = p.to_string_lossy();
+                let u = unpacked.to_string_lossy();
+                run(
+                    "patch",
+                    &["-d", &u, "-p1", "-N", "-s", "-i", &p],
+                    Path::new("."),
+                    &[],
+                )?;
+            }
+            fs::write(&done, "")?;
+        }
+        out.push((name.to_string(), unpacked));
+    }
+    Ok(out)
+}
+
+/// `cargo ARGS` in the workspace with the patched crates of `patched_crates` in the
+/// place of crates.io's, as the kernels have them, and RINET_KERNEL_SMOLTCP set in the
+/// environment. cargo records a patched crate in
+/// Cargo.lock as a path dependency; the lock file is put back afterwards.
+pub fn cargo_as_kernels(args: &[&str]) -> Result<()> {
+    let root = root_dir();
+    let lock = root.join("Cargo.lock");
+    let saved = fs::read(&lock)?;
+    // Before the subcommand: cargo's own options, never the test binary's.
+    let mut full = Vec::new();
+    for (name, dir) in patched_crates()? {
+        full.push("--config".to_string());
+        full.push(format!("patch.crates-io.{name}.path=\"{}\"", dir.display()));
+    }
+    full.extend(args.iter().map(|a| a.to_string()));
+    let refs: Vec<&str> = full.iter().map(String::as_str).collect();
+    // Tests that hold the patched TCP to tighter bounds look for this.
+    let r = run("cargo", &refs, &root, &[("RINET_KERNEL_SMOLTCP", "1")]);
+    fs::write(&lock, saved)?;
+    r
+}
+
 /// The environment in which `make` builds a rinet kernel: what the kernel recipe gives
 /// the same Makefile (rinet-kernel/glue/Makefile reads RINET_CARGO_FLAGS; cargo and rustc
 /// are rustup's proxies, held to the pinned version).

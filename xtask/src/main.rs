@@ -95,11 +95,14 @@ fn test() -> Result<()> {
     steps.step("fuzzing, 30 s per target");
     fuzz::run_all(30)?;
     steps.step("unit, back-to-back and interop tests");
-    cargo(&["test", "--workspace", "--features", "rinet/ffi"], &root)?;
-    cargo(&["test", "-p", "rinet", "--no-default-features"], &root)?;
+    // With smoltcp as the kernels build it (rinet-kernel/patches): the back-to-back and
+    // interop tests run the TCP the kernels run. A plain `cargo test` builds crates.io's.
+    kernel_rust::cargo_as_kernels(&["test", "--workspace", "--features", "rinet/ffi"])?;
+    kernel_rust::cargo_as_kernels(&["test", "-p", "rinet", "--no-default-features"])?;
     // The workspace's tests build rinet with offload (rinet-host asks for it): every TCP
     // transfer between two stacks goes through the software segmentation and checksums a
-    // device without offload gets. Here without, as the ARMv7-M kernels build it.
+    // device without offload gets. Here without, as the ARMv7-M kernels build it, and
+    // against crates.io's smoltcp, as a plain `cargo test` builds it.
     cargo(&["test", "-p", "rinet", "--features", "ffi"], &root)?;
     // The STM32F429 board kernel (ARMv7-M, XIP): it builds and fits the board's flash.
     steps.step("the STM32F429 kernel: build, flash fit, size gates");
@@ -236,6 +239,13 @@ enum Cmd {
     Stm32Checks,
     /// Build the ARMv7-M busybox (the distro layer's configuration) and print its path.
     NommuBusybox,
+    /// Run cargo in the workspace with smoltcp as the kernels build it (with
+    /// rinet-kernel/patches), as the test command runs the host's tests; for example
+    /// `cargo xtask cargo-as-kernels test -p rinet --features ffi`.
+    CargoAsKernels {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        args: Vec<String>,
+    },
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -295,6 +305,9 @@ fn run_cmd(cmd: Cmd) -> Result<()> {
         Cmd::GalileoChecks => abi::check_galileo(),
         Cmd::Stm32Checks => size_table::check_stm32().and_then(size_table::check_rinet_objects),
         Cmd::NommuBusybox => nommu_busybox::build().map(print),
+        Cmd::CargoAsKernels { args } => {
+            kernel_rust::cargo_as_kernels(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        }
         Cmd::GuestTest {
             arch, inet: true, ..
         } => guest::run_all(&[], &[arch.into()]),
