@@ -270,8 +270,8 @@ pub fn patched_crates() -> Result<Vec<(String, PathBuf)>> {
 
 /// `cargo ARGS` in the workspace with the patched crates of `patched_crates` in the
 /// place of crates.io's, as the kernels have them, and RINET_KERNEL_SMOLTCP set in the
-/// environment. cargo records a patched crate in
-/// Cargo.lock as a path dependency; the lock file is put back afterwards.
+/// environment. cargo records a patched crate in Cargo.lock as a path dependency; the
+/// lock file is put back afterwards.
 pub fn cargo_as_kernels(args: &[&str]) -> Result<()> {
     let root = root_dir();
     let lock = root.join("Cargo.lock");
