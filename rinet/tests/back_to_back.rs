@@ -747,6 +747,15 @@ fn transfer_rest(net: &mut Net, c: SocketId, s: SocketId, data: &[u8], mut sent:
 #[test]
 fn loss_recovery_repairs_several_losses_in_a_window() {
     let kernels = std::env::var_os("RINET_KERNEL_SMOLTCP").is_some();
+    if cfg!(feature = "offload") && !kernels {
+        // crates.io's smoltcp times an offloaded segment's RTT by its last piece, so at
+        // 10% loss it takes no sample and backs off to 60 s (what patch 0002 fixes): the
+        // transfer stalls. Only the kernels' smoltcp is held to this with offload.
+        println!(
+            "skipped: offload on crates.io's smoltcp (run it with cargo xtask cargo-as-kernels)"
+        );
+        return;
+    }
     for seed in [1, 2, 3] {
         let mut net = Net::new();
         let (c, s) = connected(&mut net, 80);
