@@ -204,7 +204,7 @@ impl Run {
                         let r = unsafe {
                             rinet_send(st, self.id(s), buf.as_ptr(), buf.len(), std::ptr::null(), 0)
                         };
-                        if r == -95 {
+                        if r == -(rinet::Errno::EOPNOTSUPP.0 as isize) {
                             unsafe { send_all_from(st, self.id(s), &buf) }
                         } else {
                             r

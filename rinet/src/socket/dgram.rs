@@ -36,13 +36,12 @@ fn any_means_this_host(dst: Endpoint, bound: Ipv4) -> Endpoint {
 impl<P: Platform> Stack<P> {
     /// `sendto(2)`/`send(2)`: `to` is ignored on a connected stream, as Linux does.
     pub fn send(&mut self, id: SocketId, data: &[u8], to: Option<Endpoint>) -> SysResult<usize> {
-        self.now = self.platform.now_us();
-        let r = match self.sock(id)?.proto {
-            Proto::Tcp(_) => self.tcp_send(id, data),
-            Proto::Udp(_) | Proto::Raw(_) => self.dgram_send(id, data, to),
-        };
-        self.seen_by_user(id);
-        r
+        match self.sock(id)?.proto {
+            Proto::Tcp(_) => {
+                self.send_stream_with(id, data.len(), &mut crate::engine::copy_from(data))
+            }
+            Proto::Udp(_) | Proto::Raw(_) => self.send_datagram(id, data, to),
+        }
     }
 
     /// `sendto(2)` of one datagram, whole (UDP, raw): EOPNOTSUPP for a stream socket,

@@ -185,11 +185,6 @@ impl<P: Platform> Stack<P> {
         Err(Errno::EINPROGRESS)
     }
 
-    /// TCP send: as much of `data` as fits now, EAGAIN if nothing fits.
-    pub(crate) fn tcp_send(&mut self, id: SocketId, data: &[u8]) -> SysResult<usize> {
-        self.tcp_send_with(id, data.len(), &mut crate::engine::copy_from(data))
-    }
-
     /// TCP send of up to `len` bytes that `fill` copies straight into the send ring (see
     /// `Engine::tcp_send_with`): EAGAIN when the ring had no room, or `fill` gave none.
     pub(crate) fn tcp_send_with(
