@@ -5,6 +5,10 @@
 //! then mutates for the time given; what it finds new goes to a scratch corpus under the
 //! cache, a crash to `artifacts/` there. Both need a nightly toolchain (sanitizer
 //! coverage), pinned here, and cargo-fuzz; both are installed when missing.
+//!
+//! The fuzzers link smoltcp as the kernels do, with the recipe's build-time patches
+//! (`kernel_rust::patched_crates`): cargo reads the patch from a configuration file in a
+//! directory under the cache, which is where cargo-fuzz runs.
 
 use crate::util::fs;
 use crate::util::CommandExt;
@@ -49,13 +53,60 @@ pub struct Outcome {
     pub seconds: u64,
 }
 
+/// Which sanitizer the fuzzers are built with.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Sanitizer {
+    /// AddressSanitizer: catches a bad access in the C ABI's unsafe code.
+    Address,
+    /// None: about four times the executions per second, for long campaigns; replay
+    /// what they find with `Address` afterwards.
+    None,
+}
+
+/// A directory whose `.cargo/config.toml` puts the kernels' patched crates in the
+/// place of crates.io's (cargo reads configuration from where it runs, not from the
+/// manifest's directory).
+fn as_kernels_dir(work: &Path) -> Result<PathBuf> {
+    let dir = work.join("as-kernels");
+    let mut config =
+        String::from("# Written by cargo xtask fuzz: the kernels' crates.\n[patch.crates-io]\n");
+    for (name, path) in crate::kernel_rust::patched_crates()? {
+        config.push_str(&format!("{name} = {{ path = \"{}\" }}\n", path.display()));
+    }
+    fs::create_dir_all(dir.join(".cargo"))?;
+    fs::write(dir.join(".cargo/config.toml"), config)?;
+    Ok(dir)
+}
+
 /// Replay each target's committed corpus, then fuzz it for `seconds`; fails on a crash.
-pub fn run_all(seconds: u64) -> Result<Vec<Outcome>> {
+pub fn run_all(seconds: u64, sanitizer: Sanitizer) -> Result<Vec<Outcome>> {
     ensure_tools()?;
     let dir = root_dir().join("rinet/fuzz");
     let work = cache_dir().join("fuzz");
-    let target_dir = work.join("target");
     let toolchain = format!("+{NIGHTLY}");
+    let cwd = as_kernels_dir(&work)?;
+    // cargo records the patched crate in the lock file as a path: put it back.
+    let lock = dir.join("Cargo.lock");
+    let saved = fs::read(&lock)?;
+    let r = fuzz_each(&dir, &work, &cwd, &toolchain, seconds, sanitizer);
+    fs::write(&lock, saved)?;
+    r
+}
+
+fn fuzz_each(
+    dir: &Path,
+    work: &Path,
+    cwd: &Path,
+    toolchain: &str,
+    seconds: u64,
+    sanitizer: Sanitizer,
+) -> Result<Vec<Outcome>> {
+    let target_dir = work.join("target");
+    let fuzz_dir = dir.to_string_lossy();
+    let sanitizer = match sanitizer {
+        Sanitizer::Address => "address",
+        Sanitizer::None => "none",
+    };
     let mut outcomes = Vec::new();
     for target in TARGETS {
         let scratch = work.join("corpus").join(target);
@@ -67,11 +118,15 @@ pub fn run_all(seconds: u64) -> Result<Vec<Outcome>> {
         let prefix = format!("-artifact_prefix={}/", artifacts.display());
         let time = format!("-max_total_time={seconds}");
         let args = [
-            toolchain.as_str(),
+            toolchain,
             "fuzz",
             "run",
+            "--fuzz-dir",
+            &fuzz_dir,
             "-O",
             "-a",
+            "-s",
+            sanitizer,
             target,
             &scratch.to_string_lossy(),
             &committed.to_string_lossy(),
@@ -83,7 +138,7 @@ pub fn run_all(seconds: u64) -> Result<Vec<Outcome>> {
         eprintln!("+ cargo {}", args.join(" "));
         let out = Command::new("cargo")
             .args(args)
-            .current_dir(&dir)
+            .current_dir(cwd)
             .env("CARGO_TARGET_DIR", &target_dir)
             .output_ctx()?;
         let log = String::from_utf8_lossy(&out.stderr);
