@@ -25,6 +25,9 @@ pub mod stack;
 pub mod stats;
 pub mod wire;
 
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
+
 #[cfg(feature = "ffi")]
 pub mod ffi;
 

@@ -705,23 +705,14 @@ impl SocketTable {
         probed
     }
 
-    /// Our SYN for `local`-`remote` left with sequence number `seq`.
-    pub(crate) fn note_syn(&mut self, local: Endpoint, remote: Endpoint, seq: u32) {
-        if let Some(c) = self
-            .conns_mut()
-            .find(|c| c.local == local && c.remote == remote)
-        {
-            c.isn = Some(seq);
-        }
-    }
-
-    /// A data segment left: true if it is a retransmission.
+    /// A segment taking `len` sequence numbers from `seq` left (`syn`: our SYN, whose
+    /// number ICMP errors quote): true if it is a retransmission.
     pub(crate) fn note_sent(
         &mut self,
-        local: Endpoint,
-        remote: Endpoint,
+        (local, remote): (Endpoint, Endpoint),
         seq: u32,
         len: u32,
+        syn: bool,
     ) -> bool {
         let end = seq.wrapping_add(len);
         let bump = |m: &mut Option<u32>| match *m {
@@ -735,6 +726,9 @@ impl SocketTable {
             .conns_mut()
             .find(|c| c.local == local && c.remote == remote)
         {
+            if syn {
+                c.isn = Some(seq);
+            }
             return bump(&mut c.snd_max);
         }
         if let Some(o) = self

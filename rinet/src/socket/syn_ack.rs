@@ -35,11 +35,19 @@ pub struct SynAcks<const N: usize> {
 
 impl<const N: usize> SynAcks<N> {
     /// Our SYN-ACK for `local`-`remote`, acknowledging `ack`, left as `packet` (perhaps
-    /// sent again from here).
-    pub(crate) fn note(&mut self, (local, remote): (Endpoint, Endpoint), ack: u32, packet: &[u8]) {
+    /// sent again from here). True if it is a retransmission: one answering the same SYN
+    /// left before.
+    pub(crate) fn note(
+        &mut self,
+        (local, remote): (Endpoint, Endpoint),
+        ack: u32,
+        packet: &[u8],
+    ) -> bool {
         let ends = (local, remote);
+        let found = self.entries.iter().position(|e| e.ends == ends);
+        let again = found.is_some_and(|i| self.entries[i].ack == ack);
         if packet.len() > SYN_ACK_MAX {
-            return;
+            return again;
         }
         // Sent again by the stack, not the engine: with offload, the copy needs the
         // checksum the device would have filled in.
@@ -52,12 +60,12 @@ impl<const N: usize> SynAcks<N> {
         };
         #[cfg(feature = "offload")]
         let packet = &filled[..packet.len()];
-        let at = match self.entries.iter().position(|e| e.ends == ends) {
-            Some(i) if self.entries[i].packet[..self.entries[i].len] == *packet => return,
+        let at = match found {
+            Some(i) if self.entries[i].packet[..self.entries[i].len] == *packet => return again,
             Some(i) => i,
             None if self.entries.len() < N => {
                 if self.entries.try_reserve(1).is_err() {
-                    return;
+                    return again;
                 }
                 self.entries.push(Entry {
                     ends,
@@ -80,6 +88,7 @@ impl<const N: usize> SynAcks<N> {
         e.packet[..packet.len()].copy_from_slice(packet);
         e.len = packet.len();
         e.resent_at = None;
+        again
     }
 
     /// The SYN-ACK to send again (a copy, and its length) for a SYN with sequence number
@@ -164,10 +173,10 @@ mod tests {
         let mut t = SynAcks::<CAP>::default();
         let e = ends(4000);
         let sent = syn_ack(4000, u32::MAX);
-        t.note(e, 0, &sent);
+        assert!(!t.note(e, 0, &sent), "the first is no retransmission");
         assert_eq!(again(&mut t, e, u32::MAX, 1_000_000), Some(sent.clone()));
-        // The copy sent again is seen leaving like any other.
-        t.note(e, 0, &sent);
+        // The copy sent again is seen leaving like any other, as a retransmission.
+        assert!(t.note(e, 0, &sent));
         assert_eq!(again(&mut t, e, u32::MAX, 1_400_000), None);
         assert_eq!(again(&mut t, e, u32::MAX, 1_500_000), Some(sent));
     }
@@ -177,7 +186,9 @@ mod tests {
         let mut t = SynAcks::<CAP>::default();
         let e = ends(4000);
         t.note(e, 11, &syn_ack(4000, 10));
-        assert_eq!(again(&mut t, e, 11, 0), None);
+        // The answer to a new SYN from the same port is a new SYN-ACK.
+        assert!(!t.note(e, 12, &syn_ack(4000, 11)));
+        assert_eq!(again(&mut t, e, 12, 0), None);
         assert_eq!(again(&mut t, (e.0, ends(4001).1), 10, 0), None);
         t.forget(e.0, e.1);
         assert_eq!(again(&mut t, e, 10, 0), None);
