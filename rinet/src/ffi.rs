@@ -1009,3 +1009,125 @@ pub extern "C" fn rinet_drop_name(reason: u32) -> *const core::ffi::c_char {
         .get(reason as usize)
         .map_or(core::ptr::null(), |n| n.as_ptr())
 }
+
+#[cfg(test)]
+mod tests {
+    //! The C ABI's answers to bad pointers, lengths and arguments: an errno, never a read
+    //! or a write through them. Where Linux has the same case, its errno (as the host's
+    //! own stack gave it).
+    use super::*;
+    use crate::socket::{SOCK_DGRAM, SOCK_STREAM};
+
+    unsafe extern "C" fn now_us(_: *mut c_void) -> u64 {
+        1_000_000
+    }
+    unsafe extern "C" fn transmit(_: *mut c_void, _: u32, _: *const u8, _: usize) {}
+    unsafe extern "C" fn wake(_: *mut c_void, _: u32, _: u32) {}
+    unsafe extern "C" fn error(_: *mut c_void, _: u32, _: i32) {}
+    unsafe extern "C" fn set_timer(_: *mut c_void, _: *const u64) {}
+
+    struct Owned(*mut RinetStack);
+
+    impl Drop for Owned {
+        fn drop(&mut self) {
+            // SAFETY: made by rinet_stack_new, freed once.
+            unsafe { rinet_stack_free(self.0) };
+        }
+    }
+
+    fn new_stack() -> Owned {
+        let ops = RinetOps {
+            ctx: core::ptr::null_mut(),
+            now_us,
+            transmit,
+            transmit_tcp: None,
+            wake,
+            error,
+            set_timer,
+            seed: 1,
+        };
+        // SAFETY: the callbacks are plain functions; NULL asks for the default config.
+        let st = unsafe { rinet_stack_new(&ops, core::ptr::null()) };
+        assert!(!st.is_null());
+        Owned(st)
+    }
+
+    fn socket(st: *mut RinetStack, ty: i32, proto: i32) -> Result<u32, i32> {
+        let mut id = 0;
+        // SAFETY: st is live, id writable.
+        match unsafe { rinet_socket(st, ty, proto, &mut id) } {
+            0 => Ok(id),
+            e => Err(e),
+        }
+    }
+
+    fn sockaddr(family: u16, port: u16) -> [u8; 16] {
+        let mut sa = [0u8; 16];
+        sa[..2].copy_from_slice(&family.to_ne_bytes());
+        sa[2..4].copy_from_slice(&port.to_be_bytes());
+        sa
+    }
+
+    #[test]
+    fn no_stack_and_no_ops_are_refused() {
+        // SAFETY: NULL is what is being tested.
+        unsafe {
+            assert!(rinet_stack_new(core::ptr::null(), core::ptr::null()).is_null());
+            assert_eq!(rinet_listen(core::ptr::null_mut(), 1, 1), -Errno::EINVAL.0);
+            rinet_stack_free(core::ptr::null_mut());
+        }
+    }
+
+    #[test]
+    fn socket_types_and_protocols_answer_as_linux() {
+        let st = new_stack();
+        assert_eq!(socket(st.0, 5, 0), Err(-Errno::ESOCKTNOSUPPORT.0));
+        assert_eq!(
+            socket(st.0, SOCK_STREAM, 17),
+            Err(-Errno::EPROTONOSUPPORT.0)
+        );
+        assert_eq!(socket(st.0, SOCK_DGRAM, 6), Err(-Errno::EPROTONOSUPPORT.0));
+        assert!(socket(st.0, SOCK_STREAM, 6).is_ok());
+        // SAFETY: a NULL out-pointer, refused before any write.
+        let r = unsafe { rinet_socket(st.0, SOCK_DGRAM, 0, core::ptr::null_mut()) };
+        assert_eq!(r, -Errno::EFAULT.0);
+    }
+
+    #[test]
+    fn bad_addresses_and_buffers_are_errnos() {
+        let st = new_stack();
+        let s = socket(st.0, SOCK_DGRAM, 0).unwrap();
+        let good = sockaddr(2, 7);
+        let v6 = sockaddr(10, 7);
+        let null = core::ptr::null_mut::<u8>();
+        // SAFETY: every pointer is valid for its length, or NULL where that is tested.
+        unsafe {
+            assert_eq!(rinet_bind(st.0, s, null, 16), -Errno::EFAULT.0);
+            assert_eq!(rinet_bind(st.0, s, good.as_ptr(), 8), -Errno::EINVAL.0);
+            assert_eq!(rinet_bind(st.0, s, v6.as_ptr(), 16), -Errno::EAFNOSUPPORT.0);
+            assert_eq!(rinet_connect(st.0, s, good.as_ptr(), 8), -Errno::EINVAL.0);
+            assert_eq!(rinet_bind(st.0, s + 1, good.as_ptr(), 16), -Errno::EBADF.0);
+            assert_eq!(rinet_bind(st.0, s, good.as_ptr(), 16), 0);
+            assert_eq!(rinet_getname(st.0, s, 0, null), -Errno::EFAULT.0);
+            let r = rinet_recv(st.0, s, null, 4, 0, core::ptr::null_mut(), null);
+            assert_eq!(r, -(Errno::EFAULT.0 as isize));
+            assert_eq!(
+                rinet_send(st.0, s, null, 4, good.as_ptr(), 16),
+                -(Errno::EFAULT.0 as isize)
+            );
+            // getsockopt: no length, or a length with no buffer.
+            let (sol_ip, ip_ttl) = (0, 2);
+            let r = rinet_getsockopt(st.0, s, sol_ip, ip_ttl, null, core::ptr::null_mut());
+            assert_eq!(r, -Errno::EFAULT.0);
+            let mut len = 4usize;
+            let r = rinet_getsockopt(st.0, s, sol_ip, ip_ttl, null, &mut len);
+            assert_eq!(r, -Errno::EFAULT.0);
+            let mut ttl = [0u8; 4];
+            assert_eq!(
+                rinet_getsockopt(st.0, s, sol_ip, ip_ttl, ttl.as_mut_ptr(), &mut len),
+                0
+            );
+            assert_eq!((i32::from_ne_bytes(ttl), len), (64, 4));
+        }
+    }
+}

@@ -286,3 +286,77 @@ impl<P: Platform> Stack<P> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each errno here is the one Linux gives for the same call in the same state, as
+    //! the host's own stack answered it (socket calls on loopback from Python).
+    use super::*;
+    use crate::socket::{MSG_PEEK, MSG_TRUNC, SHUT_RD, SOCK_DGRAM};
+    use crate::testing::*;
+
+    fn udp(st: &mut Stack<TestHost>) -> SocketId {
+        st.socket(SOCK_DGRAM, 0).unwrap()
+    }
+
+    #[test]
+    fn calls_without_a_peer_answer_as_linux() {
+        let mut st = stack();
+        let u = udp(&mut st);
+        let mut buf = [0u8; 4];
+        assert_eq!(st.send(u, b"x", None), Err(Errno::EDESTADDRREQ));
+        assert_eq!(st.recv(u, &mut buf, 0).err(), Some(Errno::EAGAIN));
+        assert_eq!(st.listen(u, 1), Err(Errno::EOPNOTSUPP));
+        assert_eq!(st.accept(u).err(), Some(Errno::EOPNOTSUPP));
+        assert_eq!(st.shutdown(u, SHUT_RD), Err(Errno::ENOTCONN));
+        assert_eq!(
+            st.send(u, b"x", Some(Endpoint::new(PEER, 0))),
+            Err(Errno::EINVAL)
+        );
+        let big = alloc::vec![0u8; 65_508];
+        assert_eq!(
+            st.send(u, &big, Some(Endpoint::new(PEER, 9))),
+            Err(Errno::EMSGSIZE)
+        );
+        assert!(take_sent(&mut st).is_empty());
+    }
+
+    #[test]
+    fn a_datagram_is_cut_to_the_buffer_and_the_rest_is_gone() {
+        let mut st = stack();
+        let (r, w) = (udp(&mut st), udp(&mut st));
+        let at = Endpoint::new(US, 7);
+        st.bind(r, at).unwrap();
+        assert_eq!(st.send(w, b"abcdef", Some(at)), Ok(6));
+        assert_eq!(st.send(w, b"gh", Some(at)), Ok(2));
+        advance(&mut st, 1000);
+        // The sender's address is the one its datagram left from, not its wildcard bind.
+        let from = Endpoint::new(US, st.local_endpoint(w).unwrap().port);
+        let mut buf = [0u8; 2];
+        // A peek leaves the datagram where it is.
+        let got = st.recv(r, &mut buf, MSG_PEEK).unwrap();
+        assert_eq!((got.len, got.full_len), (2, 6));
+        // MSG_TRUNC: the datagram's whole length, as Linux returns it.
+        let got = st.recv(r, &mut buf, MSG_TRUNC).unwrap();
+        assert_eq!((got.len, got.full_len, got.from), (2, 6, Some(from)));
+        assert_eq!(&buf, b"ab");
+        let got = st.recv(r, &mut buf, 0).unwrap();
+        assert_eq!((got.len, &buf), (2, b"gh"));
+        assert_eq!(st.recv(r, &mut buf, 0).err(), Some(Errno::EAGAIN));
+    }
+
+    #[test]
+    fn disconnect_forgets_the_peer() {
+        let mut st = stack();
+        let u = udp(&mut st);
+        let peer = Endpoint::new(PEER, 9);
+        st.connect(u, peer).unwrap();
+        assert_eq!(st.remote_endpoint(u), Ok(peer));
+        assert_eq!(st.send(u, b"x", None), Ok(1));
+        st.disconnect(u).unwrap();
+        assert_eq!(st.remote_endpoint(u), Err(Errno::ENOTCONN));
+        assert_eq!(st.send(u, b"x", None), Err(Errno::EDESTADDRREQ));
+        // The bound port stays.
+        assert_ne!(st.local_endpoint(u).unwrap().port, 0);
+    }
+}

@@ -504,3 +504,107 @@ impl<P: Platform> Stack<P> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each errno here is the one Linux gives for the same call in the same state, as
+    //! the host's own stack answered it (socket calls on loopback from Python).
+    use super::*;
+    use crate::socket::{SHUT_RDWR, SHUT_WR, SOCK_STREAM};
+    use crate::testing::*;
+
+    fn tcp(st: &mut Stack<TestHost>) -> SocketId {
+        st.socket(SOCK_STREAM, 0).unwrap()
+    }
+
+    /// A connection from the stack to its own address: (client, accepted).
+    fn connected(st: &mut Stack<TestHost>) -> (SocketId, SocketId) {
+        let l = tcp(st);
+        st.bind(l, Endpoint::new(US, 80)).unwrap();
+        st.listen(l, 4).unwrap();
+        let c = tcp(st);
+        let to = Endpoint::new(US, 80);
+        assert_eq!(st.connect(c, to), Err(Errno::EINPROGRESS));
+        advance(st, 1000);
+        let (a, from) = st.accept(l).unwrap();
+        assert_eq!(Some(from), st.local_endpoint(c).ok());
+        assert_eq!(st.connect(c, to), Err(Errno::EISCONN));
+        (c, a)
+    }
+
+    #[test]
+    fn calls_before_a_connection_answer_as_linux() {
+        let mut st = stack();
+        let s = tcp(&mut st);
+        let mut buf = [0u8; 4];
+        assert_eq!(st.accept(s).err(), Some(Errno::EINVAL));
+        assert_eq!(st.shutdown(s, SHUT_RDWR), Err(Errno::ENOTCONN));
+        assert_eq!(st.send(s, b"x", None), Err(Errno::EPIPE));
+        assert_eq!(st.recv(s, &mut buf, 0).err(), Some(Errno::ENOTCONN));
+        assert_eq!(st.remote_endpoint(s), Err(Errno::ENOTCONN));
+        assert_eq!(st.local_endpoint(s), Ok(Endpoint::default()));
+        // listen() binds an unbound socket to an ephemeral port; again, it changes the
+        // backlog.
+        st.listen(s, 1).unwrap();
+        let port = st.local_endpoint(s).unwrap().port;
+        assert_ne!(port, 0);
+        st.listen(s, 8).unwrap();
+        assert_eq!(st.accept(s).err(), Some(Errno::EAGAIN));
+        assert_eq!(st.connect(s, Endpoint::new(PEER, 80)), Err(Errno::EISCONN));
+        for how in [3, -1] {
+            assert_eq!(st.shutdown(s, how), Err(Errno::EINVAL));
+        }
+        let b = tcp(&mut st);
+        st.bind(b, Endpoint::new(US, 0)).unwrap();
+        assert_eq!(st.bind(b, Endpoint::new(US, 0)), Err(Errno::EINVAL));
+        let d = tcp(&mut st);
+        assert_eq!(st.bind(d, Endpoint::new(US, port)), Err(Errno::EADDRINUSE));
+        assert_eq!(
+            st.connect(d, Endpoint::new(US, 0)),
+            Err(Errno::ECONNREFUSED)
+        );
+        // Nothing of this went on the wire.
+        assert!(take_sent(&mut st).is_empty());
+    }
+
+    #[test]
+    fn a_second_connect_tells_how_the_first_went() {
+        let mut st = stack();
+        let c = tcp(&mut st);
+        let to = Endpoint::new(PEER, 80);
+        assert_eq!(st.connect(c, to), Err(Errno::EINPROGRESS));
+        assert_eq!(st.connect(c, to), Err(Errno::EALREADY));
+        let sent = take_sent(&mut st);
+        let (flags, seq, _) = sent.iter().find_map(|f| tcp_fields(f)).expect("a SYN");
+        assert_eq!(flags, 0x02);
+        let port = st.local_endpoint(c).unwrap().port;
+        let refusal = tcp_frame((PEER, 80), (US, port), 0, seq.wrapping_add(1), 0x14, &[]);
+        st.receive(IF, &refusal);
+        assert_eq!(st.connect(c, to), Err(Errno::ECONNREFUSED));
+        assert_eq!(st.stats.mib.tcp_attempt_fails, 1);
+        // The error is told once; the socket may connect again.
+        assert_eq!(st.connect(c, to), Err(Errno::EINPROGRESS));
+    }
+
+    #[test]
+    fn shutting_writing_ends_the_peers_stream_and_not_its_replies() {
+        let mut st = stack();
+        let (c, a) = connected(&mut st);
+        let mut buf = [0u8; 8];
+        assert_eq!(st.send(c, b"ping", None), Ok(4));
+        st.shutdown(c, SHUT_WR).unwrap();
+        advance(&mut st, 1000);
+        assert_eq!(st.recv(a, &mut buf, 0).unwrap().len, 4);
+        assert_eq!(&buf[..4], b"ping");
+        // End of stream, as often as it is asked.
+        for _ in 0..2 {
+            assert_eq!(st.recv(a, &mut buf, 0).unwrap().len, 0);
+        }
+        assert_eq!(st.send(c, b"more", None), Err(Errno::EPIPE));
+        // The other direction still carries data.
+        assert_eq!(st.send(a, b"pong", None), Ok(4));
+        advance(&mut st, 1000);
+        assert_eq!(st.recv(c, &mut buf, 0).unwrap().len, 4);
+        assert_eq!(&buf[..4], b"pong");
+    }
+}
