@@ -9,14 +9,9 @@ use std::ffi::c_void;
 
 use rinet::addr::write_sockaddr_in;
 use rinet::ffi::*;
-use rinet::wire::{csum_add, csum_fold, ipv4_header};
 use rinet::{Endpoint, Ipv4};
 
-pub const IF: u32 = 2;
-pub const OUR_MAC: [u8; 6] = [2, 0, 0, 0, 0, 2];
-pub const PEER_MAC: [u8; 6] = [2, 0, 0, 0, 0, 1];
-pub const US: Ipv4 = Ipv4::new(10, 0, 0, 2);
-pub const PEER: Ipv4 = Ipv4::new(10, 0, 0, 1);
+pub use rinet::testing::{IF, OUR_MAC, PEER, PEER_MAC, US};
 
 /// The host side of the C ABI.
 #[derive(Default)]
@@ -79,17 +74,7 @@ fn tcp_fields(f: &[u8]) -> Option<(u16, u16, u32, u32, u8, usize)> {
     ))
 }
 
-/// A frame from the peer to us carrying `l4` as IP protocol `proto`.
-pub fn ip_frame(proto: u8, l4: &[u8]) -> Vec<u8> {
-    let mut f = OUR_MAC.to_vec();
-    f.extend_from_slice(&PEER_MAC);
-    f.extend_from_slice(&[8, 0]);
-    f.extend_from_slice(&ipv4_header(PEER, US, proto, 64, l4.len()));
-    f.extend_from_slice(l4);
-    f
-}
-
-/// A TCP segment from the peer, checksum filled in.
+/// A TCP segment from the peer to us, checksum filled in.
 pub fn tcp_frame(
     src_port: u16,
     dst_port: u16,
@@ -98,20 +83,7 @@ pub fn tcp_frame(
     flags: u8,
     data: &[u8],
 ) -> Vec<u8> {
-    let mut t = Vec::with_capacity(20 + data.len());
-    t.extend_from_slice(&src_port.to_be_bytes());
-    t.extend_from_slice(&dst_port.to_be_bytes());
-    t.extend_from_slice(&seq.to_be_bytes());
-    t.extend_from_slice(&ack.to_be_bytes());
-    t.extend_from_slice(&[5 << 4, flags, 0x20, 0, 0, 0, 0, 0]);
-    t.extend_from_slice(data);
-    let mut pseudo = PEER.0.to_vec();
-    pseudo.extend_from_slice(&US.0);
-    pseudo.extend_from_slice(&[0, 6]);
-    pseudo.extend_from_slice(&(t.len() as u16).to_be_bytes());
-    let sum = csum_fold(csum_add(csum_add(0, &pseudo), &t));
-    t[16..18].copy_from_slice(&sum.to_be_bytes());
-    ip_frame(6, &t)
+    rinet::testing::tcp_frame((PEER, src_port), (US, dst_port), seq, ack, flags, data)
 }
 
 pub fn sockaddr(addr: Ipv4, port: u16) -> [u8; 16] {
