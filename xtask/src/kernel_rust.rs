@@ -236,7 +236,7 @@ pub fn patched_crates() -> Result<Vec<(String, PathBuf)>> {
             .filter(|p| p.extension().is_some_and(|x| x == "patch"))
             .collect();
         patches.sort();
-        let id = crate::kernel::hash_files(&patches)?;
+        let id = crate::util::hash_files(&patches)?;
         let base = cache_dir().join("patched-crates").join(&id);
         let unpacked = base.join(&crate_dir);
         let done = base.join(format!("{crate_dir}.applied"));

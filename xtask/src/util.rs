@@ -182,6 +182,33 @@ pub mod fs {
     }
 }
 
+/// A short identity of the files' contents (not their paths).
+pub fn hash_files(paths: &[PathBuf]) -> Result<String> {
+    let mut args: Vec<&str> = vec![];
+    let strs: Vec<String> = paths
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    args.extend(strs.iter().map(String::as_str));
+    let out = output("sha256sum", &args, Path::new("."), &[])?;
+    // Contents only: the same series from another checkout must not rebuild the tree.
+    let sums: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    Ok(output_hash(&sums.join("\n")))
+}
+
+fn output_hash(text: &str) -> String {
+    // FNV-1a over the listing: enough to notice a change.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
