@@ -1,7 +1,7 @@
-//! Datagram user requests (UDP and raw ICMP), and the protocol-independent `send`/`recv`
-//! entry points that dispatch to TCP or here.
+//! Datagram user requests (UDP and raw ICMP): one protocol's code for both, as their
+//! socket semantics are the same (one datagram per call, a peer by connect or per send).
 
-use super::{Proto, SocketId, Tcp, IPPROTO_RAW, MSG_PEEK};
+use super::{Proto, SocketId, IPPROTO_RAW, MSG_PEEK};
 use crate::addr::{Endpoint, Ipv4};
 use crate::engine::ERef;
 use crate::errno::{Errno, SysResult};
@@ -34,76 +34,6 @@ fn any_means_this_host(dst: Endpoint, bound: Ipv4) -> Endpoint {
 }
 
 impl<P: Platform> Stack<P> {
-    /// `sendto(2)`/`send(2)`: `to` is ignored on a connected stream, as Linux does.
-    pub fn send(&mut self, id: SocketId, data: &[u8], to: Option<Endpoint>) -> SysResult<usize> {
-        match self.sock(id)?.proto {
-            Proto::Tcp(_) => {
-                self.send_stream_with(id, data.len(), &mut crate::engine::copy_from(data))
-            }
-            Proto::Udp(_) | Proto::Raw(_) => self.send_datagram(id, data, to),
-        }
-    }
-
-    /// `sendto(2)` of one datagram, whole (UDP, raw): EOPNOTSUPP for a stream socket,
-    /// whose sends go through [`Stack::send_stream_with`].
-    pub fn send_datagram(
-        &mut self,
-        id: SocketId,
-        data: &[u8],
-        to: Option<Endpoint>,
-    ) -> SysResult<usize> {
-        self.now = self.platform.now_us();
-        let r = match self.sock(id)?.proto {
-            Proto::Tcp(_) => Err(Errno::EOPNOTSUPP),
-            Proto::Udp(_) | Proto::Raw(_) => self.dgram_send(id, data, to),
-        };
-        self.seen_by_user(id);
-        r
-    }
-
-    /// `send(2)` on a stream socket of up to `len` bytes that `fill` copies straight into
-    /// the send buffer (from a caller's iov in the kernel: no bounce buffer). `fill`
-    /// returns how many bytes it wrote; fewer than asked ends the call. EOPNOTSUPP for a
-    /// datagram socket.
-    pub fn send_stream_with(
-        &mut self,
-        id: SocketId,
-        len: usize,
-        fill: &mut dyn FnMut(&mut [u8]) -> usize,
-    ) -> SysResult<usize> {
-        self.now = self.platform.now_us();
-        let r = match self.sock(id)?.proto {
-            Proto::Tcp(_) => self.tcp_send_with(id, len, fill),
-            Proto::Udp(_) | Proto::Raw(_) => Err(Errno::EOPNOTSUPP),
-        };
-        self.seen_by_user(id);
-        r
-    }
-
-    /// `recvfrom(2)`/`recv(2)`. `flags` may hold MSG_PEEK.
-    pub fn recv(&mut self, id: SocketId, buf: &mut [u8], flags: u32) -> SysResult<Received> {
-        self.now = self.platform.now_us();
-        let r = match self.sock(id)?.proto {
-            Proto::Tcp(_) => self.tcp_recv(id, buf, flags).map(|n| Received {
-                len: n,
-                full_len: n,
-                from: None,
-            }),
-            Proto::Udp(_) | Proto::Raw(_) => self.dgram_recv(id, buf, flags),
-        };
-        self.seen_by_user(id);
-        r
-    }
-
-    /// After a call that may have lowered the poll mask without running the stack (a
-    /// datagram taken, an error returned): see `forget_fallen`. An error it returned is
-    /// no longer pending for the platform either.
-    pub(crate) fn seen_by_user(&mut self, id: SocketId) {
-        let m = self.current_mask(id);
-        self.forget_fallen(id, m);
-        self.tell_error(id);
-    }
-
     pub(crate) fn dgram_connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {
         let remote = any_means_this_host(remote, self.sock(id)?.local.addr);
         self.route_out(remote.addr, self.sock(id)?.opts.bound_if)?;
@@ -112,18 +42,6 @@ impl<P: Platform> Stack<P> {
         }
         self.sock_mut(id)?.remote = Some(remote);
         Ok(())
-    }
-
-    /// `connect(AF_UNSPEC)` on a datagram socket: forget the peer.
-    pub fn disconnect(&mut self, id: SocketId) -> SysResult<()> {
-        let s = self.sock_mut(id)?;
-        match s.proto {
-            Proto::Tcp(Tcp::Conn(_)) => Err(Errno::EOPNOTSUPP),
-            _ => {
-                s.remote = None;
-                Ok(())
-            }
-        }
     }
 
     /// Make sure a bound UDP socket, or a raw one, has its engine socket.
@@ -151,7 +69,12 @@ impl<P: Platform> Stack<P> {
         Ok(())
     }
 
-    fn dgram_send(&mut self, id: SocketId, data: &[u8], to: Option<Endpoint>) -> SysResult<usize> {
+    pub(crate) fn dgram_send(
+        &mut self,
+        id: SocketId,
+        data: &[u8],
+        to: Option<Endpoint>,
+    ) -> SysResult<usize> {
         let s = self.sock_mut(id)?;
         if let Some(e) = s.err.take() {
             return Err(e);
@@ -222,7 +145,12 @@ impl<P: Platform> Stack<P> {
         }
     }
 
-    fn dgram_recv(&mut self, id: SocketId, buf: &mut [u8], flags: u32) -> SysResult<Received> {
+    pub(crate) fn dgram_recv(
+        &mut self,
+        id: SocketId,
+        buf: &mut [u8],
+        flags: u32,
+    ) -> SysResult<Received> {
         let s = self.sock_mut(id)?;
         let remote = s.remote;
         let udp = match &s.proto {

@@ -21,6 +21,7 @@ use crate::neigh::NEIGHBOR_TIMEOUT_US;
 use crate::stack::{Platform, Stack};
 use crate::wire::DropReason;
 pub use crate::wire::{IPPROTO_ICMP, IPPROTO_IP, IPPROTO_RAW, IPPROTO_TCP, IPPROTO_UDP};
+use dgram::Received;
 pub use opts::Opts;
 use opts::SocketSettings;
 use time_wait::{TimeWait, TimeWaitTable};
@@ -976,6 +977,142 @@ impl<P: Platform> Stack<P> {
             s.reported = mask;
         }
         Ok(id)
+    }
+
+    /// `sendto(2)`/`send(2)`: `to` is ignored on a connected stream, as Linux does.
+    pub fn send(&mut self, id: SocketId, data: &[u8], to: Option<Endpoint>) -> SysResult<usize> {
+        match self.sock(id)?.proto {
+            Proto::Tcp(_) => {
+                self.send_stream_with(id, data.len(), &mut crate::engine::copy_from(data))
+            }
+            Proto::Udp(_) | Proto::Raw(_) => self.send_datagram(id, data, to),
+        }
+    }
+
+    /// `sendto(2)` of one datagram, whole (UDP, raw): EOPNOTSUPP for a stream socket,
+    /// whose sends go through [`Stack::send_stream_with`].
+    pub fn send_datagram(
+        &mut self,
+        id: SocketId,
+        data: &[u8],
+        to: Option<Endpoint>,
+    ) -> SysResult<usize> {
+        self.now = self.platform.now_us();
+        let r = match self.sock(id)?.proto {
+            Proto::Tcp(_) => Err(Errno::EOPNOTSUPP),
+            Proto::Udp(_) | Proto::Raw(_) => self.dgram_send(id, data, to),
+        };
+        self.seen_by_user(id);
+        r
+    }
+
+    /// `send(2)` on a stream socket of up to `len` bytes that `fill` copies straight into
+    /// the send buffer (from a caller's iov in the kernel: no bounce buffer). `fill`
+    /// returns how many bytes it wrote; fewer than asked ends the call. EOPNOTSUPP for a
+    /// datagram socket.
+    pub fn send_stream_with(
+        &mut self,
+        id: SocketId,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> usize,
+    ) -> SysResult<usize> {
+        self.now = self.platform.now_us();
+        let r = match self.sock(id)?.proto {
+            Proto::Tcp(_) => self.tcp_send_with(id, len, fill),
+            Proto::Udp(_) | Proto::Raw(_) => Err(Errno::EOPNOTSUPP),
+        };
+        self.seen_by_user(id);
+        r
+    }
+
+    /// `recvfrom(2)`/`recv(2)`. `flags` may hold MSG_PEEK.
+    pub fn recv(&mut self, id: SocketId, buf: &mut [u8], flags: u32) -> SysResult<Received> {
+        self.now = self.platform.now_us();
+        let r = match self.sock(id)?.proto {
+            Proto::Tcp(_) => self.tcp_recv(id, buf, flags).map(|n| Received {
+                len: n,
+                full_len: n,
+                from: None,
+            }),
+            Proto::Udp(_) | Proto::Raw(_) => self.dgram_recv(id, buf, flags),
+        };
+        self.seen_by_user(id);
+        r
+    }
+
+    /// After a call that may have lowered the poll mask without running the stack (a
+    /// datagram taken, an error returned): see `forget_fallen`. An error it returned is
+    /// no longer pending for the platform either.
+    pub(crate) fn seen_by_user(&mut self, id: SocketId) {
+        let m = self.current_mask(id);
+        self.forget_fallen(id, m);
+        self.tell_error(id);
+    }
+
+    /// `connect(AF_UNSPEC)` on a datagram socket: forget the peer.
+    pub fn disconnect(&mut self, id: SocketId) -> SysResult<()> {
+        let s = self.sock_mut(id)?;
+        match s.proto {
+            Proto::Tcp(Tcp::Conn(_)) => Err(Errno::EOPNOTSUPP),
+            _ => {
+                s.remote = None;
+                Ok(())
+            }
+        }
+    }
+
+    /// `connect(2)`. Starts the handshake and returns EINPROGRESS; the result arrives
+    /// through the poll mask (POLLOUT, or POLLERR with the error in SO_ERROR), and a
+    /// second call returns it (EISCONN once connected).
+    pub fn connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {
+        if self.sock(id)?.is_tcp() {
+            self.tcp_connect(id, remote)
+        } else {
+            self.dgram_connect(id, remote)
+        }
+    }
+
+    /// `shutdown(2)`.
+    pub fn shutdown(&mut self, id: SocketId, how: i32) -> SysResult<()> {
+        if !(SHUT_RD..=SHUT_RDWR).contains(&how) {
+            return Err(Errno::EINVAL);
+        }
+        let (rd, wr) = (how != SHUT_WR, how != SHUT_RD);
+        let s = self.socks.get_mut(id).ok_or(Errno::EBADF)?;
+        match &mut s.proto {
+            Proto::Tcp(Tcp::Listen(_)) => {
+                if rd {
+                    // Linux: SHUT_RD on a listener stops listening and wakes accept().
+                    let old = core::mem::replace(&mut s.proto, Proto::Tcp(Tcp::Idle));
+                    s.shut_rd = true;
+                    s.shut_wr |= wr;
+                    if let Proto::Tcp(Tcp::Listen(l)) = old {
+                        // Reset, not dropped: the peers would wait on them forever.
+                        self.reset_unaccepted(l);
+                    }
+                }
+            }
+            Proto::Tcp(Tcp::Conn(c)) => {
+                let r = c.r;
+                if !c.established {
+                    self.engine.tcp_abort(r);
+                } else if wr && !s.shut_wr {
+                    self.engine.tcp_close(r);
+                }
+                s.shut_rd |= rd;
+                s.shut_wr |= wr;
+            }
+            Proto::Tcp(_) => return Err(Errno::ENOTCONN),
+            Proto::Udp(_) | Proto::Raw(_) => {
+                if s.remote.is_none() {
+                    return Err(Errno::ENOTCONN);
+                }
+                s.shut_rd |= rd;
+                s.shut_wr |= wr;
+            }
+        }
+        self.run_for(id);
+        Ok(())
     }
 
     pub(crate) fn sock(&self, id: SocketId) -> SysResult<&Sock> {

@@ -2,7 +2,7 @@
 //! this layer), send/recv, shutdown, and the bookkeeping that turns engine state changes
 //! into Linux-visible results (ECONNREFUSED, ECONNRESET, ETIMEDOUT, EHOSTUNREACH).
 
-use super::{Conn, Listener, Proto, Sock, SocketId, Tcp, MSG_PEEK, SHUT_RD, SHUT_RDWR, SHUT_WR};
+use super::{Conn, Listener, Proto, Sock, SocketId, Tcp, MSG_PEEK};
 use crate::addr::{Endpoint, Ipv4};
 use crate::engine::{ERef, TcpInfo, TcpState};
 use crate::errno::{Errno, SysResult};
@@ -110,14 +110,10 @@ impl<P: Platform> Stack<P> {
         }
     }
 
-    /// `connect(2)`. Starts the handshake and returns EINPROGRESS; the result arrives
-    /// through the poll mask (POLLOUT, or POLLERR with the error in SO_ERROR), and a
-    /// second call returns it (EISCONN once connected).
-    pub fn connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {
+    /// TCP's `connect`: starts the handshake and returns EINPROGRESS (see
+    /// [`Stack::connect`]).
+    pub(crate) fn tcp_connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {
         let s = self.sock_mut(id)?;
-        if !s.is_tcp() {
-            return self.dgram_connect(id, remote);
-        }
         match tcp_of(s)? {
             Tcp::Listen(_) => return Err(Errno::EISCONN),
             Tcp::Conn(c) if c.established => return Err(Errno::EISCONN),
@@ -257,49 +253,6 @@ impl<P: Platform> Stack<P> {
             return Ok(0);
         }
         Err(Errno::EAGAIN)
-    }
-
-    /// `shutdown(2)`.
-    pub fn shutdown(&mut self, id: SocketId, how: i32) -> SysResult<()> {
-        if !(SHUT_RD..=SHUT_RDWR).contains(&how) {
-            return Err(Errno::EINVAL);
-        }
-        let (rd, wr) = (how != SHUT_WR, how != SHUT_RD);
-        let s = self.socks.get_mut(id).ok_or(Errno::EBADF)?;
-        match &mut s.proto {
-            Proto::Tcp(Tcp::Listen(_)) => {
-                if rd {
-                    // Linux: SHUT_RD on a listener stops listening and wakes accept().
-                    let old = core::mem::replace(&mut s.proto, Proto::Tcp(Tcp::Idle));
-                    s.shut_rd = true;
-                    s.shut_wr |= wr;
-                    if let Proto::Tcp(Tcp::Listen(l)) = old {
-                        // Reset, not dropped: the peers would wait on them forever.
-                        self.reset_unaccepted(l);
-                    }
-                }
-            }
-            Proto::Tcp(Tcp::Conn(c)) => {
-                let r = c.r;
-                if !c.established {
-                    self.engine.tcp_abort(r);
-                } else if wr && !s.shut_wr {
-                    self.engine.tcp_close(r);
-                }
-                s.shut_rd |= rd;
-                s.shut_wr |= wr;
-            }
-            Proto::Tcp(_) => return Err(Errno::ENOTCONN),
-            Proto::Udp(_) | Proto::Raw(_) => {
-                if s.remote.is_none() {
-                    return Err(Errno::ENOTCONN);
-                }
-                s.shut_rd |= rd;
-                s.shut_wr |= wr;
-            }
-        }
-        self.run_for(id);
-        Ok(())
     }
 
     /// A read took data from `id`'s receive queue (`info`: as it was before). If the
