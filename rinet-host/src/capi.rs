@@ -273,7 +273,7 @@ impl Host {
 
     pub fn stats(&self) -> &rinet::stats::Stats {
         // SAFETY: st is live; a shared borrow while no call is in progress.
-        unsafe { &(*self.st).stats }
+        unsafe { (*self.st).stats() }
     }
 
     /// Sockets the engine holds, each with its buffers.

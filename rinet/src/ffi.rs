@@ -995,8 +995,8 @@ pub unsafe extern "C" fn rinet_snmp(st: *mut RinetStack, out: *mut RinetSnmp) ->
                 i.proto == crate::wire::IPPROTO_TCP && open.contains(&i.state)
             })
             .count() as u64;
-        s.stats.mib.tcp_curr_estab = estab;
-        *o = s.stats.mib.clone();
+        s.core.stats.mib.tcp_curr_estab = estab;
+        *o = s.core.stats.mib.clone();
         Ok(())
     })())
 }

@@ -19,6 +19,7 @@ pub mod errno;
 pub mod neigh;
 #[cfg(feature = "offload")]
 pub mod offload;
+pub mod platform;
 pub mod route;
 pub mod socket;
 pub mod stack;

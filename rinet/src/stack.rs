@@ -9,74 +9,18 @@
 
 use alloc::vec::Vec;
 
+use crate::addr::Endpoint;
 use crate::addr::{Cidr, Ipv4};
 use crate::engine::{Engine, Sink, TcpState, HEADROOM};
 use crate::errno::{Errno, SysResult};
 use crate::neigh::{Neighbor, Neighbors};
 use crate::route::{Route, RouteTable};
 use crate::socket::time_wait::{Segment, Verdict};
-use crate::socket::{Proto, SocketId, SocketTable, Tcp};
+use crate::socket::{Core, Proto, SockInfo, SocketId, SocketTable, Tcp};
 use crate::stats::Stats;
 use crate::wire::{self, DropReason, Frame, Ipv4Info, Transport};
 
-/// What the stack needs from its host (the kernel glue, or the user-space runner).
-pub trait Platform {
-    /// Monotonic time in microseconds.
-    fn now_us(&mut self) -> u64;
-    /// Put a complete link-layer frame on interface `ifindex`.
-    fn transmit(&mut self, ifindex: u32, frame: &[u8]);
-    /// Put a TCP/IPv4 frame whose TCP checksum field holds the pseudo-header sum on
-    /// interface `ifindex`, for the device to finish the checksum and, when `mss` is not
-    /// 0, to cut the segment into segments of `mss` payload bytes. False when the device
-    /// cannot: the stack then does both in software and calls [`Platform::transmit`].
-    #[cfg(feature = "offload")]
-    fn transmit_tcp(&mut self, _ifindex: u32, _frame: &[u8], _mss: u16) -> bool {
-        false
-    }
-    /// Whether TCP segments of many MSS are worth building: true where devices can cut
-    /// them (the stack cuts them for a device that cannot, at a cost). Asked once.
-    #[cfg(feature = "offload")]
-    fn segments_tcp(&mut self) -> bool {
-        false
-    }
-    /// The poll mask of socket `id` changed to `mask`: wake its waiters.
-    fn wake(&mut self, id: SocketId, mask: u32);
-    /// The pending error of socket `id` (what `SO_ERROR` reports) is now `err`. The
-    /// kernel keeps it in `sk_err`, where net/core's `getsockopt` reads it; a host that
-    /// asks [`Stack::take_error`] instead needs nothing here.
-    fn error(&mut self, _id: SocketId, _err: Option<crate::Errno>) {}
-    /// Call [`Stack::poll`] at `at_us` (absolute); `None` cancels the timer.
-    fn set_timer(&mut self, at_us: Option<u64>);
-    /// Seed for initial sequence numbers and ephemeral ports; must differ per boot.
-    fn random_seed(&mut self) -> u64;
-}
-
-/// Buffer sizes and limits. The defaults suit a small device serving HTTP.
-#[derive(Clone, Copy, Debug)]
-pub struct Config {
-    pub tcp_rx_buf: usize,
-    pub tcp_tx_buf: usize,
-    pub udp_buf: usize,
-    pub udp_packets: usize,
-    pub raw_buf: usize,
-    pub raw_packets: usize,
-    /// Most sockets open at once (user sockets; connections in TIME-WAIT not counted).
-    pub max_sockets: usize,
-}
-
-impl Default for Config {
-    fn default() -> Config {
-        Config {
-            tcp_rx_buf: 32 * 1024,
-            tcp_tx_buf: 32 * 1024,
-            udp_buf: 16 * 1024,
-            udp_packets: 16,
-            raw_buf: 4 * 1024,
-            raw_packets: 8,
-            max_sockets: 256,
-        }
-    }
-}
+pub use crate::platform::{Config, Platform};
 
 pub const LOOPBACK_IFINDEX: u32 = 1;
 
@@ -108,15 +52,11 @@ type EngineAddrs = heapless::Vec<Cidr, 8>;
 const DEFAULT_MTU: usize = 1500;
 
 pub struct Stack<P: Platform> {
-    pub(crate) platform: P,
-    pub(crate) cfg: Config,
-    pub(crate) engine: Engine,
+    /// What socket calls work with (see [`Core`]).
+    pub(crate) core: Core<P>,
     pub(crate) ifs: Vec<Netif>,
     pub(crate) routes: RouteTable,
     pub(crate) neighbors: Neighbors,
-    pub(crate) socks: SocketTable,
-    pub stats: Stats,
-    pub(crate) now: u64,
     timer: Option<u64>,
     /// Addresses removed from an interface while TCP connections still use them. Like
     /// Linux, such connections are not killed: they pause (their packets are neither sent
@@ -126,26 +66,79 @@ pub struct Stack<P: Platform> {
 }
 
 impl<P: Platform> Stack<P> {
+    /// `socket(AF_INET, ty, protocol)`.
+    pub fn socket(&mut self, ty: i32, protocol: i32) -> SysResult<SocketId> {
+        self.core.socket(ty, protocol)
+    }
+
+    /// `connect(AF_UNSPEC)` on a datagram socket: forget the peer.
+    pub fn disconnect(&mut self, id: SocketId) -> SysResult<()> {
+        self.core.disconnect(id)
+    }
+
+    /// `getsockopt(2)` at the protocol levels: the bytes written to `out`.
+    pub fn getsockopt(
+        &mut self,
+        id: SocketId,
+        level: i32,
+        name: i32,
+        out: &mut [u8],
+    ) -> SysResult<usize> {
+        self.core.getsockopt(id, level, name, out)
+    }
+
+    /// `getpeername(2)`.
+    pub fn remote_endpoint(&mut self, id: SocketId) -> SysResult<Endpoint> {
+        self.core.remote_endpoint(id)
+    }
+
+    /// Take the pending error (`SO_ERROR`).
+    pub fn take_error(&mut self, id: SocketId) -> SysResult<Option<Errno>> {
+        self.core.take_error(id)
+    }
+
+    /// The socket's `poll(2)` mask, as Linux's `tcp_poll`/`datagram_poll` compute it.
+    pub fn poll_mask(&mut self, id: SocketId) -> u32 {
+        self.core.poll_mask(id)
+    }
+
+    /// Bytes readable now (`FIONREAD`/`SIOCINQ`): TCP queue, or the next datagram's size.
+    pub fn bytes_readable(&mut self, id: SocketId) -> SysResult<usize> {
+        self.core.bytes_readable(id)
+    }
+
+    /// Bytes not yet acknowledged by the peer (`SIOCOUTQ`).
+    pub fn bytes_unsent(&mut self, id: SocketId) -> SysResult<usize> {
+        self.core.bytes_unsent(id)
+    }
+
+    /// A summary of socket `nth` (in table order) for `/proc/net/{tcp,udp,raw}`.
+    pub fn socket_info(&mut self, nth: usize) -> Option<SockInfo> {
+        self.core.socket_info(nth)
+    }
+
     /// A stack with the loopback interface (127.0.0.1/8) up.
     pub fn new(cfg: Config, mut platform: P) -> SysResult<Stack<P>> {
         let now = platform.now_us();
         let seed = platform.random_seed();
         let mut s = Stack {
-            platform,
-            cfg,
-            engine: Engine::new(DEFAULT_MTU, seed, now),
+            core: Core {
+                platform,
+                cfg,
+                engine: Engine::new(DEFAULT_MTU, seed, now),
+                socks: SocketTable::new(seed),
+                stats: Stats::default(),
+                now,
+            },
             ifs: Vec::new(),
             routes: RouteTable::default(),
             neighbors: Neighbors::default(),
-            socks: SocketTable::new(seed),
-            stats: Stats::default(),
-            now,
             timer: None,
             retained: Vec::new(),
         };
         #[cfg(feature = "offload")]
-        if s.platform.segments_tcp() {
-            s.engine.set_offload(true, now);
+        if s.core.platform.segments_tcp() {
+            s.core.engine.set_offload(true, now);
         }
         s.add_link(LOOPBACK_IFINDEX, Link::Loopback, 65535)?;
         s.set_addr(
@@ -159,12 +152,17 @@ impl<P: Platform> Stack<P> {
         Ok(s)
     }
 
+    /// The counters (`/proc/net/snmp`).
+    pub fn stats(&self) -> &Stats {
+        &self.core.stats
+    }
+
     pub fn platform(&mut self) -> &mut P {
-        &mut self.platform
+        &mut self.core.platform
     }
 
     pub fn config(&self) -> &Config {
-        &self.cfg
+        &self.core.cfg
     }
 
     // ---- interfaces ----
@@ -215,7 +213,7 @@ impl<P: Platform> Stack<P> {
             .map(|i| i.mtu)
             .min()
             .unwrap_or(DEFAULT_MTU);
-        self.engine.set_mtu(mtu, self.now);
+        self.core.engine.set_mtu(mtu, self.core.now);
     }
 
     /// The device is gone: its routes, neighbours and the connections on its address go
@@ -321,13 +319,13 @@ impl<P: Platform> Stack<P> {
             let _ = addrs.push(c);
         }
         let (ifs, retained) = (&self.ifs, &mut self.retained);
-        self.engine.tcp_local_addrs(&mut |a| {
+        self.core.engine.tcp_local_addrs(&mut |a| {
             let held = a.is_any() || ifs.iter().any(|i| i.addr.is_some_and(|c| c.addr == a));
             if !held && !retained.contains(&a) {
                 retained.push(a);
             }
         });
-        self.engine.set_addrs(&addrs);
+        self.core.engine.set_addrs(&addrs);
     }
 
     fn is_retained(&self, addr: Ipv4) -> bool {
@@ -461,11 +459,11 @@ impl<P: Platform> Stack<P> {
         let (Link::Ethernet(own), true) = (nif.link, nif.up) else {
             return;
         };
-        self.now = self.platform.now_us();
+        self.core.now = self.core.platform.now_us();
         // Another host's unicast frame (a device in promiscuous mode, a switch that
         // floods): Linux drops it before IP looks at it (PACKET_OTHERHOST).
         if frame.get(..6).is_some_and(|d| d != own && d[0] & 1 == 0) {
-            self.stats.other_host += 1;
+            self.core.stats.other_host += 1;
             return;
         }
         let mut peer = [0u8; 6];
@@ -476,7 +474,7 @@ impl<P: Platform> Stack<P> {
             Ok(Frame::Arp(arp)) => self.arp_input(ifindex, own, arp),
             Ok(Frame::Ipv4(info)) => {
                 let packet = &frame[wire::ETH_HDR_LEN..];
-                self.neighbors.heard_from(ifindex, &peer, self.now);
+                self.neighbors.heard_from(ifindex, &peer, self.core.now);
                 if self.accept_ip(ifindex, &info, packet, peer) {
                     self.with_egress(|engine, now, sink| engine.ingress(packet, now, sink));
                     self.after_ingress(&info);
@@ -501,16 +499,18 @@ impl<P: Platform> Stack<P> {
         if matches!(why, DropReason::BadL4Header | DropReason::BadL4Checksum) {
             // The IP header was sound: the protocol counts its own errors (Linux).
             let proto = ip.and_then(|p| p.get(9)).copied().unwrap_or(0);
-            self.stats.l4_error(proto, why == DropReason::BadL4Checksum);
+            self.core
+                .stats
+                .l4_error(proto, why == DropReason::BadL4Checksum);
         }
-        self.stats.drop_frame(why);
+        self.core.stats.drop_frame(why);
     }
 
     /// An ARP packet on `ifindex`, whose link address is `own`. As Linux's arp_process: a
     /// request for the interface's address is answered and makes an entry for its sender;
     /// any ARP packet refreshes an entry that exists; what waited for the sender leaves.
     fn arp_input(&mut self, ifindex: u32, own: [u8; 6], arp: wire::Arp) {
-        self.stats.arp_in += 1;
+        self.core.stats.arp_in += 1;
         // Neither answered nor learned: a sender that is us or a martian (as Linux's
         // arp_process, which routes the sender as a source).
         let sender = arp.sender_ip;
@@ -526,12 +526,12 @@ impl<P: Platform> Stack<P> {
         let mac_ok = arp.sender_mac[0] & 1 == 0 && arp.sender_mac != [0; 6];
         let why = why.or((!op_ok || !mac_ok).then_some(DropReason::BadArp));
         if let Some(why) = why {
-            self.stats.drop_frame(why);
+            self.core.stats.drop_frame(why);
             return;
         }
         if self.is_retained(arp.target_ip) {
             // Not ours any more: someone else may own it now.
-            self.stats.drop_frame(DropReason::NotLocal);
+            self.core.stats.drop_frame(DropReason::NotLocal);
             return;
         }
         let subnet = self.netif(ifindex).and_then(|i| i.addr);
@@ -541,7 +541,7 @@ impl<P: Platform> Stack<P> {
             && (for_us || self.neighbors.contains(ifindex, sender))
             && self
                 .neighbors
-                .learn(ifindex, sender, arp.sender_mac, self.now)
+                .learn(ifindex, sender, arp.sender_mac, self.core.now)
         {
             self.send_held(ifindex, sender);
         }
@@ -551,14 +551,14 @@ impl<P: Platform> Stack<P> {
                 (own, arp.target_ip),
                 (arp.sender_mac, sender),
             );
-            self.stats.arp_out += 1;
-            self.platform.transmit(ifindex, &reply);
+            self.core.stats.arp_out += 1;
+            self.core.platform.transmit(ifindex, &reply);
         }
     }
 
     /// Send the packets that waited for `hop` on `ifindex` to resolve.
     fn send_held(&mut self, ifindex: u32, hop: Ipv4) {
-        let Some(mac) = self.neighbors.resolve(ifindex, hop, self.now) else {
+        let Some(mac) = self.neighbors.resolve(ifindex, hop, self.core.now) else {
             return;
         };
         let Some((Link::Ethernet(own), true)) = self.netif(ifindex).map(|i| (i.link, i.up)) else {
@@ -566,7 +566,7 @@ impl<P: Platform> Stack<P> {
         };
         let Stack {
             neighbors,
-            platform,
+            core: Core { platform, .. },
             ..
         } = self;
         neighbors.take_held(ifindex, hop, |p| {
@@ -584,7 +584,7 @@ impl<P: Platform> Stack<P> {
     /// sees it; `peer` is the link address it came from. False drops it.
     fn accept_ip(&mut self, in_if: u32, info: &Ipv4Info, packet: &[u8], peer: [u8; 6]) -> bool {
         if self.is_retained(info.dst) {
-            self.stats.drop_frame(DropReason::NotLocal);
+            self.core.stats.drop_frame(DropReason::NotLocal);
             return false;
         }
         if in_if != LOOPBACK_IFINDEX {
@@ -594,7 +594,7 @@ impl<P: Platform> Stack<P> {
                     .then_some(DropReason::MartianSrcLocal)
             });
             if let Some(why) = why {
-                self.stats.drop_frame(why);
+                self.core.stats.drop_frame(why);
                 return false;
             }
             // Not for this host: with forwarding off, Linux drops it (InAddrErrors).
@@ -602,11 +602,11 @@ impl<P: Platform> Stack<P> {
             let for_us =
                 self.is_local_addr(dst) || self.is_broadcast_addr(dst) || dst == wire::ALL_SYSTEMS;
             if !for_us {
-                self.stats.drop_frame(DropReason::NotLocal);
+                self.core.stats.drop_frame(DropReason::NotLocal);
                 return false;
             }
         }
-        self.stats.mib.ip_in_receives += 1;
+        self.core.stats.mib.ip_in_receives += 1;
         match info.transport {
             Transport::Tcp {
                 src_port,
@@ -616,10 +616,10 @@ impl<P: Platform> Stack<P> {
                 flags,
                 payload_len,
             } => {
-                self.stats.mib.tcp_in_segs += 1;
+                self.core.stats.mib.tcp_in_segs += 1;
                 if !self.is_local_addr(info.dst) {
                     // TCP to a broadcast or multicast address: no socket may take it.
-                    self.stats.drop_frame(DropReason::NotLocal);
+                    self.core.stats.drop_frame(DropReason::NotLocal);
                     return false;
                 }
                 let local = crate::Endpoint::new(info.dst, dst_port);
@@ -630,7 +630,12 @@ impl<P: Platform> Stack<P> {
                     flags,
                     payload_len,
                 };
-                match self.socks.time_wait.segment((local, remote), seg, self.now) {
+                match self
+                    .core
+                    .socks
+                    .time_wait
+                    .segment((local, remote), seg, self.core.now)
+                {
                     None | Some(Verdict::Reopen) => {}
                     Some(Verdict::Drop) => return false,
                     Some(Verdict::Ack { seq, ack }) => {
@@ -641,8 +646,12 @@ impl<P: Platform> Stack<P> {
                     }
                 }
                 let rst = flags & wire::TCP_RST != 0;
-                if let Some(r) = self.socks.note_heard((local, remote), rst, self.now) {
-                    self.engine.tcp_set_keepalive(r, None);
+                if let Some(r) = self
+                    .core
+                    .socks
+                    .note_heard((local, remote), rst, self.core.now)
+                {
+                    self.core.engine.tcp_set_keepalive(r, None);
                 }
                 if flags & (wire::TCP_SYN | wire::TCP_ACK) == wire::TCP_SYN
                     && !self.classify_syn(in_if, (local, remote, seq, peer))
@@ -652,17 +661,17 @@ impl<P: Platform> Stack<P> {
             }
             Transport::Udp { dst_port, .. } => {
                 let local = crate::Endpoint::new(info.dst, dst_port);
-                if self.socks.bound_elsewhere(false, local, in_if) {
+                if self.core.socks.bound_elsewhere(false, local, in_if) {
                     // Only sockets bound to another device (SO_BINDTODEVICE) have the
                     // port: Linux finds no socket here.
-                    self.stats.mib.udp_no_ports += 1;
+                    self.core.stats.mib.udp_no_ports += 1;
                     return false;
                 }
             }
             Transport::Icmp { ty, code, quoted } => {
-                self.stats.mib.icmp_in_msgs += 1;
+                self.core.stats.mib.icmp_in_msgs += 1;
                 if let Some(q) = quoted {
-                    self.icmp_error(ty, code, q);
+                    self.core.icmp_error(ty, code, q);
                 }
                 if ty == wire::ICMP_ECHO && !self.is_local_addr(info.dst) {
                     // To a broadcast or multicast address: Linux ignores it
@@ -675,7 +684,7 @@ impl<P: Platform> Stack<P> {
             }
             Transport::Other => {}
         }
-        self.stats.mib.ip_in_delivers += 1;
+        self.core.stats.mib.ip_in_delivers += 1;
         true
     }
 
@@ -697,7 +706,7 @@ impl<P: Platform> Stack<P> {
         match self.syn_verdict(in_if, syn) {
             Ok(()) => true,
             Err(Some(why)) => {
-                self.stats.drop_frame(why);
+                self.core.stats.drop_frame(why);
                 false
             }
             Err(None) => false,
@@ -709,24 +718,28 @@ impl<P: Platform> Stack<P> {
         in_if: u32,
         (local, remote, seq, peer): (crate::Endpoint, crate::Endpoint, u32, [u8; 6]),
     ) -> Result<(), Option<DropReason>> {
-        match self.engine.tcp_owner(local, remote) {
-            Some((r, TcpState::TimeWait)) if self.socks.forget_orphan(r) => {
-                self.engine.remove(r);
+        match self.core.engine.tcp_owner(local, remote) {
+            Some((r, TcpState::TimeWait)) if self.core.socks.forget_orphan(r) => {
+                self.core.engine.remove(r);
             }
             Some((_, TcpState::SynReceived)) => {
-                if let Some((packet, len)) = self.socks.syn_acks.again(local, remote, seq, self.now)
+                if let Some((packet, len)) =
+                    self.core
+                        .socks
+                        .syn_acks
+                        .again(local, remote, seq, self.core.now)
                 {
                     self.send_ip(in_if, peer, &packet[..len]);
                 }
                 return Err(Some(DropReason::DuplicateSyn));
             }
             Some(_) => {
-                self.socks.syn_acks.forget(local, remote);
+                self.core.socks.syn_acks.forget(local, remote);
                 return Err(Some(DropReason::DuplicateSyn));
             }
-            None => self.socks.syn_acks.forget(local, remote),
+            None => self.core.socks.syn_acks.forget(local, remote),
         }
-        if self.socks.bound_elsewhere(true, local, in_if) {
+        if self.core.socks.bound_elsewhere(true, local, in_if) {
             // Only listeners bound to another device have the port: refused, as Linux
             // refuses a SYN no socket wants (the engine's listener would take it).
             let ack = seq.wrapping_add(1);
@@ -736,10 +749,11 @@ impl<P: Platform> Stack<P> {
             return Err(None);
         }
         let evicted = self
+            .core
             .socks
-            .admit_syn(&mut self.engine, in_if, local, self.now)
+            .admit_syn(&mut self.core.engine, in_if, local, self.core.now)
             .map_err(Some)?;
-        self.stats.mib.syn_queue_evictions += u64::from(evicted);
+        self.core.stats.mib.syn_queue_evictions += u64::from(evicted);
         Ok(())
     }
 
@@ -748,7 +762,7 @@ impl<P: Platform> Stack<P> {
     fn send_ip(&mut self, out_if: u32, peer: [u8; 6], packet: &[u8]) {
         if out_if == LOOPBACK_IFINDEX {
             // Both ends are this stack: it is received like the engine's own output.
-            self.engine.push_rx(packet);
+            self.core.engine.push_rx(packet);
             return;
         }
         let Some(Link::Ethernet(own)) = self.netif(out_if).map(|i| i.link) else {
@@ -792,13 +806,13 @@ impl<P: Platform> Stack<P> {
     /// [`Stack::run_changed`] for every socket: for the timer, and for changes of the
     /// interfaces, addresses and neighbours, which may concern any connection.
     pub fn run(&mut self) {
-        self.socks.walk_all = true;
+        self.core.socks.walk_all = true;
         self.run_changed();
     }
 
     /// A run after a call on socket `id`.
     pub(crate) fn run_for(&mut self, id: SocketId) {
-        self.socks.touch(id);
+        self.core.socks.touch(id);
         self.run_changed();
     }
 
@@ -809,15 +823,15 @@ impl<P: Platform> Stack<P> {
     /// bookkeeping and the wakeups, unless a deadline is due (see `SocketTable::walk_all`):
     /// this is what runs after received frames and socket calls.
     pub fn run_changed(&mut self) {
-        self.now = self.platform.now_us();
-        if self.timer.is_some_and(|at| self.now >= at) {
-            self.socks.walk_all = true;
+        self.core.now = self.core.platform.now_us();
+        if self.timer.is_some_and(|at| self.core.now >= at) {
+            self.core.socks.walk_all = true;
         }
         self.arp_timers();
         // Bounded: loopback traffic ping-pongs, but every round drains the queue.
         for _round in 0..256 {
             let mut busy = false;
-            while let Some(packet) = self.engine.pop_rx() {
+            while let Some(packet) = self.core.engine.pop_rx() {
                 busy = true;
                 match wire::parse_ipv4(&packet, false) {
                     Ok(info) => {
@@ -830,11 +844,11 @@ impl<P: Platform> Stack<P> {
                     }
                     Err(why) => self.drop_malformed(why, Some(&packet)),
                 }
-                self.engine.recycle(packet);
+                self.core.engine.recycle(packet);
             }
             self.with_egress(|engine, now, sink| engine.egress(now, sink));
-            busy |= self.engine.rx_pending();
-            self.socks.egress_rounds += 1;
+            busy |= self.core.engine.rx_pending();
+            self.core.socks.egress_rounds += 1;
             busy |= self.maintain();
             if !busy {
                 break;
@@ -846,15 +860,19 @@ impl<P: Platform> Stack<P> {
     /// The transmit path, apart from the engine it serves.
     fn split_egress(&mut self) -> (Egress<'_, P>, &mut Engine) {
         let Stack {
-            engine,
-            platform,
-            stats,
-            socks,
+            core:
+                Core {
+                    engine,
+                    platform,
+                    stats,
+                    socks,
+                    now,
+                    ..
+                },
             neighbors,
             ifs,
             routes,
             retained,
-            now,
             ..
         } = self;
         let out = Egress {
@@ -873,7 +891,7 @@ impl<P: Platform> Stack<P> {
     /// Let `f` drive the engine with a sink that routes, counts and transmits what it
     /// emits (see [`Egress::packet`]).
     fn with_egress(&mut self, f: impl FnOnce(&mut Engine, u64, &mut Sink<'_>)) {
-        let now = self.now;
+        let now = self.core.now;
         let (mut out, engine) = self.split_egress();
         f(engine, now, &mut |buf, mss| out.packet(buf, mss));
     }
@@ -881,10 +899,10 @@ impl<P: Platform> Stack<P> {
     /// ARP's timers: requests asked again, packets given up.
     fn arp_timers(&mut self) {
         let mut due = heapless::Vec::<(u32, Ipv4), 8>::new();
-        let gave_up = self.neighbors.tick(self.now, |ifindex, hop| {
+        let gave_up = self.neighbors.tick(self.core.now, |ifindex, hop| {
             let _ = due.push((ifindex, hop));
         });
-        self.stats.unresolved += gave_up as u64;
+        self.core.stats.unresolved += gave_up as u64;
         for (ifindex, hop) in due {
             let (mut out, _) = self.split_egress();
             out.ask(ifindex, hop);
@@ -894,25 +912,26 @@ impl<P: Platform> Stack<P> {
     /// Wake sockets whose poll mask changed and re-arm the timer if the deadline moved.
     fn report(&mut self) {
         self.for_each_changed_socket(|st, id| {
-            let mask = st.current_mask(id);
-            st.tell_error(id);
-            if let Some(s) = st.socks.get_mut(id) {
+            let mask = st.core.current_mask(id);
+            st.core.tell_error(id);
+            if let Some(s) = st.core.socks.get_mut(id) {
                 if s.reported != mask {
                     s.reported = mask;
-                    st.platform.wake(id, mask);
+                    st.core.platform.wake(id, mask);
                 }
             }
-            st.socks.settled(id);
+            st.core.socks.settled(id);
         });
-        self.socks.walk_all = false;
-        self.socks.prune_visits();
+        self.core.socks.walk_all = false;
+        self.core.socks.prune_visits();
         let engine_at = self
+            .core
             .engine
-            .poll_delay(self.now)
-            .map(|d| self.now.saturating_add(d));
+            .poll_delay(self.core.now)
+            .map(|d| self.core.now.saturating_add(d));
         let at = [
             engine_at,
-            self.socks.next_deadline(self.now),
+            self.core.socks.next_deadline(self.core.now),
             self.neighbors.next_deadline(),
         ]
         .into_iter()
@@ -920,7 +939,7 @@ impl<P: Platform> Stack<P> {
         .min();
         if at != self.timer {
             self.timer = at;
-            self.platform.set_timer(at);
+            self.core.platform.set_timer(at);
         }
     }
 
@@ -928,20 +947,22 @@ impl<P: Platform> Stack<P> {
     /// queued something for the engine to send (an abort, a close).
     pub(crate) fn maintain(&mut self) -> bool {
         self.for_each_changed_socket(Self::maintain_socket);
-        self.socks.reap_orphans(&mut self.engine, self.now);
+        self.core
+            .socks
+            .reap_orphans(&mut self.core.engine, self.core.now);
         if !self.retained.is_empty() {
             // Release retained addresses once no connection uses them.
             self.sync_addrs();
         }
-        core::mem::take(&mut self.socks.kick)
+        core::mem::take(&mut self.core.socks.kick)
     }
 
     fn maintain_socket(&mut self, id: SocketId) {
-        let Some(sock) = self.socks.get_mut(id) else {
+        let Some(sock) = self.core.socks.get_mut(id) else {
             return;
         };
         match &mut sock.proto {
-            Proto::Tcp(Tcp::Listen(_)) => self.maintain_listener(id),
+            Proto::Tcp(Tcp::Listen(_)) => self.core.maintain_listener(id),
             Proto::Tcp(Tcp::Conn(_)) => self.maintain_conn(id),
             _ => {}
         }
@@ -951,19 +972,21 @@ impl<P: Platform> Stack<P> {
     /// on it (orphans, TIME-WAIT) is dropped.
     fn forget_addr(&mut self, addr: Ipv4) {
         self.for_each_socket(|st, id| {
-            if let Some(s) = st.socks.get_mut(id) {
-                s.forget_addr(&mut st.engine, addr);
+            if let Some(s) = st.core.socks.get_mut(id) {
+                s.forget_addr(&mut st.core.engine, addr);
             }
         });
-        self.socks.forget_orphans_on(&mut self.engine, addr);
+        self.core
+            .socks
+            .forget_orphans_on(&mut self.core.engine, addr);
     }
 
     /// Visit the sockets that exist now, by slot: no list of ids is allocated (this runs
     /// after every frame), and `f` may open or close sockets on the way (a slot freed
     /// before its turn is skipped; slots added after the start are not visited).
     fn for_each_socket(&mut self, mut f: impl FnMut(&mut Self, SocketId)) {
-        for i in 0..self.socks.slot_count() {
-            if let Some(id) = self.socks.id_at(i) {
+        for i in 0..self.core.socks.slot_count() {
+            if let Some(id) = self.core.socks.id_at(i) {
                 f(self, id);
             }
         }
@@ -974,26 +997,26 @@ impl<P: Platform> Stack<P> {
     fn for_each_changed_socket(&mut self, mut f: impl FnMut(&mut Self, SocketId)) {
         // Every slot, or the listed ones; either way sockets `f` opens come after the end
         // and wait for the next run. One loop, so that `f` is built into the code once.
-        let all = self.socks.walk_all;
+        let all = self.core.socks.walk_all;
         let n = if all {
-            self.socks.slot_count()
+            self.core.socks.slot_count()
         } else {
-            self.socks.visit_count()
+            self.core.socks.visit_count()
         };
         for k in 0..n {
             let id = if all {
-                self.socks.id_at(k)
+                self.core.socks.id_at(k)
             } else {
-                self.socks.visit_at(k)
+                self.core.socks.visit_at(k)
             };
-            if let Some(id) = id.filter(|&id| self.socks.needs_visit(id)) {
+            if let Some(id) = id.filter(|&id| self.core.socks.needs_visit(id)) {
                 f(self, id);
             }
         }
     }
 
     pub(crate) fn sock_count(&self) -> usize {
-        self.socks.len()
+        self.core.socks.len()
     }
 
     // ---- neighbours ----
@@ -1042,8 +1065,9 @@ impl<P: Platform> Stack<P> {
             return Err(Errno::EINVAL);
         }
         let ifindex = self.neigh_dev(ifindex, ip)?;
-        self.now = self.platform.now_us();
-        self.neighbors.set(ifindex, ip, mac, permanent, self.now)?;
+        self.core.now = self.core.platform.now_us();
+        self.neighbors
+            .set(ifindex, ip, mac, permanent, self.core.now)?;
         self.send_held(ifindex, ip);
         self.run();
         Ok(())
@@ -1294,8 +1318,8 @@ mod tests {
         assert_eq!(sent.len(), 1);
         assert_eq!(tcp_fields(&sent[0]), Some((RST_ACK, 0, 101)));
         assert_eq!(sent[0][..6], PEER_MAC);
-        assert_eq!(st.stats.mib.tcp_out_rsts, 1);
-        assert_eq!(st.stats.total_drops(), 0);
+        assert_eq!(st.core.stats.mib.tcp_out_rsts, 1);
+        assert_eq!(st.core.stats.total_drops(), 0);
     }
 
     #[test]
@@ -1311,11 +1335,11 @@ mod tests {
         ];
         for (src, why) in martians {
             st.receive(IF, &tcp_frame((src, 4000), (US, 81), 100, 0, SYN, &[]));
-            assert_eq!(st.stats.dropped(why), 1, "{src:?}");
+            assert_eq!(st.core.stats.dropped(why), 1, "{src:?}");
         }
-        assert_eq!(st.stats.total_drops(), martians.len() as u64);
+        assert_eq!(st.core.stats.total_drops(), martians.len() as u64);
         assert!(take_sent(&mut st).is_empty(), "no reset, no ARP request");
-        assert_eq!(st.stats.mib.tcp_out_rsts, 0);
+        assert_eq!(st.core.stats.mib.tcp_out_rsts, 0);
     }
 
     #[test]
@@ -1340,13 +1364,13 @@ mod tests {
         ];
         for (frame, why) in cases {
             st.receive(IF, &frame);
-            assert_eq!(st.stats.dropped(why), 1, "{why:?}");
+            assert_eq!(st.core.stats.dropped(why), 1, "{why:?}");
         }
         // A frame for another link address is not ours to count as bad, nor to answer.
         let mut other = good;
         other[5] = 9;
         st.receive(IF, &other);
-        assert_eq!(st.stats.other_host, 1);
+        assert_eq!(st.core.stats.other_host, 1);
         assert!(take_sent(&mut st).is_empty());
     }
 
@@ -1371,7 +1395,7 @@ mod tests {
         // Linux counts a SYN sent again in RetransSegs and not in OutSegs (measured: a
         // connect into a veth whose peer is down, in a namespace, 3.5 s: OutSegs 1,
         // RetransSegs 3).
-        let mib = &st.stats.mib;
+        let mib = &st.core.stats.mib;
         assert_eq!((mib.tcp_out_segs, mib.tcp_retrans_segs), (1, 1));
     }
 }

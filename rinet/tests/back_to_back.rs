@@ -184,9 +184,9 @@ fn connect_accept_and_exchange_data() {
     assert_eq!(transfer(&mut net, true, c, s, &up), up);
     let down = pattern(70_000, 7);
     assert_eq!(transfer(&mut net, false, s, c, &down), down);
-    assert_eq!(net.a.stats.mib.tcp_active_opens, 1);
-    assert_eq!(net.b.stats.mib.tcp_passive_opens, 1);
-    assert_eq!(net.a.stats.mib.tcp_retrans_segs, 0);
+    assert_eq!(net.a.stats().mib.tcp_active_opens, 1);
+    assert_eq!(net.b.stats().mib.tcp_passive_opens, 1);
+    assert_eq!(net.a.stats().mib.tcp_retrans_segs, 0);
 }
 
 /// The segments of one receive batch (a NAPI poll's frames) get one acknowledgment, sent
@@ -228,8 +228,8 @@ fn closed_port_refuses_with_rst() {
     assert_eq!(net.a.connect(c, ep(B_IP, 81)), Err(Errno::EINPROGRESS));
     net.run_until(SEC, |n| n.a.poll_mask(c) & POLLERR != 0);
     assert_eq!(so_error(&mut net.a, c), Errno::ECONNREFUSED.0);
-    assert!(net.b.stats.mib.tcp_out_rsts >= 1);
-    assert_eq!(net.a.stats.mib.tcp_attempt_fails, 1);
+    assert!(net.b.stats().mib.tcp_out_rsts >= 1);
+    assert_eq!(net.a.stats().mib.tcp_attempt_fails, 1);
     // The error is reported once; a fresh attempt is possible afterwards.
     assert_eq!(so_error(&mut net.a, c), 0);
 }
@@ -285,9 +285,9 @@ fn backlog_queues_in_order_and_drops_overflow_syns() {
     net.pump();
     assert_eq!(connected_count(&mut net, &late), 0);
     assert!(late.iter().all(|&c| net.a.poll_mask(c) & POLLERR == 0));
-    assert_eq!(net.b.stats.dropped(DropReason::ListenOverflow), 5);
-    assert_eq!(net.b.stats.mib.tcp_listen_overflows, 5);
-    assert_eq!(net.b.stats.mib.tcp_out_rsts, 0);
+    assert_eq!(net.b.stats().dropped(DropReason::ListenOverflow), 5);
+    assert_eq!(net.b.stats().mib.tcp_listen_overflows, 5);
+    assert_eq!(net.b.stats().mib.tcp_out_rsts, 0);
     // accept() returns them in the order they connected; the others get in as it drains.
     let clients: Vec<SocketId> = first.iter().chain(&late).copied().collect();
     let ports: Vec<u16> = clients
@@ -321,7 +321,7 @@ fn a_burst_beyond_the_backlog_completes_its_handshakes() {
     net.pump();
     assert_eq!(connected_count(&mut net, &clients), 8);
     assert_eq!(accept_queue(&mut net.b, l), (3, 2));
-    assert_eq!(net.b.stats.total_drops(), 0);
+    assert_eq!(net.b.stats().total_drops(), 0);
     let ports: Vec<u16> = clients
         .iter()
         .map(|&c| net.a.local_endpoint(c).unwrap().port)
@@ -331,7 +331,7 @@ fn a_burst_beyond_the_backlog_completes_its_handshakes() {
         accepted.push(peer.port);
     }
     assert_eq!(accepted, ports);
-    assert_eq!(net.b.stats.mib.tcp_passive_opens, 8);
+    assert_eq!(net.b.stats().mib.tcp_passive_opens, 8);
 }
 
 /// A SYN to b:`port` from `src:sport`, as a flood forges it.
@@ -417,10 +417,10 @@ fn syn_flood_does_not_lock_out_a_client() {
     assert_eq!(net.b.recv(s, &mut buf, 0).unwrap().len, 18);
     // The queue filled after 16 SYNs; the next ones were dropped for 100 ms (200 of them),
     // then each took the place of the oldest.
-    let dropped = net.b.stats.dropped(DropReason::SynQueueFull);
+    let dropped = net.b.stats().dropped(DropReason::SynQueueFull);
     assert!((195..=205).contains(&dropped), "{dropped}");
-    assert_eq!(net.b.stats.mib.syn_queue_evictions, 3000 - 16 - dropped);
-    assert_eq!(net.b.stats.mib.tcp_passive_opens, 1);
+    assert_eq!(net.b.stats().mib.syn_queue_evictions, 3000 - 16 - dropped);
+    assert_eq!(net.b.stats().mib.tcp_passive_opens, 1);
 }
 
 #[test]
@@ -435,15 +435,15 @@ fn a_full_syn_queue_of_young_connections_drops_the_new_syn() {
         net.b
             .receive(IF, &forged_syn(src, 2000 + i as u16, 80, 0x02, 1));
     }
-    assert_eq!(net.b.stats.dropped(DropReason::SynQueueFull), 5);
-    assert_eq!(net.b.stats.mib.syn_queue_evictions, 0);
+    assert_eq!(net.b.stats().dropped(DropReason::SynQueueFull), 5);
+    assert_eq!(net.b.stats().mib.syn_queue_evictions, 0);
     // A client whose SYN came then is not reset: it retries and gets in.
     let c = net.a.socket(SOCK_STREAM, 0).unwrap();
     assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
     net.pump();
     assert_eq!(net.a.poll_mask(c) & (POLLOUT | POLLERR), 0);
     net.run_until(5 * SEC, |n| n.a.poll_mask(c) & POLLOUT != 0);
-    assert_eq!(net.b.stats.mib.syn_queue_evictions, 1);
+    assert_eq!(net.b.stats().mib.syn_queue_evictions, 1);
 }
 
 #[test]
@@ -596,7 +596,7 @@ fn close_with_unread_data_resets() {
     let mut buf = [0u8; 8];
     assert_eq!(net.b.recv(s, &mut buf, 0), Err(Errno::ECONNRESET));
     assert_eq!(net.b.recv(s, &mut buf, 0).unwrap().len, 0);
-    assert!(net.a.stats.mib.tcp_out_rsts >= 1);
+    assert!(net.a.stats().mib.tcp_out_rsts >= 1);
     assert_eq!(net.b.send(s, b"x", None), Err(Errno::EPIPE));
 }
 
@@ -623,7 +623,7 @@ fn simultaneous_close() {
     assert_eq!(net.a.orphan_count(), 0);
     assert_eq!(net.b.orphan_count(), 0);
     assert_eq!(
-        net.a.stats.mib.tcp_out_rsts + net.b.stats.mib.tcp_out_rsts,
+        net.a.stats().mib.tcp_out_rsts + net.b.stats().mib.tcp_out_rsts,
         0
     );
 }
@@ -789,7 +789,7 @@ fn retransmission_after_loss_and_reordering() {
     assert_eq!(transfer(&mut net, true, c, s, &data), data);
     assert!(net.dropped > 0);
     assert!(
-        net.a.stats.mib.tcp_retrans_segs > 0,
+        net.a.stats().mib.tcp_retrans_segs > 0,
         "retransmissions are counted"
     );
 }
@@ -1081,7 +1081,7 @@ fn vanished_peer_times_out() {
     net.a.send(c, b"into the void", None).unwrap();
     net.run_until(300 * SEC, |n| n.a.poll_mask(c) & POLLERR != 0);
     assert_eq!(net.a.take_error(c).unwrap(), Some(Errno::ETIMEDOUT));
-    assert!(net.a.stats.mib.tcp_retrans_segs > 0);
+    assert!(net.a.stats().mib.tcp_retrans_segs > 0);
 }
 
 /// An Ethernet frame to b carrying an IPv4 packet from `src` to `dst`.
@@ -1124,7 +1124,7 @@ fn arp_request(sender: Ipv4, target: Ipv4) -> Vec<u8> {
 
 /// Frames b sent so far (ARP and IPv4).
 fn sent_by(s: &Stack<SimPlatform>) -> u64 {
-    s.stats.arp_out + s.stats.mib.ip_out_requests
+    s.stats().arp_out + s.stats().mib.ip_out_requests
 }
 
 #[test]
@@ -1149,7 +1149,7 @@ fn martians_are_dropped_unanswered_and_counted() {
     ];
     let echo = icmp(8, 0, &[0, 1, 0, 1, b'x']);
     for (src, dst, why) in cases {
-        let (before, sent) = (net.b.stats.dropped(why), sent_by(&net.b));
+        let (before, sent) = (net.b.stats().dropped(why), sent_by(&net.b));
         let syn = rinet::wire::tcp_segment(ep(src, 4000), ep(dst, 80), (9, 0), 0x02, 512);
         net.b.receive(IF, &ip_frame(src, dst, 6, &syn[20..]));
         net.b.receive(IF, &ip_frame(src, dst, 1, &echo));
@@ -1157,7 +1157,7 @@ fn martians_are_dropped_unanswered_and_counted() {
             .receive(IF, &ip_frame(src, dst, 17, &udp(68, 9, b"x")));
         net.b
             .receive(IF, &ip_frame(src, dst, 17, &udp(68, 67, b"x")));
-        assert_eq!(net.b.stats.dropped(why), before + 4, "{src:?} -> {dst:?}");
+        assert_eq!(net.b.stats().dropped(why), before + 4, "{src:?} -> {dst:?}");
         assert_eq!(sent_by(&net.b), sent, "{src:?} -> {dst:?} was answered");
     }
     assert_eq!(net.b.recv(u, &mut [0; 8], 0), Err(Errno::EAGAIN));
@@ -1175,18 +1175,18 @@ fn martians_are_dropped_unanswered_and_counted() {
         (Ipv4::new(10, 0, 0, 9), Ipv4::LOCALHOST, ArpMartian),
     ];
     for (sender, target, why) in arps {
-        let (before, sent) = (net.b.stats.dropped(why), sent_by(&net.b));
+        let (before, sent) = (net.b.stats().dropped(why), sent_by(&net.b));
         net.b.receive(IF, &arp_request(sender, target));
-        assert_eq!(net.b.stats.dropped(why), before + 1, "ARP {sender:?}");
+        assert_eq!(net.b.stats().dropped(why), before + 1, "ARP {sender:?}");
         assert_eq!(sent_by(&net.b), sent, "ARP from {sender:?} was answered");
     }
     assert_eq!(net.b.neighbors().count(), 0);
     // A DHCP client's request (from 0.0.0.0 to the limited broadcast) is no martian.
-    let drops = net.b.stats.total_drops();
+    let drops = net.b.stats().total_drops();
     let dhcp = udp(68, 67, b"discover");
     net.b
         .receive(IF, &ip_frame(Ipv4::ANY, Ipv4::BROADCAST, 17, &dhcp));
-    assert_eq!(net.b.stats.total_drops(), drops);
+    assert_eq!(net.b.stats().total_drops(), drops);
     let mut buf = [0u8; 16];
     let got = net.b.recv(u, &mut buf, 0).unwrap();
     assert_eq!(&buf[..got.len], b"discover");
@@ -1198,7 +1198,7 @@ fn martians_are_dropped_unanswered_and_counted() {
     net.b
         .receive(IF, &ip_frame(Ipv4::new(10, 0, 0, 9), B_IP, 1, &echo));
     assert_eq!(sent_by(&net.b), sent + 2);
-    assert_eq!(net.b.stats.total_drops(), drops);
+    assert_eq!(net.b.stats().total_drops(), drops);
 }
 
 #[test]
@@ -1240,7 +1240,7 @@ fn echo_with_any_code_is_answered_keeping_the_code() {
         }
         assert_eq!(types, [(8, code), (0, code)], "loopback request and reply");
     }
-    assert_eq!(net.b.stats.total_drops(), 0);
+    assert_eq!(net.b.stats().total_drops(), 0);
     // Not to a broadcast address (Linux ignores broadcast echoes).
     let sent = sent_by(&net.b);
     let bcast = Ipv4::new(10, 0, 0, 255);
@@ -1260,28 +1260,28 @@ fn udp_counters_move_as_linux_counts_them() {
         net.a.send(ua, b"nobody", Some(ep(B_IP, 9))).unwrap();
         net.pump();
     }
-    let m = &net.b.stats.mib;
+    let m = &net.b.stats().mib;
     assert_eq!(
         (m.udp_no_ports, m.udp_in_datagrams, m.udp_in_errors),
         (2, 0, 0)
     );
-    assert_eq!(net.b.stats.mib.icmp_out_msgs, 2);
+    assert_eq!(net.b.stats().mib.icmp_out_msgs, 2);
     // To the subnet's broadcast: no unreachable, and no NoPorts (Linux: IgnoredMulti).
     set(&mut net.a, ua, |o| o.broadcast = true);
     net.a
         .send(ua, b"all", Some(ep(Ipv4::new(10, 0, 0, 255), 9)))
         .unwrap();
     net.pump();
-    assert_eq!(net.b.stats.mib.udp_no_ports, 2);
+    assert_eq!(net.b.stats().mib.udp_no_ports, 2);
     // A datagram counts in when the socket reads it (Linux's udp_recvmsg), not before.
     net.a.send(ua, b"hi", Some(ep(B_IP, 7))).unwrap();
     net.pump();
-    assert_eq!(net.b.stats.mib.udp_in_datagrams, 0);
+    assert_eq!(net.b.stats().mib.udp_in_datagrams, 0);
     let mut buf = [0u8; 8];
     net.b.recv(ub, &mut buf, MSG_PEEK).unwrap();
-    assert_eq!(net.b.stats.mib.udp_in_datagrams, 0);
+    assert_eq!(net.b.stats().mib.udp_in_datagrams, 0);
     net.b.recv(ub, &mut buf, 0).unwrap();
-    assert_eq!(net.b.stats.mib.udp_in_datagrams, 1);
+    assert_eq!(net.b.stats().mib.udp_in_datagrams, 1);
     // A bad checksum and a bad length: InErrors, and InCsumErrors for the first.
     let mut bad = udp(5000, 7, b"data");
     bad[6..8].copy_from_slice(&[0x12, 0x34]);
@@ -1290,7 +1290,7 @@ fn udp_counters_move_as_linux_counts_them() {
     short[4..6].copy_from_slice(&40u16.to_be_bytes());
     net.b.receive(IF, &ip_frame(A_IP, B_IP, 17, &short));
     net.b.receive(IF, &ip_frame(A_IP, B_IP, 17, &[0, 7, 0, 7]));
-    let m = &net.b.stats.mib;
+    let m = &net.b.stats().mib;
     assert_eq!((m.udp_in_errors, m.udp_in_csum_errors), (3, 1));
     assert_eq!(m.udp_no_ports, 2);
 }
@@ -1303,10 +1303,10 @@ fn tcp_and_icmp_errors_are_counted_as_linux_counts_them() {
     bad_sum[14] ^= 1;
     let mut bad_off = seg[20..].to_vec();
     bad_off[12] = 4 << 4;
-    let segs = net.b.stats.mib.tcp_in_segs;
+    let segs = net.b.stats().mib.tcp_in_segs;
     net.b.receive(IF, &ip_frame(A_IP, B_IP, 6, &bad_sum));
     net.b.receive(IF, &ip_frame(A_IP, B_IP, 6, &bad_off));
-    let m = &net.b.stats.mib;
+    let m = &net.b.stats().mib;
     assert_eq!((m.tcp_in_errs, m.tcp_in_csum_errors), (2, 1));
     assert_eq!(m.tcp_in_segs, segs + 2);
     let mut echo = icmp(8, 0, &[0, 1, 0, 1]);
@@ -1314,13 +1314,13 @@ fn tcp_and_icmp_errors_are_counted_as_linux_counts_them() {
     net.b.receive(IF, &ip_frame(A_IP, B_IP, 1, &echo));
     net.b
         .receive(IF, &ip_frame(A_IP, B_IP, 1, &[8, 0, 0xf7, 0xff]));
-    let m = &net.b.stats.mib;
+    let m = &net.b.stats().mib;
     assert_eq!(
         (m.icmp_in_msgs, m.icmp_in_errors, m.icmp_in_csum_errors),
         (2, 2, 1)
     );
     assert_eq!(
-        net.b.stats.mib.tcp_out_rsts + net.b.stats.mib.icmp_out_msgs,
+        net.b.stats().mib.tcp_out_rsts + net.b.stats().mib.icmp_out_msgs,
         0
     );
 }
@@ -1328,7 +1328,7 @@ fn tcp_and_icmp_errors_are_counted_as_linux_counts_them() {
 #[test]
 fn malformed_frames_are_dropped_and_counted() {
     let mut net = Net::new();
-    let before = net.b.stats.total_drops();
+    let before = net.b.stats().total_drops();
     let frames: Vec<Vec<u8>> = vec![
         vec![],
         vec![0; 5],
@@ -1354,16 +1354,17 @@ fn malformed_frames_are_dropped_and_counted() {
         }
         net.b.receive(IF, &f);
     }
-    assert_eq!(net.b.stats.total_drops() - before, frames.len() as u64);
+    assert_eq!(net.b.stats().total_drops() - before, frames.len() as u64);
     let mut other = frames[4].clone();
     other[..6].copy_from_slice(&[2, 0, 0, 0, 0, 0x77]);
     net.b.receive(IF, &other);
-    assert_eq!(net.b.stats.total_drops() - before, frames.len() as u64);
+    assert_eq!(net.b.stats().total_drops() - before, frames.len() as u64);
     assert_eq!(
-        net.b.stats.other_host, 1,
+        net.b.stats().other_host,
+        1,
         "another host's frame, dropped and counted"
     );
-    assert!(net.b.stats.dropped(DropReason::Truncated) >= 2);
+    assert!(net.b.stats().dropped(DropReason::Truncated) >= 2);
 }
 
 #[test]
@@ -1602,7 +1603,7 @@ fn connection_on_a_replaced_address_times_out() {
         .unwrap();
     assert_eq!(net.b.send(s, b"lost", None), Ok(4));
     net.advance(SEC);
-    assert!(net.b.stats.mib.ip_out_no_routes > 0);
+    assert!(net.b.stats().mib.ip_out_no_routes > 0);
     assert_eq!(
         net.a.poll_mask(c) & POLLIN,
         0,
@@ -2103,7 +2104,7 @@ fn a_retransmitted_syn_gets_its_syn_ack_again_at_once() {
         2,
         "within half a second, or another SYN"
     );
-    assert_eq!(net.b.stats.dropped(DropReason::DuplicateSyn), 3);
+    assert_eq!(net.b.stats().dropped(DropReason::DuplicateSyn), 3);
     // Half a second after the last, still before the engine's own timer (1 s).
     net.advance(450_000);
     net.b.receive(IF, &syn);
@@ -2137,7 +2138,7 @@ fn retransmitted_syn_joins_its_connection() {
     assert_eq!(net.a.connect(c, ep(B_IP, 80)), Err(Errno::EINPROGRESS));
     net.run_until(20 * SEC, |n| n.a.poll_mask(c) & POLLOUT != 0);
     assert_eq!(net.dropped, 1, "the first SYN-ACK was lost");
-    assert!(net.b.stats.dropped(DropReason::DuplicateSyn) >= 1);
+    assert!(net.b.stats().dropped(DropReason::DuplicateSyn) >= 1);
     let (s, _) = net.b.accept(l).unwrap();
     let data = pattern(20_000, 3);
     assert_eq!(transfer(&mut net, true, c, s, &data), data);
@@ -2145,7 +2146,7 @@ fn retransmitted_syn_joins_its_connection() {
     assert_eq!(net.b.accept(l).map(|_| ()), Err(Errno::EAGAIN));
     assert_eq!(so_error(&mut net.a, c), 0);
     assert_eq!(
-        net.a.stats.mib.tcp_estab_resets + net.b.stats.mib.tcp_estab_resets,
+        net.a.stats().mib.tcp_estab_resets + net.b.stats().mib.tcp_estab_resets,
         0
     );
 }
@@ -2259,7 +2260,7 @@ fn time_wait_keeps_the_tuple_and_answers_a_lost_last_ack() {
     net.b.close(s).unwrap();
     net.pump();
     assert_eq!(lost.get(), 1, "a's last ACK was lost");
-    let acks_before = net.a.stats.mib.tcp_out_segs;
+    let acks_before = net.a.stats().mib.tcp_out_segs;
     // a's engine drops the connection at the next pass; b retransmits its FIN.
     net.advance(SEC);
     assert_eq!(
@@ -2282,11 +2283,11 @@ fn time_wait_keeps_the_tuple_and_answers_a_lost_last_ack() {
     );
     net.run_until(10 * SEC, |n| n.b.orphan_count() == 0);
     assert!(
-        net.a.stats.mib.tcp_out_segs > acks_before,
+        net.a.stats().mib.tcp_out_segs > acks_before,
         "a acknowledged the FIN again"
     );
     assert_eq!(
-        net.a.stats.mib.tcp_out_rsts + net.b.stats.mib.tcp_out_rsts,
+        net.a.stats().mib.tcp_out_rsts + net.b.stats().mib.tcp_out_rsts,
         0
     );
     net.advance(11 * SEC);
@@ -2643,8 +2644,8 @@ fn arp_asks_three_times_then_gives_up_and_delivers_what_waited_on_an_answer() {
     net.a.send(u, b"lost", Some(ep(silent, 7))).unwrap();
     net.pump();
     net.advance(5 * SEC);
-    assert_eq!(net.a.stats.unresolved, 1);
-    assert_eq!(net.a.stats.arp_out, 3, "three requests, then nothing");
+    assert_eq!(net.a.stats().unresolved, 1);
+    assert_eq!(net.a.stats().arp_out, 3, "three requests, then nothing");
     assert_eq!(net.a_timer(), None, "ARP arms no timer once it gave up");
     // b answers: two datagrams that waited leave in order.
     let ub = net.b.socket(SOCK_DGRAM, 0).unwrap();
@@ -2665,18 +2666,22 @@ fn arp_asks_three_times_then_gives_up_and_delivers_what_waited_on_an_answer() {
 #[test]
 fn packets_not_for_this_host_and_broadcast_pings_get_no_answer() {
     let mut net = Net::new();
-    let errors = net.b.stats.mib.ip_in_addr_errors;
+    let errors = net.b.stats().mib.ip_in_addr_errors;
     let echo = icmp(8, 0, &[0, 1, 0, 1]);
     net.b
         .receive(IF, &ip_frame(A_IP, Ipv4::new(10, 0, 0, 77), 1, &echo));
-    assert_eq!(net.b.stats.mib.ip_in_addr_errors, errors + 1);
+    assert_eq!(net.b.stats().mib.ip_in_addr_errors, errors + 1);
     net.b
         .receive(IF, &ip_frame(A_IP, Ipv4::new(10, 0, 0, 255), 1, &echo));
     net.b
         .receive(IF, &ip_frame(A_IP, Ipv4::new(255, 255, 255, 255), 1, &echo));
-    assert_eq!(net.b.stats.mib.icmp_out_msgs, 0, "no echo reply");
+    assert_eq!(net.b.stats().mib.icmp_out_msgs, 0, "no echo reply");
     net.b.receive(IF, &ip_frame(A_IP, B_IP, 1, &echo));
-    assert_eq!(net.b.stats.mib.icmp_out_msgs, 1, "its own address answers");
+    assert_eq!(
+        net.b.stats().mib.icmp_out_msgs,
+        1,
+        "its own address answers"
+    );
 }
 
 /// A datagram socket bound to another device (SO_BINDTODEVICE) does not get what arrives
@@ -2735,14 +2740,14 @@ fn a_packet_leaves_by_its_destinations_route_not_its_source_addresss_device() {
 fn arp_from_a_group_address_or_of_another_operation_is_dropped() {
     let mut net = Net::new();
     let bad = rinet::wire::DropReason::BadArp;
-    let before = net.b.stats.dropped(bad);
+    let before = net.b.stats().dropped(bad);
     let peer = Ipv4::new(10, 0, 0, 9);
     let mut f = wire_arp_reply([0x01, 0, 0x5e, 0, 0, 1], peer, B_MAC, B_IP);
     net.b.receive(IF, &f);
     f = wire_arp_reply([2, 0, 0, 0, 0, 9], peer, B_MAC, B_IP);
     f[21] = 9; // operation 9
     net.b.receive(IF, &f);
-    assert_eq!(net.b.stats.dropped(bad), before + 2);
+    assert_eq!(net.b.stats().dropped(bad), before + 2);
     assert!(net.b.neigh_get(IF, peer).is_err(), "nothing learned");
     f[21] = 2;
     net.b.receive(IF, &f);

@@ -201,7 +201,7 @@ fn mutated_frames_never_panic_and_the_stack_survives() {
     net.pump();
     let mut buf = [0u8; 32];
     assert_eq!(net.b.recv(s, &mut buf, 0).unwrap().len, 11);
-    let drops = net.b.stats.total_drops();
+    let drops = net.b.stats().total_drops();
     println!(
         "fuzz: {iterations} frames in {:.1} s from {} seeds; b dropped {drops} in the last round; \
          a new connection took {heal_s:.1} s of simulated time",

@@ -1,11 +1,13 @@
 //! Datagram user requests (UDP and raw ICMP): one protocol's code for both, as their
 //! socket semantics are the same (one datagram per call, a peer by connect or per send).
 
+use super::Core;
 use super::{Proto, SocketId, IPPROTO_RAW, MSG_PEEK};
 use crate::addr::{Endpoint, Ipv4};
 use crate::engine::ERef;
 use crate::errno::{Errno, SysResult};
-use crate::stack::{Platform, Stack};
+use crate::platform::Platform;
+use crate::stack::Stack;
 use crate::wire;
 
 /// Largest UDP payload over IPv4.
@@ -35,37 +37,12 @@ fn any_means_this_host(dst: Endpoint, bound: Ipv4) -> Endpoint {
 
 impl<P: Platform> Stack<P> {
     pub(crate) fn dgram_connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {
-        let remote = any_means_this_host(remote, self.sock(id)?.local.addr);
-        self.route_out(remote.addr, self.sock(id)?.opts.bound_if)?;
-        if matches!(self.sock(id)?.proto, Proto::Udp(_)) {
+        let remote = any_means_this_host(remote, self.core.socks.sock(id)?.local.addr);
+        self.route_out(remote.addr, self.core.socks.sock(id)?.opts.bound_if)?;
+        if matches!(self.core.socks.sock(id)?.proto, Proto::Udp(_)) {
             self.autobind(id)?;
         }
-        self.sock_mut(id)?.remote = Some(remote);
-        Ok(())
-    }
-
-    /// Make sure a bound UDP socket, or a raw one, has its engine socket.
-    pub(crate) fn dgram_refresh(&mut self, id: SocketId) -> SysResult<()> {
-        let s = self.sock(id)?;
-        let (local, bound) = (s.local, s.bound);
-        let (udp, proto) = match &s.proto {
-            Proto::Udp(d) | Proto::Raw(d) if d.r.is_some() => return Ok(()),
-            Proto::Udp(_) => (true, 0),
-            Proto::Raw(d) if d.proto != IPPROTO_RAW => (false, d.proto),
-            _ => return Ok(()),
-        };
-        if udp && !bound {
-            return Ok(());
-        }
-        let c = &self.cfg;
-        let r = if udp {
-            self.engine.udp_new(c.udp_buf, c.udp_packets, local)?
-        } else {
-            self.engine.raw_new(proto, c.raw_buf, c.raw_packets)?
-        };
-        if let Proto::Udp(d) | Proto::Raw(d) = &mut self.sock_mut(id)?.proto {
-            d.r = Some(r);
-        }
+        self.core.socks.sock_mut(id)?.remote = Some(remote);
         Ok(())
     }
 
@@ -75,7 +52,7 @@ impl<P: Platform> Stack<P> {
         data: &[u8],
         to: Option<Endpoint>,
     ) -> SysResult<usize> {
-        let s = self.sock_mut(id)?;
+        let s = self.core.socks.sock_mut(id)?;
         if let Some(e) = s.err.take() {
             return Err(e);
         }
@@ -114,7 +91,7 @@ impl<P: Platform> Stack<P> {
         let mtu = self
             .netif(out_if)
             .map_or(1500, |i| i.mtu)
-            .min(self.engine.mtu());
+            .min(self.core.engine.mtu());
         let header = if udp { 28 } else { 20 };
         if data.len() > UDP_MAX_PAYLOAD || data.len() + header > mtu {
             return Err(Errno::EMSGSIZE);
@@ -122,24 +99,51 @@ impl<P: Platform> Stack<P> {
         if udp {
             self.autobind(id)?;
         }
-        self.dgram_refresh(id)?;
-        let r = self.dgram_ref(id)?;
+        self.core.dgram_refresh(id)?;
+        let r = self.core.dgram_ref(id)?;
         if udp {
-            self.engine.udp_send(r, src, dst, data)?;
+            self.core.engine.udp_send(r, src, dst, data)?;
         } else {
-            let proto = match self.sock(id)?.proto {
+            let proto = match self.core.socks.sock(id)?.proto {
                 Proto::Raw(ref d) => d.proto,
                 _ => wire::IPPROTO_ICMP,
             };
             let hdr = wire::ipv4_header(src, dst.addr, proto, ttl, data.len());
-            self.engine.raw_send(r, &[&hdr, data])?;
+            self.core.engine.raw_send(r, &[&hdr, data])?;
         }
         self.run_for(id);
         Ok(data.len())
     }
+}
+
+impl<P: Platform> Core<P> {
+    /// Make sure a bound UDP socket, or a raw one, has its engine socket.
+    pub(crate) fn dgram_refresh(&mut self, id: SocketId) -> SysResult<()> {
+        let s = self.socks.sock(id)?;
+        let (local, bound) = (s.local, s.bound);
+        let (udp, proto) = match &s.proto {
+            Proto::Udp(d) | Proto::Raw(d) if d.r.is_some() => return Ok(()),
+            Proto::Udp(_) => (true, 0),
+            Proto::Raw(d) if d.proto != IPPROTO_RAW => (false, d.proto),
+            _ => return Ok(()),
+        };
+        if udp && !bound {
+            return Ok(());
+        }
+        let c = &self.cfg;
+        let r = if udp {
+            self.engine.udp_new(c.udp_buf, c.udp_packets, local)?
+        } else {
+            self.engine.raw_new(proto, c.raw_buf, c.raw_packets)?
+        };
+        if let Proto::Udp(d) | Proto::Raw(d) = &mut self.socks.sock_mut(id)?.proto {
+            d.r = Some(r);
+        }
+        Ok(())
+    }
 
     fn dgram_ref(&self, id: SocketId) -> SysResult<ERef> {
-        match &self.sock(id)?.proto {
+        match &self.socks.sock(id)?.proto {
             Proto::Udp(d) | Proto::Raw(d) => d.r.ok_or(Errno::ENETUNREACH),
             Proto::Tcp(_) => Err(Errno::EOPNOTSUPP),
         }
@@ -151,7 +155,7 @@ impl<P: Platform> Stack<P> {
         buf: &mut [u8],
         flags: u32,
     ) -> SysResult<Received> {
-        let s = self.sock_mut(id)?;
+        let s = self.socks.sock_mut(id)?;
         let remote = s.remote;
         let udp = match &s.proto {
             Proto::Udp(_) => true,
@@ -201,7 +205,7 @@ impl<P: Platform> Stack<P> {
                 });
             }
         }
-        let s = self.sock_mut(id)?;
+        let s = self.socks.sock_mut(id)?;
         match s.err.take() {
             Some(e) => Err(e),
             // Queued datagrams are still read after SHUT_RD; then it reads as end of file.

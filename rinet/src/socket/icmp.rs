@@ -4,9 +4,10 @@
 //! UDP socket. Soft errors (time exceeded, "fragmentation needed", TOS unreachables), and
 //! any error about an established connection, change nothing.
 
+use super::Core;
 use super::{Proto, Tcp};
 use crate::errno::Errno;
-use crate::stack::{Platform, Stack};
+use crate::platform::Platform;
 use crate::wire::{Quoted, ICMP_DEST_UNREACH, ICMP_PARAMETER_PROB, IPPROTO_TCP, IPPROTO_UDP};
 
 /// The errno of a hard ICMP error (Linux's `icmp_err_convert` with `fatal` set).
@@ -23,7 +24,7 @@ pub fn hard_error(ty: u8, code: u8) -> Option<Errno> {
     })
 }
 
-impl<P: Platform> Stack<P> {
+impl<P: Platform> Core<P> {
     /// An ICMP error of type `ty` and `code` arrived about the datagram `q` quotes.
     pub(crate) fn icmp_error(&mut self, ty: u8, code: u8, q: Quoted) {
         let Some(err) = hard_error(ty, code) else {
