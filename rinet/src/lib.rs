@@ -16,6 +16,7 @@ extern crate alloc;
 pub mod addr;
 pub mod engine;
 pub mod errno;
+pub mod iface;
 pub mod neigh;
 #[cfg(feature = "offload")]
 pub mod offload;

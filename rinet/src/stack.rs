@@ -20,29 +20,8 @@ use crate::socket::{Core, Proto, SockInfo, SocketId, SocketTable, Tcp};
 use crate::stats::Stats;
 use crate::wire::{self, DropReason, Frame, Ipv4Info, Transport};
 
+pub use crate::iface::{Link, Net, Netif, IFF_LOOPBACK, IFF_UP, LOOPBACK_IFINDEX};
 pub use crate::platform::{Config, Platform};
-
-pub const LOOPBACK_IFINDEX: u32 = 1;
-
-/// Interface flags, as `SIOCGIFFLAGS` reports them.
-pub const IFF_UP: u32 = 0x1;
-pub const IFF_LOOPBACK: u32 = 0x8;
-
-/// Link type of an interface.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Link {
-    Ethernet([u8; 6]),
-    Loopback,
-}
-
-#[derive(Clone, Debug)]
-pub struct Netif {
-    pub ifindex: u32,
-    pub link: Link,
-    pub mtu: usize,
-    pub addr: Option<Cidr>,
-    pub up: bool,
-}
 
 /// The addresses the engine holds (smoltcp's `iface-max-addr-count`): one per device,
 /// loopback's included. Retained addresses stay out (see `sync_addrs`).
@@ -54,15 +33,9 @@ const DEFAULT_MTU: usize = 1500;
 pub struct Stack<P: Platform> {
     /// What socket calls work with (see [`Core`]).
     pub(crate) core: Core<P>,
-    pub(crate) ifs: Vec<Netif>,
-    pub(crate) routes: RouteTable,
-    pub(crate) neighbors: Neighbors,
+    /// Interfaces, routes and neighbours (see [`Net`]).
+    pub(crate) net: Net,
     timer: Option<u64>,
-    /// Addresses removed from an interface while TCP connections still use them. Like
-    /// Linux, such connections are not killed: they pause (their packets are neither sent
-    /// nor received) until the address returns or they time out. What the engine sent
-    /// meanwhile is lost on the way out, and resent on its retransmission timer.
-    retained: Vec<Ipv4>,
 }
 
 impl<P: Platform> Stack<P> {
@@ -130,11 +103,8 @@ impl<P: Platform> Stack<P> {
                 stats: Stats::default(),
                 now,
             },
-            ifs: Vec::new(),
-            routes: RouteTable::default(),
-            neighbors: Neighbors::default(),
+            net: Net::default(),
             timer: None,
-            retained: Vec::new(),
         };
         #[cfg(feature = "offload")]
         if s.core.platform.segments_tcp() {
@@ -150,6 +120,20 @@ impl<P: Platform> Stack<P> {
         )?;
         s.set_up(LOOPBACK_IFINDEX, true)?;
         Ok(s)
+    }
+
+    pub fn netif(&self, ifindex: u32) -> Option<&Netif> {
+        self.net.netif(ifindex)
+    }
+
+    /// Is `a` a broadcast address here (limited, or an interface's directed one)?
+    pub fn is_broadcast_addr(&self, a: Ipv4) -> bool {
+        self.net.is_broadcast_addr(a)
+    }
+
+    /// Is `a` an address of this host?
+    pub fn is_local_addr(&self, a: Ipv4) -> bool {
+        self.net.is_local_addr(a)
     }
 
     /// The counters (`/proc/net/snmp`).
@@ -186,13 +170,13 @@ impl<P: Platform> Stack<P> {
     }
 
     fn add_link(&mut self, ifindex: u32, link: Link, mtu: usize) -> SysResult<()> {
-        if self.ifs.iter().any(|i| i.ifindex == ifindex) {
+        if self.net.ifs.iter().any(|i| i.ifindex == ifindex) {
             return Err(Errno::EEXIST);
         }
         if matches!(link, Link::Ethernet(mac) if mac[0] & 1 != 0) {
             return Err(Errno::EINVAL);
         }
-        self.ifs.push(Netif {
+        self.net.ifs.push(Netif {
             ifindex,
             link,
             mtu: mtu.clamp(576, 65535),
@@ -207,6 +191,7 @@ impl<P: Platform> Stack<P> {
     /// device a packet will leave by (loopback traffic is no exception).
     fn sync_mtu(&mut self) {
         let mtu = self
+            .net
             .ifs
             .iter()
             .filter(|i| i.link != Link::Loopback)
@@ -223,33 +208,31 @@ impl<P: Platform> Stack<P> {
             return Err(Errno::EINVAL);
         }
         let pos = self
+            .net
             .ifs
             .iter()
             .position(|i| i.ifindex == ifindex)
             .ok_or(Errno::ENODEV)?;
         self.set_up(ifindex, false)?;
-        if let Some(c) = self.ifs[pos].addr {
+        if let Some(c) = self.net.ifs[pos].addr {
             self.forget_addr(c.addr);
         }
-        self.ifs.remove(pos);
-        self.routes.flush_if(ifindex);
-        self.neighbors.forget_if(ifindex);
+        self.net.ifs.remove(pos);
+        self.net.routes.flush_if(ifindex);
+        self.net.neighbors.forget_if(ifindex);
         self.sync_mtu();
         self.sync_addrs();
         self.run();
         Ok(())
     }
 
-    pub fn netif(&self, ifindex: u32) -> Option<&Netif> {
-        self.ifs.iter().find(|i| i.ifindex == ifindex)
-    }
-
     pub fn netifs(&self) -> impl Iterator<Item = &Netif> {
-        self.ifs.iter()
+        self.net.ifs.iter()
     }
 
     fn netif_mut(&mut self, ifindex: u32) -> SysResult<&mut Netif> {
-        self.ifs
+        self.net
+            .ifs
             .iter_mut()
             .find(|i| i.ifindex == ifindex)
             .ok_or(Errno::ENODEV)
@@ -267,10 +250,10 @@ impl<P: Platform> Stack<P> {
                 self.add_connected_route(ifindex, c);
             }
         } else {
-            self.routes.flush_if(ifindex);
+            self.net.routes.flush_if(ifindex);
             // Linux flushes the device's ARP entries (static ones too) when it goes down;
             // what waited for an answer goes with them.
-            self.neighbors.forget_if(ifindex);
+            self.net.neighbors.forget_if(ifindex);
         }
         self.run();
         Ok(())
@@ -286,7 +269,7 @@ impl<P: Platform> Stack<P> {
         let nif = self.netif_mut(ifindex)?;
         nif.addr = cidr;
         let up = nif.up;
-        self.routes.remove_connected(ifindex);
+        self.net.routes.remove_connected(ifindex);
         if let (Some(c), true) = (cidr, up) {
             self.add_connected_route(ifindex, c);
         }
@@ -299,7 +282,7 @@ impl<P: Platform> Stack<P> {
         if ifindex == LOOPBACK_IFINDEX {
             return;
         }
-        let _ = self.routes.add(Route {
+        let _ = self.net.routes.add(Route {
             dest: c.addr,
             prefix: c.prefix,
             gateway: Ipv4::ANY,
@@ -313,12 +296,12 @@ impl<P: Platform> Stack<P> {
     /// it; it uses them for subnet broadcasts), and note which addresses TCP connections
     /// still use though no device has them: retained, not ours on the wire.
     fn sync_addrs(&mut self) {
-        self.retained.clear();
+        self.net.retained.clear();
         let mut addrs = EngineAddrs::new();
-        for c in self.ifs.iter().filter_map(|i| i.addr) {
+        for c in self.net.ifs.iter().filter_map(|i| i.addr) {
             let _ = addrs.push(c);
         }
-        let (ifs, retained) = (&self.ifs, &mut self.retained);
+        let (ifs, retained) = (&self.net.ifs, &mut self.net.retained);
         self.core.engine.tcp_local_addrs(&mut |a| {
             let held = a.is_any() || ifs.iter().any(|i| i.addr.is_some_and(|c| c.addr == a));
             if !held && !retained.contains(&a) {
@@ -328,15 +311,12 @@ impl<P: Platform> Stack<P> {
         self.core.engine.set_addrs(&addrs);
     }
 
-    fn is_retained(&self, addr: Ipv4) -> bool {
-        self.retained.contains(&addr)
-    }
-
     /// Add a route. With `ifindex` 0 the interface is the one whose subnet holds the
     /// gateway (what `route add default gw X` means).
     pub fn add_route(&mut self, r: Route) -> SysResult<()> {
         let r = if r.ifindex == 0 {
             let nif = self
+                .net
                 .ifs
                 .iter()
                 .filter(|i| i.ifindex != LOOPBACK_IFINDEX)
@@ -359,7 +339,7 @@ impl<P: Platform> Stack<P> {
                 return Err(Errno::ENETUNREACH);
             }
         }
-        self.routes.add(Route {
+        self.net.routes.add(Route {
             connected: false,
             ..r
         })
@@ -372,70 +352,14 @@ impl<P: Platform> Stack<P> {
         gateway: Option<Ipv4>,
         ifindex: Option<u32>,
     ) -> SysResult<()> {
-        self.routes.delete(dest, prefix, gateway, ifindex).map(drop)
+        self.net
+            .routes
+            .delete(dest, prefix, gateway, ifindex)
+            .map(drop)
     }
 
     pub fn routes(&self) -> impl Iterator<Item = &Route> {
-        self.routes.iter()
-    }
-
-    /// Is `a` the limited broadcast or the broadcast address of one of our subnets?
-    pub fn is_broadcast_addr(&self, a: Ipv4) -> bool {
-        a.is_broadcast()
-            || self
-                .ifs
-                .iter()
-                .any(|i| i.addr.is_some_and(|c| c.directed_broadcast() == Some(a)))
-    }
-
-    /// Is `a` an address of this host?
-    pub fn is_local_addr(&self, a: Ipv4) -> bool {
-        a.is_loopback() || self.ifs.iter().any(|i| i.addr.is_some_and(|c| c.addr == a))
-    }
-
-    /// Linux: a loopback source never leaves through another interface (EINVAL).
-    pub(crate) fn check_source_if(&self, src: Ipv4, ifindex: u32) -> SysResult<()> {
-        if src.is_loopback() && ifindex != LOOPBACK_IFINDEX {
-            return Err(Errno::EINVAL);
-        }
-        Ok(())
-    }
-
-    /// Output route for `dst`: (interface, source address, next hop). A socket bound
-    /// to an interface (`bound_if` != 0) leaves only through it, by a route through that
-    /// interface (limited broadcast needs none). Unlike Linux, which then takes any
-    /// destination as on-link there, no route through it is ENETUNREACH.
-    pub(crate) fn route_out(&self, dst: Ipv4, bound_if: u32) -> SysResult<(u32, Ipv4, Ipv4)> {
-        // Loopback has no routes of its own: a socket bound to it routes as unbound.
-        let bound_if = if bound_if == LOOPBACK_IFINDEX {
-            0
-        } else {
-            bound_if
-        };
-        if bound_if == 0 && self.is_local_addr(dst) {
-            let src = if dst.is_loopback() {
-                Ipv4::LOCALHOST
-            } else {
-                dst
-            };
-            return Ok((LOOPBACK_IFINDEX, src, dst));
-        }
-        let (ifindex, hop) = if bound_if != 0 && dst.is_broadcast() {
-            (bound_if, dst)
-        } else {
-            let r = self
-                .routes
-                .lookup_on(dst, bound_if)
-                .ok_or(Errno::ENETUNREACH)?;
-            let hop = if r.gateway.is_any() { dst } else { r.gateway };
-            (r.ifindex, hop)
-        };
-        let nif = self
-            .netif(ifindex)
-            .filter(|i| i.up)
-            .ok_or(Errno::ENETUNREACH)?;
-        let src = nif.addr.ok_or(Errno::ENETUNREACH)?.addr;
-        Ok((ifindex, src, hop))
+        self.net.routes.iter()
     }
 
     // ---- receive ----
@@ -474,7 +398,7 @@ impl<P: Platform> Stack<P> {
             Ok(Frame::Arp(arp)) => self.arp_input(ifindex, own, arp),
             Ok(Frame::Ipv4(info)) => {
                 let packet = &frame[wire::ETH_HDR_LEN..];
-                self.neighbors.heard_from(ifindex, &peer, self.core.now);
+                self.net.neighbors.heard_from(ifindex, &peer, self.core.now);
                 if self.accept_ip(ifindex, &info, packet, peer) {
                     self.with_egress(|engine, now, sink| engine.ingress(packet, now, sink));
                     self.after_ingress(&info);
@@ -529,7 +453,7 @@ impl<P: Platform> Stack<P> {
             self.core.stats.drop_frame(why);
             return;
         }
-        if self.is_retained(arp.target_ip) {
+        if self.net.is_retained(arp.target_ip) {
             // Not ours any more: someone else may own it now.
             self.core.stats.drop_frame(DropReason::NotLocal);
             return;
@@ -538,8 +462,9 @@ impl<P: Platform> Stack<P> {
         let for_us = subnet.is_some_and(|c| c.addr == arp.target_ip);
         let on_link = !sender.is_any() && subnet.is_some_and(|c| c.contains(sender));
         if on_link
-            && (for_us || self.neighbors.contains(ifindex, sender))
+            && (for_us || self.net.neighbors.contains(ifindex, sender))
             && self
+                .net
                 .neighbors
                 .learn(ifindex, sender, arp.sender_mac, self.core.now)
         {
@@ -558,14 +483,14 @@ impl<P: Platform> Stack<P> {
 
     /// Send the packets that waited for `hop` on `ifindex` to resolve.
     fn send_held(&mut self, ifindex: u32, hop: Ipv4) {
-        let Some(mac) = self.neighbors.resolve(ifindex, hop, self.core.now) else {
+        let Some(mac) = self.net.neighbors.resolve(ifindex, hop, self.core.now) else {
             return;
         };
         let Some((Link::Ethernet(own), true)) = self.netif(ifindex).map(|i| (i.link, i.up)) else {
             return;
         };
         let Stack {
-            neighbors,
+            net: Net { neighbors, .. },
             core: Core { platform, .. },
             ..
         } = self;
@@ -583,7 +508,7 @@ impl<P: Platform> Stack<P> {
     /// Classify a received IPv4 packet (`info`, parsed from `packet`) before the engine
     /// sees it; `peer` is the link address it came from. False drops it.
     fn accept_ip(&mut self, in_if: u32, info: &Ipv4Info, packet: &[u8], peer: [u8; 6]) -> bool {
-        if self.is_retained(info.dst) {
+        if self.net.is_retained(info.dst) {
             self.core.stats.drop_frame(DropReason::NotLocal);
             return false;
         }
@@ -869,10 +794,13 @@ impl<P: Platform> Stack<P> {
                     now,
                     ..
                 },
-            neighbors,
-            ifs,
-            routes,
-            retained,
+            net:
+                Net {
+                    neighbors,
+                    ifs,
+                    routes,
+                    retained,
+                },
             ..
         } = self;
         let out = Egress {
@@ -899,7 +827,7 @@ impl<P: Platform> Stack<P> {
     /// ARP's timers: requests asked again, packets given up.
     fn arp_timers(&mut self) {
         let mut due = heapless::Vec::<(u32, Ipv4), 8>::new();
-        let gave_up = self.neighbors.tick(self.core.now, |ifindex, hop| {
+        let gave_up = self.net.neighbors.tick(self.core.now, |ifindex, hop| {
             let _ = due.push((ifindex, hop));
         });
         self.core.stats.unresolved += gave_up as u64;
@@ -932,7 +860,7 @@ impl<P: Platform> Stack<P> {
         let at = [
             engine_at,
             self.core.socks.next_deadline(self.core.now),
-            self.neighbors.next_deadline(),
+            self.net.neighbors.next_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -950,7 +878,7 @@ impl<P: Platform> Stack<P> {
         self.core
             .socks
             .reap_orphans(&mut self.core.engine, self.core.now);
-        if !self.retained.is_empty() {
+        if !self.net.retained.is_empty() {
             // Release retained addresses once no connection uses them.
             self.sync_addrs();
         }
@@ -1022,11 +950,7 @@ impl<P: Platform> Stack<P> {
     // ---- neighbours ----
 
     pub fn neighbors(&self) -> impl Iterator<Item = &Neighbor> {
-        self.neighbors.iter()
-    }
-
-    pub(crate) fn has_neighbor(&self, ifindex: u32, ip: Ipv4) -> bool {
-        ifindex == LOOPBACK_IFINDEX || self.neighbors.contains(ifindex, ip)
+        self.net.neighbors.iter()
     }
 
     /// The interface an ARP request without a device name means: the one `ip` is on-link
@@ -1043,7 +967,8 @@ impl<P: Platform> Stack<P> {
         if self.is_local_addr(ip) {
             return Err(Errno::EINVAL);
         }
-        self.ifs
+        self.net
+            .ifs
             .iter()
             .filter(|i| i.ifindex != LOOPBACK_IFINDEX && i.up)
             .find(|i| i.addr.is_some_and(|c| c.contains(ip)))
@@ -1066,7 +991,8 @@ impl<P: Platform> Stack<P> {
         }
         let ifindex = self.neigh_dev(ifindex, ip)?;
         self.core.now = self.core.platform.now_us();
-        self.neighbors
+        self.net
+            .neighbors
             .set(ifindex, ip, mac, permanent, self.core.now)?;
         self.send_held(ifindex, ip);
         self.run();
@@ -1075,14 +1001,14 @@ impl<P: Platform> Stack<P> {
 
     /// `SIOCGARP`: the entry for `ip` on `ifindex`; ENXIO if there is none.
     pub fn neigh_get(&self, ifindex: u32, ip: Ipv4) -> SysResult<Neighbor> {
-        self.neighbors.get(ifindex, ip)
+        self.net.neighbors.get(ifindex, ip)
     }
 
     /// `SIOCDARP`: forget the entry for `ip` (`ifindex` 0 as for [`Stack::neigh_set`]);
     /// ARP asks again next time.
     pub fn neigh_delete(&mut self, ifindex: u32, ip: Ipv4) -> SysResult<()> {
         let ifindex = self.neigh_dev(ifindex, ip)?;
-        self.neighbors.remove(ifindex, ip)
+        self.net.neighbors.remove(ifindex, ip)
     }
 }
 

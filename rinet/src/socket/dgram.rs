@@ -38,7 +38,8 @@ fn any_means_this_host(dst: Endpoint, bound: Ipv4) -> Endpoint {
 impl<P: Platform> Stack<P> {
     pub(crate) fn dgram_connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {
         let remote = any_means_this_host(remote, self.core.socks.sock(id)?.local.addr);
-        self.route_out(remote.addr, self.core.socks.sock(id)?.opts.bound_if)?;
+        self.net
+            .route_out(remote.addr, self.core.socks.sock(id)?.opts.bound_if)?;
         if matches!(self.core.socks.sock(id)?.proto, Proto::Udp(_)) {
             self.autobind(id)?;
         }
@@ -75,17 +76,18 @@ impl<P: Platform> Stack<P> {
         }
         let (out_if, src, _) = if dst.addr.is_broadcast() && bound_if == 0 {
             // Limited broadcast leaves through the default route's interface.
-            self.route_out(crate::Ipv4::new(0, 0, 0, 1), 0)
+            self.net
+                .route_out(crate::Ipv4::new(0, 0, 0, 1), 0)
                 .map_err(|_| Errno::ENETUNREACH)?
         } else {
-            self.route_out(dst.addr, bound_if)?
+            self.net.route_out(dst.addr, bound_if)?
         };
         let src = if local.addr.is_any() || self.is_broadcast_addr(local.addr) {
             src
         } else {
             local.addr
         };
-        self.check_source_if(src, out_if)?;
+        self.net.check_source_if(src, out_if)?;
         // No fragmentation: a datagram must fit the interface MTU, and the engine's (the
         // smallest device MTU, loopback's included: see `Stack::sync_mtu`).
         let mtu = self

@@ -1099,6 +1099,7 @@ impl<P: Platform> Stack<P> {
         if let Some(peer) = s.remote.filter(|_| ep.addr.is_any()) {
             let bound_if = s.opts.bound_if;
             ep.addr = self
+                .net
                 .route_out(peer.addr, bound_if)
                 .map_or(Ipv4::ANY, |r| r.1);
         }

@@ -121,15 +121,16 @@ impl<P: Platform> Stack<P> {
         if remote.port == 0 {
             return Err(Errno::ECONNREFUSED);
         }
-        let (out_if, src, hop) =
-            self.route_out(remote.addr, self.core.socks.sock(id)?.opts.bound_if)?;
+        let (out_if, src, hop) = self
+            .net
+            .route_out(remote.addr, self.core.socks.sock(id)?.opts.bound_if)?;
         let s = self.core.socks.sock(id)?;
         let src = if s.bound && !s.local.addr.is_any() {
             s.local.addr
         } else {
             src
         };
-        self.check_source_if(src, out_if)?;
+        self.net.check_source_if(src, out_if)?;
         let (reuse, bound, port) = (s.opts.reuseaddr, s.bound, s.local.port);
         let (rx, tx) = s.opts.tcp_buffers();
         let port = if bound {
@@ -314,7 +315,7 @@ impl<P: Platform> Stack<P> {
         let err;
         if state == TcpState::SynSent
             && now.saturating_sub(heard) >= NEIGHBOR_TIMEOUT_US
-            && !self.has_neighbor(hop.0, hop.1)
+            && !self.net.has_neighbor(hop.0, hop.1)
         {
             // The next hop never answered ARP: fail like Linux, without clogging others.
             self.core.engine.tcp_abort(r);
