@@ -1,6 +1,6 @@
 //! Interfaces, and the network side of the stack that socket calls consult: which
 //! addresses are this host's, the output route for a destination, whether a next hop's
-//! link address is known. Owned by the stack beside the socket layer's [`crate::socket::Core`].
+//! link address is known. Owned by the stack beside the socket layer's `Core`.
 
 use alloc::vec::Vec;
 
@@ -48,6 +48,7 @@ impl Net {
     pub fn netif(&self, ifindex: u32) -> Option<&Netif> {
         self.ifs.iter().find(|i| i.ifindex == ifindex)
     }
+
     /// Is `a` the limited broadcast or the broadcast address of one of our subnets?
     pub fn is_broadcast_addr(&self, a: Ipv4) -> bool {
         a.is_broadcast()
@@ -56,10 +57,12 @@ impl Net {
                 .iter()
                 .any(|i| i.addr.is_some_and(|c| c.directed_broadcast() == Some(a)))
     }
+
     /// Is `a` an address of this host?
     pub fn is_local_addr(&self, a: Ipv4) -> bool {
         a.is_loopback() || self.ifs.iter().any(|i| i.addr.is_some_and(|c| c.addr == a))
     }
+
     /// Linux: a loopback source never leaves through another interface (EINVAL).
     pub(crate) fn check_source_if(&self, src: Ipv4, ifindex: u32) -> SysResult<()> {
         if src.is_loopback() && ifindex != LOOPBACK_IFINDEX {
@@ -67,6 +70,7 @@ impl Net {
         }
         Ok(())
     }
+
     /// Output route for `dst`: (interface, source address, next hop). A socket bound
     /// to an interface (`bound_if` != 0) leaves only through it, by a route through that
     /// interface (limited broadcast needs none). Unlike Linux, which then takes any
@@ -103,9 +107,11 @@ impl Net {
         let src = nif.addr.ok_or(Errno::ENETUNREACH)?.addr;
         Ok((ifindex, src, hop))
     }
+
     pub(crate) fn has_neighbor(&self, ifindex: u32, ip: Ipv4) -> bool {
         ifindex == LOOPBACK_IFINDEX || self.neighbors.contains(ifindex, ip)
     }
+
     pub(crate) fn is_retained(&self, addr: Ipv4) -> bool {
         self.retained.contains(&addr)
     }

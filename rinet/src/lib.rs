@@ -4,7 +4,11 @@
 //! Layers, from the wire up (each a module):
 //! - [`wire`]: frame validation and classification, apart from any socket logic;
 //! - [`engine`]: the protocol engine boundary (smoltcp lives only there);
-//! - [`stack`]: interfaces, addresses, routes, counters, receive/transmit, timers;
+//! - [`iface`]: interfaces, routes and neighbours, and the questions socket calls ask of
+//!   them (`Net`);
+//! - [`platform`]: what the stack needs from its host, and its configuration;
+//! - [`stack`]: receive/transmit, timers, counters and the public calls, over the socket
+//!   layer's `Core` and the `Net`;
 //! - [`neigh`]: the neighbour (ARP) table the host sees and edits;
 //! - [`socket`]: the socket-facing layer (BSD semantics: backlog, ephemeral ports, shutdown,
 //!   options, errno), in the spirit of BSD's "usrreq" layer;

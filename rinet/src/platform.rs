@@ -2,7 +2,7 @@
 //! sizes and limits it is built with: apart from [`crate::stack`], so that the socket layer
 //! can name them without naming the stack.
 
-use crate::socket::SocketId;
+use crate::socket::id::SocketId;
 
 /// What the stack needs from its host (the kernel glue, or the user-space runner).
 pub trait Platform {

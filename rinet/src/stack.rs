@@ -1,7 +1,8 @@
-//! The stack: interfaces and their addresses, routes, neighbours, counters, the receive
-//! path (Ethernet, ARP and the classifier), the transmit path (route, neighbour, Ethernet
-//! header), and the poll loop that drives the engine. Socket calls
-//! live in [`crate::socket`]; both are `impl Stack` blocks over the same state.
+//! The stack: the receive path (Ethernet, ARP and the classifier), the transmit path
+//! (route, neighbour, Ethernet header), the poll loop that drives the engine, and the
+//! public calls. It owns the socket layer's `Core` (see [`crate::socket`]) and the
+//! interfaces, routes and neighbours ([`Net`], see [`crate::iface`]); a socket call hands
+//! the socket layer `self.core` and, where it needs them, `&self.net`.
 //!
 //! The stack is event-driven: it runs when a frame arrives, when a socket call is made and
 //! when the timer the platform armed (see [`Platform::set_timer`]) expires. An idle stack
@@ -15,8 +16,10 @@ use crate::engine::{Engine, Sink, TcpState, HEADROOM};
 use crate::errno::{Errno, SysResult};
 use crate::neigh::{Neighbor, Neighbors};
 use crate::route::{Route, RouteTable};
+use crate::socket::dgram::Received;
+use crate::socket::opts::SocketSettings;
 use crate::socket::time_wait::{Segment, Verdict};
-use crate::socket::{Core, Proto, SockInfo, SocketId, SocketTable, Tcp};
+use crate::socket::{Core, Proto, Sock, SockInfo, SocketId, SocketTable, Tcp};
 use crate::stats::Stats;
 use crate::wire::{self, DropReason, Frame, Ipv4Info, Transport};
 
@@ -39,6 +42,163 @@ pub struct Stack<P: Platform> {
 }
 
 impl<P: Platform> Stack<P> {
+    // ---- socket calls: crate::socket answers them; the stack then runs if one asked ----
+
+    /// After a socket call: run the stack if the call asked for it (`Core::run_for`).
+    fn after_call(&mut self) {
+        if core::mem::take(&mut self.core.run_asked) {
+            self.run_changed();
+        }
+    }
+
+    /// After a call that sends or receives: the stack runs if asked, then what the call
+    /// changed of the socket's poll mask and pending error is told (`Core::seen_by_user`).
+    fn after_transfer(&mut self, id: SocketId) {
+        self.after_call();
+        self.core.seen_by_user(id);
+    }
+
+    /// `sendto(2)`/`send(2)`: `to` is ignored on a connected stream, as Linux does.
+    pub fn send(&mut self, id: SocketId, data: &[u8], to: Option<Endpoint>) -> SysResult<usize> {
+        self.core.now = self.core.platform.now_us();
+        let r = self.core.send(&self.net, id, data, to);
+        self.after_transfer(id);
+        r
+    }
+
+    /// `sendto(2)` of one datagram, whole (UDP, raw): EOPNOTSUPP for a stream socket,
+    /// whose sends go through [`Stack::send_stream_with`].
+    pub fn send_datagram(
+        &mut self,
+        id: SocketId,
+        data: &[u8],
+        to: Option<Endpoint>,
+    ) -> SysResult<usize> {
+        self.core.now = self.core.platform.now_us();
+        let r = self.core.send_datagram(&self.net, id, data, to);
+        self.after_transfer(id);
+        r
+    }
+
+    /// `send(2)` on a stream socket of up to `len` bytes that `fill` copies straight into
+    /// the send buffer (from a caller's iov in the kernel: no bounce buffer). `fill`
+    /// returns how many bytes it wrote; fewer than asked ends the call. EOPNOTSUPP for a
+    /// datagram socket.
+    pub fn send_stream_with(
+        &mut self,
+        id: SocketId,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> usize,
+    ) -> SysResult<usize> {
+        self.core.now = self.core.platform.now_us();
+        let r = self.core.send_stream_with(id, len, fill);
+        self.after_transfer(id);
+        r
+    }
+
+    /// `recvfrom(2)`/`recv(2)`. `flags` may hold MSG_PEEK.
+    pub fn recv(&mut self, id: SocketId, buf: &mut [u8], flags: u32) -> SysResult<Received> {
+        self.core.now = self.core.platform.now_us();
+        let r = self.core.recv(id, buf, flags);
+        self.after_transfer(id);
+        r
+    }
+
+    /// `connect(2)`. A stream socket starts its handshake and gets EINPROGRESS; the
+    /// result arrives through the poll mask, and a second call returns it.
+    pub fn connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {
+        let r = self.core.connect(&self.net, id, remote);
+        self.after_call();
+        r
+    }
+
+    /// `shutdown(2)`.
+    pub fn shutdown(&mut self, id: SocketId, how: i32) -> SysResult<()> {
+        let r = self.core.shutdown(id, how);
+        self.after_call();
+        r
+    }
+
+    /// `getsockname(2)`.
+    pub fn local_endpoint(&mut self, id: SocketId) -> SysResult<Endpoint> {
+        self.core.local_endpoint(&self.net, id)
+    }
+
+    /// The socket's SOL_SOCKET settings changed (the kernel glue calls this after every
+    /// SOL_SOCKET `setsockopt` the socket core accepted, and for an accepted socket).
+    pub fn set_settings(&mut self, id: SocketId, set: SocketSettings) -> SysResult<()> {
+        let r = self.core.set_settings(id, set);
+        self.after_call();
+        r
+    }
+
+    pub fn settings(&self, id: SocketId) -> SysResult<SocketSettings> {
+        self.core.settings(id)
+    }
+
+    /// `setsockopt(2)` at the protocol levels (SOL_TCP, SOL_IP).
+    pub fn setsockopt(&mut self, id: SocketId, level: i32, name: i32, val: &[u8]) -> SysResult<()> {
+        let r = self.core.setsockopt(id, level, name, val);
+        self.after_call();
+        r
+    }
+
+    /// `bind(2)`.
+    pub fn bind(&mut self, id: SocketId, ep: Endpoint) -> SysResult<()> {
+        let r = self.core.bind(&self.net, id, ep);
+        self.after_call();
+        r
+    }
+
+    /// `close(2)`.
+    pub fn close(&mut self, id: SocketId) -> SysResult<()> {
+        let r = self.core.close(id);
+        self.after_call();
+        r
+    }
+
+    /// `listen(2)`. Calling it again on a listening socket changes the backlog.
+    pub fn listen(&mut self, id: SocketId, backlog: i32) -> SysResult<()> {
+        let r = self.core.listen(&self.net, id, backlog);
+        self.after_call();
+        r
+    }
+
+    /// `accept(2)`: the oldest established connection, or EAGAIN.
+    pub fn accept(&mut self, id: SocketId) -> SysResult<(SocketId, Endpoint)> {
+        let r = self.core.accept(id);
+        self.after_call();
+        r
+    }
+
+    /// Drop `n` bytes from the front of the receive queue (`MSG_TRUNC` on a stream).
+    pub fn consume(&mut self, id: SocketId, n: usize) -> SysResult<usize> {
+        let r = self.core.consume(id, n);
+        self.after_call();
+        r
+    }
+
+    /// Open sockets.
+    pub fn socket_count(&self) -> usize {
+        self.core.socket_count()
+    }
+
+    /// Connections closed by their owner that are still finishing (FIN handshake,
+    /// TIME-WAIT).
+    pub fn orphan_count(&self) -> usize {
+        self.core.orphan_count()
+    }
+
+    /// Sockets the engine holds (see `Core::engine_socket_count`).
+    pub fn engine_socket_count(&self) -> usize {
+        self.core.engine_socket_count()
+    }
+
+    /// Every socket, for `/proc/net/{tcp,udp,raw}`.
+    pub fn sockets(&self) -> impl Iterator<Item = (SocketId, &Sock)> + '_ {
+        self.core.sockets()
+    }
+
     /// `socket(AF_INET, ty, protocol)`.
     pub fn socket(&mut self, ty: i32, protocol: i32) -> SysResult<SocketId> {
         self.core.socket(ty, protocol)
@@ -102,6 +262,7 @@ impl<P: Platform> Stack<P> {
                 socks: SocketTable::new(seed),
                 stats: Stats::default(),
                 now,
+                run_asked: false,
             },
             net: Net::default(),
             timer: None,
@@ -735,12 +896,6 @@ impl<P: Platform> Stack<P> {
         self.run_changed();
     }
 
-    /// A run after a call on socket `id`.
-    pub(crate) fn run_for(&mut self, id: SocketId) {
-        self.core.socks.touch(id);
-        self.run_changed();
-    }
-
     /// Drive the engine until it is quiet: every looped-back packet in, everything
     /// sendable out, socket bookkeeping after each round (and after each SYN, so that a
     /// listener's backlog is refilled between two SYNs), then wakeups and the timer.
@@ -891,7 +1046,7 @@ impl<P: Platform> Stack<P> {
         };
         match &mut sock.proto {
             Proto::Tcp(Tcp::Listen(_)) => self.core.maintain_listener(id),
-            Proto::Tcp(Tcp::Conn(_)) => self.maintain_conn(id),
+            Proto::Tcp(Tcp::Conn(_)) => self.core.maintain_conn(&self.net, id),
             _ => {}
         }
     }
@@ -941,10 +1096,6 @@ impl<P: Platform> Stack<P> {
                 f(self, id);
             }
         }
-    }
-
-    pub(crate) fn sock_count(&self) -> usize {
-        self.core.socks.len()
     }
 
     // ---- neighbours ----

@@ -498,7 +498,7 @@ impl Engine {
         }
     }
 
-    /// Whether an unanswered connection is given up after [`TCP_GIVE_UP`]. smoltcp
+    /// Whether an unanswered connection is given up after `TCP_GIVE_UP`. smoltcp
     /// counts that time from the last segment received even when nothing is outstanding,
     /// so an idle connection must run without it (Linux keeps idle connections forever).
     pub fn tcp_set_give_up(&mut self, r: ERef, on: bool) {

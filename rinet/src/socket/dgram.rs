@@ -6,8 +6,8 @@ use super::{Proto, SocketId, IPPROTO_RAW, MSG_PEEK};
 use crate::addr::{Endpoint, Ipv4};
 use crate::engine::ERef;
 use crate::errno::{Errno, SysResult};
+use crate::iface::Net;
 use crate::platform::Platform;
-use crate::stack::Stack;
 use crate::wire;
 
 /// Largest UDP payload over IPv4.
@@ -32,89 +32,6 @@ fn any_means_this_host(dst: Endpoint, bound: Ipv4) -> Endpoint {
         Endpoint::new(Ipv4::LOCALHOST, dst.port)
     } else {
         Endpoint::new(bound, dst.port)
-    }
-}
-
-impl<P: Platform> Stack<P> {
-    pub(crate) fn dgram_connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {
-        let remote = any_means_this_host(remote, self.core.socks.sock(id)?.local.addr);
-        self.net
-            .route_out(remote.addr, self.core.socks.sock(id)?.opts.bound_if)?;
-        if matches!(self.core.socks.sock(id)?.proto, Proto::Udp(_)) {
-            self.autobind(id)?;
-        }
-        self.core.socks.sock_mut(id)?.remote = Some(remote);
-        Ok(())
-    }
-
-    pub(crate) fn dgram_send(
-        &mut self,
-        id: SocketId,
-        data: &[u8],
-        to: Option<Endpoint>,
-    ) -> SysResult<usize> {
-        let s = self.core.socks.sock_mut(id)?;
-        if let Some(e) = s.err.take() {
-            return Err(e);
-        }
-        if s.shut_wr {
-            return Err(Errno::EPIPE);
-        }
-        let udp = matches!(s.proto, Proto::Udp(_));
-        if matches!(s.proto, Proto::Raw(ref d) if d.proto == IPPROTO_RAW) {
-            return Err(Errno::EOPNOTSUPP);
-        }
-        let dst = to.or(s.remote).ok_or(Errno::EDESTADDRREQ)?;
-        let (broadcast_ok, ttl, local, bound_if) =
-            (s.opts.broadcast, s.opts.ttl, s.local, s.opts.bound_if);
-        let dst = any_means_this_host(dst, local.addr);
-        if udp && dst.port == 0 {
-            return Err(Errno::EINVAL);
-        }
-        if self.is_broadcast_addr(dst.addr) && !broadcast_ok {
-            return Err(Errno::EACCES);
-        }
-        let (out_if, src, _) = if dst.addr.is_broadcast() && bound_if == 0 {
-            // Limited broadcast leaves through the default route's interface.
-            self.net
-                .route_out(crate::Ipv4::new(0, 0, 0, 1), 0)
-                .map_err(|_| Errno::ENETUNREACH)?
-        } else {
-            self.net.route_out(dst.addr, bound_if)?
-        };
-        let src = if local.addr.is_any() || self.is_broadcast_addr(local.addr) {
-            src
-        } else {
-            local.addr
-        };
-        self.net.check_source_if(src, out_if)?;
-        // No fragmentation: a datagram must fit the interface MTU, and the engine's (the
-        // smallest device MTU, loopback's included: see `Stack::sync_mtu`).
-        let mtu = self
-            .netif(out_if)
-            .map_or(1500, |i| i.mtu)
-            .min(self.core.engine.mtu());
-        let header = if udp { 28 } else { 20 };
-        if data.len() > UDP_MAX_PAYLOAD || data.len() + header > mtu {
-            return Err(Errno::EMSGSIZE);
-        }
-        if udp {
-            self.autobind(id)?;
-        }
-        self.core.dgram_refresh(id)?;
-        let r = self.core.dgram_ref(id)?;
-        if udp {
-            self.core.engine.udp_send(r, src, dst, data)?;
-        } else {
-            let proto = match self.core.socks.sock(id)?.proto {
-                Proto::Raw(ref d) => d.proto,
-                _ => wire::IPPROTO_ICMP,
-            };
-            let hdr = wire::ipv4_header(src, dst.addr, proto, ttl, data.len());
-            self.core.engine.raw_send(r, &[&hdr, data])?;
-        }
-        self.run_for(id);
-        Ok(data.len())
     }
 }
 
@@ -219,6 +136,91 @@ impl<P: Platform> Core<P> {
             None => Err(Errno::EAGAIN),
         }
     }
+
+    pub(crate) fn dgram_connect(
+        &mut self,
+        net: &Net,
+        id: SocketId,
+        remote: Endpoint,
+    ) -> SysResult<()> {
+        let remote = any_means_this_host(remote, self.socks.sock(id)?.local.addr);
+        net.route_out(remote.addr, self.socks.sock(id)?.opts.bound_if)?;
+        if matches!(self.socks.sock(id)?.proto, Proto::Udp(_)) {
+            self.autobind(net, id)?;
+        }
+        self.socks.sock_mut(id)?.remote = Some(remote);
+        Ok(())
+    }
+
+    pub(crate) fn dgram_send(
+        &mut self,
+        net: &Net,
+        id: SocketId,
+        data: &[u8],
+        to: Option<Endpoint>,
+    ) -> SysResult<usize> {
+        let s = self.socks.sock_mut(id)?;
+        if let Some(e) = s.err.take() {
+            return Err(e);
+        }
+        if s.shut_wr {
+            return Err(Errno::EPIPE);
+        }
+        let udp = matches!(s.proto, Proto::Udp(_));
+        if matches!(s.proto, Proto::Raw(ref d) if d.proto == IPPROTO_RAW) {
+            return Err(Errno::EOPNOTSUPP);
+        }
+        let dst = to.or(s.remote).ok_or(Errno::EDESTADDRREQ)?;
+        let (broadcast_ok, ttl, local, bound_if) =
+            (s.opts.broadcast, s.opts.ttl, s.local, s.opts.bound_if);
+        let dst = any_means_this_host(dst, local.addr);
+        if udp && dst.port == 0 {
+            return Err(Errno::EINVAL);
+        }
+        if net.is_broadcast_addr(dst.addr) && !broadcast_ok {
+            return Err(Errno::EACCES);
+        }
+        let (out_if, src, _) = if dst.addr.is_broadcast() && bound_if == 0 {
+            // Limited broadcast leaves through the default route's interface.
+            net.route_out(crate::Ipv4::new(0, 0, 0, 1), 0)
+                .map_err(|_| Errno::ENETUNREACH)?
+        } else {
+            net.route_out(dst.addr, bound_if)?
+        };
+        let src = if local.addr.is_any() || net.is_broadcast_addr(local.addr) {
+            src
+        } else {
+            local.addr
+        };
+        net.check_source_if(src, out_if)?;
+        // No fragmentation: a datagram must fit the interface MTU, and the engine's (the
+        // smallest device MTU, loopback's included: see `Stack::sync_mtu`).
+        let mtu = net
+            .netif(out_if)
+            .map_or(1500, |i| i.mtu)
+            .min(self.engine.mtu());
+        let header = if udp { 28 } else { 20 };
+        if data.len() > UDP_MAX_PAYLOAD || data.len() + header > mtu {
+            return Err(Errno::EMSGSIZE);
+        }
+        if udp {
+            self.autobind(net, id)?;
+        }
+        self.dgram_refresh(id)?;
+        let r = self.dgram_ref(id)?;
+        if udp {
+            self.engine.udp_send(r, src, dst, data)?;
+        } else {
+            let proto = match self.socks.sock(id)?.proto {
+                Proto::Raw(ref d) => d.proto,
+                _ => wire::IPPROTO_ICMP,
+            };
+            let hdr = wire::ipv4_header(src, dst.addr, proto, ttl, data.len());
+            self.engine.raw_send(r, &[&hdr, data])?;
+        }
+        self.run_for(id);
+        Ok(data.len())
+    }
 }
 
 #[cfg(test)]
@@ -227,6 +229,7 @@ mod tests {
     //! the host's own stack answered it (socket calls on loopback from Python).
     use super::*;
     use crate::socket::{MSG_PEEK, MSG_TRUNC, SHUT_RD, SOCK_DGRAM};
+    use crate::stack::Stack;
     use crate::testing::*;
 
     fn udp(st: &mut Stack<TestHost>) -> SocketId {

@@ -7,6 +7,7 @@
 
 pub mod dgram;
 pub mod icmp;
+pub mod id;
 pub mod opts;
 pub mod syn_ack;
 pub mod tcp;
@@ -17,13 +18,14 @@ use alloc::vec::Vec;
 use crate::addr::{Endpoint, Ipv4};
 use crate::engine::{ERef, Engine, TcpState};
 use crate::errno::{Errno, SysResult};
+use crate::iface::Net;
 use crate::neigh::NEIGHBOR_TIMEOUT_US;
 use crate::platform::{Config, Platform};
-use crate::stack::Stack;
 use crate::stats::Stats;
 use crate::wire::DropReason;
 pub use crate::wire::{IPPROTO_ICMP, IPPROTO_IP, IPPROTO_RAW, IPPROTO_TCP, IPPROTO_UDP};
 use dgram::Received;
+pub use id::SocketId;
 pub use opts::Opts;
 use opts::SocketSettings;
 use time_wait::{TimeWait, TimeWaitTable};
@@ -79,26 +81,6 @@ pub struct SockInfo {
     pub remote: Endpoint,
     pub tx_queue: u32,
     pub rx_queue: u32,
-}
-
-/// A socket handle: slot index and a generation, so a stale handle never reaches a new
-/// socket that reused the slot.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(transparent)]
-pub struct SocketId(pub u32);
-
-impl SocketId {
-    fn new(index: usize, gen: u16) -> SocketId {
-        SocketId((u32::from(gen) << 16) | (index as u32 + 1))
-    }
-
-    fn index(self) -> Option<usize> {
-        ((self.0 & 0xffff) as usize).checked_sub(1)
-    }
-
-    fn gen(self) -> u16 {
-        (self.0 >> 16) as u16
-    }
 }
 
 /// A listening TCP socket: the engine socket listening for the next SYN, its part of the
@@ -315,7 +297,8 @@ struct Slot {
 /// the counters, the host (for wakeups and pending errors), the configuration and the
 /// time of the call. Not the interfaces, routes or neighbours: what a call needs of
 /// those, the stack asks before or after it. Part of [`Stack`], which hands it to the
-/// socket layer as a whole (one pointer, no view to build per call).
+/// socket layer as a whole (one pointer, no view to build per call): see
+/// [`crate::Stack`].
 pub(crate) struct Core<P> {
     pub(crate) socks: SocketTable,
     pub(crate) engine: Engine,
@@ -323,6 +306,9 @@ pub(crate) struct Core<P> {
     pub(crate) platform: P,
     pub(crate) cfg: Config,
     pub(crate) now: u64,
+    /// A call changed something the engine must act on: the stack runs once the call
+    /// returns (see `Core::run_for`).
+    pub(crate) run_asked: bool,
 }
 
 pub struct SocketTable {
@@ -926,7 +912,7 @@ impl SocketTable {
             })
             .map_or(0, |s| s.opts.bound_if);
         // Bound to loopback routes as unbound (see `Stack::route_out`).
-        if dev == crate::stack::LOOPBACK_IFINDEX {
+        if dev == crate::iface::LOOPBACK_IFINDEX {
             0
         } else {
             dev
@@ -968,293 +954,13 @@ impl SocketTable {
     }
 }
 
-impl<P: Platform> Stack<P> {
-    /// `sendto(2)`/`send(2)`: `to` is ignored on a connected stream, as Linux does.
-    pub fn send(&mut self, id: SocketId, data: &[u8], to: Option<Endpoint>) -> SysResult<usize> {
-        match self.core.socks.sock(id)?.proto {
-            Proto::Tcp(_) => {
-                self.send_stream_with(id, data.len(), &mut crate::engine::copy_from(data))
-            }
-            Proto::Udp(_) | Proto::Raw(_) => self.send_datagram(id, data, to),
-        }
-    }
-
-    /// `sendto(2)` of one datagram, whole (UDP, raw): EOPNOTSUPP for a stream socket,
-    /// whose sends go through [`Stack::send_stream_with`].
-    pub fn send_datagram(
-        &mut self,
-        id: SocketId,
-        data: &[u8],
-        to: Option<Endpoint>,
-    ) -> SysResult<usize> {
-        self.core.now = self.core.platform.now_us();
-        let r = match self.core.socks.sock(id)?.proto {
-            Proto::Tcp(_) => Err(Errno::EOPNOTSUPP),
-            Proto::Udp(_) | Proto::Raw(_) => self.dgram_send(id, data, to),
-        };
-        self.core.seen_by_user(id);
-        r
-    }
-
-    /// `send(2)` on a stream socket of up to `len` bytes that `fill` copies straight into
-    /// the send buffer (from a caller's iov in the kernel: no bounce buffer). `fill`
-    /// returns how many bytes it wrote; fewer than asked ends the call. EOPNOTSUPP for a
-    /// datagram socket.
-    pub fn send_stream_with(
-        &mut self,
-        id: SocketId,
-        len: usize,
-        fill: &mut dyn FnMut(&mut [u8]) -> usize,
-    ) -> SysResult<usize> {
-        self.core.now = self.core.platform.now_us();
-        let r = match self.core.socks.sock(id)?.proto {
-            Proto::Tcp(_) => self.tcp_send_with(id, len, fill),
-            Proto::Udp(_) | Proto::Raw(_) => Err(Errno::EOPNOTSUPP),
-        };
-        self.core.seen_by_user(id);
-        r
-    }
-
-    /// `recvfrom(2)`/`recv(2)`. `flags` may hold MSG_PEEK.
-    pub fn recv(&mut self, id: SocketId, buf: &mut [u8], flags: u32) -> SysResult<Received> {
-        self.core.now = self.core.platform.now_us();
-        let r = match self.core.socks.sock(id)?.proto {
-            Proto::Tcp(_) => self.tcp_recv(id, buf, flags).map(|n| Received {
-                len: n,
-                full_len: n,
-                from: None,
-            }),
-            Proto::Udp(_) | Proto::Raw(_) => self.core.dgram_recv(id, buf, flags),
-        };
-        self.core.seen_by_user(id);
-        r
-    }
-
-    /// `connect(2)`. Starts the handshake and returns EINPROGRESS; the result arrives
-    /// through the poll mask (POLLOUT, or POLLERR with the error in SO_ERROR), and a
-    /// second call returns it (EISCONN once connected).
-    pub fn connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {
-        if self.core.socks.sock(id)?.is_tcp() {
-            self.tcp_connect(id, remote)
-        } else {
-            self.dgram_connect(id, remote)
-        }
-    }
-
-    /// `shutdown(2)`.
-    pub fn shutdown(&mut self, id: SocketId, how: i32) -> SysResult<()> {
-        if !(SHUT_RD..=SHUT_RDWR).contains(&how) {
-            return Err(Errno::EINVAL);
-        }
-        let (rd, wr) = (how != SHUT_WR, how != SHUT_RD);
-        let s = self.core.socks.get_mut(id).ok_or(Errno::EBADF)?;
-        match &mut s.proto {
-            Proto::Tcp(Tcp::Listen(_)) => {
-                if rd {
-                    // Linux: SHUT_RD on a listener stops listening and wakes accept().
-                    let old = core::mem::replace(&mut s.proto, Proto::Tcp(Tcp::Idle));
-                    s.shut_rd = true;
-                    s.shut_wr |= wr;
-                    if let Proto::Tcp(Tcp::Listen(l)) = old {
-                        // Reset, not dropped: the peers would wait on them forever.
-                        self.core.reset_unaccepted(l);
-                    }
-                }
-            }
-            Proto::Tcp(Tcp::Conn(c)) => {
-                let r = c.r;
-                if !c.established {
-                    self.core.engine.tcp_abort(r);
-                } else if wr && !s.shut_wr {
-                    self.core.engine.tcp_close(r);
-                }
-                s.shut_rd |= rd;
-                s.shut_wr |= wr;
-            }
-            Proto::Tcp(_) => return Err(Errno::ENOTCONN),
-            Proto::Udp(_) | Proto::Raw(_) => {
-                if s.remote.is_none() {
-                    return Err(Errno::ENOTCONN);
-                }
-                s.shut_rd |= rd;
-                s.shut_wr |= wr;
-            }
-        }
-        self.run_for(id);
-        Ok(())
-    }
-
-    /// `getsockname(2)`.
-    pub fn local_endpoint(&mut self, id: SocketId) -> SysResult<Endpoint> {
-        let s = self.core.socks.sock(id)?;
-        let mut ep = match &s.proto {
-            Proto::Tcp(Tcp::Conn(c)) => return Ok(c.local),
-            Proto::Tcp(_) => return Ok(s.local),
-            // Linux reports the protocol as a raw socket's port.
-            Proto::Raw(d) => Endpoint::new(s.local.addr, u16::from(d.proto)),
-            Proto::Udp(_) => s.local,
-        };
-        // A connected datagram socket reports the source its route gives, as Linux (a
-        // common way to learn one's own address).
-        if let Some(peer) = s.remote.filter(|_| ep.addr.is_any()) {
-            let bound_if = s.opts.bound_if;
-            ep.addr = self
-                .net
-                .route_out(peer.addr, bound_if)
-                .map_or(Ipv4::ANY, |r| r.1);
-        }
-        Ok(ep)
-    }
-
-    /// The socket's SOL_SOCKET settings changed (the kernel glue calls this after every
-    /// SOL_SOCKET `setsockopt` the socket core accepted, and for an accepted socket).
-    pub fn set_settings(&mut self, id: SocketId, set: SocketSettings) -> SysResult<()> {
-        if self.core.socks.sock_mut(id)?.opts.set_settings(set) {
-            self.core.socks.recount_bound_devices();
-            // A datagram socket's engine socket is made anew; a listener and a connection
-            // keep theirs (the device is checked per packet: `bound_elsewhere`,
-            // `device_of`).
-            self.core.rebind_engine_sockets(id);
-        }
-        self.core.apply_conn_opts(id);
-        // A keepalive timer armed here must reach the platform's timer.
-        self.run_for(id);
-        Ok(())
-    }
-
-    /// The settings as the stack holds them.
-    pub fn settings(&self, id: SocketId) -> SysResult<SocketSettings> {
-        Ok(self.core.socks.sock(id)?.opts.settings())
-    }
-
-    /// `setsockopt(2)` at the protocol levels (SOL_TCP, SOL_IP).
-    pub fn setsockopt(&mut self, id: SocketId, level: i32, name: i32, val: &[u8]) -> SysResult<()> {
-        let s = self.core.socks.sock_mut(id)?;
-        let is_tcp = s.is_tcp();
-        s.opts.set(is_tcp, level, name, val)?;
-        self.core.apply_conn_opts(id);
-        self.run_for(id);
-        Ok(())
-    }
-
-    /// `bind(2)`.
-    pub fn bind(&mut self, id: SocketId, ep: Endpoint) -> SysResult<()> {
-        let s = self.core.socks.sock(id)?;
-        if s.bound {
-            return Err(Errno::EINVAL);
-        }
-        let (tcp, reuse) = (s.is_tcp(), s.opts.reuseaddr);
-        // As Linux's inet_bind: local, broadcast (limited or of a subnet of ours) or any.
-        if !(ep.addr.is_any() || self.is_local_addr(ep.addr) || self.is_broadcast_addr(ep.addr)) {
-            return Err(Errno::EADDRNOTAVAIL);
-        }
-        let raw = matches!(s.proto, Proto::Raw(_));
-        let port = if ep.port == 0 && !raw {
-            self.core.socks.ephemeral(tcp, ep.addr, reuse)?
-        } else {
-            ep.port
-        };
-        let ep = Endpoint::new(ep.addr, if raw { 0 } else { port });
-        if !raw && self.core.socks.bind_conflict(Some(id), tcp, ep, reuse) {
-            return Err(Errno::EADDRINUSE);
-        }
-        let s = self.core.socks.sock_mut(id)?;
-        s.local = ep;
-        s.bound = true;
-        self.core.rebind_engine_sockets(id);
-        Ok(())
-    }
-
-    /// Bind to an ephemeral port on the wildcard address if not bound yet (Linux autobind).
-    pub(crate) fn autobind(&mut self, id: SocketId) -> SysResult<()> {
-        if self.core.socks.sock(id)?.bound {
-            return Ok(());
-        }
-        self.bind(id, Endpoint::default())
-    }
-
-    /// `close(2)` (the last reference went away).
-    pub fn close(&mut self, id: SocketId) -> SysResult<()> {
-        let s = self.core.socks.remove(id).ok_or(Errno::EBADF)?;
-        match s.proto {
-            Proto::Tcp(Tcp::Conn(c)) => {
-                let unread = self
-                    .core
-                    .engine
-                    .tcp_info(c.r)
-                    .is_some_and(|i| i.recv_queue > 0);
-                let abort = unread || s.opts.linger == Some(0);
-                match c.state {
-                    TcpState::SynSent | TcpState::SynReceived | TcpState::Closed => {
-                        self.core.engine.tcp_abort(c.r);
-                        self.core.socks.orphan(&c, s.opts.reuseaddr, self.core.now);
-                    }
-                    _ if abort => {
-                        // Linux resets a connection closed with unread data (RFC 2525).
-                        self.core.engine.tcp_abort(c.r);
-                        self.core.stats.mib.tcp_estab_resets += 1;
-                        self.core.socks.orphan(&c, s.opts.reuseaddr, self.core.now);
-                    }
-                    _ => {
-                        self.core.engine.tcp_close(c.r);
-                        // Nobody waits on an orphan: its FIN and unacknowledged data are
-                        // given up on when the peer stays silent (an idle connection had
-                        // the give-up time switched off, and retransmitted its FIN
-                        // forever; Linux bounds orphans by tcp_orphan_retries).
-                        self.core.engine.tcp_set_give_up(c.r, true);
-                        self.core.socks.orphan(&c, s.opts.reuseaddr, self.core.now);
-                    }
-                }
-            }
-            Proto::Tcp(Tcp::Listen(l)) => self.core.reset_unaccepted(l),
-            Proto::Udp(d) | Proto::Raw(d) => {
-                if let Some(r) = d.r {
-                    self.core.engine.remove(r);
-                }
-            }
-            Proto::Tcp(Tcp::Idle | Tcp::Done) => {}
-        }
-        self.run_for(id);
-        Ok(())
-    }
-
-    /// Number of user sockets open.
-    pub fn socket_count(&self) -> usize {
-        self.sock_count()
-    }
-
-    /// Connections closed by their owner that are still finishing (FIN handshake, TIME-WAIT).
-    pub fn orphan_count(&self) -> usize {
-        self.core.socks.orphans()
-    }
-
-    /// Sockets the engine holds, buffers and all: a listener, a connection, a bound UDP
-    /// socket, a raw socket or an orphan has one; a connection in TIME-WAIT none.
-    pub fn engine_socket_count(&self) -> usize {
-        self.core.engine.socket_count()
-    }
-
-    /// Drop `n` received bytes of a stream after the caller copied them out with MSG_PEEK
-    /// (so a fault while copying to user space loses nothing).
-    pub fn consume(&mut self, id: SocketId, n: usize) -> SysResult<usize> {
-        let s = self.core.socks.sock(id)?;
-        let Proto::Tcp(Tcp::Conn(c)) = &s.proto else {
-            return Err(Errno::EINVAL);
-        };
-        let r = c.r;
-        let info = self.core.engine.tcp_info(r).ok_or(Errno::ENOTCONN)?;
-        let n = self.core.engine.tcp_consume(r, n);
-        self.after_read(id, false, info);
-        Ok(n)
-    }
-
-    /// Every socket, for `/proc/net/{tcp,udp,raw}`.
-    pub fn sockets(&self) -> impl Iterator<Item = (SocketId, &Sock)> + '_ {
-        self.core.socks.iter()
-    }
-}
-
 impl<P: Platform> Core<P> {
+    /// The call changed socket `id`: the stack runs for it when the call returns.
+    pub(crate) fn run_for(&mut self, id: SocketId) {
+        self.socks.touch(id);
+        self.run_asked = true;
+    }
+
     /// `socket(AF_INET, ty, protocol)`.
     pub(crate) fn socket(&mut self, ty: i32, protocol: i32) -> SysResult<SocketId> {
         // A number outside the protocol field's range names no protocol.
@@ -1566,6 +1272,289 @@ impl<P: Platform> Core<P> {
             Proto::Tcp(_) => {}
         }
         Some(info)
+    }
+
+    /// `sendto(2)`/`send(2)`: `to` is ignored on a connected stream, as Linux does.
+    pub(crate) fn send(
+        &mut self,
+        net: &Net,
+        id: SocketId,
+        data: &[u8],
+        to: Option<Endpoint>,
+    ) -> SysResult<usize> {
+        match self.socks.sock(id)?.proto {
+            Proto::Tcp(_) => {
+                self.send_stream_with(id, data.len(), &mut crate::engine::copy_from(data))
+            }
+            Proto::Udp(_) | Proto::Raw(_) => self.send_datagram(net, id, data, to),
+        }
+    }
+
+    /// `sendto(2)` of one datagram, whole (UDP, raw): EOPNOTSUPP for a stream socket,
+    /// whose sends go through [`crate::Stack::send_stream_with`].
+    pub(crate) fn send_datagram(
+        &mut self,
+        net: &Net,
+        id: SocketId,
+        data: &[u8],
+        to: Option<Endpoint>,
+    ) -> SysResult<usize> {
+        match self.socks.sock(id)?.proto {
+            Proto::Tcp(_) => Err(Errno::EOPNOTSUPP),
+            Proto::Udp(_) | Proto::Raw(_) => self.dgram_send(net, id, data, to),
+        }
+    }
+
+    /// `send(2)` on a stream socket of up to `len` bytes that `fill` copies straight into
+    /// the send buffer (from a caller's iov in the kernel: no bounce buffer). `fill`
+    /// returns how many bytes it wrote; fewer than asked ends the call. EOPNOTSUPP for a
+    /// datagram socket.
+    pub(crate) fn send_stream_with(
+        &mut self,
+        id: SocketId,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> usize,
+    ) -> SysResult<usize> {
+        match self.socks.sock(id)?.proto {
+            Proto::Tcp(_) => self.tcp_send_with(id, len, fill),
+            Proto::Udp(_) | Proto::Raw(_) => Err(Errno::EOPNOTSUPP),
+        }
+    }
+
+    /// `recvfrom(2)`/`recv(2)`. `flags` may hold MSG_PEEK.
+    pub(crate) fn recv(&mut self, id: SocketId, buf: &mut [u8], flags: u32) -> SysResult<Received> {
+        match self.socks.sock(id)?.proto {
+            Proto::Tcp(_) => self.tcp_recv(id, buf, flags).map(|n| Received {
+                len: n,
+                full_len: n,
+                from: None,
+            }),
+            Proto::Udp(_) | Proto::Raw(_) => self.dgram_recv(id, buf, flags),
+        }
+    }
+
+    /// `connect(2)`. Starts the handshake and returns EINPROGRESS; the result arrives
+    /// through the poll mask (POLLOUT, or POLLERR with the error in SO_ERROR), and a
+    /// second call returns it (EISCONN once connected).
+    pub(crate) fn connect(&mut self, net: &Net, id: SocketId, remote: Endpoint) -> SysResult<()> {
+        if self.socks.sock(id)?.is_tcp() {
+            self.tcp_connect(net, id, remote)
+        } else {
+            self.dgram_connect(net, id, remote)
+        }
+    }
+
+    /// `shutdown(2)`.
+    pub(crate) fn shutdown(&mut self, id: SocketId, how: i32) -> SysResult<()> {
+        if !(SHUT_RD..=SHUT_RDWR).contains(&how) {
+            return Err(Errno::EINVAL);
+        }
+        let (rd, wr) = (how != SHUT_WR, how != SHUT_RD);
+        let s = self.socks.get_mut(id).ok_or(Errno::EBADF)?;
+        match &mut s.proto {
+            Proto::Tcp(Tcp::Listen(_)) => {
+                if rd {
+                    // Linux: SHUT_RD on a listener stops listening and wakes accept().
+                    let old = core::mem::replace(&mut s.proto, Proto::Tcp(Tcp::Idle));
+                    s.shut_rd = true;
+                    s.shut_wr |= wr;
+                    if let Proto::Tcp(Tcp::Listen(l)) = old {
+                        // Reset, not dropped: the peers would wait on them forever.
+                        self.reset_unaccepted(l);
+                    }
+                }
+            }
+            Proto::Tcp(Tcp::Conn(c)) => {
+                let r = c.r;
+                if !c.established {
+                    self.engine.tcp_abort(r);
+                } else if wr && !s.shut_wr {
+                    self.engine.tcp_close(r);
+                }
+                s.shut_rd |= rd;
+                s.shut_wr |= wr;
+            }
+            Proto::Tcp(_) => return Err(Errno::ENOTCONN),
+            Proto::Udp(_) | Proto::Raw(_) => {
+                if s.remote.is_none() {
+                    return Err(Errno::ENOTCONN);
+                }
+                s.shut_rd |= rd;
+                s.shut_wr |= wr;
+            }
+        }
+        self.run_for(id);
+        Ok(())
+    }
+
+    /// `getsockname(2)`.
+    pub(crate) fn local_endpoint(&mut self, net: &Net, id: SocketId) -> SysResult<Endpoint> {
+        let s = self.socks.sock(id)?;
+        let mut ep = match &s.proto {
+            Proto::Tcp(Tcp::Conn(c)) => return Ok(c.local),
+            Proto::Tcp(_) => return Ok(s.local),
+            // Linux reports the protocol as a raw socket's port.
+            Proto::Raw(d) => Endpoint::new(s.local.addr, u16::from(d.proto)),
+            Proto::Udp(_) => s.local,
+        };
+        // A connected datagram socket reports the source its route gives, as Linux (a
+        // common way to learn one's own address).
+        if let Some(peer) = s.remote.filter(|_| ep.addr.is_any()) {
+            let bound_if = s.opts.bound_if;
+            ep.addr = net
+                .route_out(peer.addr, bound_if)
+                .map_or(Ipv4::ANY, |r| r.1);
+        }
+        Ok(ep)
+    }
+
+    /// The socket's SOL_SOCKET settings changed (the kernel glue calls this after every
+    /// SOL_SOCKET `setsockopt` the socket core accepted, and for an accepted socket).
+    pub(crate) fn set_settings(&mut self, id: SocketId, set: SocketSettings) -> SysResult<()> {
+        if self.socks.sock_mut(id)?.opts.set_settings(set) {
+            self.socks.recount_bound_devices();
+            // A datagram socket's engine socket is made anew; a listener and a connection
+            // keep theirs (the device is checked per packet: `bound_elsewhere`,
+            // `device_of`).
+            self.rebind_engine_sockets(id);
+        }
+        self.apply_conn_opts(id);
+        // A keepalive timer armed here must reach the platform's timer.
+        self.run_for(id);
+        Ok(())
+    }
+
+    /// The settings as the stack holds them.
+    pub(crate) fn settings(&self, id: SocketId) -> SysResult<SocketSettings> {
+        Ok(self.socks.sock(id)?.opts.settings())
+    }
+
+    /// `setsockopt(2)` at the protocol levels (SOL_TCP, SOL_IP).
+    pub(crate) fn setsockopt(
+        &mut self,
+        id: SocketId,
+        level: i32,
+        name: i32,
+        val: &[u8],
+    ) -> SysResult<()> {
+        let s = self.socks.sock_mut(id)?;
+        let is_tcp = s.is_tcp();
+        s.opts.set(is_tcp, level, name, val)?;
+        self.apply_conn_opts(id);
+        self.run_for(id);
+        Ok(())
+    }
+
+    /// `bind(2)`.
+    pub(crate) fn bind(&mut self, net: &Net, id: SocketId, ep: Endpoint) -> SysResult<()> {
+        let s = self.socks.sock(id)?;
+        if s.bound {
+            return Err(Errno::EINVAL);
+        }
+        let (tcp, reuse) = (s.is_tcp(), s.opts.reuseaddr);
+        // As Linux's inet_bind: local, broadcast (limited or of a subnet of ours) or any.
+        if !(ep.addr.is_any() || net.is_local_addr(ep.addr) || net.is_broadcast_addr(ep.addr)) {
+            return Err(Errno::EADDRNOTAVAIL);
+        }
+        let raw = matches!(s.proto, Proto::Raw(_));
+        let port = if ep.port == 0 && !raw {
+            self.socks.ephemeral(tcp, ep.addr, reuse)?
+        } else {
+            ep.port
+        };
+        let ep = Endpoint::new(ep.addr, if raw { 0 } else { port });
+        if !raw && self.socks.bind_conflict(Some(id), tcp, ep, reuse) {
+            return Err(Errno::EADDRINUSE);
+        }
+        let s = self.socks.sock_mut(id)?;
+        s.local = ep;
+        s.bound = true;
+        self.rebind_engine_sockets(id);
+        Ok(())
+    }
+
+    /// Bind to an ephemeral port on the wildcard address if not bound yet (Linux autobind).
+    pub(crate) fn autobind(&mut self, net: &Net, id: SocketId) -> SysResult<()> {
+        if self.socks.sock(id)?.bound {
+            return Ok(());
+        }
+        self.bind(net, id, Endpoint::default())
+    }
+
+    /// `close(2)` (the last reference went away).
+    pub(crate) fn close(&mut self, id: SocketId) -> SysResult<()> {
+        let s = self.socks.remove(id).ok_or(Errno::EBADF)?;
+        match s.proto {
+            Proto::Tcp(Tcp::Conn(c)) => {
+                let unread = self.engine.tcp_info(c.r).is_some_and(|i| i.recv_queue > 0);
+                let abort = unread || s.opts.linger == Some(0);
+                match c.state {
+                    TcpState::SynSent | TcpState::SynReceived | TcpState::Closed => {
+                        self.engine.tcp_abort(c.r);
+                        self.socks.orphan(&c, s.opts.reuseaddr, self.now);
+                    }
+                    _ if abort => {
+                        // Linux resets a connection closed with unread data (RFC 2525).
+                        self.engine.tcp_abort(c.r);
+                        self.stats.mib.tcp_estab_resets += 1;
+                        self.socks.orphan(&c, s.opts.reuseaddr, self.now);
+                    }
+                    _ => {
+                        self.engine.tcp_close(c.r);
+                        // Nobody waits on an orphan: its FIN and unacknowledged data are
+                        // given up on when the peer stays silent (an idle connection had
+                        // the give-up time switched off, and retransmitted its FIN
+                        // forever; Linux bounds orphans by tcp_orphan_retries).
+                        self.engine.tcp_set_give_up(c.r, true);
+                        self.socks.orphan(&c, s.opts.reuseaddr, self.now);
+                    }
+                }
+            }
+            Proto::Tcp(Tcp::Listen(l)) => self.reset_unaccepted(l),
+            Proto::Udp(d) | Proto::Raw(d) => {
+                if let Some(r) = d.r {
+                    self.engine.remove(r);
+                }
+            }
+            Proto::Tcp(Tcp::Idle | Tcp::Done) => {}
+        }
+        self.run_for(id);
+        Ok(())
+    }
+
+    /// Number of user sockets open.
+    pub(crate) fn socket_count(&self) -> usize {
+        self.socks.len()
+    }
+
+    /// Connections closed by their owner that are still finishing (FIN handshake, TIME-WAIT).
+    pub(crate) fn orphan_count(&self) -> usize {
+        self.socks.orphans()
+    }
+
+    /// Sockets the engine holds, buffers and all: a listener, a connection, a bound UDP
+    /// socket, a raw socket or an orphan has one; a connection in TIME-WAIT none.
+    pub(crate) fn engine_socket_count(&self) -> usize {
+        self.engine.socket_count()
+    }
+
+    /// Drop `n` received bytes of a stream after the caller copied them out with MSG_PEEK
+    /// (so a fault while copying to user space loses nothing).
+    pub(crate) fn consume(&mut self, id: SocketId, n: usize) -> SysResult<usize> {
+        let s = self.socks.sock(id)?;
+        let Proto::Tcp(Tcp::Conn(c)) = &s.proto else {
+            return Err(Errno::EINVAL);
+        };
+        let r = c.r;
+        let info = self.engine.tcp_info(r).ok_or(Errno::ENOTCONN)?;
+        let n = self.engine.tcp_consume(r, n);
+        self.after_read(id, false, info);
+        Ok(n)
+    }
+
+    /// Every socket, for `/proc/net/{tcp,udp,raw}`.
+    pub(crate) fn sockets(&self) -> impl Iterator<Item = (SocketId, &Sock)> + '_ {
+        self.socks.iter()
     }
 }
 

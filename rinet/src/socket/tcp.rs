@@ -7,9 +7,9 @@ use super::{Conn, Listener, Proto, Sock, SocketId, Tcp, MSG_PEEK};
 use crate::addr::{Endpoint, Ipv4};
 use crate::engine::{ERef, TcpInfo, TcpState};
 use crate::errno::{Errno, SysResult};
+use crate::iface::Net;
 use crate::neigh::NEIGHBOR_TIMEOUT_US;
 use crate::platform::Platform;
-use crate::stack::Stack;
 
 /// Largest accepted backlog (Linux `somaxconn`).
 pub const SOMAXCONN: i32 = 4096;
@@ -22,340 +22,6 @@ fn tcp_of(s: &mut Sock) -> SysResult<&mut Tcp> {
     match &mut s.proto {
         Proto::Tcp(t) => Ok(t),
         _ => Err(Errno::EOPNOTSUPP),
-    }
-}
-
-impl<P: Platform> Stack<P> {
-    /// `listen(2)`. Calling it again on a listening socket changes the backlog.
-    pub fn listen(&mut self, id: SocketId, backlog: i32) -> SysResult<()> {
-        let backlog = backlog.clamp(0, SOMAXCONN) as usize;
-        match tcp_of(self.core.socks.sock_mut(id)?)? {
-            Tcp::Listen(l) => {
-                l.backlog = backlog;
-                self.core.maintain_listener(id);
-                return Ok(());
-            }
-            Tcp::Idle => {}
-            Tcp::Conn(_) | Tcp::Done => return Err(Errno::EINVAL),
-        }
-        self.autobind(id)?;
-        let local = self.core.socks.sock(id)?.local;
-        let taken = self.core.socks.iter().any(|(other, s)| {
-            other != id
-                && matches!(s.proto, Proto::Tcp(Tcp::Listen(_)))
-                && s.local.port == local.port
-                && (s.local.addr.is_any() || local.addr.is_any() || s.local.addr == local.addr)
-        });
-        if taken {
-            return Err(Errno::EADDRINUSE);
-        }
-        self.core.socks.sock_mut(id)?.proto = Proto::Tcp(Tcp::Listen(Listener {
-            backlog,
-            ..Listener::default()
-        }));
-        self.core.maintain_listener(id);
-        self.run_for(id);
-        Ok(())
-    }
-
-    /// `accept(2)`: the oldest established connection, or EAGAIN.
-    pub fn accept(&mut self, id: SocketId) -> SysResult<(SocketId, Endpoint)> {
-        if self.core.socks.is_full(self.core.cfg.max_sockets) {
-            // As Linux when no file can be had: fail, and leave the connection queued.
-            return Err(Errno::ENOBUFS);
-        }
-        let s = self.core.socks.sock_mut(id)?;
-        let opts = s.opts;
-        let r = match tcp_of(s)? {
-            Tcp::Listen(l) if !l.ready.is_empty() => l.ready.remove(0),
-            Tcp::Listen(_) => return Err(Errno::EAGAIN),
-            _ => return Err(Errno::EINVAL),
-        };
-        let info = self.core.engine.tcp_info(r).ok_or(Errno::ECONNABORTED)?;
-        let (local, remote) = (
-            info.local.unwrap_or_default(),
-            info.remote.unwrap_or_default(),
-        );
-        let conn = Conn::new(r, info.state, (local, remote), self.core.now, None);
-        let sock = Sock {
-            local,
-            bound: true,
-            remote: Some(remote),
-            ..Sock::new(Proto::Tcp(Tcp::Conn(conn)), opts)
-        };
-        // Cannot fail: there was room above and nothing ran since.
-        let new = self.core.socks.insert(sock, self.core.cfg.max_sockets)?;
-        self.core.apply_conn_opts(new);
-        self.core.maintain_listener(id);
-        self.run_for(id);
-        Ok((new, remote))
-    }
-
-    /// TCP's `connect`: starts the handshake and returns EINPROGRESS (see
-    /// [`Stack::connect`]).
-    pub(crate) fn tcp_connect(&mut self, id: SocketId, remote: Endpoint) -> SysResult<()> {
-        let s = self.core.socks.sock_mut(id)?;
-        match tcp_of(s)? {
-            Tcp::Listen(_) => return Err(Errno::EISCONN),
-            Tcp::Conn(c) if c.established => return Err(Errno::EISCONN),
-            Tcp::Conn(_) => return Err(Errno::EALREADY),
-            Tcp::Done => {
-                // The previous attempt failed: report that first, as BSD does.
-                if let Some(e) = s.err.take() {
-                    self.core.seen_by_user(id);
-                    return Err(e);
-                }
-                s.bound = s.bound && !s.local.addr.is_any();
-            }
-            Tcp::Idle => {}
-        }
-        // Linux: connecting to INADDR_ANY means the local host.
-        let remote = if remote.addr.is_any() {
-            Endpoint::new(Ipv4::LOCALHOST, remote.port)
-        } else {
-            remote
-        };
-        if remote.addr.is_broadcast() || remote.addr.is_multicast() {
-            return Err(Errno::ENETUNREACH);
-        }
-        if remote.port == 0 {
-            return Err(Errno::ECONNREFUSED);
-        }
-        let (out_if, src, hop) = self
-            .net
-            .route_out(remote.addr, self.core.socks.sock(id)?.opts.bound_if)?;
-        let s = self.core.socks.sock(id)?;
-        let src = if s.bound && !s.local.addr.is_any() {
-            s.local.addr
-        } else {
-            src
-        };
-        self.net.check_source_if(src, out_if)?;
-        let (reuse, bound, port) = (s.opts.reuseaddr, s.bound, s.local.port);
-        let (rx, tx) = s.opts.tcp_buffers();
-        let port = if bound {
-            port
-        } else {
-            self.core.socks.ephemeral(true, src, reuse)?
-        };
-        let r = self.core.engine.tcp_new(rx, tx)?;
-        let local = Endpoint::new(src, port);
-        if let Err(e) = self.core.engine.tcp_connect(r, local, remote) {
-            self.core.engine.remove(r);
-            return Err(e);
-        }
-        let now = self.core.now;
-        let s = self.core.socks.sock_mut(id)?;
-        s.local = Endpoint::new(if s.bound { s.local.addr } else { Ipv4::ANY }, port);
-        s.bound = true;
-        s.remote = Some(remote);
-        s.proto = Proto::Tcp(Tcp::Conn(Conn::new(
-            r,
-            TcpState::SynSent,
-            (local, remote),
-            now,
-            Some((out_if, hop)),
-        )));
-        self.core.stats.mib.tcp_active_opens += 1;
-        self.core.apply_conn_opts(id);
-        self.run_for(id);
-        // Even when it completed within the call (loopback), as Linux answers: the next
-        // connect() tells the outcome.
-        Err(Errno::EINPROGRESS)
-    }
-
-    /// TCP send of up to `len` bytes that `fill` copies straight into the send ring (see
-    /// `Engine::tcp_send_with`): EAGAIN when the ring had no room, or `fill` gave none.
-    pub(crate) fn tcp_send_with(
-        &mut self,
-        id: SocketId,
-        len: usize,
-        fill: &mut dyn FnMut(&mut [u8]) -> usize,
-    ) -> SysResult<usize> {
-        let s = self.core.socks.sock_mut(id)?;
-        if let Some(e) = s.err.take() {
-            return Err(e);
-        }
-        if s.shut_wr {
-            return Err(Errno::EPIPE);
-        }
-        let r = match tcp_of(s)? {
-            Tcp::Conn(c) if !c.established => return Err(Errno::EAGAIN),
-            Tcp::Conn(c) => c.r,
-            // Linux answers EPIPE on an unconnected or listening stream socket.
-            _ => return Err(Errno::EPIPE),
-        };
-        let info = self.core.engine.tcp_info(r).ok_or(Errno::EPIPE)?;
-        if !info.may_send {
-            return Err(Errno::EPIPE);
-        }
-        if len == 0 {
-            return Ok(0);
-        }
-        let n = self.core.engine.tcp_send_with(r, len, fill)?;
-        if n == 0 {
-            return Err(Errno::EAGAIN);
-        }
-        self.run_for(id);
-        Ok(n)
-    }
-
-    /// TCP receive: 0 at end of stream, EAGAIN when nothing is there yet.
-    pub(crate) fn tcp_recv(
-        &mut self,
-        id: SocketId,
-        buf: &mut [u8],
-        flags: u32,
-    ) -> SysResult<usize> {
-        let s = self.core.socks.sock_mut(id)?;
-        let shut_rd = s.shut_rd;
-        let r = match tcp_of(s)? {
-            Tcp::Conn(c) if c.established => c.r,
-            Tcp::Conn(_) => return Err(Errno::EAGAIN),
-            Tcp::Done => {
-                return match s.err.take() {
-                    Some(e) => Err(e),
-                    None => Ok(0),
-                }
-            }
-            _ => return Err(Errno::ENOTCONN),
-        };
-        let info = self.core.engine.tcp_info(r).ok_or(Errno::ENOTCONN)?;
-        if info.can_recv && !buf.is_empty() {
-            let peek = flags & MSG_PEEK != 0;
-            let n = self.core.engine.tcp_recv(r, buf, peek)?;
-            self.after_read(id, peek, info);
-            return Ok(n);
-        }
-        if let Some(e) = self.core.socks.sock_mut(id)?.err.take() {
-            return Err(e);
-        }
-        // After SHUT_RD, what was queued (or arrives) is still read, as on Linux; an empty
-        // queue then reads as end of stream.
-        if !info.may_recv || buf.is_empty() || shut_rd {
-            return Ok(0);
-        }
-        Err(Errno::EAGAIN)
-    }
-
-    /// A read took data from `id`'s receive queue (`info`: as it was before). If the
-    /// window may have doubled since the peer last heard of it, the stack runs to tell
-    /// it now (smoltcp announces a window once it doubled): that is when the queue held
-    /// at least half the buffer. From a queue below half, the window last announced was
-    /// at least a quarter of the buffer (every read from a fuller queue ran the stack,
-    /// and the last one announced more than half, or the window had not halved), so the
-    /// peer is not held up, and the update rides on the next segment; a run per read of
-    /// a small request would cost a walk of the engine's sockets for nothing. The
-    /// socket's mask is brought up to date as a run's report would.
-    pub(crate) fn after_read(&mut self, id: SocketId, peek: bool, info: TcpInfo) {
-        if !peek && info.recv_queue * 2 >= info.recv_capacity {
-            self.run_for(id);
-        } else {
-            self.core.socks.touch(id);
-            self.poll_mask(id);
-        }
-    }
-
-    /// Follow a connection's engine state; turn its end into the errno Linux reports.
-    pub(crate) fn maintain_conn(&mut self, id: SocketId) {
-        let now = self.core.now;
-        let Some(s) = self.core.socks.get_mut(id) else {
-            return;
-        };
-        let Proto::Tcp(Tcp::Conn(c)) = &mut s.proto else {
-            return;
-        };
-        let r: ERef = c.r;
-        let info = self.core.engine.tcp_info(r);
-        let state = info.map_or(TcpState::Closed, |i| i.state);
-        let prev = c.state;
-        c.state = state;
-        if !c.established
-            && !matches!(
-                state,
-                TcpState::SynSent | TcpState::SynReceived | TcpState::Closed
-            )
-        {
-            c.established = true;
-            if let Some(l) = info.and_then(|i| i.local) {
-                c.local = l;
-            }
-        }
-        let (mut probe, mut keepalive_reset) = (false, false);
-        if let Some(i) = info {
-            // Nothing outstanding: nothing can time out, as on Linux (a silent peer is
-            // keepalive's to find).
-            let give_up = !(matches!(i.state, TcpState::Established | TcpState::CloseWait)
-                && i.send_queue == 0);
-            if give_up != c.give_up {
-                c.give_up = give_up;
-                self.core.engine.tcp_set_give_up(r, give_up);
-            }
-            // SO_KEEPALIVE's timer ran out, as Linux's `tcp_keepalive_timer`: once the peer
-            // has been silent for TCP_KEEPIDLE with nothing outstanding (data is the
-            // retransmission timer's to watch), the engine probes at once and every
-            // TCP_KEEPINTVL after, until a segment from the peer ends that (`note_heard`);
-            // TCP_KEEPCNT intervals without one reset the connection.
-            let o = &s.opts;
-            if c.established && c.keepalive_at != 0 && now >= c.keepalive_at {
-                if c.probing {
-                    keepalive_reset = true;
-                } else if i.send_queue > 0 || now < c.heard + secs(o.keepidle) {
-                    let from = if i.send_queue > 0 { now } else { c.heard };
-                    c.keepalive_at = from + secs(o.keepidle);
-                } else {
-                    (c.probing, probe) = (true, true);
-                    c.keepalive_at = now + secs(o.keepcnt * o.keepintvl);
-                    self.core.engine.tcp_set_keepalive(r, Some(o.keepintvl));
-                }
-            }
-        }
-        let (established, saw_rst, heard, hop) = (c.established, c.saw_rst, c.heard, c.hop);
-        self.core.socks.kick |= probe;
-        let err;
-        if state == TcpState::SynSent
-            && now.saturating_sub(heard) >= NEIGHBOR_TIMEOUT_US
-            && !self.net.has_neighbor(hop.0, hop.1)
-        {
-            // The next hop never answered ARP: fail like Linux, without clogging others.
-            self.core.engine.tcp_abort(r);
-            err = Some(Errno::EHOSTUNREACH);
-        } else if state == TcpState::Closed {
-            err = if !established {
-                Some(if saw_rst {
-                    Errno::ECONNREFUSED
-                } else {
-                    Errno::ETIMEDOUT
-                })
-            } else if saw_rst {
-                self.core.stats.mib.tcp_estab_resets += 1;
-                Some(if prev == TcpState::CloseWait {
-                    Errno::EPIPE
-                } else {
-                    Errno::ECONNRESET
-                })
-            } else if matches!(
-                prev,
-                TcpState::TimeWait | TcpState::LastAck | TcpState::Closing
-            ) {
-                None
-            } else {
-                Some(Errno::ETIMEDOUT)
-            };
-            if err.is_none() {
-                self.core.engine.remove(r);
-                if let Some(s) = self.core.socks.get_mut(id) {
-                    s.proto = Proto::Tcp(Tcp::Done);
-                }
-                return;
-            }
-        } else if keepalive_reset {
-            self.core.engine.tcp_abort(r);
-            err = Some(Errno::ETIMEDOUT);
-        } else {
-            return;
-        }
-        self.core.end_conn(id, r, established, err);
     }
 }
 
@@ -462,6 +128,341 @@ impl<P: Platform> Core<P> {
             s.err = err;
         }
     }
+
+    /// `listen(2)`. Calling it again on a listening socket changes the backlog.
+    pub(crate) fn listen(&mut self, net: &Net, id: SocketId, backlog: i32) -> SysResult<()> {
+        let backlog = backlog.clamp(0, SOMAXCONN) as usize;
+        match tcp_of(self.socks.sock_mut(id)?)? {
+            Tcp::Listen(l) => {
+                l.backlog = backlog;
+                self.maintain_listener(id);
+                return Ok(());
+            }
+            Tcp::Idle => {}
+            Tcp::Conn(_) | Tcp::Done => return Err(Errno::EINVAL),
+        }
+        self.autobind(net, id)?;
+        let local = self.socks.sock(id)?.local;
+        let taken = self.socks.iter().any(|(other, s)| {
+            other != id
+                && matches!(s.proto, Proto::Tcp(Tcp::Listen(_)))
+                && s.local.port == local.port
+                && (s.local.addr.is_any() || local.addr.is_any() || s.local.addr == local.addr)
+        });
+        if taken {
+            return Err(Errno::EADDRINUSE);
+        }
+        self.socks.sock_mut(id)?.proto = Proto::Tcp(Tcp::Listen(Listener {
+            backlog,
+            ..Listener::default()
+        }));
+        self.maintain_listener(id);
+        self.run_for(id);
+        Ok(())
+    }
+
+    /// `accept(2)`: the oldest established connection, or EAGAIN.
+    pub(crate) fn accept(&mut self, id: SocketId) -> SysResult<(SocketId, Endpoint)> {
+        if self.socks.is_full(self.cfg.max_sockets) {
+            // As Linux when no file can be had: fail, and leave the connection queued.
+            return Err(Errno::ENOBUFS);
+        }
+        let s = self.socks.sock_mut(id)?;
+        let opts = s.opts;
+        let r = match tcp_of(s)? {
+            Tcp::Listen(l) if !l.ready.is_empty() => l.ready.remove(0),
+            Tcp::Listen(_) => return Err(Errno::EAGAIN),
+            _ => return Err(Errno::EINVAL),
+        };
+        let info = self.engine.tcp_info(r).ok_or(Errno::ECONNABORTED)?;
+        let (local, remote) = (
+            info.local.unwrap_or_default(),
+            info.remote.unwrap_or_default(),
+        );
+        let conn = Conn::new(r, info.state, (local, remote), self.now, None);
+        let sock = Sock {
+            local,
+            bound: true,
+            remote: Some(remote),
+            ..Sock::new(Proto::Tcp(Tcp::Conn(conn)), opts)
+        };
+        // Cannot fail: there was room above and nothing ran since.
+        let new = self.socks.insert(sock, self.cfg.max_sockets)?;
+        self.apply_conn_opts(new);
+        self.maintain_listener(id);
+        self.run_for(id);
+        Ok((new, remote))
+    }
+
+    /// TCP's `connect`: starts the handshake and returns EINPROGRESS (see
+    /// [`crate::Stack::connect`]).
+    pub(crate) fn tcp_connect(
+        &mut self,
+        net: &Net,
+        id: SocketId,
+        remote: Endpoint,
+    ) -> SysResult<()> {
+        let s = self.socks.sock_mut(id)?;
+        match tcp_of(s)? {
+            Tcp::Listen(_) => return Err(Errno::EISCONN),
+            Tcp::Conn(c) if c.established => return Err(Errno::EISCONN),
+            Tcp::Conn(_) => return Err(Errno::EALREADY),
+            Tcp::Done => {
+                // The previous attempt failed: report that first, as BSD does.
+                if let Some(e) = s.err.take() {
+                    self.seen_by_user(id);
+                    return Err(e);
+                }
+                s.bound = s.bound && !s.local.addr.is_any();
+            }
+            Tcp::Idle => {}
+        }
+        // Linux: connecting to INADDR_ANY means the local host.
+        let remote = if remote.addr.is_any() {
+            Endpoint::new(Ipv4::LOCALHOST, remote.port)
+        } else {
+            remote
+        };
+        if remote.addr.is_broadcast() || remote.addr.is_multicast() {
+            return Err(Errno::ENETUNREACH);
+        }
+        if remote.port == 0 {
+            return Err(Errno::ECONNREFUSED);
+        }
+        let (out_if, src, hop) = net.route_out(remote.addr, self.socks.sock(id)?.opts.bound_if)?;
+        let s = self.socks.sock(id)?;
+        let src = if s.bound && !s.local.addr.is_any() {
+            s.local.addr
+        } else {
+            src
+        };
+        net.check_source_if(src, out_if)?;
+        let (reuse, bound, port) = (s.opts.reuseaddr, s.bound, s.local.port);
+        let (rx, tx) = s.opts.tcp_buffers();
+        let port = if bound {
+            port
+        } else {
+            self.socks.ephemeral(true, src, reuse)?
+        };
+        let r = self.engine.tcp_new(rx, tx)?;
+        let local = Endpoint::new(src, port);
+        if let Err(e) = self.engine.tcp_connect(r, local, remote) {
+            self.engine.remove(r);
+            return Err(e);
+        }
+        let now = self.now;
+        let s = self.socks.sock_mut(id)?;
+        s.local = Endpoint::new(if s.bound { s.local.addr } else { Ipv4::ANY }, port);
+        s.bound = true;
+        s.remote = Some(remote);
+        s.proto = Proto::Tcp(Tcp::Conn(Conn::new(
+            r,
+            TcpState::SynSent,
+            (local, remote),
+            now,
+            Some((out_if, hop)),
+        )));
+        self.stats.mib.tcp_active_opens += 1;
+        self.apply_conn_opts(id);
+        self.run_for(id);
+        // Even when it completed within the call (loopback), as Linux answers: the next
+        // connect() tells the outcome.
+        Err(Errno::EINPROGRESS)
+    }
+
+    /// TCP send of up to `len` bytes that `fill` copies straight into the send ring (see
+    /// `Engine::tcp_send_with`): EAGAIN when the ring had no room, or `fill` gave none.
+    pub(crate) fn tcp_send_with(
+        &mut self,
+        id: SocketId,
+        len: usize,
+        fill: &mut dyn FnMut(&mut [u8]) -> usize,
+    ) -> SysResult<usize> {
+        let s = self.socks.sock_mut(id)?;
+        if let Some(e) = s.err.take() {
+            return Err(e);
+        }
+        if s.shut_wr {
+            return Err(Errno::EPIPE);
+        }
+        let r = match tcp_of(s)? {
+            Tcp::Conn(c) if !c.established => return Err(Errno::EAGAIN),
+            Tcp::Conn(c) => c.r,
+            // Linux answers EPIPE on an unconnected or listening stream socket.
+            _ => return Err(Errno::EPIPE),
+        };
+        let info = self.engine.tcp_info(r).ok_or(Errno::EPIPE)?;
+        if !info.may_send {
+            return Err(Errno::EPIPE);
+        }
+        if len == 0 {
+            return Ok(0);
+        }
+        let n = self.engine.tcp_send_with(r, len, fill)?;
+        if n == 0 {
+            return Err(Errno::EAGAIN);
+        }
+        self.run_for(id);
+        Ok(n)
+    }
+
+    /// TCP receive: 0 at end of stream, EAGAIN when nothing is there yet.
+    pub(crate) fn tcp_recv(
+        &mut self,
+        id: SocketId,
+        buf: &mut [u8],
+        flags: u32,
+    ) -> SysResult<usize> {
+        let s = self.socks.sock_mut(id)?;
+        let shut_rd = s.shut_rd;
+        let r = match tcp_of(s)? {
+            Tcp::Conn(c) if c.established => c.r,
+            Tcp::Conn(_) => return Err(Errno::EAGAIN),
+            Tcp::Done => {
+                return match s.err.take() {
+                    Some(e) => Err(e),
+                    None => Ok(0),
+                }
+            }
+            _ => return Err(Errno::ENOTCONN),
+        };
+        let info = self.engine.tcp_info(r).ok_or(Errno::ENOTCONN)?;
+        if info.can_recv && !buf.is_empty() {
+            let peek = flags & MSG_PEEK != 0;
+            let n = self.engine.tcp_recv(r, buf, peek)?;
+            self.after_read(id, peek, info);
+            return Ok(n);
+        }
+        if let Some(e) = self.socks.sock_mut(id)?.err.take() {
+            return Err(e);
+        }
+        // After SHUT_RD, what was queued (or arrives) is still read, as on Linux; an empty
+        // queue then reads as end of stream.
+        if !info.may_recv || buf.is_empty() || shut_rd {
+            return Ok(0);
+        }
+        Err(Errno::EAGAIN)
+    }
+
+    /// A read took data from `id`'s receive queue (`info`: as it was before). If the
+    /// window may have doubled since the peer last heard of it, the stack runs to tell
+    /// it now (smoltcp announces a window once it doubled): that is when the queue held
+    /// at least half the buffer. From a queue below half, the window last announced was
+    /// at least a quarter of the buffer (every read from a fuller queue ran the stack,
+    /// and the last one announced more than half, or the window had not halved), so the
+    /// peer is not held up, and the update rides on the next segment; a run per read of
+    /// a small request would cost a walk of the engine's sockets for nothing. The
+    /// socket's mask is brought up to date as a run's report would.
+    pub(crate) fn after_read(&mut self, id: SocketId, peek: bool, info: TcpInfo) {
+        if !peek && info.recv_queue * 2 >= info.recv_capacity {
+            self.run_for(id);
+        } else {
+            self.socks.touch(id);
+            self.poll_mask(id);
+        }
+    }
+
+    /// Follow a connection's engine state; turn its end into the errno Linux reports.
+    pub(crate) fn maintain_conn(&mut self, net: &Net, id: SocketId) {
+        let now = self.now;
+        let Some(s) = self.socks.get_mut(id) else {
+            return;
+        };
+        let Proto::Tcp(Tcp::Conn(c)) = &mut s.proto else {
+            return;
+        };
+        let r: ERef = c.r;
+        let info = self.engine.tcp_info(r);
+        let state = info.map_or(TcpState::Closed, |i| i.state);
+        let prev = c.state;
+        c.state = state;
+        if !c.established
+            && !matches!(
+                state,
+                TcpState::SynSent | TcpState::SynReceived | TcpState::Closed
+            )
+        {
+            c.established = true;
+            if let Some(l) = info.and_then(|i| i.local) {
+                c.local = l;
+            }
+        }
+        let (mut probe, mut keepalive_reset) = (false, false);
+        if let Some(i) = info {
+            // Nothing outstanding: nothing can time out, as on Linux (a silent peer is
+            // keepalive's to find).
+            let give_up = !(matches!(i.state, TcpState::Established | TcpState::CloseWait)
+                && i.send_queue == 0);
+            if give_up != c.give_up {
+                c.give_up = give_up;
+                self.engine.tcp_set_give_up(r, give_up);
+            }
+            // SO_KEEPALIVE's timer ran out, as Linux's `tcp_keepalive_timer`: once the peer
+            // has been silent for TCP_KEEPIDLE with nothing outstanding (data is the
+            // retransmission timer's to watch), the engine probes at once and every
+            // TCP_KEEPINTVL after, until a segment from the peer ends that (`note_heard`);
+            // TCP_KEEPCNT intervals without one reset the connection.
+            let o = &s.opts;
+            if c.established && c.keepalive_at != 0 && now >= c.keepalive_at {
+                if c.probing {
+                    keepalive_reset = true;
+                } else if i.send_queue > 0 || now < c.heard + secs(o.keepidle) {
+                    let from = if i.send_queue > 0 { now } else { c.heard };
+                    c.keepalive_at = from + secs(o.keepidle);
+                } else {
+                    (c.probing, probe) = (true, true);
+                    c.keepalive_at = now + secs(o.keepcnt * o.keepintvl);
+                    self.engine.tcp_set_keepalive(r, Some(o.keepintvl));
+                }
+            }
+        }
+        let (established, saw_rst, heard, hop) = (c.established, c.saw_rst, c.heard, c.hop);
+        self.socks.kick |= probe;
+        let err;
+        if state == TcpState::SynSent
+            && now.saturating_sub(heard) >= NEIGHBOR_TIMEOUT_US
+            && !net.has_neighbor(hop.0, hop.1)
+        {
+            // The next hop never answered ARP: fail like Linux, without clogging others.
+            self.engine.tcp_abort(r);
+            err = Some(Errno::EHOSTUNREACH);
+        } else if state == TcpState::Closed {
+            err = if !established {
+                Some(if saw_rst {
+                    Errno::ECONNREFUSED
+                } else {
+                    Errno::ETIMEDOUT
+                })
+            } else if saw_rst {
+                self.stats.mib.tcp_estab_resets += 1;
+                Some(if prev == TcpState::CloseWait {
+                    Errno::EPIPE
+                } else {
+                    Errno::ECONNRESET
+                })
+            } else if matches!(
+                prev,
+                TcpState::TimeWait | TcpState::LastAck | TcpState::Closing
+            ) {
+                None
+            } else {
+                Some(Errno::ETIMEDOUT)
+            };
+            if err.is_none() {
+                self.engine.remove(r);
+                if let Some(s) = self.socks.get_mut(id) {
+                    s.proto = Proto::Tcp(Tcp::Done);
+                }
+                return;
+            }
+        } else if keepalive_reset {
+            self.engine.tcp_abort(r);
+            err = Some(Errno::ETIMEDOUT);
+        } else {
+            return;
+        }
+        self.end_conn(id, r, established, err);
+    }
 }
 
 #[cfg(test)]
@@ -470,6 +471,7 @@ mod tests {
     //! the host's own stack answered it (socket calls on loopback from Python).
     use super::*;
     use crate::socket::{SHUT_RDWR, SHUT_WR, SOCK_STREAM};
+    use crate::stack::Stack;
     use crate::testing::*;
 
     fn tcp(st: &mut Stack<TestHost>) -> SocketId {
