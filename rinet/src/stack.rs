@@ -10,8 +10,7 @@
 
 use alloc::vec::Vec;
 
-use crate::addr::Endpoint;
-use crate::addr::{Cidr, Ipv4};
+use crate::addr::{Cidr, Endpoint, Ipv4};
 use crate::engine::{Engine, Sink, TcpState, HEADROOM};
 use crate::errno::{Errno, SysResult};
 use crate::neigh::{Neighbor, Neighbors};
@@ -42,6 +41,39 @@ pub struct Stack<P: Platform> {
 }
 
 impl<P: Platform> Stack<P> {
+    /// A stack with the loopback interface (127.0.0.1/8) up.
+    pub fn new(cfg: Config, mut platform: P) -> SysResult<Stack<P>> {
+        let now = platform.now_us();
+        let seed = platform.random_seed();
+        let mut s = Stack {
+            core: Core {
+                platform,
+                cfg,
+                engine: Engine::new(DEFAULT_MTU, seed, now),
+                socks: SocketTable::new(seed),
+                stats: Stats::default(),
+                now,
+                run_asked: false,
+            },
+            net: Net::default(),
+            timer: None,
+        };
+        #[cfg(feature = "offload")]
+        if s.core.platform.segments_tcp() {
+            s.core.engine.set_offload(true, now);
+        }
+        s.add_link(LOOPBACK_IFINDEX, Link::Loopback, 65535)?;
+        s.set_addr(
+            LOOPBACK_IFINDEX,
+            Some(Cidr {
+                addr: Ipv4::LOCALHOST,
+                prefix: 8,
+            }),
+        )?;
+        s.set_up(LOOPBACK_IFINDEX, true)?;
+        Ok(s)
+    }
+
     // ---- socket calls: crate::socket answers them; the stack then runs if one asked ----
 
     /// After a socket call: run the stack if the call asked for it (`Core::run_for`).
@@ -248,39 +280,6 @@ impl<P: Platform> Stack<P> {
     /// A summary of socket `nth` (in table order) for `/proc/net/{tcp,udp,raw}`.
     pub fn socket_info(&mut self, nth: usize) -> Option<SockInfo> {
         self.core.socket_info(nth)
-    }
-
-    /// A stack with the loopback interface (127.0.0.1/8) up.
-    pub fn new(cfg: Config, mut platform: P) -> SysResult<Stack<P>> {
-        let now = platform.now_us();
-        let seed = platform.random_seed();
-        let mut s = Stack {
-            core: Core {
-                platform,
-                cfg,
-                engine: Engine::new(DEFAULT_MTU, seed, now),
-                socks: SocketTable::new(seed),
-                stats: Stats::default(),
-                now,
-                run_asked: false,
-            },
-            net: Net::default(),
-            timer: None,
-        };
-        #[cfg(feature = "offload")]
-        if s.core.platform.segments_tcp() {
-            s.core.engine.set_offload(true, now);
-        }
-        s.add_link(LOOPBACK_IFINDEX, Link::Loopback, 65535)?;
-        s.set_addr(
-            LOOPBACK_IFINDEX,
-            Some(Cidr {
-                addr: Ipv4::LOCALHOST,
-                prefix: 8,
-            }),
-        )?;
-        s.set_up(LOOPBACK_IFINDEX, true)?;
-        Ok(s)
     }
 
     pub fn netif(&self, ifindex: u32) -> Option<&Netif> {
