@@ -26,12 +26,12 @@ struct KernelNumbers {
     first_200_s: f64,
     /// MemFree after boot.
     memfree_kb: u64,
-    /// 64 MiB download, median of 3.
+    /// 64 MiB download, median of ROUNDS.
     mbit_s: f64,
     /// Guest CPU seconds (busy: all but idle and iowait) per MiB of those downloads,
-    /// median of 3: less disturbed by the host's load than Mbit/s.
+    /// median of ROUNDS: less disturbed by the host's load than Mbit/s.
     cpu_s_per_mib: f64,
-    /// The small page with wrk, 4 connections for 5 s.
+    /// The small page with wrk, 4 connections for 5 s, median of ROUNDS.
     req_s: f64,
     /// The same with IDLE_CONNECTIONS more connections open to the guest, idle.
     req_s_idle: f64,
@@ -87,7 +87,18 @@ fn extents(vmlinux: &Path) -> Result<Vmlinux> {
     })
 }
 
-fn measure(spec: Spec) -> Result<KernelNumbers> {
+/// One guest, booted and serving, with what was read from it before the downloads.
+struct Booted {
+    build: std::path::PathBuf,
+    guest: Guest,
+    base: String,
+    first_200_s: f64,
+    memfree_kb: u64,
+    batches_before: Option<(u64, u64)>,
+    offloads_before: Option<(u64, u64)>,
+}
+
+fn boot(spec: Spec) -> Result<Booted> {
     let build = kernel::build(spec)?;
     let work = cache_dir().join("kbench").join(spec.name());
     fs::create_dir_all(&work)?;
@@ -100,17 +111,16 @@ fn measure(spec: Spec) -> Result<KernelNumbers> {
             image::cgi("cpu", include_bytes!("../guest/cpu.cgi")),
         ],
     )?;
-    let append = STATIC_NET;
     let started = Instant::now();
-    let g = Guest::boot(
+    let guest = Guest::boot(
         spec.arch,
         &build.join("arch/x86/boot/bzImage"),
         &initrd,
-        append,
+        STATIC_NET,
         1,
         work.join("console.log"),
     )?;
-    let base = format!("http://127.0.0.1:{}", g.http_port);
+    let base = format!("http://127.0.0.1:{}", guest.http_port);
     let first_200_s = loop {
         if curl(&["-f", "-m", "1", &format!("{base}/")]).is_ok() {
             break started.elapsed().as_secs_f64();
@@ -119,13 +129,13 @@ fn measure(spec: Spec) -> Result<KernelNumbers> {
             bail!(
                 "{}: no HTTP 200; console:\n{}",
                 spec.name(),
-                tail(&g.console(), 30)
+                tail(&guest.console(), 30)
             );
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    g.wait_for("GUEST-BENCH-READY", Duration::from_secs(120))?;
-    let memfree_kb = g
+    guest.wait_for("GUEST-BENCH-READY", Duration::from_secs(120))?;
+    let memfree_kb = guest
         .console()
         .lines()
         .find_map(|l| {
@@ -133,59 +143,90 @@ fn measure(spec: Spec) -> Result<KernelNumbers> {
                 .and_then(|v| v.trim().parse().ok())
         })
         .unwrap_or(0);
-    let mut speeds = Vec::new();
-    let mut cpu = Vec::new();
-    let batches_before = rinet_counters(&base, "RxBatches", "RxBatchFrames");
-    let offloads_before = rinet_counters(&base, "TxOffloadFrames", "TxOffloadSegs");
-    for _ in 0..3 {
-        let busy_before = guest_busy_ticks(&base)?;
-        let out = curl(&[
-            "-f",
-            "-o",
-            "/dev/null",
-            "-w",
-            "%{speed_download}",
-            &format!("{base}/big64.bin"),
-        ])?;
-        speeds.push(
-            out.trim()
-                .parse::<f64>()
-                .with_context(|| format!("bad speed {out:?}"))?
-                * 8.0
-                / 1e6,
-        );
-        let busy = guest_busy_ticks(&base)?.saturating_sub(busy_before);
-        cpu.push(busy as f64 / USER_HZ / 64.0);
+    Ok(Booted {
+        batches_before: rinet_counters(&base, "RxBatches", "RxBatchFrames"),
+        offloads_before: rinet_counters(&base, "TxOffloadFrames", "TxOffloadSegs"),
+        build,
+        guest,
+        base,
+        first_200_s,
+        memfree_kb,
+    })
+}
+
+/// One 64 MiB download: Mbit/s and the guest's busy CPU seconds per MiB.
+fn download(base: &str) -> Result<(f64, f64)> {
+    let busy_before = guest_busy_ticks(base)?;
+    let out = curl(&[
+        "-f",
+        "-o",
+        "/dev/null",
+        "-w",
+        "%{speed_download}",
+        &format!("{base}/big64.bin"),
+    ])?;
+    let mbit_s = out
+        .trim()
+        .parse::<f64>()
+        .with_context(|| format!("bad speed {out:?}"))?
+        * 8.0
+        / 1e6;
+    let busy = guest_busy_ticks(base)?.saturating_sub(busy_before);
+    Ok((mbit_s, busy as f64 / USER_HZ / 64.0))
+}
+
+/// Rounds of each paired measure: both guests run side by side and take turns, the order
+/// swapped every round, so that a change in the host's load falls on both and the ratio
+/// of medians holds across runs better than two guests measured minutes apart.
+const ROUNDS: usize = 5;
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(|a, b| a.total_cmp(b));
+    v[v.len() / 2]
+}
+
+/// Run `measure` ROUNDS times on each guest, taking turns: [rinet, INET], then
+/// [INET, rinet], and so on.
+fn take_turns<T>(
+    guests: [&Booted; 2],
+    mut measure: impl FnMut(&Booted) -> Result<T>,
+) -> Result<[Vec<T>; 2]> {
+    let mut out = [Vec::new(), Vec::new()];
+    for round in 0..ROUNDS {
+        let order = if round % 2 == 0 { [0, 1] } else { [1, 0] };
+        for i in order {
+            out[i].push(measure(guests[i])?);
+        }
     }
+    Ok(out)
+}
+
+fn numbers(
+    b: &Booted,
+    downloads: Vec<(f64, f64)>,
+    req_s: Vec<f64>,
+    req_s_idle: f64,
+) -> Result<KernelNumbers> {
     let per = |before: Option<(u64, u64)>, names: (&str, &str)| {
         before
-            .zip(rinet_counters(&base, names.0, names.1))
+            .zip(rinet_counters(&b.base, names.0, names.1))
             .and_then(|((n0, m0), (n1, m1))| {
                 let n = n1.checked_sub(n0).filter(|&n| n > 0)?;
                 Some(m1.saturating_sub(m0) as f64 / n as f64)
             })
     };
-    let rx_frames_per_batch = per(batches_before, ("RxBatches", "RxBatchFrames"));
-    let tx_segs_per_offload = per(offloads_before, ("TxOffloadFrames", "TxOffloadSegs"));
-    speeds.sort_by(|a, b| a.total_cmp(b));
-    cpu.sort_by(|a, b| a.total_cmp(b));
-    let req_s = small_page_rate(&base)?;
-    let req_s_idle = {
-        let _idle = idle_connections(&base, g.http_port)?;
-        small_page_rate(&base)?
-    };
-    let bzimage = fs::metadata(build.join("arch/x86/boot/bzImage"))?.len();
+    let (speeds, cpu): (Vec<f64>, Vec<f64>) = downloads.into_iter().unzip();
     Ok(KernelNumbers {
-        first_200_s,
-        memfree_kb,
-        mbit_s: speeds[1],
-        cpu_s_per_mib: cpu[1],
-        req_s,
+        first_200_s: b.first_200_s,
+        memfree_kb: b.memfree_kb,
+        mbit_s: median(speeds),
+        cpu_s_per_mib: median(cpu),
+        req_s: median(req_s),
         req_s_idle,
-        rx_frames_per_batch,
-        tx_segs_per_offload,
-        vmlinux: extents(&build.join("vmlinux"))?,
-        bzimage,
+        rx_frames_per_batch: per(b.batches_before, ("RxBatches", "RxBatchFrames")),
+        tx_segs_per_offload: per(b.offloads_before, ("TxOffloadFrames", "TxOffloadSegs")),
+        vmlinux: extents(&b.build.join("vmlinux"))?,
+        bzimage: fs::metadata(b.build.join("arch/x86/boot/bzImage"))?.len(),
     })
 }
 
@@ -286,14 +327,27 @@ fn busy_ticks(stat: &str) -> Option<u64> {
 /// `cargo xtask kbench`: the rinet guest against the INET guest, same QEMU settings.
 pub fn kbench() -> Result<()> {
     crate::deps::ensure(true)?;
+    // Booted one after the other, so that each boot time is its own; measured side by side.
+    let rinet = boot(Spec::rinet(Arch::X86_64))?;
+    let inet = boot(Spec {
+        arch: Arch::X86_64,
+        net: kernel::Net::Inet,
+        debug: false,
+        omit: None,
+    })?;
+    let guests = [&rinet, &inet];
+    let [r_down, l_down] = take_turns(guests, |b| download(&b.base))?;
+    let [r_req, l_req] = take_turns(guests, |b| small_page_rate(&b.base))?;
+    // One at a time: the idle connections of one guest must not be open while the other
+    // is measured.
+    let mut idle = Vec::new();
+    for b in guests {
+        let _idle = idle_connections(&b.base, b.guest.http_port)?;
+        idle.push(small_page_rate(&b.base)?);
+    }
     let report = KernelBench {
-        rinet: measure(Spec::rinet(Arch::X86_64))?,
-        inet: measure(Spec {
-            arch: Arch::X86_64,
-            net: kernel::Net::Inet,
-            debug: false,
-            omit: None,
-        })?,
+        rinet: numbers(&rinet, r_down, r_req, idle[0])?,
+        inet: numbers(&inet, l_down, l_req, idle[1])?,
     };
     let md = kbench_markdown(&report);
     print!("{md}");
@@ -305,13 +359,15 @@ pub fn kbench() -> Result<()> {
 fn kbench_markdown(report: &KernelBench) -> String {
     let (r, l) = (&report.rinet, &report.inet);
     let mut md = String::from("# Kernel benchmark: rinet guest vs INET guest\n\n");
-    md.push_str(
+    md.push_str(&format!(
         "Produced by `cargo xtask kbench` in one run: the same tinyconfig-based x86_64 kernel \
          (only the network fragment differs: `net-rinet.cfg` vs `net-inet.cfg`), the same busybox \
          initramfs, `qemu-system-x86_64 -accel tcg -m 256M`, e1000 on QEMU user networking, the \
-         host reaching busybox httpd through a hostfwd on 127.0.0.1. TCG and slirp dominate the \
-         absolute numbers; compare the ratios.\n\n",
-    );
+         host reaching busybox httpd through a hostfwd on 127.0.0.1. The two guests boot one \
+         after the other, then run side by side and take turns for each paired measure \
+         ({ROUNDS} rounds, the order swapped every round), so that the host's load falls on \
+         both. TCG and slirp dominate the absolute numbers; compare the ratios.\n\n"
+    ));
     md.push_str("| measure | rinet | INET | rinet / INET |\n|---|---:|---:|---:|\n");
     let row = |md: &mut String, name: &str, a: f64, b: f64, fmt: &dyn Fn(f64) -> String| {
         md.push_str(&format!(
@@ -339,28 +395,28 @@ fn kbench_markdown(report: &KernelBench) -> String {
     );
     row(
         &mut md,
-        "64 MiB download, median of 3 (Mbit/s)",
+        &format!("64 MiB download, median of {ROUNDS} (Mbit/s)"),
         r.mbit_s,
         l.mbit_s,
         &f0,
     );
     row(
         &mut md,
-        "guest CPU per MiB downloaded, median of 3 (s)",
+        &format!("guest CPU per MiB downloaded, median of {ROUNDS} (s)"),
         r.cpu_s_per_mib,
         l.cpu_s_per_mib,
         &|v: f64| format!("{v:.3}"),
     );
     row(
         &mut md,
-        "small page, wrk -c4 5 s (requests/s)",
+        &format!("small page, wrk -c4 5 s, median of {ROUNDS} (requests/s)"),
         r.req_s,
         l.req_s,
         &f0,
     );
     row(
         &mut md,
-        &format!("the same with {IDLE_CONNECTIONS} idle connections open (requests/s)"),
+        &format!("the same once, with {IDLE_CONNECTIONS} idle connections open (requests/s)"),
         r.req_s_idle,
         l.req_s_idle,
         &f0,
