@@ -254,8 +254,14 @@ fn small_page_rate(base: &str) -> Result<f64> {
 /// Open IDLE_CONNECTIONS connections to the guest, a few at a time (busybox httpd listens
 /// with a backlog of 9 and forks a child per connection; slirp retries an overflowed SYN
 /// only seconds later), each wave once the guest's TCP counts the last one established
-/// (/proc/net/snmp's CurrEstab, through snmp.cgi). They close when dropped; busybox
-/// httpd's children give up on a request line after 60 s, so the whole must take less.
+/// (/proc/net/snmp's CurrEstab, through snmp.cgi). Within a wave, one every
+/// CONNECT_GAP: slirp's host-side socket listens with a backlog of 1, and connections
+/// opened at once overflow it, each then retried by the host a second or more later
+/// (seen: 200 connections took 7 s this way, 13 to over 40 s at once). They close when
+/// dropped; busybox httpd's children give up on a request line after 60 s, so the whole
+/// must take less.
+const CONNECT_GAP: Duration = Duration::from_millis(30);
+
 fn idle_connections(base: &str, port: u16) -> Result<Vec<std::net::TcpStream>> {
     const WAVE: usize = 8;
     let started = Instant::now();
@@ -266,6 +272,7 @@ fn idle_connections(base: &str, port: u16) -> Result<Vec<std::net::TcpStream>> {
                 std::net::TcpStream::connect(("127.0.0.1", port))
                     .context("opening an idle connection")?,
             );
+            std::thread::sleep(CONNECT_GAP);
         }
         loop {
             let snmp = guest_snmp(base)?;
