@@ -138,6 +138,10 @@ impl Host {
             now_us: cb_now,
             transmit: cb_transmit,
             transmit_tcp: if offload { Some(cb_transmit_tcp) } else { None },
+            // A write to the TAP copies the frame whatever buffer it was built in.
+            lend_frame: None,
+            transmit_lent: None,
+            free_lent: None,
             wake: cb_wake,
             error: cb_error,
             set_timer: cb_set_timer,

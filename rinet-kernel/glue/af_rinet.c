@@ -140,18 +140,57 @@ out:
 
 #ifdef CONFIG_RINET_OFFLOAD
 /*
- * A TCP segment rinet left for the device: its checksum field holds the pseudo-header
- * sum (CHECKSUM_PARTIAL, which net/core finishes in software for a device without
- * checksum offload) and, with @mss, it is to be cut into @mss-byte segments (TSO).
- * Without INET there is no software GSO for TCP: if the device cannot segment, or the
- * pages for the frame are not there, return false and rinet cuts it itself. The payload
- * goes into page fragments, so that a 64 KiB frame needs no high-order allocation.
+ * Queue a frame rinet built for @dev. With @tcp it is a TCP segment whose checksum field
+ * holds the pseudo-header sum (CHECKSUM_PARTIAL, which net/core finishes in software for
+ * a device without checksum offload) and, with @mss, it is to be cut into @mss-byte
+ * segments (TSO).
+ */
+static void rinet_queue_frame(struct sk_buff *skb, struct net_device *dev, bool tcp,
+			      u32 mss)
+{
+	skb->dev = dev;
+	skb->protocol = htons(ETH_P_IP);
+	skb_reset_mac_header(skb);
+	skb_set_network_header(skb, ETH_HLEN);
+	if (tcp) {
+		unsigned int thoff = ETH_HLEN + (skb->data[ETH_HLEN] & 0x0f) * 4;
+
+		skb_set_transport_header(skb, thoff);
+		skb->ip_summed = CHECKSUM_PARTIAL;
+		skb->csum_start = skb_transport_header(skb) - skb->head;
+		skb->csum_offset = offsetof(struct tcphdr, check);
+	}
+	if (tcp && mss) {
+		unsigned int hdr = skb_transport_offset(skb) + tcp_hdrlen(skb);
+
+		skb_shinfo(skb)->gso_size = mss;
+		skb_shinfo(skb)->gso_type = SKB_GSO_TCPV4;
+		skb_shinfo(skb)->gso_segs = DIV_ROUND_UP(skb->len - hdr, mss);
+		atomic_long_inc(&rinet_tx_offload_frames);
+		atomic_long_add(skb_shinfo(skb)->gso_segs, &rinet_tx_offload_segs);
+	}
+	dev_hold(dev);
+	__skb_queue_tail(&rinet_txq, skb);
+}
+
+/*
+ * Whether @dev takes a frame of @len bytes to be cut into @mss-byte segments. Without
+ * INET there is no software GSO for TCP: if the device cannot, rinet cuts it itself.
+ */
+static bool rinet_dev_segments(struct net_device *dev, size_t len, u32 mss)
+{
+	return !mss || ((dev->features & NETIF_F_TSO) && len < READ_ONCE(dev->gso_max_size));
+}
+
+/*
+ * A TCP segment rinet left for the device (see rinet_queue_frame); false if the device
+ * cannot take it, or the pages for the frame are not there. The payload goes into page
+ * fragments, so that a 64 KiB frame needs no high-order allocation.
  */
 static bool rinet_cb_transmit_tcp(void *ctx, u32 ifindex, const u8 *frame, size_t len,
 				  u32 mss)
 {
-	unsigned int ihl = (frame[ETH_HLEN] & 0x0f) * 4;
-	unsigned int thoff = ETH_HLEN + ihl;
+	unsigned int thoff = ETH_HLEN + (frame[ETH_HLEN] & 0x0f) * 4;
 	unsigned int hdr = thoff + (frame[thoff + 12] >> 4) * 4;
 	struct net_device *dev;
 	struct sk_buff *skb;
@@ -162,7 +201,7 @@ static bool rinet_cb_transmit_tcp(void *ctx, u32 ifindex, const u8 *frame, size_
 	dev = dev_get_by_index_rcu(&init_net, ifindex);
 	if (!dev || !netif_running(dev))
 		goto out;	/* dropped, as rinet_cb_transmit drops it */
-	if (mss && (!(dev->features & NETIF_F_TSO) || len >= READ_ONCE(dev->gso_max_size))) {
+	if (!rinet_dev_segments(dev, len, mss)) {
 		taken = false;
 		goto out;
 	}
@@ -177,26 +216,50 @@ static bool rinet_cb_transmit_tcp(void *ctx, u32 ifindex, const u8 *frame, size_
 	skb->data_len = len - hdr;
 	skb->len = len;
 	skb_store_bits(skb, 0, frame, len);
-	skb->dev = dev;
-	skb->protocol = htons(ETH_P_IP);
-	skb_reset_mac_header(skb);
-	skb_set_network_header(skb, ETH_HLEN);
-	skb_set_transport_header(skb, thoff);
-	skb->ip_summed = CHECKSUM_PARTIAL;
-	skb->csum_start = skb_transport_header(skb) - skb->head;
-	skb->csum_offset = offsetof(struct tcphdr, check);
-	if (mss) {
-		skb_shinfo(skb)->gso_size = mss;
-		skb_shinfo(skb)->gso_type = SKB_GSO_TCPV4;
-		skb_shinfo(skb)->gso_segs = DIV_ROUND_UP(len - hdr, mss);
-		atomic_long_inc(&rinet_tx_offload_frames);
-		atomic_long_add(skb_shinfo(skb)->gso_segs, &rinet_tx_offload_segs);
-	}
-	dev_hold(dev);
-	__skb_queue_tail(&rinet_txq, skb);
+	rinet_queue_frame(skb, dev, true, mss);
 out:
 	rcu_read_unlock();
 	return taken;
+}
+
+/*
+ * A linear skb for rinet to build a frame in, so that the frame reaches the device
+ * without a copy. Only for this: an order-4 page block for the 64 KiB TSO frames, which
+ * GFP_ATOMIC may not find; rinet then builds the frame in its own buffer.
+ */
+static void *rinet_cb_lend_frame(void *ctx, size_t len, u8 **data)
+{
+	struct sk_buff *skb = alloc_skb(NET_SKB_PAD + len, GFP_ATOMIC | __GFP_NOWARN);
+
+	if (!skb)
+		return NULL;
+	skb_reserve(skb, NET_SKB_PAD);
+	*data = skb_put(skb, len);
+	return skb;
+}
+
+static bool rinet_cb_transmit_lent(void *ctx, void *frame, u32 ifindex, bool tcp, u32 mss)
+{
+	struct sk_buff *skb = frame;
+	struct net_device *dev;
+
+	rcu_read_lock();
+	dev = dev_get_by_index_rcu(&init_net, ifindex);
+	if (dev && netif_running(dev) && tcp && !rinet_dev_segments(dev, skb->len, mss)) {
+		rcu_read_unlock();
+		return false;
+	}
+	if (dev && netif_running(dev) && skb->len >= ETH_HLEN)
+		rinet_queue_frame(skb, dev, tcp, mss);
+	else
+		kfree_skb(skb);	/* dropped, as rinet_cb_transmit drops it */
+	rcu_read_unlock();
+	return true;
+}
+
+static void rinet_cb_free_lent(void *ctx, void *frame)
+{
+	consume_skb(frame);
 }
 #endif
 
@@ -943,6 +1006,9 @@ static const struct rinet_ops rinet_callbacks = {
 	.transmit = rinet_cb_transmit,
 #ifdef CONFIG_RINET_OFFLOAD
 	.transmit_tcp = rinet_cb_transmit_tcp,
+	.lend_frame = rinet_cb_lend_frame,
+	.transmit_lent = rinet_cb_transmit_lent,
+	.free_lent = rinet_cb_free_lent,
 #endif
 	.wake = rinet_cb_wake,
 	.error = rinet_cb_error,

@@ -22,6 +22,15 @@ struct rinet_ops {
 	 * it cannot. NULL without CONFIG_RINET_OFFLOAD.
 	 */
 	bool (*transmit_tcp)(void *ctx, u32 ifindex, const u8 *frame, size_t len, u32 mss);
+	/*
+	 * Lend len bytes to build a frame in (*data set to them), so that it reaches the
+	 * device without a copy; NULL if there are none. The frame comes back through
+	 * transmit_lent (as transmit, or with tcp as transmit_tcp; false: not taken, the
+	 * frame is still rinet's) or free_lent. All three NULL without CONFIG_RINET_OFFLOAD.
+	 */
+	void *(*lend_frame)(void *ctx, size_t len, u8 **data);
+	bool (*transmit_lent)(void *ctx, void *frame, u32 ifindex, bool tcp, u32 mss);
+	void (*free_lent)(void *ctx, void *frame);
 	void (*wake)(void *ctx, u32 sock, u32 mask);
 	void (*error)(void *ctx, u32 sock, int err);	/* pending error now err (0: none) */
 	/*

@@ -15,6 +15,8 @@ use core::ffi::c_void;
 use crate::addr::{self, Cidr, Endpoint, Ipv4};
 use crate::engine::TcpState;
 use crate::errno::{Errno, SysResult};
+#[cfg(feature = "offload")]
+use crate::platform::LentFrame;
 use crate::route::Route;
 use crate::socket::SocketId;
 use crate::stack::{Config, Platform, Stack};
@@ -38,6 +40,24 @@ pub struct RinetOps {
             mss: u32,
         ) -> bool,
     >,
+    /// Lend `len` bytes to build a frame in, `*data` set to them; NULL when there are
+    /// none (see `Platform::lend_frame`). The frame comes back through `transmit_lent`
+    /// or `free_lent`. All three are NULL without the `offload` feature.
+    pub lend_frame: Option<
+        unsafe extern "C" fn(ctx: *mut c_void, len: usize, data: *mut *mut u8) -> *mut c_void,
+    >,
+    /// Transmit a lent frame as `transmit` does or, with `tcp`, as `transmit_tcp` does;
+    /// false (`tcp` only) when the device cannot take it: the frame is still rinet's.
+    pub transmit_lent: Option<
+        unsafe extern "C" fn(
+            ctx: *mut c_void,
+            frame: *mut c_void,
+            ifindex: u32,
+            tcp: bool,
+            mss: u32,
+        ) -> bool,
+    >,
+    pub free_lent: Option<unsafe extern "C" fn(ctx: *mut c_void, frame: *mut c_void)>,
     pub wake: unsafe extern "C" fn(ctx: *mut c_void, sock: u32, mask: u32),
     /// The socket's pending error is now `err` (a positive errno, 0 for none).
     pub error: unsafe extern "C" fn(ctx: *mut c_void, sock: u32, err: i32),
@@ -90,6 +110,49 @@ impl Platform for FfiPlatform {
                 frame.len(),
                 mss.into(),
             )
+        }
+    }
+    #[cfg(feature = "offload")]
+    fn lend_frame(&mut self, len: usize) -> Option<LentFrame> {
+        let mut data = core::ptr::null_mut();
+        // SAFETY: as above; `data` is written before the call returns.
+        let handle = unsafe { (self.ops.lend_frame?)(self.ops.ctx, len, &mut data) };
+        Some(LentFrame {
+            data: core::ptr::NonNull::new(data)?,
+            len,
+            handle: core::ptr::NonNull::new(handle)?,
+        })
+    }
+    #[cfg(feature = "offload")]
+    fn transmit_lent(
+        &mut self,
+        frame: LentFrame,
+        ifindex: u32,
+        tcp: bool,
+        mss: u16,
+    ) -> Result<(), LentFrame> {
+        let Some(f) = self.ops.transmit_lent else {
+            return Err(frame);
+        };
+        // SAFETY: as above; the frame is the glue's from here unless it answers false.
+        match unsafe {
+            f(
+                self.ops.ctx,
+                frame.handle.as_ptr(),
+                ifindex,
+                tcp,
+                mss.into(),
+            )
+        } {
+            true => Ok(()),
+            false => Err(frame),
+        }
+    }
+    #[cfg(feature = "offload")]
+    fn free_lent(&mut self, frame: LentFrame) {
+        if let Some(f) = self.ops.free_lent {
+            // SAFETY: as above; the frame goes back to the glue.
+            unsafe { f(self.ops.ctx, frame.handle.as_ptr()) }
         }
     }
     fn wake(&mut self, id: SocketId, mask: u32) {
@@ -1041,6 +1104,9 @@ mod tests {
             now_us,
             transmit,
             transmit_tcp: None,
+            lend_frame: None,
+            transmit_lent: None,
+            free_lent: None,
             wake,
             error,
             set_timer,

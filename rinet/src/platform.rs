@@ -18,6 +18,30 @@ pub trait Platform {
     fn transmit_tcp(&mut self, _ifindex: u32, _frame: &[u8], _mss: u16) -> bool {
         false
     }
+    /// Lend `len` bytes to build an outgoing frame in (the kernel: an skb's data), so
+    /// that the frame reaches the device without a copy. None: the stack builds it in
+    /// its own buffer and [`Platform::transmit`] copies it. The frame comes back through
+    /// [`Platform::transmit_lent`] or [`Platform::free_lent`].
+    #[cfg(feature = "offload")]
+    fn lend_frame(&mut self, _len: usize) -> Option<LentFrame> {
+        None
+    }
+    /// Put a lent frame on interface `ifindex`, as [`Platform::transmit`] does or, with
+    /// `tcp`, as [`Platform::transmit_tcp`] does; the frame back when the device cannot
+    /// take it (`tcp` only: the stack then cuts the segment itself).
+    #[cfg(feature = "offload")]
+    fn transmit_lent(
+        &mut self,
+        frame: LentFrame,
+        _ifindex: u32,
+        _tcp: bool,
+        _mss: u16,
+    ) -> Result<(), LentFrame> {
+        Err(frame)
+    }
+    /// Take back a lent frame that was not transmitted.
+    #[cfg(feature = "offload")]
+    fn free_lent(&mut self, _frame: LentFrame) {}
     /// Whether TCP segments of many MSS are worth building: true where devices can cut
     /// them (the stack cuts them for a device that cannot, at a cost). Asked once.
     #[cfg(feature = "offload")]
@@ -34,6 +58,16 @@ pub trait Platform {
     fn set_timer(&mut self, at_us: Option<u64>);
     /// Seed for initial sequence numbers and ephemeral ports; must differ per boot.
     fn random_seed(&mut self) -> u64;
+}
+
+/// A frame buffer the host lent the stack (see [`Platform::lend_frame`]): `len` bytes at
+/// `data`, which stay valid and the stack's alone until the frame goes back to the host.
+#[cfg(feature = "offload")]
+pub struct LentFrame {
+    pub data: core::ptr::NonNull<u8>,
+    pub len: usize,
+    /// The host's name for the frame (the kernel: the skb).
+    pub handle: core::ptr::NonNull<core::ffi::c_void>,
 }
 
 /// Buffer sizes and limits. The defaults suit a small device serving HTTP.

@@ -11,7 +11,7 @@
 use alloc::vec::Vec;
 
 use crate::addr::{Cidr, Endpoint, Ipv4};
-use crate::engine::{Engine, Sink, TcpState, HEADROOM};
+use crate::engine::{Engine, Lent, PacketSink, Sink, TcpState, HEADROOM};
 use crate::errno::{Errno, SysResult};
 use crate::neigh::{Neighbor, Neighbors};
 use crate::route::{Route, RouteTable};
@@ -975,7 +975,7 @@ impl<P: Platform> Stack<P> {
     fn with_egress(&mut self, f: impl FnOnce(&mut Engine, u64, &mut Sink<'_>)) {
         let now = self.core.now;
         let (mut out, engine) = self.split_egress();
-        f(engine, now, &mut |buf, mss| out.packet(buf, mss));
+        f(engine, now, &mut out);
     }
 
     /// ARP's timers: requests asked again, packets given up.
@@ -1176,12 +1176,12 @@ struct Egress<'a, P: Platform> {
     now: u64,
 }
 
-impl<P: Platform> Egress<'_, P> {
+impl<P: Platform> PacketSink for Egress<'_, P> {
     /// Send the packet in `buf` (after [`HEADROOM`]), a TCP segment to be cut into `mss`
     /// bytes of payload each if `mss` is not 0; true when it is for this host and goes
     /// back to the engine (whole: the loopback path has no MTU, and takes the engine's
     /// checksums as they are).
-    fn packet(&mut self, buf: &mut [u8], mss: u16) -> bool {
+    fn packet(&mut self, buf: &mut [u8], mss: u16, lent: &mut Option<Lent>) -> bool {
         let Some(Ok(info)) = buf.get(HEADROOM..).map(|p| wire::parse_ipv4(p, false)) else {
             return false;
         };
@@ -1225,10 +1225,22 @@ impl<P: Platform> Egress<'_, P> {
                 return false;
             };
         wire::eth_header(buf, mac, own, wire::ETHERTYPE_IPV4);
-        self.transmit(ifindex, buf, mss);
+        self.transmit(ifindex, buf, mss, lent);
         false
     }
 
+    #[cfg(feature = "offload")]
+    fn lend(&mut self, len: usize) -> Option<Lent> {
+        self.platform.lend_frame(len)
+    }
+
+    #[cfg(feature = "offload")]
+    fn give_back(&mut self, frame: Lent) {
+        self.platform.free_lent(frame)
+    }
+}
+
+impl<P: Platform> Egress<'_, P> {
     /// Keep the engine's packet in `buf` until ARP resolves `hop`; true when a request is
     /// to go out. A held packet is complete: with offload, its TCP segment is cut and
     /// summed here, as no device will do it.
@@ -1247,19 +1259,34 @@ impl<P: Platform> Egress<'_, P> {
             .hold(ifindex, hop, &buf[HEADROOM..], self.now)
     }
 
-    /// Transmit the engine's frame in `buf`. With offload, a TCP segment goes to the
-    /// device to be summed and cut into `mss`-byte segments, or is summed and cut here
-    /// when the device cannot.
-    fn transmit(&mut self, ifindex: u32, buf: &mut [u8], _mss: u16) {
+    /// Transmit the engine's frame in `buf`, from the host's frame in `lent` if it is
+    /// there. With offload, a TCP segment goes to the device to be summed and cut into
+    /// `mss`-byte segments, or is summed and cut here when the device cannot.
+    fn transmit(&mut self, ifindex: u32, buf: &mut [u8], _mss: u16, _lent: &mut Option<Lent>) {
         #[cfg(feature = "offload")]
-        if crate::offload::fill_pseudo_checksum(&mut buf[HEADROOM..]) {
-            if !self.platform.transmit_tcp(ifindex, buf, _mss) {
+        {
+            let tcp = crate::offload::fill_pseudo_checksum(&mut buf[HEADROOM..]);
+            let taken = match _lent.take() {
+                Some(frame) => match self.platform.transmit_lent(frame, ifindex, tcp, _mss) {
+                    Ok(()) => true,
+                    Err(frame) => {
+                        *_lent = Some(frame);
+                        false
+                    }
+                },
+                None if tcp => self.platform.transmit_tcp(ifindex, buf, _mss),
+                None => false,
+            };
+            if taken {
+                return;
+            }
+            if tcp {
                 let platform = &mut *self.platform;
                 crate::offload::segments(buf, HEADROOM, _mss, |seg| {
                     platform.transmit(ifindex, seg)
                 });
+                return;
             }
-            return;
         }
         self.platform.transmit(ifindex, buf);
     }

@@ -130,13 +130,15 @@ fn transfer(net: &mut Net, a_to_b: bool, from: SocketId, to: SocketId, data: &[u
 /// With offload, the engine builds segments of many MSS: a device with TSO gets them
 /// whole with their segment size, and a device without gets them cut and summed by the
 /// stack. Either way the wire carries MSS-sized frames with sound checksums (the
-/// receiver verifies them) and the data arrives intact, with loss.
+/// receiver verifies them) and the data arrives intact, with loss; built in the stack's
+/// buffer or in frames the host lent, each of which goes back to the host.
 #[cfg(feature = "offload")]
 #[test]
 fn offloaded_segments_reach_the_wire_cut_to_the_mss() {
-    for tso in [true, false] {
+    for (tso, lend) in [(true, false), (false, false), (true, true), (false, true)] {
         let mut net = Net::new();
         net.b.platform().tso.set(tso);
+        net.b.platform().lend.set(lend);
         let (c, s) = connected(&mut net, 80);
         let wire_max = std::rc::Rc::new(std::cell::Cell::new(0));
         let seen = wire_max.clone();
@@ -164,10 +166,17 @@ fn offloaded_segments_reach_the_wire_cut_to_the_mss() {
             );
             assert!(big
                 .iter()
-                .all(|&&(len, mss)| mss > 1000 && len <= 65535 - 14));
+                .all(|&&(len, mss)| mss > 1000 && len <= rinet::engine::OFFLOAD_MAX + 14));
         } else {
             assert!(frames.is_empty());
         }
+        let host = net.b.platform();
+        assert_eq!(host.lent_out.get(), 0, "lent frames not given back");
+        assert_eq!(
+            host.lent_sent.get() > 0,
+            lend && tso,
+            "tso {tso} lend {lend}"
+        );
     }
 }
 
@@ -903,9 +912,18 @@ fn loopback_and_own_address() {
             Err(e) => panic!("{dst:?}: {e:?}"),
         }
         let (s, _) = a.accept(l).expect("loopback connection completes at once");
-        a.send(c, b"ping", None).unwrap();
-        let mut buf = [0u8; 8];
-        assert_eq!(a.recv(s, &mut buf, 0).unwrap().len, 4);
+        // Large enough to be built in a frame the host lends (with offload).
+        let data = pattern(3000, 3);
+        assert_eq!(a.send(c, &data, None).unwrap(), data.len());
+        let mut buf = [0u8; 4096];
+        let mut got = Vec::new();
+        for _ in 0..8 {
+            match a.recv(s, &mut buf, 0) {
+                Ok(r) if r.len > 0 => got.extend_from_slice(&buf[..r.len]),
+                _ => break,
+            }
+        }
+        assert!(got == data, "{dst:?}: {} bytes back", got.len());
         a.close(c).unwrap();
         a.close(s).unwrap();
     }

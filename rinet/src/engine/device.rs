@@ -21,14 +21,49 @@ const POOL_MAX: usize = 16;
 /// Bytes in front of each transmitted packet for the sink to write a link header into
 /// (Ethernet's), so that a frame is built in place, without a copy.
 pub const HEADROOM: usize = 14;
-/// The largest TCP/IPv4 packet the engine builds for segmentation offload. With its
-/// Ethernet header it stays under the 64 KiB Linux's `gso_max_size` allows by default.
+/// The largest TCP/IPv4 packet the engine builds for segmentation offload: under the
+/// 64 KiB Linux's `gso_max_size` allows by default, and small enough that a kernel frame
+/// lent for it (see `Platform::lend_frame`), with its headroom and the skb's shared info
+/// (320 B on x86_64), fits one 64 KiB block of pages rather than a 128 KiB one.
 #[cfg(feature = "offload")]
-pub const OFFLOAD_MAX: usize = 65535 - 2 * HEADROOM;
+pub const OFFLOAD_MAX: usize = 64 * 1024 - 1024;
 
-/// What the sink receives with each packet: the segment size to cut a larger TCP
-/// segment into, 0 when the packet is to go as it is.
-pub type Sink<'a> = dyn FnMut(&mut [u8], u16) -> bool + 'a;
+/// Where the engine's packets go (the stack's egress).
+pub trait PacketSink {
+    /// Send the packet in `buf`, behind [`HEADROOM`] bytes the sink may fill, with the
+    /// segment size to cut a larger TCP segment into (0: the packet goes as it is); true
+    /// to have it delivered back to the engine. `buf` lies in `lent` when that holds a
+    /// frame: the sink takes it when it hands the frame to a device, and then leaves
+    /// `buf` alone.
+    fn packet(&mut self, buf: &mut [u8], mss: u16, lent: &mut Option<Lent>) -> bool;
+    /// A frame of `len` bytes to build the next packet in, lent by the host.
+    fn lend(&mut self, _len: usize) -> Option<Lent> {
+        None
+    }
+    /// Give back a lent frame the sink did not take.
+    fn give_back(&mut self, _frame: Lent) {}
+}
+
+/// A frame lent by the host: only with offload, where frames are large enough for the
+/// copy it saves to count.
+#[cfg(feature = "offload")]
+pub type Lent = crate::platform::LentFrame;
+#[cfg(not(feature = "offload"))]
+pub enum Lent {}
+
+/// Tests and the engine's own set-up send through closures.
+impl<F: FnMut(&mut [u8], u16) -> bool> PacketSink for F {
+    fn packet(&mut self, buf: &mut [u8], mss: u16, _lent: &mut Option<Lent>) -> bool {
+        self(buf, mss)
+    }
+}
+
+pub type Sink<'a> = dyn PacketSink + 'a;
+
+/// Packets shorter than this are built in the scratch buffer and copied: the copy costs
+/// less than a lent frame that loopback or ARP would give back unused.
+#[cfg(feature = "offload")]
+const LEND_FROM: usize = 1024;
 
 /// Packet storage kept across polls: the loopback queue, a pool of spare buffers and the
 /// transmit scratch buffer.
@@ -153,10 +188,28 @@ pub struct TxTok<'a> {
 
 impl phy::TxToken for TxTok<'_> {
     fn consume<R, F: FnOnce(&mut [u8]) -> R>(self, len: usize, f: F) -> R {
+        #[cfg(feature = "offload")]
+        if let Some(frame) = (len >= LEND_FROM)
+            .then(|| self.sink.lend(HEADROOM + len))
+            .flatten()
+        {
+            // SAFETY: the host lent these bytes to the stack alone until the frame goes
+            // back; the sink touches `buf` no more once it has taken the frame.
+            let buf = unsafe { core::slice::from_raw_parts_mut(frame.data.as_ptr(), frame.len) };
+            let mut lent = Some(frame);
+            let r = f(&mut buf[HEADROOM..]);
+            if self.sink.packet(buf, self.mss, &mut lent) {
+                self.q.push_rx(&buf[HEADROOM..]);
+            }
+            if let Some(frame) = lent {
+                self.sink.give_back(frame);
+            }
+            return r;
+        }
         let mut buf = core::mem::take(&mut self.q.scratch);
         buf.resize(HEADROOM + len, 0);
         let r = f(&mut buf[HEADROOM..]);
-        if (self.sink)(&mut buf, self.mss) {
+        if self.sink.packet(&mut buf, self.mss, &mut None) {
             self.q.push_rx(&buf[HEADROOM..]);
         }
         self.q.scratch = buf;

@@ -23,8 +23,8 @@ use crate::addr::{Cidr, Endpoint, Ipv4};
 use crate::errno::{Errno, SysResult};
 #[cfg(feature = "offload")]
 pub use device::OFFLOAD_MAX;
+pub use device::{Lent, PacketSink, Sink, HEADROOM};
 use device::{Port, Queues};
-pub use device::{Sink, HEADROOM};
 use sockets::Sockets;
 
 /// A socket inside the engine. Opaque outside.

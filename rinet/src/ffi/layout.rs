@@ -26,7 +26,10 @@ macro_rules! layout {
 }
 
 layout! {
-    ops: super::RinetOps { ctx, now_us, transmit, transmit_tcp, wake, error, set_timer, seed }
+    ops: super::RinetOps {
+        ctx, now_us, transmit, transmit_tcp, lend_frame, transmit_lent, free_lent, wake, error,
+        set_timer, seed,
+    }
     config: super::RinetConfig { tcp_rx_buf, tcp_tx_buf, udp_buf, max_sockets }
     sock_settings: super::RinetSockSettings {
         reuseaddr, keepalive, broadcast, linger_on, linger_s, rcvbuf, sndbuf, bound_if,

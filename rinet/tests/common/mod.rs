@@ -34,6 +34,12 @@ pub struct SimPlatform {
     /// `rinet::offload::segments`); each frame it was handed: (length, segment size).
     pub tso: Rc<Cell<bool>>,
     pub tso_frames: Rc<RefCell<Vec<(usize, u16)>>>,
+    /// With `offload`: the host lends frames to build packets in (`lend`, on unless a
+    /// test turns it off), as the kernel's glue lends skbs; how many are out now, and how
+    /// many went to the device.
+    pub lend: Rc<Cell<bool>>,
+    pub lent_out: Rc<Cell<i64>>,
+    pub lent_sent: Rc<Cell<u64>>,
     seed: u64,
 }
 
@@ -83,6 +89,46 @@ impl Platform for SimPlatform {
         rinet::offload::segments(&mut f, 14, mss, |seg| self.transmit(ifindex, seg));
         true
     }
+    /// Filled with a pattern, so that a byte the stack forgot to write shows on the wire.
+    #[cfg(feature = "offload")]
+    fn lend_frame(&mut self, len: usize) -> Option<rinet::platform::LentFrame> {
+        if !self.lend.get() {
+            return None;
+        }
+        let data = Box::into_raw(vec![0xa5u8; len].into_boxed_slice()) as *mut u8;
+        self.lent_out.set(self.lent_out.get() + 1);
+        Some(rinet::platform::LentFrame {
+            data: std::ptr::NonNull::new(data)?,
+            len,
+            handle: std::ptr::NonNull::new(data.cast())?,
+        })
+    }
+    #[cfg(feature = "offload")]
+    fn transmit_lent(
+        &mut self,
+        frame: rinet::platform::LentFrame,
+        ifindex: u32,
+        tcp: bool,
+        mss: u16,
+    ) -> Result<(), rinet::platform::LentFrame> {
+        if tcp && !self.tso.get() {
+            return Err(frame);
+        }
+        self.lent_sent.set(self.lent_sent.get() + 1);
+        self.lent_out.set(self.lent_out.get() - 1);
+        let bytes = take_back(frame);
+        if tcp {
+            assert!(self.transmit_tcp(ifindex, &bytes, mss));
+        } else {
+            self.transmit(ifindex, &bytes);
+        }
+        Ok(())
+    }
+    #[cfg(feature = "offload")]
+    fn free_lent(&mut self, frame: rinet::platform::LentFrame) {
+        self.lent_out.set(self.lent_out.get() - 1);
+        take_back(frame);
+    }
     fn wake(&mut self, id: SocketId, mask: u32) {
         self.wakes.borrow_mut().push((id, mask));
     }
@@ -96,6 +142,14 @@ impl Platform for SimPlatform {
     fn random_seed(&mut self) -> u64 {
         self.seed
     }
+}
+
+/// A lent frame's bytes, back from the stack (`SimPlatform::lend_frame` made them).
+#[cfg(feature = "offload")]
+fn take_back(frame: rinet::platform::LentFrame) -> Box<[u8]> {
+    let slice = std::ptr::slice_from_raw_parts_mut(frame.data.as_ptr(), frame.len);
+    // SAFETY: lend_frame leaked exactly this box, and the stack gives each frame back once.
+    unsafe { Box::from_raw(slice) }
 }
 
 /// Decides the fate of each frame on the wire: `true` delivers it.
@@ -116,6 +170,17 @@ pub struct Net {
     held: VecDeque<(bool, Vec<u8>)>,
 }
 
+/// A frame is lent only for the packet being built: none may be out between calls.
+impl Drop for Net {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            for host in [self.a.platform(), self.b.platform()] {
+                assert_eq!(host.lent_out.get(), 0, "lent frames not given back");
+            }
+        }
+    }
+}
+
 fn plat(clock: &Rc<Cell<u64>>, seed: u64) -> SimPlatform {
     SimPlatform {
         clock: clock.clone(),
@@ -127,6 +192,9 @@ fn plat(clock: &Rc<Cell<u64>>, seed: u64) -> SimPlatform {
         errors: Rc::default(),
         tso: Rc::default(),
         tso_frames: Rc::default(),
+        lend: Rc::new(Cell::new(true)),
+        lent_out: Rc::default(),
+        lent_sent: Rc::default(),
         seed,
     }
 }
