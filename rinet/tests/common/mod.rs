@@ -31,9 +31,10 @@ pub struct SimPlatform {
     /// Each socket's pending error as `Platform::error` last told it.
     pub errors: ErrorLog,
     /// With `offload`: the device segments and sums TCP (as a NIC with TSO would, through
-    /// `rinet::offload::segments`); each frame it was handed: (length, segment size).
+    /// `rinet::offload::segments`); each frame it was handed: (length, segment size,
+    /// TCP payload length).
     pub tso: Rc<Cell<bool>>,
-    pub tso_frames: Rc<RefCell<Vec<(usize, u16)>>>,
+    pub tso_frames: Rc<RefCell<Vec<(usize, u16, usize)>>>,
     /// With `offload`: the host lends frames to build packets in (`lend`, on unless a
     /// test turns it off), as the kernel's glue lends skbs; how many are out now, and how
     /// many went to the device.
@@ -84,7 +85,11 @@ impl Platform for SimPlatform {
         if !self.tso.get() {
             return false;
         }
-        self.tso_frames.borrow_mut().push((frame.len(), mss));
+        let tcp = 14 + usize::from(frame[14] & 0xf) * 4;
+        let payload = frame.len() - tcp - usize::from(frame[tcp + 12] >> 4) * 4;
+        self.tso_frames
+            .borrow_mut()
+            .push((frame.len(), mss, payload));
         let mut f = frame.to_vec();
         rinet::offload::segments(&mut f, 14, mss, |seg| self.transmit(ifindex, seg));
         true
