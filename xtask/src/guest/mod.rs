@@ -21,10 +21,12 @@ use crate::qemu::{
 use crate::util::{cache_dir, output};
 
 mod lossy;
+mod nic;
 mod tap;
 
 pub use lossy::lossy_only;
 use lossy::suite_lossy;
+use nic::suite_nic;
 use tap::suite_tap;
 
 /// The bad-input program (xtask/guest/badinput.c), static, so it runs on busybox's bare
@@ -196,6 +198,12 @@ pub fn suite(spec: Spec) -> Result<Results> {
     }
     if let Err(e) = suite_tap(spec, &build, &mut res) {
         res.record("tap-namespace-suite", Err(e));
+    }
+    // The x86_64 kernel has virtio-net's driver; the Galileo's, for its board, does not.
+    if spec.arch == Arch::X86_64 {
+        if let Err(e) = suite_nic(spec, &build, &mut res) {
+            res.record("nic-without-offload-suite", Err(e));
+        }
     }
     // Once, on the x86_64 kernel: about a quarter of an hour.
     if spec.arch == Arch::X86_64 && !spec.debug {

@@ -76,7 +76,7 @@ impl TapLab {
             append,
             vcpus(spec),
             work.join("console.log"),
-            netdev,
+            (netdev, crate::qemu::E1000),
             0,
             None,
         )

@@ -48,6 +48,9 @@ fn dies_with_the_tool(cmd: &mut Command) {
     }
 }
 
+/// The guests' network device unless a test asks for another.
+pub const E1000: &str = "e1000,netdev=n0";
+
 impl Guest {
     /// Boot `bzimage` with `initrd`; the guest's port 80 appears on 127.0.0.1:http_port.
     pub fn boot(
@@ -73,7 +76,39 @@ impl Guest {
         http_port: u16,
         pcap: Option<&Path>,
     ) -> Result<Guest> {
+        Guest::boot_nic_on(
+            arch, bzimage, initrd, append, smp, log, http_port, pcap, E1000,
+        )
+    }
+
+    /// As [`Guest::boot`] on one CPU, with `nic` (a QEMU `-device` on netdev `n0`) in
+    /// place of the e1000.
+    pub fn boot_with_nic(
+        arch: Arch,
+        bzimage: &Path,
+        initrd: &Path,
+        append: &str,
+        log: PathBuf,
+        nic: &str,
+    ) -> Result<Guest> {
+        let port = free_port()?;
+        Guest::boot_nic_on(arch, bzimage, initrd, append, 1, log, port, None, nic)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn boot_nic_on(
+        arch: Arch,
+        bzimage: &Path,
+        initrd: &Path,
+        append: &str,
+        smp: u32,
+        log: PathBuf,
+        http_port: u16,
+        pcap: Option<&Path>,
+        nic: &str,
+    ) -> Result<Guest> {
         let netdev = format!("user,id=n0,hostfwd=tcp:127.0.0.1:{http_port}-:80");
+        let net = (netdev.as_str(), nic);
         Guest::launch(
             arch,
             &[],
@@ -82,13 +117,14 @@ impl Guest {
             append,
             smp,
             log,
-            &netdev,
+            net,
             http_port,
             pcap,
         )
     }
 
-    /// Start QEMU (optionally under `prefix`, e.g. `ip netns exec NS`) with `netdev`.
+    /// Start QEMU (optionally under `prefix`, e.g. `ip netns exec NS`) with `net`: the
+    /// `-netdev` (id `n0`) and the `-device` on it.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn launch(
         arch: Arch,
@@ -98,7 +134,7 @@ impl Guest {
         append: &str,
         smp: u32,
         log: PathBuf,
-        netdev: &str,
+        (netdev, nic): (&str, &str),
         http_port: u16,
         pcap: Option<&Path>,
     ) -> Result<Guest> {
@@ -153,14 +189,7 @@ impl Guest {
             "-initrd",
             &initrd.to_string_lossy(),
         ])
-        .args([
-            "-append",
-            &append,
-            "-netdev",
-            netdev,
-            "-device",
-            "e1000,netdev=n0",
-        ]);
+        .args(["-append", &append, "-netdev", netdev, "-device", nic]);
         Guest::spawn(cmd, log, http_port)
     }
 
