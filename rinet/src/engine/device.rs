@@ -33,8 +33,8 @@ pub trait PacketSink {
     /// Send the packet in `buf`, behind [`HEADROOM`] bytes the sink may fill, with the
     /// segment size to cut a larger TCP segment into (0: the packet goes as it is); true
     /// to have it delivered back to the engine. `buf` lies in `lent` when that holds a
-    /// frame: the sink takes it when it hands the frame to a device, and then leaves
-    /// `buf` alone.
+    /// frame: the sink takes it only when it hands the frame to a device, and then leaves
+    /// `buf` alone and returns false (the caller reads `buf` again only for a true).
     fn packet(&mut self, buf: &mut [u8], mss: u16, lent: &mut Option<Lent>) -> bool;
     /// A frame of `len` bytes to build the next packet in, lent by the host.
     fn lend(&mut self, _len: usize) -> Option<Lent> {
