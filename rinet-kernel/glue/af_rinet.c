@@ -242,19 +242,18 @@ static bool rinet_cb_transmit_lent(void *ctx, void *frame, u32 ifindex, bool tcp
 {
 	struct sk_buff *skb = frame;
 	struct net_device *dev;
+	bool taken = true;
 
 	rcu_read_lock();
 	dev = dev_get_by_index_rcu(&init_net, ifindex);
-	if (dev && netif_running(dev) && tcp && !rinet_dev_segments(dev, skb->len, mss)) {
-		rcu_read_unlock();
-		return false;
-	}
-	if (dev && netif_running(dev) && skb->len >= ETH_HLEN)
-		rinet_queue_frame(skb, dev, tcp, mss);
-	else
+	if (!dev || !netif_running(dev))
 		kfree_skb(skb);	/* dropped, as rinet_cb_transmit drops it */
+	else if (tcp && !rinet_dev_segments(dev, skb->len, mss))
+		taken = false;
+	else
+		rinet_queue_frame(skb, dev, tcp, mss);
 	rcu_read_unlock();
-	return true;
+	return taken;
 }
 
 static void rinet_cb_free_lent(void *ctx, void *frame)

@@ -1266,18 +1266,13 @@ impl<P: Platform> Egress<'_, P> {
         #[cfg(feature = "offload")]
         {
             let tcp = crate::offload::fill_pseudo_checksum(&mut buf[HEADROOM..]);
-            let taken = match _lent.take() {
-                Some(frame) => match self.platform.transmit_lent(frame, ifindex, tcp, _mss) {
-                    Ok(()) => true,
-                    Err(frame) => {
-                        *_lent = Some(frame);
-                        false
-                    }
-                },
-                None if tcp => self.platform.transmit_tcp(ifindex, buf, _mss),
-                None => false,
-            };
-            if taken {
+            if let Some(frame) = _lent.take() {
+                match self.platform.transmit_lent(frame, ifindex, tcp, _mss) {
+                    Ok(()) => return,
+                    // The device cannot cut it: cut below, from the frame still lent.
+                    Err(frame) => *_lent = Some(frame),
+                }
+            } else if tcp && self.platform.transmit_tcp(ifindex, buf, _mss) {
                 return;
             }
             if tcp {

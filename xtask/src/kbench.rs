@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::image;
 use crate::kernel::{self, Arch, Spec};
-use crate::qemu::{curl, snmp_value, tail, Guest, SNMP_CGI, STATIC_NET};
+use crate::qemu::{curl, guest_snmp, snmp_value, tail, Guest, SNMP_CGI, STATIC_NET};
 use crate::util::{cache_dir, output};
 
 /// The kernel benchmark as data: docs/kernel-bench.md is rendered from it,
@@ -298,11 +298,6 @@ fn rinet_counters(base: &str, a: &str, b: &str) -> Option<(u64, u64)> {
     let snmp = guest_snmp(base).ok()?;
     let get = |name| snmp_value(&snmp, "Rinet", name);
     get(a).zip(get(b))
-}
-
-/// The guest's /proc/net/snmp (and MemFree), through snmp.cgi.
-fn guest_snmp(base: &str) -> Result<String> {
-    curl(&["-f", "-m", "10", &format!("{base}/cgi-bin/snmp")])
 }
 
 /// CurrEstab of /proc/net/snmp's Tcp lines (names, then values).

@@ -12,7 +12,8 @@ use std::time::Duration;
 use crate::image;
 use crate::kernel::Spec;
 use crate::qemu::{
-    curl, kernel_complaints, sha256, snmp_value, tail, Guest, Results, SNMP_CGI, STATIC_NET,
+    curl, guest_snmp, kernel_complaints, sha256, snmp_value, tail, Guest, Results, SNMP_CGI,
+    STATIC_NET,
 };
 use crate::util::cache_dir;
 
@@ -46,7 +47,7 @@ pub(super) fn suite_nic(spec: Spec, build: &Path, res: &mut Results) -> Result<(
     g.wait_for("GUEST-NIC-READY", Duration::from_secs(120))?;
     let base = format!("http://127.0.0.1:{}", g.http_port);
     let offloaded = || -> Result<u64> {
-        let snmp = curl(&["-f", "-m", "10", &format!("{base}/cgi-bin/snmp")])?;
+        let snmp = guest_snmp(&base)?;
         snmp_value(&snmp, "Rinet", "TxOffloadFrames")
             .ok_or_else(|| anyhow::anyhow!("no Rinet TxOffloadFrames in:\n{snmp}"))
     };

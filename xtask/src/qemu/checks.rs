@@ -46,6 +46,12 @@ pub(crate) fn curl(args: &[&str]) -> Result<String> {
     output("curl", &full, Path::new("."), &[])
 }
 
+/// The guest's /proc/net/snmp (and MemFree), through the guest's snmp.cgi (`SNMP_CGI`)
+/// served at `base`.
+pub(crate) fn guest_snmp(base: &str) -> Result<String> {
+    curl(&["-f", "-m", "10", &format!("{base}/cgi-bin/snmp")])
+}
+
 /// The SHA-256 of file `p`, in hex: of what the host got from a guest, or sent it.
 pub(crate) fn sha256(p: &Path) -> Result<String> {
     let out = output("sha256sum", &[&p.to_string_lossy()], Path::new("."), &[])?;

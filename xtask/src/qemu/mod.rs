@@ -16,7 +16,9 @@ use crate::kernel::{Arch, Spec};
 
 mod checks;
 
-pub(crate) use checks::{curl, kernel_complaints, sha256, snmp_value, Results, SNMP_CGI};
+pub(crate) use checks::{
+    curl, guest_snmp, kernel_complaints, sha256, snmp_value, Results, SNMP_CGI,
+};
 
 /// A running QEMU, its console written to `log`; QEMU is killed when this is dropped.
 pub struct Guest {
