@@ -18,6 +18,7 @@ mod nommu_busybox;
 mod progress;
 mod qemu;
 mod size;
+mod size_concern;
 mod size_gate;
 mod size_source;
 mod size_table;

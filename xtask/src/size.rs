@@ -481,6 +481,16 @@ pub struct SourceSizes {
     pub text_smoltcp_alone: u64,
     /// rinet's 25 largest functions, inlined callees included (opt-level z targets only).
     pub largest_functions: Vec<Function>,
+    /// rinet's own code by concern (opt-level z targets only; `size_concern`).
+    #[serde(default)]
+    pub by_concern: Vec<ConcernRow>,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct ConcernRow {
+    pub part: String,
+    pub concern: String,
+    pub bytes: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -607,7 +617,16 @@ fn by_source(
         .map(|r| r.rinet)
         .sum();
     let mut largest_functions = Vec::new();
+    let mut by_concern = Vec::new();
     if profile == "release-z" {
+        by_concern = crate::size_concern::split(&rs.functions)
+            .into_iter()
+            .map(|(part, concern, bytes)| ConcernRow {
+                part: part.label().to_string(),
+                concern: concern.to_string(),
+                bytes,
+            })
+            .collect();
         let mut fns: Vec<(&(String, String), &u64)> = rs
             .functions
             .iter()
@@ -632,6 +651,7 @@ fn by_source(
         text_rinet_report: report_text,
         text_smoltcp_alone: p.sections.text,
         largest_functions,
+        by_concern,
     };
     Ok((sizes, own))
 }
@@ -738,11 +758,34 @@ fn target_markdown(md: &mut String, t: &TargetSizes) {
         s.text_smoltcp_alone,
         t.summary.own_source_files
     );
+    concern_markdown(md, &s.by_concern);
     if !s.largest_functions.is_empty() {
         md.push_str("\nrinet's 25 largest functions here (inlined callees included):\n\n| function | source | bytes |\n|---|---|---:|\n");
         for f in &s.largest_functions {
             let _ = writeln!(md, "| `{}` | {} | {} |", f.name, f.source, f.bytes);
         }
+    }
+}
+
+/// rinet's own code by concern, under the part each belongs to with the part's total (the
+/// comparison with lwIP in docs/size-budget.md reads this table).
+fn concern_markdown(md: &mut String, rows: &[ConcernRow]) {
+    if rows.is_empty() {
+        return;
+    }
+    md.push_str(
+        "\nrinet's own source files by concern (`xtask/src/size_concern.rs` says which function \
+         is which):\n\n| concern | bytes |\n|---|---:|\n",
+    );
+    let mut rest = rows;
+    while let Some(first) = rest.first() {
+        let n = rest.iter().take_while(|r| r.part == first.part).count();
+        let sum: u64 = rest[..n].iter().map(|r| r.bytes).sum();
+        let _ = writeln!(md, "| **{}** | **{sum}** |", first.part);
+        for r in &rest[..n] {
+            let _ = writeln!(md, "| {} | {} |", r.concern, r.bytes);
+        }
+        rest = &rest[n..];
     }
 }
 
