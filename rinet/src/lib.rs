@@ -29,6 +29,7 @@ pub mod route;
 pub mod socket;
 pub mod stack;
 pub mod stats;
+mod table;
 pub mod wire;
 
 #[cfg(any(test, feature = "testing"))]

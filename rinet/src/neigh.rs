@@ -8,6 +8,7 @@ use alloc::vec::Vec;
 
 use crate::addr::Ipv4;
 use crate::errno::{Errno, SysResult};
+use crate::table::retain;
 
 pub const MAX_NEIGHBORS: usize = 32;
 /// How long a connection may wait for its next hop to answer ARP (Linux: 3 probes, 1 s).
@@ -115,8 +116,8 @@ impl Neighbors {
 
     /// ARP need not ask for `ip` any more; true if packets wait for it.
     fn answered(&mut self, ifindex: u32, ip: Ipv4) -> bool {
-        self.asking
-            .retain(|a| !(a.ifindex == ifindex && a.ip == ip));
+        let n = retain(&mut self.asking, |a| !(a.ifindex == ifindex && a.ip == ip));
+        self.asking.truncate(n);
         self.held
             .iter()
             .any(|h| h.ifindex == ifindex && h.hop == ip)
@@ -209,7 +210,7 @@ impl Neighbors {
     pub(crate) fn tick(&mut self, now: u64, mut ask: impl FnMut(u32, Ipv4)) -> usize {
         let mut gave_up = 0;
         let (held, entries) = (&mut self.held, &mut self.entries);
-        self.asking.retain_mut(|a| {
+        let n = retain(&mut self.asking, |a| {
             if now < a.next_us {
                 return true;
             }
@@ -224,9 +225,13 @@ impl Neighbors {
             gave_up += before - held.len();
             // The stale entry asked for in vain goes (Linux: the entry fails), so that a
             // connect to it fails with EHOSTUNREACH.
-            entries.retain(|n| n.permanent || !(n.ifindex == a.ifindex && n.ip == a.ip));
+            let left = retain(entries, |n| {
+                n.permanent || !(n.ifindex == a.ifindex && n.ip == a.ip)
+            });
+            entries.truncate(left);
             false
         });
+        self.asking.truncate(n);
         gave_up
     }
 
@@ -290,8 +295,10 @@ impl Neighbors {
 
     /// The interface is gone, or down: what waits for it goes too.
     pub(crate) fn forget_if(&mut self, ifindex: u32) {
-        self.entries.retain(|n| n.ifindex != ifindex);
-        self.asking.retain(|a| a.ifindex != ifindex);
+        let n = retain(&mut self.entries, |n| n.ifindex != ifindex);
+        self.entries.truncate(n);
+        let n = retain(&mut self.asking, |a| a.ifindex != ifindex);
+        self.asking.truncate(n);
         self.held.retain(|h| h.ifindex != ifindex);
     }
 }

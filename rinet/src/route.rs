@@ -3,6 +3,7 @@
 
 use crate::addr::Ipv4;
 use crate::errno::{Errno, SysResult};
+use crate::table::retain;
 
 pub const MAX_ROUTES: usize = 16;
 
@@ -80,12 +81,13 @@ impl RouteTable {
 
     /// Remove every route through `ifindex` (interface down or gone).
     pub fn flush_if(&mut self, ifindex: u32) {
-        self.routes.retain(|r| r.ifindex != ifindex);
+        let n = retain(&mut self.routes, |r| r.ifindex != ifindex);
+        self.routes.truncate(n);
     }
 
     pub fn remove_connected(&mut self, ifindex: u32) {
-        self.routes
-            .retain(|r| !(r.connected && r.ifindex == ifindex));
+        let n = retain(&mut self.routes, |r| !(r.connected && r.ifindex == ifindex));
+        self.routes.truncate(n);
     }
 
     /// The best route for `dst`: longest prefix, then lowest metric.

@@ -243,6 +243,8 @@ const FILES: &[(&str, &str, Part)] = &[
     ("rinet/src/socket/syn_ack.rs", SYN_QUEUE, Part::Beyond),
     ("rinet/src/socket/icmp.rs", CHECKS, Part::CoreWork),
     ("rinet/src/neigh.rs", ARP, Part::CoreWork),
+    // Its one helper is used four times by neigh.rs and twice by route.rs.
+    ("rinet/src/table.rs", ARP, Part::CoreWork),
     ("rinet/src/route.rs", ROUTES, Part::CoreWork),
     ("rinet/src/iface.rs", ROUTES, Part::CoreWork),
     ("rinet/src/offload.rs", TX, Part::CoreWork),
