@@ -44,11 +44,15 @@ def answers(seconds):
             continue
         # The peer's DHCP client renews its lease on its own schedule (the guest suite's
         # leases are short): UDP from port 68 to port 67 answers nothing sent here.
+        l4 = 14 + (f[14] & 0xf) * 4
         if f[12:14] == b'\x08\x00' and f[23] == 17:
-            l4 = 14 + (f[14] & 0xf) * 4
             if f[l4:l4 + 4] == struct.pack('!HH', 68, 67):
                 print('ignored: the peer\'s DHCP client', f[:42].hex())
                 continue
+        # Nor do the peer's own pings (the guest's checks ping the host now and then).
+        if f[12:14] == b'\x08\x00' and f[23] == 1 and f[l4] == 8:
+            print('ignored: the peer\'s own echo request', f[:42].hex())
+            continue
         n += 1
         print('answer', f[:42].hex())
     return n

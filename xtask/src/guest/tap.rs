@@ -118,8 +118,8 @@ impl Drop for TapLab {
 /// The guest on a TAP device in a network namespace this test makes: udhcpd (busybox) on
 /// the host side leases the address, the guest pings the host side, the host pings the
 /// guest and fetches its page and a 4 MiB file through 8 KiB TCP buffers while the lease
-/// renews; then what an attacker on the link tries. On the INET kernel only the SYN flood,
-/// for comparison.
+/// renews; then what an attacker on the link tries. On the INET kernel the martians, the
+/// echo codes and closed ports, and the SYN flood, for comparison.
 pub(super) fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<()> {
     let work = cache_dir()
         .join("guest")
@@ -180,6 +180,17 @@ pub(super) fn suite_tap(spec: Spec, build: &Path, res: &mut Results) -> Result<(
     let ip = lease?;
     g.wait_for("tinyrust: httpd on port 80", Duration::from_secs(60))?;
     if spec.net == kernel::Net::Inet {
+        // What the rinet guest must do with martians and with echo codes and closed
+        // ports is what Linux does: the same checks, minus rinet's own drop counters
+        // (and Linux answers class E sources).
+        res.record(
+            "tap-inet-martians-unanswered-but-class-e",
+            martians_unanswered(&ns, &ip, &work, true).map(|_| ()),
+        );
+        res.record(
+            "tap-inet-echo-codes-and-udp-noports",
+            echo_codes_and_noports(&ns, &ip, &work),
+        );
         // Linux's own stack under the rinet guest's SYN flood, for comparison (printed
         // beside rinet's line). Only what Linux must do is checked: the flood ran and the
         // page is served after it; during it, Linux's clients have taken over 1 s here
@@ -283,7 +294,9 @@ const DHCP_LEASE_S: u32 = 30;
 
 /// The DHCP client stays running and renews: a 4 MiB download slowed to 64 s spans four
 /// renewals; it must arrive intact, with at least three renewals and no new lease (a
-/// lost address) meanwhile.
+/// lost address) meanwhile. curl's rate limit is an average it may overshoot (a 37 s
+/// download has been seen, with two renewals), so a download that ends before the third
+/// renewal is followed by another, once.
 fn renewals_during_transfer(
     g: &Guest,
     nsx: &dyn Fn(&[&str]) -> Result<String>,
@@ -292,21 +305,28 @@ fn renewals_during_transfer(
 ) -> Result<()> {
     let count = |pat: &str| g.console().matches(pat).count();
     let (renewed0, leases0) = (count("tinyrust: lease renewed "), count("tinyrust: lease "));
+    let renewed = || count("tinyrust: lease renewed ") - renewed0;
     let started = Instant::now();
-    let out = nsx(&[
-        "sh",
-        "-c",
-        &format!("curl -sSf -m 120 --limit-rate 64K http://{ip}/tap4m.bin | sha256sum"),
-    ])?;
-    let renewed = count("tinyrust: lease renewed ") - renewed0;
+    for _ in 0..2 {
+        let out = nsx(&[
+            "sh",
+            "-c",
+            &format!("curl -sSf -m 120 --limit-rate 64K http://{ip}/tap4m.bin | sha256sum"),
+        ])?;
+        if !out.starts_with(want_sha) {
+            bail!("guest sha {want_sha:?}, host got {out:?}");
+        }
+        if renewed() >= 3 {
+            break;
+        }
+    }
+    let renewed = renewed();
     let new_leases = count("tinyrust: lease ") - leases0 - renewed;
     println!(
-        "tap: {renewed} lease renewals during a {:.0} s transfer",
+        "tap: {renewed} lease renewals during {:.0} s of transfers",
         started.elapsed().as_secs_f64()
     );
-    if !out.starts_with(want_sha) {
-        Err(anyhow!("guest sha {want_sha:?}, host got {out:?}"))
-    } else if renewed < 3 || new_leases > 0 {
+    if renewed < 3 || new_leases > 0 {
         Err(anyhow!(
             "{renewed} renewals and {new_leases} new leases in {:?} with {DHCP_LEASE_S} s leases",
             started.elapsed()
@@ -399,6 +419,93 @@ fn syn_flood(ns: &str, ip: &str) -> Result<Flood> {
     })
 }
 
+/// martians.py from the host side of the TAP in namespace `ns` against the guest at `ip`:
+/// none of its frames may be answered, and its control frame must be (an ARP request
+/// first, if the guest forgot the host). Returns the script's output.
+///
+/// With `linux`, the frames from 240.0.0.1 must be answered instead: Linux has taken
+/// class E sources as ordinary unicast since 2.6.25 (measured on the INET guest: a SYN-ACK,
+/// an echo reply and a port unreachable), where rinet drops them as issue #20 asked.
+fn martians_unanswered(ns: &str, ip: &str, work: &Path, linux: bool) -> Result<String> {
+    let py = work.join("martians.py");
+    fs::write(&py, include_str!("../../../rinet-host/tests/martians.py"))?;
+    // The guest's MAC, from the host's neighbour table (a ping puts it there).
+    let mut neigh = in_ns(ns, &["ip", "neigh", "show", ip])?;
+    if !neigh.contains("lladdr") {
+        in_ns(ns, &["ping", "-c", "1", "-W", "3", ip])?;
+        neigh = in_ns(ns, &["ip", "neigh", "show", ip])?;
+    }
+    let mac = neigh
+        .split_whitespace()
+        .skip_while(|w| *w != "lladdr")
+        .nth(1)
+        .with_context(|| format!("no MAC for the guest in {neigh:?}"))?;
+    let out = in_ns(
+        ns,
+        &[
+            "python3",
+            &py.to_string_lossy(),
+            "qtap0",
+            mac,
+            ip,
+            "10.88.0.1",
+        ],
+    )?;
+    let control = out.contains("control answered") && !out.contains("control answered 0\n");
+    // The martians' answers come before the "martians answered" line; hex of the frame:
+    // the IP destination is at bytes 30..34.
+    let (martian_lines, _) = out.split_once("martians answered").unwrap_or((&out, ""));
+    let (class_e, other) = martian_lines
+        .lines()
+        .filter_map(|l| l.strip_prefix("answer "))
+        .partition::<Vec<&str>, _>(|hex| hex.get(60..68) == Some("f0000001"));
+    if !control || !other.is_empty() || class_e.is_empty() == linux {
+        bail!(out);
+    }
+    Ok(out)
+}
+
+/// The MIB counters codes.py moves, and by how much, on Linux INET and rinet alike (the
+/// INET guest runs the same check): three echo requests of codes 9, 0 and 255, each
+/// answered with its code; three datagrams to a closed UDP port, each refused. The UDP
+/// datagram counters are left out: the guest's DHCP renewals move them.
+const CODES_MOVE: &[(&str, &str, u64)] = &[
+    ("Icmp", "InMsgs", 3),
+    ("Icmp", "InErrors", 0),
+    ("Icmp", "OutMsgs", 6),
+    ("Udp", "NoPorts", 3),
+    ("Udp", "InErrors", 0),
+];
+
+/// codes.py from namespace `ns` against the guest at `ip`: echo requests of any code are
+/// answered with that code, a closed UDP port refuses, and the counters move as
+/// [`CODES_MOVE`] says.
+fn echo_codes_and_noports(ns: &str, ip: &str, work: &Path) -> Result<()> {
+    let py = work.join("codes.py");
+    fs::write(&py, include_str!("../../../rinet-host/tests/codes.py"))?;
+    let b = guest_snmp(ns, ip)?;
+    let out = in_ns(ns, &["python3", &py.to_string_lossy(), ip])?;
+    let want =
+        "reply 0 9 0 True\nreply 0 0 0 True\nreply 0 255 0 True\nrefused\nrefused\nrefused\n";
+    if out != want {
+        bail!(out);
+    }
+    let a = guest_snmp(ns, ip)?;
+    let mut wrong = Vec::new();
+    for &(g, n, want) in CODES_MOVE {
+        let v = |t: &str| snmp_value(t, g, n).with_context(|| format!("no {g} {n}"));
+        let moved = v(&a)?.wrapping_sub(v(&b)?);
+        if moved != want {
+            wrong.push(format!("{g} {n} moved by {moved}, want {want}"));
+        }
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(anyhow!(wrong.join("; ")))
+    }
+}
+
 /// The drop counters martians.py expects its frames to move: its `expect` line.
 fn martians_expected(out: &str) -> Result<Vec<(String, u64)>> {
     let line = out
@@ -423,39 +530,11 @@ fn martians_expected(out: &str) -> Result<Vec<(String, u64)>> {
 /// requests with a code and datagrams to a closed port, then a SYN flood from random
 /// sources while clients fetch the page. The scripts are rinet-host's interop tests' own.
 fn tap_attacks(ns: &str, ip: &str, work: &Path, debug: bool, res: &mut Results) {
-    let nsx = |args: &[&str]| in_ns(ns, args);
     let snmp = || guest_snmp(ns, ip);
-    let write = |name: &str, text: &str| {
-        let p = work.join(name);
-        fs::write(&p, text).map(|_| p)
-    };
     // Martians first, while the guest is quiet: nothing may answer them.
-    let martians = write(
-        "martians.py",
-        include_str!("../../../rinet-host/tests/martians.py"),
-    );
     let before = snmp();
     let r = (|| {
-        let py = martians?;
-        let neigh = nsx(&["ip", "neigh", "show", ip])?;
-        let mac = neigh
-            .split_whitespace()
-            .skip_while(|w| *w != "lladdr")
-            .nth(1)
-            .with_context(|| format!("no MAC for the guest in {neigh:?}"))?;
-        let out = nsx(&[
-            "python3",
-            &py.to_string_lossy(),
-            "qtap0",
-            mac,
-            ip,
-            "10.88.0.1",
-        ])?;
-        // The control is answered (an ARP request first, if the guest forgot the host).
-        let control = out.contains("control answered") && !out.contains("control answered 0\n");
-        if !out.contains("martians answered 0\n") || !control {
-            bail!(out);
-        }
+        let out = martians_unanswered(ns, ip, work, false)?;
         let (b, a) = (before?, snmp()?);
         // The script says which counter each of its frames must move.
         let want = martians_expected(&out)?;
@@ -470,33 +549,10 @@ fn tap_attacks(ns: &str, ip: &str, work: &Path, debug: bool, res: &mut Results) 
         Ok(())
     })();
     res.record("tap-martians-dropped-unanswered-counted", r);
-    // Echo requests of any code are answered with that code; a closed UDP port refuses,
-    // and NoPorts counts it.
-    let codes = write(
-        "codes.py",
-        include_str!("../../../rinet-host/tests/codes.py"),
+    res.record(
+        "tap-echo-codes-and-udp-noports",
+        echo_codes_and_noports(ns, ip, work),
     );
-    let r = (|| {
-        let b = snmp()?;
-        let out = nsx(&["python3", &codes?.to_string_lossy(), ip])?;
-        let want =
-            "reply 0 9 0 True\nreply 0 0 0 True\nreply 0 255 0 True\nrefused\nrefused\nrefused\n";
-        if out != want {
-            bail!(out);
-        }
-        let a = snmp()?;
-        let moved = |g: &str, n: &str| -> Result<u64> {
-            let v = |t: &str| snmp_value(t, g, n).with_context(|| format!("no {g} {n}"));
-            Ok(v(&a)? - v(&b)?)
-        };
-        match (moved("Udp", "NoPorts")?, moved("Icmp", "InMsgs")?) {
-            (3, 3) => Ok(()),
-            m => Err(anyhow!(
-                "NoPorts and Icmp InMsgs moved by {m:?}, want (3, 3)"
-            )),
-        }
-    })();
-    res.record("tap-echo-codes-and-udp-noports", r);
     // hping3: 3,000 SYNs from random sources at one per 500 us; clients must get the page
     // within 1 s during the flood and after it. What the stack holds from the allocator
     // may grow by the SYN queue's 16 connections (rinet::socket::SYN_QUEUE_MAX) and one
