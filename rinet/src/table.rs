@@ -10,7 +10,11 @@ pub(crate) fn retain<T: Copy>(entries: &mut [T], mut keep: impl FnMut(&mut T) ->
     for i in 0..entries.len() {
         let mut entry = entries[i];
         if keep(&mut entry) {
-            entries[kept] = entry;
+            // kept <= i: always there, but the compiler cannot tell, and a check without
+            // a panic path is the smaller code.
+            if let Some(slot) = entries.get_mut(kept) {
+                *slot = entry;
+            }
             kept += 1;
         }
     }
