@@ -116,8 +116,9 @@ impl Neighbors {
 
     /// ARP need not ask for `ip` any more; true if packets wait for it.
     fn answered(&mut self, ifindex: u32, ip: Ipv4) -> bool {
-        let n = retain(&mut self.asking, |a| !(a.ifindex == ifindex && a.ip == ip));
-        self.asking.truncate(n);
+        retain(self.asking.as_mut_view(), |a| {
+            !(a.ifindex == ifindex && a.ip == ip)
+        });
         self.held
             .iter()
             .any(|h| h.ifindex == ifindex && h.hop == ip)
@@ -210,7 +211,7 @@ impl Neighbors {
     pub(crate) fn tick(&mut self, now: u64, mut ask: impl FnMut(u32, Ipv4)) -> usize {
         let mut gave_up = 0;
         let (held, entries) = (&mut self.held, &mut self.entries);
-        let n = retain(&mut self.asking, |a| {
+        retain(self.asking.as_mut_view(), |a| {
             if now < a.next_us {
                 return true;
             }
@@ -225,13 +226,11 @@ impl Neighbors {
             gave_up += before - held.len();
             // The stale entry asked for in vain goes (Linux: the entry fails), so that a
             // connect to it fails with EHOSTUNREACH.
-            let left = retain(entries, |n| {
+            retain(entries.as_mut_view(), |n| {
                 n.permanent || !(n.ifindex == a.ifindex && n.ip == a.ip)
             });
-            entries.truncate(left);
             false
         });
-        self.asking.truncate(n);
         gave_up
     }
 
@@ -295,10 +294,8 @@ impl Neighbors {
 
     /// The interface is gone, or down: what waits for it goes too.
     pub(crate) fn forget_if(&mut self, ifindex: u32) {
-        let n = retain(&mut self.entries, |n| n.ifindex != ifindex);
-        self.entries.truncate(n);
-        let n = retain(&mut self.asking, |a| a.ifindex != ifindex);
-        self.asking.truncate(n);
+        retain(self.entries.as_mut_view(), |n| n.ifindex != ifindex);
+        retain(self.asking.as_mut_view(), |a| a.ifindex != ifindex);
         self.held.retain(|h| h.ifindex != ifindex);
     }
 }

@@ -81,13 +81,13 @@ impl RouteTable {
 
     /// Remove every route through `ifindex` (interface down or gone).
     pub fn flush_if(&mut self, ifindex: u32) {
-        let n = retain(&mut self.routes, |r| r.ifindex != ifindex);
-        self.routes.truncate(n);
+        retain(self.routes.as_mut_view(), |r| r.ifindex != ifindex);
     }
 
     pub fn remove_connected(&mut self, ifindex: u32) {
-        let n = retain(&mut self.routes, |r| !(r.connected && r.ifindex == ifindex));
-        self.routes.truncate(n);
+        retain(self.routes.as_mut_view(), |r| {
+            !(r.connected && r.ifindex == ifindex)
+        });
     }
 
     /// The best route for `dst`: longest prefix, then lowest metric.

@@ -1,11 +1,13 @@
 //! Helpers for the stack's small tables of `Copy` entries (routes, neighbours).
 
-/// Keeps, in order, the entries `keep` says to keep and returns how many there are: the
-/// caller truncates its table to that. It does what `retain_mut` does in a fraction of the
-/// code: the library's version guards against a predicate that panics and entries that
+use heapless::VecView;
+
+/// Keeps, in order, the entries of `table` that `keep` says to keep. It does what
+/// `retain_mut` does in a fraction of the code: the library's version guards against a predicate that panics and entries that
 /// need dropping, which `Copy` entries and the kernel's aborting panic do not need
 /// (heapless's `retain_mut` took 800 B of Thumb-2 for its six uses here).
-pub(crate) fn retain<T: Copy>(entries: &mut [T], mut keep: impl FnMut(&mut T) -> bool) -> usize {
+pub(crate) fn retain<T: Copy>(table: &mut VecView<T>, mut keep: impl FnMut(&mut T) -> bool) {
+    let entries: &mut [T] = table;
     let mut kept = 0;
     for i in 0..entries.len() {
         let mut entry = entries[i];
@@ -18,7 +20,7 @@ pub(crate) fn retain<T: Copy>(entries: &mut [T], mut keep: impl FnMut(&mut T) ->
             kept += 1;
         }
     }
-    kept
+    table.truncate(kept);
 }
 
 #[cfg(test)]
@@ -27,12 +29,14 @@ mod tests {
 
     #[test]
     fn keeps_the_chosen_entries_in_order_with_their_changes() {
-        let mut v = [1, 2, 3, 4, 5, 6];
-        let n = retain(&mut v, |x| {
+        let mut v = heapless::Vec::<u32, 8>::from_slice(&[1, 2, 3, 4, 5, 6]).unwrap();
+        retain(v.as_mut_view(), |x| {
             *x *= 10;
             *x % 20 != 0
         });
-        assert_eq!(&v[..n], &[10, 30, 50]);
-        assert_eq!(retain(&mut v[..0], |_| true), 0);
+        assert_eq!(&v[..], &[10, 30, 50]);
+        let mut empty = heapless::Vec::<u32, 8>::new();
+        retain(empty.as_mut_view(), |_| true);
+        assert!(empty.is_empty());
     }
 }
